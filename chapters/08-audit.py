@@ -21,7 +21,9 @@
 # the chapters before this one computed, with its 95 % CI where there is one. One general
 # rule gives the verdict (the docstring of `grokpaper.audit` states it in full): a claimed
 # estimate is **supported** when it lies in the reproduced 95 % CI (widened by the claim's
-# rounding), a bound when it holds for every run; a claim that contradicts the document's
+# rounding) and that CI is narrow enough to tell it from values 50 % away, **inconclusive**
+# when the CI holds the claim and such values alike; a bound is supported when it holds for
+# every run; a claim that contradicts the document's
 # own setup (e.g. "t(3)" with five seeds per group, epochs to 99.9 % beyond its stated
 # 10,000-epoch runs) is **not supported**; claims about hardware, time or the original
 # repository, or whose inputs this profile cannot produce (runs censored at a shorter cap),

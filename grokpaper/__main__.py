@@ -24,13 +24,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def add_train_command(subparsers) -> None:
-    """Register ``train``: run one condition for given seeds, with a progress bar."""
+    """Register ``train``: sources, one condition's transfers, or all runs in parallel workers."""
     p = subparsers.add_parser(
         "train", help="train (or read from the store) the source or transfer runs of a profile",
         description="Train the source runs (grokked + memorized snapshots) or the transfer runs of one "
                     "condition for the given seeds; stored runs are returned without training.",
     )
-    p.add_argument("what", choices=("sources", "transfer"))
+    p.add_argument("what", choices=("sources", "transfer", "all"),
+                   help="all: every missing run of the profile, in parallel single-threaded workers")
+    p.add_argument("--workers", type=int, default=2,
+                   help="with 'all': how many runs train at once (default 2; about one per CPU core)")
     p.add_argument("--condition", choices=("grokked", "memorized", "random"), action="append",
                    help="transfer condition (repeatable; default: all three)")
     p.add_argument("--profile", default="smoke", help="params/<name>.yaml or a path (default: smoke)")
@@ -52,6 +55,14 @@ def _train_command(args) -> int:
     except (ParamsError, ValueError) as err:
         print(f"error: {err}")
         return 2
+    if args.what == "all":
+        from grokpaper.parallel import train_all
+        try:
+            failed = train_all(study.settings, args.profile, args.workers, overrides=tuple(args.param or ()))
+        except ValueError as err:
+            print(f"error: {err}")
+            return 2
+        return 1 if failed else 0
     if args.what == "sources":
         for seed, run in study.sources().items():
             snaps = ", ".join(f"{name} at epoch {s['epoch']} (test acc {s['test_acc']:.3f})"

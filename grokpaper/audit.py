@@ -26,7 +26,10 @@ Verdict rule (in this order; the first that applies decides):
      profile's cap is too short to tell) or the claim implies no epoch. Else **supported** iff the claimed
      value lies in the reproduced 95 % CI widened by the claim's rounding (half a unit of its
      last printed digit; a "~" claim gets +-10 % of its value), or, without a CI (n = 1),
-     iff it equals the reproduced value within that tolerance.
+     iff it equals the reproduced value within that tolerance. A claim inside a CI that also
+     holds values 50 % away from it (``PRECISION``; at least its rounding) is
+     **inconclusive**: the rerun agrees with it and with very different values alike, so
+     "inside the CI" would be an empty confirmation (a few seeds with a wide spread).
    * ``at_least`` / ``at_most``: a bound on every run. **supported** iff the bound holds for
      all runs (the reason gives the extreme run).
    * ``reach_by``: "every run reaches the threshold by epoch E". **supported** iff every run
@@ -53,10 +56,12 @@ import numpy as np
 from scipy import stats as sps
 
 SUPPORTED, NOT_SUPPORTED, NOT_TESTABLE = "supported", "not supported", "not testable"
-VERDICTS = (SUPPORTED, NOT_SUPPORTED, NOT_TESTABLE)
+INCONCLUSIVE = "inconclusive"
+VERDICTS = (SUPPORTED, INCONCLUSIVE, NOT_SUPPORTED, NOT_TESTABLE)
 KINDS = ("estimate", "at_least", "at_most", "reach_by", "p_below", "p_equal", "p_above", "category", "untestable")
 ALPHA = 0.05
 APPROX = 0.10   # relative tolerance of a "~" claim
+PRECISION = 0.5  # a CI reaching this far (relative) from the claim cannot confirm it
 
 # Facts the document states about its own setup (data of the registry, used by consistency checks).
 DOC_SEEDS = (42, 7, 99, 314, 123)
@@ -178,9 +183,14 @@ def verdict(claim: Claim, rep: Reproduced | None, inconsistency: str | None = No
         x = float(c.claimed)
         if _finite(rep.ci_low) and _finite(rep.ci_high):
             inside = rep.ci_low - tol <= x <= rep.ci_high + tol
-            where = "inside" if inside else "outside"
-            return (SUPPORTED if inside else NOT_SUPPORTED,
-                    f"reproduced {_ci_text(rep, u)} vs claimed {fmt(x, u)}: {where} the CI")
+            got = f"reproduced {_ci_text(rep, u)} vs claimed {fmt(x, u)}"
+            if not inside:
+                return NOT_SUPPORTED, f"{got}: outside the CI"
+            margin = max(PRECISION * abs(x), tol)
+            if rep.ci_low < x - margin or rep.ci_high > x + margin:
+                return INCONCLUSIVE, (f"{got}: inside the CI, but the CI also holds values more than "
+                                      f"{fmt(margin, u)} away from the claim (too wide to confirm it)")
+            return SUPPORTED, f"{got}: inside the CI"
         same = abs(rep.value - x) <= tol + 1e-12 * max(1.0, abs(x))
         return (SUPPORTED if same else NOT_SUPPORTED,
                 f"reproduced {_ci_text(rep, u)} vs claimed {fmt(x, u)}: {'equal' if same else 'different'} within rounding")

@@ -3,7 +3,7 @@
 import pytest
 
 from grokpaper import audit
-from grokpaper.audit import NOT_SUPPORTED, NOT_TESTABLE, SUPPORTED, Claim, Reproduced, verdict
+from grokpaper.audit import INCONCLUSIVE, NOT_SUPPORTED, NOT_TESTABLE, SUPPORTED, Claim, Reproduced, verdict
 from grokpaper.report import Results
 
 
@@ -16,6 +16,17 @@ def test_estimate_inside_and_outside_ci():
     assert verdict(claim(5100), rep)[0] == SUPPORTED
     v, reason = verdict(claim(5545), rep)
     assert v == NOT_SUPPORTED and "outside the CI" in reason and "5,545" in reason
+
+
+def test_a_ci_too_wide_to_confirm_the_claim_is_inconclusive():
+    # Two seeds with a wide spread: the CI holds the claim and values far from it alike.
+    wide = Reproduced(value=0.0975, ci_low=-0.50, ci_high=0.70, n=2, n_total=2)
+    v, reason = verdict(claim(0.3314, unit="fraction"), wide)
+    assert v == INCONCLUSIVE and "too wide" in reason
+    # Just within half the claimed value on both sides: informative enough to support it.
+    assert verdict(claim(0.3314, unit="fraction"), Reproduced(value=0.30, ci_low=0.17, ci_high=0.49, n=5, n_total=5))[0] == SUPPORTED
+    # A wide CI that excludes the claim still refutes it.
+    assert verdict(claim(0.9, unit="fraction"), wide)[0] == NOT_SUPPORTED
 
 
 def test_rounding_and_approx_tolerance():
@@ -82,7 +93,7 @@ def test_registry_runs_on_empty_results_and_has_unique_ids():
     assert len(ids) == len(set(ids)) and len(ids) > 50
     rows = audit.audit(Results({}))
     counts = audit.verdict_counts(rows)
-    assert counts["total"] == len(ids) and counts[SUPPORTED] + counts[NOT_SUPPORTED] + counts[NOT_TESTABLE] == len(ids)
+    assert counts["total"] == len(ids) and sum(counts[v] for v in audit.VERDICTS) == len(ids)
     by_id = {r["id"]: r for r in rows}
     assert by_id["t-convergence"]["verdict"] == NOT_SUPPORTED          # t(3) with 5 seeds, whatever the runs
     assert by_id["hardware"]["verdict"] == NOT_TESTABLE

@@ -1,0 +1,132 @@
+"""The paper's conclusions in words, chosen by the computed results.
+
+Each function reads the saved numbers of the chapters (``report.Results``) and returns
+Markdown: which way a comparison went, whether it is significant, how many runs were
+censored. The wording is picked by the data (a difference is called significant only when
+its Holm-corrected Welch test says so; a claim is called confirmed only when the audit's
+verdict is "supported"), so the same text is right for any profile and any outcome.
+Nothing here holds a result typed by hand.
+"""
+
+from __future__ import annotations
+
+import math
+
+from grokpaper.multiseed import metric_key
+from grokpaper.report import fmt, summary_text
+
+ALPHA = 0.05
+
+# The design document's central claims, by audit id: the conclusions report their verdicts.
+HEADLINE_CLAIMS = (
+    "speedup-grokked", "speedup-memorized", "p-grokked-random", "budget-10k",
+    "memorized-test-50pct", "acc100-grokked", "retention-p-grokked", "chance-equals-094",
+    "agreement-100", "specialization-p", "top-freq-grokked", "overlap-2-of-10",
+)
+
+
+def _missing(x) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def p_text(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.2g}"
+
+
+def threshold_metric(kind: str, threshold: float) -> str:
+    """Results key of an epochs-to-threshold metric: ('sustained', 0.999) -> 'sustained_99_9pct'."""
+    return metric_key(f"{kind} {100 * threshold:g}%")
+
+
+def contrast(R, metric: str, a: str, b: str, *, digits: int = 0, percent: bool = False) -> str:
+    """'a: mean (CI); b: mean (CI); a is significantly lower (Welch ..., Holm p ...)', or says the
+    difference is not significant, or why it cannot be tested (censored runs, too few seeds)."""
+    summary = R["06-statistics", "summary", metric]
+    test = R["06-statistics", "tests", metric, f"{a}_vs_{b}"]
+    values = f"{a} {summary_text(summary[a], digits, percent)}, {b} {summary_text(summary[b], digits, percent)}"
+    p = test.get("p_t_holm")
+    if _missing(p):
+        censored = any(summary[c]["n_reached"] < summary[c]["n_total"] for c in (a, b))
+        why = "too few runs reached it" if censored else (test.get("note") or "too few runs")
+        return f"{values}; the difference cannot be tested ({why})"
+    stat = f"Welch t({test['df']:.1f}) = {test['t']:.2f}, Holm-corrected {p_text(p)}"
+    if not _missing(test.get("p_rank_holm")):
+        stat += f"; Mann-Whitney Holm-corrected {p_text(test['p_rank_holm'])}"
+    if p < ALPHA:
+        direction = "lower" if summary[a]["mean"] < summary[b]["mean"] else "higher"
+        return f"{values}; {a} is significantly {direction} ({stat})"
+    return f"{values}; the difference is not significant at {ALPHA} ({stat})"
+
+
+def _censoring(R, metric: str, conditions) -> str:
+    """'k of n random runs never got there within the cap of C epochs' for censored conditions."""
+    cap = fmt(R["06-statistics", "cap"])
+    parts = []
+    for c in conditions:
+        d = R["06-statistics", "summary", metric, c]
+        missing = d["n_total"] - d["n_reached"]
+        if missing:
+            parts.append(f"{missing} of {d['n_total']} {c} runs")
+    return f"{' and '.join(parts)} never got there within the cap of {cap} epochs. " if parts else ""
+
+
+def transfer_speed(R, conditions=("grokked", "memorized", "random")) -> str:
+    """Epochs to sustained top-threshold accuracy on the new task: tests, speed-ups, censoring."""
+    top = max(R.params("02-transfer")["thresholds"])
+    metric = threshold_metric("sustained", top)
+    text = (f"**Speed of transfer.** Epochs to sustained {fmt(top, 1, percent=True)} test accuracy on "
+            f"the transfer task ({R.params('02-transfer')['transfer_task']}): " + _censoring(R, metric, conditions))
+    text += contrast(R, metric, "grokked", "random") + ". "
+    text += contrast(R, metric, "memorized", "random") + ". "
+    for c in ("grokked", "memorized"):
+        ratio = R["06-statistics", "speedups", f"random_over_{c}_{metric}"]
+        if _missing(ratio["value"]):
+            text += f"The speed-up of {c} over random initialisation is undefined here ({ratio['note']}). "
+        else:
+            ci = "" if _missing(ratio["ci_low"]) else (
+                f" (95 % bootstrap CI {fmt(ratio['ci_low'], 2)}–{fmt(ratio['ci_high'], 2)})")
+            text += f"Random initialisation needed {fmt(ratio['value'], 2)}×{ci} the epochs of {c} initialisation. "
+    return text.strip()
+
+
+def early_accuracy(R) -> str:
+    return ("**Head start.** Test accuracy at epoch 100: "
+            + contrast(R, "test_acc_at_100", "grokked", "random", digits=1, percent=True) + ".")
+
+
+def retention(R, conditions=("grokked", "memorized", "random")) -> str:
+    """Addition accuracy after transfer, against what a perfect subtraction model scores."""
+    parts = []
+    for c in conditions:
+        t = R["03-retention", "tests", c, "vs_perfect_subtraction"]
+        excess = f"{fmt(100 * t['mean'], 2)} percentage points"
+        if _missing(t.get("p")):
+            parts.append(f"{c}: excess {excess}, not testable ({t.get('note') or 'too few runs'})")
+        elif t["p"] < ALPHA and t["mean"] > 0:
+            parts.append(f"{c}: {excess} above it (t({t['df']:.0f}) = {t['t']:.2f}, {p_text(t['p'])}), "
+                         "so some addition survives beyond the pairs where the tasks coincide")
+        elif t["p"] < ALPHA:
+            parts.append(f"{c}: {excess}, significantly below it ({p_text(t['p'])})")
+        else:
+            parts.append(f"{c}: excess {excess}, not significantly different from it ({p_text(t['p'])}), "
+                         "as expected of a model that has forgotten addition")
+    return ("**Retention of addition.** Measured against the score of a perfect subtraction model on "
+            "the same pairs (@eq-perfect), not against chance: " + "; ".join(parts) + ".")
+
+
+def circuits(R) -> str:
+    return ("**Circuits.** Mean fraction of a neuron's activation variance explained by its best "
+            "frequency: " + contrast(R, "circuit_mean_frac", "grokked", "memorized", digits=3) + "; "
+            + contrast(R, "circuit_mean_frac", "grokked", "random", digits=3) + ".")
+
+
+def claims(R, ids=HEADLINE_CLAIMS) -> str:
+    """The audit's verdicts on the document's central claims, each with its computed reason."""
+    rows = {row["id"]: row for row in R["08-audit", "claims"].values()}
+    lines = [f"- *{rows[i]['claim']}*: **{rows[i]['verdict']}**; {rows[i]['reason']}." for i in ids if i in rows]
+    return "**The design document's central claims** (full audit in @sec-audit):\n\n" + "\n".join(lines)
+
+
+def conclusions(R) -> str:
+    """Every conclusion paragraph, in order, as Markdown."""
+    return "\n\n".join([transfer_speed(R), early_accuracy(R), retention(R), circuits(R), claims(R)]) + "\n"

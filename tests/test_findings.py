@@ -1,0 +1,62 @@
+"""Conclusions in words (grokpaper.findings): the wording follows the numbers it is given."""
+
+from grokpaper import findings, stats
+from grokpaper.report import Results
+
+CONDITIONS = ("grokked", "memorized", "random")
+
+
+def results(epochs: dict, test_p: float | None, retention_p: float = 0.5, cap: int = 30000) -> Results:
+    """Made-up saved numbers: per-condition epochs (None = censored) and one test's p-value."""
+    metric = "sustained_99_9pct"
+    summary = {c: stats.describe(v).as_dict() for c, v in epochs.items()}
+    test = {"p_t_holm": test_p, "p_rank_holm": test_p, "t": -6.0, "df": 5.2, "note": "n < 2 in a group"}
+    ratio = {"value": 4.0, "ci_low": 3.5, "ci_high": 4.6, "note": ""}
+    numbers06 = {
+        "cap": cap,
+        "summary": {metric: summary, "test_acc_at_100": summary, "circuit_mean_frac": summary},
+        "tests": {m: {"grokked_vs_random": test, "memorized_vs_random": test, "grokked_vs_memorized": test}
+                  for m in (metric, "test_acc_at_100", "circuit_mean_frac")},
+        "speedups": {f"random_over_{c}_{metric}": ratio for c in ("grokked", "memorized")},
+    }
+    retention = {c: {"vs_perfect_subtraction": {"mean": 0.001, "p": retention_p, "t": 1.0, "df": 4.0}}
+                 for c in CONDITIONS}
+    audit_rows = {"speedup-grokked": {"id": "speedup-grokked", "claim": "4.8x faster", "verdict": "not supported",
+                                      "reason": "reproduced 4.0"}}
+    params = {"thresholds": [0.9, 0.999], "transfer_task": "subtract"}
+    return Results({
+        "02-transfer": {"numbers": {}, "params": params},
+        "03-retention": {"numbers": {"tests": retention}, "params": params},
+        "06-statistics": {"numbers": numbers06, "params": params},
+        "08-audit": {"numbers": {"claims": audit_rows}, "params": params},
+    })
+
+
+FAST = {"grokked": [5000, 5200, 5100, 4900, 5300], "memorized": [6000, 6100, 6200, 6300, 5900],
+        "random": [20000, 21000, 19000, 22000, 20500]}
+
+
+def test_a_significant_difference_is_named_with_its_direction_and_test():
+    text = findings.transfer_speed(results(FAST, test_p=0.0004))
+    assert "grokked is significantly lower" in text and "Holm-corrected p < 0.001" in text
+    assert "4.00×" in text and "3.50–4.60" in text
+    assert "never got there" not in text
+
+
+def test_a_non_significant_difference_is_not_called_one():
+    text = findings.transfer_speed(results(FAST, test_p=0.2))
+    assert "not significant" in text and "significantly" not in text
+
+
+def test_censored_runs_are_counted_and_block_the_test():
+    censored = {**FAST, "random": [None, None, 25000, None, None]}
+    text = findings.transfer_speed(results(censored, test_p=None))
+    assert "4 of 5 random runs never got there within the cap of 30,000 epochs" in text
+    assert "cannot be tested (too few runs reached it)" in text
+
+
+def test_retention_wording_follows_the_test_and_claims_quote_the_audit():
+    assert "forgotten addition" in findings.retention(results(FAST, 0.2, retention_p=0.5))
+    assert "some addition survives" in findings.retention(results(FAST, 0.2, retention_p=0.001))
+    claims = findings.claims(results(FAST, 0.2))
+    assert "*4.8x faster*: **not supported**; reproduced 4.0." in claims

@@ -1,0 +1,50 @@
+"""The parallel CPU scheduler (grokpaper.parallel): dependency order, same store entries as
+the chapters, nothing retrained, bad input refused."""
+
+import pytest
+
+from grokpaper.params import chapter_params
+from grokpaper.parallel import jobs, train_all
+from grokpaper.store import RunStore
+from grokpaper.study import Study, StudySettings
+
+OVERRIDES = {"grokked_max_epochs": "60", "memorized_fixed_epochs": "20", "transfer_max_epochs": "30",
+             "checkpoint_every": "20"}
+
+
+def settings() -> StudySettings:
+    return StudySettings.from_params(chapter_params("01-sources", "smoke", OVERRIDES))
+
+
+def test_jobs_go_seed_by_seed_and_transfers_from_sources_after_their_source():
+    order = jobs(settings())
+    labels = [j.label for j in order]
+    assert labels[:4] == ["source seed 1", "transfer random seed 1", "transfer grokked seed 1",
+                          "transfer memorized seed 1"]
+    assert all(j.needs is None for j in order if "random" in j.label)
+    by_key = {j.key: i for i, j in enumerate(order)}
+    for i, job in enumerate(order):
+        if job.needs:
+            assert by_key[job.needs] < i
+    assert len(order) == len(set(j.key for j in order)) == 2 + 3 * 2
+
+
+def test_train_all_fills_the_store_the_chapters_read(tmp_path):
+    store = RunStore(tmp_path)
+    lines = []
+    overrides = tuple(f"{k}={v}" for k, v in OVERRIDES.items())
+    assert train_all(settings(), "smoke", workers=2, store=store, overrides=overrides, poll_s=0.2, log=lines.append) == 0
+    assert all(store.has(j.key) for j in jobs(settings()))
+    assert sum(line.startswith("done:") for line in lines) == 8
+    # The chapters' own entry point finds every run stored: nothing is trained again.
+    study = Study(settings(), store=store, progress=False)
+    assert len(study.transfers()) == 6 and len(study.sources()) == 2
+    again = []
+    train_all(settings(), "smoke", workers=2, store=store, overrides=overrides, poll_s=0.2, log=again.append)
+    assert again == ["8 runs already stored, 0 to train with 2 workers"]
+
+
+def test_bad_worker_count_is_refused_before_anything_runs(tmp_path):
+    with pytest.raises(ValueError, match="workers must be a positive integer"):
+        train_all(settings(), "smoke", workers=0, store=RunStore(tmp_path))
+    assert not (tmp_path / "logs").exists()
