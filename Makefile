@@ -5,7 +5,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PROFILE ?= smoke
 
-.PHONY: setup report chapters test bench clean-report
+WORKERS ?= 2
+
+.PHONY: setup report chapters paper-runs test bench clean-report
 
 setup: $(VENV)/.installed
 
@@ -24,11 +26,15 @@ chapters: setup                   ## (re)execute the stale chapters of PROFILE, 
 	$(PY) -m grokpaper run --profile $(PROFILE)
 	$(PY) -m grokpaper render
 
+paper-runs: setup                 ## train the paper profile's missing runs, WORKERS single-threaded processes (CPU)
+	$(PY) -m grokpaper train all --profile paper --workers $(WORKERS)
+
 test: setup                       ## the test suite (includes the smoke pipeline end to end)
 	$(PY) -m pytest -q
 
 bench: setup                      ## speed benchmarks (not tests)
 	$(PY) benchmarks/train_speed.py
+	$(PY) benchmarks/cpu_workers.py
 	$(PY) benchmarks/analysis_speed.py
 
 clean-report:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -34,6 +35,9 @@ def add_train_command(subparsers) -> None:
                    help="all: every missing run of the profile, in parallel single-threaded workers")
     p.add_argument("--workers", type=int, default=2,
                    help="with 'all': how many runs train at once (default 2; about one per CPU core)")
+    p.add_argument("--list-files", action="store_true",
+                   help="with 'all': print the store files of the profile's runs (finished entries, resume "
+                        "checkpoints of unfinished runs) and train nothing")
     p.add_argument("--condition", choices=("grokked", "memorized", "random"), action="append",
                    help="transfer condition (repeatable; default: all three)")
     p.add_argument("--profile", default="smoke", help="params/<name>.yaml or a path (default: smoke)")
@@ -56,7 +60,10 @@ def _train_command(args) -> int:
         print(f"error: {err}")
         return 2
     if args.what == "all":
-        from grokpaper.parallel import train_all
+        from grokpaper.parallel import store_files, train_all
+        if args.list_files:
+            print("\n".join(os.path.relpath(path) for path in store_files(study.settings)))
+            return 0
         try:
             failed = train_all(study.settings, args.profile, args.workers, overrides=tuple(args.param or ()))
         except ValueError as err:

@@ -188,8 +188,8 @@ def verdict(claim: Claim, rep: Reproduced | None, inconsistency: str | None = No
                 return NOT_SUPPORTED, f"{got}: outside the CI"
             margin = max(PRECISION * abs(x), tol)
             if rep.ci_low < x - margin or rep.ci_high > x + margin:
-                return INCONCLUSIVE, (f"{got}: inside the CI, but the CI also holds values more than "
-                                      f"{fmt(margin, u)} away from the claim (too wide to confirm it)")
+                return INCONCLUSIVE, (f"{got}: inside the CI, but the CI also reaches beyond {fmt(x, u)} "
+                                      f"± {fmt(margin, u)} (too wide to confirm it)")
             return SUPPORTED, f"{got}: inside the CI"
         same = abs(rep.value - x) <= tol + 1e-12 * max(1.0, abs(x))
         return (SUPPORTED if same else NOT_SUPPORTED,

@@ -75,7 +75,11 @@ def transfer_speed(R, conditions=("grokked", "memorized", "random")) -> str:
     top = max(R.params("02-transfer")["thresholds"])
     metric = threshold_metric("sustained", top)
     text = (f"**Speed of transfer.** Epochs to sustained {fmt(top, 1, percent=True)} test accuracy on "
-            f"the transfer task ({R.params('02-transfer')['transfer_task']}): " + _censoring(R, metric, conditions))
+            f"the transfer task ({R.params('02-transfer')['transfer_task']}): ")
+    if all(R["06-statistics", "summary", metric, c]["n_reached"] == 0 for c in conditions):
+        return text + (f"no run got there within the cap of {fmt(R['06-statistics', 'cap'])} epochs, so this "
+                       "build cannot compare the conditions' speed.")
+    text += _censoring(R, metric, conditions)
     text += contrast(R, metric, "grokked", "random") + ". "
     text += contrast(R, metric, "memorized", "random") + ". "
     for c in ("grokked", "memorized"):

@@ -1,8 +1,8 @@
 """Train a profile's runs as parallel single-threaded processes, one run each (for CPUs).
 
 On a small CPU one model's step is too small to keep several cores busy: on the
-project's 2-core machine, two single-threaded processes train 1.3x as many model-epochs per
-second as one process using both cores (`benchmarks/RESULTS.md`). ``train_all`` is a small
+project's 2-core machine, two single-threaded processes train 1.2x as many model-epochs per
+second as one process using both cores (`benchmarks/cpu_workers.py`, `benchmarks/RESULTS.md`). ``train_all`` is a small
 scheduler: it starts ``python -m grokpaper train ...`` for one run at a time per worker with
 ``OMP_NUM_THREADS=1``, seed by seed in dependency order (a grokked or memorized transfer
 waits for its seed's source run; random-init transfers need nothing), and skips runs
@@ -94,6 +94,20 @@ def train_all(settings: StudySettings, profile: str, workers: int, store: RunSto
         for proc in running:  # interrupted: stop the workers; their resume checkpoints stay
             proc.terminate()
     return failed
+
+
+def store_files(settings: StudySettings, store: RunStore | None = None) -> list[Path]:
+    """The store files of a profile's runs as they stand: every finished entry and the resume
+    checkpoint of every unfinished run. Committing them carries a study that takes longer than
+    one sitting to another machine (``python -m grokpaper train all --list-files``)."""
+    store = store or RunStore()
+    out = []
+    for job in jobs(settings):
+        if store.has(job.key):
+            out += sorted(p for p in store.entry(job.key).iterdir() if p.is_file())
+        elif store.resume_path([job.key]).exists():
+            out.append(store.resume_path([job.key]))
+    return out
 
 
 def _print_with_time(message: str) -> None:

@@ -53,6 +53,8 @@ def test_censored_runs_are_counted_and_block_the_test():
     text = findings.transfer_speed(results(censored, test_p=None))
     assert "4 of 5 random runs never got there within the cap of 30,000 epochs" in text
     assert "cannot be tested (too few runs reached it)" in text
+    nobody = {c: [None] * 5 for c in FAST}
+    assert "no run got there within the cap of 30,000 epochs" in findings.transfer_speed(results(nobody, None))
 
 
 def test_retention_wording_follows_the_test_and_claims_quote_the_audit():

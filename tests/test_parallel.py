@@ -4,7 +4,7 @@ the chapters, nothing retrained, bad input refused."""
 import pytest
 
 from grokpaper.params import chapter_params
-from grokpaper.parallel import jobs, train_all
+from grokpaper.parallel import jobs, store_files, train_all
 from grokpaper.store import RunStore
 from grokpaper.study import Study, StudySettings
 
@@ -42,6 +42,9 @@ def test_train_all_fills_the_store_the_chapters_read(tmp_path):
     again = []
     train_all(settings(), "smoke", workers=2, store=store, overrides=overrides, poll_s=0.2, log=again.append)
     assert again == ["8 runs already stored, 0 to train with 2 workers"]
+    files = store_files(settings(), store)
+    assert {p.parent.name for p in files} == {j.key for j in jobs(settings())}
+    assert not any("resume" in str(p) for p in files)  # finished runs leave no resume checkpoint
 
 
 def test_bad_worker_count_is_refused_before_anything_runs(tmp_path):
