@@ -16,14 +16,14 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    """A copy of the working tree without executed notebooks, results or built report."""
+    """A copy of the working tree without executed notebooks, results, built report or stored runs."""
     dest = tmp_path_factory.mktemp("project")
     files = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.split("\n")
     for name in filter(None, files):
         source = ROOT / name
-        if not source.is_file() or name.endswith(".ipynb") or name.startswith(("results/", "_freeze/", "tests/")):
+        if not source.is_file() or name.endswith(".ipynb") or name.startswith(("results/", "_freeze/", "tests/", "store/")):
             continue
         (dest / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, dest / name)
