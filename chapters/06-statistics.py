@@ -112,9 +112,11 @@ md_table(summary.assign(runs=lambda d: d["n_reached"].astype(str) + "/" + d["n_t
 
 # %%
 #| label: tbl-pairwise-tests
-#| tbl-cap: "Pairwise comparisons of conditions per quantity: Welch's t with its Welch-Satterthwaite df, Mann-Whitney U, both with Holm-corrected p-values over the three pairs of the quantity, and Hedges' g (a minus b). n_a, n_b: runs with a value."
-md_table(tests[["metric", "group_a", "group_b", "n_a", "n_b", "t", "df", "p_t", "p_t_holm",
-                "rank_stat", "p_rank", "p_rank_holm", "effect_size"]], digits=4)
+#| tbl-cap: "Pairwise comparisons of conditions (a vs b) per quantity: Welch's t with its Welch-Satterthwaite df and p, then Holm-corrected p-values over the three pairs of the quantity for Welch's t and for Mann-Whitney U, and Hedges' g (a minus b). n a, n b: runs with a value."
+md_table(tests.assign(pair=tests["group_a"] + " vs " + tests["group_b"])[
+    ["metric", "pair", "n_a", "n_b", "t", "df", "p_t", "p_t_holm", "p_rank_holm", "effect_size"]
+].rename(columns={"n_a": "n a", "n_b": "n b", "p_t": "p", "p_t_holm": "p Holm (Welch)",
+                  "p_rank_holm": "p Holm (Mann-Whitney)", "effect_size": "Hedges' g"}), digits=4)
 
 # %%
 #| label: tbl-normality

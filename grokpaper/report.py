@@ -84,8 +84,14 @@ class Results:
         return summary_text(self[keys], digits, percent)
 
 
-def summary_text(d: dict, digits: int = 0, percent: bool = False) -> str:
-    """'1,234 (95 % CI 1,100–1,370; n = 5)', saying how many runs never reached and when no CI exists."""
+def summary_text(d: dict, digits: int = 0, percent: bool = False, bounds: tuple | None = None) -> str:
+    """'1,234 (95 % CI 1,100–1,370; n = 5)', saying how many runs never reached and when no CI exists.
+
+    ``bounds`` truncates the interval to the quantity's range; percentages are shares, so
+    with ``percent`` it defaults to (0, 1): a t-interval of accuracies near 0 or 1 can
+    otherwise reach below 0 % or above 100 %."""
+    if bounds is None and percent:
+        bounds = (0.0, 1.0)
     total, reached = d.get("n_total", d["n"]), d.get("n_reached", d["n"])
     missing = total - reached
     if reached == 0:
@@ -94,7 +100,10 @@ def summary_text(d: dict, digits: int = 0, percent: bool = False) -> str:
     if d.get("ci_low") is None or not math.isfinite(d["ci_low"]):
         inside = f"n = {reached}, no CI"
     else:
-        inside = f"{level} % CI {fmt(d['ci_low'], digits, percent)}–{fmt(d['ci_high'], digits, percent)}; n = {reached}"
+        low, high = d["ci_low"], d["ci_high"]
+        if bounds is not None:
+            low, high = max(low, bounds[0]), min(high, bounds[1])
+        inside = f"{level} % CI {fmt(low, digits, percent)}–{fmt(high, digits, percent)}; n = {reached}"
     text = f"{fmt(d['mean'], digits, percent)} ({inside})"
     return text + (f"; {missing} of {total} runs never reached it" if missing else "")
 

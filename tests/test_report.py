@@ -31,6 +31,13 @@ def test_summary_text_states_censoring_and_missing_ci():
     assert "no CI" in summary_text(stats.describe([5.0], labels=[1]).as_dict())
 
 
+def test_percent_intervals_are_truncated_to_the_range_of_a_share():
+    d = stats.describe([0.05, 0.6]).as_dict()            # t-interval at n = 2 reaches far below 0
+    assert d["ci_low"] < 0
+    assert summary_text(d, 1, percent=True).startswith("32.5 % (95 % CI 0.0 %–100.0 %")
+    assert "CI -" in summary_text(d, 3) or "CI −" in summary_text(d, 3)   # plain numbers are left alone
+
+
 def test_number_formats():
     assert fmt(26442) == "26,442" and fmt(0.00943, 2, percent=True) == "0.94 %" and fmt(None) == "n/a"
     assert fmt(math.nan) == "n/a"
