@@ -145,7 +145,20 @@ def md_table(df: pd.DataFrame, digits: int | str | dict = 3, index: bool = False
             return f"{value:,}"
         return str(value).replace("|", "\\|")
 
+    cells = {c: [cell(c, v) for v in frame[c]] for c in frame.columns}
     header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
-    rule = "|" + "|".join("---:" if pd.api.types.is_numeric_dtype(frame[c]) else ":---" for c in frame.columns) + "|"
-    rows = ["| " + " | ".join(cell(c, v) for c, v in zip(frame.columns, row)) + " |" for row in frame.itertuples(index=False)]
+    # A table wider than a line wraps to the page width with column widths in proportion to the
+    # dashes of this rule (pandoc's pipe-table rule), so text-heavy columns get the room.
+    rule = "|" + "|".join(
+        ("-" * _column_width(str(c), cells[c])) + ":" if pd.api.types.is_numeric_dtype(frame[c])
+        else ":" + "-" * _column_width(str(c), cells[c]) for c in frame.columns) + "|"
+    rows = ["| " + " | ".join(values) + " |" for values in zip(*cells.values())] if len(frame.columns) else []
     return Markdown("\n".join([header, rule, *rows]))
+
+
+def _column_width(header: str, values: list[str]) -> int:
+    """Relative width of a column: its longest word (so words do not break) or its typical
+    cell length (75th percentile), whichever is larger, within 3 to 60 characters."""
+    words = [len(w) for text in [header, *values] for w in text.split()] or [3]
+    typical = float(np.percentile([len(v) for v in values], 75)) if values else len(header)
+    return int(min(60, max(3, min(max(words), 16), typical)))

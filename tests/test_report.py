@@ -48,6 +48,9 @@ def test_md_table_is_a_pipe_table():
     df = pd.DataFrame({"condition": ["grokked", "random"], "epochs": [5545.0, None], "n": [5, 5]})
     text = md_table(df, digits=1).data.splitlines()
     assert text[0] == "| condition | epochs | n |"
-    assert text[1] == "|:---|---:|---:|"
+    assert text[1] == "|:---------|-------:|---:|"   # dashes: longest word ("condition") or typical cell
     assert text[2] == "| grokked | 5,545.0 | 5 |" and text[3] == "| random | – | 5 |"
     assert md_table(df, digits="sig4").data.splitlines()[2] == "| grokked | 5,545 | 5 |"
+    reasons = pd.DataFrame({"id": ["a", "b"], "reason": ["a long reason that wraps " * 3, "short"]})
+    rule = md_table(reasons).data.splitlines()[1].split("|")[1:-1]
+    assert len(rule[1]) > 5 * len(rule[0])  # the text column gets most of a wrapped table's width
