@@ -146,7 +146,7 @@ def md_table(df: pd.DataFrame, digits: int | str | dict = 3, index: bool = False
         return str(value).replace("|", "\\|")
 
     cells = {c: [cell(c, v) for v in frame[c]] for c in frame.columns}
-    header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
+    header = "| " + " | ".join(str(c).replace("|", "\\|") for c in frame.columns) + " |"
     # A table wider than a line wraps to the page width with column widths in proportion to the
     # dashes of this rule (pandoc's pipe-table rule), so text-heavy columns get the room.
     rule = "|" + "|".join(

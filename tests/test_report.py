@@ -54,3 +54,5 @@ def test_md_table_is_a_pipe_table():
     reasons = pd.DataFrame({"id": ["a", "b"], "reason": ["a long reason that wraps " * 3, "short"]})
     rule = md_table(reasons).data.splitlines()[1].split("|")[1:-1]
     assert len(rule[1]) > 5 * len(rule[0])  # the text column gets most of a wrapped table's width
+    bars = md_table(pd.DataFrame({"max |z|": [1.5]})).data.splitlines()
+    assert bars[0] == "| max \\|z\\| |" and bars[2] == "| 1.500 |"  # a "|" in a header does not split it
