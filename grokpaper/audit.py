@@ -146,7 +146,7 @@ def tolerance(claim: Claim) -> float:
 
 def _ci_text(rep: Reproduced, unit: str) -> str:
     n = f"n = {rep.n}" + (f" of {rep.n_total}" if rep.n_total and rep.n_total != rep.n else "")
-    if rep.ci_low is None or rep.ci_high is None:
+    if not (_finite(rep.ci_low) and _finite(rep.ci_high)):
         return f"{fmt(rep.value, unit)} ({n}, no CI)"
     return f"{fmt(rep.value, unit)} (95 % CI {fmt(rep.ci_low, unit)} to {fmt(rep.ci_high, unit)}, {n})"
 

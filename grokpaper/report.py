@@ -108,6 +108,20 @@ def summary_text(d: dict, digits: int = 0, percent: bool = False, bounds: tuple 
     return text + (f"; {missing} of {total} runs never reached it" if missing else "")
 
 
+def count(n: int, noun: str) -> str:
+    """'1 seed', '5 seeds'."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def departures(params: dict, profile: str = "paper", project: str | Path | None = None) -> dict:
+    """The study values of a build that differ from a profile's: ``{key: (build value, profile
+    value)}``; empty when the build is that profile as written (no overrides)."""
+    from grokpaper.params import load_profile
+
+    reference = load_profile(profile, project).study
+    return {k: (params[k], v) for k, v in reference.items() if k in params and params[k] != v}
+
+
 def fmt(value, digits: int = 0, percent: bool = False) -> str:
     """Format a number for prose ("5,545", "33.1 %"); None/NaN read as "n/a"."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
@@ -161,4 +175,4 @@ def _column_width(header: str, values: list[str]) -> int:
     cell length (75th percentile), whichever is larger, within 3 to 60 characters."""
     words = [len(w) for text in [header, *values] for w in text.split()] or [3]
     typical = float(np.percentile([len(v) for v in values], 75)) if values else len(header)
-    return int(min(60, max(3, min(max(words), 16), typical)))
+    return int(min(60, max(3, min(max(words), 22), typical)))

@@ -56,3 +56,13 @@ def test_md_table_is_a_pipe_table():
     assert len(rule[1]) > 5 * len(rule[0])  # the text column gets most of a wrapped table's width
     bars = md_table(pd.DataFrame({"max |z|": [1.5]})).data.splitlines()
     assert bars[0] == "| max \\|z\\| |" and bars[2] == "| 1.500 |"  # a "|" in a header does not split it
+
+
+def test_departures_name_what_a_build_changed_from_a_profile():
+    from grokpaper.params import load_profile
+    from grokpaper.report import count, departures
+
+    paper = dict(load_profile("paper").study)
+    assert departures(paper) == {}
+    assert departures({**paper, "seeds": [42]}) == {"seeds": ([42], paper["seeds"])}
+    assert count(1, "seed") == "1 seed" and count(5, "seed") == "5 seeds"
