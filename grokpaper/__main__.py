@@ -66,9 +66,12 @@ def _train_command(args) -> int:
             return 0
         try:
             failed = train_all(study.settings, args.profile, args.workers, overrides=tuple(args.param or ()))
-        except ValueError as err:
+        except ValueError as err:  # bad input, before anything ran
             print(f"error: {err}")
             return 2
+        except RuntimeError as err:  # sources failed: their transfers cannot start
+            print(f"error: {err}")
+            return 1
         return 1 if failed else 0
     if args.what == "sources":
         for seed, run in study.sources().items():

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import math
 
+from grokpaper.audit import ALPHA  # one significance level for the audit and the conclusions
 from grokpaper.multiseed import metric_key
 from grokpaper.report import fmt, summary_text
-
-ALPHA = 0.05
 
 # The design document's central claims, by audit id: the conclusions report their verdicts.
 HEADLINE_CLAIMS = (

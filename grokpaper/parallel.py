@@ -2,8 +2,8 @@
 
 On a small CPU one model's step is too small to keep several cores busy: on the
 project's 2-core machine, two single-threaded processes train 1.2x as many model-epochs per
-second as one process using both cores (`benchmarks/cpu_workers.py`, `benchmarks/RESULTS.md`). ``train_all`` is a small
-scheduler: it starts ``python -m grokpaper train ...`` for one run at a time per worker with
+second as one process using both cores (`benchmarks/cpu_workers.py`, `benchmarks/RESULTS.md`).
+``train_all`` is a small scheduler: it starts ``python -m grokpaper train ...`` for one run at a time per worker with
 ``OMP_NUM_THREADS=1``, seed by seed in dependency order (a grokked or memorized transfer
 waits for its seed's source run; random-init transfers need nothing), and skips runs
 already stored.
@@ -61,8 +61,9 @@ def train_all(settings: StudySettings, profile: str, workers: int, store: RunSto
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
     log = log or _print_with_time
     store = store or RunStore()
-    pending = [j for j in jobs(settings) if not store.has(j.key)]
-    log(f"{len(jobs(settings)) - len(pending)} runs already stored, {len(pending)} to train with {workers} workers")
+    every = jobs(settings)
+    pending = [j for j in every if not store.has(j.key)]
+    log(f"{len(every) - len(pending)} runs already stored, {len(pending)} to train with {workers} workers")
     logs = store.root / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "GROKPAPER_STORE": str(store.root)}
