@@ -55,6 +55,8 @@ from typing import Callable
 import numpy as np
 from scipy import stats as sps
 
+from grokpaper.stats import is_missing
+
 SUPPORTED, NOT_SUPPORTED, NOT_TESTABLE = "supported", "not supported", "not testable"
 INCONCLUSIVE = "inconclusive"
 VERDICTS = (SUPPORTED, INCONCLUSIVE, NOT_SUPPORTED, NOT_TESTABLE)
@@ -154,7 +156,7 @@ def _ci_text(rep: Reproduced, unit: str) -> str:
 # ----------------------------------------------------------------------------- the rule
 
 def _finite(v) -> bool:
-    return v is not None and not (isinstance(v, float) and math.isnan(v))
+    return not is_missing(v)
 
 
 def verdict(claim: Claim, rep: Reproduced | None, inconsistency: str | None = None) -> tuple[str, str]:

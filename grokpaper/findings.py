@@ -10,11 +10,10 @@ Nothing here holds a result typed by hand.
 
 from __future__ import annotations
 
-import math
-
 from grokpaper.audit import ALPHA  # one significance level for the audit and the conclusions
 from grokpaper.multiseed import metric_key
 from grokpaper.report import fmt, summary_text
+from grokpaper.stats import is_missing
 
 # The design document's central claims, by audit id: the conclusions report their verdicts.
 HEADLINE_CLAIMS = (
@@ -22,10 +21,6 @@ HEADLINE_CLAIMS = (
     "memorized-test-50pct", "acc100-grokked", "retention-p-grokked", "chance-equals-094",
     "agreement-100", "specialization-p", "top-freq-grokked", "overlap-2-of-10",
 )
-
-
-def _missing(x) -> bool:
-    return x is None or (isinstance(x, float) and math.isnan(x))
 
 
 def p_text(p: float) -> str:
@@ -44,12 +39,12 @@ def contrast(R, metric: str, a: str, b: str, *, digits: int = 0, percent: bool =
     test = R["06-statistics", "tests", metric, f"{a}_vs_{b}"]
     values = f"{a} {summary_text(summary[a], digits, percent)}, {b} {summary_text(summary[b], digits, percent)}"
     p = test.get("p_t_holm")
-    if _missing(p):
+    if is_missing(p):
         censored = any(summary[c]["n_reached"] < summary[c]["n_total"] for c in (a, b))
         why = "too few runs reached it" if censored else (test.get("note") or "too few runs")
         return f"{values}; the difference cannot be tested ({why})"
     stat = f"Welch t({test['df']:.1f}) = {test['t']:.2f}, Holm-corrected {p_text(p)}"
-    if not _missing(test.get("p_rank_holm")):
+    if not is_missing(test.get("p_rank_holm")):
         stat += f"; Mann-Whitney Holm-corrected {p_text(test['p_rank_holm'])}"
     if p < ALPHA:
         direction = "lower" if summary[a]["mean"] < summary[b]["mean"] else "higher"
@@ -83,10 +78,10 @@ def transfer_speed(R, conditions=("grokked", "memorized", "random")) -> str:
     text += contrast(R, metric, "memorized", "random") + ". "
     for c in ("grokked", "memorized"):
         ratio = R["06-statistics", "speedups", f"random_over_{c}_{metric}"]
-        if _missing(ratio["value"]):
+        if is_missing(ratio["value"]):
             text += f"The speed-up of {c} over random initialisation is undefined here ({ratio['note']}). "
         else:
-            ci = "" if _missing(ratio["ci_low"]) else (
+            ci = "" if is_missing(ratio["ci_low"]) else (
                 f" (95 % bootstrap CI {fmt(ratio['ci_low'], 2)}–{fmt(ratio['ci_high'], 2)})")
             text += f"Random initialisation needed {fmt(ratio['value'], 2)}×{ci} the epochs of {c} initialisation. "
     return text.strip()
@@ -103,7 +98,7 @@ def retention(R, conditions=("grokked", "memorized", "random")) -> str:
     for c in conditions:
         t = R["03-retention", "tests", c, "vs_perfect_subtraction"]
         excess = f"{fmt(100 * t['mean'], 2)} percentage points"
-        if _missing(t.get("p")):
+        if is_missing(t.get("p")):
             parts.append(f"{c}: excess {excess}, not testable ({t.get('note') or 'too few runs'})")
         elif t["p"] < ALPHA and t["mean"] > 0:
             parts.append(f"{c}: {excess} above it (t({t['df']:.0f}) = {t['t']:.2f}, {p_text(t['p'])}), "

@@ -68,10 +68,9 @@ def run_correlation(x, y, *, labels=None, cap: float | None = None, confidence: 
     given: then they enter at the cap, tied above every reached value (a rank statement that
     holds, since they needed more than ``cap`` epochs). ``censored`` lists them either way."""
     y = list(y)
-    censored = [lab for lab, v in zip(labels or range(len(y)), y) if v is None or
-                (isinstance(v, float) and math.isnan(v))]
+    censored = [lab for lab, v in zip(labels or range(len(y)), y) if stats.is_missing(v)]
     if cap is not None:
-        y = [cap if (v is None or (isinstance(v, float) and math.isnan(v))) else v for v in y]
+        y = [cap if stats.is_missing(v) else v for v in y]
     r = stats.spearman(list(x), y, labels=labels)
     lo, hi = spearman_ci(r["rho"], r["n"], confidence)
     note = r["note"]
@@ -113,7 +112,7 @@ def censored_runs(groups_by_metric: dict) -> pd.DataFrame:
     rows = []
     for metric, groups in groups_by_metric.items():
         for cond, values in groups.items():
-            missing = [s for s, v in values.items() if v is None or (isinstance(v, float) and math.isnan(v))]
+            missing = [s for s, v in values.items() if stats.is_missing(v)]
             rows.append({"metric": metric, "condition": cond, "censored": len(missing),
                          "of": len(values), "seeds": ", ".join(map(str, missing)) or "–"})
     return pd.DataFrame(rows)
@@ -124,8 +123,8 @@ def ratio_of_means(numerator, denominator, confidence: float = 0.95, n_boot: int
     """mean(numerator) / mean(denominator) (e.g. the speedup: random's epochs over grokked's)
     with a percentile-bootstrap CI (seeds resampled within each group). Undefined (NaN, with
     a note) when either group has a censored run: a ratio of means needs every value."""
-    a = [v for v in numerator if v is not None and not (isinstance(v, float) and math.isnan(v))]
-    b = [v for v in denominator if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    a = [v for v in numerator if not stats.is_missing(v)]
+    b = [v for v in denominator if not stats.is_missing(v)]
     out = {"n_numerator": len(a), "n_denominator": len(b), "n_total_numerator": len(list(numerator)),
            "n_total_denominator": len(list(denominator)), "confidence": confidence,
            "value": math.nan, "ci_low": math.nan, "ci_high": math.nan, "note": ""}

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from grokpaper.params import project_root
+from grokpaper.stats import is_missing
 from grokpaper.store import atomic_path
 
 
@@ -150,17 +151,17 @@ def md_table(df: pd.DataFrame, digits: int | str | dict = 3, index: bool = False
     per_column = digits if isinstance(digits, dict) else {}
 
     def cell(column, value):
-        if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        if is_missing(value):
             return "–"
         if isinstance(value, (float, np.floating)):
             d = per_column.get(column, digits if not isinstance(digits, dict) else 3)
             return significant(value, int(d[3:])) if isinstance(d, str) else f"{value:,.{d}f}"
         if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
             return f"{value:,}"
-        return str(value).replace("|", "\\|")
+        return _escape_pipes(value)
 
     cells = {c: [cell(c, v) for v in frame[c]] for c in frame.columns}
-    header = "| " + " | ".join(str(c).replace("|", "\\|") for c in frame.columns) + " |"
+    header = "| " + " | ".join(_escape_pipes(c) for c in frame.columns) + " |"
     # A table wider than a line wraps to the page width with column widths in proportion to the
     # dashes of this rule (pandoc's pipe-table rule), so text-heavy columns get the room.
     rule = "|" + "|".join(
@@ -168,6 +169,11 @@ def md_table(df: pd.DataFrame, digits: int | str | dict = 3, index: bool = False
         else ":" + "-" * _column_width(str(c), cells[c]) for c in frame.columns) + "|"
     rows = ["| " + " | ".join(values) + " |" for values in zip(*cells.values())] if len(frame.columns) else []
     return Markdown("\n".join([header, rule, *rows]))
+
+
+def _escape_pipes(text) -> str:
+    """A cell's text with its "|" escaped, so it does not split the pipe-table row."""
+    return str(text).replace("|", "\\|")
 
 
 def _column_width(header: str, values: list[str]) -> int:

@@ -28,6 +28,13 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
+
+def is_missing(value) -> bool:
+    """True for the values that mean "no result" (a censored run, a metric not computed):
+    None, NaN (Python or NumPy float) and pandas' NA. One test, used by every module."""
+    return value is None or value is pd.NA or (
+        isinstance(value, (float, np.floating)) and math.isnan(value))
+
 __all__ = ["Summary", "describe", "summary_table", "compare_groups", "holm", "hedges_g",
            "shapiro", "spearman", "one_sample", "zscore_outliers", "groups_from_frame"]
 
@@ -63,7 +70,7 @@ def _group(values, name: str | None = None, labels=None, allow_censored: bool = 
         raise ValueError(f"group {gname!r}: {len(labels)} labels for {len(items)} values")
     reached, reached_labels, censored, full = [], [], [], []
     for label, v in zip(labels, items):
-        if v is None or (isinstance(v, (float, np.floating)) and math.isnan(v)):
+        if is_missing(v):
             if not allow_censored:
                 raise ValueError(f"group {gname!r} has a missing value (None/NaN) at {label!r}, "
                                  "and this quantity cannot be censored (allow_censored=False)")

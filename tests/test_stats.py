@@ -156,3 +156,12 @@ def test_summary_table_and_groups_from_frame():
     assert table["name"].tolist() == ["g", "r"]
     assert table.loc[0, "censored"] == [7] and table.loc[0, "n"] == 2 and table.loc[1, "n"] == 3
     assert {"n", "df", "mean", "ci_low", "ci_high", "note"} <= set(table.columns)
+
+
+def test_is_missing_covers_every_no_result_value():
+    # None, NaN of Python and of NumPy (float64 and float32) and pandas' NA are "no result";
+    # zero, a string and a finite NumPy number are results.
+    for value in (None, math.nan, np.float64("nan"), np.float32("nan"), pd.NA):
+        assert S.is_missing(value), value
+    for value in (0, 0.0, np.float32(1.5), np.int64(3), "12", math.inf):
+        assert not S.is_missing(value), value
