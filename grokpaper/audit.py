@@ -166,7 +166,13 @@ def verdict(claim: Claim, rep: Reproduced | None, inconsistency: str | None = No
     if c.kind == "untestable":
         return NOT_TESTABLE, c.why_untestable
     if inconsistency:
-        return NOT_SUPPORTED, f"inconsistent: {inconsistency}"
+        # The claim fails as stated; still say what the rerun gives for the quantity, so a reader
+        # sees e.g. the reproduced speed-up beside "26,442 epochs exceed the 10,000-epoch budget".
+        reason = f"inconsistent: {inconsistency}"
+        data_verdict, data_reason = verdict(claim, rep)
+        if data_verdict != NOT_TESTABLE:
+            reason += f"; on the data alone: {data_reason} ({data_verdict})"
+        return NOT_SUPPORTED, reason
     if rep is None:
         return NOT_TESTABLE, "no reproduced value (upstream result missing)"
     if c.kind == "estimate":

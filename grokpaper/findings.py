@@ -125,6 +125,44 @@ def claims(R, ids=HEADLINE_CLAIMS) -> str:
     return "**The design document's central claims** (full audit in @sec-audit):\n\n" + "\n".join(lines)
 
 
+# Which results section of the paper tests a claim, by the start of its audit id (first match).
+SECTION_OF_CLAIM = (
+    ("methods", ("params-", "vocab-", "split-")),
+    ("sources", ("source-", "memorized-")),
+    ("transfer", ("budget-", "epochs999", "cv-", "speedup-", "p-grokked-", "t-convergence", "acc100-", "spearman-")),
+    ("retention", ("retention-", "chance-", "t-retention", "subtraction-", "sanity-")),
+    ("agreement", ("agreement-",)),
+    ("circuits", ("unique-freqs-", "specialization-", "neurons-gt-half-", "t-specialization", "spec-", "init-spec-",
+                  "top-freq-", "overlap-")),
+    ("statistics", ("no-outliers", "shapiro-", "bonferroni")),
+    ("dynamics", ("jump-", "early-gain-", "late-gain-")),
+)
+
+
+def section_of(claim_id: str) -> str | None:
+    """The results section that tests an audited claim (None: claims about the original's resources)."""
+    for section, prefixes in SECTION_OF_CLAIM:
+        if claim_id.startswith(prefixes):
+            return section
+    return None
+
+
+def against_the_document(R, section: str) -> str:
+    """A results section's verdicts on the design document: every claim this section tests that
+    the rerun contradicts, with its computed reason, and a count of the others by verdict."""
+    rows = [r for r in R["08-audit", "claims"].values() if section_of(r["id"]) == section]
+    if not rows:
+        return ""
+    contradicted = [r for r in rows if r["verdict"] == "not supported"]
+    others = {v: sum(r["verdict"] == v for r in rows) for v in ("supported", "inconclusive", "not testable")}
+    rest = ", ".join(f"{n} {v}" for v, n in others.items() if n)
+    head = (f"**Against the design document.** This section tests {len(rows)} of the document's claims "
+            f"(@tbl-claims-audit); {len(contradicted)} {'is' if len(contradicted) == 1 else 'are'} contradicted by "
+            f"this rerun" + (f", the others are {rest}" if rest else "") + ".")
+    lines = [f"- *{r['claim']}*: {r['reason']}." for r in contradicted]
+    return head + ("\n\n" + "\n".join(lines) if lines else "") + "\n"
+
+
 def conclusions(R) -> str:
     """Every conclusion paragraph, in order, as Markdown."""
     return "\n\n".join([transfer_speed(R), early_accuracy(R), retention(R), circuits(R), claims(R)]) + "\n"

@@ -53,6 +53,13 @@ def test_inconsistent_claims_are_not_supported_whatever_the_data():
     check = audit.df_impossible(3, n_per_group=5)
     v, reason = verdict(claim(0.003, kind="p_equal", unit="p"), rep, check())
     assert v == NOT_SUPPORTED and "df between 4 and 8" in reason
+    # The reason still gives what the rerun found, judged on the data alone.
+    assert "on the data alone: reproduced t(7.9) = 8, p = 0.003 (n = 10)" in reason and "(supported)" in reason
+    v, reason = verdict(claim(26442), Reproduced(value=21810.0, ci_low=20000.0, ci_high=23000.0, n=5, n_total=5),
+                        audit.exceeds_budget(26442)())
+    assert v == NOT_SUPPORTED and reason.endswith("outside the CI (not supported)") and "21,810" in reason
+    # Nothing reproduced: the inconsistency alone.
+    assert verdict(claim(26442), None, "x") == (NOT_SUPPORTED, "inconsistent: x")
     assert audit.df_impossible(4, 5)() is None
     assert "10,000" in audit.exceeds_budget(26442)() and audit.exceeds_budget(5545)() is None
     assert "1.79" in audit.vacuous_z(2.0, 5)() and audit.vacuous_z(2.0, 15)() is None

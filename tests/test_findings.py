@@ -62,3 +62,30 @@ def test_retention_wording_follows_the_test_and_claims_quote_the_audit():
     assert "some addition survives" in findings.retention(results(FAST, 0.2, retention_p=0.001))
     claims = findings.claims(results(FAST, 0.2))
     assert "*4.8x faster*: **not supported**; reproduced 4.0." in claims
+
+
+def test_each_results_section_names_the_claims_it_contradicts_with_their_reasons():
+    rows = {
+        "acc100-grokked": {"id": "acc100-grokked", "claim": "Grokked 33.14%", "verdict": "not supported",
+                           "reason": "reproduced 27 % (95 % CI 20 % to 30 %, n = 5) vs claimed 33.14 %: outside the CI"},
+        "acc100-random": {"id": "acc100-random", "claim": "Random 0.04%", "verdict": "inconclusive", "reason": "wide"},
+        "budget-10k": {"id": "budget-10k", "claim": "10,000 epochs", "verdict": "supported", "reason": "ok"},
+        "agreement-100": {"id": "agreement-100", "claim": "100% identical", "verdict": "supported", "reason": "ok"},
+    }
+    R = Results({"08-audit": {"numbers": {"claims": rows}, "params": {}}})
+    text = findings.against_the_document(R, "transfer")
+    assert "tests 3 of the document's claims" in text and "1 is contradicted" in text
+    assert "the others are 1 supported, 1 inconclusive" in text
+    assert "- *Grokked 33.14%*: reproduced 27 % (95 % CI 20 % to 30 %, n = 5) vs claimed 33.14 %: outside the CI." in text
+    assert "Random 0.04%" not in text                       # only contradicted claims are spelled out
+    agreement = findings.against_the_document(R, "agreement")
+    assert "0 are contradicted" in agreement and "- *" not in agreement
+    assert findings.against_the_document(R, "dynamics") == ""  # no claims of that section in these results
+
+
+def test_every_claim_about_results_belongs_to_a_results_section():
+    from grokpaper import audit
+
+    unplaced = [c.id for c in audit.CLAIMS if findings.section_of(c.id) is None and c.kind != "untestable"]
+    assert unplaced == []
+    assert findings.section_of("speedup-grokked") == "transfer" and findings.section_of("hardware") is None
