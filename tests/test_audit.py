@@ -111,3 +111,18 @@ def test_sd_ci_contains_sd():
     lo, hi = audit.sd_ci(2.0, 5)
     assert lo < 2.0 < hi
     assert audit.sd_ci(2.0, 1) == (None, None)
+
+
+def test_at_chance_is_tested_where_chance_and_subtraction_differ():
+    # Both a guessing model and a perfect subtraction model score about 1/p on addition overall;
+    # only on pairs whose targets differ do they part: 1/p for guessing, 0 for subtraction.
+    chance_claim = next(c for c in audit.CLAIMS if c.id == "chance-equals-094")
+
+    def rows(values):
+        table = {"role": ["source"] + ["transfer"] * len(values), "source_acc_distinct_test": [1.0, *values]}
+        return Results({"03-retention": {"numbers": {"table": table}, "params": {}}})
+
+    forgot = audit.evaluate(chance_claim, rows([0.0, 0.0, 0.0001, 0.0, 0.0002, 0.0]))
+    assert forgot["verdict"] == NOT_SUPPORTED and "outside the CI" in forgot["reason"] and forgot["n"] == 6
+    guessing = audit.evaluate(chance_claim, rows([1 / 113 + d for d in (-4e-4, 3e-4, 1e-4, -2e-4, 2e-4, 0.0)]))
+    assert guessing["verdict"] == SUPPORTED
