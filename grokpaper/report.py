@@ -80,9 +80,13 @@ class Results:
         """A number formatted for prose: thousands separators, fixed digits, 'n/a' for missing."""
         return fmt(self[keys], digits, percent)
 
-    def mean_ci(self, *keys, digits: int = 0, percent: bool = False) -> str:
-        """A saved ``stats.describe`` summary in prose: mean (95 % CI low–high; n), with censoring."""
-        return summary_text(self[keys], digits, percent)
+    def mean_ci(self, *keys, digits: int = 0, percent: bool = False, bounds: tuple | None = None) -> str:
+        """A saved ``stats.describe`` summary in prose: mean (95 % CI low–high; n), with censoring;
+        ``bounds``: the quantity's range, to which the interval is truncated (see ``summary_text``)."""
+        return summary_text(self[keys], digits, percent, bounds)
+
+
+EPOCH_RANGE = (0.0, math.inf)
 
 
 def summary_text(d: dict, digits: int = 0, percent: bool = False, bounds: tuple | None = None) -> str:
@@ -90,7 +94,8 @@ def summary_text(d: dict, digits: int = 0, percent: bool = False, bounds: tuple 
 
     ``bounds`` truncates the interval to the quantity's range; percentages are shares, so
     with ``percent`` it defaults to (0, 1): a t-interval of accuracies near 0 or 1 can
-    otherwise reach below 0 % or above 100 %."""
+    otherwise reach below 0 % or above 100 %. Epoch counts take ``EPOCH_RANGE`` (a few
+    widely spread seeds give t-intervals below 0 epochs)."""
     if bounds is None and percent:
         bounds = (0.0, 1.0)
     total, reached = d.get("n_total", d["n"]), d.get("n_reached", d["n"])
@@ -133,11 +138,13 @@ def fmt(value, digits: int = 0, percent: bool = False) -> str:
 
 
 def significant(value: float, sig: int = 4) -> str:
-    """A number with ``sig`` significant digits and thousands separators; whole numbers as integers."""
+    """A number with up to ``sig`` significant digits and thousands separators, without trailing
+    zeros ("0.042", not "0.04200"); whole numbers as integers."""
     if float(value).is_integer() and abs(value) < 1e15:
         return f"{int(value):,}"
     decimals = max(0, sig - 1 - math.floor(math.log10(abs(value)))) if value else 0
-    return f"{value:,.{decimals}f}"
+    text = f"{value:,.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def md_table(df: pd.DataFrame, digits: int | str | dict = 3, index: bool = False):
@@ -164,9 +171,9 @@ def md_table(df: pd.DataFrame, digits: int | str | dict = 3, index: bool = False
     header = "| " + " | ".join(_escape_pipes(c) for c in frame.columns) + " |"
     # A table wider than a line wraps to the page width with column widths in proportion to the
     # dashes of this rule (pandoc's pipe-table rule), so text-heavy columns get the room.
-    rule = "|" + "|".join(
-        ("-" * _column_width(str(c), cells[c])) + ":" if pd.api.types.is_numeric_dtype(frame[c])
-        else ":" + "-" * _column_width(str(c), cells[c]) for c in frame.columns) + "|"
+    numeric = [pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns]
+    widths = _column_widths([str(c) for c in frame.columns], list(cells.values()), numeric)
+    rule = "|" + "|".join(("-" * w + ":") if num else (":" + "-" * w) for w, num in zip(widths, numeric)) + "|"
     rows = ["| " + " | ".join(values) + " |" for values in zip(*cells.values())] if len(frame.columns) else []
     return Markdown("\n".join([header, rule, *rows]))
 
@@ -176,9 +183,38 @@ def _escape_pipes(text) -> str:
     return str(text).replace("|", "\\|")
 
 
-def _column_width(header: str, values: list[str]) -> int:
+# About as many characters as one line of a table holds on the PDF page (the HTML page is wider).
+TABLE_LINE_CHARS = 100
+SHORT_COLUMN = 15
+
+
+def _column_widths(headers: list[str], values: list[list[str]], numeric: list[bool]) -> list[int]:
+    """Relative column widths (dashes of the rule). A table too wide for a line wraps to the page
+    width in these proportions, so the short columns (numbers, labels, verdicts) keep their
+    width and the text columns share what is left, each keeping at least its longest word."""
+    natural = [_column_width(h, v, n) for h, v, n in zip(headers, values, numeric)]
+    if sum(natural) <= TABLE_LINE_CHARS:
+        return natural
+    short = [w <= SHORT_COLUMN for w in natural]
+    left = TABLE_LINE_CHARS - sum(w for w, s in zip(natural, short) if s)
+    text_total = sum(w for w, s in zip(natural, short) if not s)
+    if left <= 0 or text_total == 0:
+        return natural
+    return [w if s else max(_longest_word(h, v) + 2, round(w * left / text_total))
+            for w, s, h, v in zip(natural, short, headers, values)]
+
+
+def _longest_word(header: str, values: list[str]) -> int:
+    return min(22, max([len(w) for text in [header, *values] for w in text.split()] or [3]))
+
+
+def _column_width(header: str, values: list[str], numeric: bool = False) -> int:
     """Relative width of a column: its longest word (so words do not break) or its typical
-    cell length (75th percentile), whichever is larger, within 3 to 60 characters."""
+    cell length (75th percentile), whichever is larger, within 3 to 60 characters. A numeric
+    column gets its longest cell plus two characters of padding: a number must not wrap,
+    and neighbouring right-aligned numbers must not touch."""
     words = [len(w) for text in [header, *values] for w in text.split()] or [3]
+    if numeric:
+        return int(min(60, max(3, max(words) + 2)))
     typical = float(np.percentile([len(v) for v in values], 75)) if values else len(header)
     return int(min(60, max(3, min(max(words), 22), typical)))

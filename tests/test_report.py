@@ -42,18 +42,28 @@ def test_number_formats():
     assert fmt(26442) == "26,442" and fmt(0.00943, 2, percent=True) == "0.94 %" and fmt(None) == "n/a"
     assert fmt(math.nan) == "n/a"
     assert [significant(v) for v in (67000.0, 0.3314159, 26442, 12.3456, 0.0)] == ["67,000", "0.3314", "26,442", "12.35", "0"]
+    assert [significant(v) for v in (0.042, 4.8, 41.5, 0.0030001)] == ["0.042", "4.8", "41.5", "0.003"]
 
 
 def test_md_table_is_a_pipe_table():
     df = pd.DataFrame({"condition": ["grokked", "random"], "epochs": [5545.0, None], "n": [5, 5]})
     text = md_table(df, digits=1).data.splitlines()
     assert text[0] == "| condition | epochs | n |"
-    assert text[1] == "|:---------|-------:|---:|"   # dashes: longest word ("condition") or typical cell
+    # dashes: longest word ("condition") or typical cell; a number column its longest cell + 2
+    assert text[1] == "|:---------|---------:|---:|"
     assert text[2] == "| grokked | 5,545.0 | 5 |" and text[3] == "| random | – | 5 |"
     assert md_table(df, digits="sig4").data.splitlines()[2] == "| grokked | 5,545 | 5 |"
     reasons = pd.DataFrame({"id": ["a", "b"], "reason": ["a long reason that wraps " * 3, "short"]})
     rule = md_table(reasons).data.splitlines()[1].split("|")[1:-1]
     assert len(rule[1]) > 5 * len(rule[0])  # the text column gets most of a wrapped table's width
+    # Too wide for a line: the short column keeps its width, the text columns share the rest.
+    from grokpaper.report import TABLE_LINE_CHARS
+
+    wide = pd.DataFrame({"claim": ["a claim that is quite long " * 2] * 3, "verdict": ["not supported"] * 3,
+                         "reason": ["a reason that goes on and on " * 4] * 3})
+    dashes = [len(r.strip(":")) for r in md_table(wide).data.splitlines()[1].split("|")[1:-1]]
+    assert dashes[1] == len("not supported") and abs(sum(dashes) - TABLE_LINE_CHARS) <= 1
+    assert dashes[2] > dashes[0] > len("claim")
     bars = md_table(pd.DataFrame({"max |z|": [1.5]})).data.splitlines()
     assert bars[0] == "| max \\|z\\| |" and bars[2] == "| 1.500 |"  # a "|" in a header does not split it
 
