@@ -59,7 +59,6 @@ from grokpaper.report import Results, md_table, save_numbers
 P = resolve_in_notebook("08-audit", globals())
 rows = audit.audit(Results.load())
 counts = audit.verdict_counts(rows)
-table = pd.DataFrame(rows)
 
 # %%
 #| label: tbl-audit-counts
@@ -68,9 +67,8 @@ md_table(pd.DataFrame([counts]))
 
 # %%
 #| label: tbl-claims-audit
-#| tbl-cap: "Every quantitative claim of the design document: the quoted claim and its section, the claimed value, the verdict, and the reason computed from the numbers, which states the reproduced value with its 95 % CI and n (runs). Claimed accuracies and gains are fractions; a dash: no value. The same rows with the reproduced values as separate columns are in results/08-audit.json."
-md_table(table.assign(claim=table["claim"] + " (" + table["section"] + ")")[["claim", "claimed", "verdict", "reason"]],
-         digits="sig4")
+#| tbl-cap: "Every quantitative claim of the design document: the quoted claim and its section, the claimed value, the verdict, and the reason computed from the numbers, which states the reproduced value with its 95 % CI and n (runs). A dash: the claim states no value. The same rows with the reproduced values as separate columns are in results/08-audit.json."
+md_table(audit.display_table(rows))
 
 # %%
 numbers = {

@@ -87,6 +87,7 @@ class Reproduced:
     t: float | None = None
     df: float | None = None
     note: str = ""
+    values_are: str = "runs"             # what one entry of ``values`` is, for reason lines
 
     @property
     def n_censored(self) -> int:
@@ -201,7 +202,8 @@ def verdict(claim: Claim, rep: Reproduced | None, inconsistency: str | None = No
             return SUPPORTED, f"{got}: inside the CI"
         same = abs(rep.value - x) <= tol + 1e-12 * max(1.0, abs(x))
         return (SUPPORTED if same else NOT_SUPPORTED,
-                f"reproduced {_ci_text(rep, u)} vs claimed {fmt(x, u)}: {'equal' if same else 'different'} within rounding")
+                f"reproduced {_ci_text(rep, u)} vs claimed {fmt(x, u)}: "
+                + ("equal within rounding" if same else "differs by more than rounding"))
     if c.kind in ("at_least", "at_most"):
         vals = [v for v in rep.values if _finite(v)]
         if not vals:
@@ -212,7 +214,7 @@ def verdict(claim: Claim, rep: Reproduced | None, inconsistency: str | None = No
         word = "lowest" if low else "highest"
         sign = ">=" if low else "<="
         return (SUPPORTED if ok else NOT_SUPPORTED,
-                f"{word} of {len(vals)} runs is {fmt(extreme, u)}; claimed {sign} {fmt(c.claimed, u)}: "
+                f"{word} of {len(vals)} {rep.values_are} is {fmt(extreme, u)}; claimed {sign} {fmt(c.claimed, u)}: "
                 + ("holds for all" if ok else "fails"))
     if c.kind == "reach_by":
         e = float(c.claimed)
@@ -279,6 +281,19 @@ def evaluate(claim: Claim, results) -> dict:
 def audit(results, claims=None) -> list[dict]:
     """Evaluate every claim of the registry (or ``claims``) against ``results``."""
     return [evaluate(c, results) for c in (CLAIMS if claims is None else claims)]
+
+
+def display_table(rows: list[dict]):
+    """The audit as the paper shows it: the claim with its section, the claimed value in its
+    unit ("33.14 %", "5,545", "0.001"; a dash where the claim has none), verdict and reason."""
+    import pandas as pd
+
+    return pd.DataFrame({
+        "claim": [f"{r['claim']} ({r['section']})" for r in rows],
+        "claimed": ["–" if r["claimed"] is None else fmt(r["claimed"], r["unit"]) for r in rows],
+        "verdict": [r["verdict"] for r in rows],
+        "reason": [r["reason"] for r in rows],
+    })
 
 
 def verdict_counts(rows: list[dict]) -> dict:
@@ -655,7 +670,8 @@ def _max_abs_z() -> Callable:
     def reproduce(results):
         d = get(results, "06-statistics", "outliers", "first_99_9pct")
         vals = tuple(v["max |z|"] for k, v in d.items() if k != "all_runs")
-        return Reproduced(value=max((v for v in vals if _finite(v)), default=None), values=vals, n=len(vals))
+        return Reproduced(value=max((v for v in vals if _finite(v)), default=None), values=vals, n=len(vals),
+                          values_are="conditions' largest |z|")
     return reproduce
 
 
@@ -663,7 +679,8 @@ def _shapiro(metric: str) -> Callable:
     def reproduce(results):
         d = get(results, "06-statistics", "normality", metric)
         vals = tuple(v["p"] for v in d.values())
-        return Reproduced(value=min((v for v in vals if _finite(v)), default=None), values=vals, n=len(vals))
+        return Reproduced(value=min((v for v in vals if _finite(v)), default=None), values=vals, n=len(vals),
+                          values_are="conditions' Shapiro-Wilk p")
     return reproduce
 
 

@@ -35,7 +35,8 @@ def test_rounding_and_approx_tolerance():
     assert verdict(claim(0.827, unit="fraction"), rep)[0] == NOT_SUPPORTED
     near = Reproduced(value=540.0, n=1, n_total=1)
     assert verdict(claim(500, approx=True), near)[0] == SUPPORTED           # within 10 %
-    assert verdict(claim(500, approx=True), Reproduced(value=600.0, n=1, n_total=1))[0] == NOT_SUPPORTED
+    v, reason = verdict(claim(500, approx=True), Reproduced(value=600.0, n=1, n_total=1))
+    assert v == NOT_SUPPORTED and reason.endswith("differs by more than rounding")
 
 
 def test_censored_runs_below_and_beyond_cap():
@@ -71,6 +72,8 @@ def test_bounds_reach_by_p_values_categories():
     assert verdict(claim(0.995, kind="at_least", unit="fraction"), accs)[0] == SUPPORTED
     assert verdict(claim(0.997, kind="at_least", unit="fraction"), accs)[0] == NOT_SUPPORTED
     assert verdict(claim(0.02, kind="at_most", unit="fraction"), Reproduced(values=(0.01, 0.03)))[0] == NOT_SUPPORTED
+    largest_z = Reproduced(values=(0.7, 1.2, 0.5), values_are="conditions' largest |z|")
+    assert verdict(claim(2.0, kind="at_most", unit="z"), largest_z)[1].startswith("highest of 3 conditions' largest |z| is 1.2")
     epochs = Reproduced(values=(5000, None), cap=30000)
     assert verdict(claim(10000, kind="reach_by"), epochs)[0] == NOT_SUPPORTED
     assert verdict(claim(10000, kind="reach_by"), Reproduced(values=(5000, None), cap=600))[0] == NOT_TESTABLE
@@ -126,3 +129,15 @@ def test_at_chance_is_tested_where_chance_and_subtraction_differ():
     assert forgot["verdict"] == NOT_SUPPORTED and "outside the CI" in forgot["reason"] and forgot["n"] == 6
     guessing = audit.evaluate(chance_claim, rows([1 / 113 + d for d in (-4e-4, 3e-4, 1e-4, -2e-4, 2e-4, 0.0)]))
     assert guessing["verdict"] == SUPPORTED
+
+
+def test_the_audit_table_shows_claimed_values_in_their_units():
+    rows = audit.audit(Results({}))
+    table = audit.display_table(rows)
+    table.index = [r["id"] for r in rows]
+    assert list(table.columns) == ["claim", "claimed", "verdict", "reason"]
+    assert table.loc["acc100-grokked", "claimed"] == "33.14 %"
+    assert table.loc["epochs999-grokked", "claimed"] == "5,545"
+    assert table.loc["p-grokked-random", "claimed"] == "0.001"
+    assert table.loc["hardware", "claimed"] == "–"
+    assert table.loc["t-convergence", "claim"].endswith("(Experiment 5)")
