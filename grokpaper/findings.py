@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from grokpaper.audit import ALPHA  # one significance level for the audit and the conclusions
 from grokpaper.multiseed import metric_key
-from grokpaper.report import fmt, summary_text
+from grokpaper.report import EPOCH_RANGE, fmt, summary_text
 from grokpaper.stats import is_missing
 
 # The design document's central claims, by audit id: the conclusions report their verdicts.
@@ -32,12 +32,13 @@ def threshold_metric(kind: str, threshold: float) -> str:
     return metric_key(f"{kind} {100 * threshold:g}%")
 
 
-def contrast(R, metric: str, a: str, b: str, *, digits: int = 0, percent: bool = False) -> str:
+def contrast(R, metric: str, a: str, b: str, *, digits: int = 0, percent: bool = False,
+             bounds: tuple | None = None) -> str:
     """'a: mean (CI); b: mean (CI); a is significantly lower (Welch ..., Holm p ...)', or says the
     difference is not significant, or why it cannot be tested (censored runs, too few seeds)."""
     summary = R["06-statistics", "summary", metric]
     test = R["06-statistics", "tests", metric, f"{a}_vs_{b}"]
-    values = f"{a} {summary_text(summary[a], digits, percent)}, {b} {summary_text(summary[b], digits, percent)}"
+    values = f"{a} {summary_text(summary[a], digits, percent, bounds)}, {b} {summary_text(summary[b], digits, percent, bounds)}"
     p = test.get("p_t_holm")
     if is_missing(p):
         censored = any(summary[c]["n_reached"] < summary[c]["n_total"] for c in (a, b))
@@ -74,8 +75,8 @@ def transfer_speed(R, conditions=("grokked", "memorized", "random")) -> str:
         return text + (f"no run got there within the cap of {fmt(R['06-statistics', 'cap'])} epochs, so this "
                        "build cannot compare the conditions' speed.")
     text += _censoring(R, metric, conditions)
-    text += contrast(R, metric, "grokked", "random") + ". "
-    text += contrast(R, metric, "memorized", "random") + ". "
+    text += contrast(R, metric, "grokked", "random", bounds=EPOCH_RANGE) + ". "
+    text += contrast(R, metric, "memorized", "random", bounds=EPOCH_RANGE) + ". "
     for c in ("grokked", "memorized"):
         ratio = R["06-statistics", "speedups", f"random_over_{c}_{metric}"]
         if is_missing(ratio["value"]):
@@ -98,7 +99,13 @@ def retention(R, conditions=("grokked", "memorized", "random")) -> str:
     for c in conditions:
         t = R["03-retention", "tests", c, "vs_perfect_subtraction"]
         excess = f"{fmt(100 * t['mean'], 2)} percentage points"
-        if is_missing(t.get("p")):
+        differ = R["03-retention", "addition_acc_where_targets_differ", c]
+        if is_missing(t.get("p")) and differ["n"] and differ["max"] == 0:
+            # No spread to test, and none needed: not one retained addition answer in any run.
+            parts.append(f"{c}: in all {differ['n']} runs, not one correct addition answer on a pair where the "
+                         "two targets differ; the addition accuracy is exactly the perfect-subtraction score, "
+                         "as expected of a model that has forgotten addition")
+        elif is_missing(t.get("p")):
             parts.append(f"{c}: excess {excess}, not testable ({t.get('note') or 'too few runs'})")
         elif t["p"] < ALPHA and t["mean"] > 0:
             parts.append(f"{c}: {excess} above it (t({t['df']:.0f}) = {t['t']:.2f}, {p_text(t['p'])}), "
@@ -114,8 +121,8 @@ def retention(R, conditions=("grokked", "memorized", "random")) -> str:
 
 def circuits(R) -> str:
     return ("**Circuits.** Mean fraction of a neuron's activation variance explained by its best "
-            "frequency: " + contrast(R, "circuit_mean_frac", "grokked", "memorized", digits=3) + "; "
-            + contrast(R, "circuit_mean_frac", "grokked", "random", digits=3) + ".")
+            "frequency: " + contrast(R, "circuit_mean_frac", "grokked", "memorized", digits=3, bounds=(0, 1)) + "; "
+            + contrast(R, "circuit_mean_frac", "grokked", "random", digits=3, bounds=(0, 1)) + ".")
 
 
 def claims(R, ids=HEADLINE_CLAIMS) -> str:

@@ -19,14 +19,16 @@ def results(epochs: dict, test_p: float | None, retention_p: float = 0.5, cap: i
                   for m in (metric, "test_acc_at_100", "circuit_mean_frac")},
         "speedups": {f"random_over_{c}_{metric}": ratio for c in ("grokked", "memorized")},
     }
-    retention = {c: {"vs_perfect_subtraction": {"mean": 0.001, "p": retention_p, "t": 1.0, "df": 4.0}}
+    retention = {c: {"vs_perfect_subtraction": {"mean": 0.001 if retention_p else 0.0, "p": retention_p, "t": 1.0,
+                                                "df": 4.0}}
                  for c in CONDITIONS}
+    differ = {c: stats.describe([0.001 if retention_p else 0.0] * 5).as_dict() for c in CONDITIONS}
     audit_rows = {"speedup-grokked": {"id": "speedup-grokked", "claim": "4.8x faster", "verdict": "not supported",
                                       "reason": "reproduced 4.0"}}
     params = {"thresholds": [0.9, 0.999], "transfer_task": "subtract"}
     return Results({
         "02-transfer": {"numbers": {}, "params": params},
-        "03-retention": {"numbers": {"tests": retention}, "params": params},
+        "03-retention": {"numbers": {"tests": retention, "addition_acc_where_targets_differ": differ}, "params": params},
         "06-statistics": {"numbers": numbers06, "params": params},
         "08-audit": {"numbers": {"claims": audit_rows}, "params": params},
     })
@@ -60,6 +62,10 @@ def test_censored_runs_are_counted_and_block_the_test():
 def test_retention_wording_follows_the_test_and_claims_quote_the_audit():
     assert "forgotten addition" in findings.retention(results(FAST, 0.2, retention_p=0.5))
     assert "some addition survives" in findings.retention(results(FAST, 0.2, retention_p=0.001))
+    # Every run exactly at the perfect-subtraction score: no test needed, and the text says so.
+    exact = findings.retention(results(FAST, 0.2, retention_p=None))
+    assert "in all 5 runs, not one correct addition answer on a pair where the two targets differ" in exact
+    assert "not testable" not in exact
     claims = findings.claims(results(FAST, 0.2))
     assert "*4.8x faster*: **not supported**; reproduced 4.0." in claims
 
