@@ -500,7 +500,7 @@ def bar_panels(panels: dict, references: dict | None = None, points: dict | None
             for (label, value), ls in zip(refs.items(), styles):
                 ax.axhline(value * scale, color="0.25", ls=ls, lw=1.2, label=label)
             if ax.get_legend_handles_labels()[0]:
-                ax.legend(loc="upper right", fontsize=8)
+                ax.legend(loc="best", fontsize=8)  # away from the seeds' dots where it can
             if limits is not None:
                 # Zoom to what is drawn (small accuracies stay visible), never past the limits.
                 drawn = [m, hi, np.asarray([v * scale for v in refs.values()], float)]

@@ -205,16 +205,17 @@ def _column_widths(headers: list[str], values: list[list[str]], numeric: list[bo
 
 
 def _longest_word(header: str, values: list[str]) -> int:
+    """Length of the longest word of a column (capped at 22: a longer one may break)."""
     return min(22, max([len(w) for text in [header, *values] for w in text.split()] or [3]))
 
 
 def _column_width(header: str, values: list[str], numeric: bool = False) -> int:
     """Relative width of a column: its longest word (so words do not break) or its typical
     cell length (75th percentile), whichever is larger, within 3 to 60 characters. A numeric
-    column gets its longest cell plus two characters of padding: a number must not wrap,
-    and neighbouring right-aligned numbers must not touch."""
+    column gets its longest cell: a number must not wrap. Both get two characters for the
+    cell padding, so neighbouring cells do not touch."""
     words = [len(w) for text in [header, *values] for w in text.split()] or [3]
     if numeric:
         return int(min(60, max(3, max(words) + 2)))
     typical = float(np.percentile([len(v) for v in values], 75)) if values else len(header)
-    return int(min(60, max(3, min(max(words), 22), typical)))
+    return int(min(60, max(3, _longest_word(header, values) + 2, typical)))

@@ -49,8 +49,8 @@ def test_md_table_is_a_pipe_table():
     df = pd.DataFrame({"condition": ["grokked", "random"], "epochs": [5545.0, None], "n": [5, 5]})
     text = md_table(df, digits=1).data.splitlines()
     assert text[0] == "| condition | epochs | n |"
-    # dashes: longest word ("condition") or typical cell; a number column its longest cell + 2
-    assert text[1] == "|:---------|---------:|---:|"
+    # dashes: longest word ("condition") + 2 or typical cell; a number column its longest cell + 2
+    assert text[1] == "|:-----------|---------:|---:|"
     assert text[2] == "| grokked | 5,545.0 | 5 |" and text[3] == "| random | – | 5 |"
     assert md_table(df, digits="sig4").data.splitlines()[2] == "| grokked | 5,545 | 5 |"
     reasons = pd.DataFrame({"id": ["a", "b"], "reason": ["a long reason that wraps " * 3, "short"]})
