@@ -618,7 +618,7 @@ def _registry() -> list[Claim]:
         ALPHA, "p", "at_least", _shapiro("first_99_9pct"))
     add("bonferroni", "Statistical Tests Used", "Multiple comparison correction: Bonferroni (α = 0.05/3 = 0.017)", 0.017,
         "p", "untestable", why_untestable="which correction the original analysis applied is a fact about its code; "
-        "this rerun uses Holm (tbl-pairwise-tests)")
+        "this rerun uses Holm (chapter 06, pairwise tests)")
     # -- resources and repository ----------------------------------------------------------
     for cid, quote in (("hardware", "Hardware: Single NVIDIA A100 GPU (via Google Colab)"),
                        ("training-time", "Training time: ~6 hours for all experiments"),

@@ -39,6 +39,17 @@ def pairwise(groups_by_metric: dict) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def pairwise_display(tests: pd.DataFrame, metrics=None) -> pd.DataFrame:
+    """``pairwise`` as a readable table (optionally only ``metrics``, in that order): metric, pair
+    "a vs b", n per group, Welch t, df and p, the Holm-corrected p-values and Hedges' g."""
+    if metrics is not None:
+        tests = pd.concat([tests[tests["metric"] == m] for m in metrics], ignore_index=True)
+    return tests.assign(pair=tests["group_a"] + " vs " + tests["group_b"])[
+        ["metric", "pair", "n_a", "n_b", "t", "df", "p_t", "p_t_holm", "p_rank_holm", "effect_size"]
+    ].rename(columns={"n_a": "n a", "n_b": "n b", "p_t": "p", "p_t_holm": "p Holm (Welch)",
+                      "p_rank_holm": "p Holm (Mann-Whitney)", "effect_size": "Hedges' g"})
+
+
 def normality(groups_by_metric: dict) -> pd.DataFrame:
     """Shapiro-Wilk W, p and n per metric and condition (not computed for n < 3 or constant)."""
     rows = []

@@ -58,3 +58,12 @@ def test_spearman_over_runs_with_censored_at_cap():
 def test_metric_key_has_no_dots():
     assert multiseed.metric_key("first 99.9%") == "first_99_9pct"
     assert multiseed.metric_key("circuit: distinct freqs >= min") == "circuit_distinct_freqs_ge_min"
+
+
+def test_pairwise_display_selects_and_orders_metrics():
+    groups = {c: pd.Series([1.0, 2.0, 3.0 + k], index=[1, 2, 3]) for k, c in enumerate(("grokked", "memorized", "random"))}
+    tests = multiseed.pairwise({"a": groups, "b": groups, "c": groups})
+    key = multiseed.pairwise_display(tests, ["c", "a"])
+    assert list(key["metric"]) == ["c"] * 3 + ["a"] * 3
+    assert list(key.columns[:4]) == ["metric", "pair", "n a", "n b"] and key["pair"].iloc[0] == "grokked vs memorized"
+    assert len(multiseed.pairwise_display(tests)) == 9
