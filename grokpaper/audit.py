@@ -26,7 +26,8 @@ Verdict rule (in this order; the first that applies decides):
      profile's cap is too short to tell) or the claim implies no epoch. Else **supported** iff the claimed
      value lies in the reproduced 95 % CI widened by the claim's rounding (half a unit of its
      last printed digit; a "~" claim gets +-10 % of its value), or, without a CI (n = 1),
-     iff it equals the reproduced value within that tolerance. A claim inside a CI that also
+     iff it equals the reproduced value within that tolerance. An unbounded CI (a ratio of
+     means whose denominator is not distinguishable from 0) is **inconclusive**. A claim inside a CI that also
      holds values 50 % away from it (``PRECISION``; at least its rounding) is
      **inconclusive**: the rerun agrees with it and with very different values alike, so
      "inside the CI" would be an empty confirmation (a few seeds with a wide spread).
@@ -88,6 +89,7 @@ class Reproduced:
     df: float | None = None
     note: str = ""
     values_are: str = "runs"             # what one entry of ``values`` is, for reason lines
+    unbounded: bool = False              # the CI is unbounded (e.g. Fieller's, for a ratio of means)
 
     @property
     def n_censored(self) -> int:
@@ -190,6 +192,9 @@ def verdict(claim: Claim, rep: Reproduced | None, inconsistency: str | None = No
             return NOT_TESTABLE, f"reproduced value undefined ({rep.note or 'no runs'})"
         tol = tolerance(c)
         x = float(c.claimed)
+        if rep.unbounded:
+            return INCONCLUSIVE, (f"reproduced {fmt(rep.value, u)} (n = {rep.n}) vs claimed {fmt(x, u)}: its 95 % CI is "
+                                  f"unbounded ({rep.note}), so it holds the claim and every other value")
         if _finite(rep.ci_low) and _finite(rep.ci_high):
             inside = rep.ci_low - tol <= x <= rep.ci_high + tol
             got = f"reproduced {_ci_text(rep, u)} vs claimed {fmt(x, u)}"
@@ -652,7 +657,7 @@ def _speedup(condition: str) -> Callable:
         cens = (d["n_total_numerator"] - d["n_numerator"]) + (d["n_total_denominator"] - d["n_denominator"])
         return Reproduced(value=d["value"], ci_low=d["ci_low"], ci_high=d["ci_high"], n=d["n_numerator"] + d["n_denominator"],
                           n_total=d["n_total_numerator"] + d["n_total_denominator"],
-                          values=(None,) * cens if cens else (), note=d["note"])
+                          values=(None,) * cens if cens else (), note=d["note"], unbounded="unbounded" in d["note"])
     return reproduce
 
 

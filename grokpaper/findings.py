@@ -82,8 +82,10 @@ def transfer_speed(R, conditions=("grokked", "memorized", "random")) -> str:
         if is_missing(ratio["value"]):
             text += f"The speed-up of {c} over random initialisation is undefined here ({ratio['note']}). "
         else:
-            ci = "" if is_missing(ratio["ci_low"]) else (
-                f" (95 % bootstrap CI {fmt(ratio['ci_low'], 2)}–{fmt(ratio['ci_high'], 2)})")
+            if not is_missing(ratio["ci_low"]):
+                ci = f" (95 % CI {fmt(ratio['ci_low'], 2)}–{fmt(ratio['ci_high'], 2)}, Fieller)"
+            else:
+                ci = f" ({ratio['note'] or 'no CI'})"
             text += f"Random initialisation needed {fmt(ratio['value'], 2)}×{ci} the epochs of {c} initialisation. "
     return text.strip()
 

@@ -39,6 +39,12 @@ def test_rounding_and_approx_tolerance():
     assert v == NOT_SUPPORTED and reason.endswith("differs by more than rounding")
 
 
+def test_an_unbounded_ci_neither_confirms_nor_refutes():
+    ratio = Reproduced(value=15.8, n=4, n_total=4, note="Fieller interval unbounded", unbounded=True)
+    v, reason = verdict(claim(4.8, unit="ratio"), ratio)
+    assert v == INCONCLUSIVE and "unbounded" in reason and "15.8" in reason
+
+
 def test_censored_runs_below_and_beyond_cap():
     rep = Reproduced(value=None, n=0, n_total=5, cap=30000)
     assert verdict(claim(5545), rep)[0] == NOT_SUPPORTED                    # should have reached by 5,545 < cap

@@ -43,6 +43,17 @@ def test_max_abs_z_bound_and_outliers():
 def test_ratio_of_means_and_censoring():
     r = multiseed.ratio_of_means([10.0, 12, 14], [2.0, 3, 4], n_boot=200)
     assert r["value"] == pytest.approx(4.0) and r["ci_low"] <= 4.0 <= r["ci_high"]
+    assert r["boot_low"] <= 4.0 <= r["boot_high"]
+    # Fieller's ends solve (A - r B)^2 = t^2 (va + r^2 vb) at the Welch-Satterthwaite df.
+    from scipy import stats as sps
+    t = sps.t.ppf(0.975, r["df"])
+    for end in (r["ci_low"], r["ci_high"]):
+        assert (12 - end * 3) ** 2 == pytest.approx(t ** 2 * (4 / 3 + end ** 2 / 3))
+    # ... wider than the percentile bootstrap, which is too narrow for three seeds.
+    assert r["ci_high"] - r["ci_low"] > r["boot_high"] - r["boot_low"]
+    # A denominator mean within noise of 0: the set of plausible ratios is unbounded.
+    wide = multiseed.ratio_of_means([21810.0, 17170.0], [1980.0, 480.0], n_boot=200)
+    assert math.isnan(wide["ci_low"]) and "unbounded" in wide["note"] and wide["value"] == pytest.approx(15.8455, rel=1e-4)
     assert math.isnan(multiseed.ratio_of_means([10.0, None], [2.0, 3.0])["value"])
 
 

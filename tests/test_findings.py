@@ -41,7 +41,7 @@ FAST = {"grokked": [5000, 5200, 5100, 4900, 5300], "memorized": [6000, 6100, 620
 def test_a_significant_difference_is_named_with_its_direction_and_test():
     text = findings.transfer_speed(results(FAST, test_p=0.0004))
     assert "grokked is significantly lower" in text and "Holm-corrected p < 0.001" in text
-    assert "4.00×" in text and "3.50–4.60" in text
+    assert "4.00× (95 % CI 3.50–4.60, Fieller)" in text
     assert "never got there" not in text
 
 
