@@ -194,7 +194,7 @@ def verdict(claim: Claim, rep: Reproduced | None, inconsistency: str | None = No
         x = float(c.claimed)
         if rep.unbounded:
             return INCONCLUSIVE, (f"reproduced {fmt(rep.value, u)} (n = {rep.n}) vs claimed {fmt(x, u)}: its 95 % CI is "
-                                  f"unbounded ({rep.note}), so it holds the claim and every other value")
+                                  f"{rep.note}, so it holds the claim and every other value")
         if _finite(rep.ci_low) and _finite(rep.ci_high):
             inside = rep.ci_low - tol <= x <= rep.ci_high + tol
             got = f"reproduced {_ci_text(rep, u)} vs claimed {fmt(x, u)}"
@@ -657,7 +657,7 @@ def _speedup(condition: str) -> Callable:
         cens = (d["n_total_numerator"] - d["n_numerator"]) + (d["n_total_denominator"] - d["n_denominator"])
         return Reproduced(value=d["value"], ci_low=d["ci_low"], ci_high=d["ci_high"], n=d["n_numerator"] + d["n_denominator"],
                           n_total=d["n_total_numerator"] + d["n_total_denominator"],
-                          values=(None,) * cens if cens else (), note=d["note"], unbounded="unbounded" in d["note"])
+                          values=(None,) * cens if cens else (), note=d["note"], unbounded=bool(d.get("ci_unbounded")))
     return reproduce
 
 

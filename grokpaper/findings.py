@@ -85,7 +85,7 @@ def transfer_speed(R, conditions=("grokked", "memorized", "random")) -> str:
             if not is_missing(ratio["ci_low"]):
                 ci = f" (95 % CI {fmt(ratio['ci_low'], 2)}–{fmt(ratio['ci_high'], 2)}, Fieller)"
             else:
-                ci = f" ({ratio['note'] or 'no CI'})"
+                ci = f" (95 % CI {ratio['note']})" if ratio.get("ci_unbounded") else f" ({ratio['note'] or 'no CI'})"
             text += f"Random initialisation needed {fmt(ratio['value'], 2)}×{ci} the epochs of {c} initialisation. "
     return text.strip()
 

@@ -129,12 +129,15 @@ def censored_runs(groups_by_metric: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+UNBOUNDED = "unbounded: the denominator's mean is not distinguishable from 0 with these runs"
+
+
 def fieller_interval(a, b, confidence: float = 0.95) -> tuple[float, float, float, str]:
     """Fieller's confidence interval of mean(a) / mean(b) for two independent normal samples with
     unequal variances: every ratio r with (A - r B)^2 <= t^2 (va + r^2 vb), where A, B are the
     means, va, vb their squared standard errors and t the quantile at the Welch-Satterthwaite df
     of A - r B. Returns (low, high, df, note); NaN bounds, with a note, when the denominator's
-    mean is not distinguishable from 0 (the set of ratios is then unbounded)."""
+    mean is not distinguishable from 0 (the set of ratios is then unbounded; note ``UNBOUNDED``)."""
     a, b = np.asarray(a, float), np.asarray(b, float)
     A, B = a.mean(), b.mean()
     va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
@@ -144,7 +147,7 @@ def fieller_interval(a, b, confidence: float = 0.95) -> tuple[float, float, floa
     t = sps.t.ppf(0.5 + confidence / 2, df)
     quad = B ** 2 - t ** 2 * vb                    # coefficient of r^2
     if quad <= 0:
-        return math.nan, math.nan, float(df), "denominator mean not distinguishable from 0: Fieller interval unbounded"
+        return math.nan, math.nan, float(df), UNBOUNDED
     half = math.sqrt(max(0.0, (A * B) ** 2 - quad * (A ** 2 - t ** 2 * va)))
     return float((A * B - half) / quad), float((A * B + half) / quad), float(df), ""
 
@@ -161,7 +164,7 @@ def ratio_of_means(numerator, denominator, confidence: float = 0.95, n_boot: int
     out = {"n_numerator": len(a), "n_denominator": len(b), "n_total_numerator": len(list(numerator)),
            "n_total_denominator": len(list(denominator)), "confidence": confidence,
            "value": math.nan, "ci_low": math.nan, "ci_high": math.nan, "df": math.nan,
-           "boot_low": math.nan, "boot_high": math.nan, "note": ""}
+           "ci_unbounded": False, "boot_low": math.nan, "boot_high": math.nan, "note": ""}
     if len(a) < out["n_total_numerator"] or len(b) < out["n_total_denominator"]:
         out["note"] = "censored runs: a ratio of means is undefined"
         return out
@@ -178,6 +181,7 @@ def ratio_of_means(numerator, denominator, confidence: float = 0.95, n_boot: int
         out["note"] = "all values equal within each group: zero-width interval"
     else:
         out["ci_low"], out["ci_high"], out["df"], out["note"] = fieller_interval(a, b, confidence)
+        out["ci_unbounded"] = out["note"] == UNBOUNDED
     res = sps.bootstrap((a, b), lambda x, y, axis=-1: np.mean(x, axis=axis) / np.mean(y, axis=axis),
                         n_resamples=n_boot, confidence_level=confidence, method="percentile",
                         rng=np.random.default_rng(seed), vectorized=True)

@@ -40,9 +40,11 @@ def test_rounding_and_approx_tolerance():
 
 
 def test_an_unbounded_ci_neither_confirms_nor_refutes():
-    ratio = Reproduced(value=15.8, n=4, n_total=4, note="Fieller interval unbounded", unbounded=True)
+    from grokpaper.multiseed import UNBOUNDED
+
+    ratio = Reproduced(value=15.8, n=4, n_total=4, note=UNBOUNDED, unbounded=True)
     v, reason = verdict(claim(4.8, unit="ratio"), ratio)
-    assert v == INCONCLUSIVE and "unbounded" in reason and "15.8" in reason
+    assert v == INCONCLUSIVE and "its 95 % CI is unbounded: the denominator's mean" in reason and "15.8" in reason
 
 
 def test_censored_runs_below_and_beyond_cap():

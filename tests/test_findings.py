@@ -95,3 +95,12 @@ def test_every_claim_about_results_belongs_to_a_results_section():
     unplaced = [c.id for c in audit.CLAIMS if findings.section_of(c.id) is None and c.kind != "untestable"]
     assert unplaced == []
     assert findings.section_of("speedup-grokked") == "transfer" and findings.section_of("hardware") is None
+
+
+def test_an_unbounded_speedup_interval_is_named_as_such():
+    from grokpaper.multiseed import UNBOUNDED
+
+    R = results(FAST, test_p=0.2)
+    for ratio in R["06-statistics", "speedups"].values():
+        ratio.update(value=15.8, ci_low=None, ci_high=None, note=UNBOUNDED, ci_unbounded=True)
+    assert "15.80× (95 % CI unbounded: the denominator's mean is not distinguishable" in findings.transfer_speed(R)
