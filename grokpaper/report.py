@@ -214,8 +214,7 @@ def _column_width(header: str, values: list[str], numeric: bool = False) -> int:
     cell length (75th percentile), whichever is larger, within 3 to 60 characters. A numeric
     column gets its longest cell: a number must not wrap. Both get two characters for the
     cell padding, so neighbouring cells do not touch."""
-    words = [len(w) for text in [header, *values] for w in text.split()] or [3]
     if numeric:
-        return int(min(60, max(3, max(words) + 2)))
+        return max(3, _longest_word(header, values) + 2)
     typical = float(np.percentile([len(v) for v in values], 75)) if values else len(header)
     return int(min(60, max(3, _longest_word(header, values) + 2, typical)))
