@@ -55,8 +55,13 @@ provenance = tables.provenance()
 
 # %%
 #| label: tbl-run-records
-#| tbl-cap: "Every training run of this build: config hash (run-store key), seed, epochs trained, stop reason, wall time of its batch at the run's end (s), device and versions."
-md_table(records, digits=1)
+#| tbl-cap: "Every training run of this build: kind (a source run is the grokked model, with its memorized and fixed-epoch snapshots from the same trajectory), condition, seed, config hash (run-store key), epochs trained, stop reason, wall time of its batch at the run's end (s) and device. The versions that trained them: the next table."
+md_table(records.drop(columns=["torch", "package"]), digits=1)
+
+# %%
+#| label: tbl-run-versions
+#| tbl-cap: "The torch and package versions that trained the runs of this build, with the number of runs each trained."
+md_table(tables.versions_of_runs(records))
 
 # %%
 #| label: tbl-provenance

@@ -121,7 +121,7 @@ def run_records(sources: dict, transfers) -> pd.DataFrame:
     hash, epochs trained, stop reason, wall time (of its batch when it finished), device."""
     rows = []
     for seed, run in sources.items():
-        rows.append(_record("source (grokked; memorized and fixed-epoch snapshots)", "addition", seed, run))
+        rows.append(_record("source", "addition", seed, run))
     for run in transfers:
         rows.append(_record("transfer", run.condition, run.seed, run.stored))
     return pd.DataFrame(rows)
@@ -135,6 +135,12 @@ def _record(kind: str, condition: str, seed: int, stored) -> dict:
         "wall s": result["wall_s"], "device": result.get("device", "?"),
         "torch": result.get("torch", "?"), "package": result["package_version"],
     }
+
+
+def versions_of_runs(records: pd.DataFrame) -> pd.DataFrame:
+    """How many runs each (torch, package) version pair trained: one row when a build's runs
+    all came from the same code, so the run table need not repeat the versions per run."""
+    return records.groupby(["torch", "package"]).size().reset_index(name="runs")
 
 
 def provenance() -> dict:

@@ -76,3 +76,11 @@ def test_departures_name_what_a_build_changed_from_a_profile():
     assert departures(paper) == {}
     assert departures({**paper, "seeds": [42]}) == {"seeds": ([42], paper["seeds"])}
     assert count(1, "seed") == "1 seed" and count(5, "seed") == "5 seeds"
+
+
+def test_versions_of_runs_counts_runs_per_version_pair():
+    from grokpaper.tables import versions_of_runs
+
+    records = pd.DataFrame({"torch": ["2.13.0+cpu"] * 3 + ["2.14.1"], "package": ["0.1.0"] * 4})
+    table = versions_of_runs(records)
+    assert table.to_dict(orient="list") == {"torch": ["2.13.0+cpu", "2.14.1"], "package": ["0.1.0", "0.1.0"], "runs": [3, 1]}
