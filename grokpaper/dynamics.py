@@ -26,8 +26,12 @@ def jump_into(curve: pd.DataFrame, epoch: int | None, metric: str = "test_acc") 
     return None if i == 0 else float(values.iloc[i] - values.iloc[i - 1])
 
 
+# A collapse is counted only once a run has learned the task: a fall after reaching this test accuracy.
+COLLAPSE_AFTER = 0.99
+
+
 def run_dynamics(curve: pd.DataFrame, *, early_epochs: int, late_epochs: int, collapse_drop: float,
-                 threshold: float, after_reaching: float = 0.99) -> dict:
+                 threshold: float, after_reaching: float = COLLAPSE_AFTER) -> dict:
     """Dynamics of one test-accuracy curve: the largest single-evaluation jump (size, epoch),
     the jump into the first evaluation at ``threshold``, the collapses after reaching
     ``after_reaching`` (count, largest drop, unrecovered), and the early / late gains."""

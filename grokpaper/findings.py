@@ -11,6 +11,7 @@ Nothing here holds a result typed by hand.
 from __future__ import annotations
 
 from grokpaper.audit import ALPHA  # one significance level for the audit and the conclusions
+from grokpaper.dynamics import COLLAPSE_AFTER
 from grokpaper.multiseed import metric_key
 from grokpaper.report import EPOCH_RANGE, fmt, summary_text
 from grokpaper.stats import is_missing
@@ -125,6 +126,41 @@ def circuits(R) -> str:
     return ("**Circuits.** Mean fraction of a neuron's activation variance explained by its best "
             "frequency: " + contrast(R, "circuit_mean_frac", "grokked", "memorized", digits=3, bounds=(0, 1)) + "; "
             + contrast(R, "circuit_mean_frac", "grokked", "random", digits=3, bounds=(0, 1)) + ".")
+
+
+def setbacks(R, conditions=("grokked", "memorized", "random")) -> str:
+    """Runs whose test accuracy fell back below the lowest threshold after first reaching it (first
+    and sustained epochs differ), and the collapses after the highest accuracy (chapter 07)."""
+    table = R["02-transfer", "table"]
+    lowest = min(R.params("02-transfer")["thresholds"])
+    first, sustained = (table[f"{kind} {100 * lowest:g}%"] for kind in ("first", "sustained"))
+    dynamics = R["07-dynamics"]
+    parts = []
+    for c in conditions:
+        rows = [i for i, cond in enumerate(table["condition"]) if cond == c]
+        fell = [i for i in rows if not is_missing(first[i]) and not is_missing(sustained[i]) and sustained[i] > first[i]]
+        text = f"{c}: {len(fell)} of {len(rows)} runs"
+        if fell:
+            text += " (" + "; ".join(f"seed {table['seed'][i]}: first at epoch {fmt(first[i])}, sustained from "
+                                     f"{fmt(sustained[i])}" for i in fell) + ")"
+        parts.append(text)
+    collapse = []
+    for c in conditions:
+        d = dynamics["by_condition"][c]
+        drops = [x for x, cond in zip(dynamics["table"]["largest collapse"], dynamics["table"]["condition"])
+                 if cond == c and not is_missing(x)]
+        unrecovered = sum(u for u, cond in zip(dynamics["table"]["unrecovered collapses"], dynamics["table"]["condition"])
+                          if cond == c)
+        text = f"{c} {d['runs with a collapse']} of {d['n runs']}"
+        if drops:
+            text += (f" (largest fall {fmt(100 * max(drops), 1)} points; "
+                     + ("all recovered" if unrecovered == 0 else f"{unrecovered} never recovered") + ")")
+        collapse.append(text)
+    return (f"**Setbacks.** Runs whose test accuracy fell back below {fmt(lowest, 0, percent=True)} after first "
+            f"reaching it, so that the first and the sustained epoch differ: " + "; ".join(parts) + ". "
+            f"Runs with a collapse after {fmt(COLLAPSE_AFTER, 0, percent=True)} (a fall of more than "
+            f"{fmt(100 * dynamics['collapse_drop'])} points below the running peak, @fig-jumps-collapses): "
+            + "; ".join(collapse) + ".")
 
 
 def claims(R, ids=HEADLINE_CLAIMS) -> str:

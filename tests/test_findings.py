@@ -104,3 +104,23 @@ def test_an_unbounded_speedup_interval_is_named_as_such():
     for ratio in R["06-statistics", "speedups"].values():
         ratio.update(value=15.8, ci_low=None, ci_high=None, note=UNBOUNDED, ci_unbounded=True)
     assert "15.80× (95 % CI unbounded: the denominator's mean is not distinguishable" in findings.transfer_speed(R)
+
+
+def test_setbacks_name_the_runs_that_fell_back_and_count_collapses():
+    # Two seeds; only seed 1's grokked run dipped: first 90 % at 290, back above it for good at 1,070.
+    table = {"seed": [1, 1, 1, 2, 2, 2], "condition": list(CONDITIONS) * 2,
+             "first 90%": [290, 8000, 19000, 250, None, 16000],
+             "sustained 90%": [1070, 8000, 19000, 250, None, 16000]}
+    dynamics = {"threshold": 0.999, "collapse_drop": 0.05,
+                "by_condition": {c: {"runs with a collapse": int(c == "grokked"), "n runs": 2} for c in CONDITIONS},
+                "table": {"condition": list(CONDITIONS) * 2,
+                          "largest collapse": [0.164, None, None, None, None, None],
+                          "unrecovered collapses": [0, 0, 0, 0, 0, 0]}}
+    R = Results({"02-transfer": {"numbers": {"table": table}, "params": {"thresholds": [0.999, 0.9]}},
+                 "07-dynamics": {"numbers": dynamics, "params": {}}})
+    text = findings.setbacks(R)
+    assert "below 90 % after first reaching it" in text
+    assert "grokked: 1 of 2 runs (seed 1: first at epoch 290, sustained from 1,070)" in text
+    assert "memorized: 0 of 2 runs" in text and "random: 0 of 2 runs" in text  # a never-reached run did not dip
+    assert "grokked 1 of 2 (largest fall 16.4 points; all recovered); memorized 0 of 2" in text
+    assert "more than 5 points" in text and "after 99 %" in text
