@@ -149,3 +149,17 @@ def test_the_audit_table_shows_claimed_values_in_their_units():
     assert table.loc["p-grokked-random", "claimed"] == "0.001"
     assert table.loc["hardware", "claimed"] == "–"
     assert table.loc["t-convergence", "claim"].endswith("(Experiment 5)")
+
+
+def test_a_jump_claim_is_tested_under_both_readings():
+    # "37.6% jump at epoch 5,545": the jump into the first 99.9 % evaluation, or each run's largest jump.
+    from grokpaper import stats
+    claims = {c.id: c for c in audit.CLAIMS}
+    grokked = {"jump into 99.9%": stats.describe([0.001, 0.002, 0.0015]).as_dict(),
+               "largest jump": stats.describe([0.37, 0.38, 0.375]).as_dict()}
+    results = Results({"07-dynamics": {"numbers": {"by_condition": {"grokked": grokked}}, "params": {}},
+                       "02-transfer": {"numbers": {"cap": 30000}, "params": {}}})
+    assert audit.evaluate(claims["jump-grokked"], results)["verdict"] == NOT_SUPPORTED
+    assert audit.evaluate(claims["jump-largest-grokked"], results)["verdict"] == SUPPORTED
+    # The random run's epoch (26,442) exceeds the document's own 10,000-epoch runs under either reading.
+    assert audit.evaluate(claims["jump-largest-random"], results)["verdict"] == NOT_SUPPORTED
