@@ -12,6 +12,7 @@ from __future__ import annotations
 import pandas as pd
 
 from grokpaper import curves, stats
+from grokpaper.tables import pct
 
 
 def jump_into(curve: pd.DataFrame, epoch: int | None, metric: str = "test_acc") -> float | None:
@@ -42,8 +43,8 @@ def run_dynamics(curve: pd.DataFrame, *, early_epochs: int, late_epochs: int, co
     return {
         "largest jump": float(top["jump"].iloc[0]) if len(top) else 0.0,
         "largest jump at": int(top["epoch"].iloc[0]) if len(top) else None,
-        f"first {_pct(threshold)} at": at,
-        f"jump into {_pct(threshold)}": jump_into(curve, at),
+        f"first {pct(threshold)} at": at,
+        f"jump into {pct(threshold)}": jump_into(curve, at),
         "collapses": len(falls),
         "largest collapse": float(falls["drop"].max()) if len(falls) else None,
         "unrecovered collapses": int(falls["recovery_epoch"].isna().sum()) if len(falls) else 0,
@@ -101,9 +102,5 @@ def summary_frame(summary: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _pct(threshold: float) -> str:
-    return f"{100 * threshold:g}%"
-
-
 __all__ = ["jump_into", "run_dynamics", "dynamics_table", "condition_summary", "summary_frame",
-           "SUMMARISED"]
+           "SUMMARISED", "COLLAPSE_AFTER"]

@@ -15,6 +15,7 @@ from grokpaper.dynamics import COLLAPSE_AFTER
 from grokpaper.multiseed import metric_key
 from grokpaper.report import EPOCH_RANGE, fmt, summary_text
 from grokpaper.stats import is_missing
+from grokpaper.tables import pct
 
 # The design document's central claims, by audit id: the conclusions report their verdicts.
 HEADLINE_CLAIMS = (
@@ -133,7 +134,7 @@ def setbacks(R, conditions=("grokked", "memorized", "random")) -> str:
     and sustained epochs differ), and the collapses after the highest accuracy (chapter 07)."""
     table = R["02-transfer", "table"]
     lowest = min(R.params("02-transfer")["thresholds"])
-    first, sustained = (table[f"{kind} {100 * lowest:g}%"] for kind in ("first", "sustained"))
+    first, sustained = (table[f"{kind} {pct(lowest)}"] for kind in ("first", "sustained"))
     dynamics = R["07-dynamics"]
     parts = []
     for c in conditions:
