@@ -41,7 +41,10 @@ Verdict rule (in this order; the first that applies decides):
      side of 0.05 as the claimed one (p-values are not estimates with CIs).
    * ``p_above``: "not significant" -> **supported** iff the reproduced p >= the bound.
    * ``category``: e.g. the top frequency -> **supported** iff the claimed category is the
-     most common value over runs.
+     most common value over runs (not when no value repeats).
+
+Intervals are truncated to the quantity's possible range first (``UNIT_RANGE``: shares to
+0-100 %, epochs and counts to >= 0), so no reason quotes an accuracy CI below 0 %.
 
 Every verdict comes with a one-line reason generated from the numbers.
 """
@@ -50,7 +53,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -106,7 +109,7 @@ class Claim:
     section: str
     quote: str
     claimed: float | str | None
-    unit: str                            # epochs, fraction, ratio, count, p, rho, frequency, text
+    unit: str                            # epochs, share, fraction, ratio, count, p, rho, frequency, text
     kind: str
     reproduce: Callable | None = None    # Results -> Reproduced (KeyError: upstream missing)
     consistency: Callable | None = None  # () -> reason (str) when the claim contradicts the document, else None
@@ -129,7 +132,7 @@ def fmt(value, unit: str = "") -> str:
         return "n/a"
     if isinstance(value, str):
         return value
-    if unit == "fraction":
+    if unit in ("fraction", "share"):
         return f"{100 * value:.3g} %" if abs(value) < 0.1 else f"{100 * value:.4g} %"
     if unit in ("epochs", "count", "frequency") and float(value).is_integer():
         return f"{int(value):,}"
@@ -255,18 +258,37 @@ def verdict(claim: Claim, rep: Reproduced | None, inconsistency: str | None = No
         counts = Counter(vals)
         mode, k = min(counts.items(), key=lambda kv: (-kv[1], kv[0]))
         ok = mode == c.claimed
+        n = len(vals)
+        claimed_in = f"claimed {fmt(c.claimed, u)} in {counts.get(c.claimed, 0)} of {n} runs"
+        if k == 1 and n > 1:  # no value repeats: there is no "most common" one to speak of
+            return NOT_SUPPORTED, f"all {n} runs differ ({', '.join(fmt(v, u) for v in vals)}); {claimed_in}"
         return ((SUPPORTED if ok else NOT_SUPPORTED),
-                f"most common over {len(vals)} runs: {fmt(mode, u)} ({k} runs); claimed {fmt(c.claimed, u)} in "
-                f"{counts.get(c.claimed, 0)} runs")
+                f"most common over {n} runs: {fmt(mode, u)} ({k} of {n} runs); {claimed_in}")
     raise ValueError(f"claim {c.id}: unknown kind {c.kind!r}")
 
 
+# The possible range of a quantity by unit: a t-interval of a few seeds can reach beyond it (accuracies
+# below 0 % or above 100 %, epochs below 0), so the audit truncates intervals to it. A "share" is a
+# proportion (accuracy, agreement, fraction explained); a "fraction" may be a difference (a gain, a
+# jump) or exceed 1 (a coefficient of variation) and is left alone.
+UNIT_RANGE = {"share": (0.0, 1.0), "epochs": (0.0, math.inf), "count": (0.0, math.inf)}
+
+
+def within_range(rep: Reproduced | None, unit: str) -> Reproduced | None:
+    """``rep`` with its CI truncated to the unit's possible range (``UNIT_RANGE``)."""
+    if rep is None or unit not in UNIT_RANGE or not (_finite(rep.ci_low) and _finite(rep.ci_high)):
+        return rep
+    low, high = UNIT_RANGE[unit]
+    return replace(rep, ci_low=min(max(rep.ci_low, low), high), ci_high=max(min(rep.ci_high, high), low))
+
+
 def evaluate(claim: Claim, results) -> dict:
-    """One audit row: the claim, its reproduced value and CI, the verdict and the reason."""
+    """One audit row: the claim, its reproduced value and CI (truncated to the unit's range), the
+    verdict and the reason."""
     rep, missing = None, ""
     if claim.reproduce is not None and claim.kind != "untestable":
         try:
-            rep = claim.reproduce(results)
+            rep = within_range(claim.reproduce(results), claim.unit)
         except KeyError as e:
             missing = str(e).strip("'\"")
     inconsistency = claim.consistency() if claim.consistency else None
@@ -519,7 +541,7 @@ def _registry() -> list[Claim]:
     # -- sources -----------------------------------------------------------------------
     add("source-grok-8000", "Training Protocol", "Trained until 100% test accuracy (~8,000 epochs for grokking)",
         8000, "epochs", "estimate", described("01-sources", "grok_epochs"), approx=True)
-    add("memorized-test-50pct", "Experiment 1", "Memorized model: 100% train, ~50% test", 0.5, "fraction", "estimate",
+    add("memorized-test-50pct", "Experiment 1", "Memorized model: 100% train, ~50% test", 0.5, "share", "estimate",
         described("01-sources", "memorized_test_acc"), approx=True)
     add("memorized-500-epochs", "Training Protocol", "Memorized model: stopped at 100% train, ~50% test (~500 epochs)",
         500, "epochs", "estimate", described("01-sources", "memorized_epoch"), approx=True)
@@ -545,7 +567,7 @@ def _registry() -> list[Claim]:
         _max_abs_z(), consistency=vacuous_z(2.0))
     # -- early accuracy ----------------------------------------------------------------
     for c, acc in (("grokked", 0.3314), ("memorized", 0.0082), ("random", 0.0004)):
-        add(f"acc100-{c}", "Finding 1", f"Test Accuracy at Epoch 100: {c.capitalize()} {100 * acc:.2f}%", acc, "fraction",
+        add(f"acc100-{c}", "Finding 1", f"Test Accuracy at Epoch 100: {c.capitalize()} {100 * acc:.2f}%", acc, "share",
             "estimate", described(T, "acc_at_100", c))
     add("spearman-rho", "Finding 1", "Spearman ρ = -1.000 (early accuracy vs final convergence time)", -1.0, "rho",
         "estimate", _spearman("rho"))
@@ -553,12 +575,12 @@ def _registry() -> list[Claim]:
     # -- retention ---------------------------------------------------------------------
     for c, sd in (("grokked", 0.0011), ("memorized", 0.0009), ("random", 0.0013)):
         add(f"retention-{c}", "Experiment 2", f"Addition Test Accuracy, {c.capitalize()}: 0.94% ± {100 * sd:.2f}%", 0.0094,
-            "fraction", "estimate", described("03-retention", "addition_test_acc", c))
+            "share", "estimate", described("03-retention", "addition_test_acc", c))
         add(f"retention-sd-{c}", "Experiment 2", f"Addition Test Accuracy, {c.capitalize()}: 0.94% ± {100 * sd:.2f}%", sd,
             "fraction", "estimate", described("03-retention", "addition_test_acc", c, stat="sd"))
         add(f"retention-p-{c}", "Experiment 2", "All models at random chance (p = 0.72, comparing to 1/113)", 0.72, "p",
             "p_equal", chance_test(c))
-    add("chance-0885", "Experiment 2", "Random Chance: 0.885% (1/113)", 0.00885, "fraction", "estimate",
+    add("chance-0885", "Experiment 2", "Random Chance: 0.885% (1/113)", 0.00885, "share", "estimate",
         constant(1 / DOC_P, "1/p at p = 113"))
     # "At chance" and "forgot addition, does subtraction" give the same mean addition accuracy
     # (both about 1/p), so the claim is tested where they differ: on the pairs whose addition and
@@ -566,22 +588,22 @@ def _registry() -> list[Claim]:
     add("chance-equals-094", "Experiment 2",
         "All models at random chance [tested on the pairs where the addition and subtraction targets differ: "
         "chance still scores 1/113 there, a model doing subtraction 0]",
-        1 / DOC_P, "fraction", "estimate", pooled("03-retention", "source_acc_distinct_test", {"role": "transfer"}))
+        1 / DOC_P, "share", "estimate", pooled("03-retention", "source_acc_distinct_test", {"role": "transfer"}))
     add("t-retention", "Experiment 5", "Addition retention: t(3) = 0.15, p = 0.891 (all at random chance)", 0.891, "p",
         "p_equal", chance_test("grokked"), consistency=df_impossible(3))
-    add("subtraction-995", "Experiment 2", "All models: >99.5% subtraction accuracy", 0.995, "fraction", "at_least",
+    add("subtraction-995", "Experiment 2", "All models: >99.5% subtraction accuracy", 0.995, "share", "at_least",
         table_column("03-retention", "transfer_acc_test", {"role": "transfer"}))
     add("sanity-2pct", "Experiment 2", "When tested on subtraction inputs with addition targets: <2% accuracy", 0.02,
-        "fraction", "at_most", table_column("03-retention", "source_acc_test", {"role": "transfer"}))
+        "share", "at_most", table_column("03-retention", "source_acc_test", {"role": "transfer"}))
     # -- agreement ---------------------------------------------------------------------
     add("agreement-100", "Experiment 3", "100% identical predictions (on the addition test set, between conditions)",
-        1.0, "fraction", "at_least", table_column("04-agreement", "agreement_test"))
+        1.0, "share", "at_least", table_column("04-agreement", "agreement_test"))
     # -- circuits ----------------------------------------------------------------------
     for c, freqs, spec, above in (("grokked", 6, 0.828, 400), ("memorized", 7, 0.943, 512), ("random", 4, 0.960, 512)):
         add(f"unique-freqs-{c}", "Experiment 4", f"Unique Freqs, {c.capitalize()} Transfer: {freqs}", freqs, "count",
             "estimate", _circuit(c, "distinct freqs"))
         add(f"specialization-{c}", "Experiment 4", f"Mean Specialization, {c.capitalize()} Transfer: {spec}", spec,
-            "fraction", "estimate", _circuit(c, "mean frac"))
+            "share", "estimate", _circuit(c, "mean frac"))
         add(f"neurons-gt-half-{c}", "Experiment 4", f"Neurons >50%, {c.capitalize()} Transfer: {above}/512", above, "count",
             "estimate", _circuit(c, "n > 0.5"), consistency=units_mismatch(dims["d_mlp"], dims["d_model"]))
     add("specialization-p", "Experiment 4", "lower specialization (0.828 vs 0.943-0.960, p < 0.01)", 0.01, "p",
@@ -592,9 +614,9 @@ def _registry() -> list[Claim]:
         consistency=df_impossible(3))
     add("spec-diff-not-significant", "Finding 3", "Memorized 0.943 vs random 0.960: difference only 0.017 (not significant)",
         ALPHA, "p", "p_above", test_result("06-statistics", "tests", "circuit_mean_frac", "memorized_vs_random"))
-    add("init-spec-memorized", "Finding 3", "At initialization: Memorized: 0.412 specialization", 0.412, "fraction",
+    add("init-spec-memorized", "Finding 3", "At initialization: Memorized: 0.412 specialization", 0.412, "share",
         "estimate", _circuit("memorized_source", "mean frac"))
-    add("init-spec-random", "Finding 3", "At initialization: Random: 0.387 specialization", 0.387, "fraction",
+    add("init-spec-random", "Finding 3", "At initialization: Random: 0.387 specialization", 0.387, "share",
         "estimate", _circuit("random_init", "mean frac"))
     for c, top in (("grokked", 37), ("memorized", 37), ("random", 27)):
         add(f"top-freq-{c}", "Finding 2", f"Top frequency, {c.capitalize()}: {top}", top, "frequency", "category",
@@ -605,9 +627,9 @@ def _registry() -> list[Claim]:
         "count", "estimate", _circuit("grokked", "union with source"))
     add("overlap-3-of-12", "Theoretical Implications",
         "Addition {3, 6, 12, 23, 31, 37}; Subtraction {1, 6, 23, 37, 39, 41}; Overlap: Only 3/12 frequencies (25%)",
-        0.25, "fraction", "estimate", _circuit("grokked", "jaccard"),
+        0.25, "share", "estimate", _circuit("grokked", "jaccard"),
         consistency=overlap_mismatch({3, 6, 12, 23, 31, 37}, {1, 6, 23, 37, 39, 41}, 3, 12))
-    add("spec-throughout", "Finding 3", "Grokked: maintains 0.828 throughout training", 0.828, "fraction", "untestable",
+    add("spec-throughout", "Finding 3", "Grokked: maintains 0.828 throughout training", 0.828, "share", "untestable",
         why_untestable="circuits are analysed on final weights only; specialization during transfer was not tracked")
     # -- dynamics ----------------------------------------------------------------------
     for c, jump, at in (("grokked", 0.376, 5545), ("memorized", 0.124, 6292), ("random", 0.247, 26442)):

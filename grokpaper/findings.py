@@ -13,7 +13,7 @@ from __future__ import annotations
 from grokpaper.audit import ALPHA  # one significance level for the audit and the conclusions
 from grokpaper.dynamics import COLLAPSE_AFTER
 from grokpaper.multiseed import metric_key
-from grokpaper.report import EPOCH_RANGE, fmt, summary_text
+from grokpaper.report import EPOCH_RANGE, count, fmt, summary_text
 from grokpaper.stats import is_missing
 from grokpaper.tables import pct
 
@@ -99,28 +99,38 @@ def early_accuracy(R) -> str:
 
 def retention(R, conditions=("grokked", "memorized", "random")) -> str:
     """Addition accuracy after transfer, against what a perfect subtraction model scores."""
-    parts = []
+    outcomes = {}
     for c in conditions:
         t = R["03-retention", "tests", c, "vs_perfect_subtraction"]
         excess = f"{fmt(100 * t['mean'], 2)} percentage points"
         differ = R["03-retention", "addition_acc_where_targets_differ", c]
         if is_missing(t.get("p")) and differ["n"] and differ["max"] == 0:
             # No spread to test, and none needed: not one retained addition answer in any run.
-            parts.append(f"{c}: in all {differ['n']} runs, not one correct addition answer on a pair where the "
-                         "two targets differ; the addition accuracy is exactly the perfect-subtraction score, "
-                         "as expected of a model that has forgotten addition")
+            outcomes[c] = (f"in each of the {differ['n']} runs, not one correct addition answer on a pair where the "
+                           "two targets differ; the addition accuracy is exactly the perfect-subtraction score, "
+                           "as expected of a model that has forgotten addition")
         elif is_missing(t.get("p")):
-            parts.append(f"{c}: excess {excess}, not testable ({t.get('note') or 'too few runs'})")
+            outcomes[c] = f"excess {excess}, not testable ({t.get('note') or 'too few runs'})"
         elif t["p"] < ALPHA and t["mean"] > 0:
-            parts.append(f"{c}: {excess} above it (t({t['df']:.0f}) = {t['t']:.2f}, {p_text(t['p'])}), "
-                         "so some addition survives beyond the pairs where the tasks coincide")
+            outcomes[c] = (f"{excess} above it (t({t['df']:.0f}) = {t['t']:.2f}, {p_text(t['p'])}), "
+                           "so some addition survives beyond the pairs where the tasks coincide")
         elif t["p"] < ALPHA:
-            parts.append(f"{c}: {excess}, significantly below it ({p_text(t['p'])})")
+            outcomes[c] = f"{excess}, significantly below it ({p_text(t['p'])})"
         else:
-            parts.append(f"{c}: excess {excess}, not significantly different from it ({p_text(t['p'])}), "
-                         "as expected of a model that has forgotten addition")
+            outcomes[c] = (f"excess {excess}, not significantly different from it ({p_text(t['p'])}), "
+                           "as expected of a model that has forgotten addition")
+    # Conditions with the same outcome share one sentence ("grokked and random: ...").
+    groups: dict[str, list[str]] = {}
+    for c, text in outcomes.items():
+        groups.setdefault(text, []).append(c)
+    parts = [f"{_and(names)}: {text}" for text, names in groups.items()]
     return ("**Retention of addition.** Measured against the score of a perfect subtraction model on "
             "the same pairs (@eq-perfect), not against chance: " + "; ".join(parts) + ".")
+
+
+def _and(names: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def circuits(R) -> str:
@@ -200,11 +210,13 @@ def against_the_document(R, section: str) -> str:
     if not rows:
         return ""
     contradicted = [r for r in rows if r["verdict"] == "not supported"]
-    others = {v: sum(r["verdict"] == v for r in rows) for v in ("supported", "inconclusive", "not testable")}
-    rest = ", ".join(f"{n} {v}" for v, n in others.items() if n)
-    head = (f"**Against the design document.** This section tests {len(rows)} of the document's claims "
-            f"(@tbl-claims-audit); {len(contradicted)} {'is' if len(contradicted) == 1 else 'are'} contradicted by "
-            f"this rerun" + (f", the others are {rest}" if rest else "") + ".")
+    # "this rerun contradicts 5, supports 2 and finds 2 inconclusive": one verb per verdict, zeros left out.
+    verbs = (("not supported", "contradicts {}"), ("supported", "supports {}"),
+             ("inconclusive", "finds {} inconclusive"), ("not testable", "cannot test {}"))
+    said = [verb.format(n) for v, verb in verbs if (n := sum(r["verdict"] == v for r in rows))]
+    verdicts = _and(said)
+    head = (f"**Against the design document.** Of the {count(len(rows), 'claim')} of the document that this section "
+            f"tests (@tbl-claims-audit), this rerun {verdicts}.")
     lines = [f"- *{r['claim']}*: {r['reason']}." for r in contradicted]
     return head + ("\n\n" + "\n".join(lines) if lines else "") + "\n"
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-# Files a run itself rewrites: their changes do not make the code that ran "dirty".
-OUTPUTS = ("chapters/*.ipynb", "results", "_freeze")
+# Files a run itself rewrites: their changes do not make the code that ran "dirty". The run store
+# counts too: training beside a build rewrites its committed resume checkpoints.
+OUTPUTS = ("chapters/*.ipynb", "results", "_freeze", "store")
 
 
 def git_commit(root: str | Path = ".") -> str:
     """Short commit of ``root``'s repository, "-dirty" if tracked sources differ from it (the
-    executed notebooks and results a run writes do not count); "unknown" outside git."""
+    executed notebooks, results and run store a run writes do not count); "unknown" outside git."""
     def git(*args):
         return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=30)
 

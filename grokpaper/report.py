@@ -90,7 +90,8 @@ EPOCH_RANGE = (0.0, math.inf)
 
 
 def summary_text(d: dict, digits: int = 0, percent: bool = False, bounds: tuple | None = None) -> str:
-    """'1,234 (95 % CI 1,100–1,370; n = 5)', saying how many runs never reached and when no CI exists.
+    """'1,234 (95 % CI 1,100–1,370; n = 5)', saying how many runs never reached and when no CI exists;
+    '150 in each of the 3 runs' when every run has the same value.
 
     ``bounds`` truncates the interval to the quantity's range; percentages are shares, so
     with ``percent`` it defaults to (0, 1): a t-interval of accuracies near 0 or 1 can
@@ -103,6 +104,10 @@ def summary_text(d: dict, digits: int = 0, percent: bool = False, bounds: tuple 
     if reached == 0:
         return f"never reached (0 of {total} runs)"
     level = round(100 * d.get("confidence", 0.95))
+    if reached > 1 and d.get("min") is not None and d.get("min") == d.get("max"):
+        # No spread, so no interval to give: "150 in each of the 3 runs" reads better than "150 (CI 150-150)".
+        text = f"{fmt(d['mean'], digits, percent)} in each of the {reached} runs"
+        return text + (f" that reached it; {missing} of {total} runs never did" if missing else "")
     if d.get("ci_low") is None or not math.isfinite(d["ci_low"]):
         inside = f"n = {reached}, no CI"
     else:

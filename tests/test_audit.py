@@ -92,7 +92,11 @@ def test_bounds_reach_by_p_values_categories():
     assert verdict(claim(0.05, kind="p_above", unit="p"), Reproduced(value=0.3, n=10))[0] == SUPPORTED
     tops = Reproduced(values=(37, 37, 12))
     assert verdict(claim(37, kind="category", unit="frequency"), tops)[0] == SUPPORTED
-    assert verdict(claim(27, kind="category", unit="frequency"), tops)[0] == NOT_SUPPORTED
+    assert verdict(claim(27, kind="category", unit="frequency"), tops) == (
+        NOT_SUPPORTED, "most common over 3 runs: 37 (2 of 3 runs); claimed 27 in 0 of 3 runs")
+    # No value repeats: the claimed one is not "most common" even if a run has it.
+    all_differ = verdict(claim(9, kind="category", unit="frequency"), Reproduced(values=(9, 48, 23)))
+    assert all_differ == (NOT_SUPPORTED, "all 3 runs differ (9, 48, 23); claimed 9 in 1 of 3 runs")
 
 
 def test_untestable_and_missing_upstream():
@@ -163,3 +167,18 @@ def test_a_jump_claim_is_tested_under_both_readings():
     assert audit.evaluate(claims["jump-largest-grokked"], results)["verdict"] == SUPPORTED
     # The random run's epoch (26,442) exceeds the document's own 10,000-epoch runs under either reading.
     assert audit.evaluate(claims["jump-largest-random"], results)["verdict"] == NOT_SUPPORTED
+
+
+def test_intervals_are_truncated_to_the_range_of_the_quantity():
+    from grokpaper import stats
+    # Three seeds' accuracies near 0: the t-interval reaches below 0 %, which no accuracy can.
+    accs = stats.describe([0.001, 0.02, 0.012]).as_dict()
+    assert accs["ci_low"] < 0
+    results = Results({"01-sources": {"numbers": {"memorized_test_acc": accs}, "params": {}},
+                       "02-transfer": {"numbers": {"cap": 30000}, "params": {}}})
+    share = Claim("x", "s", "q", 0.5, "share", "estimate", reproduce=audit.described("01-sources", "memorized_test_acc"))
+    row = audit.evaluate(share, results)
+    assert row["ci_low"] == 0.0 and "95 % CI 0 % to" in row["reason"] and row["verdict"] == NOT_SUPPORTED
+    # A "fraction" may be a difference (a gain can be negative): left as computed.
+    gain = Claim("x", "s", "q", 0.5, "fraction", "estimate", reproduce=audit.described("01-sources", "memorized_test_acc"))
+    assert audit.evaluate(gain, results)["ci_low"] < 0

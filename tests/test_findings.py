@@ -64,7 +64,9 @@ def test_retention_wording_follows_the_test_and_claims_quote_the_audit():
     assert "some addition survives" in findings.retention(results(FAST, 0.2, retention_p=0.001))
     # Every run exactly at the perfect-subtraction score: no test needed, and the text says so.
     exact = findings.retention(results(FAST, 0.2, retention_p=None))
-    assert "in all 5 runs, not one correct addition answer on a pair where the two targets differ" in exact
+    assert ("grokked, memorized and random: in each of the 5 runs, not one correct addition answer on a pair "
+            "where the two targets differ") in exact
+    assert exact.count("not one correct") == 1   # the three conditions share one sentence
     assert "not testable" not in exact
     claims = findings.claims(results(FAST, 0.2))
     assert "*4.8x faster*: **not supported**; reproduced 4.0." in claims
@@ -80,12 +82,13 @@ def test_each_results_section_names_the_claims_it_contradicts_with_their_reasons
     }
     R = Results({"08-audit": {"numbers": {"claims": rows}, "params": {}}})
     text = findings.against_the_document(R, "transfer")
-    assert "tests 3 of the document's claims" in text and "1 is contradicted" in text
-    assert "the others are 1 supported, 1 inconclusive" in text
+    assert ("Of the 3 claims of the document that this section tests (@tbl-claims-audit), this rerun "
+            "contradicts 1, supports 1 and finds 1 inconclusive.") in text
     assert "- *Grokked 33.14%*: reproduced 27 % (95 % CI 20 % to 30 %, n = 5) vs claimed 33.14 %: outside the CI." in text
     assert "Random 0.04%" not in text                       # only contradicted claims are spelled out
     agreement = findings.against_the_document(R, "agreement")
-    assert "0 are contradicted" in agreement and "- *" not in agreement
+    assert "Of the 1 claim of the document" in agreement and "this rerun supports 1." in agreement
+    assert "contradicts" not in agreement and "- *" not in agreement
     assert findings.against_the_document(R, "dynamics") == ""  # no claims of that section in these results
 
 

@@ -29,6 +29,9 @@ def test_summary_text_states_censoring_and_missing_ci():
     assert text.startswith("110 (95 % CI") and text.endswith("1 of 3 runs never reached it")
     assert summary_text(stats.describe([None, None], labels=[1, 2]).as_dict()) == "never reached (0 of 2 runs)"
     assert "no CI" in summary_text(stats.describe([5.0], labels=[1]).as_dict())
+    assert summary_text(stats.describe([150, 150, 150]).as_dict()) == "150 in each of the 3 runs"
+    same = summary_text(stats.describe([150, 150, None], labels=[1, 2, 3]).as_dict())
+    assert same == "150 in each of the 2 runs that reached it; 1 of 3 runs never did"
 
 
 def test_percent_intervals_are_truncated_to_the_range_of_a_share():

@@ -215,3 +215,25 @@ def test_module_closure_follows_imports_inside_the_package():
     runner = set(module_closure("%matplotlib inline\nfrom grokpaper import runner"))  # magics are skipped
     assert {"grokpaper/runner.py", "grokpaper/params.py"} <= runner
     assert module_closure("import json") == {}
+
+
+def test_provenance_is_dirty_for_code_changes_only(tmp_path):
+    import subprocess
+
+    from grokpaper.provenance import git_commit
+
+    def git(*args):
+        subprocess.run(["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t", *args],
+                       check=True, capture_output=True)
+
+    for path in ("grokpaper/model.py", "results/01.json", "store/resume/x.pt", "chapters/01.ipynb"):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text("v1")
+    git("init", "-q")
+    git("add", "-A")
+    git("commit", "-qm", "init")
+    for path in ("results/01.json", "store/resume/x.pt", "chapters/01.ipynb"):  # what runs rewrite
+        (tmp_path / path).write_text("v2")
+    assert not git_commit(tmp_path).endswith("-dirty")
+    (tmp_path / "grokpaper/model.py").write_text("v2")
+    assert git_commit(tmp_path).endswith("-dirty")
