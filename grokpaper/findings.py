@@ -14,7 +14,7 @@ from grokpaper.audit import ALPHA  # one significance level for the audit and th
 from grokpaper.dynamics import COLLAPSE_AFTER
 from grokpaper.multiseed import metric_key
 from grokpaper.report import EPOCH_RANGE, count, fmt, summary_text
-from grokpaper.stats import is_missing
+from grokpaper.stats import is_missing, min_rank_p
 from grokpaper.tables import pct
 
 # The design document's central claims, by audit id: the conclusions report their verdicts.
@@ -137,6 +137,20 @@ def circuits(R) -> str:
     return ("**Circuits.** Mean fraction of a neuron's activation variance explained by its best "
             "frequency: " + contrast(R, "circuit_mean_frac", "grokked", "memorized", digits=3, bounds=(0, 1)) + "; "
             + contrast(R, "circuit_mean_frac", "grokked", "random", digits=3, bounds=(0, 1)) + ".")
+
+
+def rank_test_floor(R, pairs: int = 3) -> str:
+    """What the rank test can show at this number of seeds: the smallest exact two-sided
+    Mann-Whitney p for n vs n runs, and after Holm over the condition pairs."""
+    n = R["06-statistics", "n_seeds"]
+    floor = min_rank_p(n, n)
+    holm_floor = min(1.0, pairs * floor)
+    text = (f"With {n} runs per condition, the exact two-sided Mann-Whitney test cannot give a p-value "
+            f"below {floor:.2g} ({holm_floor:.2g} after Holm over the {pairs} pairs of conditions)")
+    if holm_floor >= ALPHA:
+        return text + (f", so at this number of seeds it cannot reject at {ALPHA} however far apart the "
+                       "conditions are; the Welch tests decide significance.")
+    return text + f", so it can reject at {ALPHA}."
 
 
 def setbacks(R, conditions=("grokked", "memorized", "random")) -> str:

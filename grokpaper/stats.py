@@ -35,7 +35,7 @@ def is_missing(value) -> bool:
     return value is None or value is pd.NA or (
         isinstance(value, (float, np.floating)) and math.isnan(value))
 
-__all__ = ["Summary", "describe", "summary_table", "compare_groups", "holm", "hedges_g",
+__all__ = ["Summary", "describe", "summary_table", "compare_groups", "min_rank_p", "holm", "hedges_g",
            "shapiro", "spearman", "one_sample", "zscore_outliers", "groups_from_frame"]
 
 
@@ -222,6 +222,15 @@ def groups_from_frame(df: pd.DataFrame, group: str, value: str,
 
 
 # ----------------------------------------------------------------------------- tests
+
+def min_rank_p(n_a: int, n_b: int) -> float:
+    """The smallest p-value the exact two-sided Mann-Whitney U test can give for groups of n_a and
+    n_b runs (complete separation, no ties): 2 / C(n_a + n_b, n_a). At 3 vs 3 it is 0.1, so the
+    rank test can never reject at 0.05, however different the groups."""
+    if n_a < 1 or n_b < 1:
+        raise ValueError(f"n_a and n_b must be >= 1, got {n_a} and {n_b}")
+    return min(1.0, 2 / math.comb(n_a + n_b, n_a))
+
 
 def holm(pvalues) -> np.ndarray:
     """Holm's step-down adjusted p-values (family-wise error control), NaNs left out of the

@@ -127,3 +127,17 @@ def test_setbacks_name_the_runs_that_fell_back_and_count_collapses():
     assert "memorized: 0 of 2 runs" in text and "random: 0 of 2 runs" in text  # a never-reached run did not dip
     assert "grokked 1 of 2 (largest fall 16.4 points; all recovered); memorized 0 of 2" in text
     assert "more than 5 points" in text and "after 99 %" in text
+
+
+def test_the_rank_test_floor_follows_the_number_of_seeds():
+    from scipy import stats as sps
+
+    # The floor is what scipy's exact test gives for two completely separated groups.
+    assert stats.min_rank_p(3, 3) == sps.mannwhitneyu([1, 2, 3], [4, 5, 6], alternative="two-sided").pvalue
+    assert abs(stats.min_rank_p(5, 5) - sps.mannwhitneyu(range(5), range(5, 10), alternative="two-sided").pvalue) < 1e-12
+
+    def text(n):
+        return findings.rank_test_floor(Results({"06-statistics": {"numbers": {"n_seeds": n}, "params": {}}}))
+
+    assert "below 0.1 (0.3 after Holm over the 3 pairs of conditions)" in text(3) and "cannot reject" in text(3)
+    assert "0.0079 (0.024 after Holm" in text(5) and "so it can reject at 0.05." in text(5)
