@@ -75,8 +75,10 @@ def by_condition(table: pd.DataFrame, column: str, conditions) -> dict[str, pd.S
 
 def threshold_summary(table: pd.DataFrame, thresholds, conditions, confidence: float = 0.95) -> pd.DataFrame:
     """Per condition and threshold: runs reaching it (first and sustained) and the mean, sd,
-    t-interval and median of their epochs. Censored runs are counted, not averaged."""
+    t-interval (truncated at 0 epochs) and median of their epochs. Censored runs are counted, not
+    averaged."""
     from grokpaper import stats
+    from grokpaper.stats import is_missing
 
     rows = []
     for t in thresholds:
@@ -87,7 +89,9 @@ def threshold_summary(table: pd.DataFrame, thresholds, conditions, confidence: f
                 rows.append({
                     "threshold": pct(t), "condition": c, "kind": kind,
                     "reached": f"{d.n_reached}/{d.n_total}", "mean": d.mean, "sd": d.sd,
-                    "CI low": d.ci_low, "CI high": d.ci_high, "median": d.median,
+                    # Epochs cannot be negative: a few widely spread seeds give t-intervals below 0.
+                    "CI low": None if is_missing(d.ci_low) else max(d.ci_low, 0.0), "CI high": d.ci_high,
+                    "median": d.median,
                 })
     return pd.DataFrame(rows)
 

@@ -87,3 +87,18 @@ def test_versions_of_runs_counts_runs_per_version_pair():
     records = pd.DataFrame({"torch": ["2.13.0+cpu"] * 3 + ["2.14.1"], "package": ["0.1.0"] * 4})
     table = versions_of_runs(records)
     assert table.to_dict(orient="list") == {"torch": ["2.13.0+cpu", "2.14.1"], "package": ["0.1.0", "0.1.0"], "runs": [3, 1]}
+
+
+def test_threshold_summary_truncates_epoch_intervals_at_zero():
+    import pandas as pd
+
+    from grokpaper import tables
+
+    # Two quick runs and one slow one: the t-interval of the mean reaches below 0 epochs.
+    table = pd.DataFrame({"seed": [1, 2, 3], "condition": ["grokked"] * 3,
+                          "first 90%": [250, 290, 1980], "sustained 90%": [250, 1070, None]})
+    summary = tables.threshold_summary(table, [0.9], ["grokked"])
+    first = summary[summary["kind"] == "first"].iloc[0]
+    assert first["CI low"] == 0.0 and first["CI high"] > first["mean"] > 0
+    sustained = summary[summary["kind"] == "sustained"].iloc[0]
+    assert sustained["reached"] == "2/3" and sustained["CI low"] == 0.0   # censored run counted, not averaged
