@@ -70,7 +70,7 @@ plots.epochs_to_threshold_strip(
 
 # %%
 #| label: tbl-transfer-summary
-#| tbl-cap: "Epochs to each test-accuracy threshold on subtraction, by condition: runs that reached it (of all runs), mean, standard deviation (ddof 1), 95 % t-interval and median over the runs that reached it."
+#| tbl-cap: "Epochs to each test-accuracy threshold on subtraction, by condition: runs that reached it (of all runs), mean, standard deviation (ddof 1), 95 % t-interval (truncated at 0 epochs) and median over the runs that reached it."
 summary = tables.threshold_summary(table, P["thresholds"], CONDITIONS)
 md_table(summary, digits=0)
 
