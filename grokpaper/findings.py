@@ -120,12 +120,24 @@ def retention(R, conditions=("grokked", "memorized", "random")) -> str:
             outcomes[c] = (f"excess {excess}, not significantly different from it ({p_text(t['p'])}), "
                            "as expected of a model that has forgotten addition")
     # Conditions with the same outcome share one sentence ("grokked and random: ...").
-    groups: dict[str, list[str]] = {}
-    for c, text in outcomes.items():
-        groups.setdefault(text, []).append(c)
-    parts = [f"{_and(names)}: {text}" for text, names in groups.items()]
+    parts = [f"{_and(names)}: {text}" for text, names in _same_text(outcomes).items()]
     return ("**Retention of addition.** Measured against the score of a perfect subtraction model on "
             "the same pairs (@eq-perfect), not against chance: " + "; ".join(parts) + ".")
+
+
+def by_condition(texts: dict[str, str]) -> str:
+    """Per-condition values in prose, conditions with the same text sharing it:
+    {"grokked": "0.86 %", "memorized": "0.86 %", "random": "0.9 %"} ->
+    "0.86 % (grokked and memorized) and 0.9 % (random)"."""
+    return _and([f"{text} ({_and(names)})" for text, names in _same_text(texts).items()])
+
+
+def _same_text(texts: dict[str, str]) -> dict[str, list[str]]:
+    """{condition: text} -> {text: [conditions with it]}, in first-seen order."""
+    groups: dict[str, list[str]] = {}
+    for condition, text in texts.items():
+        groups.setdefault(text, []).append(condition)
+    return groups
 
 
 def _and(names: list[str]) -> str:

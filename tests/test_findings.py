@@ -141,3 +141,11 @@ def test_the_rank_test_floor_follows_the_number_of_seeds():
 
     assert "below 0.1 (0.3 after Holm over the 3 pairs of conditions)" in text(3) and "cannot reject" in text(3)
     assert "0.0079 (0.024 after Holm" in text(5) and "so it can reject at 0.05." in text(5)
+
+
+def test_conditions_with_the_same_value_share_it():
+    assert findings.by_condition({"grokked": "0.86 %", "memorized": "0.86 %", "random": "0.9 %"}) == (
+        "0.86 % (grokked and memorized) and 0.9 % (random)")
+    assert findings.by_condition({c: "1" for c in CONDITIONS}) == "1 (grokked, memorized and random)"
+    assert findings.by_condition({"grokked": "1", "memorized": "2", "random": "3"}) == (
+        "1 (grokked), 2 (memorized) and 3 (random)")
