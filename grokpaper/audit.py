@@ -59,6 +59,7 @@ from typing import Callable
 import numpy as np
 from scipy import stats as sps
 
+from grokpaper.report import EPOCH_RANGE
 from grokpaper.stats import is_missing
 
 SUPPORTED, NOT_SUPPORTED, NOT_TESTABLE = "supported", "not supported", "not testable"
@@ -271,7 +272,7 @@ def verdict(claim: Claim, rep: Reproduced | None, inconsistency: str | None = No
 # below 0 % or above 100 %, epochs below 0), so the audit truncates intervals to it. A "share" is a
 # proportion (accuracy, agreement, fraction explained); a "fraction" may be a difference (a gain, a
 # jump) or exceed 1 (a coefficient of variation) and is left alone.
-UNIT_RANGE = {"share": (0.0, 1.0), "epochs": (0.0, math.inf), "count": (0.0, math.inf)}
+UNIT_RANGE = {"share": (0.0, 1.0), "epochs": EPOCH_RANGE, "count": (0.0, math.inf)}
 
 
 def within_range(rep: Reproduced | None, unit: str) -> Reproduced | None:

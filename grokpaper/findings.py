@@ -10,6 +10,10 @@ Nothing here holds a result typed by hand.
 
 from __future__ import annotations
 
+import math
+
+import pandas as pd
+
 from grokpaper.audit import ALPHA  # one significance level for the audit and the conclusions
 from grokpaper.dynamics import COLLAPSE_AFTER
 from grokpaper.multiseed import metric_key
@@ -151,10 +155,11 @@ def circuits(R) -> str:
             + contrast(R, "circuit_mean_frac", "grokked", "random", digits=3, bounds=(0, 1)) + ".")
 
 
-def rank_test_floor(R, pairs: int = 3) -> str:
+def rank_test_floor(R, conditions=("grokked", "memorized", "random")) -> str:
     """What the rank test can show at this number of seeds: the smallest exact two-sided
-    Mann-Whitney p for n vs n runs, and after Holm over the condition pairs."""
+    Mann-Whitney p for n vs n runs, and after Holm over the pairs of conditions."""
     n = R["06-statistics", "n_seeds"]
+    pairs = math.comb(len(conditions), 2)
     floor = min_rank_p(n, n)
     holm_floor = min(1.0, pairs * floor)
     text = (f"With {n} runs per condition, the exact two-sided Mann-Whitney test cannot give a p-value "
@@ -168,29 +173,26 @@ def rank_test_floor(R, pairs: int = 3) -> str:
 def setbacks(R, conditions=("grokked", "memorized", "random")) -> str:
     """Runs whose test accuracy fell back below the lowest threshold after first reaching it (first
     and sustained epochs differ), and the collapses after the highest accuracy (chapter 07)."""
-    table = R["02-transfer", "table"]
     lowest = min(R.params("02-transfer")["thresholds"])
-    first, sustained = (table[f"{kind} {pct(lowest)}"] for kind in ("first", "sustained"))
+    first, sustained = (f"{kind} {pct(lowest)}" for kind in ("first", "sustained"))
+    transfer = pd.DataFrame(R["02-transfer", "table"])
     dynamics = R["07-dynamics"]
-    parts = []
+    runs_dynamics = pd.DataFrame(dynamics["table"])
+    parts, collapse = [], []
     for c in conditions:
-        rows = [i for i, cond in enumerate(table["condition"]) if cond == c]
-        fell = [i for i in rows if not is_missing(first[i]) and not is_missing(sustained[i]) and sustained[i] > first[i]]
+        rows = transfer[transfer["condition"] == c]
+        fell = rows[rows[sustained] > rows[first]]            # never-reached runs (NaN) compare False
         text = f"{c}: {len(fell)} of {len(rows)} runs"
-        if fell:
-            text += " (" + "; ".join(f"seed {table['seed'][i]}: first at epoch {fmt(first[i])}, sustained from "
-                                     f"{fmt(sustained[i])}" for i in fell) + ")"
+        if len(fell):
+            text += " (" + "; ".join(f"seed {r['seed']}: first at epoch {fmt(r[first])}, sustained from "
+                                     f"{fmt(r[sustained])}" for _, r in fell.iterrows()) + ")"
         parts.append(text)
-    collapse = []
-    for c in conditions:
         d = dynamics["by_condition"][c]
-        drops = [x for x, cond in zip(dynamics["table"]["largest collapse"], dynamics["table"]["condition"])
-                 if cond == c and not is_missing(x)]
-        unrecovered = sum(u for u, cond in zip(dynamics["table"]["unrecovered collapses"], dynamics["table"]["condition"])
-                          if cond == c)
+        runs = runs_dynamics[runs_dynamics["condition"] == c]
         text = f"{c} {d['runs with a collapse']} of {d['n runs']}"
-        if drops:
-            text += (f" (largest fall {fmt(100 * max(drops), 1)} points; "
+        if runs["largest collapse"].notna().any():
+            unrecovered = int(runs["unrecovered collapses"].sum())
+            text += (f" (largest fall {fmt(100 * runs['largest collapse'].max(), 1)} points; "
                      + ("all recovered" if unrecovered == 0 else f"{unrecovered} never recovered") + ")")
         collapse.append(text)
     return (f"**Setbacks.** Runs whose test accuracy fell back below {fmt(lowest, 0, percent=True)} after first "

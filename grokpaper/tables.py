@@ -78,7 +78,7 @@ def threshold_summary(table: pd.DataFrame, thresholds, conditions, confidence: f
     t-interval (truncated at 0 epochs) and median of their epochs. Censored runs are counted, not
     averaged."""
     from grokpaper import stats
-    from grokpaper.stats import is_missing
+    from grokpaper.report import EPOCH_RANGE
 
     rows = []
     for t in thresholds:
@@ -90,7 +90,8 @@ def threshold_summary(table: pd.DataFrame, thresholds, conditions, confidence: f
                     "threshold": pct(t), "condition": c, "kind": kind,
                     "reached": f"{d.n_reached}/{d.n_total}", "mean": d.mean, "sd": d.sd,
                     # Epochs cannot be negative: a few widely spread seeds give t-intervals below 0.
-                    "CI low": None if is_missing(d.ci_low) else max(d.ci_low, 0.0), "CI high": d.ci_high,
+                    "CI low": None if stats.is_missing(d.ci_low) else max(d.ci_low, EPOCH_RANGE[0]),
+                    "CI high": d.ci_high,
                     "median": d.median,
                 })
     return pd.DataFrame(rows)
