@@ -59,7 +59,7 @@ from typing import Callable
 import numpy as np
 from scipy import stats as sps
 
-from grokpaper.report import EPOCH_RANGE
+from grokpaper.report import EPOCH_RANGE, clip_interval
 from grokpaper.stats import is_missing
 
 SUPPORTED, NOT_SUPPORTED, NOT_TESTABLE = "supported", "not supported", "not testable"
@@ -279,8 +279,8 @@ def within_range(rep: Reproduced | None, unit: str) -> Reproduced | None:
     """``rep`` with its CI truncated to the unit's possible range (``UNIT_RANGE``)."""
     if rep is None or unit not in UNIT_RANGE or not (_finite(rep.ci_low) and _finite(rep.ci_high)):
         return rep
-    low, high = UNIT_RANGE[unit]
-    return replace(rep, ci_low=min(max(rep.ci_low, low), high), ci_high=max(min(rep.ci_high, high), low))
+    low, high = clip_interval(rep.ci_low, rep.ci_high, UNIT_RANGE[unit])
+    return replace(rep, ci_low=low, ci_high=high)
 
 
 def evaluate(claim: Claim, results) -> dict:

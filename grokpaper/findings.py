@@ -129,7 +129,7 @@ def retention(R, conditions=("grokked", "memorized", "random")) -> str:
             "the same pairs (@eq-perfect), not against chance: " + "; ".join(parts) + ".")
 
 
-def by_condition(texts: dict[str, str]) -> str:
+def values_in_prose(texts: dict[str, str]) -> str:
     """Per-condition values in prose, conditions with the same text sharing it:
     {"grokked": "0.86 %", "memorized": "0.86 %", "random": "0.9 %"} ->
     "0.86 % (grokked and memorized) and 0.9 % (random)"."""

@@ -89,6 +89,15 @@ class Results:
 EPOCH_RANGE = (0.0, math.inf)
 
 
+def clip_interval(low: float, high: float, bounds: tuple[float, float] | None) -> tuple[float, float]:
+    """A confidence interval truncated to a quantity's possible range ``bounds`` (None: as is).
+    A t-interval of a few seeds can reach beyond it: accuracies below 0 % or above 100 %,
+    epochs below 0. The summaries in prose, the claims audit and the tables all truncate here."""
+    if bounds is None:
+        return low, high
+    return min(max(low, bounds[0]), bounds[1]), max(min(high, bounds[1]), bounds[0])
+
+
 def summary_text(d: dict, digits: int = 0, percent: bool = False, bounds: tuple | None = None) -> str:
     """'1,234 (95 % CI 1,100–1,370; n = 5)', saying how many runs never reached and when no CI exists;
     '150 in each of the 3 runs' when every run has the same value.
@@ -111,9 +120,7 @@ def summary_text(d: dict, digits: int = 0, percent: bool = False, bounds: tuple 
     if d.get("ci_low") is None or not math.isfinite(d["ci_low"]):
         inside = f"n = {reached}, no CI"
     else:
-        low, high = d["ci_low"], d["ci_high"]
-        if bounds is not None:
-            low, high = max(low, bounds[0]), min(high, bounds[1])
+        low, high = clip_interval(d["ci_low"], d["ci_high"], bounds)
         inside = f"{level} % CI {fmt(low, digits, percent)}–{fmt(high, digits, percent)}; n = {reached}"
     text = f"{fmt(d['mean'], digits, percent)} ({inside})"
     return text + (f"; {missing} of {total} runs never reached it" if missing else "")

@@ -78,7 +78,7 @@ def threshold_summary(table: pd.DataFrame, thresholds, conditions, confidence: f
     t-interval (truncated at 0 epochs) and median of their epochs. Censored runs are counted, not
     averaged."""
     from grokpaper import stats
-    from grokpaper.report import EPOCH_RANGE
+    from grokpaper.report import EPOCH_RANGE, clip_interval
 
     rows = []
     for t in thresholds:
@@ -86,12 +86,13 @@ def threshold_summary(table: pd.DataFrame, thresholds, conditions, confidence: f
             for kind in ("first", "sustained"):
                 values = by_condition(table, f"{kind} {pct(t)}", [c])[c]
                 d = stats.describe(values.tolist(), labels=values.index.tolist(), confidence=confidence, n_boot=1000)
+                missing = stats.is_missing(d.ci_low)
+                # Epochs cannot be negative: a few widely spread seeds give t-intervals below 0.
+                low, high = (None, d.ci_high) if missing else clip_interval(d.ci_low, d.ci_high, EPOCH_RANGE)
                 rows.append({
                     "threshold": pct(t), "condition": c, "kind": kind,
                     "reached": f"{d.n_reached}/{d.n_total}", "mean": d.mean, "sd": d.sd,
-                    # Epochs cannot be negative: a few widely spread seeds give t-intervals below 0.
-                    "CI low": None if stats.is_missing(d.ci_low) else max(d.ci_low, EPOCH_RANGE[0]),
-                    "CI high": d.ci_high,
+                    "CI low": low, "CI high": high,
                     "median": d.median,
                 })
     return pd.DataFrame(rows)

@@ -144,8 +144,8 @@ def test_the_rank_test_floor_follows_the_number_of_seeds():
 
 
 def test_conditions_with_the_same_value_share_it():
-    assert findings.by_condition({"grokked": "0.86 %", "memorized": "0.86 %", "random": "0.9 %"}) == (
+    assert findings.values_in_prose({"grokked": "0.86 %", "memorized": "0.86 %", "random": "0.9 %"}) == (
         "0.86 % (grokked and memorized) and 0.9 % (random)")
-    assert findings.by_condition({c: "1" for c in CONDITIONS}) == "1 (grokked, memorized and random)"
-    assert findings.by_condition({"grokked": "1", "memorized": "2", "random": "3"}) == (
+    assert findings.values_in_prose({c: "1" for c in CONDITIONS}) == "1 (grokked, memorized and random)"
+    assert findings.values_in_prose({"grokked": "1", "memorized": "2", "random": "3"}) == (
         "1 (grokked), 2 (memorized) and 3 (random)")

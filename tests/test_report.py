@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from grokpaper import stats
-from grokpaper.report import Results, fmt, md_table, save_numbers, significant, summary_text
+from grokpaper.report import EPOCH_RANGE, Results, clip_interval, fmt, md_table, save_numbers, significant, summary_text
 
 
 def test_save_and_read_back_nested_numbers_with_dotted_keys(tmp_path):
@@ -39,6 +39,15 @@ def test_percent_intervals_are_truncated_to_the_range_of_a_share():
     assert d["ci_low"] < 0
     assert summary_text(d, 1, percent=True).startswith("32.5 % (95 % CI 0.0 %–100.0 %")
     assert "CI -" in summary_text(d, 3) or "CI −" in summary_text(d, 3)   # plain numbers are left alone
+
+
+def test_clip_interval_keeps_an_interval_inside_the_range():
+    assert clip_interval(-0.02, 0.4, (0.0, 1.0)) == (0.0, 0.4)
+    assert clip_interval(0.97, 1.03, (0.0, 1.0)) == (0.97, 1.0)
+    assert clip_interval(-350.0, 2100.0, EPOCH_RANGE) == (0.0, 2100.0)
+    # An interval wholly outside the range collapses onto its nearest end, never inverts.
+    assert clip_interval(1.2, 1.5, (0.0, 1.0)) == (1.0, 1.0)
+    assert clip_interval(-3.0, 5.0, None) == (-3.0, 5.0)
 
 
 def test_number_formats():
