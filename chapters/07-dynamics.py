@@ -70,8 +70,8 @@ plots.learning_curves({c: [r.curve for r in runs if r.condition == c] for c in C
 
 # %%
 #| label: fig-jumps-collapses
-#| fig-cap: "Left: the largest increase of test accuracy between two consecutive evaluations, one dot per run (bar: median). Right: collapses (falls of more than `collapse_drop` below the running peak after test accuracy reached 99 %), counted over all runs of a condition; the label gives the runs with at least one."
-plots.jumps_and_collapses(table)
+#| fig-cap: "Left: the largest increase of test accuracy between two consecutive evaluations, one dot per run (bar: median). Right: collapses (falls below the running peak, by more than the drop on the axis, after test accuracy reached 99 %), counted over all runs of a condition; the label gives the runs with at least one."
+plots.jumps_and_collapses(table, collapse_drop=P["collapse_drop"])
 
 # %%
 #| label: tbl-dynamics-runs

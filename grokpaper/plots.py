@@ -21,6 +21,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 
+from grokpaper.report import significant
+
 OKABE_ITO = {"blue": "#0072B2", "vermillion": "#D55E00", "bluish green": "#009E73",
              "orange": "#E69F00", "sky blue": "#56B4E9", "reddish purple": "#CC79A7",
              "yellow": "#F0E442", "black": "#000000"}
@@ -413,10 +415,11 @@ def bar_with_ci(summary_df: pd.DataFrame, *, group: str = "name", mean: str = "m
 
 def jumps_and_collapses(table: pd.DataFrame, *, condition: str = "condition",
                         jump: str = "largest jump", collapses: str = "collapses",
-                        title: str | None = None, seed: int = 0):
+                        collapse_drop: float | None = None, title: str | None = None, seed: int = 0):
     """Two panels per condition: the largest single-evaluation jump of test accuracy (one
     dot per run, in percentage points) and the number of collapses (bars: total over runs;
-    label: runs with at least one collapse)."""
+    label: runs with at least one collapse). ``collapse_drop``, the fall that counted as a
+    collapse, is written on the axis so the figure states its own definition."""
     need = [c for c in (condition, jump, collapses) if c not in getattr(table, "columns", [])]
     if not isinstance(table, pd.DataFrame) or need:
         raise ValueError(f"table must be a DataFrame with columns {condition!r}, {jump!r}, "
@@ -442,7 +445,8 @@ def jumps_and_collapses(table: pd.DataFrame, *, condition: str = "condition",
             ax.set_xlabel("condition")
             ax.grid(axis="x", visible=False)
         left.set_ylabel("largest jump in test accuracy\n(percentage points; bar: median)")
-        right.set_ylabel("collapses (count, all runs)")
+        drop = "" if collapse_drop is None else f"falls > {significant(100 * collapse_drop)} points, "
+        right.set_ylabel(f"collapses\n({drop}count over all runs)")
         totals = table.groupby(condition)[collapses].sum()
         right.set_ylim(0, max(1, int(totals.max())) * 1.2)
         right.yaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True))

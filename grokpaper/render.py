@@ -77,6 +77,7 @@ def build(project_dir=".", formats=("html", "pdf"), offline=False, quiet=False) 
     outdir = project / OUTPUT_DIR
     outdir.mkdir(exist_ok=True)
     notebooks = discover_notebooks(project, config)
+    filters = config["filters"]
 
     markdown = execute_article(project, article)
     meta, body = split_front_matter(markdown)
@@ -89,10 +90,10 @@ def build(project_dir=".", formats=("html", "pdf"), offline=False, quiet=False) 
         source.write_text(join_front_matter(meta, body), encoding="utf-8")
         jobs = []
         if "html" in formats:
-            jobs.append(lambda: render_html(source, outdir / "index.html"))
-            jobs += [lambda nb=nb: render_notebook_view(project, nb, outdir) for nb in notebooks]
+            jobs.append(lambda: render_html(source, outdir / "index.html", filters))
+            jobs += [lambda nb=nb: render_notebook_view(project, nb, outdir, filters) for nb in notebooks]
         if "pdf" in formats:
-            jobs.append(lambda: render_pdf(source, outdir / f"{article.stem}.pdf"))
+            jobs.append(lambda: render_pdf(source, outdir / f"{article.stem}.pdf", filters))
         with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
             for result in pool.map(lambda job: job(), jobs):
                 if result is not None:
@@ -118,7 +119,18 @@ def project_config(project: Path) -> dict:
     if isinstance(notebooks, (str, dict)):
         notebooks = [notebooks]
     render = (cfg.get("project") or {}).get("render") or []
-    return {"article": article, "notebooks": notebooks, "render": render}
+    filters = cfg.get("filters") or []
+    if isinstance(filters, str):
+        filters = [filters]
+    # "quarto" marks where Quarto's own filters run; here they (crossref, citeproc) always run last.
+    filters = [f for f in filters if f != "quarto"]
+    for f in filters:  # filter extensions (by name) and JSON filters are Quarto's to run, not this build's
+        if not (isinstance(f, str) and f.endswith(".lua")):
+            raise RenderError(f"_quarto.yml filters: {f!r} is not a Lua filter file; the offline build runs .lua files only")
+        if not (project / f).is_file():
+            raise RenderError(f"_quarto.yml filters: {f!r} not found in {project}")
+    return {"article": article, "notebooks": notebooks, "render": render,
+            "filters": [project / f for f in filters]}
 
 
 def discover_notebooks(project: Path, config: dict) -> list[dict]:
@@ -522,25 +534,30 @@ def run_pandoc(args: list, cwd: Path) -> None:
         raise RenderError(m.group(1) if m else f"pandoc failed ({proc.returncode}):\n{message}")
 
 
-def _common_args() -> list:
-    return ["-f", "markdown", f"--lua-filter={ASSETS / 'crossref.lua'}", "--citeproc"]
+def _filter_args(filters) -> list:
+    """The project's own Lua filters (`filters:` in _quarto.yml); like Quarto, before its built-in steps."""
+    return [f"--lua-filter={f}" for f in filters]
 
 
-def render_html(source: Path, out: Path) -> dict:
+def _common_args(filters=()) -> list:
+    return ["-f", "markdown", *_filter_args(filters), f"--lua-filter={ASSETS / 'crossref.lua'}", "--citeproc"]
+
+
+def render_html(source: Path, out: Path, filters=()) -> dict:
     """One self-contained HTML page (images, CSS and math embedded; opens from disk)."""
     tmp = out.with_name(out.name + ".tmp")
-    run_pandoc([source.name, *_common_args(), "-t", "html5", "-s", "--embed-resources", "--mathml",
+    run_pandoc([source.name, *_common_args(filters), "-t", "html5", "-s", "--embed-resources", "--mathml",
                 "--toc", "--toc-depth=3", f"--template={ASSETS / 'article.html'}",
                 f"--css={ASSETS / 'article.css'}", "-o", tmp], cwd=source.parent)
     os.replace(tmp, out)
     return {"html": out}
 
 
-def render_pdf(source: Path, out: Path) -> dict:
+def render_pdf(source: Path, out: Path, filters=()) -> dict:
     """PDF through pandoc's typst writer and the typst Python package."""
     import typst
     typ = source.with_suffix(".typ")
-    run_pandoc([source.name, *_common_args(), "-t", "typst", "-s",
+    run_pandoc([source.name, *_common_args(filters), "-t", "typst", "-s",
                 f"--include-in-header={ASSETS / 'article.typ'}", "-V", "abstract-title=Abstract",
                 "-V", "papersize=a4", "-V", "margin.x=2.2cm", "-V", "margin.y=2.5cm",
                 "-V", "fontsize=10.5pt", "-o", typ.name], cwd=source.parent)
@@ -553,7 +570,7 @@ def render_pdf(source: Path, out: Path) -> dict:
     return {"pdf": out}
 
 
-def render_notebook_view(project: Path, entry: dict, outdir: Path) -> dict:
+def render_notebook_view(project: Path, entry: dict, outdir: Path, filters=()) -> dict:
     """`_manuscript/<nb>-preview.html`: the executed notebook as a page (parameters cells
     hidden, cells anchored by label), plus a copy of the .ipynb to download."""
     src = project / entry["notebook"]
@@ -584,7 +601,7 @@ def render_notebook_view(project: Path, entry: dict, outdir: Path) -> dict:
             fields["title"] = entry["title"]
         meta.write_text(yaml.safe_dump(fields), encoding="utf-8")
         run_pandoc([view_path.name, "-f", "ipynb", "-t", "html5", "-s", "--embed-resources", "--mathml",
-                    f"--lua-filter={ASSETS / 'notebook.lua'}",
+                    *_filter_args(filters), f"--lua-filter={ASSETS / 'notebook.lua'}",
                     f"--metadata-file={meta}", f"--template={ASSETS / 'article.html'}",
                     f"--css={ASSETS / 'article.css'}", "-o", html_out], cwd=Path(tmp))
     return {f"notebook:{entry['notebook']}": html_out}

@@ -24,6 +24,8 @@ def curve(seed, n=30, every=10):
 
 
 CURVES = {"grokked": [curve(0), curve(1)], "memorized": [curve(2, n=20)], "random": [curve(3)]}
+JUMPS = pd.DataFrame({"condition": ["grokked", "grokked", "random"], "largest jump": [0.1, 0.3, 0.05],
+                      "collapses": [0, 2, 1]})
 RUNS = pd.DataFrame({"condition": ["grokked"] * 3 + ["random"] * 3,
                      "epochs": [500.0, 700.0, None, 2000.0, 2500.0, 3100.0]})
 
@@ -55,6 +57,7 @@ FIGURES = {
     "bars": lambda: P.bar_with_ci(S.summary_table(
         {"grokked": [1.0, 2.0, None], "memorized": [3.0, 3.5, 4.0], "random": [5.0]}, n_boot=100),
         ylabel="epochs to 99 % (mean, 95 % CI)"),
+    "jumps_collapses": lambda: P.jumps_and_collapses(JUMPS, collapse_drop=0.05),
 }
 
 
@@ -67,6 +70,12 @@ def test_figure_builds_labelled_and_saves(name, tmp_path):
     assert [p.name for p in paths] == [f"{name}-0.99.png", f"{name}-0.99.svg"]
     assert paths[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and paths[0].stat().st_size > 1000
     assert b"<svg" in paths[1].read_bytes() and paths[1].stat().st_size > 1000
+
+
+def test_collapse_axis_states_the_drop_that_counted():
+    fig = P.jumps_and_collapses(JUMPS, collapse_drop=0.05)
+    assert "falls > 5 points" in fig.axes[1].get_ylabel()
+    assert "falls" not in P.jumps_and_collapses(JUMPS).axes[1].get_ylabel()
 
 
 def test_svg_is_reproducible(tmp_path):

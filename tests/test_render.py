@@ -202,3 +202,36 @@ def test_reader_check_in_chromium(built, tmp_path):
     assert not result["horizontal_overflow"]
     png = render.screenshot(built[1]["html"], tmp_path / "page.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+MINUS_FILTER = Path(__file__).parents[1] / "filters" / "typographic-minus.lua"
+
+
+def test_minus_filter_turns_hyphens_of_negative_numbers_into_minus_signs(tmp_path):
+    source = tmp_path / "in.md"
+    source.write_text("CI -1.07 % to -0.2 %; t(2.48) = -11.7 (-3, [-.5]); epochs 0-100; "
+                      "lr 1e-3; a `-1` in code; a -dirty commit.\n", encoding="utf-8")
+    out = subprocess.run([render.pandoc_path(), str(source), "-t", "plain", f"--lua-filter={MINUS_FILTER}"],
+                         capture_output=True, text=True, check=True).stdout
+    m = "\u2212"
+    assert f"CI {m}1.07 % to {m}0.2 %" in out and f"= {m}11.7 ({m}3, [{m}.5])" in out
+    assert "0-100" in out and "1e-3" in out and "-1" in out and "-dirty" in out  # ranges, exponents, code, words
+
+
+def test_project_filters_run_in_the_offline_build(tmp_path):
+    project = make_project(tmp_path / "p")
+    shutil.copy(MINUS_FILTER, project / "minus.lua")
+    (project / "_quarto.yml").write_text((project / "_quarto.yml").read_text() + "\nfilters:\n  - minus.lua\n")
+    qmd = project / "paper.qmd"
+    qmd.write_text(qmd.read_text() + "\n\nThe gain was -0.64 points.\n")
+    page = render.build(project, formats=("html",), offline=True, quiet=True)["html"].read_text(encoding="utf-8")
+    assert "gain was \u22120.64 points" in page
+
+
+@pytest.mark.parametrize("entry, match", [("nope.lua", r"'nope\.lua' not found"),
+                                          ("spellcheck", r"'spellcheck' is not a Lua filter file")])
+def test_bad_project_filter_is_a_clear_error(tmp_path, entry, match):
+    project = make_project(tmp_path / "p")
+    (project / "_quarto.yml").write_text((project / "_quarto.yml").read_text() + f"\nfilters:\n  - {entry}\n")
+    with pytest.raises(render.RenderError, match=r"_quarto\.yml filters: " + match):
+        render.build(project, formats=("html",), offline=True, quiet=True)
