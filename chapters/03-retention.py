@@ -91,7 +91,7 @@ plots.bar_panels(
 
 # %%
 #| label: tbl-retention-summary
-#| tbl-cap: "Scores per model kind, mean over seeds with sd (ddof 1) and 95 % t-interval (n = seeds): subtraction and addition accuracy on the test split, addition accuracy on all p² pairs, addition accuracy on the test pairs where the two targets differ (retained addition), (@tbl-perfect-subtraction gives the score a perfect subtraction model would get). Sources: the addition models the transfers started from."
+#| tbl-cap: "Scores per model kind, mean over seeds with sd (ddof 1) and 95 % t-interval truncated to 0–1 (n = seeds): subtraction and addition accuracy on the test split, addition accuracy on all p² pairs, addition accuracy on the test pairs where the two targets differ (retained addition), (@tbl-perfect-subtraction gives the score a perfect subtraction model would get). Sources: the addition models the transfers started from."
 md_table(retention.retention_summary(table, [*SOURCES, *CONDITIONS], {
     "transfer_acc_test": "subtraction acc (test)", "source_acc_test": "addition acc (test)",
     "source_acc_all": "addition acc (all pairs)", "source_acc_distinct_test": "addition acc where targets differ (test)",

@@ -72,7 +72,7 @@ plots.agreement_panels({"test split": retention.agreement_matrix(table, CONDITIO
 
 # %%
 #| label: tbl-agreement-summary
-#| tbl-cap: "Agreement per pair of conditions, mean over seeds with sd (ddof 1) and 95 % t-interval (n = seeds): on the test split and on all pairs, among the test inputs where at least one model is wrong on subtraction or on addition, and the chance agreement given each model's prediction frequencies."
+#| tbl-cap: "Agreement per pair of conditions, mean over seeds with sd (ddof 1) and 95 % t-interval truncated to 0–1 (n = seeds): on the test split and on all pairs, among the test inputs where at least one model is wrong on subtraction or on addition, and the chance agreement given each model's prediction frequencies."
 md_table(retention.agreement_summary(table, {
     "agreement_test": "agreement (test)", "agreement_all": "agreement (all pairs)",
     "agreement_transfer_errors_test": "among subtraction errors (test)",

@@ -78,15 +78,11 @@ normal = multiseed.normality(metrics)
 outliers = multiseed.outliers(metrics, threshold=P["outlier_z"])
 censored = multiseed.censored_runs({c: metrics[c] for c in columns})
 labels = [f"{c}/{s}" for c, s in zip(runs["condition"], runs["seed"])]
-correlations = {
-    f"acc100_vs_{multiseed.metric_key(col)}{suffix}": multiseed.run_correlation(
-        runs["test acc at 100"], runs[col], labels=labels, cap=cap, confidence=P["confidence"])
-    for col in (highest, highest.replace("first", "sustained"))
-    for suffix, cap in (("", None), ("_censored_at_cap", P["transfer_max_epochs"]))
-}
+correlations = multiseed.early_vs_convergence(runs, [highest, highest.replace("first", "sustained")], labels=labels,
+                                              cap=P["transfer_max_epochs"], confidence=P["confidence"])
 speedups = {
     f"{num}_over_{den}_{multiseed.metric_key(col)}": multiseed.ratio_of_means(
-        metrics[col][num], metrics[col][den], P["confidence"], P["n_bootstrap"])
+        metrics[col][num], metrics[col][den], P["confidence"], P["n_bootstrap"], cap=P["transfer_max_epochs"])
     for col in (highest, highest.replace("first", "sustained")) for num, den in (("random", "grokked"), ("random", "memorized"))
 }
 
@@ -129,8 +125,7 @@ md_table(normal, digits=4)
 # %%
 #| label: tbl-correlations
 #| tbl-cap: "Spearman correlation over all runs between test accuracy at epoch 100 and epochs to the highest threshold (first reached / sustained): rho, approximate 95 % CI (Fisher z, Bonett-Wright se), p, n and df = n - 2. Censored runs are left out, or (rows 'censored at cap') ranked at the cap, above every run that reached it."
-md_table(pd.DataFrame(correlations).T.infer_objects().reset_index(names="correlation")[
-    ["correlation", "rho", "ci_low", "ci_high", "p", "n", "df", "n_total", "note"]], digits=4)
+md_table(multiseed.correlation_frame(correlations), digits=4)
 
 # %%
 #| label: tbl-key-outliers

@@ -59,7 +59,7 @@ from typing import Callable
 import numpy as np
 from scipy import stats as sps
 
-from grokpaper.report import EPOCH_RANGE, clip_interval
+from grokpaper.report import EPOCH_RANGE, SHARE_RANGE, clip_interval
 from grokpaper.stats import is_missing
 
 SUPPORTED, NOT_SUPPORTED, NOT_TESTABLE = "supported", "not supported", "not testable"
@@ -157,6 +157,8 @@ def _ci_text(rep: Reproduced, unit: str) -> str:
     n = f"n = {rep.n}" + (f" of {rep.n_total}" if rep.n_total and rep.n_total != rep.n else "")
     if not (_finite(rep.ci_low) and _finite(rep.ci_high)):
         return f"{fmt(rep.value, unit)} ({n}, no CI)"
+    if rep.n > 1 and rep.ci_low == rep.ci_high == rep.value:  # no spread: "150 (95 % CI 150 to 150)" says less
+        return f"{fmt(rep.value, unit)} in each of the {rep.n} runs"
     return f"{fmt(rep.value, unit)} (95 % CI {fmt(rep.ci_low, unit)} to {fmt(rep.ci_high, unit)}, {n})"
 
 
@@ -272,7 +274,7 @@ def verdict(claim: Claim, rep: Reproduced | None, inconsistency: str | None = No
 # below 0 % or above 100 %, epochs below 0), so the audit truncates intervals to it. A "share" is a
 # proportion (accuracy, agreement, fraction explained); a "fraction" may be a difference (a gain, a
 # jump) or exceed 1 (a coefficient of variation) and is left alone.
-UNIT_RANGE = {"share": (0.0, 1.0), "epochs": EPOCH_RANGE, "count": (0.0, math.inf)}
+UNIT_RANGE = {"share": SHARE_RANGE, "epochs": EPOCH_RANGE, "count": (0.0, math.inf)}
 
 
 def within_range(rep: Reproduced | None, unit: str) -> Reproduced | None:
@@ -380,9 +382,10 @@ def described(chapter: str, *path, stat: str = "mean", cap_from: tuple | None = 
 
 
 def table_column(chapter: str, column: str, where: dict | None = None, table_key: str = "table",
-                 cap_from: tuple | None = None) -> Callable:
+                 cap_from: tuple | None = None, values_are: str = "runs") -> Callable:
     """Reproduce as the per-run values of a column of a chapter's saved one-row-per-run table
-    (rows filtered by ``where``), for bound, reach-by and category claims."""
+    (rows filtered by ``where``), for bound, reach-by and category claims; ``values_are`` names
+    what a row is when it is not one run (a pair of runs, for agreement)."""
     def reproduce(results):
         table = get(results, chapter, table_key)
         if column not in table:
@@ -395,7 +398,7 @@ def table_column(chapter: str, column: str, where: dict | None = None, table_key
         reached = [v for v in vals if _finite(v)]
         cap = get(results, *cap_from) if cap_from else None
         return Reproduced(value=float(np.mean(reached)) if reached and all(isinstance(v, (int, float)) for v in reached) else None,
-                          n=len(reached), n_total=len(vals), values=vals, cap=cap)
+                          n=len(reached), n_total=len(vals), values=vals, cap=cap, values_are=values_are)
     return reproduce
 
 
@@ -577,9 +580,11 @@ def _registry() -> list[Claim]:
     for c, sd in (("grokked", 0.0011), ("memorized", 0.0009), ("random", 0.0013)):
         add(f"retention-{c}", "Experiment 2", f"Addition Test Accuracy, {c.capitalize()}: 0.94% ± {100 * sd:.2f}%", 0.0094,
             "share", "estimate", described("03-retention", "addition_test_acc", c))
-        add(f"retention-sd-{c}", "Experiment 2", f"Addition Test Accuracy, {c.capitalize()}: 0.94% ± {100 * sd:.2f}%", sd,
+        add(f"retention-sd-{c}", "Experiment 2",
+            f"Addition Test Accuracy, {c.capitalize()}: 0.94% ± {100 * sd:.2f}% [the ± value, read as the sd over seeds]", sd,
             "fraction", "estimate", described("03-retention", "addition_test_acc", c, stat="sd"))
-        add(f"retention-p-{c}", "Experiment 2", "All models at random chance (p = 0.72, comparing to 1/113)", 0.72, "p",
+        # One claim about all models, tested per condition: the label says which.
+        add(f"retention-p-{c}", "Experiment 2", f"All models at random chance (p = 0.72, comparing to 1/113) [{c}]", 0.72, "p",
             "p_equal", chance_test(c))
     add("chance-0885", "Experiment 2", "Random Chance: 0.885% (1/113)", 0.00885, "share", "estimate",
         constant(1 / DOC_P, "1/p at p = 113"))
@@ -598,7 +603,7 @@ def _registry() -> list[Claim]:
         "share", "at_most", table_column("03-retention", "source_acc_test", {"role": "transfer"}))
     # -- agreement ---------------------------------------------------------------------
     add("agreement-100", "Experiment 3", "100% identical predictions (on the addition test set, between conditions)",
-        1.0, "share", "at_least", table_column("04-agreement", "agreement_test"))
+        1.0, "share", "at_least", table_column("04-agreement", "agreement_test", values_are="pairs of runs"))
     # -- circuits ----------------------------------------------------------------------
     for c, freqs, spec, above in (("grokked", 6, 0.828, 400), ("memorized", 7, 0.943, 512), ("random", 4, 0.960, 512)):
         add(f"unique-freqs-{c}", "Experiment 4", f"Unique Freqs, {c.capitalize()} Transfer: {freqs}", freqs, "count",

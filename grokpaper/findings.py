@@ -81,11 +81,17 @@ def transfer_speed(R, conditions=("grokked", "memorized", "random")) -> str:
         return text + (f"no run got there within the cap of {fmt(R['06-statistics', 'cap'])} epochs, so this "
                        "build cannot compare the conditions' speed.")
     text += _censoring(R, metric, conditions)
-    text += contrast(R, metric, "grokked", "random", bounds=EPOCH_RANGE) + ". "
-    text += contrast(R, metric, "memorized", "random", bounds=EPOCH_RANGE) + ". "
+    text += _sentence(contrast(R, metric, "grokked", "random", bounds=EPOCH_RANGE)) + ". "
+    text += _sentence(contrast(R, metric, "memorized", "random", bounds=EPOCH_RANGE)) + ". "
+    cap = fmt(R["06-statistics", "cap"])
     for c in ("grokked", "memorized"):
         ratio = R["06-statistics", "speedups", f"random_over_{c}_{metric}"]
-        if is_missing(ratio["value"]):
+        if is_missing(ratio["value"]) and not is_missing(ratio.get("lower_bound")):
+            k = ratio["n_censored_numerator"]
+            text += (f"Random initialisation needed at least {fmt(ratio['lower_bound'], 2)}× the epochs of {c} "
+                     f"initialisation, counting its {count(k, 'censored run')} at the cap of {cap} epochs "
+                     f"(a lower bound, so no CI). ")
+        elif is_missing(ratio["value"]):
             text += f"The speed-up of {c} over random initialisation is undefined here ({ratio['note']}). "
         else:
             if not is_missing(ratio["ci_low"]):
@@ -134,6 +140,11 @@ def values_in_prose(texts: dict[str, str]) -> str:
     {"grokked": "0.86 %", "memorized": "0.86 %", "random": "0.9 %"} ->
     "0.86 % (grokked and memorized) and 0.9 % (random)"."""
     return _and([f"{text} ({_and(names)})" for text, names in _same_text(texts).items()])
+
+
+def _sentence(text: str) -> str:
+    """``text`` as the start of a sentence: 'grokked 818 ...' -> 'Grokked 818 ...'."""
+    return text[:1].upper() + text[1:]
 
 
 def _same_text(texts: dict[str, str]) -> dict[str, list[str]]:

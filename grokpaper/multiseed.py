@@ -91,6 +91,25 @@ def run_correlation(x, y, *, labels=None, cap: float | None = None, confidence: 
             "censored_at_cap": cap is not None, "note": note}
 
 
+def early_vs_convergence(runs: pd.DataFrame, columns, *, labels=None, cap: float | None = None,
+                         confidence: float = 0.95, early: str = "test acc at 100") -> dict:
+    """Spearman correlations over all runs between early test accuracy and each epochs column
+    of ``runs``, once with the censored runs left out and once ranked at ``cap``:
+    ``{"acc100_vs_<column key>[_censored_at_cap]": run_correlation(...) plus a readable "label"}``."""
+    out = {}
+    for col in columns:
+        for suffix, at_cap, label in (("", None, ""), ("_censored_at_cap", cap, ", censored at cap")):
+            r = run_correlation(runs[early], runs[col], labels=labels, cap=at_cap, confidence=confidence)
+            out[f"acc100_vs_{metric_key(col)}{suffix}"] = {**r, "label": f"{early} vs {col}{label}"}
+    return out
+
+
+def correlation_frame(correlations: dict) -> pd.DataFrame:
+    """One row per correlation of ``early_vs_convergence``, named by its label."""
+    keep = ["rho", "ci_low", "ci_high", "p", "n", "df", "n_total", "note"]
+    return pd.DataFrame([{"correlation": r["label"], **{k: r[k] for k in keep}} for r in correlations.values()])
+
+
 def max_abs_z(n: int) -> float:
     """The largest |z| any value can have among n values when z uses the sample sd (ddof 1):
     (n - 1) / sqrt(n) (1.79 at n = 5), so a |z| > 2 rule cannot flag anything for n <= 5."""
@@ -153,20 +172,25 @@ def fieller_interval(a, b, confidence: float = 0.95) -> tuple[float, float, floa
 
 
 def ratio_of_means(numerator, denominator, confidence: float = 0.95, n_boot: int = 10_000,
-                   seed: int = 0) -> dict:
+                   seed: int = 0, cap: float | None = None) -> dict:
     """mean(numerator) / mean(denominator) (e.g. the speedup: random's epochs over grokked's)
     with Fieller's CI (``fieller_interval``: exact for normal samples, and honest at n = 5,
     where it can be wide or unbounded) and, beside it, a percentile-bootstrap CI (seeds
     resampled within each group; known to be too narrow for so few seeds). Undefined (NaN,
-    with a note) when either group has a censored run: a ratio of means needs every value."""
+    with a note) when either group has a censored run: a ratio of means needs every value.
+    Then, if only the numerator is censored and ``cap`` is given, ``lower_bound`` is the ratio
+    with its censored runs counted at the cap: they needed more, so the ratio is at least that."""
     a = [v for v in numerator if not stats.is_missing(v)]
     b = [v for v in denominator if not stats.is_missing(v)]
     out = {"n_numerator": len(a), "n_denominator": len(b), "n_total_numerator": len(list(numerator)),
            "n_total_denominator": len(list(denominator)), "confidence": confidence,
            "value": math.nan, "ci_low": math.nan, "ci_high": math.nan, "df": math.nan,
-           "ci_unbounded": False, "boot_low": math.nan, "boot_high": math.nan, "note": ""}
+           "ci_unbounded": False, "boot_low": math.nan, "boot_high": math.nan, "note": "",
+           "lower_bound": math.nan, "n_censored_numerator": len(list(numerator)) - len(a)}
     if len(a) < out["n_total_numerator"] or len(b) < out["n_total_denominator"]:
         out["note"] = "censored runs: a ratio of means is undefined"
+        if cap is not None and len(b) == out["n_total_denominator"] and b and np.mean(b) > 0:
+            out["lower_bound"] = float((sum(a) + cap * out["n_censored_numerator"]) / out["n_total_numerator"] / np.mean(b))
         return out
     if not a or not b or np.mean(b) == 0:
         out["note"] = "empty group or zero denominator"

@@ -87,6 +87,7 @@ class Results:
 
 
 EPOCH_RANGE = (0.0, math.inf)
+SHARE_RANGE = (0.0, 1.0)  # accuracies, agreements, fractions explained
 
 
 def clip_interval(low: float, high: float, bounds: tuple[float, float] | None) -> tuple[float, float]:
@@ -107,7 +108,7 @@ def summary_text(d: dict, digits: int = 0, percent: bool = False, bounds: tuple 
     otherwise reach below 0 % or above 100 %. Epoch counts take ``EPOCH_RANGE`` (a few
     widely spread seeds give t-intervals below 0 epochs)."""
     if bounds is None and percent:
-        bounds = (0.0, 1.0)
+        bounds = SHARE_RANGE
     total, reached = d.get("n_total", d["n"]), d.get("n_reached", d["n"])
     missing = total - reached
     if reached == 0:

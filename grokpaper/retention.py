@@ -231,8 +231,7 @@ def retention_summary(table: pd.DataFrame, models, columns: dict[str, str], conf
             sub = table[table["model"] == m]
             d = stats.describe(sub[column].tolist(), labels=sub["seed"].tolist(), confidence=confidence,
                                allow_censored=False, n_boot=100)
-            rows.append({"score": label, "model": m, "n": d.n, "mean": d.mean, "sd": d.sd,
-                         "CI low": d.ci_low, "CI high": d.ci_high})
+            rows.append({"score": label, "model": m, "n": d.n, "mean": d.mean, "sd": d.sd, **_share_ci(d)})
     return pd.DataFrame(rows)
 
 
@@ -388,9 +387,20 @@ def agreement_summary(table: pd.DataFrame, columns: dict[str, str], confidence: 
             if not values:
                 continue
             d = stats.describe(values, confidence=confidence, n_boot=100)
-            rows.append({"quantity": label, "pair": pair, "n": d.n, "mean": d.mean, "sd": d.sd,
-                         "CI low": d.ci_low, "CI high": d.ci_high})
+            rows.append({"quantity": label, "pair": pair, "n": d.n, "mean": d.mean, "sd": d.sd, **_share_ci(d)})
     return pd.DataFrame(rows)
+
+
+def _share_ci(d) -> dict:
+    """The t-interval of a share (accuracy, agreement) truncated to 0-1: with a few seeds and
+    one run far from the others it otherwise reaches below 0 or above 1."""
+    from grokpaper import stats
+    from grokpaper.report import SHARE_RANGE, clip_interval
+
+    if stats.is_missing(d.ci_low) or stats.is_missing(d.ci_high):
+        return {"CI low": d.ci_low, "CI high": d.ci_high}
+    low, high = clip_interval(d.ci_low, d.ci_high, SHARE_RANGE)
+    return {"CI low": low, "CI high": high}
 
 
 def agreement_display(table: pd.DataFrame, source_task: str = "add", transfer_task: str = "subtract") -> pd.DataFrame:

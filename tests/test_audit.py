@@ -110,6 +110,18 @@ def test_untestable_and_missing_upstream():
     assert row["verdict"] == NOT_TESTABLE and "not run yet" in row["reason"]
 
 
+def test_a_value_without_spread_is_stated_as_such_not_as_a_ci():
+    same = Reproduced(value=150.0, ci_low=150.0, ci_high=150.0, n=4, n_total=4)
+    v, reason = verdict(claim(500), same)
+    assert v == NOT_SUPPORTED and reason.startswith("reproduced 150 in each of the 4 runs vs claimed 500")
+
+
+def test_claims_quoted_more_than_once_are_told_apart():
+    # "All models at random chance (p = 0.72)" is tested per condition; the ± of "0.94% ± 0.11%" separately.
+    texts = [(c.quote, c.section) for c in audit.CLAIMS]
+    assert len(texts) == len(set(texts)), [t for t in texts if texts.count(t) > 1]
+
+
 def test_registry_runs_on_empty_results_and_has_unique_ids():
     ids = [c.id for c in audit.CLAIMS]
     assert len(ids) == len(set(ids)) and len(ids) > 50

@@ -59,6 +59,15 @@ def test_ratio_of_means_and_censoring():
     assert math.isnan(multiseed.ratio_of_means([10.0, None], [2.0, 3.0])["value"])
 
 
+def test_a_censored_numerator_gives_a_lower_bound_at_the_cap():
+    r = multiseed.ratio_of_means([None, 20000.0], [1000.0, 3000.0], n_boot=100, cap=30000)
+    assert math.isnan(r["value"]) and r["lower_bound"] == pytest.approx(25000 / 2000)
+    assert r["n_censored_numerator"] == 1
+    # A censored denominator would bound the ratio from above, not below: no bound then.
+    assert math.isnan(multiseed.ratio_of_means([1.0, 2.0], [None, 3.0], cap=30000)["lower_bound"])
+    assert math.isnan(multiseed.ratio_of_means([None, 2.0], [1.0, 3.0])["lower_bound"])   # no cap given
+
+
 def test_spearman_over_runs_with_censored_at_cap():
     x = [0.9, 0.5, 0.1, 0.0]
     y = [100, 200, 300, None]
@@ -66,6 +75,17 @@ def test_spearman_over_runs_with_censored_at_cap():
     assert left_out["n"] == 3 and left_out["censored"] == [3]
     at_cap = multiseed.run_correlation(x, y, cap=1000)
     assert at_cap["n"] == 4 and at_cap["rho"] == pytest.approx(-1.0)
+
+
+def test_early_vs_convergence_keys_and_readable_labels():
+    runs = pd.DataFrame({"test acc at 100": [0.9, 0.5, 0.1, 0.0], "first 99.9%": [100, 200, 300, None]})
+    out = multiseed.early_vs_convergence(runs, ["first 99.9%"], labels=["a", "b", "c", "d"], cap=1000)
+    assert list(out) == ["acc100_vs_first_99_9pct", "acc100_vs_first_99_9pct_censored_at_cap"]
+    assert out["acc100_vs_first_99_9pct"]["n"] == 3 and out["acc100_vs_first_99_9pct_censored_at_cap"]["n"] == 4
+    frame = multiseed.correlation_frame(out)
+    assert list(frame["correlation"]) == ["test acc at 100 vs first 99.9%",
+                                          "test acc at 100 vs first 99.9%, censored at cap"]
+    assert frame.loc[1, "rho"] == pytest.approx(-1.0)
 
 
 def test_metric_key_has_no_dots():

@@ -92,6 +92,22 @@ def test_each_results_section_names_the_claims_it_contradicts_with_their_reasons
     assert findings.against_the_document(R, "dynamics") == ""  # no claims of that section in these results
 
 
+def test_a_censored_speedup_is_given_as_a_lower_bound_with_the_cap():
+    from grokpaper.multiseed import ratio_of_means
+
+    random = [None, 21000, 19000, 22000, 20500]   # seed 1 never got there within the cap
+    R = results({**FAST, "random": random}, test_p=0.001)
+    for c in ("grokked", "memorized"):
+        R["06-statistics", "speedups"][f"random_over_{c}_sustained_99_9pct"] = ratio_of_means(
+            random, FAST[c], n_boot=100, cap=30000)
+    text = findings.transfer_speed(R)
+    bound = (30000 + 21000 + 19000 + 22000 + 20500) / 5 / (sum(FAST["grokked"]) / 5)
+    assert f"at least {bound:.2f}× the epochs of grokked initialisation, counting its 1 censored run at the cap" in text
+    assert "undefined" not in text
+    assert text.split(": ", 1)[1].startswith("1 of 5 random runs never got there")
+    assert ". Grokked 5,100" in text  # a sentence starts with a capital letter
+
+
 def test_every_claim_about_results_belongs_to_a_results_section():
     from grokpaper import audit
 

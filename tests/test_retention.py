@@ -170,6 +170,17 @@ def test_agreement_table_and_matrix():
     assert "agreement among addition errors" in retention.agreement_display(table).columns
 
 
+def test_share_summaries_truncate_their_intervals_to_0_1():
+    # Three seeds agree fully, one not at all (a run that never learned the task): the t-interval
+    # of the mean runs far below 0 and above 1; a share's cannot.
+    table = pd.DataFrame({"pair": ["grokked_vs_random"] * 4, "agreement_test": [1.0, 1.0, 1.0, 0.006],
+                          "model": ["random"] * 4, "seed": [1, 2, 3, 4]})
+    row = retention.agreement_summary(table, {"agreement_test": "agreement"}).iloc[0]
+    assert row["CI low"] == 0.0 and row["CI high"] == 1.0 and 0 < row["mean"] < 1
+    row = retention.retention_summary(table, ["random"], {"agreement_test": "score"}).iloc[0]
+    assert row["CI low"] == 0.0 and row["CI high"] == 1.0
+
+
 # --- figures -------------------------------------------------------------------------------------
 
 def _labelled(fig):
