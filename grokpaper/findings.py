@@ -60,15 +60,31 @@ def contrast(R, metric: str, a: str, b: str, *, digits: int = 0, percent: bool =
 
 
 def _censoring(R, metric: str, conditions) -> str:
-    """'k of n random runs never got there within the cap of C epochs' for censored conditions."""
+    """'k of n random runs never got there within the cap of C epochs', then where each of them
+    ended (train and test accuracy at the cap: memorised without generalising, or neither)."""
     cap = fmt(R["06-statistics", "cap"])
-    parts = []
+    parts, ends = [], []
     for c in conditions:
         d = R["06-statistics", "summary", metric, c]
         missing = d["n_total"] - d["n_reached"]
         if missing:
             parts.append(f"{missing} of {d['n_total']} {c} runs")
-    return f"{' and '.join(parts)} never got there within the cap of {cap} epochs. " if parts else ""
+            ends += [f"{c} seed {s}: {_final_accuracy(R, c, s)}" for s in d.get("censored", [])]
+    if not parts:
+        return ""
+    text = f"{' and '.join(parts)} never got there within the cap of {cap} epochs"
+    return text + (f" (at the cap, {'; '.join(ends)}). " if ends else ". ")
+
+
+def _final_accuracy(R, condition: str, seed) -> str:
+    """'train accuracy 100 %, test accuracy 0.6 %' of one transfer run at its end."""
+    table = R["02-transfer", "table"]
+    row = [i for i, (c, s) in enumerate(zip(table["condition"], table["seed"])) if c == condition and s == seed]
+    if not row:
+        return "no record"
+    i = row[0]
+    return (f"train accuracy {fmt(table['final train acc'][i], 1, percent=True)}, "
+            f"test accuracy {fmt(table['final test acc'][i], 1, percent=True)}")
 
 
 def transfer_speed(R, conditions=("grokked", "memorized", "random")) -> str:

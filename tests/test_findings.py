@@ -9,7 +9,8 @@ CONDITIONS = ("grokked", "memorized", "random")
 def results(epochs: dict, test_p: float | None, retention_p: float = 0.5, cap: int = 30000) -> Results:
     """Made-up saved numbers: per-condition epochs (None = censored) and one test's p-value."""
     metric = "sustained_99_9pct"
-    summary = {c: stats.describe(v).as_dict() for c, v in epochs.items()}
+    seeds = {c: list(range(1, len(v) + 1)) for c, v in epochs.items()}
+    summary = {c: stats.describe(v, labels=seeds[c]).as_dict() for c, v in epochs.items()}
     test = {"p_t_holm": test_p, "p_rank_holm": test_p, "t": -6.0, "df": 5.2, "note": "n < 2 in a group"}
     ratio = {"value": 4.0, "ci_low": 3.5, "ci_high": 4.6, "note": ""}
     numbers06 = {
@@ -26,8 +27,12 @@ def results(epochs: dict, test_p: float | None, retention_p: float = 0.5, cap: i
     audit_rows = {"speedup-grokked": {"id": "speedup-grokked", "claim": "4.8x faster", "verdict": "not supported",
                                       "reason": "reproduced 4.0"}}
     params = {"thresholds": [0.9, 0.999], "transfer_task": "subtract"}
+    runs = [(c, s, v) for c in epochs for s, v in zip(seeds[c], epochs[c])]
+    table02 = {"condition": [c for c, _, _ in runs], "seed": [s for _, s, _ in runs],
+               "final train acc": [1.0] * len(runs),
+               "final test acc": [1.0 if v is not None else 0.006 for _, _, v in runs]}
     return Results({
-        "02-transfer": {"numbers": {}, "params": params},
+        "02-transfer": {"numbers": {"table": table02}, "params": params},
         "03-retention": {"numbers": {"tests": retention, "addition_acc_where_targets_differ": differ}, "params": params},
         "06-statistics": {"numbers": numbers06, "params": params},
         "08-audit": {"numbers": {"claims": audit_rows}, "params": params},
@@ -53,7 +58,8 @@ def test_a_non_significant_difference_is_not_called_one():
 def test_censored_runs_are_counted_and_block_the_test():
     censored = {**FAST, "random": [None, None, 25000, None, None]}
     text = findings.transfer_speed(results(censored, test_p=None))
-    assert "4 of 5 random runs never got there within the cap of 30,000 epochs" in text
+    assert "4 of 5 random runs never got there within the cap of 30,000 epochs (at the cap, random seed 1: " \
+           "train accuracy 100.0 %, test accuracy 0.6 %; random seed 2:" in text
     assert "cannot be tested (too few runs reached it)" in text
     nobody = {c: [None] * 5 for c in FAST}
     assert "no run got there within the cap of 30,000 epochs" in findings.transfer_speed(results(nobody, None))
