@@ -2,7 +2,8 @@
 files) with papermill into ``chapters/NN-name.ipynb``, in dependency order, skipping the
 chapters whose inputs did not change.
 
-A chapter's input hash covers what can change its outputs: its code cells (not its prose),
+A chapter's input hash covers what can change its outputs: its code cells (not its prose, nor
+the Quarto cell options such as captions at the top of a cell, which Python reads as comments),
 its resolved parameters, the source of the grokpaper modules it imports (transitively), and
 the input hashes of the chapters it depends on. An executed notebook records its hash in
 ``metadata.grokpaper``; a chapter is up to date when that hash equals the current one.
@@ -35,7 +36,7 @@ from grokpaper.params import (
 )
 from grokpaper.provenance import git_commit
 
-HASH_VERSION = 1  # bump when the definition of the input hash changes
+HASH_VERSION = 2  # bump when the definition of the input hash changes (2: cell options left out)
 PACKAGE_DIR = Path(grokpaper.__file__).resolve().parent
 PACKAGE = PACKAGE_DIR.name
 
@@ -215,6 +216,20 @@ def _code_cells(nb) -> list[str]:
     return [c.source for c in nb.cells if c.cell_type == "code"]
 
 
+def without_cell_options(source: str) -> str:
+    """A code cell's source without its leading Quarto options (``#| label: ...``, ``#| fig-cap:
+    ...``): comments to Python, read only by the report build, so a caption edit changes no
+    output and re-executes nothing (``_sync_prose`` copies it into the executed notebook)."""
+    lines = source.splitlines(keepends=True)
+    first_code = next((i for i, line in enumerate(lines) if not line.startswith("#|")), len(lines))
+    return "".join(lines[first_code:])
+
+
+def _executed_code(nb) -> list[str]:
+    """What a chapter's code cells execute: their sources without the cell options."""
+    return [without_cell_options(c) for c in _code_cells(nb)]
+
+
 def input_hash(code_hash: str, params: dict, modules: dict, upstream: dict) -> str:
     """sha256 over the canonical JSON of the hash inputs (see the module docstring)."""
     return _sha256(_canonical({"version": HASH_VERSION, "code": code_hash, "params": params,
@@ -310,7 +325,7 @@ def plan(profile: str = "smoke", chapters: list[str] | None = None, overrides: d
     items: dict[str, PlanItem] = {}
     for n in names:
         ch = graph[n]
-        code = _code_cells(ch.notebook)
+        code = _executed_code(ch.notebook)
         hash_inputs = {
             "code": _sha256(_canonical(code)),
             "modules": module_closure(code),
@@ -453,19 +468,22 @@ def execute_chapter(item: PlanItem, profile: str, root: Path, git: str) -> Chapt
 
 
 def _sync_prose(item: PlanItem) -> bool:
-    """Copy the source's markdown cells (and title) into an up-to-date executed notebook, so a
-    prose edit needs no re-execution. Returns whether the notebook changed."""
+    """Copy the source's markdown cells, cell options (captions, labels) and title into an
+    up-to-date executed notebook, so a prose or caption edit needs no re-execution. Returns
+    whether the notebook changed."""
     ch = item.chapter
     executed = nbformat.read(ch.ipynb, as_version=4)
     tags = lambda c: c.metadata.get("tags", [])  # noqa: E731
     injected = [c for c in executed.cells if "injected-parameters" in tags(c)]
     ran = [c for c in executed.cells if c.cell_type == "code" and "injected-parameters" not in tags(c)]
-    if [c.source for c in ran] != _code_cells(ch.notebook):
+    if [without_cell_options(c.source) for c in ran] != _executed_code(ch.notebook):
         return False  # cannot align cells: leave the notebook as it is
     ran_iter, cells = iter(ran), []
     for cell in ch.notebook.cells:
         if cell.cell_type == "code":
-            cells.append(next(ran_iter))
+            done = copy.deepcopy(next(ran_iter))  # outputs kept; options as in the source now
+            done.source = cell.source
+            cells.append(done)
             if "parameters" in tags(cell):
                 cells.extend(injected)
         else:

@@ -16,6 +16,7 @@ import nbformat
 import pytest
 
 import grokpaper
+from grokpaper import runner
 from grokpaper.__main__ import main
 from grokpaper.params import ParamsError
 from grokpaper.runner import (
@@ -91,6 +92,23 @@ def test_prose_edit_executes_nothing_but_updates_the_prose(project):
     results = run("smoke", project=project, echo=False)
     assert executed(results) == [] and results[1].reasons == ["prose updated"]
     assert "edited prose" in (project / "chapters" / f"{B}.ipynb").read_text()
+
+
+def test_caption_edit_executes_nothing_but_updates_the_caption(project):
+    # Quarto cell options are comments to Python: a new caption needs no re-execution, here or downstream.
+    edit(project / "chapters" / f"{A}.py", "# %%\npathlib.Path", '# %%\n#| label: tbl-a\n#| tbl-cap: "A new caption."\npathlib.Path')
+    results = run("smoke", project=project, echo=False)
+    assert executed(results) == [] and results[0].reasons == ["prose updated"]
+    nb = nbformat.read(project / "chapters" / f"{A}.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if "A new caption." in c.source)
+    assert cell.outputs and "'seeds'" in cell.outputs[0]["text"]  # the outputs of the last execution, kept
+    assert executed(run("smoke", project=project, echo=False)) == []
+
+
+def test_without_cell_options_keeps_everything_after_the_options():
+    assert runner.without_cell_options('#| label: fig-x\n#| fig-cap: "c"\nplot()\n#| not an option here\n') == (
+        "plot()\n#| not an option here\n")
+    assert runner.without_cell_options("x = 1") == "x = 1"
 
 
 def test_code_change_reexecutes_that_chapter_only(project):
