@@ -186,7 +186,8 @@ def ratio_of_means(numerator, denominator, confidence: float = 0.95, n_boot: int
            "n_total_denominator": len(list(denominator)), "confidence": confidence,
            "value": math.nan, "ci_low": math.nan, "ci_high": math.nan, "df": math.nan,
            "ci_unbounded": False, "boot_low": math.nan, "boot_high": math.nan, "note": "",
-           "lower_bound": math.nan, "n_censored_numerator": len(list(numerator)) - len(a)}
+           "lower_bound": math.nan}
+    out["n_censored_numerator"] = out["n_total_numerator"] - len(a)
     if len(a) < out["n_total_numerator"] or len(b) < out["n_total_denominator"]:
         out["note"] = "censored runs: a ratio of means is undefined"
         if cap is not None and len(b) == out["n_total_denominator"] and b and np.mean(b) > 0:

@@ -93,8 +93,9 @@ SHARE_RANGE = (0.0, 1.0)  # accuracies, agreements, fractions explained
 def clip_interval(low: float, high: float, bounds: tuple[float, float] | None) -> tuple[float, float]:
     """A confidence interval truncated to a quantity's possible range ``bounds`` (None: as is).
     A t-interval of a few seeds can reach beyond it: accuracies below 0 % or above 100 %,
-    epochs below 0. The summaries in prose, the claims audit and the tables all truncate here."""
-    if bounds is None:
+    epochs below 0. The summaries in prose, the claims audit and the tables all truncate here.
+    A missing end (None or NaN: no interval) comes back as it is."""
+    if bounds is None or is_missing(low) or is_missing(high):
         return low, high
     return min(max(low, bounds[0]), bounds[1]), max(min(high, bounds[1]), bounds[0])
 

@@ -394,11 +394,8 @@ def agreement_summary(table: pd.DataFrame, columns: dict[str, str], confidence: 
 def _share_ci(d) -> dict:
     """The t-interval of a share (accuracy, agreement) truncated to 0-1: with a few seeds and
     one run far from the others it otherwise reaches below 0 or above 1."""
-    from grokpaper import stats
     from grokpaper.report import SHARE_RANGE, clip_interval
 
-    if stats.is_missing(d.ci_low) or stats.is_missing(d.ci_high):
-        return {"CI low": d.ci_low, "CI high": d.ci_high}
     low, high = clip_interval(d.ci_low, d.ci_high, SHARE_RANGE)
     return {"CI low": low, "CI high": high}
 

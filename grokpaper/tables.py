@@ -86,13 +86,12 @@ def threshold_summary(table: pd.DataFrame, thresholds, conditions, confidence: f
             for kind in ("first", "sustained"):
                 values = by_condition(table, f"{kind} {pct(t)}", [c])[c]
                 d = stats.describe(values.tolist(), labels=values.index.tolist(), confidence=confidence, n_boot=1000)
-                missing = stats.is_missing(d.ci_low)
                 # Epochs cannot be negative: a few widely spread seeds give t-intervals below 0.
-                low, high = (None, d.ci_high) if missing else clip_interval(d.ci_low, d.ci_high, EPOCH_RANGE)
+                low, high = clip_interval(d.ci_low, d.ci_high, EPOCH_RANGE)
                 rows.append({
                     "threshold": pct(t), "condition": c, "kind": kind,
                     "reached": f"{d.n_reached}/{d.n_total}", "mean": d.mean, "sd": d.sd,
-                    "CI low": low, "CI high": high,
+                    "CI low": None if stats.is_missing(low) else low, "CI high": high,
                     "median": d.median,
                 })
     return pd.DataFrame(rows)

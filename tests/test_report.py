@@ -48,6 +48,10 @@ def test_clip_interval_keeps_an_interval_inside_the_range():
     # An interval wholly outside the range collapses onto its nearest end, never inverts.
     assert clip_interval(1.2, 1.5, (0.0, 1.0)) == (1.0, 1.0)
     assert clip_interval(-3.0, 5.0, None) == (-3.0, 5.0)
+    # No interval (too few runs): nothing to truncate, the missing ends come back as they are.
+    assert clip_interval(None, None, (0.0, 1.0)) == (None, None)
+    low, high = clip_interval(math.nan, math.nan, EPOCH_RANGE)
+    assert math.isnan(low) and math.isnan(high)
 
 
 def test_number_formats():
