@@ -70,7 +70,7 @@ models = retention.study_models(study, include_sources=True)
 table = retention.retention_table(models, study.settings.model, P["frac_train"], P["source_task"], P["transfer_task"])
 tests = retention.retention_tests(table, CONDITIONS, P["p"])
 perfect = retention.perfect_score_table(table, P["p"])
-SOURCES = ("grokked_source", "memorized_source")
+SOURCES = ("grokked_source", "memorized_source", "memorized-fixed_source")
 
 # %%
 #| label: tbl-perfect-subtraction

@@ -26,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def add_train_command(subparsers) -> None:
     """Register ``train``: sources, one condition's transfers, or all runs in parallel workers."""
+    from grokpaper.study import CONDITIONS
+
     p = subparsers.add_parser(
         "train", help="train (or read from the store) the source or transfer runs of a profile",
         description="Train the source runs (grokked + memorized snapshots) or the transfer runs of one "
@@ -38,8 +40,8 @@ def add_train_command(subparsers) -> None:
     p.add_argument("--list-files", action="store_true",
                    help="with 'all': print the store files of the profile's runs (finished entries, resume "
                         "checkpoints of unfinished runs) and train nothing")
-    p.add_argument("--condition", choices=("grokked", "memorized", "random"), action="append",
-                   help="transfer condition (repeatable; default: all three)")
+    p.add_argument("--condition", choices=CONDITIONS, action="append",
+                   help="transfer condition (repeatable; default: all of them)")
     p.add_argument("--profile", default="smoke", help="params/<name>.yaml or a path (default: smoke)")
     p.add_argument("--seeds", type=int, nargs="+", help="override the profile's seeds")
     p.add_argument("-p", "--param", action="append", metavar="KEY=VALUE", help="override a study parameter")
@@ -81,7 +83,7 @@ def _train_command(args) -> int:
     else:
         for run in study.transfers(tuple(args.condition or CONDITIONS)):
             final = run.curve.iloc[-1]
-            print(f"seed {run.seed} {run.condition:9s}: {run.result['stop_reason']} after "
+            print(f"seed {run.seed} {run.condition:15s}: {run.result['stop_reason']} after "
                   f"{run.result['epochs_trained']} epochs, test acc {final['test_acc']:.4f}  [{run.stored.key}]")
     return 0
 

@@ -18,7 +18,8 @@ from grokpaper.inspect_model import attention_from_equals, weight_norms
 from grokpaper.model import ModelConfig
 from grokpaper.retention import StudyModel
 
-MODEL_ORDER = ("grokked_source", "memorized_source", "random_init", "grokked", "memorized", "random")
+MODEL_ORDER = ("grokked_source", "memorized_source", "memorized-fixed_source", "random_init",
+               "grokked", "memorized", "memorized-fixed", "random")
 REFERENCE_MODEL = "grokked_source"  # what "overlap with the source" compares against
 
 

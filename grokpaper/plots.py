@@ -27,7 +27,7 @@ OKABE_ITO = {"blue": "#0072B2", "vermillion": "#D55E00", "bluish green": "#009E7
              "orange": "#E69F00", "sky blue": "#56B4E9", "reddish purple": "#CC79A7",
              "yellow": "#F0E442", "black": "#000000"}
 CONDITION_COLORS = {"grokked": OKABE_ITO["blue"], "memorized": OKABE_ITO["vermillion"],
-                    "random": OKABE_ITO["bluish green"]}
+                    "memorized-fixed": OKABE_ITO["orange"], "random": OKABE_ITO["bluish green"]}
 _extra_colors: dict[str, str] = {}
 DPI = 150
 

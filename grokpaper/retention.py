@@ -27,6 +27,7 @@ import torch
 from grokpaper.data import all_pairs, check_task, labels, make_split, tokens
 from grokpaper.inspect_model import check_analysis_inputs, equals_position_forward
 from grokpaper.model import ModelConfig, init_params
+from grokpaper.study import SOURCE_SNAPSHOT
 
 TASK_NOUN = {"add": "addition", "subtract": "subtraction", "multiply": "multiplication",
              "divide": "division", "x2xyy2": "x2xyy2", "random": "random_table"}
@@ -39,9 +40,10 @@ TASK_NOUN = {"add": "addition", "subtract": "subtraction", "multiply": "multipli
 class StudyModel:
     """One model of the study with the labels the retention and circuit chapters group by.
 
-    ``model``: ``grokked_source`` / ``memorized_source`` (the seed's addition models),
-    ``random_init`` (the seed's initial weights), or a transfer condition (``grokked``,
-    ``memorized``, ``random``: the final weights of that transfer run). ``role``: source,
+    ``model``: ``grokked_source`` / ``memorized_source`` / ``memorized-fixed_source`` (the seed's
+    addition models),
+    ``random_init`` (the seed's initial weights), or a transfer condition (``grokpaper.study.CONDITIONS``:
+    the final weights of that transfer run). ``role``: source,
     init or transfer. ``task``: the task it was trained on (the transfer task for
     ``random_init``, whose weights start that run). ``init``: the weights its training started
     from (None for ``random_init``).
@@ -63,7 +65,7 @@ def study_models(study, include_sources: bool = True, include_init: bool = False
     for seed in s.seeds:
         init = init_params(s.model, torch.Generator().manual_seed(seed))  # = the source's start
         if include_sources:
-            for condition in ("grokked", "memorized"):
+            for condition in SOURCE_SNAPSHOT:
                 out.append(StudyModel(seed, f"{condition}_source", "source", s.source_task,
                                       study.source(seed, condition), init))
         if include_init:

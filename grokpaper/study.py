@@ -25,8 +25,10 @@ from grokpaper.model import ModelConfig, init_params
 from grokpaper.store import RunStore, StoredRun, config_key
 from grokpaper.train import Event, Hyper, ModelRun, default_device, train
 
-CONDITIONS = ("grokked", "memorized", "random")
-SOURCE_SNAPSHOT = {"grokked": "final", "memorized": "memorized"}
+# "memorized-fixed" is the original study's memorized condition: the source's state after
+# ``memorized_fixed_epochs`` epochs (2,000 in the paper profile), not its first 100 %-train state.
+CONDITIONS = ("grokked", "memorized", "memorized-fixed", "random")
+SOURCE_SNAPSHOT = {"grokked": "final", "memorized": "memorized", "memorized-fixed": "fixed"}
 
 
 @dataclass(frozen=True)
