@@ -66,7 +66,7 @@ table = retention.agreement_table(models, study.settings.model, P["frac_train"],
 
 # %%
 #| label: fig-agreement
-#| fig-cap: "Prediction agreement (% of inputs with identical predictions) between the final models of the three transfer conditions, mean over seeds, on the seed's test split (left) and on all p² pairs (right); the diagonal is 1 by definition."
+#| fig-cap: "Prediction agreement (% of inputs with identical predictions) between the final models of the transfer conditions, mean over seeds, on the seed's test split (left) and on all p² pairs (right); the diagonal is 1 by definition."
 plots.agreement_panels({"test split": retention.agreement_matrix(table, CONDITIONS, "agreement_test"),
                         "all p² pairs": retention.agreement_matrix(table, CONDITIONS, "agreement_all")})
 

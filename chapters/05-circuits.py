@@ -16,9 +16,10 @@
 # %% [markdown]
 # # Circuits: Fourier frequencies, weight change and attention
 #
-# Per seed we analyse six models: the grokked and memorized **sources** (addition), the
-# seed's **random init** (the weights the source run and the random transfer started
-# from), and the three **transferred** models (final weights, subtraction).
+# Per seed we analyse eight models: the three **sources** (addition): grokked, memorized
+# (the epoch-150 snapshot) and memorized-fixed (the snapshot at `memorized_fixed_epochs`),
+# the seed's **random init** (the weights the source run and the random transfer started
+# from), and the four **transferred** models, one per condition (final weights, subtraction).
 #
 # **Neuron method** (the original analysis code's, `fourier.neuron_fourier_analysis`):
 # each MLP neuron's post-ReLU activation at "=" over all p² inputs, centred, is written in
@@ -40,9 +41,27 @@
 # "neurons" above 50 %, top frequency 37 / 37 / 27 and "only 2/10" frequencies shared with
 # the source; the comparison table puts both methods' versions of these side by side.
 #
+# **Frequency reuse against chance**: the key frequencies are drawn from the ⌊p/2⌋ candidate
+# frequencies 1..⌊p/2⌋, so two key sets share some by chance alone. Per seed, the null
+# draws the model's key set uniformly at random among the candidates (same size) against
+# the seed's grokked source's set: the shared count is hypergeometric, with mean
+# |A|·|B| / ⌊p/2⌋. Over seeds, the p-value is the exact P(total shared ≥ observed) of the
+# sum of the seeds' independent hypergeometric overlaps (`circuits.frequency_reuse`).
+# **Seed matching** asks whether a model's key set is closer to its *own* seed's grokked
+# source than to the other seeds' sources: the statistic is the total shared count under
+# the own-seed matching, compared exactly with every matching of models to sources (n!
+# permutations for n seeds, so the smallest possible p is 1/n!) (`circuits.seed_matching`).
+# Comparing the memorized sources with the random init's matching (the init the grokked
+# source grew from) tells whether the memorized model is already on the road to *its own*
+# seed's grokked circuit, beyond what the shared initial weights give.
+#
 # **Weight change**: per transferred model and parameter matrix, ‖W − W₀‖ and
 # ‖W − W₀‖ / ‖W₀‖ (Frobenius) from the weights its transfer run started from.
-# **Attention**: each head's mean weight from "=" to a, b and "=" over all p² inputs.
+# **Attention**: each head's mean weight from "=" to a, b and "=" over all p² inputs, for
+# every model of every seed. Heads are not aligned across seeds (head 0 of one seed has no
+# relation to head 0 of another), so the summary counts heads per model kind: those with at
+# least `circuits.FOCUSED_ATTENTION` of their attention on one position (a, b or "=") and
+# the rest (spread).
 
 # %% tags=["parameters"]
 profile = "smoke"  # params/<profile>.yaml gives every value left as None
@@ -65,7 +84,7 @@ checkpoint_every = None
 min_neuron_count = None
 
 # %%
-from grokpaper import circuits, plots, retention
+from grokpaper import circuits, fourier, plots, retention
 from grokpaper.params import resolve_in_notebook
 from grokpaper.report import md_table, save_numbers
 from grokpaper.study import CONDITIONS, Study
@@ -77,18 +96,19 @@ models = retention.study_models(study, include_sources=True, include_init=True)
 analyses = circuits.analyse_models(models, cfg, P["min_neuron_count"])
 neuron, document = circuits.circuit_tables(analyses, P["min_neuron_count"])
 weights = circuits.weight_change_table([m for m in models if m.role == "transfer"])
-attention = circuits.attention_table(models, cfg, seed=P["seeds"][0])
+attention = circuits.attention_table(models, cfg)
+reuse = circuits.frequency_reuse_by_model(neuron, n_candidates=len(fourier.candidate_frequencies(cfg.p)))
 
 # %%
 #| label: fig-neuron-frequencies
-#| fig-cap: "Neuron method, first seed: MLP neurons (count) per best frequency k, per model. Top row: the starting points (grokked and memorized addition sources, random init); bottom row: the models transferred from each to subtraction. Titles give the alive neurons (dead ones have no frequency)."
-plots.frequency_panels(circuits.pooled(analyses, "freq_counts", seed=P["seeds"][0]), cfg.p // 2,
+#| fig-cap: "Neuron method, first seed: MLP neurons (count) per best frequency k, per model. Top row: the starting points (grokked, memorized and memorized-fixed addition sources, random init); bottom row: the models transferred from each to subtraction (grokked, memorized, memorized-fixed, random). Titles give the alive neurons (dead ones have no frequency)."
+plots.frequency_panels(circuits.pooled(analyses, "freq_counts", seed=P["seeds"][0]), cfg.p // 2, ncols=4,
                        alive=circuits.alive_neurons(analyses, P["seeds"][0]))
 
 # %%
 #| label: fig-fraction-explained
 #| fig-cap: "Neuron method: histogram of the fraction of each alive MLP neuron's centred activation variance explained by its best frequency, per model kind (same layout as @fig-neuron-frequencies), pooled over seeds (n = alive neurons); dashed: median."
-plots.fraction_panels(circuits.pooled(analyses, "fractions"))
+plots.fraction_panels(circuits.pooled(analyses, "fractions"), ncols=4)
 
 # %%
 #| label: fig-weight-change
@@ -112,6 +132,15 @@ md_table(circuits.condition_summary(neuron, ["mean frac", "n > 0.5", "distinct f
 md_table(circuits.method_comparison(neuron, document), digits="sig4")
 
 # %%
+#| label: tbl-frequency-reuse
+#| tbl-cap: "Neuron method: reuse of the seed's grokked-source key frequencies (held by at least min_neuron_count neurons), per compared model, summed over seeds. Shared: key frequencies the model shares with its own seed's grokked source, out of key freqs (the model's key frequencies). Expected and p (hypergeometric): under the null that each seed's key set is drawn uniformly at random (same size) among the ⌊p/2⌋ candidate frequencies 1..⌊p/2⌋, the expected total and the exact P(total shared ≥ observed) of the sum of the seeds' independent hypergeometric overlaps. Own seed / other seeds: mean shared count with the own seed's grokked source and with the other seeds' grokked sources. Perm. p: share of all n! matchings of the models' seeds to the sources' seeds whose total shared count is at least the own-seed total (exact; the smallest possible p is 1/n!)."
+md_table(circuits.frequency_reuse_table(reuse).drop(columns=["reference"]).rename(columns={
+    "observed shared": "shared", "expected shared": "expected", "p (hypergeometric)": "p",
+    "own-seed mean shared": "own seed", "cross-seed mean shared": "other seeds", "permutation p": "perm. p",
+    "smallest permutation p": "smallest perm. p"}),
+         digits={"expected": 2, "own seed": 2, "other seeds": 2, "p": "sig3", "perm. p": "sig3", "smallest perm. p": "sig3"})
+
+# %%
 #| label: tbl-circuits-document
 #| tbl-cap: "The design document's stated method, every model: per residual dimension the dominant frequency of |FFT(W_E[d]) · FFT(W_U[d])| and its specialization; same columns as the neuron table, with residual dimensions as units."
 md_table(document.drop(columns=["units"]), digits=3)
@@ -123,8 +152,18 @@ md_table(circuits.weight_change_summary(weights, CONDITIONS), digits=3)
 
 # %%
 #| label: tbl-attention
-#| tbl-cap: "Mean attention weight from '=' to the positions a, b and '=' over all p² inputs, per head, for each model of the first seed."
-md_table(attention, digits=3)
+#| tbl-cap: "Mean attention weight from '=' to the positions a / b / '=' over all p² inputs, per head, for every model of every seed (heads are numbered within a model; they are not aligned across models or seeds)."
+md_table(circuits.attention_by_head(attention))
+
+# %%
+#| label: tbl-attention-summary
+#| tbl-cap: "Attention from '=' per model kind, over all its seeds' heads (seeds × heads): heads putting at least 0.9 (circuits.FOCUSED_ATTENTION) of their mean attention weight on the single position a, on b or on '=', heads below 0.9 on every position (spread), and the mean attention weight to a, b and '=' over heads and seeds. Weights are means over all p² inputs."
+md_table(circuits.attention_summary(attention), digits=3)
+
+# %%
+#| label: fig-attention
+#| fig-cap: "Attention from '=' per model kind: for each seed a group of bars, one per head (heads 0, 1, ... left to right), each stacked from the mean attention weight over all p² inputs to a (bottom), b and '=' (top). Dashed: 0.9, the share above which a head counts as attending to one position in the attention summary."
+plots.attention_panels(attention, circuits.MODEL_ORDER, focus_threshold=circuits.FOCUSED_ATTENTION)
 
 # %%
 save_numbers("05-circuits", circuits.circuit_numbers(neuron, document, weights, attention, P, CONDITIONS), P);

@@ -2,7 +2,7 @@
 # jupyter:
 #   grokpaper:
 #     title: "06 · Multi-seed statistics"
-#     depends_on: [02-transfer, 03-retention, 05-circuits]
+#     depends_on: [01-sources, 02-transfer, 03-retention, 05-circuits]
 #   jupytext:
 #     text_representation:
 #       extension: .py
@@ -16,19 +16,32 @@
 # %% [markdown]
 # # Multi-seed statistics
 #
-# Every per-run quantity of the study, grouped by initial condition (one value per seed):
-# epochs to each test-accuracy threshold on subtraction (first reached and sustained, from
-# chapter 02), test accuracy at epoch 100 and at the end, addition accuracy after transfer
-# (chapter 03), and the circuit metrics of the neuron Fourier method (chapter 05: mean
-# fraction explained per model, distinct frequencies, neurons above 0.5). Per condition we
-# give n, mean, sd (ddof 1), the 95 % t-interval (df = n - 1) and a percentile bootstrap
-# interval, the CV and the median. Between conditions: Welch's t-test (Welch-Satterthwaite
-# df) and the Mann-Whitney U test, Holm-corrected over the three pairs of each quantity, and
-# Hedges' g. Shapiro-Wilk per group. The Spearman correlation between test accuracy at epoch
-# 100 and epochs to the highest threshold is computed over **all runs**, not over three
-# condition means. z-score outliers (ddof 1) are looked for within each condition and over
-# all runs, next to the largest |z| that n values can reach at all. Runs that never reached
-# a threshold are censored: counted and named, never averaged.
+# The design is **paired by seed**: the conditions of one seed share the data split and the
+# initial weights (the random-init transfer starts from the very weights the seed's sources
+# started from). So conditions are compared within seeds. Epochs to a threshold are positive,
+# right-skewed and **censored** (a run that never reached the threshold by the cap is "not
+# reached by the cap", never dropped):
+#
+# * **Time to threshold** per condition: the Kaplan-Meier curve of the share of runs not yet at
+#   the threshold, its median with a Brookmeyer-Crowley interval, and the restricted mean to the
+#   cap (censored runs counted at the cap: a lower bound of the mean) with a log-normal (Cox)
+#   interval; beside them the geometric mean of the runs that got there.
+# * **Pairs of conditions**: the per-seed log ratio of epochs, summarised by the geometric-mean
+#   ratio with its t-interval and tested with a paired t-test on the log ratios (a censored run
+#   enters at the cap, which makes its ratio a bound; a pair censored on both sides is left out).
+#   Welch's t on log epochs and on raw epochs (unpaired) are sensitivity analyses. Accuracies and
+#   circuit metrics: paired differences.
+# * **Multiplicity**: Holm's correction over the **whole family** of tests the paper reports
+#   (pairwise comparisons, retention tests of chapter 03, correlations, frequency reuse of chapter
+#   05; `grokpaper.inference`), with its size stated.
+# * **Correlation** of early accuracy with convergence: Spearman's rho over all runs (censored runs
+#   ranked at the cap) and within each condition, since the pooled rho mostly measures the
+#   difference between conditions.
+# * **Sensitivity to runs that never converged** (never reached the highest threshold on their own
+#   task): every test again without them.
+#
+# Per-condition summaries (mean, sd, CV, median) and the Shapiro-Wilk and z-score checks the design
+# document describes are reported too; for epochs the interval of the mean is the log-normal one.
 
 # %% tags=["parameters"]
 profile = "smoke"  # params/<profile>.yaml gives every value left as None
@@ -53,38 +66,47 @@ n_bootstrap = None
 outlier_z = None
 
 # %%
-import pandas as pd
-
-from grokpaper import multiseed, plots, tables
+from grokpaper import inference, multiseed, plots, survival
+from grokpaper.evidence import Evidence
 from grokpaper.params import resolve_in_notebook
 from grokpaper.report import Results, md_table, save_numbers
-from grokpaper.study import CONDITIONS, Study
+from grokpaper.study import CONDITIONS
 
 P = resolve_in_notebook("06-statistics", globals())
 R = Results.load()
-runs = tables.transfer_table(Study.from_params(P, progress=False).transfers(), P["thresholds"])
-highest = f"first {tables.pct(max(P['thresholds']))}"
-columns = [f"{kind} {tables.pct(t)}" for t in P["thresholds"] for kind in ("first", "sustained")]
-metrics = {c: multiseed.groups(runs, c, CONDITIONS) for c in [*columns, "test acc at 100", "final test acc"]}
-metrics["addition test acc"] = multiseed.groups(R["03-retention.table"], "source_acc_test", CONDITIONS, group="model")
+evidence = Evidence.from_results(R)
+runs, cap, top = evidence.transfers, P["transfer_max_epochs"], evidence.top_threshold
+conditions = [c for c in CONDITIONS if c in set(runs["condition"])]
+highest, sustained = f"first {top}", f"sustained {top}"
+columns = [f"{kind} {t}" for t in (f"{100 * x:g}%" for x in P["thresholds"]) for kind in ("first", "sustained")]
+metrics = {c: multiseed.groups(runs, c, conditions) for c in [*columns, "test acc at 100", "final test acc"]}
+metrics["addition test acc"] = multiseed.groups(R["03-retention.table"], "source_acc_test", conditions, group="model")
 circuits = R["05-circuits.neuron_table"]
 for column in ("mean frac", "distinct freqs", "distinct freqs >= min", "n > 0.5"):
-    metrics[f"circuit: {column}"] = multiseed.groups(circuits, column, CONDITIONS, group="model")
+    metrics[f"circuit: {column}"] = multiseed.groups(circuits, column, conditions, group="model")
 
 # %%
-summary = multiseed.summary(metrics, confidence=P["confidence"], n_boot=P["n_bootstrap"])
-tests = multiseed.pairwise(metrics)
-normal = multiseed.normality(metrics)
+summary = multiseed.summary(metrics, confidence=P["confidence"], n_boot=P["n_bootstrap"], skewed=set(columns))
+times = multiseed.time_to_threshold(runs, [highest, sustained], conditions, cap, P["confidence"])
+family = inference.family(evidence)
+nonconverged = evidence.nonconverged()
+family_converged = inference.family(evidence.without(nonconverged))
+normal = multiseed.normality({c: metrics[c] for c in [highest, sustained, "test acc at 100", "circuit: mean frac"]})
 outliers = multiseed.outliers(metrics, threshold=P["outlier_z"])
 censored = multiseed.censored_runs({c: metrics[c] for c in columns})
-labels = [f"{c}/{s}" for c, s in zip(runs["condition"], runs["seed"])]
-correlations = multiseed.early_vs_convergence(runs, [highest, highest.replace("first", "sustained")], labels=labels,
-                                              cap=P["transfer_max_epochs"], confidence=P["confidence"])
-speedups = {
-    f"{num}_over_{den}_{multiseed.metric_key(col)}": multiseed.ratio_of_means(
-        metrics[col][num], metrics[col][den], P["confidence"], P["n_bootstrap"], cap=P["transfer_max_epochs"])
-    for col in (highest, highest.replace("first", "sustained")) for num, den in (("random", "grokked"), ("random", "memorized"))
-}
+key_tests = [t for t in family["test"] if t.startswith((f"{highest}:", f"{sustained}:"))]
+
+# %%
+#| label: fig-time-to-threshold
+#| fig-cap: "Kaplan-Meier curves of epochs until test accuracy on subtraction first reaches the highest threshold, per initial condition: the share of runs not yet there (step line) with its pointwise 95 % log-log band; a cross at the cap marks runs that never got there (censored). Epochs on a log scale."
+plots.time_to_threshold_curves({c: survival.kaplan_meier(metrics[highest][c].tolist(), cap=cap) for c in conditions},
+                               cap=cap, xlabel=f"epochs to first {top} test accuracy",
+                               ylabel="runs not yet there (share)")
+
+# %%
+#| label: tbl-time-to-threshold
+#| tbl-cap: "Epochs to the highest threshold (first reached / sustained) per condition, with runs that never got there kept as censored at the cap: runs that reached it (of all), Kaplan-Meier median with its 95 % interval (Brookmeyer-Crowley; a dash: beyond the cap), restricted mean to the cap with its 95 % log-normal interval (with a censored run it is a lower bound of the mean), and the geometric mean of the runs that reached it."
+md_table(multiseed.time_to_threshold_display(times))
 
 # %%
 #| label: fig-acc100-ci
@@ -94,42 +116,38 @@ plots.bar_with_ci(summary[summary["metric"] == "test acc at 100"].assign(
     group="condition", ylabel="test accuracy at epoch 100 (%), mean and 95 % CI")
 
 # %%
-#| label: fig-epochs-ci
-#| fig-cap: "Epochs until test accuracy on subtraction first reaches the highest threshold, by initial condition: mean over the runs that reached it, with its 95 % t-interval; the label gives n and the runs censored at the cap (never reached), which are not in the mean."
-plots.bar_with_ci(summary[summary["metric"] == highest], group="condition",
-                  ylabel=f"epochs to {highest} (mean and 95 % CI)")
-
-# %%
-#| label: tbl-seed-summary
-#| tbl-cap: "Per quantity and condition: runs with a value (of all runs), mean, sd (ddof 1), 95 % t-interval with its df, 95 % percentile-bootstrap interval, CV (sd / mean) and median. Epochs in epochs, accuracies as fractions."
-md_table(summary.assign(runs=lambda d: d["n_reached"].astype(str) + "/" + d["n_total"].astype(str))[
-    ["metric", "condition", "runs", "mean", "sd", "df", "ci_low", "ci_high", "boot_low", "boot_high", "cv", "median"]],
-    digits=4)
-
-# %%
 #| label: tbl-key-tests
-#| tbl-cap: "Pairwise comparisons of conditions (a vs b) for the study's headline quantities: epochs to the highest threshold (sustained and first reached), test accuracy at epoch 100, addition accuracy after transfer and the circuits' mean fraction explained. Welch's t with its Welch-Satterthwaite df and p, then Holm-corrected p-values over the three pairs of the quantity for Welch's t and for Mann-Whitney U, and Hedges' g (a minus b). n a, n b: runs with a value. Every quantity: the next table in chapter 06."
-key_metrics = [highest.replace("first", "sustained"), highest, "test acc at 100", "addition test acc", "circuit: mean frac"]
-md_table(multiseed.pairwise_display(tests, key_metrics), digits=4)
+#| tbl-cap: "Epochs to the highest threshold, every pair of conditions (a vs b), paired by seed: n pairs, the geometric mean of the per-seed ratios a / b with its 95 % t-interval ('>=': a censored run of a entered at the cap, so the ratio is a lower bound), the paired t-test on the log ratios (p) and its Holm-corrected p over the whole family of tests the paper reports (the next table), then as sensitivity analyses the Holm-corrected Welch tests on log and raw epochs and the paired test without the runs that never converged."
+md_table(multiseed.family_display(family, key_tests, family_converged), digits={"n": 0, "p": 4, "p Holm": 4,
+         "p Holm, Welch on log": 4, "p Holm, Welch": 4, "p Holm without non-converged runs": 4})
 
 # %%
-#| label: tbl-pairwise-tests
-#| tbl-cap: "Pairwise comparisons of conditions (a vs b) per quantity: Welch's t with its Welch-Satterthwaite df and p, then Holm-corrected p-values over the three pairs of the quantity for Welch's t and for Mann-Whitney U, and Hedges' g (a minus b). n a, n b: runs with a value."
-md_table(multiseed.pairwise_display(tests), digits=4)
-
-# %%
-#| label: tbl-normality
-#| tbl-cap: "Shapiro-Wilk test per quantity and condition: W, p and n (not computed below n = 3 or for constant groups)."
-md_table(normal, digits=4)
+#| label: tbl-family
+#| tbl-cap: "The whole family of tests the paper reports, one row each: pairwise comparisons of conditions (paired by seed), retention tests (chapter 03), correlations of early accuracy with convergence, and key-frequency reuse (chapter 05). Effect with its 95 % interval, p, and Holm's correction over every test of the family with a defined p; the Welch columns replace the paired test by Welch's t on log or raw epochs; the last column recomputes the family without the runs that never converged."
+md_table(multiseed.family_display(family, without=family_converged), digits={"n": 0, "p": 4, "p Holm": 4,
+         "p Holm, Welch on log": 4, "p Holm, Welch": 4, "p Holm without non-converged runs": 4})
 
 # %%
 #| label: tbl-correlations
-#| tbl-cap: "Spearman correlation over all runs between test accuracy at epoch 100 and epochs to the highest threshold (first reached / sustained): rho, approximate 95 % CI (Fisher z, Bonett-Wright se), p, n and df = n - 2. Censored runs are left out, or (rows 'censored at cap') ranked at the cap, above every run that reached it."
-md_table(multiseed.correlation_frame(correlations), digits=4)
+#| tbl-cap: "Spearman's rho between test accuracy at epoch 100 and epochs to first reach the highest threshold (censored runs ranked at the cap), over all runs and within each condition: rho with an approximate 95 % interval (Fisher z, Bonett-Wright se), p and its Holm-corrected p over the family, n runs. The pooled rho mixes the difference between conditions with the relation within them."
+md_table(multiseed.family_display(family, [t for t in family["test"] if t.startswith("test acc at 100 vs")])
+         [["test", "n", "effect", "p", "p Holm"]], digits={"n": 0, "p": 4, "p Holm": 4})
+
+# %%
+#| label: tbl-seed-summary
+#| tbl-cap: "Per quantity and condition: runs with a value (of all runs), mean, sd (ddof 1), 95 % interval of the mean (log-normal for epochs, t otherwise; ci_method) with the t df, 95 % percentile-bootstrap interval, CV (sd / mean) and median, over the runs with a value. Epochs in epochs, accuracies as fractions."
+md_table(summary.assign(runs=lambda d: d["n_reached"].astype(str) + "/" + d["n_total"].astype(str))[
+    ["metric", "condition", "runs", "mean", "sd", "df", "ci_low", "ci_high", "ci_method", "boot_low", "boot_high", "cv",
+     "median"]], digits=4)
+
+# %%
+#| label: tbl-normality
+#| tbl-cap: "Shapiro-Wilk test per quantity and condition: W, p and n (not computed below n = 3 or for constant groups). Epoch counts are skewed: this is why the comparisons above work on log ratios."
+md_table(normal, digits=4)
 
 # %%
 #| label: tbl-key-outliers
-#| tbl-cap: "z-score outliers (ddof 1) of the epochs to the highest threshold, within each condition and over all runs: n, the largest |z| observed, the largest |z| n values can reach at all ((n - 1) / sqrt(n)), and the runs above the threshold. 'can flag' is false where the threshold is out of reach. Every quantity: the next table in chapter 06."
+#| tbl-cap: "z-score outliers (ddof 1) of the epochs to first reach the highest threshold, within each condition and over all runs: n, the largest |z| observed, the largest |z| n values can reach at all ((n - 1) / sqrt(n)), and the runs above the threshold. 'can flag' is false where the threshold is out of reach. Every quantity: the next table in chapter 06."
 outlier_table = outliers.assign(flagged=lambda d: d["flagged"].map(lambda v: ", ".join(v) or "–")).drop(columns=["note"])
 md_table(outlier_table[outlier_table["metric"] == highest], digits=3)
 
@@ -144,19 +162,27 @@ md_table(outlier_table, digits=3)
 md_table(censored)
 
 # %%
+speedups = {}
+for test in key_tests:
+    row = family[family["test"] == test].iloc[0]
+    speedups[f"{row['a']}_over_{row['b']}_{multiseed.metric_key(row['quantity'])}"] = row.to_dict()
 numbers = {
     "n_seeds": len(P["seeds"]),
     "n_runs": len(runs),
-    "cap": P["transfer_max_epochs"],
+    "cap": cap,
     "confidence": P["confidence"],
+    "conditions": conditions,
     "summary": multiseed.as_numbers(summary, ["metric", "condition"], [c for c in summary.columns if c not in ("metric", "condition")]),
-    "tests": multiseed.as_numbers(tests.assign(pair=tests["group_a"] + "_vs_" + tests["group_b"]), ["metric", "pair"],
-                                  ["n_a", "n_b", "t", "df", "p_t", "p_t_holm", "rank_stat", "p_rank", "p_rank_holm", "effect_size", "note"]),
-    "normality": multiseed.as_numbers(normal, ["metric", "condition"], ["W", "p", "n", "n_total", "note"]),
-    "correlations": correlations,
-    "outliers": multiseed.as_numbers(outliers, ["metric", "scope"], ["n", "max |z|", "largest possible |z|", "can flag", "flagged", "threshold"]),
-    "max_abs_z_bound": {str(n): multiseed.max_abs_z(n) for n in (len(P["seeds"]), 3 * len(P["seeds"]))},
-    "censored": multiseed.as_numbers(censored, ["metric", "condition"], ["censored", "of", "seeds"]),
+    "time_to_threshold": multiseed.as_numbers(times, ["metric", "condition"], [c for c in times.columns if c not in ("metric", "condition")]),
+    "family": {row["test"]: row for row in family.to_dict(orient="records")},
+    "family_size": inference.family_size(family),
+    "family_parts": {g: int(rows["p"].notna().sum()) for g, rows in family.groupby("group", sort=False)},
+    "family_without_nonconverged": {row["test"]: row for row in family_converged.to_dict(orient="records")},
+    "nonconverged": [{"condition": r.condition, "seed": r.seed, "why": r.why} for r in nonconverged],
     "speedups": speedups,
+    "normality": multiseed.as_numbers(normal, ["metric", "condition"], ["W", "p", "n", "n_total", "note"]),
+    "outliers": multiseed.as_numbers(outliers, ["metric", "scope"], ["n", "max |z|", "largest possible |z|", "can flag", "flagged", "threshold"]),
+    "max_abs_z_bound": {str(n): multiseed.max_abs_z(n) for n in (len(P["seeds"]), len(conditions) * len(P["seeds"]))},
+    "censored": multiseed.as_numbers(censored, ["metric", "condition"], ["censored", "of", "seeds"]),
 }
 save_numbers("06-statistics", numbers, P);

@@ -1,134 +1,184 @@
-"""Claims audit (protocol item 8): every quantitative claim of the design document, checked
-against this rerun's computed results.
+"""Claims audit (protocol item 8): every quantitative claim of the design document, judged
+against this rerun.
 
-The registry ``CLAIMS`` holds one ``Claim`` per quantitative statement of the document: its
-id, section, the quoted text, the claimed value (the only place the document's numbers are
-written in this project: they are data to test, never targets), what kind of statement it is,
-and how to compute the reproduced value from ``Results`` (every chapter's saved numbers).
-``audit(results)`` evaluates every claim with one general rule, ``verdict``:
+The claims are data (``claims.yaml`` beside this module): the quote as printed, the numbers
+in it as printed, what each is compared against and the kind of statement it is. The rule is
+one short function per kind (``RULES``); ``audit(results)`` runs it twice, on every run and
+without the runs that never converged, and says which verdicts depend on those runs.
 
-Verdict rule (in this order; the first that applies decides):
+The rule, by kind of number (``x`` = the claimed value, its tolerance half a unit of the last
+digit *as printed*: "-1.000" is +-0.0005, "+0.00%" +-0.005 points, "5,545" +-0.5; a "~" claim
++-10 %):
 
-1. ``kind == "untestable"`` (hardware, wall time, storage, the original repository, things
-   this project never ran) -> **not testable**.
-2. The claim fails a computed *consistency check* against the document's own statements
-   (``Claim.consistency``; e.g. "t(3)" is impossible with the document's 5 seeds per group,
-   where a t-test has df between n - 1 = 4 and 2n - 2 = 8; epochs to 99.9 % above the
-   10,000-epoch budget the document says sufficed; a z > 2 rule that cannot fire at n = 5;
-   an overlap fraction that does not follow from the listed sets) -> **not supported**.
-3. No reproduced value (an upstream chapter has not been run, or the quantity is undefined
-   at this n) -> **not testable**, saying which.
-4. By kind:
-   * ``estimate``: a mean (or other estimate) over runs. If any run is censored (never
-     reached the threshold before the cap C): **not supported** when the claim implies every
-     run got there by an epoch below C (the claimed epochs, or ``Claim.by_epoch`` for e.g. a
-     jump "at epoch 5,545"), **not testable** when that epoch is at or beyond C (this
-     profile's cap is too short to tell) or the claim implies no epoch. Else **supported** iff the claimed
-     value lies in the reproduced 95 % CI widened by the claim's rounding (half a unit of its
-     last printed digit; a "~" claim gets +-10 % of its value), or, without a CI (n = 1),
-     iff it equals the reproduced value within that tolerance. An unbounded CI (a ratio of
-     means whose denominator is not distinguishable from 0) is **inconclusive**. A claim inside a CI that also
-     holds values 50 % away from it (``PRECISION``; at least its rounding) is
-     **inconclusive**: the rerun agrees with it and with very different values alike, so
-     "inside the CI" would be an empty confirmation (a few seeds with a wide spread).
-   * ``at_least`` / ``at_most``: a bound on every run. **supported** iff the bound holds for
-     all runs (the reason gives the extreme run).
-   * ``reach_by``: "every run reaches the threshold by epoch E". **supported** iff every run
-     reached it at or before E; **not supported** if one reached later, or one never reached
-     it within a cap C >= E; **not testable** if runs are censored at a cap C < E.
-   * ``p_below``: "p < a" -> **supported** iff the reproduced p < a.
-   * ``p_equal``: an exact p-value -> **supported** iff the reproduced p falls on the same
-     side of 0.05 as the claimed one (p-values are not estimates with CIs).
-   * ``p_above``: "not significant" -> **supported** iff the reproduced p >= the bound.
-   * ``category``: e.g. the top frequency -> **supported** iff the claimed category is the
-     most common value over runs (not when no value repeats).
+* ``mean``: the mean over the runs the claim is about. Epochs are positive and skewed, so
+  their interval is the log-normal (Cox) interval of the mean; shares and counts get a
+  t-interval truncated to their range. When a run never reached the threshold within the cap
+  (censored), the estimate is the restricted mean (censored runs counted at the cap), a lower
+  bound of the mean: the claim is **contradicted** only when it lies below that bound's
+  interval, else **inconclusive**. Without censoring: outside the interval -> **contradicted**;
+  inside, but the interval also holds values 50 % away (``PRECISION``) -> **inconclusive** (an
+  empty confirmation); else **supported**. With one value and no interval: equal within the
+  tolerance or not.
+* ``sd`` / ``cv``: the spread over seeds with a chi-square interval; censored runs make the
+  sd with them at the cap a lower bound (judged as above) and leave the CV untestable.
+* ``ratio``: the per-seed paired ratio of epochs (geometric mean with its interval), judged
+  like a mean; a censored numerator makes it a lower bound.
+* ``per-run``: a bound on every run the claim is about (a run censored at a cap beyond the
+  claimed epoch fails "reached by"; one censored before it is unknown). Another run's
+  censoring never decides it.
+* ``p-value``: judged on the family-wise (Holm) p of the test among every test the paper
+  reports, and on the effect with its interval. A claimed significant difference is
+  **supported** when the corrected p is below the claimed level with the effect on the
+  claimed side, **inconclusive** when it is significant at 0.05 but not at a stricter claimed
+  level, **contradicted** otherwise. A claimed absence of a difference is **contradicted** by a
+  significant corrected p and otherwise **inconclusive**: five seeds cannot show that there is
+  no difference.
+* ``exact``: a computed quantity without sampling (a parameter count): equal or not.
+* ``category``: the most common value over runs (no value repeating: contradicted).
+* ``definitional``: true by the setup's arithmetic (1/113, p + 1 tokens); counted apart.
 
-Intervals are truncated to the quantity's possible range first (``UNIT_RANGE``: shares to
-0-100 %, epochs and counts to >= 0), so no reason quotes an accuracy CI below 0 %.
-
-Every verdict comes with a one-line reason generated from the numbers.
+A claim with several numbers is contradicted when one is, supported when all are, else
+inconclusive (or not testable when none can be tested). A claim that fails a check against
+the document's own statements (``CONSISTENCY``: "t(3)" with five seeds, epochs beyond its
+10,000-epoch runs) is counted as **inconsistent within the document**, with what the data say
+beside it. Verdict categories: ``CATEGORIES``.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
-from dataclasses import dataclass, field, replace
-from typing import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
+import yaml
 from scipy import stats as sps
 
-from grokpaper.report import EPOCH_RANGE, SHARE_RANGE, clip_interval
+from grokpaper import inference, stats, survival
+from grokpaper.evidence import Evidence
+from grokpaper.report import fmt as fmt_prose
 from grokpaper.stats import is_missing
 
-SUPPORTED, NOT_SUPPORTED, NOT_TESTABLE = "supported", "not supported", "not testable"
-INCONCLUSIVE = "inconclusive"
-VERDICTS = (SUPPORTED, INCONCLUSIVE, NOT_SUPPORTED, NOT_TESTABLE)
-KINDS = ("estimate", "at_least", "at_most", "reach_by", "p_below", "p_equal", "p_above", "category", "untestable")
+SUPPORTED, CONTRADICTED, INCONCLUSIVE, NOT_TESTABLE = "supported", "contradicted by the data", "inconclusive", "not testable"
+INCONSISTENT, DEFINITIONAL = "inconsistent within the document", "definitional"
+CATEGORIES = (SUPPORTED, CONTRADICTED, INCONCLUSIVE, INCONSISTENT, DEFINITIONAL, NOT_TESTABLE)
+DATA_VERDICTS = (SUPPORTED, CONTRADICTED, INCONCLUSIVE, NOT_TESTABLE)
+KINDS = ("mean", "sd", "cv", "ratio", "per-run", "p-value", "exact", "category", "definitional")
+PAPER_SECTIONS = ("methods", "sources", "transfer", "retention", "agreement", "circuits", "statistics",
+                  "dynamics", "resources")
 ALPHA = 0.05
-APPROX = 0.10   # relative tolerance of a "~" claim
-PRECISION = 0.5  # a CI reaching this far (relative) from the claim cannot confirm it
+APPROX = 0.10    # relative tolerance of a "~" claim
+PRECISION = 0.5  # an interval reaching this far (relative) from the claim cannot confirm it
+CONFIDENCE = 0.95
+CLAIMS_FILE = Path(__file__).with_name("claims.yaml")
 
-# Facts the document states about its own setup (data of the registry, used by consistency checks).
+# Facts the document states about its own setup (used by the consistency checks).
 DOC_SEEDS = (42, 7, 99, 314, 123)
 DOC_EPOCH_BUDGET = 10_000
 DOC_P = 113
+DOC_ARCHITECTURE = {"d_model": 128, "n_heads": 4, "d_mlp": 512, "n_ctx": 3, "d_vocab": 114}
+DOC_METHOD_UNITS = 128   # "For each neuron d in {1, ..., 128}" of W_E / W_U
 
 
-# ----------------------------------------------------------------------------- data types
+# ----------------------------------------------------------------------------- printed numbers
 
 @dataclass(frozen=True)
-class Reproduced:
-    """What the rerun gives for a claim: a value, its CI (if any), the runs behind it."""
+class Printed:
+    """A number as the document prints it: its value (fractions for percentages), the rounding
+    tolerance its digits imply, and for p-values the relation ("<" or "=")."""
 
-    value: float | None = None
-    ci_low: float | None = None
-    ci_high: float | None = None
-    n: int | None = None                 # runs with a value
-    n_total: int | None = None           # runs in all (n_total - n censored)
-    values: tuple = ()                   # per-run values (None = censored), for bounds / categories
-    cap: float | None = None             # epoch cap of censored runs
-    t: float | None = None
-    df: float | None = None
-    note: str = ""
-    values_are: str = "runs"             # what one entry of ``values`` is, for reason lines
-    unbounded: bool = False              # the CI is unbounded (e.g. Fieller's, for a ratio of means)
+    text: str
+    value: float | None
+    tolerance: float = 0.0
+    approx: bool = False
+    percent: bool = False
+    relation: str | None = None
+
+
+_NUMBER = r"[+\-−]?\d[\d,]*(?:\.\d+)?"
+
+
+def parse_printed(text: str) -> Printed:
+    """Value and precision of a printed number: "5,545" -> 5545 +- 0.5; "33.14%" -> 0.3314
+    +- 0.00005; "-1.000" -> -1 +- 0.0005; "~8,000" -> 8000 +- 10 %; "~67k" -> 67,000 +- 10 %;
+    "4.8x" -> 4.8 +- 0.05; "1/113" -> 1/113 exactly; "p < 0.001" -> 0.001 with relation "<".
+    Words ("not significant") give no value."""
+    t = str(text).strip()
+    m = re.fullmatch(r"p\s*([<=])\s*(\d*\.?\d+)", t)
+    if m:
+        digits = m.group(2)
+        return Printed(t, float(digits), _half_unit(digits), relation=m.group(1))
+    m = re.fullmatch(r"(\d+)/(\d+)", t)
+    if m:
+        return Printed(t, int(m.group(1)) / int(m.group(2)))
+    approx = t.startswith("~")
+    body = t.lstrip("~").strip()
+    m = re.fullmatch(rf"({_NUMBER})\s*(%|x|k)?", body)
+    if not m:
+        return Printed(t, None)
+    digits, suffix = m.group(1).replace("−", "-"), m.group(2)
+    scale = {"%": 0.01, "k": 1000.0}.get(suffix, 1.0)
+    value = float(digits.replace(",", "")) * scale
+    tolerance = APPROX * abs(value) if approx else _half_unit(digits) * scale
+    return Printed(t, value, tolerance, approx, suffix == "%")
+
+
+def _half_unit(digits: str) -> float:
+    """Half a unit of the last printed digit: '1.000' -> 0.0005, '5,545' -> 0.5."""
+    decimals = len(digits.split(".")[1]) if "." in digits else 0
+    return 0.5 * 10 ** -decimals
+
+
+# ----------------------------------------------------------------------------- reproduced values
+
+@dataclass(frozen=True)
+class RunValues:
+    """Per-run values a claim is about (None: the run never reached the threshold by ``cap``)."""
+
+    what: str                                   # "grokked transfer runs: epochs to first 99.9%"
+    values: tuple                               # ((run label, value or None), ...)
+    unit: str = "value"                         # epochs, share, count, fraction, frequency, z, p
+    cap: float | None = None
+    bounds: tuple = (-math.inf, math.inf)       # the quantity's possible range
+    items: str = "runs"                         # what one value is, for reasons
 
     @property
-    def n_censored(self) -> int:
-        if self.values:
-            return sum(v is None for v in self.values)
-        return (self.n_total or 0) - (self.n or 0)
+    def reached(self) -> list[float]:
+        return [float(v) for _, v in self.values if not is_missing(v)]
+
+    @property
+    def censored(self) -> list[str]:
+        return [label for label, v in self.values if is_missing(v)]
 
 
 @dataclass(frozen=True)
-class Claim:
-    """One quantitative claim of the design document and how to reproduce it."""
+class Estimate:
+    """A statistic the rerun gives for a claim: value, interval, and for tests the p-values."""
 
-    id: str
-    section: str
-    quote: str
-    claimed: float | str | None
-    unit: str                            # epochs, share, fraction, ratio, count, p, rho, frequency, text
-    kind: str
-    reproduce: Callable | None = None    # Results -> Reproduced (KeyError: upstream missing)
-    consistency: Callable | None = None  # () -> reason (str) when the claim contradicts the document, else None
-    approx: bool = False                 # "~" in the document
-    by_epoch: float | None = None        # epoch by which the claim implies every run reached the threshold
-    why_untestable: str = ""
-
-    def __post_init__(self):
-        if self.kind not in KINDS:
-            raise ValueError(f"claim {self.id}: kind must be one of {', '.join(KINDS)}; got {self.kind!r}")
-        if self.kind == "untestable" and not self.why_untestable:
-            raise ValueError(f"claim {self.id}: an untestable claim needs why_untestable")
+    what: str
+    value: float | None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    n: int | None = None
+    unit: str = "value"
+    bound: str | None = None        # "lower": the quantity is at least ``value`` (censored runs at the cap)
+    method: str = ""
+    note: str = ""
+    p: float | None = None
+    p_holm: float | None = None
+    family_size: int | None = None
+    null: float | None = None       # the effect's value under no difference (ratio 1, difference 0)
 
 
 # ----------------------------------------------------------------------------- formatting
 
 def fmt(value, unit: str = "") -> str:
-    """A value for a reason line: fractions as %, epochs with separators, else 3 significant."""
+    """A value for a reason line: shares and fractions as %, epochs and counts with separators,
+    else three significant digits; None/NaN as 'n/a'."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "n/a"
     if isinstance(value, str):
@@ -139,376 +189,419 @@ def fmt(value, unit: str = "") -> str:
         return f"{int(value):,}"
     if unit == "epochs":
         return f"{value:,.0f}"
+    if unit == "ratio":
+        return f"{value:.3g}×"
     return f"{value:.3g}"
 
 
-def tolerance(claim: Claim) -> float:
-    """Rounding tolerance of a claimed number: half a unit of its last printed digit (from its
-    decimal representation), or +-10 % for a "~" claim."""
-    x = float(claim.claimed)
-    if claim.approx:
-        return APPROX * abs(x)
-    text = repr(x).rstrip("0").rstrip(".") if "e" not in repr(x) else repr(x)
-    decimals = len(text.split(".")[1]) if "." in text else 0
-    return 0.5 * 10 ** -decimals
+def _interval(e: Estimate) -> str:
+    if not (_finite(e.ci_low) and _finite(e.ci_high)):
+        return f"n = {e.n}, no CI" if e.n is not None else "no CI"
+    return f"95 % CI {fmt(e.ci_low, e.unit)} to {fmt(e.ci_high, e.unit)}, n = {e.n}"
 
 
-def _ci_text(rep: Reproduced, unit: str) -> str:
-    n = f"n = {rep.n}" + (f" of {rep.n_total}" if rep.n_total and rep.n_total != rep.n else "")
-    if not (_finite(rep.ci_low) and _finite(rep.ci_high)):
-        return f"{fmt(rep.value, unit)} ({n}, no CI)"
-    if rep.n > 1 and rep.ci_low == rep.ci_high == rep.value:  # no spread: "150 (95 % CI 150 to 150)" says less
-        return f"{fmt(rep.value, unit)} in each of the {rep.n} runs"
-    return f"{fmt(rep.value, unit)} (95 % CI {fmt(rep.ci_low, unit)} to {fmt(rep.ci_high, unit)}, {n})"
+def describe_estimate(e: Estimate) -> str:
+    """'764 (95 % CI 450 to 1,610, n = 5)', '>= 21,846 (...)' for a lower bound, or
+    '150 in each of the 5 runs' when there is no spread."""
+    head = (">= " if e.bound == "lower" else "") + fmt(e.value, e.unit)
+    if e.n and e.n > 1 and e.ci_low == e.ci_high == e.value:
+        return f"{head} in each of the {e.n} runs"
+    return f"{head} ({_interval(e)})"
 
-
-# ----------------------------------------------------------------------------- the rule
 
 def _finite(v) -> bool:
-    return not is_missing(v)
+    return not is_missing(v) and not (isinstance(v, float) and math.isinf(v))
 
 
-def verdict(claim: Claim, rep: Reproduced | None, inconsistency: str | None = None) -> tuple[str, str]:
-    """(verdict, reason) of one claim given its reproduced value (None: no result) and the
-    result of its consistency check; the rule is in the module docstring."""
-    c, u = claim, claim.unit
-    if c.kind == "untestable":
-        return NOT_TESTABLE, c.why_untestable
-    if inconsistency:
-        # The claim fails as stated; still say what the rerun gives for the quantity, so a reader
-        # sees e.g. the reproduced speed-up beside "26,442 epochs exceed the 10,000-epoch budget".
-        reason = f"inconsistent: {inconsistency}"
-        data_verdict, data_reason = verdict(claim, rep)
-        if data_verdict != NOT_TESTABLE:
-            reason += f"; on the data alone: {data_reason} ({data_verdict})"
-        return NOT_SUPPORTED, reason
-    if rep is None:
-        return NOT_TESTABLE, "no reproduced value (upstream result missing)"
-    if c.kind == "estimate":
-        if rep.n_censored:
-            where = f"{rep.n_censored} of {rep.n_total or len(rep.values)} runs never reached it by the cap {fmt(rep.cap, 'epochs')}"
-            by = c.by_epoch if c.by_epoch is not None else (float(c.claimed) if u == "epochs" else None)
-            if by is None or rep.cap is None:
-                return NOT_TESTABLE, f"{where}; the claim does not say by when they should have"
-            if by >= rep.cap:
-                return NOT_TESTABLE, (f"the claim implies reaching it at epoch {fmt(by, 'epochs')}, beyond this "
-                                      f"profile's cap {fmt(rep.cap, 'epochs')} ({where})")
-            return NOT_SUPPORTED, f"the claim implies reaching it by epoch {fmt(by, 'epochs')}, but {where}"
-        if not _finite(rep.value):
-            return NOT_TESTABLE, f"reproduced value undefined ({rep.note or 'no runs'})"
-        tol = tolerance(c)
-        x = float(c.claimed)
-        if rep.unbounded:
-            return INCONCLUSIVE, (f"reproduced {fmt(rep.value, u)} (n = {rep.n}) vs claimed {fmt(x, u)}: its 95 % CI is "
-                                  f"{rep.note}, so it holds the claim and every other value")
-        if _finite(rep.ci_low) and _finite(rep.ci_high):
-            inside = rep.ci_low - tol <= x <= rep.ci_high + tol
-            got = f"reproduced {_ci_text(rep, u)} vs claimed {fmt(x, u)}"
-            if not inside:
-                return NOT_SUPPORTED, f"{got}: outside the CI"
-            margin = max(PRECISION * abs(x), tol)
-            if rep.ci_low < x - margin or rep.ci_high > x + margin:
-                return INCONCLUSIVE, (f"{got}: inside the CI, but the CI also reaches beyond {fmt(x, u)} "
-                                      f"± {fmt(margin, u)} (too wide to confirm it)")
-            return SUPPORTED, f"{got}: inside the CI"
-        same = abs(rep.value - x) <= tol + 1e-12 * max(1.0, abs(x))
-        return (SUPPORTED if same else NOT_SUPPORTED,
-                f"reproduced {_ci_text(rep, u)} vs claimed {fmt(x, u)}: "
-                + ("equal within rounding" if same else "differs by more than rounding"))
-    if c.kind in ("at_least", "at_most"):
-        vals = [v for v in rep.values if _finite(v)]
-        if not vals:
-            return NOT_TESTABLE, "no runs with a value"
-        low = c.kind == "at_least"
-        extreme = min(vals) if low else max(vals)
-        ok = extreme >= float(c.claimed) if low else extreme <= float(c.claimed)
-        word = "lowest" if low else "highest"
-        sign = ">=" if low else "<="
-        return (SUPPORTED if ok else NOT_SUPPORTED,
-                f"{word} of {len(vals)} {rep.values_are} is {fmt(extreme, u)}; claimed {sign} {fmt(c.claimed, u)}: "
-                + ("holds for all" if ok else "fails"))
-    if c.kind == "reach_by":
-        e = float(c.claimed)
-        reached = [v for v in rep.values if _finite(v)]
-        late = [v for v in reached if v > e]
-        n_cens = len(rep.values) - len(reached)
-        head = f"{len(reached)} of {len(rep.values)} runs reached it"
-        if late:
-            return NOT_SUPPORTED, f"{head}; {len(late)} only after epoch {fmt(e, 'epochs')} (latest {fmt(max(late), 'epochs')})"
-        if n_cens and rep.cap is not None and rep.cap >= e:
-            return NOT_SUPPORTED, f"{head}; {n_cens} never did within {fmt(rep.cap, 'epochs')} >= {fmt(e, 'epochs')} epochs"
-        if n_cens:
-            return NOT_TESTABLE, f"{head}; {n_cens} censored at this profile's cap {fmt(rep.cap, 'epochs')} < {fmt(e, 'epochs')}"
-        return SUPPORTED, f"all {len(reached)} runs reached it by epoch {fmt(max(reached), 'epochs')} <= {fmt(e, 'epochs')}"
-    if c.kind in ("p_below", "p_equal", "p_above"):
-        if not _finite(rep.value):
-            return NOT_TESTABLE, f"reproduced test undefined ({rep.note or 'too few runs'})"
-        test = "" if rep.t is None else f"t({fmt(rep.df)}) = {fmt(rep.t)}, "
-        got = f"reproduced {test}p = {rep.value:.3g} (n = {rep.n})"
-        if c.kind == "p_below":
-            ok = rep.value < float(c.claimed)
-            return (SUPPORTED if ok else NOT_SUPPORTED), f"{got}; claimed p < {c.claimed:g}"
-        if c.kind == "p_above":
-            ok = rep.value >= float(c.claimed)
-            return (SUPPORTED if ok else NOT_SUPPORTED), f"{got}; claimed not significant (p >= {c.claimed:g})"
-        same = (rep.value < ALPHA) == (float(c.claimed) < ALPHA)
-        return ((SUPPORTED if same else NOT_SUPPORTED),
-                f"{got} vs claimed p = {c.claimed:g}: {'same' if same else 'opposite'} side of {ALPHA}")
-    if c.kind == "category":
-        vals = [v for v in rep.values if _finite(v)]
-        if not vals:
-            return NOT_TESTABLE, "no runs with a value"
-        counts = Counter(vals)
-        mode, k = min(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-        ok = mode == c.claimed
-        n = len(vals)
-        claimed_in = f"claimed {fmt(c.claimed, u)} in {counts.get(c.claimed, 0)} of {n} runs"
-        if k == 1 and n > 1:  # no value repeats: there is no "most common" one to speak of
-            return NOT_SUPPORTED, f"all {n} runs differ ({', '.join(fmt(v, u) for v in vals)}); {claimed_in}"
-        return ((SUPPORTED if ok else NOT_SUPPORTED),
-                f"most common over {n} runs: {fmt(mode, u)} ({k} of {n} runs); {claimed_in}")
-    raise ValueError(f"claim {c.id}: unknown kind {c.kind!r}")
+# ----------------------------------------------------------------------------- estimates from runs
+
+def mean_estimate(q: RunValues, confidence: float = CONFIDENCE) -> Estimate:
+    """The mean over runs: restricted mean (censored runs at the cap, a lower bound) when any run
+    is censored; a log-normal (Cox) interval for epochs; a t-interval truncated to the range
+    otherwise."""
+    values = q.reached
+    if q.censored:
+        values_or_none = [v for _, v in q.values]
+        r = survival.restricted_mean(values_or_none, cap=q.cap, confidence=confidence, skewed=True)
+        return Estimate(q.what, r["value"], r["ci_low"], r["ci_high"], n=len(q.values), unit=q.unit, bound="lower",
+                        method="restricted mean to the cap", note=f"{len(q.censored)} of {len(q.values)} "
+                        f"{q.items} never reached it by the cap {fmt(q.cap, 'epochs')} ({', '.join(q.censored)})")
+    if not values:
+        return Estimate(q.what, None, n=0, unit=q.unit, note=f"no {q.items} with a value")
+    if len(values) == 1:
+        return Estimate(q.what, values[0], n=1, unit=q.unit, note="one value: no interval")
+    if min(values) == max(values):
+        return Estimate(q.what, values[0], values[0], values[0], n=len(values), unit=q.unit, method="no spread")
+    if q.unit == "epochs" and min(values) > 0:
+        r = stats.lognormal_mean_ci(values, confidence)
+        return Estimate(q.what, r["value"], r["ci_low"], min(r["ci_high"], q.bounds[1]), n=len(values), unit=q.unit,
+                        method="log-normal (Cox) interval")
+    mean, sem = float(np.mean(values)), float(np.std(values, ddof=1)) / math.sqrt(len(values))
+    low, high = sps.t.interval(confidence, len(values) - 1, loc=mean, scale=sem)
+    return Estimate(q.what, mean, max(float(low), q.bounds[0]), min(float(high), q.bounds[1]), n=len(values),
+                    unit=q.unit, method="t-interval")
 
 
-# The possible range of a quantity by unit: a t-interval of a few seeds can reach beyond it (accuracies
-# below 0 % or above 100 %, epochs below 0), so the audit truncates intervals to it. A "share" is a
-# proportion (accuracy, agreement, fraction explained); a "fraction" may be a difference (a gain, a
-# jump) or exceed 1 (a coefficient of variation) and is left alone.
-UNIT_RANGE = {"share": SHARE_RANGE, "epochs": EPOCH_RANGE, "count": (0.0, math.inf)}
-
-
-def within_range(rep: Reproduced | None, unit: str) -> Reproduced | None:
-    """``rep`` with its CI truncated to the unit's possible range (``UNIT_RANGE``)."""
-    if rep is None or unit not in UNIT_RANGE or not (_finite(rep.ci_low) and _finite(rep.ci_high)):
-        return rep
-    low, high = clip_interval(rep.ci_low, rep.ci_high, UNIT_RANGE[unit])
-    return replace(rep, ci_low=low, ci_high=high)
-
-
-def evaluate(claim: Claim, results) -> dict:
-    """One audit row: the claim, its reproduced value and CI (truncated to the unit's range), the
-    verdict and the reason."""
-    rep, missing = None, ""
-    if claim.reproduce is not None and claim.kind != "untestable":
-        try:
-            rep = within_range(claim.reproduce(results), claim.unit)
-        except KeyError as e:
-            missing = str(e).strip("'\"")
-    inconsistency = claim.consistency() if claim.consistency else None
-    v, reason = verdict(claim, rep, inconsistency)
-    if rep is None and missing and v == NOT_TESTABLE:
-        reason = f"no reproduced value: {missing}"
-    return {
-        "id": claim.id, "section": claim.section, "claim": claim.quote,
-        "claimed": claim.claimed, "unit": claim.unit, "kind": claim.kind,
-        "reproduced": None if rep is None else rep.value,
-        "ci_low": None if rep is None else rep.ci_low, "ci_high": None if rep is None else rep.ci_high,
-        "n": None if rep is None else rep.n,
-        "verdict": v, "reason": reason,
-    }
-
-
-def audit(results, claims=None) -> list[dict]:
-    """Evaluate every claim of the registry (or ``claims``) against ``results``."""
-    return [evaluate(c, results) for c in (CLAIMS if claims is None else claims)]
-
-
-def display_table(rows: list[dict]):
-    """The audit as the paper shows it: the claim with its section, the claimed value in its
-    unit ("33.14 %", "5,545", "0.001"; a dash where the claim has none), verdict and reason."""
-    import pandas as pd
-
-    return pd.DataFrame({
-        "claim": [f"{r['claim']} ({r['section']})" for r in rows],
-        "claimed": ["–" if r["claimed"] is None else fmt(r["claimed"], r["unit"]) for r in rows],
-        "verdict": [r["verdict"] for r in rows],
-        "reason": [r["reason"] for r in rows],
-    })
-
-
-def verdict_counts(rows: list[dict]) -> dict:
-    """Number of claims per verdict (every verdict listed, zeros included) and the total."""
-    counts = {v: sum(r["verdict"] == v for r in rows) for v in VERDICTS}
-    counts["total"] = len(rows)
-    return counts
-
-
-# ----------------------------------------------------------------------------- reading results
-
-def get(results, chapter: str, *path):
-    """A saved number by chapter and key path (keys may contain dots, e.g. '99.9%')."""
-    if chapter not in results.blobs:
-        raise KeyError(f"chapter {chapter} has no results (not run yet)")
-    node = results.blobs[chapter]["numbers"]
-    for part in path:
-        if not isinstance(node, dict) or part not in node:
-            raise KeyError(f"{chapter}: no {'.'.join(map(str, path))}")
-        node = node[part]
-    return node
-
-
-def sd_ci(sd: float, n: int, confidence: float = 0.95) -> tuple[float, float]:
+def sd_interval(sd: float, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
     """Chi-square confidence interval of a normal population's sd from a sample sd (ddof 1)."""
-    if n is None or n < 2 or not _finite(sd):
-        return None, None
     a = (1 - confidence) / 2
     return (math.sqrt((n - 1) * sd ** 2 / sps.chi2.ppf(1 - a, n - 1)),
             math.sqrt((n - 1) * sd ** 2 / sps.chi2.ppf(a, n - 1)))
 
 
-def _from_describe(d: dict, stat: str = "mean", cap=None) -> Reproduced:
-    n, n_total = d["n"], d["n_total"]
-    if stat == "mean":
-        lo, hi, v = d["ci_low"], d["ci_high"], d["mean"]
-    elif stat == "sd":
-        v = d["sd"]
-        lo, hi = sd_ci(v, n)
-    elif stat == "cv":
-        v = d["cv"]
-        lo, hi = sd_ci(d["sd"], n)
-        lo, hi = (None, None) if lo is None or not d["mean"] else (lo / d["mean"], hi / d["mean"])
-    else:
-        raise ValueError(f"stat must be mean, sd or cv; got {stat!r}")
-    return Reproduced(value=v, ci_low=lo, ci_high=hi, n=n, n_total=n_total, cap=cap, note=d.get("note", ""))
+def spread_estimate(q: RunValues, cv: bool = False, confidence: float = CONFIDENCE) -> Estimate:
+    """The sd over runs (ddof 1) with a chi-square interval, or the CV (sd / mean). Censored runs:
+    the sd with them at the cap is a lower bound when the cap lies above the others' mean (moving
+    a value further from the mean only widens the spread); the CV is then untestable."""
+    unit = "fraction" if cv else q.unit
+    values = q.reached
+    bound = None
+    if q.censored:
+        if cv or q.cap is None or not values or q.cap < np.mean(values):
+            return Estimate(q.what, None, n=len(values), unit=unit,
+                            note=f"{len(q.censored)} of {len(q.values)} {q.items} censored at the cap: "
+                                 f"the {'CV' if cv else 'sd'} is undefined")
+        values = values + [float(q.cap)] * len(q.censored)
+        bound = "lower"
+    n = len(values)
+    if n < 2:
+        return Estimate(q.what, None, n=n, unit=unit, note="fewer than 2 values: no spread")
+    sd = float(np.std(values, ddof=1))
+    low, high = sd_interval(sd, n, confidence)
+    note = "chi-square interval (assumes normal values)"
+    if bound:
+        note += f"; {len(q.censored)} censored {q.items} counted at the cap {fmt(q.cap, 'epochs')}, so a lower bound"
+    if cv:
+        mean = float(np.mean(values))
+        return Estimate(q.what, sd / mean, low / mean, high / mean, n=n, unit=unit, method="chi-square", note=note)
+    return Estimate(q.what, sd, low, high, n=n, unit=unit, bound=bound, method="chi-square", note=note)
 
 
-def described(chapter: str, *path, stat: str = "mean", cap_from: tuple | None = None) -> Callable:
-    """Reproduce from a saved ``stats.describe`` dict (mean with its t-CI, or the sd / CV with
-    a chi-square CI); ``cap_from`` = (chapter, key) of the epoch cap of censored runs."""
-    def reproduce(results):
-        cap = get(results, *cap_from) if cap_from else None
-        return _from_describe(get(results, chapter, *path), stat, cap)
-    return reproduce
+# ----------------------------------------------------------------------------- the rule, by kind
+
+Verdict = tuple[str, str]  # (data verdict, reason)
 
 
-def table_column(chapter: str, column: str, where: dict | None = None, table_key: str = "table",
-                 cap_from: tuple | None = None, values_are: str = "runs") -> Callable:
-    """Reproduce as the per-run values of a column of a chapter's saved one-row-per-run table
-    (rows filtered by ``where``), for bound, reach-by and category claims; ``values_are`` names
-    what a row is when it is not one run (a pair of runs, for agreement)."""
-    def reproduce(results):
-        table = get(results, chapter, table_key)
-        if column not in table:
-            raise KeyError(f"{chapter}.{table_key}: no column {column!r}")
-        rows = range(len(table[column]))
-        keep = [i for i in rows if all(table[k][i] == v for k, v in (where or {}).items())]
-        if not keep:
-            raise KeyError(f"{chapter}.{table_key}: no rows with {where}")
-        vals = tuple(table[column][i] for i in keep)
-        reached = [v for v in vals if _finite(v)]
-        cap = get(results, *cap_from) if cap_from else None
-        return Reproduced(value=float(np.mean(reached)) if reached and all(isinstance(v, (int, float)) for v in reached) else None,
-                          n=len(reached), n_total=len(vals), values=vals, cap=cap, values_are=values_are)
-    return reproduce
+def judge_estimate(x: Printed, e: Estimate) -> Verdict:
+    """A claimed value against an estimate with its interval (kinds mean, sd, cv, ratio)."""
+    if e.value is None or not _finite(e.value):
+        return NOT_TESTABLE, f"no reproduced value ({e.note or 'no runs'})"
+    got = f"reproduced {describe_estimate(e)} vs claimed {x.text}"
+    has_ci = _finite(e.ci_low) and _finite(e.ci_high)
+    if e.bound == "lower":
+        floor = e.ci_low if has_ci else e.value
+        if x.value < floor - x.tolerance:
+            return CONTRADICTED, (f"{got}: below the interval of the lower bound ({e.note}; even at the cap "
+                                  f"the value is at least {fmt(floor, e.unit)})")
+        return INCONCLUSIVE, f"{got}: {e.note}, so the value is open above; the claim is not below its lower bound"
+    if not has_ci:
+        same = abs(e.value - x.value) <= x.tolerance + 1e-12 * max(1.0, abs(x.value))
+        return (SUPPORTED if same else CONTRADICTED), f"{got}: {'equal within rounding' if same else 'differs by more than rounding'}"
+    if not e.ci_low - x.tolerance <= x.value <= e.ci_high + x.tolerance:
+        return CONTRADICTED, f"{got}: outside the interval"
+    margin = max(PRECISION * abs(x.value), x.tolerance)
+    if e.ci_low < x.value - margin or e.ci_high > x.value + margin:
+        return INCONCLUSIVE, (f"{got}: inside the interval, which also reaches beyond {x.text} ± {fmt(margin, e.unit)} "
+                              "(too wide to confirm it)")
+    return SUPPORTED, f"{got}: inside the interval"
 
 
-def pooled(chapter: str, column: str, where: dict | None = None, table_key: str = "table") -> Callable:
-    """Reproduce as the mean with its t-CI over every run (all conditions pooled) of a column of
-    a chapter's saved one-row-per-run table, for claims about "all models"."""
-    per_run = table_column(chapter, column, where, table_key)
-
-    return lambda results: _mean_ci(per_run(results).values)
-
-
-def _mean_ci(values) -> Reproduced:
-    """Mean and t-CI of the finite values (the bootstrap CI is not used by the audit)."""
-    from grokpaper import stats
-    return _from_describe(stats.describe([v for v in values if _finite(v)], n_boot=100).as_dict())
-
-
-def test_result(chapter: str, *path, p_key: str = "p_t", t_key: str = "t") -> Callable:
-    """Reproduce as a saved test's p-value (with its t, df and n)."""
-    def reproduce(results):
-        d = get(results, chapter, *path)
-        n = d.get("n") if "n" in d else (d.get("n_a", 0) or 0) + (d.get("n_b", 0) or 0)
-        return Reproduced(value=d[p_key], t=d.get(t_key), df=d.get("df"), n=n, note=d.get("note", ""))
-    return reproduce
-
-
-def chance_test(condition: str) -> Callable:
-    """The one-sample t-test of a condition's addition accuracy against chance 1/p (chapter 03),
-    found by its reference value."""
-    def reproduce(results):
-        chance = get(results, "03-retention", "chance")
-        tests = get(results, "03-retention", "tests", condition)
-        hit = [d for d in tests.values() if _finite(d.get("reference")) and abs(d["reference"] - chance) < 1e-12]
-        if not hit:
-            raise KeyError(f"03-retention: no test of {condition} against chance 1/p")
-        d = hit[0]
-        return Reproduced(value=d["p"], t=d["t"], df=d["df"], n=d["n"], note=d.get("note", ""))
-    return reproduce
+def judge_per_run(x: Printed, q: RunValues, op: str, threshold: float | None = None) -> Verdict:
+    """A bound on every run the claim is about: "reach_by" (reached by epoch x), ">=", "<=" or
+    "==" (within the printed tolerance). A run censored at a cap at or beyond x fails "reach_by";
+    one censored before it is unknown; other runs' censoring never decides."""
+    bound = threshold if threshold is not None else x.value
+    failing, unknown, passing = [], [], []
+    for label, v in q.values:
+        if op == "reach_by":
+            if is_missing(v):
+                (failing if q.cap is not None and q.cap >= bound else unknown).append((label, f"never within {fmt(q.cap, 'epochs')}"))
+            else:
+                (passing if v <= bound else failing).append((label, fmt(v, q.unit)))
+            continue
+        if is_missing(v):
+            unknown.append((label, "no value"))
+            continue
+        ok = {">=": v >= bound - x.tolerance, "<=": v <= bound + x.tolerance,
+              "==": abs(v - bound) <= x.tolerance + 1e-12}[op]
+        (passing if ok else failing).append((label, fmt(v, q.unit)))
+    n = len(q.values)
+    if not n:
+        return NOT_TESTABLE, f"no {q.items} to test"
+    claim = {"reach_by": f"reached by epoch {fmt(bound, 'epochs')}", ">=": f">= {fmt(bound, q.unit)}",
+             "<=": f"<= {fmt(bound, q.unit)}", "==": f"= {fmt(bound, q.unit)}"}[op]
+    if failing:
+        shown = "; ".join(f"{label}: {value}" for label, value in failing[:4]) + ("; ..." if len(failing) > 4 else "")
+        return CONTRADICTED, f"{len(failing)} of {n} {q.items} fail '{claim}' ({shown})"
+    if unknown:
+        return NOT_TESTABLE, (f"{len(passing)} of {n} {q.items} satisfy '{claim}'; {len(unknown)} cannot be judged "
+                              f"({', '.join(label for label, _ in unknown)})")
+    values = [float(v) for _, v in q.values if not is_missing(v)]
+    extreme = {"reach_by": max, ">=": min, "<=": max, "==": lambda vs: max(vs, key=lambda v: abs(v - bound))}[op](values)
+    return SUPPORTED, f"all {n} {q.items} satisfy '{claim}' (most extreme: {fmt(extreme, q.unit)})"
 
 
-def constant(value: float, note: str = "") -> Callable:
-    """Reproduce as a value computed here (e.g. a parameter count), exact (no CI)."""
-    return lambda results: Reproduced(value=float(value), n=1, n_total=1, note=note)
+def judge_p_value(x: Printed, e: Estimate, op: str, direction: str | None) -> Verdict:
+    """A claimed (non-)significant difference, judged on the Holm-corrected p of the paper's
+    whole family of tests and on the effect's interval."""
+    if e.p_holm is None or not _finite(e.p_holm):
+        return NOT_TESTABLE, f"the test is undefined here ({e.note or 'too few runs'})"
+    effect = describe_estimate(e)
+    got = (f"{e.what}: effect {effect}; p = {e.p:.3g}, Holm-corrected over the family of "
+           f"{e.family_size} tests p = {e.p_holm:.3g}")
+    significant = e.p_holm < ALPHA
+    if op == ">=":
+        if significant:
+            return CONTRADICTED, f"{got}: a significant difference, against the claimed '{x.text}'"
+        return INCONCLUSIVE, (f"{got}: not significant, but with these runs that cannot show there is no "
+                              "difference (see the interval)")
+    level = x.value if (x.relation == "<" and x.value is not None) else ALPHA
+    side_ok = True
+    if direction and e.null is not None and _finite(e.ci_low) and _finite(e.ci_high):
+        side_ok = e.ci_high < e.null if direction == "<" else e.ci_low > e.null
+    elif direction and e.null is not None and _finite(e.value):
+        side_ok = e.value < e.null if direction == "<" else e.value > e.null
+    if not significant or not side_ok:
+        why = "not significant after correction" if not significant else "the interval does not lie on the claimed side"
+        return CONTRADICTED, f"{got}: {why}, against the claimed {x.text}"
+    if e.p_holm < level:
+        return SUPPORTED, f"{got}: significant below the claimed level, on the claimed side"
+    return INCONCLUSIVE, f"{got}: significant at {ALPHA} after correction but not at the claimed {x.text}"
 
 
-# ----------------------------------------------------------------------------- consistency checks
-
-def df_impossible(claimed_df: float, n_per_group: int = len(DOC_SEEDS)) -> Callable:
-    """Inconsistent if a two-group t-test with n per group cannot have ``claimed_df``: its df
-    lies in [n - 1, 2n - 2] (paired / Welch / pooled)."""
-    def check():
-        lo, hi = n_per_group - 1, 2 * n_per_group - 2
-        if not lo <= claimed_df <= hi:
-            return (f"t({claimed_df:g}) with {n_per_group} seeds per group: a t-test then has df "
-                    f"between {lo} and {hi}")
-        return None
-    return check
-
-
-def exceeds_budget(claimed_epochs: float, budget: float = DOC_EPOCH_BUDGET) -> Callable:
-    """Inconsistent if a claimed epoch count exceeds the training length the document states."""
-    def check():
-        if claimed_epochs > budget:
-            return f"{claimed_epochs:,.0f} epochs exceed the document's own {budget:,.0f}-epoch training runs"
-        return None
-    return check
+def judge_category(x: Printed, q: RunValues) -> Verdict:
+    """The claimed category (e.g. a top frequency) against the most common value over runs."""
+    values = [int(v) if float(v).is_integer() else v for v in q.reached]
+    if not values:
+        return NOT_TESTABLE, f"no {q.items} with a value"
+    counts = Counter(values)
+    mode, k = min(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    n = len(values)
+    claimed_in = f"claimed {x.text} in {counts.get(int(x.value), 0)} of {n} {q.items}"
+    if k == 1 and n > 1:
+        return CONTRADICTED, f"all {n} {q.items} differ ({', '.join(str(v) for v in values)}); {claimed_in}"
+    ok = mode == x.value
+    return (SUPPORTED if ok else CONTRADICTED), f"most common over {n} {q.items}: {mode} ({k} of {n}); {claimed_in}"
 
 
-def vacuous_z(threshold: float = 2.0, n: int = len(DOC_SEEDS)) -> Callable:
-    """Inconsistent (cannot fail) if no z-score (ddof 1) among n values can exceed the threshold."""
-    def check():
-        bound = (n - 1) / math.sqrt(n)
-        if bound <= threshold:
-            return f"with n = {n} no |z| can exceed (n - 1)/sqrt(n) = {bound:.2f} < {threshold:g}: the check cannot fail"
-        return None
-    return check
+def judge_exact(x: Printed, e: Estimate) -> Verdict:
+    """A computed quantity without sampling error: equal within the printed tolerance or not."""
+    return judge_estimate(x, Estimate(e.what, e.value, n=1, unit=e.unit, note=e.note))
 
 
-def overlap_mismatch(set_a, set_b, claimed_shared: int, claimed_of: int) -> Callable:
-    """Inconsistent if 'shared / of' does not follow from the two listed frequency sets."""
-    def check():
-        shared, union = len(set(set_a) & set(set_b)), len(set(set_a) | set(set_b))
-        if (shared, union) != (claimed_shared, claimed_of):
-            return (f"the listed sets share {shared} of {union} distinct frequencies ({shared / union:.0%}), "
-                    f"not {claimed_shared}/{claimed_of} ({claimed_shared / claimed_of:.0%})")
-        return None
-    return check
+def judge_definitional(x: Printed, e: Estimate) -> Verdict:
+    """True by the setup's arithmetic (definitional) when the printed value follows from it."""
+    verdict, reason = judge_exact(x, e)
+    return (DEFINITIONAL if verdict == SUPPORTED else CONTRADICTED), reason.replace("reproduced", "computed", 1)
 
 
-def units_mismatch(claimed_units: int, method_units: int) -> Callable:
-    """Inconsistent if a count is out of a number of units the described method does not have."""
-    def check():
-        if claimed_units != method_units:
-            return (f"the stated method analyses {method_units} units (d = 1..{method_units} of W_E/W_U), "
-                    f"but the claim counts out of {claimed_units}")
-        return None
-    return check
+RULES = {
+    "mean": lambda x, q, c: judge_estimate(x, q if isinstance(q, Estimate) else mean_estimate(q)),
+    "ratio": lambda x, q, c: judge_estimate(x, q),
+    "sd": lambda x, q, c: judge_estimate(x, spread_estimate(q)),
+    "cv": lambda x, q, c: judge_estimate(x, spread_estimate(q, cv=True)),
+    "per-run": lambda x, q, c: judge_per_run(x, q, c["op"], c.get("threshold")),
+    "p-value": lambda x, q, c: judge_p_value(x, q, c["op"], c.get("direction")),
+    "exact": lambda x, q, c: judge_exact(x, q),
+    "category": lambda x, q, c: judge_category(x, q),
+    "definitional": lambda x, q, c: judge_definitional(x, q),
+}
 
 
-def conflicting_p(claimed_bound: float, other_p: float, alpha: float) -> Callable:
-    """Inconsistent if the document gives another p for the same comparison that breaks the bound
-    (and report it against its own corrected alpha)."""
-    def check():
-        if other_p >= claimed_bound:
-            return (f"the document also reports p = {other_p:g} for this comparison (>= {claimed_bound:g}, "
-                    f"and {'above' if other_p > alpha else 'below'} its own Bonferroni alpha {alpha:.3f})")
-        return None
-    return check
+def combine(verdicts) -> str:
+    """One verdict for a claim with several numbers: contradicted when one is, supported when all
+    are, definitional when all are, not testable when none can be tested, else inconclusive."""
+    verdicts = list(verdicts)
+    if not verdicts:
+        return NOT_TESTABLE
+    if CONTRADICTED in verdicts:
+        return CONTRADICTED
+    if all(v == DEFINITIONAL for v in verdicts):
+        return DEFINITIONAL
+    if all(v in (SUPPORTED, DEFINITIONAL) for v in verdicts):
+        return SUPPORTED
+    if all(v == NOT_TESTABLE for v in verdicts):
+        return NOT_TESTABLE
+    return INCONCLUSIVE
 
 
+# ----------------------------------------------------------------------------- what a claim is compared against
+
+SHARE = (0.0, 1.0)
+EPOCHS = (0.0, math.inf)
+# Units and ranges of the per-run columns the claims read (anything else: a plain value).
+COLUMN_UNITS = {
+    "test acc at 100": ("share", SHARE), "final test acc": ("share", SHARE),
+    "source_acc_test": ("share", SHARE), "source_acc_distinct_test": ("share", SHARE),
+    "transfer_acc_test": ("share", SHARE), "source_excess_test": ("fraction", (-1.0, 1.0)),
+    "agreement_test": ("share", SHARE), "mean frac": ("share", SHARE), "jaccard": ("share", SHARE),
+    "memorized test acc": ("share", SHARE), "fixed-epoch test acc": ("share", SHARE),
+    "largest jump": ("fraction", (-1.0, 1.0)), "early gain": ("fraction", (-1.0, 1.0)),
+    "late gain": ("fraction", (-1.0, 1.0)), "top freq": ("frequency", (1.0, math.inf)),
+    "distinct freqs >= min": ("count", (0.0, math.inf)), "distinct freqs": ("count", (0.0, math.inf)),
+    "shared with source": ("count", (0.0, math.inf)), "memorized epoch": ("epochs", EPOCHS),
+    "largest jump at": ("epochs", EPOCHS),
+}
+
+
+def _column_unit(column: str, evidence: Evidence) -> tuple[str, tuple]:
+    if column.startswith(("first ", "sustained ", "test ")) and column.endswith(("%", "% at")):
+        return "epochs", EPOCHS
+    if column == "n > 0.5":  # a count of MLP neurons: at most d_mlp of them
+        return "count", (0.0, float(evidence.params.get("d_mlp", math.inf)))
+    return COLUMN_UNITS.get(column, ("value", (-math.inf, math.inf)))
+
+
+def _rows(evidence: Evidence, table: str, column: str, **where) -> pd.DataFrame:
+    frame = evidence.table(table)
+    if column not in frame:
+        raise KeyError(f"{table}: no column {column!r}")
+    for key, value in where.items():
+        if value is not None:
+            frame = frame[frame[key] == value]
+    return frame
+
+
+def _run_values(evidence: Evidence, table: str, column: str, label_of, what: str, items: str = "runs",
+                censorable: bool = False, **where) -> RunValues:
+    rows = _rows(evidence, table, column, **where)
+    unit, bounds = _column_unit(column, evidence)
+    if unit == "epochs":  # no run trains past its cap, so neither can a mean of its epochs
+        cap_key = "grokked_max_epochs" if table == "sources" else "transfer_max_epochs"
+        bounds = (0.0, float(evidence.params.get(cap_key, math.inf)))
+    values = tuple((label_of(row), None if is_missing(row[column]) else float(row[column])) for _, row in rows.iterrows())
+    return RunValues(what, values, unit, evidence.cap if censorable else None, bounds, items)
+
+
+def q_transfer(ev: Evidence, family, column: str, condition: str | None = None) -> RunValues:
+    """Per transfer run (of one condition, or all): a column of the transfer table (02)."""
+    censorable = column.startswith(("first ", "sustained "))
+    return _run_values(ev, "transfers", column, lambda r: f"{r['condition']} seed {r['seed']}",
+                       f"{condition or 'all'} transfer runs: {column}", censorable=censorable, condition=condition)
+
+
+def q_source(ev: Evidence, family, column: str) -> RunValues:
+    """Per source run: a column of the source table (01)."""
+    return _run_values(ev, "sources", column, lambda r: f"source seed {r['seed']}", f"source runs: {column}")
+
+
+def q_retention(ev: Evidence, family, column: str, model: str | None = None, role: str | None = None) -> RunValues:
+    """Per model: a column of the retention table (03), of one model kind or one role."""
+    return _run_values(ev, "retention", column, lambda r: f"{r['model']} seed {r['seed']}",
+                       f"{model or role} models: {column}", model=model, role=role)
+
+
+def q_agreement(ev: Evidence, family, column: str) -> RunValues:
+    """Per pair of transfer runs of one seed: a column of the agreement table (04)."""
+    return _run_values(ev, "agreement", column, lambda r: f"{r['model_a']} vs {r['model_b']} seed {r['seed']}",
+                       f"pairs of runs: {column}", items="pairs of runs")
+
+
+def q_circuit(ev: Evidence, family, column: str, model: str) -> RunValues:
+    """Per model of one kind: a column of the neuron-method circuit table (05)."""
+    return _run_values(ev, "circuits", column, lambda r: f"{r['model']} seed {r['seed']}",
+                       f"{model} models: {column}", items="models", model=model)
+
+
+def q_dynamics(ev: Evidence, family, column: str, condition: str) -> RunValues:
+    """Per transfer run of one condition: a column of the dynamics table (07)."""
+    return _run_values(ev, "dynamics", column, lambda r: f"{r['condition']} seed {r['seed']}",
+                       f"{condition} transfer runs: {column}", condition=condition)
+
+
+def q_speedup(ev: Evidence, family, column: str, numerator: str, denominator: str) -> Estimate:
+    """The per-seed paired ratio of epochs numerator / denominator (geometric mean, t-interval
+    of the log ratios); censored numerators counted at the cap make it a lower bound."""
+    r = inference.paired_ratio(ev, column, numerator, denominator)
+    bound = "lower" if r["bound"] == "lower" else None
+    if r["bound"] in ("upper", "mixed"):
+        return Estimate(f"{numerator} / {denominator}", None, unit="ratio", note=r["note"])
+    return Estimate(f"{numerator} / {denominator} epochs to {column.split(' ', 1)[1]}", r["geometric_mean"],
+                    r["ci_low"], r["ci_high"], n=r["n_pairs"], unit="ratio", bound=bound,
+                    method="geometric mean of paired ratios", note=r["note"])
+
+
+def q_paired_difference(ev: Evidence, family, table: str, column: str, a: str, b: str) -> Estimate:
+    """The mean per-seed difference a - b of a column, with its t-interval."""
+    r = inference.paired_difference(ev, table, column, a, b)
+    unit, _ = _column_unit(column, ev)
+    return Estimate(f"{a} - {b}: {column}", r["mean"], r["ci_low"], r["ci_high"], n=r["n"],
+                    unit="fraction" if unit == "share" else unit, method="paired t-interval", note=r["note"])
+
+
+def q_family_test(ev: Evidence, family: pd.DataFrame, test: str) -> Estimate:
+    """One test of the paper's family (``inference.family``): effect, interval, p and Holm p."""
+    if family is None:
+        raise KeyError("the statistics family could not be computed (a chapter has no results)")
+    rows = family[family["test"] == test]
+    if not len(rows):
+        raise KeyError(f"no test {test!r} in the family")
+    r = rows.iloc[0]
+    unit = {"ratio": "ratio", "difference": "fraction", "rho": "value"}.get(r["effect"], "value")
+    return Estimate(test, r["estimate"], r["ci_low"], r["ci_high"], n=int(r["n"]), unit=unit,
+                    bound="lower" if r["bound"] == "lower" else None, method=r["method"], note=r["note"] or "",
+                    p=r["p"], p_holm=r["p_holm"], family_size=int(family["p"].notna().sum()), null=r["null"])
+
+
+def q_correlation(ev: Evidence, family: pd.DataFrame, test: str) -> Estimate:
+    """A correlation of the family, as an estimate (rho with its interval)."""
+    e = q_family_test(ev, family, test)
+    return Estimate(e.what, e.value, e.ci_low, e.ci_high, n=e.n, unit="value", method=e.method, note=e.note)
+
+
+def q_abs_z(ev: Evidence, family, column: str) -> RunValues:
+    """|z| (ddof 1) of every transfer run's value within its condition (censored runs left out)."""
+    out = []
+    frame = ev.table("transfers")
+    for condition, rows in frame.groupby("condition", sort=False):
+        values = rows[column].astype(float)
+        ok = values.notna()
+        if ok.sum() >= 2 and values[ok].std(ddof=1) > 0:
+            z = (values[ok] - values[ok].mean()) / values[ok].std(ddof=1)
+            out += [(f"{condition} seed {s}", abs(float(v))) for s, v in zip(rows.loc[ok, "seed"], z)]
+    return RunValues(f"|z| within condition: {column}", tuple(out), "z")
+
+
+def q_shapiro_p(ev: Evidence, family, column: str) -> RunValues:
+    """The Shapiro-Wilk p of each condition's values (censored runs left out)."""
+    out = []
+    for condition, rows in ev.table("transfers").groupby("condition", sort=False):
+        r = stats.shapiro([None if is_missing(v) else float(v) for v in rows[column]], name=condition)
+        out.append((condition, None if is_missing(r["p"]) else r["p"]))
+    return RunValues(f"Shapiro-Wilk p per condition: {column}", tuple(out), "p", items="conditions")
+
+
+def q_param_count(ev: Evidence, family) -> Estimate:
+    """Parameters of the model at the document's p = 113."""
+    return Estimate("parameters at p = 113", float(_param_count(DOC_P)), n=1, unit="count")
+
+
+def q_vocab_size(ev: Evidence, family) -> Estimate:
+    """Tokens: the p numbers and "=" (p + 1)."""
+    return Estimate("p + 1 tokens", float(DOC_P + 1), n=1, unit="count")
+
+
+def q_split_size(ev: Evidence, family, part: str) -> Estimate:
+    """Train pairs (the original code's int(0.3 p^2)) or test pairs of the document's split."""
+    n_train = int(0.3 * DOC_P ** 2)
+    return Estimate(f"{part} pairs at p = {DOC_P}", float(n_train if part == "train" else DOC_P ** 2 - n_train),
+                    n=1, unit="count")
+
+
+def q_chance(ev: Evidence, family) -> Estimate:
+    """The chance level 1/p at p = 113."""
+    return Estimate("1/p", 1 / DOC_P, n=1, unit="share")
+
+
+QUANTITIES = {
+    "transfer": q_transfer, "source": q_source, "retention": q_retention, "agreement": q_agreement,
+    "circuit": q_circuit, "dynamics": q_dynamics, "speedup": q_speedup, "paired_difference": q_paired_difference,
+    "family_test": q_family_test, "correlation": q_correlation, "abs_z": q_abs_z, "shapiro_p": q_shapiro_p,
+    "param_count": q_param_count, "vocab_size": q_vocab_size, "split_size": q_split_size, "chance": q_chance,
+}
+
+
+@cache
 def _param_count(p: int) -> int:
     import torch
 
@@ -516,240 +609,333 @@ def _param_count(p: int) -> int:
     return int(sum(t.numel() for t in init_params(ModelConfig(p=p), torch.Generator().manual_seed(0)).values()))
 
 
-def _model_dims(p: int = DOC_P) -> dict:
-    from grokpaper.model import ModelConfig
-    cfg = ModelConfig(p=p)
-    return {"d_model": cfg.d_model, "d_mlp": cfg.d_mlp, "d_vocab": cfg.d_vocab}
+# ----------------------------------------------------------------------------- consistency with the document
+
+def architecture_params() -> str | None:
+    """The parameter count of the architecture the document states (d_model 128, 4 heads, d_mlp
+    512, 3 positions, 114 tokens, untied embed/unembed), which the document puts at ~67k."""
+    n = _param_count(DOC_P)
+    return f"the architecture the document states has {n:,} parameters at p = {DOC_P}"
 
 
-# ----------------------------------------------------------------------------- the registry
+def exceeds_budget(epochs: float, what: str = "", budget: float = DOC_EPOCH_BUDGET) -> str | None:
+    """Inconsistent when a claimed epoch count exceeds the training length the document states."""
+    if epochs > budget:
+        head = what or f"{epochs:,.0f} epochs"
+        return f"{head} beyond the document's own {budget:,.0f}-epoch training runs"
+    return None
 
-def _registry() -> list[Claim]:
-    T, E = "02-transfer", ("02-transfer", "cap")
-    conds = ("grokked", "memorized", "random")
-    dims = _model_dims()
-    rows: list[Claim] = []
 
-    def add(*args, **kw):
-        rows.append(Claim(*args, **kw))
+def df_impossible(df: float, n_per_group: int = len(DOC_SEEDS)) -> str | None:
+    """Inconsistent when a two-group t-test with n seeds per group cannot have this df
+    (it lies between n - 1, paired, and 2n - 2, pooled)."""
+    lo, hi = n_per_group - 1, 2 * n_per_group - 2
+    if not lo <= df <= hi:
+        return f"t({df:g}) with {n_per_group} seeds per group: a t-test then has df between {lo} and {hi}"
+    return None
 
-    # -- model and data ---------------------------------------------------------------
-    add("params-67k", "Model Architecture", "Total parameters: ~67k", 67_000, "count", "estimate",
-        lambda r: Reproduced(value=float(_param_count(DOC_P)), n=1, n_total=1, note="p = 113"), approx=True)
-    add("vocab-114", "Model Architecture", "Vocabulary: 114 tokens (0-112 + equals sign)", 114, "count", "estimate",
-        constant(dims["d_vocab"]))
-    add("split-train-3830", "Dataset and Task", "30% train (3,830 examples)", 3830, "count", "estimate",
-        lambda r: _split_size(r, "train"))
-    add("split-test-8939", "Dataset and Task", "70% test (8,939 examples)", 8939, "count", "estimate",
-        lambda r: _split_size(r, "test"))
-    # -- sources -----------------------------------------------------------------------
-    add("source-grok-8000", "Training Protocol", "Trained until 100% test accuracy (~8,000 epochs for grokking)",
-        8000, "epochs", "estimate", described("01-sources", "grok_epochs"), approx=True)
-    add("memorized-test-50pct", "Experiment 1", "Memorized model: 100% train, ~50% test", 0.5, "share", "estimate",
-        described("01-sources", "memorized_test_acc"), approx=True)
-    add("memorized-500-epochs", "Training Protocol", "Memorized model: stopped at 100% train, ~50% test (~500 epochs)",
-        500, "epochs", "estimate", described("01-sources", "memorized_epoch"), approx=True)
-    # -- transfer speed ----------------------------------------------------------------
-    add("budget-10k", "Training Protocol", "10,000 epochs (sufficient for all to reach 99.9%)", DOC_EPOCH_BUDGET,
-        "epochs", "reach_by", table_column(T, "first 99.9%", cap_from=E))
-    for c, mean, sd, cv in (("grokked", 5545, 234, 0.042), ("memorized", 6292, 189, 0.030), ("random", 26442, 2103, 0.080)):
-        add(f"epochs999-{c}", "Experiment 1 / 5", f"{c.capitalize()}: {mean:,} ± {sd:,} epochs (to 99.9%, mean)", mean,
-            "epochs", "estimate", _epochs(c), consistency=exceeds_budget(mean))
-        add(f"epochs999-sd-{c}", "Experiment 5", f"{c.capitalize()}: {mean:,} ± {sd:,} (Mean ± Std across seeds)", sd,
-            "epochs", "estimate", _epochs(c, "sd"), consistency=exceeds_budget(mean), by_epoch=mean)
-        add(f"cv-{c}", "Experiment 5", f"Coefficient of variation: {c.capitalize()} {100 * cv:.1f}%", cv, "fraction",
-            "estimate", _epochs(c, "cv"), consistency=exceeds_budget(mean), by_epoch=mean)
-    add("speedup-grokked", "Experiment 1", "Speedup: 4.8x faster than random initialization", 4.8, "ratio", "estimate",
-        _speedup("grokked"), consistency=exceeds_budget(26442), by_epoch=26442)
-    add("speedup-memorized", "Experiment 1", "memorized models also show 4.2x speedup", 4.2, "ratio", "estimate",
-        _speedup("memorized"), consistency=exceeds_budget(26442), by_epoch=26442)
-    add("p-grokked-random", "Experiment 1", "Grokked models learn 4.8x faster than random (p < 0.001, t-test)", 0.001,
-        "p", "p_below", test_result("06-statistics", "tests", "first_99_9pct", "grokked_vs_random"))
-    add("t-convergence", "Experiment 5", "Convergence speed: t(3) = 8.42, p = 0.003 (grokked vs random)", 0.003, "p",
-        "p_equal", test_result("06-statistics", "tests", "first_99_9pct", "grokked_vs_random"), consistency=df_impossible(3))
-    add("no-outliers", "Experiment 5", "No outliers detected (all z-scores < 2)", 2.0, "z", "at_most",
-        _max_abs_z(), consistency=vacuous_z(2.0))
-    # -- early accuracy ----------------------------------------------------------------
-    for c, acc in (("grokked", 0.3314), ("memorized", 0.0082), ("random", 0.0004)):
-        add(f"acc100-{c}", "Finding 1", f"Test Accuracy at Epoch 100: {c.capitalize()} {100 * acc:.2f}%", acc, "share",
-            "estimate", described(T, "acc_at_100", c))
-    add("spearman-rho", "Finding 1", "Spearman ρ = -1.000 (early accuracy vs final convergence time)", -1.0, "rho",
-        "estimate", _spearman("rho"))
-    add("spearman-p", "Finding 1", "Spearman ρ = -1.000 (p < 0.001)", 0.001, "p", "p_below", _spearman("p"))
-    # -- retention ---------------------------------------------------------------------
-    for c, sd in (("grokked", 0.0011), ("memorized", 0.0009), ("random", 0.0013)):
-        add(f"retention-{c}", "Experiment 2", f"Addition Test Accuracy, {c.capitalize()}: 0.94% ± {100 * sd:.2f}%", 0.0094,
-            "share", "estimate", described("03-retention", "addition_test_acc", c))
-        add(f"retention-sd-{c}", "Experiment 2",
-            f"Addition Test Accuracy, {c.capitalize()}: 0.94% ± {100 * sd:.2f}% [the ± value, read as the sd over seeds]", sd,
-            "fraction", "estimate", described("03-retention", "addition_test_acc", c, stat="sd"))
-        # One claim about all models, tested per condition: the label says which.
-        add(f"retention-p-{c}", "Experiment 2", f"All models at random chance (p = 0.72, comparing to 1/113) [{c}]", 0.72, "p",
-            "p_equal", chance_test(c))
-    add("chance-0885", "Experiment 2", "Random Chance: 0.885% (1/113)", 0.00885, "share", "estimate",
-        constant(1 / DOC_P, "1/p at p = 113"))
-    # "At chance" and "forgot addition, does subtraction" give the same mean addition accuracy
-    # (both about 1/p), so the claim is tested where they differ: on the pairs whose addition and
-    # subtraction targets differ, a guessing model still scores 1/p, a subtraction model 0.
-    add("chance-equals-094", "Experiment 2",
-        "All models at random chance [tested on the pairs where the addition and subtraction targets differ: "
-        "chance still scores 1/113 there, a model doing subtraction 0]",
-        1 / DOC_P, "share", "estimate", pooled("03-retention", "source_acc_distinct_test", {"role": "transfer"}))
-    add("t-retention", "Experiment 5", "Addition retention: t(3) = 0.15, p = 0.891 (all at random chance)", 0.891, "p",
-        "p_equal", chance_test("grokked"), consistency=df_impossible(3))
-    add("subtraction-995", "Experiment 2", "All models: >99.5% subtraction accuracy", 0.995, "share", "at_least",
-        table_column("03-retention", "transfer_acc_test", {"role": "transfer"}))
-    add("sanity-2pct", "Experiment 2", "When tested on subtraction inputs with addition targets: <2% accuracy", 0.02,
-        "share", "at_most", table_column("03-retention", "source_acc_test", {"role": "transfer"}))
-    # -- agreement ---------------------------------------------------------------------
-    add("agreement-100", "Experiment 3", "100% identical predictions (on the addition test set, between conditions)",
-        1.0, "share", "at_least", table_column("04-agreement", "agreement_test", values_are="pairs of runs"))
-    # -- circuits ----------------------------------------------------------------------
-    for c, freqs, spec, above in (("grokked", 6, 0.828, 400), ("memorized", 7, 0.943, 512), ("random", 4, 0.960, 512)):
-        add(f"unique-freqs-{c}", "Experiment 4", f"Unique Freqs, {c.capitalize()} Transfer: {freqs}", freqs, "count",
-            "estimate", _circuit(c, "distinct freqs"))
-        add(f"specialization-{c}", "Experiment 4", f"Mean Specialization, {c.capitalize()} Transfer: {spec}", spec,
-            "share", "estimate", _circuit(c, "mean frac"))
-        add(f"neurons-gt-half-{c}", "Experiment 4", f"Neurons >50%, {c.capitalize()} Transfer: {above}/512", above, "count",
-            "estimate", _circuit(c, "n > 0.5"), consistency=units_mismatch(dims["d_mlp"], dims["d_model"]))
-    add("specialization-p", "Experiment 4", "lower specialization (0.828 vs 0.943-0.960, p < 0.01)", 0.01, "p",
-        "p_below", test_result("06-statistics", "tests", "circuit_mean_frac", "grokked_vs_memorized"),
-        consistency=conflicting_p(0.01, 0.024, 0.05 / 3))
-    add("t-specialization", "Experiment 5", "Specialization: t(3) = 4.21, p = 0.024 (grokked vs memorized)", 0.024, "p",
-        "p_equal", test_result("06-statistics", "tests", "circuit_mean_frac", "grokked_vs_memorized"),
-        consistency=df_impossible(3))
-    add("spec-diff-not-significant", "Finding 3", "Memorized 0.943 vs random 0.960: difference only 0.017 (not significant)",
-        ALPHA, "p", "p_above", test_result("06-statistics", "tests", "circuit_mean_frac", "memorized_vs_random"))
-    add("init-spec-memorized", "Finding 3", "At initialization: Memorized: 0.412 specialization", 0.412, "share",
-        "estimate", _circuit("memorized_source", "mean frac"))
-    add("init-spec-random", "Finding 3", "At initialization: Random: 0.387 specialization", 0.387, "share",
-        "estimate", _circuit("random_init", "mean frac"))
-    for c, top in (("grokked", 37), ("memorized", 37), ("random", 27)):
-        add(f"top-freq-{c}", "Finding 2", f"Top frequency, {c.capitalize()}: {top}", top, "frequency", "category",
-            _circuit_values(c, "top freq"))
-    add("overlap-2-of-10", "Experiment 4", "uses different frequencies than source model (only 2/10 overlap)", 2, "count",
-        "estimate", _circuit("grokked", "shared with source"))
-    add("overlap-union-10", "Experiment 4", "only 2/10 overlap (10 = frequencies of source and transfer together)", 10,
-        "count", "estimate", _circuit("grokked", "union with source"))
-    add("overlap-3-of-12", "Theoretical Implications",
-        "Addition {3, 6, 12, 23, 31, 37}; Subtraction {1, 6, 23, 37, 39, 41}; Overlap: Only 3/12 frequencies (25%)",
-        0.25, "share", "estimate", _circuit("grokked", "jaccard"),
-        consistency=overlap_mismatch({3, 6, 12, 23, 31, 37}, {1, 6, 23, 37, 39, 41}, 3, 12))
-    add("spec-throughout", "Finding 3", "Grokked: maintains 0.828 throughout training", 0.828, "share", "untestable",
-        why_untestable="circuits are analysed on final weights only; specialization during transfer was not tracked")
-    # -- dynamics ----------------------------------------------------------------------
-    for c, jump, at in (("grokked", 0.376, 5545), ("memorized", 0.124, 6292), ("random", 0.247, 26442)):
-        add(f"jump-{c}", "Finding 4", f"{c.capitalize()}: {100 * jump:.1f}% jump at epoch {at:,}", jump, "fraction",
-            "estimate", _dynamics(c, "jump into 99.9%"), consistency=exceeds_budget(at), by_epoch=at)
-        # The other reading of the same sentence: the run's largest single jump, wherever it happened.
-        add(f"jump-largest-{c}", "Finding 4", f"{c.capitalize()}: {100 * jump:.1f}% jump (read as the largest "
-            "single-evaluation jump of each run)", jump, "fraction", "estimate", _dynamics(c, "largest jump"),
-            consistency=exceeds_budget(at))
-    for c, early, late in (("grokked", 0.3201, 0.0), ("memorized", -0.0006, 0.0192), ("random", -0.0082, 0.3471)):
-        add(f"early-gain-{c}", "Finding 4", f"Early (0-100), {c.capitalize()}: {100 * early:+.2f}%", early, "fraction",
-            "estimate", _dynamics(c, "early gain"))
-        add(f"late-gain-{c}", "Finding 4", f"Late (last 1000), {c.capitalize()}: {100 * late:+.2f}%", late, "fraction",
-            "estimate", _dynamics(c, "late gain"))
-    # -- statistics methods --------------------------------------------------------------
-    add("shapiro-normal", "Statistical Tests Used", "Assumptions: Normal distribution (validated with Shapiro-Wilk)",
-        ALPHA, "p", "at_least", _shapiro("first_99_9pct"))
-    add("bonferroni", "Statistical Tests Used", "Multiple comparison correction: Bonferroni (α = 0.05/3 = 0.017)", 0.017,
-        "p", "untestable", why_untestable="which correction the original analysis applied is a fact about its code; "
-        "this rerun uses Holm (chapter 06, pairwise tests)")
-    # -- resources and repository ----------------------------------------------------------
-    for cid, quote in (("hardware", "Hardware: Single NVIDIA A100 GPU (via Google Colab)"),
-                       ("training-time", "Training time: ~6 hours for all experiments"),
-                       ("analysis-time", "Analysis time: ~2 hours"),
-                       ("storage", "Storage: ~500MB (all checkpoints + results)"),
-                       ("environment", "Documented environment (Python 3.10, PyTorch 2.0)"),
-                       ("project-time", "Project Duration: ~18-20 hours")):
-        add(cid, "Computational Resources", quote, None, "text", "untestable",
-            why_untestable="about the original hardware, time or repository, not about results a rerun can produce")
+
+def vacuous_z(threshold: float, n: int = len(DOC_SEEDS)) -> str | None:
+    """Inconsistent (cannot fail) when no z-score (ddof 1) among n values can exceed the threshold."""
+    bound = (n - 1) / math.sqrt(n)
+    if bound <= threshold:
+        return f"with n = {n} no |z| can exceed (n - 1)/sqrt(n) = {bound:.2f} < {threshold:g}: the check cannot fail"
+    return None
+
+
+def overlap_mismatch(set_a, set_b, shared: int, of: int) -> str | None:
+    """Inconsistent when 'shared / of' does not follow from the two listed frequency sets."""
+    n_shared, union = len(set(set_a) & set(set_b)), len(set(set_a) | set(set_b))
+    if (n_shared, union) != (shared, of):
+        return (f"the listed sets share {n_shared} of {union} distinct frequencies ({n_shared / union:.0%}), "
+                f"not {shared}/{of} ({shared / of:.0%})")
+    return None
+
+
+def units_mismatch(claimed_units: int, method_units: int = DOC_METHOD_UNITS) -> str | None:
+    """Inconsistent when a count is out of a number of units the described method does not have."""
+    if claimed_units != method_units:
+        return (f"the method the document describes analyses {method_units} units (d = 1..{method_units} of "
+                f"W_E / W_U), but the claim counts out of {claimed_units}")
+    return None
+
+
+def conflicting_p(bound: float, other_p: float, alpha: float) -> str | None:
+    """Inconsistent when the document gives another p for the same comparison that breaks the bound."""
+    if other_p >= bound:
+        return (f"the document also reports p = {other_p:g} for this comparison (>= {bound:g}, and "
+                f"{'above' if other_p > alpha else 'below'} its own Bonferroni alpha {alpha:.3f})")
+    return None
+
+
+def restated_differently(first: str, second: str, what: str) -> str | None:
+    """Inconsistent when the document states one value in two ways that differ beyond rounding."""
+    a, b = parse_printed(first), parse_printed(second)
+    if abs(a.value - b.value) > a.tolerance + b.tolerance:
+        return f"{what} ({first} vs {second})"
+    return None
+
+
+CONSISTENCY = {
+    "architecture_params": architecture_params, "exceeds_budget": exceeds_budget, "df_impossible": df_impossible,
+    "vacuous_z": vacuous_z, "overlap_mismatch": overlap_mismatch, "units_mismatch": units_mismatch,
+    "conflicting_p": conflicting_p, "restated_differently": restated_differently,
+}
+
+
+# ----------------------------------------------------------------------------- the claims
+
+@dataclass(frozen=True)
+class Check:
+    """One number of a claim: as printed, its kind, what it is compared against."""
+
+    printed: str
+    kind: str
+    of: dict
+    op: str | None = None
+    direction: str | None = None
+    threshold: float | None = None
+    also: tuple = ()
+    explains: str | None = None
+    value: str | None = None   # the number printed words stand for ("random chance" -> "1/113")
+
+    def spec(self) -> dict:
+        return {"op": self.op, "direction": self.direction, "threshold": self.threshold}
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One quantitative claim of the design document (an entry of claims.yaml)."""
+
+    id: str
+    quote: str
+    section: str
+    paper_section: str
+    checks: tuple = ()
+    also_in: tuple = ()
+    replaces: tuple = ()
+    provenance: str = ""
+    inconsistent: dict | None = None
+    untestable: str = ""
+
+
+def load_claims(path: str | Path = CLAIMS_FILE) -> list[Claim]:
+    """The claims of ``claims.yaml``, validated: unique ids and quotes, known kinds, quantities,
+    consistency checks and paper sections, each printed value inside its quote (or, for a claim
+    stated elsewhere too, in one of its other wordings)."""
+    entries = yaml.safe_load(Path(path).read_text())
+    claims, ids, quotes = [], set(), set()
+    for entry in entries:
+        where = f"{Path(path).name}, claim {entry.get('id', '?')!r}"
+        for key in ("id", "quote", "section", "paper_section"):
+            if not entry.get(key):
+                raise ValueError(f"{where}: field {key!r} is missing")
+        if entry["id"] in ids or entry["quote"] in quotes:
+            raise ValueError(f"{where}: the id or the quote appears twice; one claim, one entry (list other places under also_in)")
+        ids.add(entry["id"])
+        quotes.add(entry["quote"])
+        if entry["paper_section"] not in PAPER_SECTIONS:
+            raise ValueError(f"{where}: paper_section must be one of {', '.join(PAPER_SECTIONS)}")
+        if bool(entry.get("checks")) == bool(entry.get("untestable")):
+            raise ValueError(f"{where}: give either checks or untestable (why no rerun can test it)")
+        if entry.get("inconsistent") and entry["inconsistent"].get("check") not in CONSISTENCY:
+            raise ValueError(f"{where}: inconsistent.check must be one of {', '.join(CONSISTENCY)}")
+        wordings = [entry["quote"]] + [a["text"] for a in entry.get("also_in", [])]
+        checks = []
+        for c in entry.get("checks", []):
+            if c.get("kind") not in KINDS:
+                raise ValueError(f"{where}: check kind must be one of {', '.join(KINDS)}; got {c.get('kind')!r}")
+            if c.get("of", {}).get("quantity") not in QUANTITIES:
+                raise ValueError(f"{where}: check 'of.quantity' must be one of {', '.join(QUANTITIES)}")
+            printed = str(c["printed"])
+            bare = printed.lstrip("~").replace("p = ", "").replace("p < ", "")
+            if not any(bare in _plain_text(w) for w in wordings):
+                raise ValueError(f"{where}: the printed value {printed!r} is not in the quote")
+            if c["kind"] in ("per-run", "p-value") and not c.get("op"):
+                raise ValueError(f"{where}: a {c['kind']} check needs op")
+            checks.append(Check(printed, c["kind"], dict(c["of"]), c.get("op"), c.get("direction"),
+                                c.get("threshold"), tuple(c.get("also", ())), c.get("explains"),
+                                None if c.get("value") is None else str(c["value"])))
+        claims.append(Claim(entry["id"], entry["quote"], entry["section"], entry["paper_section"], tuple(checks),
+                            tuple((a["section"], a["text"]) for a in entry.get("also_in", [])),
+                            tuple(entry.get("replaces", ())), " ".join(str(entry.get("provenance", "")).split()),
+                            entry.get("inconsistent"), " ".join(str(entry.get("untestable", "")).split())))
+    return claims
+
+
+def _plain_text(text: str) -> str:
+    """Text as compared with the document: '**' bold marks dropped, whitespace collapsed."""
+    return " ".join(str(text).replace("**", "").split())
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+def _quantity(check: Check, evidence: Evidence, family, **replace_args):
+    args = {k: v for k, v in check.of.items() if k != "quantity"}
+    args.update(replace_args)
+    top = evidence.top_threshold if evidence.params.get("thresholds") else "99.9%"
+    args = {k: v.replace("{top}", top) if isinstance(v, str) else v for k, v in args.items()}
+    return QUANTITIES[check.of["quantity"]](evidence, family, **args)
+
+
+def _statistic_text(check: Check, q) -> str:
+    """What the rerun gives for a check, in words (the value the verdict judged)."""
+    if isinstance(q, RunValues):
+        if check.kind in ("sd", "cv"):
+            return describe_estimate(spread_estimate(q, cv=check.kind == "cv"))
+        if check.kind in ("per-run", "category"):
+            shown = ", ".join(fmt(v, q.unit) if not is_missing(v) else "censored" for _, v in q.values)
+            return f"{len(q.values)} {q.items}: {shown}"
+        return describe_estimate(mean_estimate(q))
+    if check.kind == "p-value":
+        return "n/a" if q.p_holm is None else f"Holm p = {q.p_holm:.3g} (effect {describe_estimate(q)})"
+    return describe_estimate(q)
+
+
+def _reproduced_value(check: Check, q) -> tuple:
+    """(value, ci_low, ci_high, bound) of a check's reproduced statistic, for the saved row."""
+    if isinstance(q, RunValues):
+        if check.kind in ("per-run", "category"):
+            return None, None, None, None
+        e = spread_estimate(q, cv=check.kind == "cv") if check.kind in ("sd", "cv") else mean_estimate(q)
+    else:
+        e = q
+    if check.kind == "p-value":
+        return e.p_holm, None, None, None
+    return e.value, e.ci_low, e.ci_high, e.bound
+
+
+def evaluate_check(check: Check, evidence: Evidence, family) -> dict:
+    """One number of a claim: its reproduced value and verdict (with the values of the ``also``
+    conditions stated beside it)."""
+    x = parse_printed(check.value or check.printed)
+    try:
+        q = _quantity(check, evidence, family)
+    except KeyError as missing:
+        return {"printed": check.printed, "kind": check.kind, "verdict": NOT_TESTABLE,
+                "reason": f"no reproduced value: {str(missing).strip(chr(39))}", "value": None,
+                "ci_low": None, "ci_high": None, "bound": None, "reproduced": "n/a"}
+    verdict, reason = RULES[check.kind](x, q, check.spec())
+    if check.explains == "perfect_subtraction_share":
+        reason = (f"{check.printed} is the share of b = 0 pairs in the original split, what a model that does "
+                  "subtraction perfectly scores on addition there; each run is judged against its own split's "
+                  f"share (addition accuracy minus that share, claimed 0 within the printed precision): {reason}")
+    for other in check.also:
+        # What an ``also`` entry replaces: a family test's id, a speed-up's denominator, else the
+        # model or condition the check reads.
+        key = {"family_test": "test", "speedup": "denominator"}.get(
+            check.of["quantity"], "model" if "model" in check.of else "condition")
+        try:
+            reason += f" [{other}: {_statistic_text(check, _quantity(check, evidence, family, **{key: other}))}]"
+        except KeyError:
+            pass
+    value, low, high, bound = _reproduced_value(check, q)
+    return {"printed": check.printed, "kind": check.kind, "verdict": verdict, "reason": reason,
+            "value": value, "ci_low": low, "ci_high": high, "bound": bound,
+            "reproduced": _statistic_text(check, q)}
+
+
+def evaluate(claim: Claim, evidence: Evidence, family) -> dict:
+    """One audit row: every check of the claim, the claim's data verdict (``combine``), its
+    consistency with the document, and its category."""
+    if claim.untestable:
+        checks, data = [], NOT_TESTABLE
+        reason = claim.untestable
+    else:
+        checks = [evaluate_check(c, evidence, family) for c in claim.checks]
+        data = combine(c["verdict"] for c in checks)
+        reason = "; ".join(f"{c['printed']}: {c['reason']}" if len(checks) > 1 else c["reason"] for c in checks)
+    inconsistency = None
+    if claim.inconsistent:
+        args = {k: v for k, v in claim.inconsistent.items() if k != "check"}
+        inconsistency = CONSISTENCY[claim.inconsistent["check"]](**args)
+    category = INCONSISTENT if inconsistency else data
+    if inconsistency:
+        reason = f"inconsistent: {inconsistency}; on the data ({data}): {reason}"
+    return {"id": claim.id, "claim": claim.quote, "section": claim.section, "paper_section": claim.paper_section,
+            "also_in": [f"{s}: {t}" for s, t in claim.also_in], "replaces": list(claim.replaces),
+            "provenance": claim.provenance, "checks": checks, "data_verdict": data,
+            "inconsistency": inconsistency, "verdict": category, "reason": reason}
+
+
+def audit(results, claims: list[Claim] | None = None) -> list[dict]:
+    """Every claim judged on all runs and again without the runs that never converged
+    (``Evidence.nonconverged``); a row whose data verdict differs says it depends on them."""
+    claims = load_claims() if claims is None else claims
+    evidence = Evidence.from_results(results) if not isinstance(results, Evidence) else results
+    rows = _audit_once(claims, evidence)
+    dropped = evidence.nonconverged()
+    if not dropped:
+        for row in rows:
+            row.update(without_nonconverged=row["data_verdict"], depends_on=[])
+        return rows
+    for row, alt in zip(rows, _audit_once(claims, evidence.without(dropped))):
+        row["without_nonconverged"] = alt["data_verdict"]
+        row["depends_on"] = [] if alt["data_verdict"] == row["data_verdict"] else [str(r) for r in dropped]
+        if row["depends_on"]:
+            runs = ", ".join(f"{r} ({r.why})" for r in dropped)
+            row["reason"] += f". Depends on {runs}: without it the data say {alt['data_verdict']}"
     return rows
 
 
-def _split_size(results, which: str) -> Reproduced:
-    n_test = get(results, "03-retention", "n_test")
-    p = get(results, "03-retention", "p")
-    vals = [int(v) if which == "test" else p * p - int(v) for v in n_test.values()]
-    return Reproduced(value=float(np.mean(vals)), n=len(vals), n_total=len(vals), values=tuple(vals),
-                      ci_low=float(min(vals)), ci_high=float(max(vals)), note=f"p = {p}")
+def _audit_once(claims, evidence: Evidence) -> list[dict]:
+    try:
+        family = inference.family(evidence)
+    except KeyError:
+        family = None
+    return [evaluate(c, evidence, family) for c in claims]
 
 
-def _epochs(condition: str, stat: str = "mean") -> Callable:
-    def reproduce(results):
-        d = get(results, "02-transfer", "epochs", "first", "99.9%", condition)
-        return _from_describe(d, stat, get(results, "02-transfer", "cap"))
-    return reproduce
+# ----------------------------------------------------------------------------- counts and tables
+
+def verdict_counts(rows: list[dict]) -> dict:
+    """Claims per category (every category, zeros included), the total, how many depend on a
+    non-converged run, and the data verdicts of the claims inconsistent within the document."""
+    counts = {c: sum(r["verdict"] == c for r in rows) for c in CATEGORIES}
+    counts["total"] = len(rows)
+    counts["depend on a non-converged run"] = sum(bool(r.get("depends_on")) for r in rows)
+    inconsistent = [r for r in rows if r["verdict"] == INCONSISTENT]
+    counts["inconsistent, by what the data say"] = {v: sum(r["data_verdict"] == v for r in inconsistent)
+                                                    for v in DATA_VERDICTS}
+    return counts
 
 
-def _speedup(condition: str) -> Callable:
-    def reproduce(results):
-        d = get(results, "06-statistics", "speedups", f"random_over_{condition}_first_99_9pct")
-        cens = (d["n_total_numerator"] - d["n_numerator"]) + (d["n_total_denominator"] - d["n_denominator"])
-        return Reproduced(value=d["value"], ci_low=d["ci_low"], ci_high=d["ci_high"], n=d["n_numerator"] + d["n_denominator"],
-                          n_total=d["n_total_numerator"] + d["n_total_denominator"],
-                          values=(None,) * cens if cens else (), note=d["note"], unbounded=bool(d.get("ci_unbounded")))
-    return reproduce
+def verdict_text(row: dict) -> str:
+    """A row's verdict for a table: the category, the data verdict of an inconsistent claim, and
+    the runs it depends on."""
+    text = row["verdict"]
+    if row["verdict"] == INCONSISTENT:
+        text += f" (data: {row['data_verdict']})"
+    if row.get("depends_on"):
+        text += f"; depends on {', '.join(row['depends_on'])}"
+    return text
 
 
-def _spearman(what: str) -> Callable:
-    def reproduce(results):
-        d = get(results, "06-statistics", "correlations", "acc100_vs_first_99_9pct_censored_at_cap")
-        if what == "p":
-            return Reproduced(value=d["p"], n=d["n"], df=d["df"], note=d["note"])
-        return Reproduced(value=d["rho"], ci_low=d["ci_low"], ci_high=d["ci_high"], n=d["n"], n_total=d["n_total"],
-                          note=d["note"])
-    return reproduce
+def display_table(rows: list[dict]) -> pd.DataFrame:
+    """The full audit as the appendix shows it: claim (with where the document prints it), the
+    reproduced values, the verdict and the reason."""
+    return pd.DataFrame({
+        "claim": [f"{r['claim']} ({r['section']})" for r in rows],
+        "reproduced": ["; ".join(f"{c['printed']} → {c['reproduced']}" for c in r["checks"]) or "–" for r in rows],
+        "verdict": [verdict_text(r) for r in rows],
+        "reason": [r["reason"] + (f" Provenance: {r['provenance']}" if r["provenance"] else "") for r in rows],
+    })
 
 
-def _max_abs_z() -> Callable:
-    def reproduce(results):
-        d = get(results, "06-statistics", "outliers", "first_99_9pct")
-        vals = tuple(v["max |z|"] for k, v in d.items() if k != "all_runs")
-        return Reproduced(value=max((v for v in vals if _finite(v)), default=None), values=vals, n=len(vals),
-                          values_are="conditions' largest |z|")
-    return reproduce
+def counts_table(rows: list[dict]) -> pd.DataFrame:
+    """The verdict counts as a two-column table (category, claims), zeros included."""
+    counts = verdict_counts(rows)
+    out = [{"verdict": c, "claims": counts[c]} for c in CATEGORIES]
+    out.append({"verdict": "total", "claims": counts["total"]})
+    return pd.DataFrame(out)
 
 
-def _shapiro(metric: str) -> Callable:
-    def reproduce(results):
-        d = get(results, "06-statistics", "normality", metric)
-        vals = tuple(v["p"] for v in d.values())
-        return Reproduced(value=min((v for v in vals if _finite(v)), default=None), values=vals, n=len(vals),
-                          values_are="conditions' Shapiro-Wilk p")
-    return reproduce
-
-
-def _circuit_rows(results, model: str, column: str) -> list:
-    table = get(results, "05-circuits", "neuron_table")
-    if column not in table:
-        raise KeyError(f"05-circuits.neuron_table: no column {column!r}")
-    return [v for m, v in zip(table["model"], table[column]) if m == model]
-
-
-def _circuit(model: str, column: str) -> Callable:
-    def reproduce(results):
-        vals = [v for v in _circuit_rows(results, model, column) if _finite(v)]
-        if not vals:
-            raise KeyError(f"05-circuits.neuron_table: no {column!r} for {model}")
-        return _mean_ci(vals)
-    return reproduce
-
-
-def _circuit_values(model: str, column: str) -> Callable:
-    def reproduce(results):
-        vals = tuple(_circuit_rows(results, model, column))
-        return Reproduced(values=vals, n=len(vals), n_total=len(vals))
-    return reproduce
-
-
-def _dynamics(condition: str, quantity: str) -> Callable:
-    def reproduce(results):
-        d = get(results, "07-dynamics", "by_condition", condition, quantity)
-        cap = get(results, "02-transfer", "cap")
-        return _from_describe(d, "mean", cap)
-    return reproduce
-
-
-CLAIMS: list[Claim] = _registry()
+def summary_table(rows: list[dict], ids) -> pd.DataFrame:
+    """The central claims for the main text: claim, what the rerun gives, verdict."""
+    by_id = {r["id"]: r for r in rows}
+    chosen = [by_id[i] for i in ids if i in by_id]
+    return pd.DataFrame({
+        "claim": [r["claim"] for r in chosen],
+        "this rerun": ["; ".join(c["reproduced"] for c in r["checks"]) or "–" for r in chosen],
+        "verdict": [verdict_text(r) for r in chosen],
+    })

@@ -1,6 +1,7 @@
 """Per-model circuit analysis tables (protocol item 5): the neuron Fourier method and the design
-document's stated method side by side, frequency overlap with the seed's grokked source,
-weight change from the initial weights, and attention from "=".
+document's stated method side by side, frequency overlap with the seed's grokked source and
+how it compares with chance (frequency reuse, seed matching), weight change from the initial
+weights, and attention from "=".
 
 Inputs are ``grokpaper.retention.StudyModel`` lists (``retention.study_models``). Every number
 here comes from ``grokpaper.fourier`` and ``grokpaper.inspect_model``; this module only runs
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from grokpaper import fourier, stats
@@ -21,6 +23,11 @@ from grokpaper.retention import StudyModel
 MODEL_ORDER = ("grokked_source", "memorized_source", "memorized-fixed_source", "random_init",
                "grokked", "memorized", "memorized-fixed", "random")
 REFERENCE_MODEL = "grokked_source"  # what "overlap with the source" compares against
+# A head with at least this share of its attention from "=" on one position reads essentially
+# that one token (the other two together add at most a tenth); below it on every position, the
+# head mixes tokens (e.g. the roughly 0.5 / 0.5 split between a and b of heads that read both).
+FOCUSED_ATTENTION = 0.9
+ATTENDED = ("a", "b", "=")  # the positions "=" attends to, in token order
 
 
 @dataclass
@@ -171,6 +178,119 @@ def pooled(analyses: list[ModelAnalysis], what: str = "freq_counts", seed: int |
     return out
 
 
+# --- frequency reuse against chance --------------------------------------------------------------
+
+
+def key_frequency_sets(neuron_table, model: str) -> dict[int, set[int]]:
+    """{seed: key frequencies} of one model kind, read from a neuron table's ``key freqs``
+    column (``circuit_tables``, or its dict-of-lists copy in ``results/05-circuits.json``)."""
+    table = pd.DataFrame(neuron_table)
+    missing = {"seed", "model", "key freqs"} - set(table.columns)
+    if missing:
+        raise ValueError(f"neuron_table lacks the columns {sorted(missing)}")
+    rows = table[table["model"] == model]
+    if not len(rows):
+        raise ValueError(f"model {model!r} is not in neuron_table; it has {list(pd.unique(table['model']))}")
+    # An empty key set is stored as "" (and may come back from JSON as None).
+    return {int(seed): {int(k) for k in ("" if stats.is_missing(keys) else str(keys)).split()}
+            for seed, keys in zip(rows["seed"], rows["key freqs"])}
+
+
+def _paired_key_sets(neuron_table, model: str, reference: str) -> tuple[list[int], dict, dict]:
+    """The seeds that have both model kinds (in the table's order) and both kinds' key sets."""
+    if model == reference:
+        raise ValueError(f"model and reference must differ, both are {model!r}")
+    model_sets, reference_sets = key_frequency_sets(neuron_table, model), key_frequency_sets(neuron_table, reference)
+    seeds = [seed for seed in model_sets if seed in reference_sets]
+    if not seeds:
+        raise ValueError(f"no seed has both {model!r} (seeds {sorted(model_sets)}) and {reference!r} "
+                         f"(seeds {sorted(reference_sets)})")
+    return seeds, model_sets, reference_sets
+
+
+def frequency_reuse(neuron_table, model: str, reference: str = REFERENCE_MODEL, *, n_candidates: int) -> dict:
+    """How many of ``model``'s key frequencies are also its own seed's ``reference``'s, against
+    chance: per seed the hypergeometric null of a random set of the same size among the
+    ``n_candidates`` candidate frequencies (``fourier.overlap_null``), over seeds the exact
+    p = P(total shared >= observed) of the sum of the seeds' independent overlaps.
+
+    Returns ``model``, ``reference``, ``n_candidates``, ``seeds`` (one row per seed: seed,
+    size, reference size, shared, expected, p), ``observed``, ``expected``, ``p`` and
+    ``summary`` (one readable table row).
+    """
+    n_candidates = fourier.check_count("n_candidates", n_candidates, 1)
+    seeds, model_sets, reference_sets = _paired_key_sets(neuron_table, model, reference)
+    outside = sorted({k for sets in (model_sets, reference_sets) for s in seeds for k in sets[s]
+                      if not 1 <= k <= n_candidates})
+    if outside:
+        raise ValueError(f"key frequencies {outside} lie outside the candidates 1..{n_candidates} "
+                         f"(n_candidates = p // 2)")
+    rows, pmfs = [], []
+    for seed in seeds:
+        own, ref = model_sets[seed], reference_sets[seed]
+        null = fourier.overlap_null(n_candidates, len(own), len(ref))
+        shared = len(own & ref)
+        rows.append({"seed": seed, "size": len(own), "reference size": len(ref), "shared": shared,
+                     "expected": null["mean"], "p": float(min(1.0, null["pmf"][shared:].sum()))})
+        pmfs.append(null["pmf"])
+    observed = sum(r["shared"] for r in rows)
+    expected = sum(r["expected"] for r in rows)
+    p = fourier.overlap_sum_pvalue(pmfs, observed)
+    summary = {"model": model, "reference": reference, "seeds": len(seeds),
+               "key freqs": sum(r["size"] for r in rows), "shared": observed, "expected shared": expected, "p": p}
+    return {"model": model, "reference": reference, "n_candidates": n_candidates, "seeds": rows,
+            "observed": observed, "expected": expected, "p": p, "summary": summary}
+
+
+def seed_matching(neuron_table, model: str, reference: str = REFERENCE_MODEL) -> dict:
+    """Whether ``model``'s key frequencies share more with its OWN seed's ``reference`` than with
+    other seeds' references: the total shared count over seeds under the own-seed matching,
+    tested exactly against every matching of seeds (``fourier.matching_permutation_test``).
+
+    Returns ``model``, ``reference``, ``seeds``, ``shared`` (rows: the model's seeds, columns:
+    the references' seeds) and the test's ``observed``, ``n_seeds``, ``n_permutations``, ``p``,
+    ``min_p`` (1/n!), ``own_mean`` and ``cross_mean`` (mean shared count, own vs other seeds).
+    """
+    seeds, model_sets, reference_sets = _paired_key_sets(neuron_table, model, reference)
+    if len(seeds) < 2:
+        raise ValueError(f"seed matching needs at least 2 seeds with both {model!r} and {reference!r}, "
+                         f"got {seeds}")
+    shared = [[len(model_sets[i] & reference_sets[j]) for j in seeds] for i in seeds]
+    test = fourier.matching_permutation_test(np.array(shared, dtype=np.int64))
+    return {"model": model, "reference": reference, "seeds": seeds, "shared": shared, **test}
+
+
+def frequency_reuse_by_model(neuron_table, n_candidates: int, models=None,
+                             reference: str = REFERENCE_MODEL) -> dict:
+    """{model: ``frequency_reuse`` with its ``seed_matching`` under the key ``seed_matching``
+    (None with fewer than 2 seeds)} for each model kind; ``models`` None: every kind in the table
+    other than the reference, in ``MODEL_ORDER``."""
+    if models is None:
+        present = set(pd.DataFrame(neuron_table)["model"])
+        models = [m for m in MODEL_ORDER if m in present and m != reference]
+    out = {}
+    for m in models:
+        reuse = frequency_reuse(neuron_table, m, reference, n_candidates=n_candidates)
+        matching = seed_matching(neuron_table, m, reference) if len(reuse["seeds"]) >= 2 else None
+        out[m] = {**reuse, "seed_matching": matching}
+    return out
+
+
+def frequency_reuse_table(by_model: dict) -> pd.DataFrame:
+    """One row per compared model (``frequency_reuse_by_model``): key frequencies and shared
+    ones summed over seeds, the shared count expected by chance and its hypergeometric p, the
+    mean shared count with the own seed's and with other seeds' references, and the permutation
+    p of the seed matching with the smallest p it can give (1/n!)."""
+    rows = []
+    for reuse in by_model.values():
+        matching = reuse["seed_matching"] or {}
+        rows.append({**reuse["summary"],
+                     "own-seed mean shared": matching.get("own_mean"),
+                     "cross-seed mean shared": matching.get("cross_mean"),
+                     "permutation p": matching.get("p"), "smallest permutation p": matching.get("min_p")})
+    return pd.DataFrame(rows).rename(columns={"shared": "observed shared", "p": "p (hypergeometric)"})
+
+
 def weight_change_table(models: list[StudyModel]) -> pd.DataFrame:
     """Per model with known initial weights and per parameter: norm, initial norm, change norm
     ||W - W0|| and relative change ||W - W0|| / ||W0|| (NaN where W0 = 0, e.g. zero-initialised
@@ -199,18 +319,65 @@ def weight_change_summary(table: pd.DataFrame, models) -> pd.DataFrame:
     return out
 
 
-def attention_table(models: list[StudyModel], cfg: ModelConfig, seed: int) -> pd.DataFrame:
+def attention_table(models: list[StudyModel], cfg: ModelConfig, seeds=None) -> pd.DataFrame:
     """Mean attention weight from "=" to a, b and "=" over all p^2 inputs, per head, for every
-    model of one seed (``inspect_model.attention_from_equals``)."""
+    model of the given seeds (None: all) (``inspect_model.attention_from_equals``), with the
+    position each head attends to most and its weight."""
+    if isinstance(seeds, (int, np.integer)):
+        seeds = [seeds]
+    chosen = [m for m in models if seeds is None or m.seed in set(seeds)]
+    missing = sorted(set(seeds or ()) - {m.seed for m in models})
+    if missing or not chosen:
+        raise ValueError(f"no model of seed {missing or list(seeds or ())}; seeds: {sorted({m.seed for m in models})}")
     frames = []
-    for m in models:
-        if m.seed != seed:
-            continue
+    for m in chosen:
         mean = attention_from_equals(m.params, cfg, m.task).mean.reset_index()
-        frames.append(mean.assign(model=m.model)[["model", "head", "a", "b", "="]])
-    if not frames:
-        raise ValueError(f"no model of seed {seed}")
-    return pd.concat(frames, ignore_index=True)
+        frames.append(mean.assign(seed=m.seed, model=m.model)[["seed", "model", "head", *ATTENDED]])
+    table = pd.concat(frames, ignore_index=True)
+    weights = table[list(ATTENDED)]
+    table["most attended"] = weights.idxmax(axis=1)
+    table["weight"] = weights.max(axis=1)
+    return table
+
+
+def _focus(row) -> str:
+    """Where a head puts at least ``FOCUSED_ATTENTION`` of its attention: "a", "b", "=" or "spread"."""
+    return row["most attended"] if row["weight"] >= FOCUSED_ATTENTION else "spread"
+
+
+def attention_summary(table: pd.DataFrame, models=MODEL_ORDER) -> pd.DataFrame:
+    """Per model kind, over all its seeds' heads (heads are not aligned across seeds, so they are
+    counted, not matched): heads with at least ``FOCUSED_ATTENTION`` of their attention from "="
+    on a, on b, on "=", or on none (spread), and the mean attention to a, b and "="."""
+    need = {"seed", "model", "head", "most attended", "weight", *ATTENDED}
+    if not isinstance(table, pd.DataFrame) or not need <= set(table.columns):
+        raise ValueError(f"table must be an attention_table DataFrame with columns {sorted(need)}")
+    rows = []
+    for m in models:
+        heads = table[table["model"] == m]
+        if not len(heads):
+            continue
+        focus = heads.apply(_focus, axis=1).value_counts()
+        rows.append({"model": m, "seeds": heads["seed"].nunique(), "heads": len(heads),
+                     "on a": int(focus.get("a", 0)), "on b": int(focus.get("b", 0)),
+                     "on =": int(focus.get("=", 0)), "spread": int(focus.get("spread", 0)),
+                     "mean a": heads["a"].mean(), "mean b": heads["b"].mean(), "mean =": heads["="].mean()})
+    if not rows:
+        raise ValueError(f"none of the models {list(models)} is in the table")
+    return pd.DataFrame(rows)
+
+
+def attention_by_head(table: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
+    """One row per seed and model, one column per head holding its mean attention from "=" to
+    a / b / "=" as text (``digits`` decimals): a compact view of ``attention_table``."""
+    text = table.assign(weights=[" / ".join(f"{row[p]:.{digits}f}" for p in ATTENDED) for _, row in table.iterrows()])
+    wide = text.pivot(index=["seed", "model"], columns="head", values="weights")
+    wide.columns = [f"head {h}" for h in wide.columns]
+    order = {m: i for i, m in enumerate(MODEL_ORDER)}
+    seeds = {s: i for i, s in enumerate(pd.unique(table["seed"]))}
+    wide = wide.reset_index()
+    return wide.sort_values(["seed", "model"], key=lambda c: c.map(seeds if c.name == "seed" else order),
+                            ignore_index=True)
 
 
 def alive_neurons(analyses: list[ModelAnalysis], seed: int) -> dict[str, int]:
@@ -226,6 +393,9 @@ METRIC_KEYS = {
     "weighted overlap": "weighted_overlap_with_source",
 }
 
+ATTENTION_SUMMARY_KEYS = {"seeds": "seeds", "heads": "heads", "on a": "on_a", "on b": "on_b", "on =": "on_equals",
+                          "spread": "spread", "mean a": "mean_a", "mean b": "mean_b", "mean =": "mean_equals"}
+
 
 def circuit_numbers(neuron: pd.DataFrame, document: pd.DataFrame, weights: pd.DataFrame,
                     attention: pd.DataFrame, params: dict, conditions) -> dict:
@@ -233,7 +403,9 @@ def circuit_numbers(neuron: pd.DataFrame, document: pd.DataFrame, weights: pd.Da
     ``document``) and metric (``METRIC_KEYS`` values), ``stats.describe`` over seeds per model
     kind; top and key frequencies per seed; Welch/Mann-Whitney comparisons of the mean
     fraction (specialization) between transfer conditions; mean weight change per parameter;
-    attention from "=" of one seed's models."""
+    frequency reuse against chance and seed matching per model kind (``frequency_reuse_by_model``,
+    neuron method); attention from "=" of every model (per model kind, seed and head) and its
+    summary per model kind (``attention_summary``)."""
     numbers = {"p": params["p"], "min_neuron_count": params["min_neuron_count"],
                "d_mlp": int(neuron["units"].iloc[0]), "d_model": int(document["units"].iloc[0])}
     for method, table in (("neuron", neuron), ("document", document)):
@@ -241,8 +413,7 @@ def circuit_numbers(neuron: pd.DataFrame, document: pd.DataFrame, weights: pd.Da
         numbers[method]["top_freq"] = {m: {int(s): (None if pd.isna(f) else int(f)) for s, f in
                                            zip(table.loc[table["model"] == m, "seed"], table.loc[table["model"] == m, "top freq"])}
                                        for m in pd.unique(table["model"])}
-        numbers[method]["key_freqs"] = {m: {int(s): [int(k) for k in str(f).split()] for s, f in
-                                            zip(table.loc[table["model"] == m, "seed"], table.loc[table["model"] == m, "key freqs"])}
+        numbers[method]["key_freqs"] = {m: {seed: sorted(keys) for seed, keys in key_frequency_sets(table, m).items()}
                                         for m in pd.unique(table["model"])}
         groups = {c: pd.to_numeric(table.loc[table["model"] == c, "mean frac"]).tolist() for c in conditions}
         numbers[method]["mean_frac_tests"] = stats.compare_groups(groups).to_dict(orient="records")
@@ -252,9 +423,15 @@ def circuit_numbers(neuron: pd.DataFrame, document: pd.DataFrame, weights: pd.Da
             "largest_relative": rel.loc[m, "relative_change"].idxmax(),
             "largest_norm": rel.loc[m, "change_norm"].idxmax()}
         for m in pd.unique(weights["model"])}
-    numbers["attention_seed"] = int(params["seeds"][0])
-    numbers["attention"] = {m: rows.set_index("head")[["a", "b", "="]].to_dict(orient="index")
+    numbers["frequency_reuse"] = frequency_reuse_by_model(
+        neuron, n_candidates=len(fourier.candidate_frequencies(params["p"])))
+    numbers["attention"] = {m: {int(seed): heads.set_index("head")[list(ATTENDED)].to_dict(orient="index")
+                                for seed, heads in rows.groupby("seed", sort=False)}
                             for m, rows in attention.groupby("model", sort=False)}
+    numbers["attention_focus_threshold"] = FOCUSED_ATTENTION
+    summary = attention_summary(attention).set_index("model").rename(columns=ATTENTION_SUMMARY_KEYS)
+    summary["on_one_operand"] = summary["on_a"] + summary["on_b"]
+    numbers["attention_summary"] = summary.to_dict(orient="index")
     numbers["neuron_table"] = neuron.to_dict(orient="list")
     numbers["document_table"] = document.to_dict(orient="list")
     return numbers

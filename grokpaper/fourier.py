@@ -14,6 +14,10 @@
    P[d, k] = |FFT(W_E[d, :p]) * FFT(W_U[d, :p])| per residual dimension. Labelled as the
    document's method; it exists to show how it differs from (1).
 3. ``frequency_overlap``: how much two analyses' frequency sets agree.
+4. Overlap against chance: ``overlap_null`` (the hypergeometric overlap of a random set with a
+   fixed one), ``overlap_sum_pvalue`` (the exact tail of a sum of such overlaps over seeds) and
+   ``matching_permutation_test`` (does each model share more with its own seed's reference
+   than with other seeds' references).
 
 Even p: the real basis then also has the Nyquist vector cos(pi x) (no sine partner); it is
 included so the basis stays complete, and k = p/2 is a candidate frequency whose terms are
@@ -22,11 +26,14 @@ included so the basis stays complete, and k = p/2 is a candidate frequency whose
 
 from __future__ import annotations
 
+import itertools
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import torch
+from scipy.stats import hypergeom
 
 from grokpaper.inspect_model import all_inputs, check_analysis_inputs, equals_position_forward
 from grokpaper.model import ModelConfig
@@ -296,3 +303,76 @@ def frequency_overlap(first: NeuronFourierAnalysis | DocumentMethodSpectrum,
         "jaccard": len(set_a & set_b) / len(union) if union else 1.0,
         "weighted_overlap": float(weighted),
     }
+
+
+# --- overlap against chance ---------------------------------------------------------------------
+
+MAX_MATCHING_SEEDS = 9  # 9! = 362,880 matchings, enumerated in about a second; 10! would be ten times that
+
+
+def check_count(name: str, value, low: int, high: int | None = None) -> int:
+    """``value`` as an int; a ValueError naming the field ``name`` when it is not an integer in
+    ``low``..``high`` (``high`` None: no upper bound)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low \
+            or (high is not None and value > high):
+        allowed = f"{low}..{high}" if high is not None else f">= {low}"
+        raise ValueError(f"{name} must be an integer {allowed}, got {value!r}")
+    return int(value)
+
+
+def overlap_null(n_candidates: int, size_a: int, size_b: int) -> dict:
+    """Chance overlap of two frequency sets: the distribution of |A & B| when A (``size_a``
+    frequencies) is drawn uniformly at random among ``n_candidates`` and B (``size_b``) is fixed.
+
+    Hypergeometric. Returns ``pmf`` (entry s = P(|A & B| = s), s = 0..min(size_a, size_b)) and
+    ``mean`` = size_a * size_b / n_candidates.
+    """
+    n_candidates = check_count("n_candidates", n_candidates, 1)
+    size_a = check_count("size_a", size_a, 0, n_candidates)
+    size_b = check_count("size_b", size_b, 0, n_candidates)
+    shared = np.arange(min(size_a, size_b) + 1)
+    # scipy's names: M = population, n = marked items (B), N = draws (A).
+    pmf = hypergeom(M=n_candidates, n=size_b, N=size_a).pmf(shared)
+    return {"pmf": pmf, "mean": size_a * size_b / n_candidates}
+
+
+def overlap_sum_pvalue(pmfs, observed: int) -> float:
+    """Exact P(S >= ``observed``) for S the sum of independent overlaps, each with one of the
+    given pmfs (entry s = P(overlap = s), e.g. ``overlap_null(...)["pmf"]``): the upper tail of
+    their convolution."""
+    pmfs = [np.asarray(pmf, dtype=float) for pmf in pmfs]
+    if not pmfs:
+        raise ValueError("pmfs must hold at least one distribution, got none")
+    for i, pmf in enumerate(pmfs):
+        if pmf.ndim != 1 or len(pmf) == 0 or (pmf < 0).any() or not math.isclose(pmf.sum(), 1.0, abs_tol=1e-9):
+            raise ValueError(f"pmfs[{i}] must be a 1-D array of probabilities summing to 1, got {pmf!r}")
+    observed = check_count("observed", observed, 0)
+    total = np.ones(1)
+    for pmf in pmfs:
+        total = np.convolve(total, pmf)
+    # Sum the tail itself, not 1 - the head: a tiny p keeps its precision.
+    return float(min(1.0, total[observed:].sum()))
+
+
+def matching_permutation_test(shared) -> dict:
+    """Exact permutation test of seed matching: ``shared[i, j]`` is the overlap of seed i's model
+    with seed j's reference (diagonal: the own seed). Statistic: the diagonal total; p = share of
+    all n! matchings of models to references whose total is at least as large.
+
+    Returns ``observed`` (diagonal total), ``n_seeds``, ``n_permutations`` (n!), ``p``,
+    ``min_p`` (1/n!, the smallest p the test can give), ``own_mean`` (mean of the diagonal) and
+    ``cross_mean`` (mean of the off-diagonal entries).
+    """
+    shared = np.asarray(shared)
+    if shared.ndim != 2 or shared.shape[0] != shared.shape[1]:
+        raise ValueError(f"shared must be a square (seeds x seeds) matrix, got shape {shared.shape}")
+    n = check_count("number of seeds (rows of shared)", shared.shape[0], 2, MAX_MATCHING_SEEDS)
+    if not np.issubdtype(shared.dtype, np.integer) or (shared < 0).any():
+        raise ValueError(f"shared must hold non-negative integer counts, got {shared.tolist()}")
+    matchings = np.array(list(itertools.permutations(range(n))))  # (n!, n): row i goes to column perm[i]
+    totals = shared[np.arange(n), matchings].sum(1)
+    observed = int(np.trace(shared))
+    off_diagonal = shared[~np.eye(n, dtype=bool)]
+    return {"observed": observed, "n_seeds": n, "n_permutations": len(matchings),
+            "p": float((totals >= observed).mean()), "min_p": 1 / len(matchings),
+            "own_mean": observed / n, "cross_mean": float(off_diagonal.mean())}

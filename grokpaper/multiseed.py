@@ -14,18 +14,105 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from grokpaper import stats
+from grokpaper import stats, survival
 
 
-def summary(groups_by_metric: dict, confidence: float = 0.95, n_boot: int = 10_000) -> pd.DataFrame:
-    """Per metric and condition: n, mean, sd (ddof 1), t-CI with its df, percentile-bootstrap
-    CI, CV, median, min, max and the censored runs (``stats.describe``)."""
+def summary(groups_by_metric: dict, confidence: float = 0.95, n_boot: int = 10_000, skewed=()) -> pd.DataFrame:
+    """Per metric and condition: n, mean, sd (ddof 1), CI of the mean with its df, percentile-bootstrap
+    CI, CV, median, min, max and the censored runs (``stats.describe``). For the metrics in
+    ``skewed`` (positive and right-skewed, such as epochs) the CI is the log-normal (Cox) interval
+    of the mean instead of the symmetric t-interval; ``ci_method`` says which."""
     rows = []
     for metric, groups in groups_by_metric.items():
         for cond, values in groups.items():
-            d = stats.describe(values, labels=list(values.index), confidence=confidence, n_boot=n_boot)
-            rows.append({"metric": metric, "condition": cond, **d.as_dict()})
+            d = stats.describe(values, labels=list(values.index), confidence=confidence, n_boot=n_boot).as_dict()
+            d["ci_method"] = "t"
+            reached = [v for v in values if not stats.is_missing(v)]
+            if metric in skewed and len(reached) >= 2 and min(reached) > 0 and max(reached) > min(reached):
+                cox = stats.lognormal_mean_ci(reached, confidence)
+                d.update(ci_low=cox["ci_low"], ci_high=cox["ci_high"], ci_method="log-normal (Cox)")
+            rows.append({"metric": metric, "condition": cond, **d})
     return pd.DataFrame(rows).drop(columns=["name"])
+
+
+def time_to_threshold(table: pd.DataFrame, columns, conditions, cap: float, confidence: float = 0.95) -> pd.DataFrame:
+    """Per epochs-to-threshold column and condition, with censored runs kept as "not reached by the
+    cap": runs reached (of all), the Kaplan-Meier median with its interval, the restricted mean to
+    the cap with its log-normal interval (a lower bound of the mean when a run is censored), and
+    the geometric mean of the runs that reached it."""
+    rows = []
+    for column in columns:
+        for c in conditions:
+            values = [None if stats.is_missing(v) else float(v) for v in table.loc[table["condition"] == c, column]]
+            if not values:
+                continue
+            reached = [v for v in values if v is not None]
+            median = survival.km_median(values, cap=cap, confidence=confidence)
+            rmst = survival.restricted_mean(values, cap=cap, confidence=confidence, skewed=True)
+            geo = stats.geometric_mean_ci(reached, confidence) if len(reached) >= 1 else {}
+            rows.append({"metric": column, "condition": c, "reached": len(reached), "runs": len(values),
+                         "median": median["median"], "median low": median["ci_low"], "median high": median["ci_high"],
+                         "restricted mean": rmst["value"], "restricted mean low": rmst["ci_low"],
+                         "restricted mean high": rmst["ci_high"], "mean is a lower bound": rmst["is_lower_bound"],
+                         "geometric mean (reached)": geo.get("value", math.nan),
+                         "note": stats._join(median["note"], rmst["note"])})
+    return pd.DataFrame(rows)
+
+
+def time_to_threshold_display(times: pd.DataFrame) -> pd.DataFrame:
+    """``time_to_threshold`` as a readable table: reached (k/n), median and restricted mean each with
+    its interval in one cell ('>=' where a censored run makes the mean a lower bound; 'beyond the
+    cap' for an end the runs never reached), geometric mean of the runs that reached it."""
+    def epochs(v):
+        return "beyond the cap" if stats.is_missing(v) else f"{v:,.0f}"
+
+    def cell(value, low, high, prefix=""):
+        if stats.is_missing(value) and stats.is_missing(low):
+            return "beyond the cap"
+        return f"{prefix}{epochs(value)} ({epochs(low)}–{epochs(high)})"
+
+    return pd.DataFrame({
+        "epochs to": times["metric"], "condition": times["condition"],
+        "reached": [f"{r}/{n}" for r, n in zip(times["reached"], times["runs"])],
+        "median (95 % CI)": [cell(*v) for v in zip(times["median"], times["median low"], times["median high"])],
+        "restricted mean (95 % CI)": [cell(v, lo, hi, ">= " if bound else "") for v, lo, hi, bound in zip(
+            times["restricted mean"], times["restricted mean low"], times["restricted mean high"],
+            times["mean is a lower bound"])],
+        "geometric mean, reached runs": [epochs(v) if not stats.is_missing(v) else "–"
+                                         for v in times["geometric mean (reached)"]],
+    })
+
+
+def family_display(family: pd.DataFrame, tests=None, without: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The family of tests (``inference.family``) as a readable table: test, n, effect with its
+    interval (">=" for a lower bound), p, Holm p over the whole family, and the Holm-corrected
+    sensitivity tests (Welch on log and raw epochs; ``without``: the family recomputed without the
+    runs that never converged)."""
+    rows = family if tests is None else pd.concat([family[family["test"] == t] for t in tests], ignore_index=True)
+    out = pd.DataFrame({
+        "test": rows["test"], "n": rows["n"], "method": rows["method"],
+        "effect": [_effect_text(r) for _, r in rows.iterrows()],
+        "p": rows["p"], "p Holm": rows["p_holm"],
+        "p Holm, Welch on log": rows["p_welch_log_holm"], "p Holm, Welch": rows["p_welch_holm"],
+    })
+    if without is not None:
+        alt = without.set_index("test")["p_holm"]
+        out["p Holm without non-converged runs"] = [alt.get(t, math.nan) for t in rows["test"]]
+    return out
+
+
+def _effect_text(row) -> str:
+    """'>= 35.0x (95 % CI 14.4-85.2)', '-0.082 (95 % CI -0.60 to 0.43)', '21 (expected 2.25)'."""
+    if stats.is_missing(row["estimate"]):
+        return "n/a"
+    if row["effect"] == "shared":
+        return f"{row['estimate']:.0f} shared (expected {row['null']:.2f})"
+    value = f"{row['estimate']:.3g}" + ("×" if row["effect"] == "ratio" else "")
+    if row["bound"] == "lower":
+        value = ">= " + value
+    if not stats.is_missing(row["ci_low"]):
+        value += f" (95 % CI {row['ci_low']:.3g} to {row['ci_high']:.3g})"
+    return value
 
 
 def pairwise(groups_by_metric: dict) -> pd.DataFrame:

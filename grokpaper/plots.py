@@ -121,7 +121,7 @@ def learning_curves(curves_by_condition: dict, metric: str | list[str] = "test_a
 
     The median and band use the epochs every seed of the condition evaluated (runs that
     stopped early end the band), unless ``hold_last=True`` carries each run's final value
-    forward. On a log x axis epoch 0 is left out.
+    forward to the end of the longest run of any condition. On a log x axis epoch 0 is left out.
     """
     _check_nonempty("curves_by_condition", curves_by_condition)
     metrics = [metric] if isinstance(metric, str) else list(metric)
@@ -134,25 +134,35 @@ def learning_curves(curves_by_condition: dict, metric: str | list[str] = "test_a
             if not isinstance(c, pd.DataFrame) or not {"epoch", *metrics} <= set(c.columns):
                 raise ValueError(f"condition {cond!r}: each curve must be a DataFrame with "
                                  f"columns 'epoch' and {metrics}")
+    # With hold_last every run (thin line, median and band) reaches this common right edge.
+    end = max(c["epoch"].max() for curves in curves_by_condition.values() for c in curves) if hold_last else None
     with style():
         height = STYLE["figure.figsize"][1] * (1 if len(metrics) == 1 else 0.7 * len(metrics))
         fig, axes = _new(len(metrics), 1, sharex=True, figsize=(STYLE["figure.figsize"][0], height))
         for row, name in enumerate(metrics):
-            _draw_curves(axes[row, 0], curves_by_condition, name, log_x, band, markers, hold_last,
-                         legend=row == 0, xlabel=row == len(metrics) - 1)
+            _draw_curves(axes[row, 0], curves_by_condition, name, log_x, band, markers, end,
+                         xlabel=row == len(metrics) - 1)
         if title:
             axes[0, 0].set_title(title)
+        # Above the plot, two per row: four conditions' entries inside the axes would cover curves.
+        band_name = "min-max" if band == "minmax" else "IQR"
+        held = "; runs that ended early held at their last value" if hold_last else ""
+        fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside upper center",
+                   ncols=min(2, len(curves_by_condition)), title=f"line: median; band: {band_name}{held}")
     return _done(fig)
 
 
-def _draw_curves(ax, curves_by_condition, metric, log_x, band, markers, hold_last, legend, xlabel):
+def _draw_curves(ax, curves_by_condition, metric, log_x, band, markers, hold_until, xlabel):
+    """One metric's per-seed lines, median and band per condition on ``ax``; ``hold_until``
+    (an epoch, or None) carries each run's last value forward to that epoch."""
     ylabel, scale = _metric_label(metric)
     for cond, curves in curves_by_condition.items():
         c = color(cond)
         wide = pd.concat([cv.set_index("epoch")[metric].rename(i) for i, cv in enumerate(curves)],
                          axis=1).sort_index() * scale
-        if hold_last:
-            wide = wide.ffill()
+        if hold_until is not None:
+            # Forward fill also bridges epochs that only some runs evaluated (a step between evaluations).
+            wide = wide.reindex(wide.index.union([hold_until])).ffill()
         if log_x:
             wide = wide[wide.index > 0]
         for col in wide:
@@ -176,9 +186,6 @@ def _draw_curves(ax, curves_by_condition, metric, log_x, band, markers, hold_las
     if xlabel:
         ax.set_xlabel("epoch" + (" (log scale)" if log_x else ""))
     ax.set_ylabel(ylabel)
-    if legend:
-        band_name = "min-max" if band == "minmax" else "IQR"
-        ax.legend(title=f"line: median; band: {band_name}", loc="best")
 
 
 def epochs_to_threshold_strip(df: pd.DataFrame, *, condition: str = "condition",
@@ -187,7 +194,8 @@ def epochs_to_threshold_strip(df: pd.DataFrame, *, condition: str = "condition",
                               title: str | None = None, seed: int = 0):
     """Strip + box plot of epochs per condition (one dot per run). Censored runs (value
     None/NaN, never reached) are drawn at ``cap`` (or the table's ``cap`` column) as open
-    triangles; the boxes summarise reached runs only, as the legend says."""
+    triangles; the boxes summarise reached runs only, as the legend says. ``log_y`` puts the
+    epochs on a log axis and adds "(log scale)" to ``ylabel``."""
     if not isinstance(df, pd.DataFrame) or not {condition, value} <= set(df.columns):
         raise ValueError(f"df must be a DataFrame with columns {condition!r} and {value!r}")
     if len(df) == 0:
@@ -220,13 +228,70 @@ def epochs_to_threshold_strip(df: pd.DataFrame, *, condition: str = "condition",
         if log_y:
             ax.set_yscale("log")
         ax.set_xlabel("condition")
-        ax.set_ylabel(ylabel)
+        ax.set_ylabel(ylabel + (" (log scale)" if log_y else ""))
         handles = [Line2D([], [], marker="o", ls="", color="0.4", label="run (reached)")]
         if censored.any():
             handles.append(Line2D([], [], marker="^", ls="", mfc="none", color="0.4",
                                   label=f"not reached by cap ({int(censored.sum())} censored, drawn at cap)"))
         handles.append(Line2D([], [], color="0.5", label="box: reached runs only"))
         ax.legend(handles=handles, loc="best")
+        if title:
+            ax.set_title(title)
+    return _done(fig)
+
+
+KAPLAN_MEIER_COLUMNS = ("epoch", "at_risk", "censored", "not_reached", "ci_low", "ci_high")
+
+
+def time_to_threshold_curves(curves: dict, *, cap: float, xlabel: str = "epochs",
+                             ylabel: str = "share of runs not yet at the threshold",
+                             title: str | None = None):
+    """Kaplan-Meier step curves, one per condition (``survival.kaplan_meier`` tables): the share
+    of runs that have not yet reached the threshold against epochs (log axis, " (log scale)"
+    added to ``xlabel``), with the pointwise confidence band; a "+" at ``cap`` marks runs
+    censored there, where the curve ends above 0."""
+    _check_nonempty("curves", curves)
+    if isinstance(cap, bool) or not isinstance(cap, (int, float, np.integer, np.floating)) or not cap > 0:
+        raise ValueError(f"cap must be a positive number of epochs, got {cap!r}")
+    for cond, table in curves.items():
+        missing = [c for c in KAPLAN_MEIER_COLUMNS if c not in getattr(table, "columns", [])]
+        if not isinstance(table, pd.DataFrame) or missing or len(table) == 0:
+            raise ValueError(f"curves[{cond!r}] must be a non-empty survival.kaplan_meier DataFrame; "
+                             f"missing columns {missing}")
+        if table["epoch"].max() > cap:
+            raise ValueError(f"curves[{cond!r}] has epochs up to {table['epoch'].max():g}, beyond cap = {cap:g}")
+    # A log axis cannot show epoch 0, where every curve starts at 1: start them at half the
+    # earliest epoch any run reached the threshold, so the initial flat stretch stays visible.
+    positive = [e for table in curves.values() for e in table["epoch"] if e > 0]
+    left = min(positive) / 2 if positive else cap / 10
+    with style():
+        fig, axes = _new()
+        ax = axes[0, 0]
+        any_censored = False
+        for cond, table in curves.items():
+            c = color(cond)
+            epochs = np.where(table["epoch"].to_numpy(float) > 0, table["epoch"].to_numpy(float), left)
+            n, n_censored = int(table["at_risk"].iloc[0]), int(table["censored"].sum())
+            ax.fill_between(epochs, table["ci_low"], table["ci_high"], step="post", color=c, alpha=0.15, lw=0)
+            ax.step(epochs, table["not_reached"], where="post", color=c,
+                    label=f"{cond} ({n} runs, {n_censored} censored)")
+            last = float(table["not_reached"].iloc[-1])
+            if n_censored and last > 0:
+                ax.plot([cap], [last], marker="+", ms=12, mew=2, ls="", color=c, zorder=3)
+                any_censored = True
+        ax.axvline(cap, color="0.4", ls=":", lw=1)
+        ax.set_xscale("log")
+        ax.set_ylim(-0.03, 1.05)
+        ax.set_xlabel(xlabel + " (log scale)")
+        ax.set_ylabel(ylabel)
+        handles, labels = ax.get_legend_handles_labels()
+        if any_censored:
+            handles.append(Line2D([], [], marker="+", ms=10, mew=2, ls="", color="0.3"))
+            labels.append("runs censored at the cap (never reached it)")
+        handles.append(Line2D([], [], color="0.4", ls=":"))
+        labels.append(f"cap: {significant(cap)} epochs")
+        # Above the plot: inside, the curves and bands of the fast conditions run through any corner.
+        fig.legend(handles, labels, loc="outside upper center", ncols=2, title="band: pointwise confidence interval")
         if title:
             ax.set_title(title)
     return _done(fig)
@@ -518,6 +583,55 @@ def bar_panels(panels: dict, references: dict | None = None, points: dict | None
             ax.set_ylabel(ylabel)
             ax.set_title(title)
             ax.grid(axis="x", visible=False)
+    return _done(fig)
+
+
+ATTENDED_POSITIONS = ("a", "b", "=")  # the positions "=" attends to, in token order
+# Bars encode positions, not conditions, so they take colours no condition uses; "=" is light
+# grey: it carries no operand, and a threshold line stays visible over it.
+POSITION_COLORS = {"a": OKABE_ITO["sky blue"], "b": OKABE_ITO["reddish purple"], "=": "0.8"}
+
+
+def attention_panels(table: pd.DataFrame, models=None, *, ncols: int = 4, focus_threshold: float | None = None):
+    """One panel per model kind: per seed a group of stacked bars, one per head, of the mean
+    attention from "=" to a, b and "=" (``circuits.attention_table``); ``models`` gives the
+    panels' order (None: as in the table), ``focus_threshold`` draws a dashed line."""
+    need = {"seed", "model", "head", *ATTENDED_POSITIONS}
+    if not isinstance(table, pd.DataFrame) or not need <= set(table.columns) or len(table) == 0:
+        missing = sorted(need - set(getattr(table, "columns", [])))
+        raise ValueError(f"table must be a non-empty attention table with columns {sorted(need)}; missing {missing}")
+    if not isinstance(ncols, (int, np.integer)) or isinstance(ncols, bool) or ncols < 1:
+        raise ValueError(f"ncols must be a positive integer, got {ncols!r}")
+    models = list(pd.unique(table["model"])) if models is None else [m for m in models if (table["model"] == m).any()]
+    if not models:
+        raise ValueError(f"none of the models is in the attention table; it has {list(pd.unique(table['model']))}")
+    seeds = list(pd.unique(table["seed"]))
+    n_heads = int(table["head"].max()) + 1
+    ncols = min(ncols, len(models))
+    nrows = int(np.ceil(len(models) / ncols))
+    with style():
+        fig, axes = _new(nrows, ncols, sharey=True, figsize=(3.0 * ncols + 0.4, 2.4 * nrows + 0.6))
+        for ax in axes.flat[len(models):]:
+            ax.set_visible(False)
+        for ax, m in zip(axes.flat, models):
+            for i, seed in enumerate(seeds):
+                heads = table[(table["model"] == m) & (table["seed"] == seed)].sort_values("head")
+                x = i * (n_heads + 1) + heads["head"].to_numpy()  # a gap of one bar between seeds
+                bottom = np.zeros(len(heads))
+                for position in ATTENDED_POSITIONS:
+                    ax.bar(x, heads[position], 0.9, bottom=bottom, color=POSITION_COLORS[position],
+                           label=f"to {position}" if i == 0 else None)
+                    bottom += heads[position].to_numpy()
+            if focus_threshold is not None:
+                ax.axhline(focus_threshold, color="0.4", lw=0.8, ls="--")
+            ax.set_xticks([i * (n_heads + 1) + (n_heads - 1) / 2 for i in range(len(seeds))], [str(s) for s in seeds])
+            ax.set_title(m, fontsize=9)
+            ax.set_xlabel(f"seed (bars: heads 0-{n_heads - 1})", fontsize=8)
+            ax.set_ylabel("attention from '=' (mean weight)", fontsize=8)
+            ax.set_ylim(0, 1)
+            ax.grid(axis="x", visible=False)
+        fig.legend(*axes.flat[0].get_legend_handles_labels(), loc="outside upper center",
+                   ncols=len(ATTENDED_POSITIONS))
     return _done(fig)
 
 

@@ -2,8 +2,12 @@
 correlation, one-sample tests and z-score outliers.
 
 Every distribution comes from ``scipy.stats``; the only formulas written here are Holm's
-step-down (scipy has none: ``false_discovery_control`` is Benjamini-Hochberg) and the
-Hedges' g effect size. Every result carries its n (and df where a test has one).
+step-down (scipy has none: ``false_discovery_control`` is Benjamini-Hochberg), the
+Hedges' g effect size and the modified Cox interval of a log-normal mean (scipy has none).
+Every result carries its n (and df where a test has one).
+
+Skewed positive data (epochs to a threshold) are summarised on the log scale: the geometric
+mean, the log-normal (Cox) interval of the arithmetic mean, and seed-paired log ratios.
 
 Censoring. A value of ``None`` or NaN means "never reached the threshold before the cap"
 (``grokpaper.curves`` returns None for that). Statistics are computed on the reached values
@@ -36,7 +40,8 @@ def is_missing(value) -> bool:
         isinstance(value, (float, np.floating)) and math.isnan(value))
 
 __all__ = ["Summary", "describe", "summary_table", "compare_groups", "min_rank_p", "holm", "hedges_g",
-           "shapiro", "spearman", "one_sample", "zscore_outliers", "groups_from_frame"]
+           "shapiro", "spearman", "one_sample", "zscore_outliers", "groups_from_frame",
+           "geometric_mean_ci", "lognormal_mean_ci", "paired_log_ratio"]
 
 
 # ----------------------------------------------------------------------------- input checks
@@ -458,3 +463,172 @@ def zscore_outliers(values, labels=None, threshold: float = 2.0, *,
     table.attrs.update(n=n, n_total=g.n_total, censored=list(g.censored),
                        threshold=threshold, note=_join(*notes))
     return table
+
+
+# ----------------------------------------------------------------------------- skewed, positive, capped epochs
+
+def _check_confidence(confidence) -> float:
+    """Validate a confidence level (a number strictly between 0 and 1)."""
+    if isinstance(confidence, (bool, np.bool_)) or not isinstance(
+            confidence, (int, float, np.integer, np.floating)) or not (0 < confidence < 1):
+        raise ValueError(f"confidence must be a number in (0, 1), got {confidence!r}")
+    return float(confidence)
+
+
+def _capped(values, name: str, labels=None, cap=None, *, positive: bool) -> tuple[_Group, float | None]:
+    """Validate epochs censored at a common training cap: a missing value (None/NaN) means
+    "never reached by ``cap``", so ``cap`` is required when one is missing, and every reached
+    value must be >= 0 (> 0 when ``positive``, for the log scale) and <= ``cap``."""
+    if cap is not None and (isinstance(cap, (bool, np.bool_))
+                            or not isinstance(cap, (int, float, np.integer, np.floating))
+                            or not math.isfinite(cap) or cap <= 0):
+        raise ValueError(f"cap must be a positive finite number of epochs, got {cap!r}")
+    g = _group(values, name, labels)
+    if g.censored and cap is None:
+        raise ValueError(f"cap is required: {name!r} has {len(g.censored)} censored run(s) (None/NaN) "
+                         f"at {list(g.censored)}; give the training cap they were censored at")
+    for label, v in zip(g.reached_labels, g.reached):
+        if v < 0 or (positive and v == 0):
+            raise ValueError(f"{name!r} must be {'> 0 (log scale)' if positive else '>= 0'} epochs, "
+                             f"got {v:g} at {label!r}")
+        if cap is not None and v > cap:
+            raise ValueError(f"{name!r} has {v:g} at {label!r}, above cap={cap:g}: a run cannot "
+                             "reach the threshold after the training cap")
+    return g, None if cap is None else float(cap)
+
+
+def _positive_values(values) -> np.ndarray:
+    """Validate an uncensored group of strictly positive numbers (for the log scale)."""
+    g = _group(values, "values", None, allow_censored=False)
+    for label, v in zip(g.reached_labels, g.reached):
+        if v <= 0:
+            raise ValueError(f"values must be > 0 (log scale), got {v:g} at {label!r}")
+    return g.reached
+
+
+def geometric_mean_ci(values, confidence: float = 0.95) -> dict:
+    """Geometric mean exp(mean(log x)) of positive values with the t-interval of the mean log,
+    exponentiated: exp(mean +- t_{n-1} sd / sqrt(n)). n < 2 -> CI NaN with a ``note``."""
+    confidence = _check_confidence(confidence)
+    x = _positive_values(values)
+    y, n = np.log(x), len(x)
+    value = float(np.exp(np.mean(y)))
+    lo = hi = df = math.nan
+    notes = []
+    if n < 2:
+        notes.append("n < 2: the CI is undefined")
+    else:
+        df = n - 1
+        sem = float(np.std(y, ddof=1)) / math.sqrt(n)
+        if sem == 0:
+            lo = hi = value
+            notes.append("all values equal: zero-width interval")
+        else:
+            lo, hi = (float(np.exp(v)) for v in stats.t.interval(confidence, df, loc=np.mean(y), scale=sem))
+    return {"value": value, "ci_low": lo, "ci_high": hi, "n": n, "df": df, "note": _join(*notes)}
+
+
+def lognormal_mean_ci(values, confidence: float = 0.95) -> dict:
+    """Arithmetic mean of positive, right-skewed values with the modified Cox interval of a
+    log-normal mean (Olsson 2005; written here, scipy has none): with y = log x,
+    exp(ybar + s^2/2 +- t_{n-1} sqrt(s^2/n + s^4 / (2(n-1)))). n < 2 -> CI NaN with a ``note``.
+
+    The interval is always positive, unlike a symmetric t-interval that a single slow run
+    stretches below 0. ``value`` is the plain mean of x; the interval is centred (on the log
+    scale) on the log-normal estimate exp(ybar + s^2/2), which ``note`` gives.
+    """
+    confidence = _check_confidence(confidence)
+    x = _positive_values(values)
+    y, n = np.log(x), len(x)
+    method = "modified Cox interval of a log-normal mean (Olsson 2005)"
+    lo = hi = math.nan
+    notes = []
+    if n < 2:
+        notes.append("n < 2: the CI is undefined")
+    else:
+        ybar, s2 = float(np.mean(y)), float(np.var(y, ddof=1))
+        centre = ybar + s2 / 2
+        half_width = stats.t.ppf((1 + confidence) / 2, n - 1) * math.sqrt(s2 / n + s2 ** 2 / (2 * (n - 1)))
+        lo, hi = math.exp(centre - half_width), math.exp(centre + half_width)
+        notes.append(f"log-normal estimate of the mean exp(ybar + s^2/2) = {math.exp(centre):.4g}, "
+                     f"df = {n - 1}")
+        if s2 == 0:
+            notes.append("all values equal: zero-width interval")
+    return {"value": float(np.mean(x)), "ci_low": lo, "ci_high": hi, "n": n, "method": method,
+            "note": _join(*notes)}
+
+
+def paired_log_ratio(numerator, denominator, *, labels=None, cap=None, confidence: float = 0.95) -> dict:
+    """Seed-paired ratio num_i / den_i summarised on the log scale: geometric-mean ratio
+    exp(mean d), d_i = log(num_i / den_i), with its t-interval (df = n - 1), the paired t-test
+    (one-sample t of d against 0) and the exact Wilcoxon signed-rank test of d.
+
+    Pairs are matched by position (labels: ``labels``, else the numerator's Series index, else
+    0..n-1). A censored run (None/NaN, "never reached by ``cap``") enters at the cap: numerator
+    censored -> the true ratio is at least cap / den_i (``bound`` ">="); denominator censored ->
+    at most num_i / cap ("<="); both censored -> the ratio is unknown and the pair is left out
+    (``dropped``). The overall ``bound`` is "lower" (every censored pair ">=": the true
+    geometric-mean ratio is at least ``geometric_mean``), "upper", "mixed" or None.
+    """
+    confidence = _check_confidence(confidence)
+    if labels is None and isinstance(numerator, pd.Series):
+        labels = list(numerator.index)
+    num, cap = _capped(numerator, "numerator", labels, cap, positive=True)
+    den, _ = _capped(denominator, "denominator", None, cap, positive=True)
+    if num.n_total != den.n_total:
+        raise ValueError(f"numerator and denominator must have the same length (one value per seed, "
+                         f"matched by position), got {num.n_total} and {den.n_total}")
+    pair_labels = list(labels) if labels is not None else list(range(num.n_total))
+
+    pairs, dropped = [], []
+    for label, a, b in zip(pair_labels, num.full, den.full):
+        if math.isnan(a) and math.isnan(b):
+            dropped.append(label)
+            continue
+        bound = ">=" if math.isnan(a) else "<=" if math.isnan(b) else None
+        a, b = (cap if math.isnan(a) else float(a)), (cap if math.isnan(b) else float(b))
+        pairs.append({"label": label, "numerator": a, "denominator": b, "ratio": a / b, "bound": bound})
+
+    d = np.log([p["ratio"] for p in pairs])
+    n = len(d)
+    nan = math.nan
+    geometric_mean = float(np.exp(np.mean(d))) if n else nan
+    lo = hi = t = df = p = p_wilcoxon = nan
+    notes = []
+    lower = [p["label"] for p in pairs if p["bound"] == ">="]
+    upper = [p["label"] for p in pairs if p["bound"] == "<="]
+    if lower:
+        notes.append(f"numerator never reached by the cap {cap:g} at {lower}: entered at the cap, "
+                     "so those ratios are lower bounds (the true ratio is at least cap / denominator)")
+    if upper:
+        notes.append(f"denominator never reached by the cap {cap:g} at {upper}: entered at the cap, "
+                     "so those ratios are upper bounds (the true ratio is at most numerator / cap)")
+    if dropped:
+        notes.append(f"both sides never reached at {dropped}: ratio unknown, pair(s) left out")
+    bound = ("mixed" if lower and upper else "lower" if lower else "upper" if upper else None)
+    if bound == "lower":
+        notes.append("the geometric-mean ratio is a lower bound")
+    elif bound == "upper":
+        notes.append("the geometric-mean ratio is an upper bound")
+    elif bound == "mixed":
+        notes.append("censored pairs bound the ratio in both directions: the bias has no known sign")
+
+    if n < 2:
+        notes.append(f"{n} usable pair(s): CI, t-test and Wilcoxon test undefined")
+    else:
+        df = n - 1
+        if np.ptp(d) == 0:
+            lo = hi = geometric_mean
+            notes.append("all log ratios equal: t undefined, zero-width interval")
+        else:
+            res = stats.ttest_1samp(d, 0.0)
+            t, p = float(res.statistic), float(res.pvalue)
+            ci = res.confidence_interval(confidence)
+            lo, hi = float(np.exp(ci.low)), float(np.exp(ci.high))
+        if np.all(d == 0):
+            notes.append("every ratio is 1: Wilcoxon test undefined")
+        else:
+            p_wilcoxon = float(_quiet(stats.wilcoxon, d, method="exact").pvalue)
+    return {"n_pairs": n, "pairs": pairs, "dropped": dropped, "geometric_mean": geometric_mean,
+            "ci_low": lo, "ci_high": hi, "t": t, "df": df, "p": p, "p_wilcoxon": p_wilcoxon,
+            "bound": bound, "note": _join(*notes)}

@@ -1,196 +1,254 @@
-"""The claims audit's verdict rule (grokpaper.audit): general code, tested on made-up claims."""
+"""The claims audit (grokpaper.audit): the verdict rule on its hard cases (rounding, censoring,
+single-run claims, multiplicity), the claims data, and the sensitivity to runs that never
+converged."""
 
+import json
+import math
+import re
+from pathlib import Path
+
+import pandas as pd
 import pytest
 
 from grokpaper import audit
-from grokpaper.audit import INCONCLUSIVE, NOT_SUPPORTED, NOT_TESTABLE, SUPPORTED, Claim, Reproduced, verdict
-from grokpaper.report import Results
+from grokpaper.audit import (CONTRADICTED, DEFINITIONAL, INCONCLUSIVE, INCONSISTENT, NOT_TESTABLE, SUPPORTED, Estimate,
+                             RunValues, parse_printed)
+from synthetic_study import CAP, study
+
+ROOT = Path(__file__).resolve().parents[1]
+DESIGN_DOCUMENT = ROOT.parent / "shared" / "spec" / "design-document.md"
 
 
-def claim(claimed, kind="estimate", unit="epochs", **kw):
-    return Claim("x", "s", "quote", claimed, unit, kind, **kw)
+def estimate(value, low=None, high=None, n=5, unit="value", **kw) -> Estimate:
+    return Estimate("q", value, low, high, n=n, unit=unit, **kw)
 
 
-def test_estimate_inside_and_outside_ci():
-    rep = Reproduced(value=5000.0, ci_low=4800.0, ci_high=5200.0, n=5, n_total=5)
-    assert verdict(claim(5100), rep)[0] == SUPPORTED
-    v, reason = verdict(claim(5545), rep)
-    assert v == NOT_SUPPORTED and "outside the CI" in reason and "5,545" in reason
+def runs(values, unit="epochs", cap=CAP) -> RunValues:
+    return RunValues("q", tuple((f"run {i}", v) for i, v in enumerate(values)), unit, cap)
 
 
-def test_a_ci_too_wide_to_confirm_the_claim_is_inconclusive():
-    # Two seeds with a wide spread: the CI holds the claim and values far from it alike.
-    wide = Reproduced(value=0.0975, ci_low=-0.50, ci_high=0.70, n=2, n_total=2)
-    v, reason = verdict(claim(0.3314, unit="fraction"), wide)
-    assert v == INCONCLUSIVE and "too wide" in reason
-    # Just within half the claimed value on both sides: informative enough to support it.
-    assert verdict(claim(0.3314, unit="fraction"), Reproduced(value=0.30, ci_low=0.17, ci_high=0.49, n=5, n_total=5))[0] == SUPPORTED
-    # A wide CI that excludes the claim still refutes it.
-    assert verdict(claim(0.9, unit="fraction"), wide)[0] == NOT_SUPPORTED
+# ----------------------------------------------------------------------------- printed precision
+
+@pytest.mark.parametrize("text, value, tolerance", [
+    ("5,545", 5545, 0.5), ("-1.000", -1.0, 0.0005), ("+0.00%", 0.0, 0.00005), ("33.14%", 0.3314, 0.00005),
+    ("~8,000", 8000, 800), ("~67k", 67000, 6700), ("4.8x", 4.8, 0.05), ("0.828", 0.828, 0.0005),
+    ("p < 0.001", 0.001, 0.0005),
+])
+def test_precision_comes_from_the_printed_string(text, value, tolerance):
+    x = parse_printed(text)
+    assert x.value == pytest.approx(value) and x.tolerance == pytest.approx(tolerance)
 
 
-def test_rounding_and_approx_tolerance():
-    rep = Reproduced(value=0.8284, ci_low=0.8284, ci_high=0.8284, n=5, n_total=5)
-    assert verdict(claim(0.828, unit="fraction"), rep)[0] == SUPPORTED      # half a unit of 0.001
-    assert verdict(claim(0.827, unit="fraction"), rep)[0] == NOT_SUPPORTED
-    near = Reproduced(value=540.0, n=1, n_total=1)
-    assert verdict(claim(500, approx=True), near)[0] == SUPPORTED           # within 10 %
-    v, reason = verdict(claim(500, approx=True), Reproduced(value=600.0, n=1, n_total=1))
-    assert v == NOT_SUPPORTED and reason.endswith("differs by more than rounding")
+def test_printed_fractions_p_relations_and_words():
+    assert parse_printed("1/113").value == pytest.approx(1 / 113) and parse_printed("1/113").tolerance == 0
+    assert parse_printed("p < 0.001").relation == "<" and parse_printed("p = 0.72").relation == "="
+    assert parse_printed("not significant").value is None
 
 
-def test_an_unbounded_ci_neither_confirms_nor_refutes():
-    from grokpaper.multiseed import UNBOUNDED
-
-    ratio = Reproduced(value=15.8, n=4, n_total=4, note=UNBOUNDED, unbounded=True)
-    v, reason = verdict(claim(4.8, unit="ratio"), ratio)
-    assert v == INCONCLUSIVE and "its 95 % CI is unbounded: the denominator's mean" in reason and "15.8" in reason
+def test_minus_one_to_three_decimals_is_not_inside_an_interval_that_stops_at_minus_098():
+    verdict, reason = audit.judge_estimate(parse_printed("-1.000"), estimate(-0.926, -0.98, -0.741, n=15))
+    assert verdict == CONTRADICTED and "outside" in reason
 
 
-def test_censored_runs_below_and_beyond_cap():
-    rep = Reproduced(value=None, n=0, n_total=5, cap=30000)
-    assert verdict(claim(5545), rep)[0] == NOT_SUPPORTED                    # should have reached by 5,545 < cap
-    short = Reproduced(value=None, n=0, n_total=2, cap=600)
-    assert verdict(claim(5545), short)[0] == NOT_TESTABLE                   # cap too short to tell
-    jump = claim(0.376, unit="fraction", by_epoch=5545)
-    assert verdict(jump, rep)[0] == NOT_SUPPORTED
-    assert verdict(claim(0.376, unit="fraction"), rep)[0] == NOT_TESTABLE   # implies no epoch
+def test_zero_to_two_decimals_is_not_confirmed_by_a_value_far_from_zero():
+    verdict, _ = audit.judge_estimate(parse_printed("+0.00%"), estimate(0.2, 0.1, 0.3, unit="fraction"))
+    assert verdict == CONTRADICTED
+    verdict, _ = audit.judge_estimate(parse_printed("+0.00%"), estimate(0.0, 0.0, 0.0, unit="fraction"))
+    assert verdict == SUPPORTED
 
 
-def test_inconsistent_claims_are_not_supported_whatever_the_data():
-    rep = Reproduced(value=0.003, n=10, t=8.0, df=7.9)
-    check = audit.df_impossible(3, n_per_group=5)
-    v, reason = verdict(claim(0.003, kind="p_equal", unit="p"), rep, check())
-    assert v == NOT_SUPPORTED and "df between 4 and 8" in reason
-    # The reason still gives what the rerun found, judged on the data alone.
-    assert "on the data alone: reproduced t(7.9) = 8, p = 0.003 (n = 10)" in reason and "(supported)" in reason
-    v, reason = verdict(claim(26442), Reproduced(value=21810.0, ci_low=20000.0, ci_high=23000.0, n=5, n_total=5),
-                        audit.exceeds_budget(26442)())
-    assert v == NOT_SUPPORTED and reason.endswith("outside the CI (not supported)") and "21,810" in reason
-    # Nothing reproduced: the inconsistency alone.
-    assert verdict(claim(26442), None, "x") == (NOT_SUPPORTED, "inconsistent: x")
-    assert audit.df_impossible(4, 5)() is None
-    assert "10,000" in audit.exceeds_budget(26442)() and audit.exceeds_budget(5545)() is None
-    assert "1.79" in audit.vacuous_z(2.0, 5)() and audit.vacuous_z(2.0, 15)() is None
-    assert "3 of 9" in audit.overlap_mismatch({1, 2, 3, 4, 5, 6}, {1, 2, 3, 7, 8, 9}, 3, 12)()
+def test_inside_a_narrow_interval_is_supported_inside_a_wide_one_inconclusive():
+    assert audit.judge_estimate(parse_printed("0.828"), estimate(0.83, 0.80, 0.86))[0] == SUPPORTED
+    verdict, reason = audit.judge_estimate(parse_printed("0.960"), estimate(0.77, 0.31, 1.0))
+    assert verdict == INCONCLUSIVE and "too wide" in reason
 
 
-def test_bounds_reach_by_p_values_categories():
-    accs = Reproduced(values=(0.999, 1.0, 0.996))
-    assert verdict(claim(0.995, kind="at_least", unit="fraction"), accs)[0] == SUPPORTED
-    assert verdict(claim(0.997, kind="at_least", unit="fraction"), accs)[0] == NOT_SUPPORTED
-    assert verdict(claim(0.02, kind="at_most", unit="fraction"), Reproduced(values=(0.01, 0.03)))[0] == NOT_SUPPORTED
-    largest_z = Reproduced(values=(0.7, 1.2, 0.5), values_are="conditions' largest |z|")
-    assert verdict(claim(2.0, kind="at_most", unit="z"), largest_z)[1].startswith("highest of 3 conditions' largest |z| is 1.2")
-    epochs = Reproduced(values=(5000, None), cap=30000)
-    assert verdict(claim(10000, kind="reach_by"), epochs)[0] == NOT_SUPPORTED
-    assert verdict(claim(10000, kind="reach_by"), Reproduced(values=(5000, None), cap=600))[0] == NOT_TESTABLE
-    assert verdict(claim(10000, kind="reach_by"), Reproduced(values=(5000, 9000), cap=30000))[0] == SUPPORTED
-    assert verdict(claim(10000, kind="reach_by"), Reproduced(values=(5000, 12000), cap=30000))[0] == NOT_SUPPORTED
-    assert verdict(claim(0.001, kind="p_below", unit="p"), Reproduced(value=0.0004, n=10))[0] == SUPPORTED
-    assert verdict(claim(0.72, kind="p_equal", unit="p"), Reproduced(value=1e-9, n=5))[0] == NOT_SUPPORTED
-    assert verdict(claim(0.05, kind="p_above", unit="p"), Reproduced(value=0.3, n=10))[0] == SUPPORTED
-    tops = Reproduced(values=(37, 37, 12))
-    assert verdict(claim(37, kind="category", unit="frequency"), tops)[0] == SUPPORTED
-    assert verdict(claim(27, kind="category", unit="frequency"), tops) == (
-        NOT_SUPPORTED, "most common over 3 runs: 37 (2 of 3 runs); claimed 27 in 0 of 3 runs")
-    # No value repeats: the claimed one is not "most common" even if a run has it.
-    all_differ = verdict(claim(9, kind="category", unit="frequency"), Reproduced(values=(9, 48, 23)))
-    assert all_differ == (NOT_SUPPORTED, "all 3 runs differ (9, 48, 23); claimed 9 in 1 of 3 runs")
+def test_a_single_value_without_interval_is_compared_within_rounding():
+    assert audit.judge_exact(parse_printed("114"), estimate(114.0, n=1))[0] == SUPPORTED
+    assert audit.judge_exact(parse_printed("~67k"), estimate(226_816.0, n=1))[0] == CONTRADICTED
 
 
-def test_untestable_and_missing_upstream():
-    hw = Claim("hw", "s", "A100", None, "text", "untestable", why_untestable="hardware")
-    assert verdict(hw, None) == (NOT_TESTABLE, "hardware")
-    with pytest.raises(ValueError, match="why_untestable"):
-        Claim("hw", "s", "A100", None, "text", "untestable")
-    with pytest.raises(ValueError, match="kind"):
-        claim(1, kind="guess")
-    row = audit.evaluate(claim(5, reproduce=audit.described("02-transfer", "x")), Results({}))
-    assert row["verdict"] == NOT_TESTABLE and "not run yet" in row["reason"]
+# ----------------------------------------------------------------------------- censoring
+
+def test_a_claimed_mean_is_not_rejected_because_one_run_is_censored():
+    """Four runs at 17-22k and one still short of the threshold at the cap fit a mean of 26,442."""
+    q = runs([21_810, 17_170, 17_800, None, 22_450])
+    e = audit.mean_estimate(q)
+    assert e.bound == "lower" and e.value == pytest.approx(21_846)
+    verdict, reason = audit.judge_estimate(parse_printed("26,442"), e)
+    assert verdict == INCONCLUSIVE and "open above" in reason
 
 
-def test_a_value_without_spread_is_stated_as_such_not_as_a_ci():
-    same = Reproduced(value=150.0, ci_low=150.0, ci_high=150.0, n=4, n_total=4)
-    v, reason = verdict(claim(500), same)
-    assert v == NOT_SUPPORTED and reason.startswith("reproduced 150 in each of the 4 runs vs claimed 500")
+def test_a_claimed_mean_below_the_restricted_mean_is_contradicted_even_with_censoring():
+    verdict, reason = audit.judge_estimate(parse_printed("5,545"), audit.mean_estimate(runs([21_810, 17_170, 17_800, None, 22_450])))
+    assert verdict == CONTRADICTED and "lower bound" in reason
 
 
-def test_claims_quoted_more_than_once_are_told_apart():
-    # "All models at random chance (p = 0.72)" is tested per condition; the ± of "0.94% ± 0.11%" separately.
-    texts = [(c.quote, c.section) for c in audit.CLAIMS]
-    assert len(texts) == len(set(texts)), [t for t in texts if texts.count(t) > 1]
+def test_the_epoch_interval_of_skewed_runs_is_positive_not_a_truncated_symmetric_one():
+    e = audit.mean_estimate(runs([1980, 480, 430, 380, 550]))
+    assert e.ci_low > 0 and e.ci_high > e.value > e.ci_low and e.method.startswith("log-normal")
 
 
-def test_registry_runs_on_empty_results_and_has_unique_ids():
-    ids = [c.id for c in audit.CLAIMS]
-    assert len(ids) == len(set(ids)) and len(ids) > 50
-    rows = audit.audit(Results({}))
+def test_sd_with_a_censored_run_is_a_lower_bound_and_cv_is_untestable():
+    q = runs([21_810, 17_170, 17_800, None, 22_450])
+    sd = audit.spread_estimate(q)
+    assert sd.bound == "lower" and sd.value > 2_103
+    assert audit.judge_estimate(parse_printed("2,103"), sd)[0] == CONTRADICTED
+    assert audit.judge_estimate(parse_printed("8.0%"), audit.spread_estimate(q, cv=True))[0] == NOT_TESTABLE
+
+
+def test_reach_by_fails_for_a_run_censored_beyond_the_epoch_and_is_unknown_before_it():
+    assert audit.judge_per_run(parse_printed("10,000"), runs([500, None], cap=30_000), "reach_by")[0] == CONTRADICTED
+    assert audit.judge_per_run(parse_printed("10,000"), runs([500, None], cap=5_000), "reach_by")[0] == NOT_TESTABLE
+    assert audit.judge_per_run(parse_printed("10,000"), runs([500, 9_000]), "reach_by")[0] == SUPPORTED
+
+
+# ----------------------------------------------------------------------------- a small study
+
+def claim(id, quote, *checks, **kw) -> audit.Claim:
+    return audit.Claim(id, quote, "Somewhere", kw.pop("paper_section", "transfer"),
+                       tuple(audit.Check(**c) for c in checks), **kw)
+
+
+def test_a_claim_about_some_runs_is_not_decided_by_another_run_being_censored():
+    c = claim("g", "Grokked: 764 epochs", {"printed": "764", "kind": "mean",
+                                          "of": {"quantity": "transfer", "column": "first {top}", "condition": "grokked"}})
+    row = audit.audit(study(random_314=None), [c])[0]
+    assert row["verdict"] != CONTRADICTED and "censored" not in row["reason"]
+    one = claim("s", "Seed 42 reached it by epoch 2,000", {"printed": "2,000", "kind": "per-run", "op": "reach_by",
+                                                          "of": {"quantity": "transfer", "column": "first {top}",
+                                                                 "condition": "grokked"}})
+    assert audit.audit(study(random_314=None), [one])[0]["verdict"] == SUPPORTED
+
+
+def test_the_speedup_row_carries_its_lower_bound():
+    c = claim("speedup", "4.8x faster", {"printed": "4.8x", "kind": "ratio",
+                                         "of": {"quantity": "speedup", "column": "first {top}", "numerator": "random",
+                                                "denominator": "grokked"}})
+    check = audit.audit(study(random_314=None), [c])[0]["checks"][0]
+    assert check["bound"] == "lower" and check["value"] > 4.8 and check["reproduced"].startswith(">= ")
+    assert check["verdict"] == CONTRADICTED
+
+
+# ----------------------------------------------------------------------------- p-values and multiplicity
+
+def test_a_p_claim_is_judged_on_the_family_corrected_p_not_the_raw_one():
+    raw_only = estimate(0.05, 0.01, 0.09, p=0.049, p_holm=0.147, family_size=30, null=0.0)
+    assert audit.judge_p_value(parse_printed("p < 0.05"), raw_only, "<", ">")[0] == CONTRADICTED
+    corrected = estimate(0.05, 0.01, 0.09, p=0.0004, p_holm=0.01, family_size=30, null=0.0)
+    assert audit.judge_p_value(parse_printed("p = 0.024"), corrected, "<", ">")[0] == SUPPORTED
+    verdict, reason = audit.judge_p_value(parse_printed("p < 0.001"), corrected, "<", ">")
+    assert verdict == INCONCLUSIVE and "not at the claimed" in reason and "family of 30 tests" in reason
+    assert audit.judge_p_value(parse_printed("p = 0.024"), corrected, "<", "<")[0] == CONTRADICTED
+
+
+def test_a_claimed_absence_of_difference_is_never_confirmed_by_a_non_significant_test():
+    quiet = estimate(0.01, -0.2, 0.3, p=0.5, p_holm=1.0, family_size=30, null=0.0)
+    assert audit.judge_p_value(parse_printed("p = 0.72"), quiet, ">=", None)[0] == INCONCLUSIVE
+    loud = estimate(0.3, 0.2, 0.4, p=1e-5, p_holm=1e-3, family_size=30, null=0.0)
+    assert audit.judge_p_value(parse_printed("p = 0.72"), loud, ">=", None)[0] == CONTRADICTED
+
+
+def test_family_tests_reach_the_audit_with_their_holm_p():
+    c = claim("p", "Grokked faster (p < 0.001)", {"printed": "p < 0.001", "kind": "p-value", "op": "<", "direction": ">",
+                                                 "of": {"quantity": "family_test", "test": "first {top}: random vs grokked"}})
+    row = audit.audit(study(random_314=19_000), [c])[0]
+    assert "Holm-corrected over the family of" in row["reason"]
+
+
+# ----------------------------------------------------------------------------- one claim, one row, one verdict
+
+def test_a_claim_with_several_numbers_gets_one_verdict():
+    assert audit.combine([SUPPORTED, CONTRADICTED, INCONCLUSIVE]) == CONTRADICTED
+    assert audit.combine([SUPPORTED, SUPPORTED]) == SUPPORTED
+    assert audit.combine([SUPPORTED, NOT_TESTABLE]) == INCONCLUSIVE
+    assert audit.combine([NOT_TESTABLE, NOT_TESTABLE]) == NOT_TESTABLE
+    assert audit.combine([DEFINITIONAL, DEFINITIONAL]) == DEFINITIONAL
+
+
+def test_each_claim_is_one_entry_so_no_two_rows_of_one_quote_disagree():
+    claims = audit.load_claims()
+    wordings = [audit._plain_text(w) for c in claims for w in [c.quote, *(t for _, t in c.also_in)]]
+    assert len(wordings) == len(set(wordings)), "a wording is listed under two claims"
+    assert len({c.id for c in claims}) == len(claims)
+    assert {c.paper_section for c in claims} <= set(audit.PAPER_SECTIONS)
+
+
+@pytest.mark.skipif(not DESIGN_DOCUMENT.exists(), reason="../shared/spec/design-document.md is not beside the project")
+def test_every_quote_is_printed_in_the_design_document():
+    document = audit._plain_text(DESIGN_DOCUMENT.read_text())
+    for c in audit.load_claims():
+        for wording in [c.quote, *(t for _, t in c.also_in)]:
+            assert audit._plain_text(wording) in document, f"{c.id}: {wording!r} is not in the design document"
+
+
+def test_a_bad_claims_file_is_one_clear_error(tmp_path):
+    bad = tmp_path / "claims.yaml"
+    bad.write_text("- {id: x, quote: 'Speed 4.8x', section: S, paper_section: transfer,\n"
+                   "   checks: [{printed: '5.1x', kind: ratio, of: {quantity: speedup}}]}\n")
+    with pytest.raises(ValueError, match="claim 'x'.*not in the quote"):
+        audit.load_claims(bad)
+    bad.write_text("- {id: x, quote: 'Speed 4.8x', section: S, paper_section: transfer,\n"
+                   "   checks: [{printed: '4.8x', kind: guess, of: {quantity: speedup}}]}\n")
+    with pytest.raises(ValueError, match="kind must be one of"):
+        audit.load_claims(bad)
+
+
+# ----------------------------------------------------------------------------- sensitivity
+
+def test_a_verdict_that_rests_on_a_non_converged_run_names_it():
+    c = claim("sub", "All models: >99.5% subtraction accuracy",
+              {"printed": "99.5%", "kind": "per-run", "op": ">=",
+               "of": {"quantity": "retention", "column": "transfer_acc_test", "role": "transfer"}},
+              paper_section="retention")
+    row = audit.audit(study(random_314=None), [c])[0]
+    assert row["verdict"] == CONTRADICTED and row["without_nonconverged"] == SUPPORTED
+    assert row["depends_on"] == ["random seed 314"] and "without it the data say supported" in row["reason"]
+    assert audit.audit(study(random_314=19_000), [c])[0]["depends_on"] == []
+
+
+def test_counts_keep_data_verdicts_and_document_inconsistencies_apart():
+    claims = [claim("df", "t(3) = 8.42", {"printed": "8.42", "kind": "mean",
+                                          "of": {"quantity": "transfer", "column": "test acc at 100", "condition": "grokked"}},
+                    inconsistent={"check": "df_impossible", "df": 3}),
+              claim("vocab", "114 tokens", {"printed": "114", "kind": "definitional", "of": {"quantity": "vocab_size"}},
+                    paper_section="methods"),
+              claim("hw", "A100", untestable="hardware", paper_section="resources")]
+    rows = audit.audit(study(random_314=19_000), claims)
     counts = audit.verdict_counts(rows)
-    assert counts["total"] == len(ids) and sum(counts[v] for v in audit.VERDICTS) == len(ids)
-    by_id = {r["id"]: r for r in rows}
-    assert by_id["t-convergence"]["verdict"] == NOT_SUPPORTED          # t(3) with 5 seeds, whatever the runs
-    assert by_id["hardware"]["verdict"] == NOT_TESTABLE
-    assert by_id["params-67k"]["verdict"] == NOT_SUPPORTED              # 226,816 computed from the model
+    assert [r["verdict"] for r in rows] == [INCONSISTENT, DEFINITIONAL, NOT_TESTABLE]
+    assert counts[INCONSISTENT] == counts[DEFINITIONAL] == counts[NOT_TESTABLE] == 1
+    assert sum(counts[c] for c in audit.CATEGORIES) == counts["total"] == 3
+    assert counts["inconsistent, by what the data say"][CONTRADICTED] == 1
 
 
-def test_sd_ci_contains_sd():
-    lo, hi = audit.sd_ci(2.0, 5)
-    assert lo < 2.0 < hi
-    assert audit.sd_ci(2.0, 1) == (None, None)
+def test_consistency_checks():
+    assert "df between 4 and 8" in audit.df_impossible(3)
+    assert audit.df_impossible(4) is None
+    assert "cannot fail" in audit.vacuous_z(2.0, 5) and audit.vacuous_z(2.0, 10) is None
+    assert "3 of 9" in audit.overlap_mismatch({3, 6, 12, 23, 31, 37}, {1, 6, 23, 37, 39, 41}, 3, 12)
+    assert audit.exceeds_budget(26_442) and audit.exceeds_budget(5_545) is None
+    assert audit.restated_differently("33.14%", "32%", "x") and audit.restated_differently("33.14%", "33%", "x") is None
 
 
-def test_at_chance_is_tested_where_chance_and_subtraction_differ():
-    # Both a guessing model and a perfect subtraction model score about 1/p on addition overall;
-    # only on pairs whose targets differ do they part: 1/p for guessing, 0 for subtraction.
-    chance_claim = next(c for c in audit.CLAIMS if c.id == "chance-equals-094")
+# ----------------------------------------------------------------------------- the committed audit
 
-    def rows(values):
-        table = {"role": ["source"] + ["transfer"] * len(values), "source_acc_distinct_test": [1.0, *values]}
-        return Results({"03-retention": {"numbers": {"table": table}, "params": {}}})
-
-    forgot = audit.evaluate(chance_claim, rows([0.0, 0.0, 0.0001, 0.0, 0.0002, 0.0]))
-    assert forgot["verdict"] == NOT_SUPPORTED and "outside the CI" in forgot["reason"] and forgot["n"] == 6
-    guessing = audit.evaluate(chance_claim, rows([1 / 113 + d for d in (-4e-4, 3e-4, 1e-4, -2e-4, 2e-4, 0.0)]))
-    assert guessing["verdict"] == SUPPORTED
+COMMITTED = ROOT / "results" / "08-audit.json"
 
 
-def test_the_audit_table_shows_claimed_values_in_their_units():
-    rows = audit.audit(Results({}))
-    table = audit.display_table(rows)
-    table.index = [r["id"] for r in rows]
-    assert list(table.columns) == ["claim", "claimed", "verdict", "reason"]
-    assert table.loc["acc100-grokked", "claimed"] == "33.14 %"
-    assert table.loc["epochs999-grokked", "claimed"] == "5,545"
-    assert table.loc["p-grokked-random", "claimed"] == "0.001"
-    assert table.loc["hardware", "claimed"] == "–"
-    assert table.loc["t-convergence", "claim"].endswith("(Experiment 5)")
+def test_every_committed_claim_row_has_a_reproduced_value_or_says_why_not():
+    rows = json.loads(COMMITTED.read_text())["numbers"]["claims"].values()
+    for row in rows:
+        if not row["checks"]:
+            assert row["verdict"] == NOT_TESTABLE and row["reason"], row["id"]
+        for check in row["checks"]:
+            assert check["reproduced"] != "n/a" or check["reason"].startswith(("no reproduced value", "the test is undefined")), \
+                (row["id"], check["printed"])
+            if check["bound"] == "lower":
+                assert check["reproduced"].startswith(">="), (row["id"], check["printed"])
 
 
-def test_a_jump_claim_is_tested_under_both_readings():
-    # "37.6% jump at epoch 5,545": the jump into the first 99.9 % evaluation, or each run's largest jump.
-    from grokpaper import stats
-    claims = {c.id: c for c in audit.CLAIMS}
-    grokked = {"jump into 99.9%": stats.describe([0.001, 0.002, 0.0015]).as_dict(),
-               "largest jump": stats.describe([0.37, 0.38, 0.375]).as_dict()}
-    results = Results({"07-dynamics": {"numbers": {"by_condition": {"grokked": grokked}}, "params": {}},
-                       "02-transfer": {"numbers": {"cap": 30000}, "params": {}}})
-    assert audit.evaluate(claims["jump-grokked"], results)["verdict"] == NOT_SUPPORTED
-    assert audit.evaluate(claims["jump-largest-grokked"], results)["verdict"] == SUPPORTED
-    # The random run's epoch (26,442) exceeds the document's own 10,000-epoch runs under either reading.
-    assert audit.evaluate(claims["jump-largest-random"], results)["verdict"] == NOT_SUPPORTED
-
-
-def test_intervals_are_truncated_to_the_range_of_the_quantity():
-    from grokpaper import stats
-    # Three seeds' accuracies near 0: the t-interval reaches below 0 %, which no accuracy can.
-    accs = stats.describe([0.001, 0.02, 0.012]).as_dict()
-    assert accs["ci_low"] < 0
-    results = Results({"01-sources": {"numbers": {"memorized_test_acc": accs}, "params": {}},
-                       "02-transfer": {"numbers": {"cap": 30000}, "params": {}}})
-    share = Claim("x", "s", "q", 0.5, "share", "estimate", reproduce=audit.described("01-sources", "memorized_test_acc"))
-    row = audit.evaluate(share, results)
-    assert row["ci_low"] == 0.0 and "95 % CI 0 % to" in row["reason"] and row["verdict"] == NOT_SUPPORTED
-    # A "fraction" may be a difference (a gain can be negative): left as computed.
-    gain = Claim("x", "s", "q", 0.5, "fraction", "estimate", reproduce=audit.described("01-sources", "memorized_test_acc"))
-    assert audit.evaluate(gain, results)["ci_low"] < 0
+def test_the_committed_counts_add_up():
+    counts = json.loads(COMMITTED.read_text())["numbers"]["counts"]
+    assert sum(counts[c] for c in audit.CATEGORIES) == counts["total"] == len(audit.load_claims())
+    assert not re.search(r"\bnot supported\b", json.dumps(counts))

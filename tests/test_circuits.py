@@ -5,6 +5,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import math  # noqa: E402
+from pathlib import Path  # noqa: E402
+
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
@@ -13,9 +16,9 @@ import torch  # noqa: E402
 from grokpaper import circuits, plots  # noqa: E402
 from grokpaper.model import PARAM_NAMES, ModelConfig, init_params  # noqa: E402
 from grokpaper.retention import StudyModel  # noqa: E402
+from grokpaper.study import CONDITIONS  # noqa: E402
 
 SMALL = ModelConfig(p=11, d_model=16, n_heads=2, d_head=8, d_mlp=24)
-CONDITIONS = ("grokked", "memorized", "random")
 MIN = 2
 
 
@@ -24,7 +27,7 @@ def random_params(seed):
 
 
 def synthetic_models(seeds=(1, 2)):
-    """Per seed: the six model kinds; the grokked transfer is a copy of the grokked source, so
+    """Per seed: the eight model kinds; the grokked transfer is a copy of the grokked source, so
     its overlap with the source must be perfect."""
     models = []
     for seed in seeds:
@@ -32,9 +35,11 @@ def synthetic_models(seeds=(1, 2)):
         source = random_params(100 + seed)
         models += [StudyModel(seed, "grokked_source", "source", "add", source, init),
                    StudyModel(seed, "memorized_source", "source", "add", random_params(200 + seed), init),
+                   StudyModel(seed, "memorized-fixed_source", "source", "add", random_params(500 + seed), init),
                    StudyModel(seed, "random_init", "init", "subtract", init, None),
                    StudyModel(seed, "grokked", "transfer", "subtract", {k: v.clone() for k, v in source.items()}, source),
                    StudyModel(seed, "memorized", "transfer", "subtract", random_params(300 + seed), source),
+                   StudyModel(seed, "memorized-fixed", "transfer", "subtract", random_params(600 + seed), source),
                    StudyModel(seed, "random", "transfer", "subtract", random_params(400 + seed), init)]
     return models
 
@@ -116,27 +121,175 @@ def test_weight_change_is_zero_for_unchanged_weights_and_nan_relative_for_zero_i
 
 def test_attention_table_rows_sum_to_one(analysed):
     models, _, _, _ = analysed
-    table = circuits.attention_table(models, SMALL, seed=1)
-    assert len(table) == 6 * SMALL.n_heads
+    table = circuits.attention_table(models, SMALL)
+    assert len(table) == len(models) * SMALL.n_heads
+    assert list(pd.unique(table["seed"])) == [1, 2]
     np.testing.assert_allclose(table[["a", "b", "="]].sum(axis=1), 1.0, rtol=1e-5)
+    assert (table["weight"] == table[["a", "b", "="]].max(axis=1)).all()
+    assert len(circuits.attention_table(models, SMALL, seeds=1)) == len(models) // 2 * SMALL.n_heads
     with pytest.raises(ValueError, match="no model of seed"):
-        circuits.attention_table(models, SMALL, seed=99)
+        circuits.attention_table(models, SMALL, seeds=[1, 99])
+
+
+def attention_rows(weights_by_model):
+    """A hand-built attention table: {model: [(seed, a, b, =), ...]}, heads numbered per seed."""
+    rows = []
+    for model, heads in weights_by_model.items():
+        for i, (seed, a, b, eq) in enumerate(heads):
+            rows.append({"seed": seed, "model": model, "head": i % 2, "a": a, "b": b, "=": eq})
+    table = pd.DataFrame(rows)
+    table["most attended"] = table[["a", "b", "="]].idxmax(axis=1)
+    table["weight"] = table[["a", "b", "="]].max(axis=1)
+    return table
+
+
+def test_attention_summary_counts_focused_heads():
+    focus = circuits.FOCUSED_ATTENTION
+    table = attention_rows({
+        "grokked": [(1, 0.98, 0.01, 0.01), (1, 0.02, 0.97, 0.01), (2, focus, 0.05, 0.05), (2, 0.5, 0.49, 0.01)],
+        "random": [(1, 0.02, 0.03, 0.95), (1, 0.4, 0.3, 0.3)],
+    })
+    summary = circuits.attention_summary(table).set_index("model")
+    assert list(summary.index) == ["grokked", "random"]          # MODEL_ORDER, absent kinds left out
+    g = summary.loc["grokked"]
+    assert (g["seeds"], g["heads"], g["on a"], g["on b"], g["on ="], g["spread"]) == (2, 4, 2, 1, 0, 1)
+    assert g["mean a"] == pytest.approx((0.98 + 0.02 + focus + 0.5) / 4)
+    r = summary.loc["random"]
+    assert (r["on ="], r["spread"]) == (1, 1)
+    with pytest.raises(ValueError, match="columns"):
+        circuits.attention_summary(table.drop(columns=["weight"]))
+    with pytest.raises(ValueError, match="none of the models"):
+        circuits.attention_summary(table, models=["memorized"])
+
+
+def test_attention_summary_and_views_of_synthetic_models(analysed):
+    models, _, _, _ = analysed
+    table = circuits.attention_table(models, SMALL)
+    summary = circuits.attention_summary(table)
+    assert list(summary["model"]) == list(circuits.MODEL_ORDER)
+    assert (summary["heads"] == 2 * SMALL.n_heads).all() and (summary["seeds"] == 2).all()
+    assert (summary[["on a", "on b", "on =", "spread"]].sum(axis=1) == summary["heads"]).all()
+    means = table.groupby("model")[["a", "b", "="]].mean()
+    for _, row in summary.iterrows():
+        assert row["mean ="] == pytest.approx(means.loc[row["model"], "="])
+    wide = circuits.attention_by_head(table)
+    assert len(wide) == len(models) and list(wide.columns) == ["seed", "model", "head 0", "head 1"]
+    assert list(wide["model"][:8]) == list(circuits.MODEL_ORDER)
+    a, b, eq = table.iloc[0][["a", "b", "="]]
+    assert wide.loc[0, "head 0"] == f"{a:.2f} / {b:.2f} / {eq:.2f}"
+    _labelled(plots.attention_panels(table, circuits.MODEL_ORDER, focus_threshold=circuits.FOCUSED_ATTENTION))
+    with pytest.raises(ValueError, match="none of the models"):
+        plots.attention_panels(table, models=["nothing"])
+
+
+# --- frequency reuse against chance ---------------------------------------------------------------
+
+N_CANDIDATES = 10
+
+
+def key_table(sets_by_model):
+    """A neuron table holding only what frequency reuse reads: {model: {seed: key frequencies}}."""
+    rows = [{"seed": seed, "model": model, "key freqs": " ".join(map(str, sorted(keys)))}
+            for model, by_seed in sets_by_model.items() for seed, keys in by_seed.items()]
+    return pd.DataFrame(rows)
+
+
+SOURCE_SETS = {1: {1, 2, 3}, 2: {4, 5}, 3: {6, 7, 8, 9}}
+
+
+def test_frequency_reuse_of_a_copy_and_of_disjoint_sets():
+    table = key_table({"grokked_source": SOURCE_SETS, "grokked": SOURCE_SETS,
+                       "random": {1: {9, 10}, 2: {1}, 3: set()}})
+    copy = circuits.frequency_reuse(table, "grokked", n_candidates=N_CANDIDATES)
+    assert copy["observed"] == 9 and copy["expected"] == pytest.approx((9 + 4 + 16) / N_CANDIDATES)
+    # The total is at its maximum only if every seed's random set is the source's set itself.
+    assert copy["p"] == pytest.approx(1 / (math.comb(10, 3) * math.comb(10, 2) * math.comb(10, 4)))
+    assert [row["p"] for row in copy["seeds"]] == pytest.approx([1 / math.comb(10, k) for k in (3, 2, 4)])
+    assert copy["summary"] == {"model": "grokked", "reference": "grokked_source", "seeds": 3, "key freqs": 9,
+                               "shared": 9, "expected shared": copy["expected"], "p": copy["p"]}
+    disjoint = circuits.frequency_reuse(table, "random", n_candidates=N_CANDIDATES)
+    assert disjoint["observed"] == 0 and disjoint["p"] == pytest.approx(1.0)
+    assert [row["size"] for row in disjoint["seeds"]] == [2, 1, 0]
+
+
+def test_seed_matching_own_seed_best_and_all_equal():
+    table = key_table({"grokked_source": SOURCE_SETS, "grokked": SOURCE_SETS,
+                       "random_init": {seed: {1, 5, 9} for seed in SOURCE_SETS}})
+    own = circuits.seed_matching(table, "grokked")
+    assert own["p"] == pytest.approx(1 / 6) == own["min_p"] and own["n_permutations"] == 6
+    assert own["shared"] == [[3, 0, 0], [0, 2, 0], [0, 0, 4]] and own["own_mean"] == 3.0 and own["cross_mean"] == 0.0
+    same = circuits.seed_matching(table, "random_init")  # one set for every seed: no seed is special
+    assert same["p"] == 1.0
+    compared_with_init = circuits.seed_matching(table, "grokked", reference="random_init")
+    assert compared_with_init["p"] == 1.0  # the reference sets are all equal
+
+
+def test_frequency_reuse_table_and_json_copy_of_the_table():
+    sets = {"grokked_source": SOURCE_SETS, "grokked": SOURCE_SETS, "memorized": {1: {1, 4}, 2: {5}, 3: {6}}}
+    table = key_table(sets)
+    by_model = circuits.frequency_reuse_by_model(table, N_CANDIDATES)
+    assert list(by_model) == ["grokked", "memorized"]              # MODEL_ORDER, the reference left out
+    reuse = circuits.frequency_reuse_table(by_model)
+    assert list(reuse.columns) == ["model", "reference", "seeds", "key freqs", "observed shared", "expected shared",
+                                   "p (hypergeometric)", "own-seed mean shared", "cross-seed mean shared",
+                                   "permutation p", "smallest permutation p"]
+    row = reuse.set_index("model").loc["memorized"]
+    assert row["observed shared"] == 3 and row["key freqs"] == 4
+    assert row["smallest permutation p"] == pytest.approx(1 / 6)
+    # results/05-circuits.json stores the table as a dict of lists; an empty key set as "" or None.
+    as_json = table.to_dict(orient="list")
+    as_json["key freqs"] = [None if keys == "6" else keys for keys in as_json["key freqs"]]
+    again = circuits.frequency_reuse_by_model(as_json, N_CANDIDATES, models=["memorized"])
+    assert again["memorized"]["observed"] == 2
+    one_seed = circuits.frequency_reuse_table(circuits.frequency_reuse_by_model(table[table["seed"] == 1], N_CANDIDATES))
+    assert one_seed["permutation p"].isna().all()                  # one seed: nothing to permute
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda t: circuits.frequency_reuse(t, "nothing", n_candidates=N_CANDIDATES), "model 'nothing' is not in"),
+    (lambda t: circuits.frequency_reuse(t, "grokked_source", n_candidates=N_CANDIDATES), "must differ"),
+    (lambda t: circuits.frequency_reuse(t, "grokked", n_candidates=8), r"\[9\] lie outside the candidates 1\.\.8"),
+    (lambda t: circuits.frequency_reuse(t, "grokked", n_candidates=0), "n_candidates must be an integer >= 1"),
+    (lambda t: circuits.frequency_reuse(t, "late", n_candidates=N_CANDIDATES), "no seed has both"),
+    (lambda t: circuits.seed_matching(t[t["seed"] == 1], "grokked"), "at least 2 seeds"),
+    (lambda t: circuits.frequency_reuse(t.drop(columns=["key freqs"]), "grokked", n_candidates=N_CANDIDATES),
+     "lacks the columns"),
+])
+def test_frequency_reuse_rejects_bad_input(call, message):
+    table = key_table({"grokked_source": SOURCE_SETS, "grokked": SOURCE_SETS, "late": {7: {1}}})
+    with pytest.raises(ValueError, match=message):
+        call(table)
+
+
+def test_attention_caption_states_the_threshold():
+    chapter = (Path(__file__).resolve().parents[1] / "chapters" / "05-circuits.py").read_text()
+    caption = next(line for line in chapter.splitlines()
+                   if line.startswith("#| tbl-cap:") and "spread" in line)
+    assert f"at least {circuits.FOCUSED_ATTENTION}" in caption
 
 
 def test_circuit_numbers_keys(analysed):
     models, _, neuron, document = analysed
     weights = circuits.weight_change_table([m for m in models if m.role == "transfer"])
-    attention = circuits.attention_table(models, SMALL, seed=1)
+    attention = circuits.attention_table(models, SMALL)
     params = {"p": SMALL.p, "min_neuron_count": MIN, "seeds": [1, 2]}
     numbers = circuits.circuit_numbers(neuron, document, weights, attention, params, CONDITIONS)
     for method in ("neuron", "document"):
         assert numbers[method]["mean_frac"]["grokked"]["n"] == 2
         assert "grokked_source" not in numbers[method]["jaccard_with_source"]
         assert set(numbers[method]["top_freq"]["random"]) == {1, 2}
-        assert len(numbers[method]["mean_frac_tests"]) == 3
+        assert len(numbers[method]["mean_frac_tests"]) == math.comb(len(CONDITIONS), 2)
     assert numbers["d_mlp"] == SMALL.d_mlp and numbers["d_model"] == SMALL.d_model
     assert numbers["weight_change"]["grokked"]["relative"]["embed.W_E"] == 0.0
-    assert set(numbers["attention"]["random"]) == {0, 1}
+    assert set(numbers["attention"]["random"]) == {1, 2} and set(numbers["attention"]["random"][2]) == {0, 1}
+    assert set(numbers["attention_summary"]["random"]) >= {"heads", "on_a", "on_b", "on_equals", "spread",
+                                                           "on_one_operand", "mean_a", "mean_b", "mean_equals"}
+    assert numbers["attention_focus_threshold"] == circuits.FOCUSED_ATTENTION
+    reuse = numbers["frequency_reuse"]
+    assert list(reuse) == [m for m in circuits.MODEL_ORDER if m != "grokked_source"]
+    assert reuse["grokked"]["n_candidates"] == SMALL.p // 2
+    assert reuse["grokked"]["observed"] == sum(map(len, numbers["neuron"]["key_freqs"]["grokked"].values()))
+    assert reuse["memorized"]["seed_matching"]["min_p"] == 0.5
 
 
 def _labelled(fig, shared_x=False):

@@ -1,6 +1,7 @@
 """Circuit analysis: the neuron Fourier method (against the original code's values on a real
 grokked checkpoint), the document's method, frequency overlap, and model inspection."""
 
+import itertools
 import json
 import math
 
@@ -16,8 +17,11 @@ from grokpaper.fourier import (
     document_method_spectrum,
     fourier_basis,
     frequency_overlap,
+    matching_permutation_test,
     neuron_fourier_analysis,
     neuron_fourier_shares,
+    overlap_null,
+    overlap_sum_pvalue,
     summarise_frequencies,
 )
 from grokpaper.inspect_model import all_inputs, attention_from_equals, equals_position_forward, weight_norms
@@ -281,6 +285,68 @@ def test_frequency_overlap_definitions():
     assert disjoint["jaccard"] == 0.0 and disjoint["weighted_overlap"] == 0.0
     with pytest.raises(ValueError, match="different p"):
         frequency_overlap(a, fake_analysis({1: 5}, p=97))
+
+
+# --- overlap against chance -----------------------------------------------------------------------
+
+
+def test_overlap_null_matches_a_hand_computation():
+    null = overlap_null(56, 5, 4)
+    assert null["mean"] == pytest.approx(20 / 56)
+    # P(shared = s) = C(4, s) C(52, 5 - s) / C(56, 5): choose s of the 4 fixed, the rest elsewhere.
+    by_hand = [math.comb(4, s) * math.comb(52, 5 - s) / math.comb(56, 5) for s in range(5)]
+    np.testing.assert_allclose(null["pmf"], by_hand, rtol=1e-12)
+    assert null["pmf"] @ np.arange(5) == pytest.approx(20 / 56)
+    assert list(overlap_null(56, 0, 4)["pmf"]) == [1.0]                 # an empty set shares nothing
+    np.testing.assert_allclose(overlap_null(6, 6, 2)["pmf"], [0, 0, 1])  # all candidates: all shared
+
+
+def test_overlap_sum_pvalue_equals_brute_force_enumeration():
+    """Two seeds, 6 candidates: enumerate every pair of random sets (sizes 2 and 3 against fixed
+    sets of sizes 3 and 2) and count the totals at least as large as each observed total."""
+    candidates = range(6)
+    fixed = [{0, 1, 2}, {4, 5}]
+    sizes = [2, 3]
+    totals = [len(set(a) & fixed[0]) + len(set(b) & fixed[1])
+              for a in itertools.combinations(candidates, sizes[0])
+              for b in itertools.combinations(candidates, sizes[1])]
+    pmfs = [overlap_null(6, size, len(f))["pmf"] for size, f in zip(sizes, fixed)]
+    for observed in range(6):
+        expected = sum(t >= observed for t in totals) / len(totals)
+        assert overlap_sum_pvalue(pmfs, observed) == pytest.approx(expected, abs=1e-12)
+    assert overlap_sum_pvalue(pmfs, 0) == pytest.approx(1.0)
+    assert overlap_sum_pvalue(pmfs, 5) == 0.0  # more than the sets can share
+
+
+def test_matching_permutation_test():
+    best = np.diag([3, 2, 4, 1, 5])  # only the identity matching reaches the diagonal total
+    test = matching_permutation_test(best)
+    assert test["n_permutations"] == 120 and test["p"] == pytest.approx(1 / 120) == test["min_p"]
+    assert test["observed"] == 15 and test["own_mean"] == 3.0 and test["cross_mean"] == 0.0
+    equal = matching_permutation_test(np.full((4, 4), 2))  # every matching gives the same total
+    assert equal["p"] == 1.0 and equal["own_mean"] == equal["cross_mean"] == 2.0
+    shared = np.random.default_rng(0).integers(0, 4, size=(5, 5))
+    totals = [sum(shared[i, j] for i, j in enumerate(perm)) for perm in itertools.permutations(range(5))]
+    expected = np.mean([t >= np.trace(shared) for t in totals])
+    assert matching_permutation_test(shared)["p"] == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: overlap_null(0, 1, 1), "n_candidates must be an integer >= 1"),
+    (lambda: overlap_null(56, 57, 4), "size_a must be an integer 0..56"),
+    (lambda: overlap_null(56, 5, -1), "size_b must be an integer 0..56"),
+    (lambda: overlap_null(56, 2.5, 4), "size_a must be an integer"),
+    (lambda: overlap_sum_pvalue([], 1), "at least one distribution"),
+    (lambda: overlap_sum_pvalue([[0.5, 0.2]], 1), r"pmfs\[0\] must be"),
+    (lambda: overlap_sum_pvalue([[0.5, 0.5]], -1), "observed must be an integer >= 0"),
+    (lambda: matching_permutation_test(np.ones((2, 3), dtype=int)), "square"),
+    (lambda: matching_permutation_test(np.ones((1, 1), dtype=int)), "number of seeds"),
+    (lambda: matching_permutation_test(np.ones((10, 10), dtype=int)), r"2\.\.9"),
+    (lambda: matching_permutation_test(np.full((2, 2), 0.5)), "non-negative integer"),
+])
+def test_overlap_statistics_reject_bad_input(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
 
 
 # --- inspection ----------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from grokpaper import plots as P  # noqa: E402
 from grokpaper import stats as S  # noqa: E402
+from grokpaper import survival as V  # noqa: E402
 
 
 def curve(seed, n=30, every=10):
@@ -28,6 +29,13 @@ JUMPS = pd.DataFrame({"condition": ["grokked", "grokked", "random"], "largest ju
                       "collapses": [0, 2, 1]})
 RUNS = pd.DataFrame({"condition": ["grokked"] * 3 + ["random"] * 3,
                      "epochs": [500.0, 700.0, None, 2000.0, 2500.0, 3100.0]})
+KM_CAP = 30000
+SURVIVAL = {"grokked": V.kaplan_meier([500, 700, 400, 900], cap=KM_CAP),
+            "memorized-fixed": V.kaplan_meier([5000, 7000, None], cap=KM_CAP),
+            "random": V.kaplan_meier([21810, 17170, 17800, None, 22450], cap=KM_CAP)}
+ATTENTION = pd.DataFrame([{"seed": seed, "model": model, "head": head, "a": a, "b": 0.9 - a, "=": 0.1}
+                          for seed in (1, 2) for model in ("grokked", "random")
+                          for head, a in enumerate((0.85, 0.45))])
 
 
 def labelled(fig):
@@ -58,6 +66,8 @@ FIGURES = {
         {"grokked": [1.0, 2.0, None], "memorized": [3.0, 3.5, 4.0], "random": [5.0]}, n_boot=100),
         ylabel="epochs to 99 % (mean, 95 % CI)"),
     "jumps_collapses": lambda: P.jumps_and_collapses(JUMPS, collapse_drop=0.05),
+    "time_to_threshold": lambda: P.time_to_threshold_curves(SURVIVAL, cap=KM_CAP),
+    "attention_panels": lambda: P.attention_panels(ATTENTION, focus_threshold=0.9),
 }
 
 
@@ -76,6 +86,72 @@ def test_collapse_axis_states_the_drop_that_counted():
     fig = P.jumps_and_collapses(JUMPS, collapse_drop=0.05)
     assert "falls > 5 points" in fig.axes[1].get_ylabel()
     assert "falls" not in P.jumps_and_collapses(JUMPS).axes[1].get_ylabel()
+
+
+def test_hold_last_carries_every_run_to_the_longest_runs_end():
+    short = {"grokked": [curve(0, n=10), curve(1, n=30)], "random": [curve(3, n=20)]}
+    end = 29 * 10                                   # the longest run's last epoch, any condition
+    for log_x in (False, True):
+        ax = P.learning_curves(short, hold_last=True, log_x=log_x).axes[0]
+        lines = ax.get_lines()                      # thin per-seed lines, then the median, per condition
+        assert len(lines) == 2 + 1 + 1 + 1
+        assert all(line.get_xdata()[-1] == end for line in lines)
+        assert lines[0].get_ydata()[-1] == 100 * short["grokked"][0]["test_acc"].iloc[-1]  # last value held
+    plain = P.learning_curves(short).axes[0].get_lines()
+    median = [line for line in plain if line.get_label().startswith("grokked (median")][0]
+    assert median.get_xdata()[-1] == 90              # without hold_last the band ends with the shortest run
+
+
+def test_legend_of_four_conditions_sits_above_the_plot():
+    four = {c: [curve(i)] for i, c in enumerate(("grokked", "memorized", "memorized-fixed", "random"))}
+    fig = P.learning_curves(four, hold_last=True)
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == [f"{c} (median of 1)" for c in four]
+    assert "held at their last value" in legend.get_title().get_text()
+    assert fig.axes[0].get_legend() is None
+
+
+def test_strip_log_axis_says_so():
+    ax = P.epochs_to_threshold_strip(RUNS, cap=30000, log_y=True, ylabel="epochs to 99.9 %").axes[0]
+    assert ax.get_yscale() == "log" and ax.get_ylabel() == "epochs to 99.9 % (log scale)"
+    censored = [c for c in ax.collections if c.get_offsets().shape[0] == 1 and c.get_offsets()[0, 1] == 30000]
+    assert censored, "the censored run is drawn at the cap"
+    assert P.epochs_to_threshold_strip(RUNS, cap=30000).axes[0].get_ylabel() == "epochs to threshold"
+
+
+def test_time_to_threshold_curves_one_step_line_per_condition_and_censored_marks():
+    ax = P.time_to_threshold_curves(SURVIVAL, cap=KM_CAP).axes[0]
+    assert ax.get_xscale() == "log" and "(log scale)" in ax.get_xlabel() and ax.get_ylabel()
+    steps = {line.get_label(): line for line in ax.get_lines() if not line.get_label().startswith("_")}
+    assert sorted(steps) == ["grokked (4 runs, 0 censored)", "memorized-fixed (3 runs, 1 censored)",
+                             "random (5 runs, 1 censored)"]
+    assert all(line.get_ydata()[0] == 1.0 for line in steps.values())         # every run still below at first
+    assert steps["grokked (4 runs, 0 censored)"].get_ydata()[-1] == 0.0
+    plus = [line for line in ax.get_lines() if line.get_marker() == "+"]
+    assert [line.get_xdata()[0] for line in plus] == [KM_CAP, KM_CAP]          # censored runs at the cap,
+    assert sorted(line.get_ydata()[0] for line in plus) == pytest.approx([0.2, 1 / 3])  # where each curve ends
+    labels = [t.get_text() for t in ax.figure.legends[0].get_texts()]
+    assert "runs censored at the cap (never reached it)" in labels
+    with pytest.raises(ValueError, match="beyond cap"):
+        P.time_to_threshold_curves(SURVIVAL, cap=1000)
+    with pytest.raises(ValueError, match=r"curves\['grokked'\].*missing columns \['ci_low', 'ci_high'\]"):
+        P.time_to_threshold_curves({"grokked": SURVIVAL["grokked"].drop(columns=["ci_low", "ci_high"])}, cap=KM_CAP)
+    with pytest.raises(ValueError, match="cap must be a positive number"):
+        P.time_to_threshold_curves(SURVIVAL, cap=0)
+
+
+def test_attention_panels_stack_to_one_and_mark_the_threshold():
+    fig = P.attention_panels(ATTENTION, ["random", "grokked", "absent"], focus_threshold=0.9)
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in axes] == ["random", "grokked"]
+    tops = [bar.get_y() + bar.get_height() for bar in axes[0].patches]
+    assert max(tops) == pytest.approx(1.0)           # a + b + "=" of each head stacks to 1
+    assert any(line.get_ydata()[0] == 0.9 for line in axes[0].get_lines())
+    with pytest.raises(ValueError, match="none of the models"):
+        P.attention_panels(ATTENTION, models=["nothing"])
+    with pytest.raises(ValueError, match=r"missing \['head'\]"):
+        P.attention_panels(ATTENTION.drop(columns=["head"]))
+    plt.close("all")
 
 
 def test_svg_is_reproducible(tmp_path):

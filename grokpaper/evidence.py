@@ -1,0 +1,150 @@
+"""The per-run evidence that the statistics family and the claims audit read.
+
+Every chapter saves its runs one row each (``results/<chapter>.json``, key ``table``, or
+``neuron_table`` for the circuits). ``Evidence`` gathers those tables in one place with the
+few parameters needed to read them (cap, thresholds, p, d_mlp), so that a statistic is
+always recomputed from runs, never copied from another statistic. That is what makes the
+sensitivity analysis possible: ``Evidence.without(runs)`` drops runs from every table at
+once (the transfer run, its retention row, its circuit row, its dynamics row and every
+agreement pair it belongs to), and the same code computes the verdicts again.
+
+A run is named by ``(condition, seed)``. A transfer run has *not converged* when it never
+reached the highest threshold on its own training task (test accuracy on the transfer task)
+within the cap; a source run has not converged when it never grokked its task.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import pandas as pd
+
+from grokpaper.stats import is_missing
+from grokpaper.tables import pct
+
+TABLES = {  # attribute: (chapter, key of its one-row-per-run table)
+    "sources": ("01-sources", "table"),
+    "transfers": ("02-transfer", "table"),
+    "retention": ("03-retention", "table"),
+    "agreement": ("04-agreement", "table"),
+    "circuits": ("05-circuits", "neuron_table"),
+    "dynamics": ("07-dynamics", "table"),
+}
+
+
+@dataclass(frozen=True)
+class RunId:
+    """One transfer run (``condition`` is a transfer condition) or source run (``"source"``)."""
+
+    condition: str
+    seed: int
+    why: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.condition} seed {self.seed}"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The study's per-run tables (missing chapters: None) and the parameters to read them."""
+
+    sources: pd.DataFrame | None = None
+    transfers: pd.DataFrame | None = None
+    retention: pd.DataFrame | None = None
+    agreement: pd.DataFrame | None = None
+    circuits: pd.DataFrame | None = None
+    dynamics: pd.DataFrame | None = None
+    params: dict = field(default_factory=dict)
+    excluded: tuple[RunId, ...] = ()
+
+    @classmethod
+    def from_results(cls, results) -> "Evidence":
+        """The tables of every chapter that has results (``report.Results``)."""
+        tables = {}
+        for name, (chapter, key) in TABLES.items():
+            blob = results.blobs.get(chapter)
+            table = blob and blob["numbers"].get(key)
+            tables[name] = None if table is None else pd.DataFrame(table)
+        params = {}
+        for chapter in ("05-circuits", "02-transfer", "01-sources"):  # later ones win: all share the study keys
+            if chapter in results.blobs:
+                params.update(results.blobs[chapter]["params"])
+        if "05-circuits" in results.blobs:
+            params["d_mlp"] = results.blobs["05-circuits"]["numbers"]["d_mlp"]
+        return cls(**tables, params=params)
+
+    # -- what to read -------------------------------------------------------------------------
+
+    def table(self, name: str) -> pd.DataFrame:
+        """One table by name (``TABLES``); KeyError naming the chapter when it has no results."""
+        if name not in TABLES:
+            raise ValueError(f"table must be one of {', '.join(TABLES)}; got {name!r}")
+        frame = getattr(self, name)
+        if frame is None:
+            chapter, key = TABLES[name]
+            raise KeyError(f"chapter {chapter} has no results ({key}): run it first")
+        return frame
+
+    @property
+    def cap(self) -> int:
+        """The transfer runs' epoch cap (a run that never reached a threshold is censored there)."""
+        return int(self.params["transfer_max_epochs"])
+
+    @property
+    def top_threshold(self) -> str:
+        """Column-name form of the highest threshold, e.g. '99.9%'."""
+        return pct(max(self.params["thresholds"]))
+
+    # -- sensitivity ----------------------------------------------------------------------------
+
+    def nonconverged(self) -> tuple[RunId, ...]:
+        """Runs that never reached the highest threshold on their own training task within the
+        cap: transfer runs (first reached, test accuracy on the transfer task) and source runs
+        that never grokked."""
+        out = []
+        if self.transfers is not None:
+            column = f"first {self.top_threshold}"
+            for _, row in self.transfers.iterrows():
+                if is_missing(row[column]):
+                    out.append(RunId(row["condition"], int(row["seed"]),
+                                     f"never reached {self.top_threshold} test accuracy on "
+                                     f"{self.params.get('transfer_task', 'the transfer task')} within "
+                                     f"{self.cap:,} epochs (final test accuracy {100 * row['final test acc']:.1f} %)"))
+        if self.sources is not None:
+            for _, row in self.sources.iterrows():
+                if not bool(row["grokked"]):
+                    out.append(RunId("source", int(row["seed"]), "the source run never grokked within its cap"))
+        return tuple(out)
+
+    def without(self, runs) -> "Evidence":
+        """These tables without the given runs: every row of a transfer run (its transfer, retention,
+        circuit and dynamics rows and the agreement pairs it is part of); for a source run, its
+        source row and every model of its seed that started from it."""
+        runs = tuple(runs)
+        if not runs:
+            return self
+        drop = {(r.condition, r.seed) for r in runs}
+        dropped_sources = {seed for condition, seed in drop if condition == "source"}
+
+        def keep(frame, column):
+            if frame is None:
+                return None
+            # A dropped source takes every model of its seed that started from it: not the random-init
+            # transfer and not the random init itself.
+            mask = [(c, int(s)) not in drop and not (int(s) in dropped_sources and c not in ("random", "random_init"))
+                    for c, s in zip(frame[column], frame["seed"])]
+            return frame[mask].reset_index(drop=True)
+
+        agreement = self.agreement
+        if agreement is not None:
+            # Every pair holds at least one condition that started from the source.
+            mask = [not ({(a, int(s)), (b, int(s))} & drop) and int(s) not in dropped_sources
+                    for a, b, s in zip(agreement["model_a"], agreement["model_b"], agreement["seed"])]
+            agreement = agreement[mask].reset_index(drop=True)
+        sources = self.sources
+        if sources is not None and dropped_sources:
+            sources = sources[~sources["seed"].isin(dropped_sources)].reset_index(drop=True)
+        return replace(self, sources=sources, transfers=keep(self.transfers, "condition"),
+                       retention=keep(self.retention, "model"), agreement=agreement,
+                       circuits=keep(self.circuits, "model"), dynamics=keep(self.dynamics, "condition"),
+                       excluded=self.excluded + runs)
