@@ -138,7 +138,7 @@ md_table(circuits.frequency_reuse_table(reuse).drop(columns=["reference"]).renam
     "observed shared": "shared", "expected shared": "expected", "p (hypergeometric)": "p",
     "own-seed mean shared": "own seed", "cross-seed mean shared": "other seeds", "permutation p": "perm. p",
     "smallest permutation p": "smallest perm. p"}),
-         digits={"expected": 2, "own seed": 2, "other seeds": 2, "p": "sig3", "perm. p": "sig3", "smallest perm. p": "sig3"})
+         digits={"expected": 2, "own seed": 2, "other seeds": 2, "p": "p", "perm. p": "p", "smallest perm. p": "p"})
 
 # %%
 #| label: tbl-circuits-document

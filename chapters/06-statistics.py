@@ -86,7 +86,11 @@ for column in ("mean frac", "distinct freqs", "distinct freqs >= min", "n > 0.5"
     metrics[f"circuit: {column}"] = multiseed.groups(circuits, column, conditions, group="model")
 
 # %%
-summary = multiseed.summary(metrics, confidence=P["confidence"], n_boot=P["n_bootstrap"], skewed=set(columns))
+shares = ("test acc at 100", "final test acc", "addition test acc", "circuit: mean frac")
+ranges = {**{m: (0.0, 1.0) for m in shares}, "circuit: n > 0.5": (0.0, float(R["05-circuits", "d_mlp"])),
+          "circuit: distinct freqs": (0.0, P["p"] // 2), "circuit: distinct freqs >= min": (0.0, P["p"] // 2)}
+summary = multiseed.summary(metrics, confidence=P["confidence"], n_boot=P["n_bootstrap"], skewed=set(columns),
+                            bounds=ranges)
 times = multiseed.time_to_threshold(runs, [highest, sustained], conditions, cap, P["confidence"])
 family = inference.family(evidence)
 nonconverged = evidence.nonconverged()
@@ -118,20 +122,20 @@ plots.bar_with_ci(summary[summary["metric"] == "test acc at 100"].assign(
 # %%
 #| label: tbl-key-tests
 #| tbl-cap: "Epochs to the highest threshold, every pair of conditions (a vs b), paired by seed: n pairs, the geometric mean of the per-seed ratios a / b with its 95 % t-interval ('>=': a censored run of a entered at the cap, so the ratio is a lower bound), the paired t-test on the log ratios (p) and its Holm-corrected p over the whole family of tests the paper reports (the next table), then as sensitivity analyses the Holm-corrected Welch tests on log and raw epochs and the paired test without the runs that never converged."
-md_table(multiseed.family_display(family, key_tests, family_converged), digits={"n": 0, "p": 4, "p Holm": 4,
-         "p Holm, Welch on log": 4, "p Holm, Welch": 4, "p Holm without non-converged runs": 4})
+md_table(multiseed.family_display(family, key_tests, family_converged), digits={"n": 0, "p": "p", "p Holm": "p",
+         "p Holm, Welch on log": "p", "p Holm, Welch": "p", "p Holm without non-converged runs": "p"})
 
 # %%
 #| label: tbl-family
 #| tbl-cap: "The whole family of tests the paper reports, one row each: pairwise comparisons of conditions (paired by seed), retention tests (chapter 03), correlations of early accuracy with convergence, and key-frequency reuse (chapter 05). Effect with its 95 % interval, p, and Holm's correction over every test of the family with a defined p; the Welch columns replace the paired test by Welch's t on log or raw epochs; the last column recomputes the family without the runs that never converged."
-md_table(multiseed.family_display(family, without=family_converged), digits={"n": 0, "p": 4, "p Holm": 4,
-         "p Holm, Welch on log": 4, "p Holm, Welch": 4, "p Holm without non-converged runs": 4})
+md_table(multiseed.family_display(family, without=family_converged), digits={"n": 0, "p": "p", "p Holm": "p",
+         "p Holm, Welch on log": "p", "p Holm, Welch": "p", "p Holm without non-converged runs": "p"})
 
 # %%
 #| label: tbl-correlations
 #| tbl-cap: "Spearman's rho between test accuracy at epoch 100 and epochs to first reach the highest threshold (censored runs ranked at the cap), over all runs and within each condition: rho with an approximate 95 % interval (Fisher z, Bonett-Wright se), p and its Holm-corrected p over the family, n runs. The pooled rho mixes the difference between conditions with the relation within them."
 md_table(multiseed.family_display(family, [t for t in family["test"] if t.startswith("test acc at 100 vs")])
-         [["test", "n", "effect", "p", "p Holm"]], digits={"n": 0, "p": 4, "p Holm": 4})
+         [["test", "n", "effect", "p", "p Holm"]], digits={"n": 0, "p": "p", "p Holm": "p"})
 
 # %%
 #| label: tbl-seed-summary

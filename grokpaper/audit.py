@@ -913,12 +913,11 @@ def verdict_text(row: dict) -> str:
 
 def display_table(rows: list[dict]) -> pd.DataFrame:
     """The full audit as the appendix shows it: claim (with where the document prints it), the
-    reproduced values, the verdict and the reason."""
+    verdict, and the reason (which states what the rerun gives for each number of the quote)."""
     return pd.DataFrame({
         "claim": [f"{r['claim']} ({r['section']})" for r in rows],
-        "reproduced": ["; ".join(f"{c['printed']} → {c['reproduced']}" for c in r["checks"]) or "–" for r in rows],
         "verdict": [verdict_text(r) for r in rows],
-        "reason": [r["reason"] + (f" Provenance: {r['provenance']}" if r["provenance"] else "") for r in rows],
+        "reason": [r["reason"] + (f". Provenance: {r['provenance']}" if r["provenance"] else "") for r in rows],
     })
 
 
@@ -936,6 +935,6 @@ def summary_table(rows: list[dict], ids) -> pd.DataFrame:
     chosen = [by_id[i] for i in ids if i in by_id]
     return pd.DataFrame({
         "claim": [r["claim"] for r in chosen],
-        "this rerun": ["; ".join(c["reproduced"] for c in r["checks"]) or "–" for r in chosen],
+        "this rerun": ["; ".join(f"{c['printed']} → {c['reproduced']}" for c in r["checks"]) or "–" for r in chosen],
         "verdict": [verdict_text(r) for r in chosen],
     })

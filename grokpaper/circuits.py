@@ -10,6 +10,7 @@ them over the study's models and lays the results out one row per model.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +19,7 @@ import pandas as pd
 from grokpaper import fourier, stats
 from grokpaper.inspect_model import attention_from_equals, weight_norms
 from grokpaper.model import ModelConfig
+from grokpaper.report import clip_interval
 from grokpaper.retention import StudyModel
 
 MODEL_ORDER = ("grokked_source", "memorized_source", "memorized-fixed_source", "random_init",
@@ -129,9 +131,20 @@ def method_comparison(neuron: pd.DataFrame, document: pd.DataFrame, models=MODEL
     return pd.DataFrame(rows)
 
 
+def column_range(table: pd.DataFrame, column: str) -> tuple[float, float]:
+    """The possible range of a circuit-table column: shares in [0, 1], counts of units in
+    [0, units], counts of frequencies at least 0 (a t-interval of a few seeds can leave it)."""
+    if column in ("mean frac", "share > 0.5", "jaccard", "weighted overlap"):
+        return 0.0, 1.0
+    if column in ("n > 0.5", "alive", "dead", "top freq units"):
+        return 0.0, float(table["units"].max())
+    return 0.0, math.inf
+
+
 def condition_summary(table: pd.DataFrame, columns, models=MODEL_ORDER, confidence: float = 0.95) -> pd.DataFrame:
-    """Per quantity and model kind: n, mean, sd (ddof 1) and t-CI over seeds (missing values,
-    e.g. the overlap of the source with itself, are left out of the model kinds that have none)."""
+    """Per quantity and model kind: n, mean, sd (ddof 1) and t-CI over seeds, truncated to the
+    quantity's range (``column_range``); missing values, e.g. the overlap of the source with
+    itself, are left out of the model kinds that have none."""
     rows = []
     for q in columns:
         for m in models:
@@ -139,8 +152,9 @@ def condition_summary(table: pd.DataFrame, columns, models=MODEL_ORDER, confiden
             if not len(values):
                 continue
             d = stats.describe(values.tolist(), confidence=confidence, n_boot=100)
+            low, high = clip_interval(d.ci_low, d.ci_high, column_range(table, q))
             rows.append({"quantity": q, "model": m, "n": d.n, "mean": d.mean, "sd": d.sd,
-                         "CI low": d.ci_low, "CI high": d.ci_high})
+                         "CI low": low, "CI high": high})
     return pd.DataFrame(rows)
 
 

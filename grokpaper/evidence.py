@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
+from grokpaper.retention import TASK_NOUN
 from grokpaper.stats import is_missing
 from grokpaper.tables import pct
 
@@ -108,7 +109,7 @@ class Evidence:
                 if is_missing(row[column]):
                     out.append(RunId(row["condition"], int(row["seed"]),
                                      f"never reached {self.top_threshold} test accuracy on "
-                                     f"{self.params.get('transfer_task', 'the transfer task')} within "
+                                     f"{TASK_NOUN.get(self.params.get('transfer_task'), 'the transfer task')} within "
                                      f"{self.cap:,} epochs (final test accuracy {100 * row['final test acc']:.1f} %)"))
         if self.sources is not None:
             for _, row in self.sources.iterrows():

@@ -31,6 +31,12 @@ def p_text(p: float) -> str:
     return "p < 0.001" if p < 0.001 else f"p = {p:.2g}"
 
 
+def _or(names: list[str]) -> str:
+    """'a', 'a or b', 'a, b or c'."""
+    names = list(names)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
 def _and(names: list[str]) -> str:
     """'a', 'a and b', 'a, b and c'."""
     names = list(names)
@@ -153,11 +159,15 @@ def retention(R) -> str:
     shares = R["03-retention", "perfect_subtraction_score_test"]
     n_b0 = R["03-retention", "n_coincident_test"]
     low, high = min(shares.values()), max(shares.values())
+    theirs = R["02-transfer", "original_comparison", "retention_split"]
     return ("**Retention of addition.** A model that does subtraction is right on addition exactly where the two "
             f"targets coincide (b = 0, @eq-perfect): {fmt(min(n_b0.values()))}–{fmt(max(n_b0.values()))} of each "
-            f"seed's test pairs, {fmt(low, 2, percent=True)}–{fmt(high, 2, percent=True)} of the split. Correct "
-            "addition answers on the pairs where the targets differ, i.e. addition the model retained: "
-            + "; ".join(parts) + ". The random-init model never learned addition, so it had nothing to forget.")
+            f"seed's test pairs, {fmt(low, 2, percent=True)}–{fmt(high, 2, percent=True)} of the split. The design "
+            f"document's {fmt(theirs['b0_test_share'], 2, percent=True)} is that share on the original study's split "
+            f"({fmt(theirs['b0_test_pairs'])} of {fmt(theirs['test_pairs'])} test pairs, split seed "
+            f"{theirs['split_seed']}), not chance. Correct addition answers on the pairs where the targets differ, "
+            "i.e. addition the model retained: " + "; ".join(parts)
+            + ". The random-init model never learned addition, so it had nothing to forget.")
 
 
 # ----------------------------------------------------------------------------- circuits
@@ -283,7 +293,7 @@ def sensitivity(R) -> str:
     full, without = R["06-statistics", "family"], R["06-statistics", "family_without_nonconverged"]
     flips = [t for t, row in full.items() if t in without and not is_missing(row["p_holm"])
              and not is_missing(without[t]["p_holm"]) and (row["p_holm"] < ALPHA) != (without[t]["p_holm"] < ALPHA)]
-    flipped = (f"{count(len(flips), 'test')} change significance: " + "; ".join(
+    flipped = (f"{count(len(flips), 'test')} {'changes' if len(flips) == 1 else 'change'} significance: " + "; ".join(
         f"{t} (Holm p {full[t]['p_holm']:.2g} with it, {without[t]['p_holm']:.2g} without)" for t in flips)
                if flips else "no test changes significance")
     n_audit = R["08-audit", "counts"]["depend on a non-converged run"]
@@ -383,7 +393,7 @@ def abstract(R) -> str:
     keep = [c for c in _conditions(R) if c != "random"
             and R["03-retention", "n_addition_correct_where_targets_differ", c]["max"] == 0]
     if keep:
-        text += (f"No {_and(keep)} transfer kept a single addition answer where the two tasks' targets differ: "
+        text += (f"No {_or(keep)} transfer kept a single addition answer where the two tasks' targets differ: "
                  "their addition accuracy is the share of pairs with b = 0, not chance. ")
     text += audit_counts(R)
     return text
@@ -434,7 +444,7 @@ def conclusions(R) -> str:
     keep = [c for c in _conditions(R) if c != "random"
             and R["03-retention", "n_addition_correct_where_targets_differ", c]["max"] == 0]
     if keep:
-        items.append(f"After transfer, no {_and(keep)} model retains addition beyond the pairs where addition and "
+        items.append(f"After transfer, no {_or(keep)} model retains addition beyond the pairs where addition and "
                      "subtraction agree (@sec-retention).")
     reuse_row = _family(R, "key frequencies shared with the own grokked source: grokked")
     if reuse_row is not None and not is_missing(reuse_row["p_holm"]):

@@ -15,13 +15,16 @@ import pandas as pd
 from scipy import stats as sps
 
 from grokpaper import stats, survival
+from grokpaper.report import clip_interval
 
 
-def summary(groups_by_metric: dict, confidence: float = 0.95, n_boot: int = 10_000, skewed=()) -> pd.DataFrame:
+def summary(groups_by_metric: dict, confidence: float = 0.95, n_boot: int = 10_000, skewed=(),
+            bounds: dict | None = None) -> pd.DataFrame:
     """Per metric and condition: n, mean, sd (ddof 1), CI of the mean with its df, percentile-bootstrap
     CI, CV, median, min, max and the censored runs (``stats.describe``). For the metrics in
     ``skewed`` (positive and right-skewed, such as epochs) the CI is the log-normal (Cox) interval
-    of the mean instead of the symmetric t-interval; ``ci_method`` says which."""
+    of the mean instead of the symmetric t-interval; ``ci_method`` says which. ``bounds``: {metric:
+    (low, high)}, the possible range each interval is truncated to (shares 0-1, counts 0-d_mlp)."""
     rows = []
     for metric, groups in groups_by_metric.items():
         for cond, values in groups.items():
@@ -31,6 +34,9 @@ def summary(groups_by_metric: dict, confidence: float = 0.95, n_boot: int = 10_0
             if metric in skewed and len(reached) >= 2 and min(reached) > 0 and max(reached) > min(reached):
                 cox = stats.lognormal_mean_ci(reached, confidence)
                 d.update(ci_low=cox["ci_low"], ci_high=cox["ci_high"], ci_method="log-normal (Cox)")
+            if metric in (bounds or {}):
+                for key in ("ci", "boot"):
+                    d[f"{key}_low"], d[f"{key}_high"] = clip_interval(d[f"{key}_low"], d[f"{key}_high"], bounds[metric])
             rows.append({"metric": metric, "condition": cond, **d})
     return pd.DataFrame(rows).drop(columns=["name"])
 

@@ -49,6 +49,7 @@ class OriginalRun:
     runs: pd.DataFrame           # seed, condition, epochs to threshold (None: never), final test acc
     reported_means: dict         # {condition: {"mean", "sd"}} as it printed them (rounded)
     seed42_largest_jumps: dict   # {condition: {"epoch", "size"}}
+    retention_split: dict        # its addition split's test / train pairs and those with b = 0
 
     def epochs(self, condition: str) -> dict[int, int | None]:
         """{seed: epochs to the threshold, None where the run never reached it} of one condition."""
@@ -155,7 +156,7 @@ def load_original_run(path: str | Path = ORIGINAL_RUN_FILE) -> OriginalRun:
 
 def _parse(raw) -> OriginalRun:
     top = _mapping(raw, "the file", ("source", "threshold", "seeds", "reported_mean_seeds", "protocol", "runs",
-                                     "reported_means", "seed42_largest_jumps"))
+                                     "reported_means", "seed42_largest_jumps", "retention_split"))
     source = _text(top["source"], "source")
     threshold = _number(top["threshold"], "threshold", 0.0, 1.0, open_low=True)
     seeds = _seeds(top["seeds"], "seeds")
@@ -189,7 +190,13 @@ def _parse(raw) -> OriginalRun:
         j = _mapping(jumps[c], f"seed42_largest_jumps.{c}", ("epoch", "size"))
         _integer(j["epoch"], f"seed42_largest_jumps.{c}.epoch", 1, caps[c])
         _number(j["size"], f"seed42_largest_jumps.{c}.size", 0.0, 1.0, open_low=True)
-    return OriginalRun(source, threshold, seeds, mean_seeds, protocol, table, means, jumps)
+    split = _mapping(top["retention_split"], "retention_split",
+                     ("split_seed", "test_pairs", "b0_test_pairs", "train_pairs", "b0_train_pairs"))
+    split = {k: _integer(v, f"retention_split.{k}", 0) for k, v in split.items()}
+    for part in ("test", "train"):
+        if split[f"b0_{part}_pairs"] > split[f"{part}_pairs"]:
+            raise ValueError(f"retention_split.b0_{part}_pairs must not exceed retention_split.{part}_pairs")
+    return OriginalRun(source, threshold, seeds, mean_seeds, protocol, table, means, jumps, split)
 
 
 # ----------------------------------------------------------------------------- comparison
@@ -340,6 +347,8 @@ def comparison_numbers(transfer_table: pd.DataFrame, cap_ours: float, original: 
         "conditions": conditions,
         "seed42_largest_jumps": jumps,
         "document_headline_epochs": [jumps[name]["epoch"] for name in ORIGINAL_CONDITIONS],
+        "retention_split": {**original.retention_split,
+                            "b0_test_share": original.retention_split["b0_test_pairs"] / original.retention_split["test_pairs"]},
     }
 
 

@@ -165,7 +165,8 @@ def md_table(df: pd.DataFrame, digits: int | str | dict = 3, index: bool = False
     """A pandas table as a Markdown pipe table (displayed as text/markdown in a notebook).
 
     ``digits``: decimals for floats (an int, or a dict per column); ``"sig4"`` gives four
-    significant digits per value, for columns that mix counts, epochs and fractions."""
+    significant digits per value, for columns that mix counts, epochs and fractions; ``"p"``
+    writes p-values (three decimals, two significant digits below 0.001: "2.6e-24")."""
     from IPython.display import Markdown
 
     frame = df.reset_index() if index else df
@@ -176,6 +177,8 @@ def md_table(df: pd.DataFrame, digits: int | str | dict = 3, index: bool = False
             return "–"
         if isinstance(value, (float, np.floating)):
             d = per_column.get(column, digits if not isinstance(digits, dict) else 3)
+            if d == "p":
+                return f"{value:.3f}" if value >= 0.001 else f"{value:.2g}"
             return significant(value, int(d[3:])) if isinstance(d, str) else f"{value:,.{d}f}"
         if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
             return f"{value:,}"

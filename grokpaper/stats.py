@@ -598,18 +598,16 @@ def paired_log_ratio(numerator, denominator, *, labels=None, cap=None, confidenc
     lower = [p["label"] for p in pairs if p["bound"] == ">="]
     upper = [p["label"] for p in pairs if p["bound"] == "<="]
     if lower:
-        notes.append(f"numerator never reached by the cap {cap:g} at {lower}: entered at the cap, "
-                     "so those ratios are lower bounds (the true ratio is at least cap / denominator)")
+        notes.append(f"the numerator never reached it by the cap {cap:,.0f} for {', '.join(map(str, lower))}: "
+                     "entered at the cap, so those ratios are lower bounds")
     if upper:
-        notes.append(f"denominator never reached by the cap {cap:g} at {upper}: entered at the cap, "
-                     "so those ratios are upper bounds (the true ratio is at most numerator / cap)")
+        notes.append(f"the denominator never reached it by the cap {cap:,.0f} for {', '.join(map(str, upper))}: "
+                     "entered at the cap, so those ratios are upper bounds")
     if dropped:
-        notes.append(f"both sides never reached at {dropped}: ratio unknown, pair(s) left out")
+        notes.append(f"neither side reached it for {', '.join(map(str, dropped))}: ratio unknown, left out")
     bound = ("mixed" if lower and upper else "lower" if lower else "upper" if upper else None)
-    if bound == "lower":
-        notes.append("the geometric-mean ratio is a lower bound")
-    elif bound == "upper":
-        notes.append("the geometric-mean ratio is an upper bound")
+    if bound in ("lower", "upper"):
+        notes.append(f"the geometric-mean ratio is an {bound} bound".replace("an lower", "a lower"))
     elif bound == "mixed":
         notes.append("censored pairs bound the ratio in both directions: the bias has no known sign")
 

@@ -51,7 +51,8 @@ def results(p_holm: float = 0.001, censored: bool = False, retained: int = 0, de
                  "cap": 30000, "n_seeds": 5,
                  "nonconverged": [{"condition": "random", "seed": 314, "why": "never reached 99.9%"}] if censored else []}
     return Results({
-        "02-transfer": {"numbers": {"table": table02}, "params": params},
+        "02-transfer": {"numbers": {"table": table02, "original_comparison": {"retention_split": {
+            "split_seed": 0, "test_pairs": 8939, "b0_test_pairs": 84, "b0_test_share": 84 / 8939}}}, "params": params},
         "03-retention": {"numbers": {"n_addition_correct_where_targets_differ": differ,
                                      "perfect_subtraction_score_test": {str(s): 0.0085 for s in SEEDS},
                                      "n_coincident_test": {str(s): 76 for s in SEEDS}}, "params": params},
@@ -80,6 +81,8 @@ def test_a_censored_run_makes_the_speedup_a_lower_bound_and_says_where_it_ended(
 
 def test_retention_says_no_answer_was_kept_only_when_none_was():
     assert "grokked: not one in any of its 5 runs" in findings.retention(results(retained=0))
+    assert "The design document's 0.94 % is that share on the original study's split (84 of 8,939" in \
+        findings.retention(results())
     text = findings.retention(results(retained=3))
     assert "not one" not in text and "grokked: 3.0 per run on average (at most 3)" in text
 
@@ -113,7 +116,7 @@ def test_the_audit_counts_and_the_section_lines_read_the_audit():
 def test_the_abstract_quotes_the_claim_from_the_audit_and_states_computed_numbers():
     text = findings.abstract(results(censored=True))
     assert "4.8×" in text and "≥ 30.0×" in text and "21 of their 21 key" in text
-    assert "No grokked, memorized and memorized-fixed transfer kept a single addition answer" in text
+    assert "No grokked, memorized or memorized-fixed transfer kept a single addition answer" in text
     assert "memorized after 2,000 epochs" in text
     block = findings.abstract_block(results())
     assert block.startswith("---\nabstract:") and block.endswith("---\n")

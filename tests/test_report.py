@@ -69,6 +69,8 @@ def test_md_table_is_a_pipe_table():
     assert text[1] == "|:-----------|---------:|---:|"
     assert text[2] == "| grokked | 5,545.0 | 5 |" and text[3] == "| random | – | 5 |"
     assert md_table(df, digits="sig4").data.splitlines()[2] == "| grokked | 5,545 | 5 |"
+    p_values = pd.DataFrame({"p": [0.0412, 2.64e-24]})
+    assert md_table(p_values, digits={"p": "p"}).data.splitlines()[2:] == ["| 0.041 |", "| 2.6e-24 |"]
     reasons = pd.DataFrame({"id": ["a", "b"], "reason": ["a long reason that wraps " * 3, "short"]})
     rule = md_table(reasons).data.splitlines()[1].split("|")[1:-1]
     assert len(rule[1]) > 5 * len(rule[0])  # the text column gets most of a wrapped table's width
