@@ -74,6 +74,10 @@ def test_yaml_matches_the_reference_notes(run):
     assert protocol["eval_every"] == 1 and "evaluated every epoch" in flat
     assert not protocol["random_init_seeded"] and "the random initialisation was not seeded" in flat
     assert protocol["never_reached"] == "dropped" and "runs that never got there were dropped" in flat
+    split = run.retention_split
+    assert (f"{split['b0_test_pairs']} of {split['test_pairs']:,} test pairs have b = 0" in flat
+            and f"{split['b0_train_pairs']} of {split['train_pairs']:,} train pairs" in flat
+            and f"split-seed-{split['split_seed']} addition split" in flat)
 
 
 def test_the_original_means_recompute_from_its_per_seed_epochs(run):
@@ -193,6 +197,7 @@ def _edited(edit):
     (lambda d: d["seed42_largest_jumps"]["grokked"].update(size=0), r"seed42_largest_jumps\.grokked\.size"),
     (lambda d: d.update(reported_mean_seeds=[42, 7]), r"reported_mean_seeds \[42, 7\] must be among seeds"),
     (lambda d: d.update(extra=1), r"unexpected \['extra'\]"),
+    (lambda d: d["retention_split"].update(b0_test_pairs=9000), r"retention_split\.b0_test_pairs must not exceed"),
     (lambda d: d["protocol"].update(never_reached="ignored"), r"protocol\.never_reached must be 'dropped' or 'censored'"),
 ])
 def test_bad_yaml_names_the_field(tmp_path, edit, match):
