@@ -65,10 +65,12 @@ md_table(table[["seed"] + [c for c in table.columns if c.startswith(("memorized"
 
 # %%
 #| label: fig-source-curves
-#| fig-cap: "Source runs on addition: train (top) and test (bottom) accuracy per seed against epoch (log scale). Lines are seeds; the band spans the seeds. Dashed lines mark the memorized snapshot's median epoch."
+#| fig-cap: "Source runs on addition: train (top) and test (bottom) accuracy per seed against epoch (log scale). Lines are seeds, the thick line their median; the band spans the seeds. A run stops once its test accuracy has held 100 %, so each run's last value is carried forward to the longest run's end (the median then reaches 100 %). Dashed lines mark the memorized snapshot's median epoch and the fixed-epoch snapshot."
 plots.learning_curves(
     {"addition": [run.curve for run in sources.values()]}, metric=["train_acc", "test_acc"], log_x=True,
-    markers={"memorized (median)": table["memorized epoch"].median()},
+    markers={"memorized (median)": table["memorized epoch"].median(),
+             "fixed epoch": table["fixed-epoch epoch"].median()},
+    hold_last=True,
 )
 
 # %%
