@@ -50,7 +50,6 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +59,7 @@ from scipy import stats as sps
 
 from grokpaper import inference, stats, survival
 from grokpaper.evidence import Evidence
+from grokpaper.model import ModelConfig
 from grokpaper.report import fmt as fmt_prose
 from grokpaper.stats import is_missing
 
@@ -80,7 +80,6 @@ CLAIMS_FILE = Path(__file__).with_name("claims.yaml")
 DOC_SEEDS = (42, 7, 99, 314, 123)
 DOC_EPOCH_BUDGET = 10_000
 DOC_P = 113
-DOC_ARCHITECTURE = {"d_model": 128, "n_heads": 4, "d_mlp": 512, "n_ctx": 3, "d_vocab": 114}
 DOC_METHOD_UNITS = 128   # "For each neuron d in {1, ..., 128}" of W_E / W_U
 
 
@@ -220,6 +219,9 @@ def mean_estimate(q: RunValues, confidence: float = CONFIDENCE) -> Estimate:
     is censored; a log-normal (Cox) interval for epochs; a t-interval truncated to the range
     otherwise."""
     values = q.reached
+    if q.censored and q.cap is None:  # missing values without a cap to bound them (e.g. a source that never grokked)
+        return Estimate(q.what, None, n=len(values), unit=q.unit,
+                        note=f"{len(q.censored)} of {len(q.values)} {q.items} have no value ({', '.join(q.censored)})")
     if q.censored:
         values_or_none = [v for _, v in q.values]
         r = survival.restricted_mean(values_or_none, cap=q.cap, confidence=confidence, skewed=True)
@@ -395,16 +397,26 @@ def judge_definitional(x: Printed, e: Estimate) -> Verdict:
     return (DEFINITIONAL if verdict == SUPPORTED else CONTRADICTED), reason.replace("reproduced", "computed", 1)
 
 
-RULES = {
-    "mean": lambda x, q, c: judge_estimate(x, q if isinstance(q, Estimate) else mean_estimate(q)),
-    "ratio": lambda x, q, c: judge_estimate(x, q),
-    "sd": lambda x, q, c: judge_estimate(x, spread_estimate(q)),
-    "cv": lambda x, q, c: judge_estimate(x, spread_estimate(q, cv=True)),
-    "per-run": lambda x, q, c: judge_per_run(x, q, c["op"], c.get("threshold")),
-    "p-value": lambda x, q, c: judge_p_value(x, q, c["op"], c.get("direction")),
-    "exact": lambda x, q, c: judge_exact(x, q),
-    "category": lambda x, q, c: judge_category(x, q),
-    "definitional": lambda x, q, c: judge_definitional(x, q),
+def statistic(kind: str, q):
+    """What a check of this kind judges: per-run values as they are (per-run, category), else an
+    estimate: the sd or CV over runs, or the mean (an ``Estimate`` a quantity gives is used as is)."""
+    if isinstance(q, Estimate) or kind in ("per-run", "category"):
+        return q
+    if kind in ("sd", "cv"):
+        return spread_estimate(q, cv=kind == "cv")
+    return mean_estimate(q)
+
+
+RULES = {  # kind -> judge(printed, statistic, check spec)
+    "mean": lambda x, s, c: judge_estimate(x, s),
+    "ratio": lambda x, s, c: judge_estimate(x, s),
+    "sd": lambda x, s, c: judge_estimate(x, s),
+    "cv": lambda x, s, c: judge_estimate(x, s),
+    "per-run": lambda x, s, c: judge_per_run(x, s, c["op"], c.get("threshold")),
+    "p-value": lambda x, s, c: judge_p_value(x, s, c["op"], c.get("direction")),
+    "exact": lambda x, s, c: judge_exact(x, s),
+    "category": lambda x, s, c: judge_category(x, s),
+    "definitional": lambda x, s, c: judge_definitional(x, s),
 }
 
 
@@ -601,21 +613,19 @@ QUANTITIES = {
 }
 
 
-@cache
 def _param_count(p: int) -> int:
-    import torch
-
-    from grokpaper.model import ModelConfig, init_params
-    return int(sum(t.numel() for t in init_params(ModelConfig(p=p), torch.Generator().manual_seed(0)).values()))
+    return sum(math.prod(shape) for shape in ModelConfig(p=p).param_shapes().values())
 
 
 # ----------------------------------------------------------------------------- consistency with the document
 
-def architecture_params() -> str | None:
-    """The parameter count of the architecture the document states (d_model 128, 4 heads, d_mlp
-    512, 3 positions, 114 tokens, untied embed/unembed), which the document puts at ~67k."""
-    n = _param_count(DOC_P)
-    return f"the architecture the document states has {n:,} parameters at p = {DOC_P}"
+def architecture_params(claimed: str) -> str | None:
+    """Inconsistent when the claimed parameter count is not that of the architecture the document
+    states (d_model 128, 4 heads, d_mlp 512, 3 positions, 114 tokens, untied embed/unembed)."""
+    x, n = parse_printed(claimed), _param_count(DOC_P)
+    if abs(n - x.value) > x.tolerance:
+        return f"the architecture the document states has {n:,} parameters at p = {DOC_P}, not {claimed}"
+    return None
 
 
 def exceeds_budget(epochs: float, what: str = "", budget: float = DOC_EPOCH_BUDGET) -> str | None:
@@ -778,31 +788,24 @@ def _quantity(check: Check, evidence: Evidence, family, **replace_args):
     return QUANTITIES[check.of["quantity"]](evidence, family, **args)
 
 
-def _statistic_text(check: Check, q) -> str:
-    """What the rerun gives for a check, in words (the value the verdict judged)."""
-    if isinstance(q, RunValues):
-        if check.kind in ("sd", "cv"):
-            return describe_estimate(spread_estimate(q, cv=check.kind == "cv"))
-        if check.kind in ("per-run", "category"):
-            shown = ", ".join(fmt(v, q.unit) if not is_missing(v) else "censored" for _, v in q.values)
-            return f"{len(q.values)} {q.items}: {shown}"
-        return describe_estimate(mean_estimate(q))
-    if check.kind == "p-value":
-        return "n/a" if q.p_holm is None else f"Holm p = {q.p_holm:.3g} (effect {describe_estimate(q)})"
-    return describe_estimate(q)
+def _statistic_text(kind: str, s) -> str:
+    """What the rerun gives for a check, in words (the statistic its verdict judged)."""
+    if isinstance(s, RunValues):
+        shown = ", ".join(fmt(v, s.unit) if not is_missing(v) else "censored" for _, v in s.values)
+        return f"{len(s.values)} {s.items}: {shown}"
+    if kind == "p-value":
+        return "n/a" if is_missing(s.p_holm) else f"Holm p = {s.p_holm:.3g} (effect {describe_estimate(s)})"
+    return describe_estimate(s)
 
 
-def _reproduced_value(check: Check, q) -> tuple:
-    """(value, ci_low, ci_high, bound) of a check's reproduced statistic, for the saved row."""
-    if isinstance(q, RunValues):
-        if check.kind in ("per-run", "category"):
-            return None, None, None, None
-        e = spread_estimate(q, cv=check.kind == "cv") if check.kind in ("sd", "cv") else mean_estimate(q)
-    else:
-        e = q
-    if check.kind == "p-value":
-        return e.p_holm, None, None, None
-    return e.value, e.ci_low, e.ci_high, e.bound
+def _reproduced_value(kind: str, s) -> tuple:
+    """(value, ci_low, ci_high, bound) of a check's statistic for the saved row (per-run values:
+    none; a p-value check: its Holm-corrected p)."""
+    if isinstance(s, RunValues):
+        return None, None, None, None
+    if kind == "p-value":
+        return s.p_holm, None, None, None
+    return s.value, s.ci_low, s.ci_high, s.bound
 
 
 def evaluate_check(check: Check, evidence: Evidence, family) -> dict:
@@ -815,7 +818,8 @@ def evaluate_check(check: Check, evidence: Evidence, family) -> dict:
         return {"printed": check.printed, "kind": check.kind, "verdict": NOT_TESTABLE,
                 "reason": f"no reproduced value: {str(missing).strip(chr(39))}", "value": None,
                 "ci_low": None, "ci_high": None, "bound": None, "reproduced": "n/a"}
-    verdict, reason = RULES[check.kind](x, q, check.spec())
+    s = statistic(check.kind, q)
+    verdict, reason = RULES[check.kind](x, s, check.spec())
     if check.explains == "perfect_subtraction_share":
         reason = (f"{check.printed} is the share of b = 0 pairs in the original split, what a model that does "
                   "subtraction perfectly scores on addition there; each run is judged against its own split's "
@@ -826,13 +830,14 @@ def evaluate_check(check: Check, evidence: Evidence, family) -> dict:
         key = {"family_test": "test", "speedup": "denominator"}.get(
             check.of["quantity"], "model" if "model" in check.of else "condition")
         try:
-            reason += f" [{other}: {_statistic_text(check, _quantity(check, evidence, family, **{key: other}))}]"
+            other_q = _quantity(check, evidence, family, **{key: other})
+            reason += f" [{other}: {_statistic_text(check.kind, statistic(check.kind, other_q))}]"
         except KeyError:
             pass
-    value, low, high, bound = _reproduced_value(check, q)
+    value, low, high, bound = _reproduced_value(check.kind, s)
     return {"printed": check.printed, "kind": check.kind, "verdict": verdict, "reason": reason,
             "value": value, "ci_low": low, "ci_high": high, "bound": bound,
-            "reproduced": _statistic_text(check, q)}
+            "reproduced": _statistic_text(check.kind, s)}
 
 
 def evaluate(claim: Claim, evidence: Evidence, family) -> dict:

@@ -229,6 +229,7 @@ def test_consistency_checks():
     assert "3 of 9" in audit.overlap_mismatch({3, 6, 12, 23, 31, 37}, {1, 6, 23, 37, 39, 41}, 3, 12)
     assert audit.exceeds_budget(26_442) and audit.exceeds_budget(5_545) is None
     assert audit.restated_differently("33.14%", "32%", "x") and audit.restated_differently("33.14%", "33%", "x") is None
+    assert "226,816 parameters" in audit.architecture_params("~67k") and audit.architecture_params("~227k") is None
 
 
 # ----------------------------------------------------------------------------- the committed audit
