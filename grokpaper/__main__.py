@@ -49,43 +49,71 @@ def add_train_command(subparsers) -> None:
 
 
 def _train_command(args) -> int:
+    """The ``train`` subcommand. Ctrl-C prints one line (where training stopped, where the same
+    command resumes) and exits 130, the shell's status for an interrupt."""
     from grokpaper.params import ParamsError, chapter_params
     from grokpaper.runner import parse_overrides
+    from grokpaper.store import StoreError
     from grokpaper.study import CONDITIONS, Study
+    from grokpaper.train import TrainingInterrupted
 
+    _use_thread_count_from_environment()
     try:
         overrides = parse_overrides(args.param)
         if args.seeds:
             overrides["seeds"] = args.seeds
-        study = Study.from_params(chapter_params("01-sources", args.profile, overrides))
+        study = Study.from_params(chapter_params("01-sources", args.profile, overrides),
+                                  profile=args.profile, overrides=overrides)
     except (ParamsError, ValueError) as err:
         print(f"error: {err}")
         return 2
-    if args.what == "all":
-        from grokpaper.parallel import store_files, train_all
-        if args.list_files:
-            print("\n".join(os.path.relpath(path) for path in store_files(study.settings)))
-            return 0
-        try:
-            failed = train_all(study.settings, args.profile, args.workers, overrides=tuple(args.param or ()))
-        except ValueError as err:  # bad input, before anything ran
-            print(f"error: {err}")
-            return 2
-        except RuntimeError as err:  # sources failed: their transfers cannot start
-            print(f"error: {err}")
-            return 1
-        return 1 if failed else 0
-    if args.what == "sources":
-        for seed, run in study.sources().items():
-            snaps = ", ".join(f"{name} at epoch {s['epoch']} (test acc {s['test_acc']:.3f})"
-                              for name, s in run.result["snapshots"].items())
-            print(f"seed {seed}: {run.result['stop_reason']} after {run.result['epochs_trained']} epochs; {snaps}  [{run.key}]")
-    else:
-        for run in study.transfers(tuple(args.condition or CONDITIONS)):
-            final = run.curve.iloc[-1]
-            print(f"seed {run.seed} {run.condition:15s}: {run.result['stop_reason']} after "
-                  f"{run.result['epochs_trained']} epochs, test acc {final['test_acc']:.4f}  [{run.stored.key}]")
+    try:
+        if args.what == "all":
+            from grokpaper.parallel import store_files, train_all
+            if args.list_files:
+                print("\n".join(os.path.relpath(path) for path in store_files(study.settings)))
+                return 0
+            try:
+                failed = train_all(study.settings, args.profile, args.workers, overrides=tuple(args.param or ()))
+            except ValueError as err:  # bad input, before anything ran
+                print(f"error: {err}")
+                return 2
+            except RuntimeError as err:  # sources failed: their transfers cannot start
+                print(f"error: {err}")
+                return 1
+            return 1 if failed else 0
+        if args.what == "sources":
+            for seed, run in study.sources().items():
+                snaps = ", ".join(f"{name} at epoch {s['epoch']} (test acc {s['test_acc']:.3f})"
+                                  for name, s in run.result["snapshots"].items())
+                print(f"seed {seed}: {run.result['stop_reason']} after {run.result['epochs_trained']} epochs; {snaps}  [{run.key}]")
+        else:
+            for run in study.transfers(tuple(args.condition or CONDITIONS)):
+                final = run.curve.iloc[-1]
+                print(f"seed {run.seed} {run.condition:15s}: {run.result['stop_reason']} after "
+                      f"{run.result['epochs_trained']} epochs, test acc {final['test_acc']:.4f}  [{run.stored.key}]")
+    except StoreError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except TrainingInterrupted as err:
+        print(err.message, file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:  # not while training: storing, loading, or the scheduler of `all`
+        print("interrupted; finished runs are stored, and the same command carries on from the last "
+              "checkpoint of the others", file=sys.stderr)
+        return 130
     return 0
+
+
+def _use_thread_count_from_environment() -> None:
+    """Give torch's intra-op pool the ``OMP_NUM_THREADS`` threads the environment asks for (the
+    parallel scheduler sets it to cores // workers for each worker), so that processes sharing
+    the cores do not oversubscribe them."""
+    threads = os.environ.get("OMP_NUM_THREADS", "")
+    if threads.isdigit() and int(threads) >= 1:
+        import torch
+
+        torch.set_num_threads(int(threads))
 
 
 if __name__ == "__main__":

@@ -1,12 +1,16 @@
-"""Train a profile's runs as parallel single-threaded processes, one run each (for CPUs).
+"""Train a profile's runs as parallel processes, one run each (for CPUs).
 
 On a small CPU one model's step is too small to keep several cores busy: on the
 project's 2-core machine, two single-threaded processes train 1.2x as many model-epochs per
 second as one process using both cores (`benchmarks/cpu_workers.py`, `benchmarks/RESULTS.md`).
-``train_all`` is a small scheduler: it starts ``python -m grokpaper train ...`` for one run at a time per worker with
-``OMP_NUM_THREADS=1``, seed by seed in dependency order (a grokked or memorized transfer
-waits for its seed's source run; random-init transfers need nothing), and skips runs
-already stored.
+``train_all`` is a small scheduler: it starts ``python -m grokpaper train ...`` for one run at
+a time per worker, seed by seed in dependency order (a grokked or memorized transfer waits for
+its seed's source run; random-init transfers need nothing), and skips runs already stored.
+
+Each worker gets cores // workers threads (at least one), through ``OMP_NUM_THREADS`` and
+``MKL_NUM_THREADS`` (the worker passes it to ``torch.set_num_threads``). Left alone, every
+process would start one torch thread per core, and processes sharing the cores then
+oversubscribe them: threads spin waiting for each other (one test went from 0.9 s to 97 s).
 
 Every run is the same single-run batch that ``python -m grokpaper train`` trains, so it goes
 to the same store entry as the chapters would ask for, and an interrupted run resumes from
@@ -17,12 +21,14 @@ this: there the chapters train all models as one batch.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from grokpaper.status import STATUS_FILE_ENV, read_status
 from grokpaper.store import RunStore, config_key
 from grokpaper.study import CONDITIONS, StudySettings
 
@@ -53,23 +59,47 @@ def jobs(settings: StudySettings) -> list[Job]:
     return out
 
 
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def threads_per_worker(workers: int, cores: int | None = None) -> int:
+    """Torch threads for each of ``workers`` processes sharing ``cores``: cores // workers, at least 1."""
+    return max(1, (cores or available_cores()) // workers)
+
+
+def worker_env(store: RunStore, workers: int, cores: int | None = None) -> dict[str, str]:
+    """The environment of a worker process: the store, and its share of the cores as threads."""
+    threads = str(threads_per_worker(workers, cores))
+    return {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
+            "GROKPAPER_STORE": str(store.root)}
+
+
 def train_all(settings: StudySettings, profile: str, workers: int, store: RunStore | None = None,
-              overrides: tuple[str, ...] = (), poll_s: float = 2.0, log=None) -> int:
+              overrides: tuple[str, ...] = (), poll_s: float = 2.0, log=None, status_every_s: float = 60.0) -> int:
     """Train every missing run of ``settings`` with ``workers`` parallel processes; returns the
-    number of failed jobs. Each job's output goes to ``<store>/logs/<label>.log``."""
+    number of failed jobs. Each job's output goes to ``<store>/logs/<label>.log``; every
+    ``status_every_s`` seconds one line per running job says where it is. Ctrl-C stops the
+    workers at the end of their current epoch, checkpointed, and logs where each resumes."""
     if not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
     log = log or _print_with_time
     store = store or RunStore()
     every = jobs(settings)
     pending = [j for j in every if not store.has(j.key)]
-    log(f"{len(every) - len(pending)} runs already stored, {len(pending)} to train with {workers} workers")
+    env = worker_env(store, workers)
+    threads = int(env["OMP_NUM_THREADS"])
+    log(f"{len(every) - len(pending)} runs already stored, {len(pending)} to train with {workers} "
+        f"worker{'s' * (workers != 1)}, {threads} thread{'s' * (threads != 1)} each")
     logs = store.root / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "GROKPAPER_STORE": str(store.root)}
     extra = [arg for o in overrides for arg in ("-p", o)]
     running: dict[subprocess.Popen, tuple[Job, float]] = {}
     failed = 0
+    last_status = time.monotonic()
     try:
         while pending or running:
             for proc, (job, started) in list(running.items()):
@@ -86,14 +116,39 @@ def train_all(settings: StudySettings, profile: str, workers: int, store: RunSto
             while ready and len(running) < workers:
                 job = ready.pop(0)
                 pending.remove(job)
+                job_env = {**env, STATUS_FILE_ENV: str(_status_path(logs, job))}
                 with open(_log_path(logs, job), "a") as out:
                     cmd = [sys.executable, "-m", "grokpaper", "train", *job.args, "--profile", profile, *extra]
-                    running[subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)] = (job, time.time())
+                    # A session of its own: Ctrl-C reaches the worker once, from the scheduler
+                    # below (a second one would stop it before it checkpoints).
+                    running[subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=job_env,
+                                             start_new_session=True)] = (job, time.time())
                 log(f"start: {job.label}")
+            if running and time.monotonic() - last_status >= status_every_s:
+                last_status = time.monotonic()
+                for job, _ in running.values():
+                    status = read_status(_status_path(logs, job))
+                    if status:
+                        log(f"  {job.label}: {status['line']}")
             time.sleep(poll_s)
+    except KeyboardInterrupt:
+        # Pass Ctrl-C on to the workers: each checkpoints at the end of its epoch and exits.
+        # Give them time to write their checkpoints, then say where each one resumes.
+        for proc in running:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+        for proc, (job, _) in running.items():
+            try:
+                proc.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                pass
+            status = read_status(_status_path(logs, job))
+            log(f"interrupted: {job.label}" + (f": {status['line']}" if status else ""))
+        raise
     finally:
-        for proc in running:  # interrupted: stop the workers; their resume checkpoints stay
-            proc.terminate()
+        for proc in running:  # stop what is still running; their resume checkpoints stay
+            if proc.poll() is None:
+                proc.terminate()
     return failed
 
 
@@ -117,3 +172,7 @@ def _print_with_time(message: str) -> None:
 
 def _log_path(logs: Path, job: Job) -> Path:
     return logs / (job.label.replace(" ", "-") + ".log")
+
+
+def _status_path(logs: Path, job: Job) -> Path:
+    return logs / (job.label.replace(" ", "-") + ".status.json")

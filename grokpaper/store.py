@@ -9,6 +9,10 @@ asking for an identical run returns the stored one, and any change of config is 
 Writes are atomic: an entry is assembled in a temporary folder and renamed into place in
 one step, so a killed process never leaves a half-written entry that reads as valid.
 Resume checkpoints of unfinished batches live under ``<root>/resume/``.
+
+Reads are checked: a truncated or corrupt file raises one ``StoreError`` naming the file and
+what to do (delete the entry and train it again, or restore it from git). Nothing else is
+touched, so every other run still loads.
 """
 
 from __future__ import annotations
@@ -28,6 +32,16 @@ import grokpaper
 
 # Bump when a change alters training numerics, so old entries are no longer returned.
 TRAINING_REVISION = 1
+
+CURVE_COLUMNS = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc")
+
+
+class StoreError(RuntimeError):
+    """A file of the run store that cannot be read; the message names it and says what to do."""
+
+
+class RunNotStored(LookupError):
+    """A run asked for read-only is not in the store; the message says how to train it."""
 
 
 @contextlib.contextmanager
@@ -78,20 +92,35 @@ class StoredRun:
     config: dict
     result: dict
     curve: pd.DataFrame
+    how_to_train: str | None = None  # the command that trains this run, for error messages
 
     def params(self, which: str = "final"):
         """Weights of the run's final state (``"final"``) or of a named snapshot."""
+        return self._checkpoint(which)[0]
+
+    def model(self, which: str = "final"):
+        """The reference ``Transformer`` (hook points, ``run_with_cache``) with these weights."""
+        from grokpaper.model import Transformer
+
+        params, cfg = self._checkpoint(which)
+        return Transformer(cfg, params)
+
+    def _checkpoint(self, which: str):
         from grokpaper.model import load_checkpoint
 
         file = self.path / ("final.safetensors" if which == "final" else f"snapshot-{which}.safetensors")
         if not file.exists():
             available = sorted(p.stem for p in self.path.glob("*.safetensors"))
+            train = f"`{self.how_to_train}`" if self.how_to_train else "rerun the chapter that trains this run"
             raise FileNotFoundError(
-                f"run {self.key} has no weights '{which}' at {file} (available: {available or 'none'}). "
-                "Weights are not committed to git; rerun the chapter that trains this run to regenerate "
-                "them (training is deterministic)."
+                f"run {self.key} has no weights '{which}' at {display_path(file)} (available: {available or 'none'}). "
+                f"Only the paper profile's weights are committed to git; to regenerate them, delete "
+                f"{display_path(self.path)}/ and {train} (training is deterministic)."
             )
-        return load_checkpoint(file)[0]
+        try:
+            return load_checkpoint(file)
+        except Exception as err:
+            raise StoreError(_unreadable(file, self.path, err, self.how_to_train)) from None
 
 
 class RunStore:
@@ -106,16 +135,23 @@ class RunStore:
     def has(self, key: str) -> bool:
         return (self.entry(key) / "result.json").exists()
 
-    def load(self, key: str) -> StoredRun:
+    def load(self, key: str, how_to_train: str | None = None) -> StoredRun:
+        """Read a stored run; a file that is truncated or corrupt raises ``StoreError`` naming it
+        (``how_to_train``, the command that trains the run, goes into that message)."""
         path = self.entry(key)
         if not self.has(key):
             raise KeyError(f"no stored run {key} under {self.root}")
-        return StoredRun(
-            key=key, path=path,
-            config=json.loads((path / "config.json").read_text()),
-            result=json.loads((path / "result.json").read_text()),
-            curve=pd.read_csv(path / "curve.csv"),
-        )
+
+        def read(name: str, parse):
+            try:
+                return parse(path / name)
+            except Exception as err:
+                raise StoreError(_unreadable(path / name, path, err, how_to_train)) from None
+
+        config = read("config.json", _json_object)
+        result = read("result.json", lambda f: _json_object(f, required=("stop_reason", "epochs_trained")))
+        curve = read("curve.csv", lambda f: _curve(f, result["epochs_trained"]))
+        return StoredRun(key=key, path=path, config=config, result=result, curve=curve, how_to_train=how_to_train)
 
     def save(self, key: str, config: dict, outcome, model_config, extra: dict | None = None) -> StoredRun:
         """Store a finished ``train.RunOutcome`` (weights, curve, result) as one atomic entry."""
@@ -157,3 +193,47 @@ class RunStore:
         """Where a batch of runs keeps its resume checkpoint (keyed by the runs it trains)."""
         digest = hashlib.sha256(canonical_json(sorted(batch_keys)).encode()).hexdigest()[:20]
         return self.root / "resume" / f"{digest}.pt"
+
+
+def _json_object(file: Path, required: tuple[str, ...] = ()) -> dict:
+    value = json.loads(file.read_text())
+    if not isinstance(value, dict):
+        raise ValueError(f"expected a JSON object, found {type(value).__name__}")
+    missing = [k for k in required if k not in value]
+    if missing:
+        raise ValueError(f"missing {', '.join(missing)}")
+    return value
+
+
+def _curve(file: Path, epochs_trained: int) -> pd.DataFrame:
+    """The learning curve, checked whole: every column, no gaps, ending at the last epoch trained
+    (a file cut short mid-row or between rows fails here)."""
+    curve = pd.read_csv(file)
+    missing = [c for c in CURVE_COLUMNS if c not in curve.columns]
+    if missing:
+        raise ValueError(f"missing columns {', '.join(missing)}")
+    if curve.empty or curve[list(CURVE_COLUMNS)].isna().any().any():
+        raise ValueError("empty or incomplete rows")
+    if int(curve["epoch"].iloc[-1]) != epochs_trained:
+        raise ValueError(f"ends at epoch {int(curve['epoch'].iloc[-1])}, but the run trained {epochs_trained} epochs")
+    return curve
+
+
+def _unreadable(file: Path, entry: Path, err: Exception, how_to_train: str | None) -> str:
+    """The one message for a store file that cannot be read: which file, why, what to do."""
+    lines = str(err).strip().splitlines()
+    reason = f"{type(err).__name__}: {lines[0][:200] if lines else 'no message'}"
+    train = f"train it again with `{how_to_train}`" if how_to_train else \
+        "train it again (`python -m grokpaper train ...` for its seed and condition, or rerun the chapter that trains it)"
+    file, entry = display_path(file), display_path(entry)
+    return (f"run store file {file} cannot be read ({reason}): it is truncated or corrupt. "
+            f"Delete the run's folder {entry}/ and {train}; if the store is committed to git, "
+            f"`git checkout -- {entry}` restores it instead. Other runs are not affected.")
+
+
+def display_path(path: Path) -> Path:
+    """A path as the user would type it: relative to the working directory when inside it."""
+    try:
+        return Path(path).resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return Path(path)

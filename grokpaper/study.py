@@ -11,19 +11,23 @@
   only difference between conditions is what the addition training did to them.
 
 Everything is cached in the run store: asking again returns stored runs without training;
-a killed batch resumes from its last checkpoint.
+a killed batch resumes from its last checkpoint. ``open_run`` and ``open_study`` (and
+``Study(..., train=False)``) only read: a run that is not stored raises ``RunNotStored``,
+which names the command that trains it.
 """
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 
 from grokpaper.data import check_task, make_split
 from grokpaper.model import ModelConfig, init_params
-from grokpaper.store import RunStore, StoredRun, config_key
-from grokpaper.train import Event, Hyper, ModelRun, default_device, train
+from grokpaper.store import RunNotStored, RunStore, StoredRun, config_key, display_path
+from grokpaper.train import Event, Hyper, ModelRun, default_device, sigint_deferred, train
 
 # "memorized-fixed" is the original study's memorized condition: the source's state after
 # ``memorized_fixed_epochs`` epochs (2,000 in the paper profile), not its first 100 %-train state.
@@ -143,21 +147,44 @@ class Run:
         return self.stored.result
 
     def params(self, which: str = "final"):
+        """Weights by original name: the final state or a named snapshot ("memorized", "fixed")."""
         return self.stored.params(which)
+
+    def model(self, which: str = "final"):
+        """The reference ``Transformer`` with these weights (hook points, ``run_with_cache``)."""
+        return self.stored.model(which)
 
 
 class Study:
-    """Get (train if missing, else read) the study's runs for one set of settings."""
+    """Get the study's runs for one set of settings: read them from the store, and train the
+    missing ones (``train=True``) or raise ``RunNotStored`` naming them (``train=False``)."""
 
-    def __init__(self, settings: StudySettings, store: RunStore | None = None, progress: bool = True):
+    def __init__(self, settings: StudySettings, store: RunStore | None = None, progress: bool = True,
+                 train: bool = True, profile: str | None = None, overrides: dict | None = None):
         self.settings = settings
         self.store = store or RunStore()
         self.progress = progress
+        self.train_missing = train
+        # Only for messages: the profile and overrides the settings came from, so that an error
+        # can name the exact command that trains a missing or broken run.
+        self.profile = profile
+        self.overrides = overrides or {}
         self._sources: dict[int, StoredRun] | None = None
 
     @classmethod
     def from_params(cls, params: dict, **kwargs) -> "Study":
         return cls(StudySettings.from_params(params), **kwargs)
+
+    def train_command(self, config: dict) -> str:
+        """The command line that trains the run of ``config`` into the store."""
+        if config["kind"] == "source":
+            what = f"sources --seeds {config['seed']}"
+        else:
+            what = f"transfer --condition {config['condition']} --seeds {config['seed']}"
+        extra = "".join(f" -p {shlex.quote(f'{k}={v}')}" for k, v in self.overrides.items() if k != "seeds")
+        elsewhere = Path(self.store.root).resolve() != Path(RunStore().root).resolve()
+        store = f"GROKPAPER_STORE={shlex.quote(str(self.store.root))} " if elsewhere else ""
+        return f"{store}python -m grokpaper train {what} --profile {self.profile or '<profile>'}{extra}"
 
     def sources(self) -> dict[int, StoredRun]:
         """The source run of every seed (trained together in one batch if not stored)."""
@@ -189,15 +216,30 @@ class Study:
     def _get(self, configs: dict) -> dict:
         keys = {label: config_key(cfg) for label, cfg in configs.items()}
         missing = [label for label in configs if not self.store.has(keys[label])]
+        if missing and not self.train_missing:
+            hours = " (hours each at paper scale)" if self.settings.p >= 100 else ""
+            how = [f"{_run_name(configs[label])} (key {keys[label]})" for label in missing]
+            commands = [f"`{self.train_command(configs[label])}`" for label in missing]
+            if len(missing) == 1:
+                raise RunNotStored(f"run {how[0]} is not in the store {display_path(self.store.root)}; "
+                                   f"train it with {commands[0]}{hours}")
+            raise RunNotStored(f"{len(missing)} runs are not in the store {display_path(self.store.root)}; train them with "
+                               + "; ".join(f"{c} for {h}" for h, c in zip(how, commands)) + hours)
         if missing:
+            # A batch stopped while its outcomes were being stored has some runs stored and its
+            # checkpoint under the whole batch: finish that batch, not a new one from epoch 0.
+            whole = self.store.resume_path(list(keys.values()))
+            if whole.exists() and not self.store.resume_path([keys[label] for label in missing]).exists():
+                missing = list(configs)
             self._train({label: configs[label] for label in missing}, keys)
-        return {label: self.store.load(keys[label]) for label in configs}
+        return {label: self.store.load(keys[label], how_to_train=self.train_command(configs[label]))
+                for label in configs}
 
     def _train(self, configs: dict, keys: dict) -> None:
         s = self.settings
         runs, labels = [], {}
         for label, cfg in configs.items():
-            name = f"{cfg['kind']}-{cfg.get('condition', cfg['task'])}-seed{cfg['seed']}"
+            name = _run_name(cfg)
             labels[name] = label
             runs.append(ModelRun(
                 name=name,
@@ -209,16 +251,56 @@ class Study:
             ))
         device = s.torch_device
         # Outcomes are stored when the whole batch ends (until then they live in its resume
-        # checkpoint), so an interrupted batch is asked for again as the same batch.
+        # checkpoint), so an interrupted batch is asked for again as the same batch. The
+        # checkpoint goes only once every outcome is stored: a crash or Ctrl-C in between
+        # finds the finished batch there, and storing a batch half-way would leave the rest to
+        # be asked for as a new batch, from epoch 0 (hence Ctrl-C waits until storing is done).
+        resume_path = self.store.resume_path([keys[label] for label in configs])
         outcomes = train(runs, s.model, s.hyper, eval_every=s.eval_every, device=device,
-                         resume_path=self.store.resume_path([keys[label] for label in configs]),
-                         checkpoint_every=s.checkpoint_every, progress=self.progress)
+                         resume_path=resume_path, checkpoint_every=s.checkpoint_every,
+                         progress=self.progress, keep_checkpoint=True)
         failures = [o for o in outcomes if o.failed]
-        for outcome in outcomes:
-            if not outcome.failed:
+        with sigint_deferred() as interrupt:
+            for outcome in outcomes:
                 label = labels[outcome.name]
-                self.store.save(keys[label], configs[label], outcome, s.model,
-                                extra={"device": str(device), "torch": torch.__version__})
+                if not outcome.failed and not self.store.has(keys[label]):
+                    self.store.save(keys[label], configs[label], outcome, s.model,
+                                    extra={"device": str(device), "torch": torch.__version__})
+            resume_path.unlink(missing_ok=True)
+        if interrupt["at"] is not None:
+            raise KeyboardInterrupt
         if failures:
             raise RuntimeError("training failed for " + "; ".join(f"{o.name}: {o.stop_reason}" for o in failures))
 
+
+
+def _run_name(config: dict) -> str:
+    return f"{config['kind']}-{config.get('condition', config['task'])}-seed{config['seed']}"
+
+
+def open_study(profile: str = "paper", seeds: list[int] | None = None, store: RunStore | str | None = None,
+               **overrides) -> Study:
+    """A read-only ``Study`` of a profile (``params/<profile>.yaml``, study parameters
+    overridden by keyword): its runs come from the store, and one that is not stored raises
+    ``RunNotStored`` naming the command that trains it; nothing is ever trained."""
+    from grokpaper.params import chapter_params
+
+    if seeds is not None:
+        overrides["seeds"] = list(seeds)
+    params = chapter_params("01-sources", profile, overrides)
+    store = store if isinstance(store, RunStore) else RunStore(store)
+    return Study.from_params(params, store=store, progress=False, train=False, profile=profile,
+                             overrides=overrides)
+
+
+def open_run(seed: int, condition: str = "source", profile: str = "paper",
+             store: RunStore | str | None = None, **overrides) -> Run:
+    """One stored run of a profile, read-only: the seed's source run (``condition="source"``;
+    its snapshots "memorized" and "fixed" via ``run.params(name)``) or its transfer run from
+    one of CONDITIONS. Raises ``RunNotStored`` (with the train command) if it is not stored."""
+    if condition != "source" and condition not in CONDITIONS:
+        raise ValueError(f"condition must be 'source' or one of {', '.join(CONDITIONS)}; got {condition!r}")
+    study = open_study(profile, seeds=[seed], store=store, **overrides)
+    if condition == "source":
+        return Run(seed=seed, condition="source", stored=study.sources()[seed])
+    return study.transfers((condition,))[0]

@@ -14,11 +14,19 @@ state with 100 % train accuracy: same seed, same start, same trajectory).
 
 With ``resume_path`` the whole batch state is checkpointed every ``checkpoint_every``
 epochs (atomically); a run started again with the same path continues from there and
-ends bit-identical (on CPU) to an uninterrupted run.
+ends bit-identical (on CPU) to an uninterrupted run. Ctrl-C (SIGINT) is taken at the end of
+the current epoch, where the state is whole: the batch is checkpointed there and
+``TrainingInterrupted`` says from which epoch the same call resumes.
+
+Progress goes to a tqdm bar (``progress=True``) and, when ``$GROKPAPER_STATUS_FILE`` is set,
+to a one-line status file that a watcher in another process shows (``grokpaper.status``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +37,8 @@ from tqdm import tqdm
 from grokpaper import batched
 from grokpaper.data import Split
 from grokpaper.model import ModelConfig, check_param_shapes
-from grokpaper.store import atomic_path
+from grokpaper.status import StatusFile, interrupted_message
+from grokpaper.store import StoreError, atomic_path
 
 METRICS = ("train_loss", "train_acc", "test_loss", "test_acc")
 
@@ -113,6 +122,44 @@ class RunOutcome:
         return self.stop_reason.startswith("error")
 
 
+class TrainingInterrupted(KeyboardInterrupt):
+    """Training stopped on Ctrl-C at ``epoch``; the same call resumes from ``resumes_from``
+    (None: there is no resume checkpoint, it starts again from epoch 0)."""
+
+    def __init__(self, epoch: int, resumes_from: int | None):
+        self.epoch, self.resumes_from = epoch, resumes_from
+        super().__init__(interrupted_message(epoch, resumes_from))
+
+    @property
+    def message(self) -> str:
+        """The one line to show: where training stopped and where it resumes."""
+        return interrupted_message(self.epoch, self.resumes_from)
+
+
+@contextlib.contextmanager
+def sigint_deferred(enabled: bool = True):
+    """Turn the first Ctrl-C into a request (``requested["at"]`` is set) that the code checks
+    where stopping is safe; a second Ctrl-C interrupts at once. Only replaces Python's default
+    handler, in the main thread (elsewhere, or if disabled, Ctrl-C works as usual)."""
+    requested = {"at": None}
+    usable = (enabled and threading.current_thread() is threading.main_thread()
+              and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+    if not usable:
+        yield requested
+        return
+
+    def on_sigint(signum, frame):
+        if requested["at"] is not None:
+            raise KeyboardInterrupt
+        requested["at"] = time.monotonic()
+
+    signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield requested
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
@@ -171,6 +218,7 @@ def train(
     checkpoint_every: int = 1000,
     progress: bool = True,
     models_per_chunk: int | None = None,
+    keep_checkpoint: bool = False,
 ) -> list[RunOutcome]:
     """Train every run of the batch to its stop event; return one outcome per run, in order.
 
@@ -179,6 +227,9 @@ def train(
     at a time on a CPU (its activations stay in cache), the whole batch on a GPU.
     A model whose loss becomes NaN/inf stops with ``stop_reason = "error: ..."``; the
     others keep training. The caller decides what a failed run means.
+    The resume checkpoint is deleted when the batch ends, unless ``keep_checkpoint``: then it
+    holds the finished batch (resuming returns the outcomes at once) until the caller, having
+    stored the outcomes, deletes it. Ctrl-C raises ``TrainingInterrupted``.
     """
     validate_runs(runs, cfg)
     if models_per_chunk is not None and (not isinstance(models_per_chunk, int) or models_per_chunk < 1):
@@ -209,70 +260,127 @@ def train(
             "wall_s": 0.0,
         }
     started = time.perf_counter() - state["wall_s"]
-    bar = tqdm(total=max(r.max_epochs for r in runs), initial=state["epoch"], disable=not progress,
+    # Where the same call would start again: the last checkpoint (none yet: epoch 0).
+    checkpoint_epoch = state.get("resumed_at", 0) if resume_path else None
+    max_epochs = max(r.max_epochs for r in runs)
+    bar = tqdm(total=max_epochs, initial=state["epoch"], disable=not progress,
                desc="training", unit="epoch", dynamic_ncols=True)
+    status_file = StatusFile.from_env()
+    last_test_acc = {}  # run index -> test accuracy at its last evaluation
 
-    while state["active"]:
-        epoch, active = state["epoch"], state["active"]
-        if resume_path and epoch > 0 and epoch % checkpoint_every == 0 and not state.get("resumed_at") == epoch:
-            state["wall_s"] = time.perf_counter() - started
-            _save_checkpoint(resume_path, state, runs)
-        train_loss, train_acc, grads = _loss_and_grads(state["params"], data, active, cfg, models_per_chunk)
+    def status(state_name: str = "training", **extra) -> dict:
+        return {"state": state_name, "epoch": state["epoch"], "max_epochs": max_epochs,
+                "active": len(state["active"]), "runs": len(runs),
+                "test_acc": [last_test_acc[i] for i in state["active"] if i in last_test_acc],
+                "checkpoint_epoch": checkpoint_epoch, **extra}
 
-        leaving: dict[int, str] = {}  # position in active -> stop reason
-        finite = torch.isfinite(train_loss).tolist()
-        for pos, run_index in enumerate(active):
-            if not finite[pos]:
-                leaving[pos] = f"error: training loss is not finite at epoch {epoch} (run {runs[run_index].name})"
-        if _evaluate_now(epoch, eval_every, [runs[i] for i in active]):
-            test_loss, test_acc = _evaluate(state["params"], data, active, cfg, models_per_chunk)
-            rows = torch.stack([train_loss, train_acc, test_loss, test_acc], dim=1).tolist()
-            for pos, run_index in enumerate(active):
-                row = dict(zip(METRICS, rows[pos]))
-                run, curve = runs[run_index], state["curves"][run_index]
-                curve["epoch"].append(epoch)
-                for k in METRICS:
-                    curve[k].append(row[k])
-                for name, event in run.snapshot_events.items():
-                    if name not in state["snapshots"][run_index] and state["streaks"].fires(run_index, name, event, epoch, row):
-                        snapshot_params = {k: v[pos].detach().cpu().clone() for k, v in state["params"].items()}
-                        state["snapshots"][run_index][name] = {"epoch": epoch, **row, "params": snapshot_params}
-                for n, event in enumerate(run.stop_events):
-                    if state["streaks"].fires(run_index, f"stop{n}", event, epoch, row) and pos not in leaving:
-                        leaving[pos] = event.describe()
-                if epoch >= run.max_epochs and pos not in leaving:
-                    leaving[pos] = "max_epochs"
-            if progress:
-                accs = " ".join(f"{100 * r[3]:.0f}" for r in rows)
-                bar.set_postfix_str(f"active {len(active)}/{len(runs)} test acc % [{accs}]", refresh=False)
+    def checkpoint():
+        nonlocal checkpoint_epoch
+        state["wall_s"] = time.perf_counter() - started
+        _save_checkpoint(resume_path, state, runs)
+        checkpoint_epoch = state["epoch"]
 
-        keep = [pos for pos in range(len(active)) if pos not in leaving]
-        for pos, reason in leaving.items():
-            run_index = active[pos]
-            outcome = RunOutcome(
-                name=runs[run_index].name,
-                params={k: v[pos].detach().cpu().clone() for k, v in state["params"].items()},
-                curve=state["curves"][run_index],
-                epochs_trained=epoch,
-                stop_reason=reason,
-                snapshots=state["snapshots"][run_index],
-                wall_s=time.perf_counter() - started,
-            )
-            state["done"][run_index] = outcome
-        if len(keep) < len(active):  # models leave the batch with the weights just evaluated
-            index = torch.tensor(keep, dtype=torch.long, device=device)
-            for group in ("params", "exp_avg", "exp_avg_sq"):
-                state[group] = {k: v[index] for k, v in state[group].items()}
-            grads = {k: v[index] for k, v in grads.items()}
-            state["active"] = [active[pos] for pos in keep]
-        if keep:
-            _adamw_step(state, grads, hyper, step=epoch)
-        state["epoch"] = epoch + 1
-        bar.update(1)
+    try:
+        with sigint_deferred(enabled=resume_path is not None) as interrupt:
+            while state["active"]:
+                epoch = state["epoch"]
+                if interrupt["at"] is not None:  # Ctrl-C: stop here, where the state is whole
+                    if checkpoint_epoch != epoch:
+                        checkpoint()
+                    raise TrainingInterrupted(epoch, checkpoint_epoch)
+                if resume_path and epoch > 0 and epoch % checkpoint_every == 0 and not state.get("resumed_at") == epoch:
+                    checkpoint()
+                    if status_file:
+                        status_file.write(status(), force=True)
+                evaluated, stepped = _train_epoch(state, runs, data, cfg, hyper, eval_every, models_per_chunk, started)
+                if evaluated:
+                    last_test_acc.update(evaluated)
+                    if progress:
+                        accs = " ".join(f"{100 * acc:.0f}" for acc in evaluated.values())
+                        bar.set_postfix_str(f"active {len(evaluated)}/{len(runs)} test acc % [{accs}]", refresh=False)
+                if stepped:
+                    bar.update(1)  # the bar counts updates: epoch e is reached after e of them
+                if status_file:
+                    status_file.write(status())
+            if resume_path and keep_checkpoint and checkpoint_epoch != state["epoch"]:
+                checkpoint()  # the finished batch: safe until the caller has stored it
+    except KeyboardInterrupt as err:
+        bar.close()
+        if not isinstance(err, TrainingInterrupted):  # a second Ctrl-C, or no resume path
+            err = TrainingInterrupted(state["epoch"], checkpoint_epoch)
+        if status_file:
+            status_file.write(status("interrupted", resumes_from=err.resumes_from), force=True)
+        raise err from None
+    # A batch that stopped early ends its bar there, at 100 %, not short of max_epochs.
+    last_epoch = max(o.epochs_trained for o in state["done"].values())
+    bar.total = bar.n = last_epoch
+    bar.refresh()
     bar.close()
-    if resume_path:
+    if status_file:
+        status_file.write(status("finished", epoch=last_epoch), force=True)
+    if resume_path and not keep_checkpoint:
         Path(resume_path).unlink(missing_ok=True)  # finished: the outcomes are the record now
     return [state["done"][i] for i in range(len(runs))]
+
+
+def _train_epoch(state: dict, runs: list[ModelRun], data: dict, cfg: ModelConfig, hyper: Hyper,
+                 eval_every: int, models_per_chunk: int, started: float) -> tuple[dict[int, float], bool]:
+    """One epoch of every model still training: train loss and gradients, evaluation when due
+    (curves, snapshots, stop events), models leaving the batch, then one AdamW update of the
+    rest. Returns the test accuracy of each evaluated run (by index; empty if none was
+    evaluated) and whether an update was made."""
+    epoch, active = state["epoch"], state["active"]
+    train_loss, train_acc, grads = _loss_and_grads(state["params"], data, active, cfg, models_per_chunk)
+
+    leaving: dict[int, str] = {}  # position in active -> stop reason
+    evaluated: dict[int, float] = {}
+    finite = torch.isfinite(train_loss).tolist()
+    for pos, run_index in enumerate(active):
+        if not finite[pos]:
+            leaving[pos] = f"error: training loss is not finite at epoch {epoch} (run {runs[run_index].name})"
+    if _evaluate_now(epoch, eval_every, [runs[i] for i in active]):
+        test_loss, test_acc = _evaluate(state["params"], data, active, cfg, models_per_chunk)
+        rows = torch.stack([train_loss, train_acc, test_loss, test_acc], dim=1).tolist()
+        for pos, run_index in enumerate(active):
+            row = dict(zip(METRICS, rows[pos]))
+            run, curve = runs[run_index], state["curves"][run_index]
+            evaluated[run_index] = row["test_acc"]
+            curve["epoch"].append(epoch)
+            for k in METRICS:
+                curve[k].append(row[k])
+            for name, event in run.snapshot_events.items():
+                if name not in state["snapshots"][run_index] and state["streaks"].fires(run_index, name, event, epoch, row):
+                    snapshot_params = {k: v[pos].detach().cpu().clone() for k, v in state["params"].items()}
+                    state["snapshots"][run_index][name] = {"epoch": epoch, **row, "params": snapshot_params}
+            for n, event in enumerate(run.stop_events):
+                if state["streaks"].fires(run_index, f"stop{n}", event, epoch, row) and pos not in leaving:
+                    leaving[pos] = event.describe()
+            if epoch >= run.max_epochs and pos not in leaving:
+                leaving[pos] = "max_epochs"
+
+    keep = [pos for pos in range(len(active)) if pos not in leaving]
+    for pos, reason in leaving.items():
+        run_index = active[pos]
+        outcome = RunOutcome(
+            name=runs[run_index].name,
+            params={k: v[pos].detach().cpu().clone() for k, v in state["params"].items()},
+            curve=state["curves"][run_index],
+            epochs_trained=epoch,
+            stop_reason=reason,
+            snapshots=state["snapshots"][run_index],
+            wall_s=time.perf_counter() - started,
+        )
+        state["done"][run_index] = outcome
+    if len(keep) < len(active):  # models leave the batch with the weights just evaluated
+        index = torch.tensor(keep, dtype=torch.long, device=train_loss.device)
+        for group in ("params", "exp_avg", "exp_avg_sq"):
+            state[group] = {k: v[index] for k, v in state[group].items()}
+        grads = {k: v[index] for k, v in grads.items()}
+        state["active"] = [active[pos] for pos in keep]
+    if keep:
+        _adamw_step(state, grads, hyper, step=epoch)
+    state["epoch"] = epoch + 1
+    return evaluated, bool(keep)
 
 
 def _chunks(n: int, size: int | None) -> list[slice]:
@@ -364,7 +472,17 @@ def _load_checkpoint(path, runs: list[ModelRun], device) -> dict | None:
     path = Path(path)
     if not path.exists():
         return None
-    blob = torch.load(path, map_location="cpu", weights_only=False)  # our own file, written above
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=False)  # our own file, written above
+        missing = [k for k in ("names", "epoch", "active", "params", "done") if k not in blob]
+        if missing:
+            raise KeyError(f"no {', '.join(missing)} in it")
+    except Exception as err:
+        raise StoreError(
+            f"resume checkpoint {path} cannot be read ({type(err).__name__}: {_first_line(err)}): it is "
+            f"truncated or corrupt. Delete {path} and run the same command again; this batch then "
+            "trains from epoch 0 (runs already in the store are not affected)."
+        ) from None
     names = [r.name for r in runs]
     if blob["names"] != names:
         raise ValueError(f"resume checkpoint {path} belongs to runs {blob['names']}, not {names}")
@@ -383,3 +501,8 @@ def _load_checkpoint(path, runs: list[ModelRun], device) -> dict | None:
         "done": {i: RunOutcome(**o) for i, o in blob["done"].items()},
         "wall_s": blob["wall_s"],
     }
+
+
+def _first_line(err: Exception) -> str:
+    text = str(err).strip().splitlines()
+    return text[0][:200] if text else "no message"

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from grokpaper import batched, data
 from grokpaper.model import ModelConfig, Transformer, init_params, load_checkpoint, save_checkpoint
 from grokpaper.store import RunStore, config_key
-from grokpaper.study import Study, StudySettings
+from grokpaper.study import CONDITIONS, Study, StudySettings
 from grokpaper.train import Event, Hyper, ModelRun, train
 
 from reference_data import CHECKPOINT, REFERENCE, needs_reference
@@ -328,7 +328,7 @@ def test_study_trains_once_then_reads_the_store(tmp_path, monkeypatch):
     store = RunStore(tmp_path)
     study = Study(_settings(), store, progress=False)
     runs = study.transfers()
-    assert {(r.seed, r.condition) for r in runs} == {(s, c) for s in (1, 2) for c in ("grokked", "memorized", "random")}
+    assert {(r.seed, r.condition) for r in runs} == {(s, c) for s in (1, 2) for c in CONDITIONS}
     sources = study.sources()
     assert {"memorized", "fixed"} <= set(sources[1].result["snapshots"])
     # Random init is the seed's source init; grokked init is the source's final weights.
@@ -399,7 +399,7 @@ def test_bad_study_settings(kw, message):
 
 
 def test_unknown_condition():
-    with pytest.raises(ValueError, match="condition must be one of grokked, memorized, random"):
+    with pytest.raises(ValueError, match="condition must be one of grokked, memorized, memorized-fixed, random"):
         _settings().transfer_config(1, "frozen")
 
 
@@ -411,3 +411,173 @@ def test_chunking_the_batch_does_not_change_the_numbers():
         assert all(torch.equal(a.params[k], b.params[k]) for k in a.params) and a.curve == b.curve
     with pytest.raises(ValueError, match="models_per_chunk must be a positive integer"):
         train(_runs(cfg, (1,), 5), cfg, progress=False, device="cpu", models_per_chunk=0)
+
+
+# --- progress, interruption, store errors, read-only access --------------------------------
+
+
+def test_progress_bar_ends_at_its_total_when_the_batch_stops_early(capsys):
+    cfg = ModelConfig(p=11)
+    train(_runs(cfg, (1,), 50, stop_events=(Event.at_epoch(20),)), cfg, device="cpu", progress=True)
+    assert "20/20" in capsys.readouterr().err.split("\r")[-1]  # not 20/50 (stopped early)
+    train(_runs(cfg, (1,), 30), cfg, device="cpu", progress=True)
+    assert "30/30" in capsys.readouterr().err.split("\r")[-1]  # not 31/30 (the last epoch only evaluates)
+
+
+def test_status_file_says_where_training_is(tmp_path, monkeypatch):
+    from grokpaper.status import STATUS_FILE_ENV, read_status
+
+    monkeypatch.setenv(STATUS_FILE_ENV, str(tmp_path / "status.json"))
+    cfg = ModelConfig(p=11)
+    train(_runs(cfg, (1, 2), 30), cfg, device="cpu", progress=False)
+    status = read_status(tmp_path / "status.json")
+    assert status["state"] == "finished" and status["epoch"] == 30 and status["runs"] == 2
+    assert status["line"] == "finished at epoch 30 (2 runs)"
+
+
+def test_ctrl_c_checkpoints_at_the_end_of_the_epoch_and_resumes_bit_identical(tmp_path, monkeypatch):
+    """A real SIGINT mid-epoch: training stops at the next epoch boundary with a checkpoint
+    there, says so, and the same call then ends exactly as an uninterrupted one."""
+    import os
+    import signal
+
+    from grokpaper.train import TrainingInterrupted
+
+    cfg = ModelConfig(p=11)
+    reference = train(_runs(cfg, (1, 2), 40), cfg, eval_every=5, progress=False, device="cpu")
+    real_forward, calls = batched.logits_at_eq, {"n": 0}
+
+    def forward_then_ctrl_c(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 50:  # mid-epoch, between two checkpoints (every 20 epochs)
+            os.kill(os.getpid(), signal.SIGINT)
+        return real_forward(*args, **kwargs)
+
+    monkeypatch.setattr(batched, "logits_at_eq", forward_then_ctrl_c)
+    resume = tmp_path / "batch.pt"
+    with pytest.raises(TrainingInterrupted) as stopped:
+        train(_runs(cfg, (1, 2), 40), cfg, eval_every=5, progress=False, device="cpu",
+              resume_path=resume, checkpoint_every=20)
+    epoch = stopped.value.epoch
+    assert 20 < epoch < 40 and stopped.value.resumes_from == epoch  # nothing lost
+    assert str(stopped.value) == f"interrupted at epoch {epoch}; the same command resumes from epoch {epoch}"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+    monkeypatch.setattr(batched, "logits_at_eq", real_forward)
+    resumed = train(_runs(cfg, (1, 2), 40), cfg, eval_every=5, progress=False, device="cpu",
+                    resume_path=resume, checkpoint_every=20)
+    for a, b in zip(reference, resumed):
+        assert all(torch.equal(a.params[k], b.params[k]) for k in a.params) and a.curve == b.curve
+
+
+@pytest.fixture(scope="module")
+def trained_store(tmp_path_factory):
+    """A tiny study's store, trained once for the tests below (each works on its own copy)."""
+    root = tmp_path_factory.mktemp("store")
+    Study(_settings(), RunStore(root), progress=False).transfers()
+    return root
+
+
+def _copy_of(trained_store, tmp_path) -> RunStore:
+    import shutil
+
+    shutil.copytree(trained_store, tmp_path / "store")
+    return RunStore(tmp_path / "store")
+
+
+def _truncate(path):
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+@pytest.mark.parametrize("file", ["result.json", "config.json", "curve.csv", "final.safetensors"])
+def test_a_truncated_store_file_is_one_error_naming_it_and_the_fix(trained_store, tmp_path, file):
+    from grokpaper.store import StoreError
+
+    store = _copy_of(trained_store, tmp_path)
+    settings = _settings()
+    broken_key = config_key(settings.transfer_config(1, "grokked"))
+    _truncate(store.entry(broken_key) / file)
+    study = Study(settings, store, progress=False, train=False, profile="smoke")
+    with pytest.raises(StoreError) as err:
+        run = next(r for r in study.transfers() if (r.seed, r.condition) == (1, "grokked"))
+        run.params()
+    message = str(err.value)
+    assert f"{store.entry(broken_key) / file} cannot be read" in message and "truncated or corrupt" in message
+    assert f"Delete the run's folder {store.entry(broken_key)}/" in message
+    assert "python -m grokpaper train transfer --condition grokked --seeds 1 --profile smoke" in message
+    # Nothing else is lost: every other run still loads, weights included.
+    for seed, condition in [(1, "random"), (2, "grokked"), (2, "memorized")]:
+        other = store.load(config_key(settings.transfer_config(seed, condition)))
+        assert other.params()["embed.W_E"].shape == (128, 12)
+
+
+def test_a_truncated_resume_checkpoint_is_one_error_naming_it(tmp_path):
+    from grokpaper.store import StoreError
+
+    cfg = ModelConfig(p=11)
+    resume = tmp_path / "resume" / "batch.pt"
+    train(_runs(cfg, (1,), 20), cfg, progress=False, device="cpu", resume_path=resume, keep_checkpoint=True)
+    assert resume.exists()  # the finished batch, kept until its outcomes are stored
+    _truncate(resume)
+    with pytest.raises(StoreError, match=rf"resume checkpoint {resume} cannot be read .*"
+                                         rf"Delete {resume} and run the same command again"):
+        train(_runs(cfg, (1,), 20), cfg, progress=False, device="cpu", resume_path=resume)
+
+
+def test_read_only_study_names_the_missing_runs_and_trains_nothing(tmp_path, monkeypatch):
+    import grokpaper.study
+    from grokpaper.store import RunNotStored
+
+    monkeypatch.setattr(grokpaper.study, "train", lambda *a, **k: pytest.fail("a read-only study trained"))
+    study = Study(_settings(), RunStore(tmp_path), train=False, profile="smoke")
+    with pytest.raises(RunNotStored, match=r"2 runs are not in the store \S+; train them with `GROKPAPER_STORE=\S+ "
+                                           r"python -m grokpaper train sources --seeds 1 --profile smoke` for "
+                                           r"source-add-seed1 \(key \w+\); `.*--seeds 2 --profile smoke` for "
+                                           r"source-add-seed2"):
+        study.sources()
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "resume").exists()
+
+
+def test_open_run_reads_a_stored_run_and_never_trains(tmp_path, monkeypatch):
+    import grokpaper
+    import grokpaper.study
+    from grokpaper.store import RunNotStored
+
+    overrides = dict(grokked_max_epochs=40, memorized_fixed_epochs=20, transfer_max_epochs=20)
+    with pytest.raises(RunNotStored, match=r"^run transfer-random-seed2 \(key \w+\) is not in the store \S+; train it with "
+                                           r"`GROKPAPER_STORE=\S+ python -m grokpaper train transfer --condition random "
+                                           r"--seeds 2 --profile smoke -p grokked_max_epochs=40"):
+        grokpaper.open_run(2, "random", profile="smoke", store=tmp_path, **overrides)
+    trained = grokpaper.open_study("smoke", seeds=[2], store=tmp_path, **overrides)
+    trained.train_missing = True  # train it here, the way a chapter would
+    trained.progress = False
+    expected = trained.transfers(("random",))[0]
+    monkeypatch.setattr(grokpaper.study, "train", lambda *a, **k: pytest.fail("open_run trained"))
+    run = grokpaper.open_run(2, "random", profile="smoke", store=tmp_path, **overrides)
+    assert run.stored.key == expected.stored.key and run.curve.equals(expected.curve)
+    logits, cache = run.model().run_with_cache(data.tokens(data.all_pairs(23), 23))
+    assert cache["blocks.0.mlp.hook_post"].shape == (23 * 23, 3, 512)
+    with pytest.raises(ValueError, match="condition must be 'source' or one of grokked"):
+        grokpaper.open_run(2, "frozen", profile="smoke", store=tmp_path)
+
+
+def test_a_crash_while_storing_a_batch_keeps_it_for_the_next_call(tmp_path, monkeypatch):
+    """The batch's checkpoint goes only once every outcome is stored: a crash in between costs
+    no training (the next call finds the finished batch), and no run is stored half."""
+    store = RunStore(tmp_path)
+    real_save, saves = RunStore.save, {"n": 0}
+
+    def save_then_crash(self, *args, **kwargs):
+        saves["n"] += 1
+        if saves["n"] == 2:
+            raise OSError("disk full (simulated)")
+        return real_save(self, *args, **kwargs)
+
+    monkeypatch.setattr(RunStore, "save", save_then_crash)
+    with pytest.raises(OSError):
+        Study(_settings(), store, progress=False).sources()
+    assert len(list((tmp_path / "resume").iterdir())) == 1
+    monkeypatch.setattr(RunStore, "save", real_save)
+    monkeypatch.setattr(batched, "logits_at_eq", lambda *a, **k: pytest.fail("trained the finished batch again"))
+    sources = Study(_settings(), store, progress=False).sources()
+    assert sorted(sources) == [1, 2] and not list((tmp_path / "resume").iterdir())
