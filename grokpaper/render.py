@@ -5,7 +5,9 @@ The offline build mimics a Quarto *manuscript* project (see `_quarto.yml`):
 
 1. execute the article's `{python}` cells and inline `` `{python} expr` `` expressions in a
    fresh Python process (cwd = project), frozen in Quarto's own freeze file
-   `_freeze/<article>/execute-results/html.json`;
+   `_freeze/<article>/execute-results/html.json`, reused while its inputs are unchanged
+   (`freeze_inputs`: the article, results/*.json, the package modules it imports, the
+   build's consistency report);
 2. replace `{{< embed chapters/NN-name.ipynb#label >}}` with the stored output of the
    labelled cell (figure + fig-cap, or table + tbl-cap) and a "Source:" link;
 3. number figures/tables/sections/equations and resolve `@fig-...` style references with
@@ -14,6 +16,13 @@ The offline build mimics a Quarto *manuscript* project (see `_quarto.yml`):
    (pandoc -> typst -> `typst.compile`) and a notebook view
    `_manuscript/chapters/NN-name-preview.html` beside a copy of each notebook -- the
    names Quarto gives them.
+
+Either way the build first checks that the executed chapters and results are one consistent
+build (`runner.check_build`) and refuses otherwise, unless told `allow_stale` (the article
+then shows `report.stale_banner`). Quarto's `freeze: auto` re-executes the article only when
+its own source changes, so before `quarto render` the article's freeze entry `_freeze/<article>/`
+is deleted whenever its recorded inputs differ from the current ones (`invalidate_freeze`; the
+runner does the same after executing chapters), and stamped with them afterwards.
 """
 from __future__ import annotations
 
@@ -38,7 +47,7 @@ ASSETS = Path(__file__).with_name("render_assets")
 OUTPUT_DIR = "_manuscript"          # Quarto's output directory for manuscript projects
 FREEZE_DIR = "_freeze"              # Quarto's project freezer
 HIDDEN_TAGS = {"parameters", "injected-parameters"}
-RUNNER_VERSION = "1"                # bump to invalidate frozen results written by older code
+RUNNER_VERSION = "2"                # bump to invalidate frozen results written by older code (2: modules, build check)
 
 EMBED_RE = re.compile(r"\{\{<\s*embed\s+([^\s>#]+)(?:#([^\s>]+))?\s*([^>]*?)\s*>\}\}")
 INLINE_RE = re.compile(r"`\{python\}\s+([^`]+?)`")
@@ -51,35 +60,65 @@ class RenderError(ValueError):
     """A problem in the report sources (bad embed, unknown reference, failing cell...)."""
 
 
+class StaleBuildError(RenderError):
+    """The executed chapters and results are not one consistent build (``runner.check_build``):
+    a report from them would mix numbers computed from different inputs."""
+
+    def __init__(self, problems: dict[str, list[str]], profile: str | None):
+        from grokpaper.runner import describe_problems
+
+        self.problems = problems
+        super().__init__(
+            "the executed chapters and results are not one consistent build; a report from them would mix "
+            f"numbers from different inputs:\n{describe_problems(problems)}\n"
+            f"Re-execute them with `python -m grokpaper run --profile {profile or '<profile>'}`, or render "
+            "anyway with --allow-stale (the report then opens with a warning naming them).")
+
+
 # --------------------------------------------------------------------------- entry point
 
-def build(project_dir=".", formats=("html", "pdf"), offline=False, quiet=False) -> dict:
+def build(project_dir=".", formats=("html", "pdf"), offline=False, quiet=False, allow_stale=False) -> dict:
     """Render the manuscript: run `quarto render` if Quarto is on PATH (unless offline),
     else build `_manuscript/index.html` and `_manuscript/<article>.pdf` with pandoc + typst.
+    Refuses (StaleBuildError) a build whose chapters or results are stale unless ``allow_stale``.
     Returns {format: output path} (offline) or {"quarto": output dir}."""
+    from grokpaper.runner import build_profile, check_build, describe_problems
+
     project = Path(project_dir).resolve()
     formats = tuple(formats)
     bad = [f for f in formats if f not in ("html", "pdf")]
     if bad:
         raise ValueError(f"formats: unknown {bad}; allowed values are 'html' and 'pdf'")
+    problems = check_build(project)
+    if problems and not allow_stale:
+        raise StaleBuildError(problems, build_profile(project))
+    if problems and not quiet:
+        print(f"[render] --allow-stale: the report opens with a warning naming these:\n{describe_problems(problems)}",
+              file=sys.stderr)
+    article = project / article_name(project)
+    if not article.is_file():
+        raise RenderError(f"manuscript article {article.name!r} not found in {project}")
+    fingerprint = inputs_fingerprint(project, article, problems)
+    removed = invalidate_freeze(project, problems, fingerprint)
+    if removed and not quiet:
+        print(f"[render] inputs of {article.name} changed: removed {removed.relative_to(project)}/ so it re-executes")
+
     quarto = None if offline else shutil.which("quarto")
     if quarto:
         # all formats of _quarto.yml by default; one of them with --to (html, or typst for the PDF)
         args = [quarto, "render"] if len(set(formats)) > 1 else [quarto, "render", "--to", {"html": "html", "pdf": "typst"}[formats[0]]]
         subprocess.run(args, cwd=project, check=True)
+        stamp_freeze(project, article, fingerprint)
         return {"quarto": project / OUTPUT_DIR}
 
     t0 = time.perf_counter()
     config = project_config(project)
-    article = project / config["article"]
-    if not article.is_file():
-        raise RenderError(f"manuscript article {config['article']!r} not found in {project}")
     outdir = project / OUTPUT_DIR
     outdir.mkdir(exist_ok=True)
     notebooks = discover_notebooks(project, config)
     filters = config["filters"]
 
-    markdown = execute_article(project, article)
+    markdown = execute_article(project, article, fingerprint)
     meta, body = split_front_matter(markdown)
     outputs = {}
     with tempfile.TemporaryDirectory(prefix="grokpaper-render-") as tmp:
@@ -107,14 +146,25 @@ def build(project_dir=".", formats=("html", "pdf"), offline=False, quiet=False) 
 
 # --------------------------------------------------------------------------- project
 
+def _quarto_config(project: Path) -> dict:
+    cfg_path = project / "_quarto.yml"
+    cfg = yaml.safe_load(cfg_path.read_text(encoding="utf-8")) if cfg_path.is_file() else {}
+    return cfg or {}
+
+
+def article_name(project: Path) -> str:
+    """The manuscript's article file, relative to the project (`manuscript: article:` in
+    `_quarto.yml`; default index.qmd if present, as Quarto, else paper.qmd)."""
+    manuscript = _quarto_config(project).get("manuscript") or {}
+    return manuscript.get("article") or ("index.qmd" if (project / "index.qmd").exists() else "paper.qmd")
+
+
 def project_config(project: Path) -> dict:
     """The manuscript settings the offline build needs from `_quarto.yml`:
     article file (default index.qmd, as Quarto) and the notebooks list/render globs."""
-    cfg_path = project / "_quarto.yml"
-    cfg = yaml.safe_load(cfg_path.read_text(encoding="utf-8")) if cfg_path.is_file() else {}
-    cfg = cfg or {}
+    cfg = _quarto_config(project)
     manuscript = cfg.get("manuscript") or {}
-    article = manuscript.get("article") or ("index.qmd" if (project / "index.qmd").exists() else "paper.qmd")
+    article = article_name(project)
     notebooks = manuscript.get("notebooks") or []
     if isinstance(notebooks, (str, dict)):
         notebooks = [notebooks]
@@ -331,19 +381,96 @@ def _segments(body: str):
     return out
 
 
-def inputs_fingerprint(project: Path, article: Path) -> str:
-    """sha256 of what the article's execution depends on: its source and results/*.json."""
-    h = hashlib.sha256(RUNNER_VERSION.encode())
-    h.update(article.read_bytes())
-    for path in sorted((project / "results").glob("*.json")):
-        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return h.hexdigest()
+def _front_and_body(article: Path) -> tuple[str, str]:
+    """The article's source split into its front matter block (as text) and its body."""
+    source = article.read_text(encoding="utf-8").replace("\r\n", "\n")
+    meta_text = re.match(r"\A---[ \t]*\n.*?\n(?:---|\.\.\.)[ \t]*\n", source, re.S)
+    return (meta_text.group(0), source[meta_text.end():]) if meta_text else ("", source)
+
+
+def _python_of(segments: list) -> tuple[list[str], list[str]]:
+    """The code of the `{python}` cells that execute (not `eval: false`) and the inline expressions."""
+    cells = [seg[1] for kind, seg in segments if kind == "python" and seg[0].get("eval", True) is not False]
+    inline = [m.group(1) for kind, seg in segments if kind == "text" for m in INLINE_RE.finditer(seg)]
+    return cells, inline
+
+
+def article_code(article: Path) -> list[str]:
+    """The Python the article executes: its `{python}` cells and inline expressions."""
+    cells, inline = _python_of(_segments(_front_and_body(article)[1]))
+    return cells + inline
+
+
+def freeze_inputs(project: Path, article: Path, problems: dict | None = None) -> dict:
+    """What the article's execution depends on, by sha256: its source, results/*.json, the
+    package modules its code imports (transitively), and the build's consistency report
+    (``runner.check_build``, which the stale banner shows; ``problems`` if already computed)."""
+    from grokpaper.runner import check_build, module_closure
+
+    sha = lambda path: hashlib.sha256(path.read_bytes()).hexdigest()  # noqa: E731
+    return {
+        "version": RUNNER_VERSION,
+        "article": sha(article),
+        "results": {path.name: sha(path) for path in sorted((project / "results").glob("*.json"))},
+        "modules": module_closure(article_code(article)),
+        "build-problems": check_build(project) if problems is None else problems,
+    }
+
+
+def inputs_fingerprint(project: Path, article: Path, problems: dict | None = None) -> str:
+    """sha256 of ``freeze_inputs``: a freeze record made from other inputs is stale."""
+    inputs = json.dumps(freeze_inputs(project, article, problems), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(inputs.encode()).hexdigest()
+
+
+def freeze_entry(project: Path, article: Path) -> Path:
+    """Quarto's freeze folder of the article: `_freeze/<article without suffix>/`."""
+    return project / FREEZE_DIR / article.relative_to(project).with_suffix("")
 
 
 def freeze_file(project: Path, article: Path) -> Path:
     """Quarto's freeze location for the article's HTML execution results."""
-    rel = article.relative_to(project).with_suffix("")
-    return project / FREEZE_DIR / rel / "execute-results" / "html.json"
+    return freeze_entry(project, article) / "execute-results" / "html.json"
+
+
+def _freeze_records(project: Path, article: Path) -> list[Path]:
+    """The execution records in the article's freeze folder, one per format Quarto executed."""
+    return sorted((freeze_entry(project, article) / "execute-results").glob("*.json"))
+
+
+def _stamp(record_path: Path) -> str | None:
+    try:
+        return (json.loads(record_path.read_text(encoding="utf-8")).get("grokpaper") or {}).get("inputs-sha256")
+    except (json.JSONDecodeError, AttributeError, OSError):
+        return None
+
+
+def invalidate_freeze(project: Path, problems: dict | None = None, fingerprint: str | None = None) -> Path | None:
+    """Delete the article's freeze folder unless each record in it was made from the current
+    inputs (``freeze_inputs``); returns the folder deleted, or None. Deleting it is Quarto's
+    documented way to make `quarto render` execute the article again; a record Quarto wrote
+    itself (not stamped by ``stamp_freeze``) counts as made from unknown inputs."""
+    project = Path(project).resolve()
+    article = project / article_name(project)
+    entry = freeze_entry(project, article)
+    if not entry.is_dir() or not article.is_file():
+        return None
+    fingerprint = fingerprint or inputs_fingerprint(project, article, problems)
+    records = _freeze_records(project, article)
+    if records and all(_stamp(record) == fingerprint for record in records):
+        return None
+    shutil.rmtree(entry)
+    return entry
+
+
+def stamp_freeze(project: Path, article: Path, fingerprint: str) -> None:
+    """After `quarto render`: record in each freeze record of the current article source the
+    inputs it was made from (Quarto keeps only its source hash; it ignores the extra key)."""
+    for path in _freeze_records(project, article):
+        record = json.loads(path.read_text(encoding="utf-8"))
+        if record.get("hash") == quarto_source_hash(article):
+            record["grokpaper"] = {"inputs-sha256": fingerprint, "writer": "quarto render, stamped by grokpaper.render"}
+            path.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def quarto_source_hash(article: Path) -> str:
@@ -352,11 +479,11 @@ def quarto_source_hash(article: Path) -> str:
     return hashlib.md5(text.encode("utf-8")).hexdigest()
 
 
-def execute_article(project: Path, article: Path) -> str:
+def execute_article(project: Path, article: Path, fingerprint: str | None = None) -> str:
     """The article's markdown after executing its python cells and inline expressions,
-    reused from the freeze file while the article and results/*.json are unchanged."""
+    reused from the freeze file while its inputs (``freeze_inputs``) are unchanged."""
     frozen = freeze_file(project, article)
-    fingerprint = inputs_fingerprint(project, article)
+    fingerprint = fingerprint or inputs_fingerprint(project, article)
     if frozen.is_file():
         try:
             record = json.loads(frozen.read_text(encoding="utf-8"))
@@ -365,12 +492,9 @@ def execute_article(project: Path, article: Path) -> str:
         except (json.JSONDecodeError, KeyError, TypeError):
             pass  # unreadable or written by another tool: execute again
 
-    source = article.read_text(encoding="utf-8").replace("\r\n", "\n")
-    meta_text = re.match(r"\A---[ \t]*\n.*?\n(?:---|\.\.\.)[ \t]*\n", source, re.S)
-    front, body = (meta_text.group(0), source[meta_text.end():]) if meta_text else ("", source)
+    front, body = _front_and_body(article)
     segments = _segments(body)
-    cells = [seg[1][1] for seg in segments if seg[0] == "python" and seg[1][0].get("eval", True) is not False]
-    inline = [m.group(1) for kind, s in segments if kind == "text" for m in INLINE_RE.finditer(s)]
+    cells, inline = _python_of(segments)
 
     result = {"cells": [], "inline": []}
     if cells or inline:
@@ -398,7 +522,7 @@ def execute_article(project: Path, article: Path) -> str:
         # `freeze: auto` reuses it while paper.qmd is unchanged.
         "hash": quarto_source_hash(article),
         "result": {"engine": "jupyter", "markdown": markdown, "supporting": [], "filters": [], "includes": {}},
-        # Our key also covers results/*.json, which the article's cells read.
+        # Our key also covers results/*.json, the modules the article imports and the build check.
         "grokpaper": {"inputs-sha256": fingerprint, "writer": "grokpaper.render (offline build)"},
     }
     tmp = frozen.with_suffix(".json.tmp")
@@ -693,13 +817,22 @@ def add_cli(subparsers) -> None:
     p.add_argument("--offline", action="store_true", help="use pandoc + typst even if quarto is installed")
     p.add_argument("--project", default=".", help="project directory (default: .)")
     p.add_argument("--to", choices=["html", "pdf"], action="append", help="format(s) to build (default: both)")
+    p.add_argument("--allow-stale", action="store_true",
+                   help="build even if chapters are stale or results were not written by the runner; the "
+                        "report then opens with a warning naming them")
     p.set_defaults(func=cli_render)
 
 
 def cli_render(args) -> int:
     """`python -m grokpaper render`: build the report, print clear errors for bad sources."""
+    from grokpaper.params import ParamsError
+
     try:
-        build(args.project, formats=tuple(args.to or ("html", "pdf")), offline=args.offline)
+        build(args.project, formats=tuple(args.to or ("html", "pdf")), offline=args.offline,
+              allow_stale=args.allow_stale)
+    except ParamsError as e:  # a chapter source the build check cannot read (bad header, cycle)
+        print(f"render error: {e}", file=sys.stderr)
+        return 2
     except RenderError as e:
         print(f"render error: {e}", file=sys.stderr)
         return 2

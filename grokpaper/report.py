@@ -1,15 +1,17 @@
 """What chapters hand to the article: computed numbers and Markdown tables.
 
 A chapter saves the numbers the article quotes with ``save_numbers(chapter, numbers, P)``
-to ``results/<chapter>.json`` (with the parameters that produced them). ``paper.qmd``
-reads them back with ``Results.load()`` and formats them in inline ``{python}``
-expressions, so no result is ever typed into the text by hand.
+to ``results/<chapter>.json`` (with the parameters that produced them) when the chapter runner
+executes it; executed any other way (plain papermill, Jupyter), the numbers stay inside the
+notebook it produces. ``paper.qmd`` reads them back with ``Results.load()`` and formats them
+in inline ``{python}`` expressions, so no result is ever typed into the text by hand.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -35,17 +37,59 @@ def _plain(value):
     return value
 
 
+# The chapter runner names, to each kernel it starts, the folder where that chapter's numbers go
+# (runner.execute_chapter): only its executions write the project's results/.
+RESULTS_DIR_ENV = "GROKPAPER_RESULTS_DIR"
+NUMBERS_OUTPUT_KEY = "grokpaper-numbers"  # output metadata of the cell output that holds a chapter's numbers
+
+
 def results_dir(project: str | Path | None = None) -> Path:
-    return Path(project) if project else project_root() / "results"
+    """The results folder of a project (default: the project found from the cwd)."""
+    return (Path(project) if project else project_root()) / "results"
 
 
-def save_numbers(chapter: str, numbers: dict, params: dict, project: str | Path | None = None) -> Path:
-    """Write a chapter's quotable numbers (and its resolved params) to results/<chapter>.json."""
-    path = results_dir(project) / f"{chapter}.json"
+def save_numbers(chapter: str, numbers: dict, params: dict, project: str | Path | None = None) -> Path | None:
+    """Save a chapter's quotable numbers and resolved params: to ``results/<chapter>.json`` when
+    the chapter runner executes the chapter (or ``project`` is given), else into the executed
+    notebook itself, as this cell's output (``numbers_in_notebook`` reads them back).
+
+    A plain papermill run does not tell the kernel where its output notebook goes, so the
+    numbers travel inside it, and the project's results/ holds only what the runner wrote."""
     blob = {"chapter": chapter, "params": _plain(params), "numbers": _plain(numbers)}
+    folder = results_dir(project) if project else os.environ.get(RESULTS_DIR_ENV)
+    if not folder:
+        from IPython.display import display
+
+        note = (f"numbers of {chapter}, kept in this notebook: only `python -m grokpaper run` writes "
+                f"results/{chapter}.json")
+        display({"application/json": blob, "text/plain": note}, raw=True, metadata={NUMBERS_OUTPUT_KEY: chapter})
+        return None
+    path = Path(folder) / f"{chapter}.json"
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(blob, indent=1, sort_keys=True))
     return path
+
+
+def numbers_in_notebook(path: str | Path) -> dict[str, dict]:
+    """The numbers a chapter notebook executed outside the runner kept inside itself (see
+    ``save_numbers``): {chapter: {"chapter", "params", "numbers"}}, as in results/*.json."""
+    notebook = json.loads(Path(path).read_text(encoding="utf-8"))
+    return {output["metadata"][NUMBERS_OUTPUT_KEY]: output["data"]["application/json"]
+            for cell in notebook.get("cells", []) for output in cell.get("outputs", [])
+            if NUMBERS_OUTPUT_KEY in (output.get("metadata") or {})}
+
+
+def stale_banner(problems: dict[str, list[str]]) -> str:
+    """A warning callout (Markdown) naming the stale chapters and foreign results files of a
+    build (``problems``: ``runner.check_build()``); "" for a consistent build. ``render``
+    builds a report from an inconsistent build only when told ``--allow-stale``."""
+    if not problems:
+        return ""
+    items = "\n".join(f"- `{name}`: {'; '.join(reasons)}." for name, reasons in problems.items())
+    return ("::: {.callout-warning}\n**This report mixes results from different inputs** (built with "
+            "`render --allow-stale`): its text and tables may disagree. Stale chapters and results the "
+            "chapter runner did not write:\n\n" + items
+            + "\n\n`python -m grokpaper run` re-executes them.\n:::\n")
 
 
 class Results:
@@ -57,6 +101,7 @@ class Results:
 
     @classmethod
     def load(cls, project: str | Path | None = None) -> "Results":
+        """Every ``results/*.json`` of the project (default: the project found from the cwd)."""
         folder = results_dir(project)
         return cls({p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))})
 

@@ -6,7 +6,15 @@ A chapter's input hash covers what can change its outputs: its code cells (not i
 the Quarto cell options such as captions at the top of a cell, which Python reads as comments),
 its resolved parameters, the source of the grokpaper modules it imports (transitively), and
 the input hashes of the chapters it depends on. An executed notebook records its hash in
-``metadata.grokpaper``; a chapter is up to date when that hash equals the current one.
+``metadata.grokpaper``; a chapter is up to date when that hash equals the current one and the
+results files its run wrote (``results/NN-name.json``, recorded with their sha256) are unchanged.
+
+Only the runner writes ``results/``: it names a staging folder to the kernel
+(``$GROKPAPER_RESULTS_DIR``, read by ``report.save_numbers``) and moves what the chapter saved
+into ``results/`` once the chapter succeeded. A notebook executed any other way (plain
+papermill, Jupyter) keeps its numbers inside the notebook it produces. ``check_build`` says
+which chapters of the executed build are stale and which results files the runner did not
+write; ``render`` refuses to build a report from such a build.
 """
 
 from __future__ import annotations
@@ -15,11 +23,13 @@ import ast
 import contextlib
 import copy
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
 import platform
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -35,15 +45,23 @@ from grokpaper.params import (
     ParamsError, all_keys, chapter_params, chapter_schema, load_profile, project_root,
 )
 from grokpaper.provenance import git_commit
+from grokpaper.status import watch_training
 
 HASH_VERSION = 2  # bump when the definition of the input hash changes (2: cell options left out)
 PACKAGE_DIR = Path(grokpaper.__file__).resolve().parent
 PACKAGE = PACKAGE_DIR.name
+RESULTS = "results"  # the project's results folder: written by the runner only
+# The profile of the committed build: a run of another profile does not replace it unless told to.
+PAPER_PROFILE = "paper"
 
 
 class ChapterError(ParamsError):
     """A chapter set that cannot be run: unknown chapter, bad metadata, cycle (a ParamsError,
     so one `except ParamsError` catches everything rejected before anything runs)."""
+
+
+class ChapterInterrupted(KeyboardInterrupt):
+    """Ctrl-C while a chapter executed; the message says where training stopped and resumes."""
 
 
 class ChapterFailed(RuntimeError):
@@ -133,6 +151,11 @@ def _ancestors(name: str, graph: dict[str, Chapter]) -> set[str]:
     return out
 
 
+def _descendants(name: str, graph: dict[str, Chapter]) -> set[str]:
+    """The chapters that read ``name``'s results, directly or through other chapters."""
+    return {n for n in graph if name in _ancestors(n, graph)}
+
+
 # --- input hash ---------------------------------------------------------------------------
 def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
@@ -165,12 +188,13 @@ def _module_file(module: str) -> Path | None:
     return None
 
 
-def _imported_modules(code: str, current: str | None = None) -> set[str]:
+@functools.lru_cache(maxsize=1024)  # keyed by the source text: parsing dominates a build check
+def _imported_modules(code: str, current: str | None = None) -> frozenset[str]:
     """Package modules imported by ``code`` (``current``: the module the code is in, for
     relative imports). Imports anywhere count, including inside functions."""
     tree = _parse_python(code)
     if tree is None:  # unparsable: fall back to a plain text search
-        return {m for m in re.findall(rf"\b({PACKAGE}(?:\.\w+)*)", code)}
+        return frozenset(re.findall(rf"\b({PACKAGE}(?:\.\w+)*)", code))
     found = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -187,7 +211,7 @@ def _imported_modules(code: str, current: str | None = None) -> set[str]:
                 continue
             found.add(module)
             found.update(f"{module}.{a.name}" for a in node.names if _module_file(f"{module}.{a.name}"))
-    return found
+    return frozenset(found)
 
 
 def module_closure(code: str | list[str]) -> dict[str, str]:
@@ -248,6 +272,12 @@ class PlanItem:
     params: dict  # resolved, validated
     overrides: dict  # the overrides this chapter takes (validated values)
     hash_inputs: dict  # code hash, module hashes, upstream hashes
+    record: dict | None = None  # the run record of the executed notebook as it is now
+
+    @property
+    def recorded_profile(self) -> str | None:
+        """The profile the executed notebook was run with (None: no executed notebook)."""
+        return (self.record or {}).get("profile")
 
 
 def _recorded(path: Path) -> dict | None:
@@ -255,16 +285,20 @@ def _recorded(path: Path) -> dict | None:
     injected, under "_papermill_parameters"), or None."""
     if not path.is_file():
         return None
-    try:
-        meta = nbformat.read(path, as_version=4).metadata
+    try:  # plain JSON, not nbformat: only the metadata is needed, and validation is slow
+        meta = json.loads(path.read_text(encoding="utf-8"))["metadata"]
     except Exception:  # unreadable or not a notebook: treat as absent
         return None
     record = dict(meta.get("grokpaper") or {})
-    record["_papermill_parameters"] = meta.get("papermill", {}).get("parameters")
+    record["_papermill_parameters"] = (meta.get("papermill") or {}).get("parameters")
     return record
 
 
-def _why_stale(item: PlanItem, record: dict | None) -> list[str]:
+def _file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _why_stale(item: PlanItem, record: dict | None, root: Path) -> list[str]:
     if record is None:
         return ["no executed notebook"]
     if "input_hash" not in record:
@@ -272,6 +306,10 @@ def _why_stale(item: PlanItem, record: dict | None) -> list[str]:
     ran_with = _papermill_parameters(record.get("overrides") or {}, record.get("profile"))
     if record["_papermill_parameters"] != ran_with:  # e.g. `papermill x.ipynb x.ipynb -p ...` by hand
         return ["re-executed outside the runner"]
+    return _inputs_changed(item, record) + _results_changed(record, root)
+
+
+def _inputs_changed(item: PlanItem, record: dict) -> list[str]:
     if record.get("input_hash") == item.input_hash:
         return []
     before = record.get("hash_inputs", {})
@@ -292,6 +330,35 @@ def _why_stale(item: PlanItem, record: dict | None) -> list[str]:
     return reasons or ["inputs changed (older hash definition)"]
 
 
+def _results_changed(record: dict, root: Path) -> list[str]:
+    """Why the results files a chapter's run wrote (recorded with their sha256) no longer are
+    what it wrote: missing, rewritten since (say by a plain papermill run of an older version of
+    the package), or never recorded (executed by an older version of the runner)."""
+    if "results" not in record:
+        return ["its results files are not recorded (executed by an older version of the runner)"]
+    reasons = []
+    for rel, sha in record["results"].items():
+        path = root / rel
+        if not path.is_file():
+            reasons.append(f"{rel} is missing")
+        elif _file_sha256(path) != sha:
+            reasons.append(f"{rel} was changed after the runner wrote it")
+    return reasons
+
+
+def _plan_item(ch: Chapter, params: dict, overrides: dict, upstream: dict, root: Path) -> PlanItem:
+    """One chapter's input hash for these parameters and upstream input hashes, and why its
+    executed notebook and results are stale against it (no reasons: up to date)."""
+    code = _executed_code(ch.notebook)
+    hash_inputs = {"code": _sha256(_canonical(code)), "modules": module_closure(code), "upstream": upstream}
+    record = _recorded(ch.ipynb)
+    item = PlanItem(ch, False, [], input_hash(hash_inputs["code"], params, hash_inputs["modules"], upstream),
+                    params, overrides, hash_inputs, record)
+    item.reasons = _why_stale(item, record, root)
+    item.execute = bool(item.reasons)
+    return item
+
+
 def _split_overrides(overrides: dict | None, names: list[str], graph: dict[str, Chapter]) -> dict[str, dict]:
     """Per chapter, the overrides it takes. A key no chapter of ``names`` takes is an error."""
     overrides = dict(overrides or {})
@@ -307,15 +374,19 @@ def _split_overrides(overrides: dict | None, names: list[str], graph: dict[str, 
 
 
 def plan(profile: str = "smoke", chapters: list[str] | None = None, overrides: dict | None = None,
-         force: bool = False, project: str | Path | None = None) -> list[PlanItem]:
-    """What ``run`` would execute and why, for the selected chapters (all by default) and
-    their upstream chapters, in order. Validates every chapter's parameters first."""
+         force: bool = False, project: str | Path | None = None, downstream: bool = True) -> list[PlanItem]:
+    """What ``run`` would execute and why, in order: the selected chapters (all by default),
+    their upstream chapters and, unless ``downstream`` is False, every chapter that reads their
+    results (it executes if the selection's new results make it stale). Validates every
+    chapter's parameters first."""
     root = Path(project).resolve() if project else project_root()
     graph = chapter_graph(root)
     prof = load_profile(profile, root)
     if chapters:
         targets = {_find_chapter(c, graph) for c in chapters}
         wanted = set(targets).union(*(_ancestors(t, graph) for t in targets))
+        if downstream:
+            wanted |= set().union(*(_descendants(t, graph) for t in targets))
     else:
         targets = wanted = set(graph)
     names = [n for n in graph if n in wanted]
@@ -324,22 +395,81 @@ def plan(profile: str = "smoke", chapters: list[str] | None = None, overrides: d
 
     items: dict[str, PlanItem] = {}
     for n in names:
-        ch = graph[n]
-        code = _executed_code(ch.notebook)
-        hash_inputs = {
-            "code": _sha256(_canonical(code)),
-            "modules": module_closure(code),
-            "upstream": {d: items[d].input_hash for d in ch.depends_on},
-        }
-        item = PlanItem(ch, False, [], input_hash(hash_inputs["code"], params[n], hash_inputs["modules"],
-                                                  hash_inputs["upstream"]),
-                        params[n], {k: params[n][k] for k in per_chapter[n]}, hash_inputs)
-        item.reasons = _why_stale(item, _recorded(ch.ipynb))
+        upstream = {d: items[d].input_hash for d in graph[n].depends_on}
+        item = _plan_item(graph[n], params[n], {k: params[n][k] for k in per_chapter[n]}, upstream, root)
         if force and n in targets:
             item.reasons = item.reasons or ["forced"]
-        item.execute = bool(item.reasons)
+            item.execute = True
         items[n] = item
     return list(items.values())
+
+
+# --- is the executed build consistent? ----------------------------------------------------
+def foreign_results(project: str | Path | None = None, graph: dict[str, Chapter] | None = None) -> list[str]:
+    """The results files (``results/*.json``, relative to the project) that no executed
+    chapter's run record claims: the runner did not write them."""
+    root = Path(project).resolve() if project else project_root()
+    claimed = set()
+    for ch in (graph or chapter_graph(root)).values():
+        claimed |= set((_recorded(ch.ipynb) or {}).get("results") or {})
+    found = [f"{RESULTS}/{path.name}" for path in sorted((root / RESULTS).glob("*.json"))]
+    return [rel for rel in found if rel not in claimed]
+
+
+def check_build(project: str | Path | None = None) -> dict[str, list[str]]:
+    """What keeps the executed build from making one consistent report: {chapter: why} for each
+    chapter whose notebook or results are stale against its inputs (checked with the profile
+    and overrides it was executed with), {results file: why} for each results file the runner
+    did not write. Empty for a consistent build, and for a project without chapter sources."""
+    root = Path(project).resolve() if project else project_root()
+    graph = chapter_graph(root)
+    if not graph:  # not a runner project (e.g. hand-made notebooks): nothing to check against
+        return {}
+    problems: dict[str, list[str]] = {}
+    hashes: dict[str, str | None] = {}
+    for name, ch in graph.items():
+        record = _recorded(ch.ipynb)
+        hashes[name] = None
+        if record is None or "profile" not in record:
+            problems[name] = ["no executed notebook" if record is None else "the notebook has no run record"]
+            continue
+        overrides = record.get("overrides") or {}
+        try:
+            params = chapter_params(name, record["profile"], overrides, root)
+        except ParamsError as e:
+            problems[name] = [f"the parameters it was executed with no longer resolve: {e}"]
+            continue
+        item = _plan_item(ch, params, overrides, {d: hashes[d] for d in ch.depends_on}, root)
+        hashes[name] = item.input_hash
+        if item.reasons:
+            problems[name] = item.reasons
+    for rel in foreign_results(root, graph):
+        if Path(rel).stem not in problems:  # a stale chapter's own results file is named with it
+            problems[rel] = [why_foreign(rel, graph)]
+    return problems
+
+
+def why_foreign(rel: str, graph: dict[str, Chapter]) -> str:
+    """Why a results file no run record claims is there, and what to do about it."""
+    chapter = Path(rel).stem
+    if chapter in graph:
+        return (f"not written by the runner (a plain papermill or Jupyter run of an older version of the "
+                f"package, or an edit by hand); re-executing {chapter} replaces it")
+    return "no chapter writes it (left by a removed or renamed chapter, or written by hand); delete it"
+
+
+def build_profile(project: str | Path | None = None) -> str | None:
+    """The profile most executed chapters of the build ran with (None: nothing executed)."""
+    root = Path(project).resolve() if project else project_root()
+    profiles = [(_recorded(ch.ipynb) or {}).get("profile") for ch in chapter_graph(root).values()]
+    profiles = [p for p in profiles if p]
+    return max(set(profiles), key=profiles.count) if profiles else None
+
+
+def describe_problems(problems: dict[str, list[str]], indent: str = "  ") -> str:
+    """``check_build``'s findings, one line per chapter or file: its name, then its reasons."""
+    width = max([len(name) for name in problems] + [0])
+    return "\n".join(f"{indent}{name.ljust(width)}  {'; '.join(reasons)}" for name, reasons in problems.items())
 
 
 # --- execution ----------------------------------------------------------------------------
@@ -363,17 +493,37 @@ def _version(dist: str) -> str | None:
 
 
 @contextlib.contextmanager
-def _kernel_env():
-    """Kernels import the same grokpaper as the runner, wherever the project is."""
-    old = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = os.pathsep.join([str(PACKAGE_DIR.parent)] + ([old] if old else []))
+def _kernel_env(results_dir: Path):
+    """The environment a kernel starts with: the same grokpaper as the runner, wherever the
+    project is, and the folder where ``save_numbers`` writes the chapter's results."""
+    from grokpaper.report import RESULTS_DIR_ENV
+
+    before = {key: os.environ.get(key) for key in ("PYTHONPATH", RESULTS_DIR_ENV)}
+    paths = [str(PACKAGE_DIR.parent)] + ([before["PYTHONPATH"]] if before["PYTHONPATH"] else [])
+    os.environ["PYTHONPATH"] = os.pathsep.join(paths)
+    os.environ[RESULTS_DIR_ENV] = str(results_dir)
     try:
         yield
     finally:
-        if old is None:
-            os.environ.pop("PYTHONPATH", None)
-        else:
-            os.environ["PYTHONPATH"] = old
+        for key, value in before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _publish_results(staged: Path, root: Path) -> dict[str, str]:
+    """Move the results files a chapter saved into the staging folder to ``results/``, each in
+    one rename; returns {path relative to the project: sha256} for the run record."""
+    from grokpaper.store import atomic_path
+
+    written = {}
+    for path in sorted(staged.glob("*.json")):
+        target = root / RESULTS / path.name
+        with atomic_path(target) as tmp:
+            tmp.write_bytes(path.read_bytes())
+        written[f"{RESULTS}/{path.name}"] = _file_sha256(target)
+    return written
 
 
 def _write_atomic(nb, path: Path):
@@ -414,9 +564,21 @@ def _first_line(source: str) -> str:
     return lines[0].strip() if lines else ""
 
 
-def execute_chapter(item: PlanItem, profile: str, root: Path, git: str) -> ChapterResult:
+def _status_echo(name: str, width: int, tty: bool):
+    """How a training status line reaches the console: rewritten in place on a terminal, one line
+    per update (every 30 s) in a log."""
+    if tty:
+        columns = shutil.get_terminal_size().columns
+        return lambda line: print(f"\r{name.ljust(width)}  {line}"[:columns].ljust(columns), end="", flush=True)
+    return lambda line: print(f"{name.ljust(width)}  {line}", flush=True)
+
+
+def execute_chapter(item: PlanItem, profile: str, root: Path, git: str, echo=None) -> ChapterResult:
     """Execute one chapter with papermill into a temp file; on success move it to
-    ``NN-name.ipynb``, on failure to ``NN-name.failed.ipynb`` (the last good notebook stays)."""
+    ``NN-name.ipynb``, on failure to ``NN-name.failed.ipynb`` (the last good notebook stays).
+    While it trains, ``echo`` gets the trainer's status line (epoch, runs, test accuracy); Ctrl-C
+    makes the trainer checkpoint and stop, and raises ``ChapterInterrupted`` saying where the same
+    command resumes."""
     import papermill  # slow import: only when something executes
     from papermill.exceptions import PapermillExecutionError
 
@@ -435,24 +597,41 @@ def execute_chapter(item: PlanItem, profile: str, root: Path, git: str) -> Chapt
     }
     fd, tmp = tempfile.mkstemp(prefix=f".{ch.name}.", suffix=".tmp.ipynb", dir=ch.path.parent)
     os.close(fd)
+    # The chapter saves its numbers here; they reach results/ only if the chapter succeeds, so a
+    # failure leaves the last good notebook and the last good results together.
+    staged = Path(tempfile.mkdtemp(prefix=f"grokpaper-{ch.name}-results-"))
     start = time.perf_counter()
     error = None
+    tty, training = sys.stdout.isatty(), None
     try:
-        with _kernel_env():
+        with _kernel_env(staged), watch_training(echo or (lambda line: None), every_s=2.0 if tty else 30.0,
+                                                 forward_interrupts=True) as training:
             nb = papermill.execute_notebook(
                 copy.deepcopy(ch.notebook), tmp, parameters=_papermill_parameters(item.overrides, profile),
                 kernel_name="python3", cwd=str(root), progress_bar=False, log_output=False,
                 extra_arguments=["--IPKernelApp.log_level=ERROR"])  # no kernel start-up chatter
     except PapermillExecutionError as e:
+        if e.ename == "TrainingInterrupted":  # Ctrl-C reached the trainer, which checkpointed and stopped
+            os.unlink(tmp)
+            shutil.rmtree(staged, ignore_errors=True)
+            raise ChapterInterrupted(f"{ch.name}: {training.interrupted_message()}") from None
         # name the cell as the author sees it: its index among the cells of the .py source
         index = next((i for i, c in enumerate(ch.notebook.cells) if c.source == e.source), e.cell_index)
         error = f"cell {index} (`{_first_line(e.source)}`): {e.ename}: {e.evalue}".rstrip()
+    except KeyboardInterrupt:  # Ctrl-C while nothing trained, or a second one
+        os.unlink(tmp)
+        shutil.rmtree(staged, ignore_errors=True)
+        message = training.interrupted_message() if training else None
+        raise ChapterInterrupted(f"{ch.name}: {message or 'interrupted before anything trained'}") from None
     except Exception as e:  # kernel died, timeout, ...: still a failure of this chapter
         error = f"{type(e).__name__}: {e}"
+    if tty and echo:
+        print("\r" + " " * shutil.get_terminal_size().columns + "\r", end="", flush=True)  # clear the status line
     seconds = time.perf_counter() - start
     record["duration_s"] = round(seconds, 2)
     try:
         if error is None:
+            record["results"] = _publish_results(staged, root)
             _finish(nb, item, root, record, ch.ipynb)
             ch.failed_ipynb.unlink(missing_ok=True)
             return ChapterResult(ch.name, "executed", seconds, item.reasons, ch.ipynb)
@@ -465,6 +644,7 @@ def execute_chapter(item: PlanItem, profile: str, root: Path, git: str) -> Chapt
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        shutil.rmtree(staged, ignore_errors=True)
 
 
 def _sync_prose(item: PlanItem) -> bool:
@@ -509,14 +689,32 @@ def _line(result: ChapterResult, width: int) -> str:
     return f"{name}  up to date" + ("  (prose updated)" if result.reasons else "")
 
 
+def paper_build_replaced(items: list[PlanItem], profile: str) -> list[str]:
+    """The chapters of a ``paper`` build that a run of another profile would re-execute,
+    replacing the committed notebooks and results."""
+    if profile == PAPER_PROFILE:
+        return []
+    return [i.chapter.name for i in items if i.execute and i.recorded_profile == PAPER_PROFILE]
+
+
 def run(profile: str = "smoke", chapters: list[str] | None = None, overrides: dict | None = None,
-        force: bool = False, project: str | Path | None = None, echo: bool = True) -> list[ChapterResult]:
-    """Execute the stale chapters of the selection (and their stale upstream chapters) in order.
-    Everything is validated before anything executes. Raises ChapterFailed (with ``results``)
-    if a chapter fails; chapters downstream of it are not run."""
+        force: bool = False, project: str | Path | None = None, echo: bool = True,
+        downstream: bool = True, replace_paper_build: bool = False) -> list[ChapterResult]:
+    """Execute the stale chapters of the selection, their stale upstream chapters and (unless
+    ``downstream`` is False) the chapters downstream that become stale, in order. Everything is
+    validated before anything executes; a run of another profile refuses to replace a ``paper``
+    build unless ``replace_paper_build``. Raises ChapterFailed (with ``results``) if a chapter
+    fails; chapters downstream of it are not run."""
     root = Path(project).resolve() if project else project_root()
-    items = plan(profile, chapters, overrides, force, root)
+    items = plan(profile, chapters, overrides, force, root, downstream)
     prof_name = load_profile(profile, root).name
+    replaced = paper_build_replaced(items, prof_name)
+    if replaced and not replace_paper_build:
+        raise ChapterError(
+            f"the executed chapters and results/ are the {PAPER_PROFILE} build; this {prof_name} run would "
+            f"replace {', '.join(replaced)}. Pass --replace-paper-build to replace them (`git checkout -- "
+            f"chapters results _freeze` brings the committed build back), or run the {prof_name} profile "
+            f"in a copy of the project that has no executed chapters")
     git = git_commit(root) if any(i.execute for i in items) else None
     width = max([len(i.chapter.name) for i in items] + [10])
     results, broken = [], set()
@@ -529,7 +727,8 @@ def run(profile: str = "smoke", chapters: list[str] | None = None, overrides: di
         elif item.execute:
             if echo and sys.stdout.isatty():
                 print(f"{ch.name.ljust(width)}  running ...", end="\r", flush=True)
-            result = execute_chapter(item, prof_name, root, git)
+            result = execute_chapter(item, prof_name, root, git,
+                                     _status_echo(ch.name, width, sys.stdout.isatty()) if echo else None)
             if result.status == "failed":
                 broken.add(ch.name)
         else:
@@ -543,6 +742,18 @@ def run(profile: str = "smoke", chapters: list[str] | None = None, overrides: di
     counts = {s: sum(r.status == s for r in results) for s in ("executed", "up to date", "failed", "not run")}
     if echo:
         print(", ".join(f"{v} {k}" for k, v in counts.items() if v or k == "executed"))
+    problems = check_build(root) if echo or counts["executed"] else {}
+    if counts["executed"]:
+        # The article reads results/: Quarto's frozen execution of it is out of date now.
+        from grokpaper.render import invalidate_freeze
+
+        removed = invalidate_freeze(root, problems)
+        if echo and removed:
+            print(f"removed {removed.relative_to(root)}/: the article re-executes at the next render")
+    if echo and problems:
+        fix = ("the same command without --only re-executes them" if not downstream else
+               f"python -m grokpaper run --profile {build_profile(root) or prof_name} re-executes them")
+        print(f"not consistent yet, so render refuses ({fix}):\n{describe_problems(problems)}")
     if counts["failed"]:
         failed = [r for r in results if r.status == "failed"]
         raise ChapterFailed("; ".join(f"chapter {r.chapter} failed at {r.error} (notebook kept at {r.notebook})"
@@ -573,28 +784,54 @@ def add_run_command(subparsers):
                               description="Execute chapters/*.py into chapters/*.ipynb, skipping up-to-date ones.")
     p.add_argument("--profile", default="smoke", help="params/<name>.yaml or a path (default: smoke)")
     p.add_argument("--chapter", action="append", metavar="NAME",
-                   help="only this chapter (and its stale upstream chapters); repeatable")
+                   help="this chapter, its stale upstream chapters and the chapters downstream that "
+                        "become stale; repeatable")
+    p.add_argument("--only", action="store_true",
+                   help="with --chapter: leave the chapters downstream stale (render refuses until they "
+                        "re-execute)")
     p.add_argument("-p", "--param", action="append", metavar="KEY=VALUE",
                    help="override a parameter (value read as YAML); repeatable")
     p.add_argument("--force", action="store_true", help="re-execute the selected chapters even if up to date")
-    p.add_argument("--dry-run", action="store_true", help="print what would execute and why; execute nothing")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print what would execute and why, and the results files the runner did not "
+                        "write; execute nothing")
+    p.add_argument("--replace-paper-build", action="store_true",
+                   help=f"let a run of another profile replace the {PAPER_PROFILE} build in chapters/ and "
+                        "results/ (`git checkout -- chapters results _freeze` brings it back)")
     p.add_argument("--project", default=None, help="project directory (default: found from the cwd)")
     p.set_defaults(func=run_command)
+
+
+def _print_dry_run(items: list[PlanItem], profile: str, project: str | Path | None, replace_paper_build: bool) -> None:
+    width = max([len(i.chapter.name) for i in items] + [10])
+    for i in items:
+        what = f"would execute  ({'; '.join(i.reasons)})" if i.execute else "up to date"
+        print(f"{i.chapter.name.ljust(width)}  {what}")
+    print(f"{sum(i.execute for i in items)} would execute")
+    executing = {i.chapter.name for i in items if i.execute}
+    graph = chapter_graph(project)
+    foreign = [rel for rel in foreign_results(project, graph) if Path(rel).stem not in executing]
+    if foreign:
+        print("results the runner did not write (render refuses them):\n"
+              + describe_problems({rel: [why_foreign(rel, graph)] for rel in foreign}))
+    replaced = paper_build_replaced(items, load_profile(profile, project).name)
+    if replaced and not replace_paper_build:
+        print(f"refused without --replace-paper-build: it would replace the {PAPER_PROFILE} build of "
+              f"{', '.join(replaced)}")
 
 
 def run_command(args) -> int:
     """The ``run`` subcommand; returns the exit status."""
     try:
+        if args.only and not args.chapter:
+            raise ParamsError("--only needs --chapter NAME: the chapters to execute without their downstream")
         overrides = parse_overrides(args.param)
         if args.dry_run:
-            items = plan(args.profile, args.chapter, overrides, args.force, args.project)
-            width = max([len(i.chapter.name) for i in items] + [10])
-            for i in items:
-                what = f"would execute  ({'; '.join(i.reasons)})" if i.execute else "up to date"
-                print(f"{i.chapter.name.ljust(width)}  {what}")
-            print(f"{sum(i.execute for i in items)} would execute")
+            items = plan(args.profile, args.chapter, overrides, args.force, args.project, not args.only)
+            _print_dry_run(items, args.profile, args.project, args.replace_paper_build)
             return 0
-        run(args.profile, args.chapter, overrides, args.force, args.project)
+        run(args.profile, args.chapter, overrides, args.force, args.project,
+            downstream=not args.only, replace_paper_build=args.replace_paper_build)
         return 0
     except (ParamsError, ChapterError) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -602,3 +839,6 @@ def run_command(args) -> int:
     except ChapterFailed as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    except ChapterInterrupted as e:  # one line, no traceback: where training stopped and resumes
+        print(f"\n{e}", file=sys.stderr)
+        return 130

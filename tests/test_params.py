@@ -93,7 +93,7 @@ def test_divide_needs_prime_p(tmp_path):
 
 
 def test_unknown_profile_lists_profiles():
-    with pytest.raises(ParamsError, match="no profile 'nope'.*profiles: smoke"):
+    with pytest.raises(ParamsError, match="no profile 'nope'.*profiles: paper, smoke"):
         load_profile("nope", project=FIXTURE)
 
 

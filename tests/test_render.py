@@ -1,9 +1,14 @@
-"""Offline report build (pandoc + typst) on a tiny fake manuscript project."""
+"""Offline report build (pandoc + typst) on a tiny fake manuscript project, and what the build
+does around `quarto render` (a stand-in for Quarto here: it is not installable on our machines)."""
 import base64
+import hashlib
 import io
+import json
+import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -146,6 +151,63 @@ def test_freeze_is_reused_until_results_change(built, tmp_path):
     render.build(project, formats=("html",), offline=True, quiet=True)
     text = (project / "_manuscript" / "index.html").read_text()
     assert "took 7 epochs" in re.sub(r"\s+", " ", _visible_text(text))
+
+
+def test_freeze_inputs_cover_the_package_modules_the_article_imports(tmp_path):
+    project = make_project(tmp_path / "p")
+    qmd = project / "paper.qmd"
+    assert render.freeze_inputs(project, qmd)["modules"] == {}  # the fixture's article imports json only
+    qmd.write_text(qmd.read_text().replace("import json\n", "import json\nfrom grokpaper.report import fmt\n"))
+    modules = render.freeze_inputs(project, qmd)["modules"]
+    report_py = Path(render.__file__).with_name("report.py")
+    assert modules["grokpaper/report.py"] == hashlib.sha256(report_py.read_bytes()).hexdigest()
+    assert "grokpaper/stats.py" in modules  # imported by report.py: a changed sentence generator counts too
+
+
+# `quarto render` with `freeze: auto` as Quarto documents it: the article executes unless its freeze
+# record holds the hash of its source. Each call logs "executed" or "reused" beside this script.
+FAKE_QUARTO = """#!{python}
+import hashlib, json, pathlib, sys
+source = pathlib.Path("paper.qmd").read_text(encoding="utf-8")
+record = pathlib.Path("_freeze/paper/execute-results/html.json")
+md5 = hashlib.md5(source.encode()).hexdigest()
+reused = record.is_file() and json.loads(record.read_text()).get("hash") == md5
+if not reused:
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps({{"hash": md5, "result": {{"markdown": "executed"}}}}))
+pathlib.Path("_manuscript").mkdir(exist_ok=True)
+with open(pathlib.Path(sys.argv[0]).with_name("calls.log"), "a") as log:
+    log.write(("reused" if reused else "executed") + "\\n")
+"""
+
+
+def test_quarto_render_executes_the_article_again_when_its_inputs_change(tmp_path, monkeypatch):
+    project = make_project(tmp_path / "p")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "quarto").write_text(FAKE_QUARTO.format(python=sys.executable))
+    (bin_dir / "quarto").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    calls = lambda: (bin_dir / "calls.log").read_text().split()  # noqa: E731
+    frozen = project / "_freeze" / "paper" / "execute-results" / "html.json"
+
+    assert render.build(project, quiet=True) == {"quarto": project / "_manuscript"}
+    render.build(project, quiet=True)
+    assert calls() == ["executed", "reused"]  # unchanged inputs: the frozen article is reused
+    record = json.loads(frozen.read_text())
+    assert record["grokpaper"]["inputs-sha256"] == render.inputs_fingerprint(project, project / "paper.qmd")
+    (project / "results" / "01-demo.json").write_text('{"accuracy": 0.5, "epochs": 7}')
+    assert render.invalidate_freeze(project) == frozen.parents[1]  # the decision: new results, stale record
+    assert not frozen.parents[1].exists()
+    render.build(project, quiet=True)
+    (project / "results" / "01-demo.json").write_text('{"accuracy": 0.5, "epochs": 8}')
+    render.build(project, quiet=True)  # render decides by itself too
+    assert calls()[2:] == ["executed", "executed"]
+    # a record Quarto wrote itself carries no inputs: executed once more, then reused
+    frozen.write_text(json.dumps({"hash": record["hash"], "result": {}}))
+    render.build(project, quiet=True)
+    render.build(project, quiet=True)
+    assert calls()[4:] == ["executed", "reused"]
 
 
 def test_pdf_has_numbered_figure_captions(built):

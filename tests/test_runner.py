@@ -1,9 +1,11 @@
-"""Chapter runner on a fake three-chapter project (05 <- 06, 05 <- 07): what executes when,
-what is recorded, failures, and plain papermill on an executed notebook.
+"""Chapter runner on a fake three-chapter project (05 <- 06, 05 <- 07) with a one-page article:
+what executes when, what is recorded, failures, plain papermill on an executed notebook, the
+build check that render relies on, and the committed paper build a smoke run must not replace.
 
 Kernel start-ups dominate the runtime: the project is executed once per module and copied
 (notebooks included) for each test, so each test executes only what it is about."""
 
+import hashlib
 import json
 import os
 import re
@@ -16,11 +18,12 @@ import nbformat
 import pytest
 
 import grokpaper
-from grokpaper import runner
+from grokpaper import render, runner
 from grokpaper.__main__ import main
 from grokpaper.params import ParamsError
+from grokpaper.report import numbers_in_notebook
 from grokpaper.runner import (
-    ChapterError, ChapterFailed, _papermill_parameters, chapter_graph, module_closure, plan, run,
+    ChapterError, ChapterFailed, _papermill_parameters, chapter_graph, check_build, module_closure, plan, run,
 )
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "runner_project"
@@ -33,6 +36,22 @@ def executed(results):
 
 def notebook_bytes(project):
     return {p.name: p.read_bytes() for p in sorted((project / "chapters").glob("*.ipynb"))}
+
+
+def build_bytes(project):
+    """Every executed notebook and results file of the project, by path."""
+    paths = [*(project / "chapters").glob("*.ipynb"), *(project / "results").glob("*")]
+    return {p.relative_to(project).as_posix(): p.read_bytes() for p in sorted(paths)}
+
+
+def numbers(project, chapter):
+    return json.loads((project / "results" / f"{chapter}.json").read_text())["numbers"]
+
+
+def report_text(project, **kwargs):
+    """The offline report's HTML page as text (HTML only: the PDF adds nothing here)."""
+    page = render.build(project, formats=("html",), offline=True, quiet=True, **kwargs)["html"]
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page.read_text()))
 
 
 def edit(path, old, new):
@@ -59,7 +78,7 @@ def project(first_run, tmp_path):
 def test_first_run_executes_all_and_records_the_run(first_run):
     project, results = first_run
     assert executed(results) == [A, B, C]
-    b = json.loads((project / "results" / f"{B}.json").read_text())
+    b = numbers(project, B)
     assert b["seeds"] == [1, 2] and b["a"]["min_neuron_count"] == 5
     nb = nbformat.read(project / "chapters" / f"{B}.ipynb", as_version=4)
     meta = nb.metadata["grokpaper"]
@@ -68,7 +87,11 @@ def test_first_run_executes_all_and_records_the_run(first_run):
     assert meta["params"]["confidence"] == 0.95 and meta["params"]["p"] == 23
     assert meta["package_version"] == grokpaper.__version__ and meta["git_commit"] == "unknown"
     assert meta["duration_s"] > 0 and meta["started"].endswith("+00:00")
-    assert set(meta["hash_inputs"]["modules"]) == {"grokpaper/__init__.py", "grokpaper/params.py"}
+    assert {"grokpaper/__init__.py", "grokpaper/params.py", "grokpaper/report.py"} <= set(meta["hash_inputs"]["modules"])
+    # the results file the run wrote, with its hash: what tells the runner's results from any other
+    results_file = project / "results" / f"{B}.json"
+    assert meta["results"] == {f"results/{B}.json": hashlib.sha256(results_file.read_bytes()).hexdigest()}
+    assert check_build(project) == {}
     assert nb.metadata["papermill"]["parameters"] == {"profile": "smoke"}
     assert nb.metadata["papermill"]["input_path"] == f"chapters/{B}.py"
     tags = [c.metadata.get("tags", []) for c in nb.cells]
@@ -96,7 +119,7 @@ def test_prose_edit_executes_nothing_but_updates_the_prose(project):
 
 def test_caption_edit_executes_nothing_but_updates_the_caption(project):
     # Quarto cell options are comments to Python: a new caption needs no re-execution, here or downstream.
-    edit(project / "chapters" / f"{A}.py", "# %%\npathlib.Path", '# %%\n#| label: tbl-a\n#| tbl-cap: "A new caption."\npathlib.Path')
+    edit(project / "chapters" / f"{A}.py", "# %%\nout =", '# %%\n#| label: tbl-a\n#| tbl-cap: "A new caption."\nout =')
     results = run("smoke", project=project, echo=False)
     assert executed(results) == [] and results[0].reasons == ["prose updated"]
     nb = nbformat.read(project / "chapters" / f"{A}.ipynb", as_version=4)
@@ -124,7 +147,7 @@ def test_chapter_param_in_profile_reexecutes_it_and_downstream(project):
     assert items[A].reasons == ["params changed: min_neuron_count 5 -> 3"]
     assert items[B].reasons == [f"upstream {A} changed"]
     assert executed(run("smoke", project=project, echo=False)) == [A, B, C]
-    assert json.loads((project / "results" / f"{C}.json").read_text())["a"]["min_neuron_count"] == 3
+    assert numbers(project, C)["a"]["min_neuron_count"] == 3
 
 
 def test_overrides(project, capsys):
@@ -132,20 +155,66 @@ def test_overrides(project, capsys):
     assert [i.chapter.name for i in plan("smoke", overrides={"p": 29}, project=project) if i.execute] == [A, B, C]
     assert [i.chapter.name for i in plan("smoke", overrides={"confidence": 0.9}, project=project)
             if i.execute] == [B]
-    # --chapter: the chapter and its stale upstream chapters only; the string is read as YAML
-    assert main(["run", "--project", str(project), "--chapter", "05", "-p", "p=29", "-p", "seeds=[3, 4]"]) == 0
-    assert json.loads((project / "results" / f"{A}.json").read_text()) == {"p": 29, "seeds": [3, 4],
-                                                                         "min_neuron_count": 5}
+    # --chapter --only: the chapter and its stale upstream chapters only; the string is read as YAML
+    assert main(["run", "--project", str(project), "--chapter", "05", "--only", "-p", "p=29", "-p", "seeds=[3, 4]"]) == 0
+    assert numbers(project, A) == {"p": 29, "seeds": [3, 4], "min_neuron_count": 5}
     out = capsys.readouterr().out
     assert f"{A}  executed" in out and "1 executed" in out
     nb = nbformat.read(project / "chapters" / f"{A}.ipynb", as_version=4)
     assert nb.metadata["papermill"]["parameters"] == {"profile": "smoke", "p": 29, "seeds": [3, 4]}
+    # it says which chapters it left stale, and how to re-execute them
+    assert "not consistent yet, so render refuses (the same command without --only re-executes them)" in out
+    assert f"{B}  upstream {A} changed" in out and re.search(rf"{C} +upstream {A} changed", out)
     # downstream chapters are now stale; the overridden chapter is up to date with the overrides
     items = {i.chapter.name: i for i in plan("smoke", overrides={"p": 29, "seeds": [3, 4]}, project=project)}
     assert not items[A].execute and items[B].execute
     assert main(["run", "--project", str(project), "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "would execute  (params changed: p 29 -> 23, seeds [3, 4] -> [1, 2])" in out and "1 would execute" in out
+
+
+def test_chapter_rerun_executes_the_chapters_downstream_and_leaves_nothing_stale(project, capsys):
+    assert main(["run", "--project", str(project), "--chapter", A, "-p", "min_neuron_count=3"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(rf"{B} +executed", out) and re.search(rf"{C} +executed", out) and "3 executed" in out
+    assert numbers(project, B)["a"]["min_neuron_count"] == 3 and numbers(project, C)["a"]["min_neuron_count"] == 3
+    assert check_build(project) == {} and "not consistent" not in out
+    # a downstream chapter's own key goes with it; another chapter's key is still an error
+    assert main(["run", "--project", str(project), "--chapter", A, "-p", "min_neuron_count=3", "-p", "confidence=0.9"]) == 0
+    assert numbers(project, B)["confidence"] == 0.9 and check_build(project) == {}
+    assert main(["run", "--project", str(project), "--chapter", C, "-p", "confidence=0.9"]) == 2
+
+
+def test_render_refuses_a_stale_build_and_names_the_chapters(project, capsys):
+    assert main(["run", "--project", str(project), "--chapter", A, "--only", "-p", "min_neuron_count=3"]) == 0
+    with pytest.raises(render.StaleBuildError) as refused:
+        render.build(project, formats=("html",), offline=True, quiet=True)
+    assert set(refused.value.problems) == {B, C}
+    assert f"{B}  upstream {A} changed" in str(refused.value) and "--allow-stale" in str(refused.value)
+    capsys.readouterr()
+    assert main(["render", "--project", str(project), "--offline", "--to", "html"]) == 2
+    assert re.search(rf"{C} +upstream {A} changed", capsys.readouterr().err)
+    assert not (project / "_manuscript" / "index.html").exists()
+    # rendered anyway: the article opens with a warning that names them, and quotes the new numbers
+    text = report_text(project, allow_stale=True)
+    assert "This report mixes results from different inputs" in text
+    assert f"{B} : upstream {A} changed" in text and f"{C} : upstream {A} changed" in text
+    assert "counted neurons from 3 up" in text
+    # re-executed: the banner goes (the freeze record of the stale build is not reused)
+    assert [r.chapter for r in run("smoke", overrides={"min_neuron_count": 3}, project=project, echo=False)
+            if r.status == "executed"] == [B, C]
+    text = report_text(project)
+    assert "mixes results" not in text and "counted neurons from 3 up" in text
+
+
+def test_a_results_change_invalidates_the_frozen_article(project):
+    frozen = project / "_freeze" / "paper"
+    assert "counted neurons from 5 up" in report_text(project)
+    assert (frozen / "execute-results" / "html.json").is_file()
+    assert executed(run("smoke", project=project, echo=False)) == [] and frozen.is_dir()  # nothing changed
+    run("smoke", overrides={"min_neuron_count": 4}, project=project, echo=False)
+    assert not frozen.exists()  # what Quarto's docs prescribe, so `quarto render` executes paper.qmd again
+    assert "counted neurons from 4 up" in report_text(project)
 
 
 def test_null_override_travels_as_yaml_string():
@@ -193,15 +262,18 @@ def test_graph_errors(project):
 def test_failing_chapter_keeps_last_good_notebook_and_stops_downstream(project, capsys):
     source = project / "chapters" / f"{A}.py"
     good_source = source.read_text()
-    before = notebook_bytes(project)
-    edit(source, "print(out)", "raise RuntimeError('boom')")
+    before, results_before = notebook_bytes(project), build_bytes(project)
+    edit(source, "print(out)", "raise RuntimeError('boom')")  # after the chapter saved its numbers
     assert main(["run", "--project", str(project)]) == 1
     captured = capsys.readouterr()
-    assert "cell 3 (`pathlib.Path(\"results\").mkdir(exist_ok=True)`): RuntimeError: boom" in captured.err
+    assert 'cell 3 (`out = {"p": P["p"], "seeds": P["seeds"], "min_neuron_count": P["min_neuron_count"]}`): ' \
+           "RuntimeError: boom" in captured.err
     assert f"{B}  not run     (upstream {A} failed)" in captured.out
     after = notebook_bytes(project)
     assert set(after) - set(before) == {f"{A}.failed.ipynb"}
     assert {k: v for k, v in after.items() if k in before} == before  # the last good notebooks are untouched
+    assert {k: v for k, v in build_bytes(project).items() if k.startswith("results/")} == {
+        k: v for k, v in results_before.items() if k.startswith("results/")}  # and the results that go with them
     failed = nbformat.read(project / "chapters" / f"{A}.failed.ipynb", as_version=4)
     assert "boom" in failed.metadata["grokpaper"]["error"]
     assert not list((project / "chapters").glob(".*tmp*"))  # no temp files left behind
@@ -215,17 +287,61 @@ def test_failing_chapter_keeps_last_good_notebook_and_stops_downstream(project, 
     assert not (project / "chapters" / f"{A}.failed.ipynb").exists()
 
 
-def test_plain_papermill_on_an_executed_notebook(project, tmp_path):
+def papermill(project, *args):
     env = {**os.environ, "PYTHONPATH": str(Path(grokpaper.__file__).resolve().parent.parent)}
-    papermill = [sys.executable, "-m", "papermill", "--log-level", "ERROR", "--no-progress-bar"]
-    out = subprocess.run([*papermill, f"chapters/{B}.ipynb", str(tmp_path / "out.ipynb"), "-p", "seeds", "[7, 8]"],
-                         cwd=project, env=env, capture_output=True, text=True, timeout=120)
+    command = [sys.executable, "-m", "papermill", "--log-level", "ERROR", "--no-progress-bar", *args]
+    out = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert json.loads((project / "results" / f"{B}.json").read_text())["seeds"] == [7, 8]
+
+
+def test_plain_papermill_keeps_its_numbers_in_its_notebook(project, tmp_path):
+    before = build_bytes(project)
+    papermill(project, f"chapters/{B}.ipynb", str(tmp_path / "out.ipynb"), "-p", "seeds", "[7, 8]", "-p", "confidence", "0.9")
+    assert build_bytes(project) == before  # the project's chapters and results are untouched
+    kept = numbers_in_notebook(tmp_path / "out.ipynb")
+    assert list(kept) == [B] and kept[B]["numbers"]["seeds"] == [7, 8] and kept[B]["params"]["confidence"] == 0.9
+    assert all(not i.execute for i in plan("smoke", project=project)) and check_build(project) == {}
     # a chapter notebook re-executed by hand is not taken for up to date
     shutil.copy(tmp_path / "out.ipynb", project / "chapters" / f"{B}.ipynb")
     items = {i.chapter.name: i for i in plan("smoke", project=project)}
     assert items[B].reasons == ["re-executed outside the runner"] and not items[A].execute
+    assert check_build(project) == {B: ["re-executed outside the runner"]}
+
+
+def test_results_the_runner_did_not_write_are_named(project, capsys):
+    # what an older papermill run left: the chapter's results file rewritten, and a file no chapter writes
+    stray = numbers(project, B) | {"confidence": 0.9}
+    (project / "results" / f"{B}.json").write_text(json.dumps({"chapter": B, "params": {}, "numbers": stray}))
+    (project / "results" / "04-gone.json").write_text("{}")
+    assert main(["run", "--project", str(project), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert f"{B}  would execute  (results/{B}.json was changed after the runner wrote it)" in out
+    assert "results/04-gone.json  no chapter writes it" in out
+    assert check_build(project) == {B: [f"results/{B}.json was changed after the runner wrote it"],
+                                    "results/04-gone.json": [runner.why_foreign("results/04-gone.json", chapter_graph(project))]}
+    with pytest.raises(render.StaleBuildError, match="04-gone"):
+        render.build(project, formats=("html",), offline=True, quiet=True)
+    assert executed(run("smoke", project=project, echo=False)) == [B]  # the runner writes it again
+    assert numbers(project, B)["confidence"] == 0.95
+    assert list(check_build(project)) == ["results/04-gone.json"]
+
+
+def test_a_smoke_run_refuses_to_replace_the_paper_build(project, capsys):
+    run("paper", project=project, echo=False)  # the committed build of a real project
+    paper_build = build_bytes(project)
+    assert main(["run", "--project", str(project), "--profile", "smoke"]) == 2
+    err = capsys.readouterr().err
+    assert f"are the paper build; this smoke run would replace {A}, {B}, {C}" in err
+    assert "--replace-paper-build" in err and "git checkout -- chapters results _freeze" in err
+    assert build_bytes(project) == paper_build
+    with pytest.raises(ChapterError, match="paper build"):
+        run("smoke", chapters=[C], project=project, echo=False)
+    assert main(["run", "--project", str(project), "--profile", "smoke", "--dry-run"]) == 0
+    assert "refused without --replace-paper-build" in capsys.readouterr().out
+    # the paper profile itself, and a smoke run told to, go ahead
+    assert executed(run("paper", overrides={"confidence": 0.9}, project=project, echo=False)) == [B]
+    assert executed(run("smoke", project=project, echo=False, replace_paper_build=True)) == [A, B, C]
+    assert numbers(project, A)["p"] == 23 and check_build(project) == {}
 
 
 def test_module_closure_follows_imports_inside_the_package():
