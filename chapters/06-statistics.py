@@ -92,9 +92,10 @@ ranges = {**{m: (0.0, 1.0) for m in shares}, "circuit: n > 0.5": (0.0, float(R["
 summary = multiseed.summary(metrics, confidence=P["confidence"], n_boot=P["n_bootstrap"], skewed=set(columns),
                             bounds=ranges)
 times = multiseed.time_to_threshold(runs, [highest, sustained], conditions, cap, P["confidence"])
-family = inference.family(evidence)
+family = inference.family(evidence, P["confidence"])
 nonconverged = evidence.nonconverged()
-family_converged = inference.family(evidence.without(nonconverged))
+family_converged = inference.family(evidence.without(nonconverged), P["confidence"])
+level = multiseed.level(P["confidence"])  # "95 %": the captions leave the level to the headers and labels
 normal = multiseed.normality({c: metrics[c] for c in [highest, sustained, "test acc at 100", "circuit: mean frac"]})
 outliers = multiseed.outliers(metrics, threshold=P["outlier_z"])
 censored = multiseed.censored_runs({c: metrics[c] for c in columns})
@@ -102,47 +103,49 @@ key_tests = [t for t in family["test"] if t.startswith((f"{highest}:", f"{sustai
 
 # %%
 #| label: fig-time-to-threshold
-#| fig-cap: "Kaplan-Meier curves of epochs until test accuracy on subtraction first reaches the highest threshold, per initial condition: the share of runs not yet there (step line) with its pointwise 95 % log-log band; a cross at the cap marks runs that never got there (censored). Epochs on a log scale."
-plots.time_to_threshold_curves({c: survival.kaplan_meier(metrics[highest][c].tolist(), cap=cap) for c in conditions},
+#| fig-cap: "Kaplan-Meier curves of epochs until test accuracy on subtraction first reaches the highest threshold, per initial condition: the share of runs not yet there (step line) with its pointwise log-log band at the level in the legend; a cross at the cap marks runs that never got there (censored). Epochs on a log scale."
+plots.time_to_threshold_curves({c: survival.kaplan_meier(metrics[highest][c].tolist(), cap=cap, confidence=P["confidence"])
+                                for c in conditions},
                                cap=cap, xlabel=f"epochs to first {top} test accuracy",
                                ylabel="runs not yet there (share)")
 
 # %%
 #| label: tbl-time-to-threshold
-#| tbl-cap: "Epochs to the highest threshold (first reached / sustained) per condition, with runs that never got there kept as censored at the cap: runs that reached it (of all), Kaplan-Meier median with its 95 % interval (Brookmeyer-Crowley; a dash: beyond the cap), restricted mean to the cap with its 95 % log-normal interval (with a censored run it is a lower bound of the mean), and the geometric mean of the runs that reached it."
-md_table(multiseed.time_to_threshold_display(times))
+#| tbl-cap: "Epochs to the highest threshold (first reached / sustained) per condition, with runs that never got there kept as censored at the cap: runs that reached it (of all), Kaplan-Meier median with its interval (Brookmeyer-Crowley; 'beyond the cap': an end the runs never reached), restricted mean to the cap with its log-normal interval (with a censored run it is a lower bound of the mean), and the geometric mean of the runs that reached it."
+md_table(multiseed.time_to_threshold_display(times, P["confidence"]))
 
 # %%
 #| label: fig-acc100-ci
-#| fig-cap: "Test accuracy on subtraction at epoch 100 by initial condition: mean over seeds with its 95 % t-interval (df = n - 1)."
+#| fig-cap: "Test accuracy on subtraction at epoch 100 by initial condition: mean over seeds with its t-interval (df = n - 1) at the level on the axis."
 plots.bar_with_ci(summary[summary["metric"] == "test acc at 100"].assign(
     mean=lambda d: 100 * d["mean"], ci_low=lambda d: 100 * d["ci_low"], ci_high=lambda d: 100 * d["ci_high"]),
-    group="condition", ylabel="test accuracy at epoch 100 (%), mean and 95 % CI")
+    group="condition", ylabel=f"test accuracy at epoch 100 (%), mean and {level} CI")
 
 # %%
 #| label: tbl-key-tests
-#| tbl-cap: "Epochs to the highest threshold, every pair of conditions (a vs b), paired by seed: n pairs, the geometric mean of the per-seed ratios a / b with its 95 % t-interval ('>=': a censored run of a entered at the cap, so the ratio is a lower bound), the paired t-test on the log ratios (p) and its Holm-corrected p over the whole family of tests the paper reports (the next table), then as sensitivity analyses the Holm-corrected Welch tests on log and raw epochs and the paired test without the runs that never converged."
+#| tbl-cap: "Epochs to the highest threshold, every pair of conditions (a vs b), paired by seed: n pairs, the geometric mean of the per-seed ratios a / b with its t-interval (level in the effect column) ('>=': a censored run of a entered at the cap, so the ratio is a lower bound), the paired t-test on the log ratios (p) and its Holm-corrected p over the whole family of tests the paper reports (the next table), then as sensitivity analyses the Holm-corrected Welch tests on log and raw epochs and the paired test without the runs that never converged."
 md_table(multiseed.family_display(family, key_tests, family_converged), digits={"n": 0, "p": "p", "p Holm": "p",
          "p Holm, Welch on log": "p", "p Holm, Welch": "p", "p Holm without non-converged runs": "p"})
 
 # %%
 #| label: tbl-family
-#| tbl-cap: "The whole family of tests the paper reports, one row each: pairwise comparisons of conditions (paired by seed), retention tests (chapter 03), correlations of early accuracy with convergence, and key-frequency reuse (chapter 05). Effect with its 95 % interval, p, and Holm's correction over every test of the family with a defined p; the Welch columns replace the paired test by Welch's t on log or raw epochs; the last column recomputes the family without the runs that never converged."
+#| tbl-cap: "The whole family of tests the paper reports, one row each: pairwise comparisons of conditions (paired by seed), retention tests (chapter 03), correlations of early accuracy with convergence, and key-frequency reuse (chapter 05). Effect with its interval (level in the effect column), p, and Holm's correction over every test of the family with a defined p; the Welch columns replace the paired test by Welch's t on log or raw epochs; the last column recomputes the family without the runs that never converged."
 md_table(multiseed.family_display(family, without=family_converged), digits={"n": 0, "p": "p", "p Holm": "p",
          "p Holm, Welch on log": "p", "p Holm, Welch": "p", "p Holm without non-converged runs": "p"})
 
 # %%
 #| label: tbl-correlations
-#| tbl-cap: "Spearman's rho between test accuracy at epoch 100 and epochs to first reach the highest threshold (censored runs ranked at the cap), over all runs and within each condition: rho with an approximate 95 % interval (Fisher z, Bonett-Wright se), p and its Holm-corrected p over the family, n runs. The pooled rho mixes the difference between conditions with the relation within them."
+#| tbl-cap: "Spearman's rho between test accuracy at epoch 100 and epochs to first reach the highest threshold (censored runs ranked at the cap), over all runs and within each condition: rho with an approximate interval (Fisher z, Bonett-Wright se; level in the effect column), p and its Holm-corrected p over the family, n runs. The pooled rho mixes the difference between conditions with the relation within them."
 md_table(multiseed.family_display(family, [t for t in family["test"] if t.startswith("test acc at 100 vs")])
          [["test", "n", "effect", "p", "p Holm"]], digits={"n": 0, "p": "p", "p Holm": "p"})
 
 # %%
 #| label: tbl-seed-summary
-#| tbl-cap: "Per quantity and condition: runs with a value (of all runs), mean, sd (ddof 1), 95 % interval of the mean (log-normal for epochs, t otherwise; ci_method) with the t df, 95 % percentile-bootstrap interval, CV (sd / mean) and median, over the runs with a value. Epochs in epochs, accuracies as fractions."
+#| tbl-cap: "Per quantity and condition: runs with a value (of all runs), mean, sd (ddof 1), interval of the mean at the chapter's confidence level (log-normal for epochs, t otherwise; ci_method) with the t df, percentile-bootstrap interval at the same level, CV (sd / mean) and median, over the runs with a value. Epochs in epochs, accuracies as fractions."
 md_table(summary.assign(runs=lambda d: d["n_reached"].astype(str) + "/" + d["n_total"].astype(str))[
     ["metric", "condition", "runs", "mean", "sd", "df", "ci_low", "ci_high", "ci_method", "boot_low", "boot_high", "cv",
-     "median"]], digits=4)
+     "median"]].rename(columns={"ci_low": f"{level} CI low", "ci_high": f"{level} CI high",
+                                "boot_low": f"{level} bootstrap low", "boot_high": f"{level} bootstrap high"}), digits=4)
 
 # %%
 #| label: tbl-normality

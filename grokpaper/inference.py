@@ -102,7 +102,7 @@ def _welch(a, b, cap, log: bool) -> float:
     return float(stats._quiet(__import__("scipy").stats.ttest_ind, x, y, equal_var=False).pvalue)
 
 
-def pairwise(ev: Evidence, conditions=CONDITIONS) -> pd.DataFrame:
+def pairwise(ev: Evidence, conditions=CONDITIONS, confidence: float = 0.95) -> pd.DataFrame:
     """Every pair of conditions on the headline quantities: epochs to the highest threshold (first
     reached and sustained: paired log ratio), test accuracy at epoch 100, source-task accuracy after
     transfer and the circuits' mean fraction explained (paired difference)."""
@@ -125,13 +125,13 @@ def pairwise(ev: Evidence, conditions=CONDITIONS) -> pd.DataFrame:
             row = {"test": f"{name}: {a} vs {b}", "group": "pairwise", "quantity": name, "a": a, "b": b,
                    "effect": effect}
             if effect == "ratio":
-                r = stats.paired_log_ratio(va, vb, labels=seeds, cap=ev.cap)
+                r = stats.paired_log_ratio(va, vb, labels=seeds, cap=ev.cap, confidence=confidence)
                 row.update(estimate=r["geometric_mean"], ci_low=r["ci_low"], ci_high=r["ci_high"], n=r["n_pairs"],
                            null=1.0, bound=r["bound"], p=r["p"], p_rank=r["p_wilcoxon"], note=r["note"],
                            method="paired t on log ratios", p_welch_log=_welch(va, vb, ev.cap, True),
                            p_welch=_welch(va, vb, ev.cap, False))
             else:
-                r = paired_difference(ev, table, column, a, b)
+                r = paired_difference(ev, table, column, a, b, confidence)
                 row.update(estimate=r["mean"], ci_low=r["ci_low"], ci_high=r["ci_high"], n=r["n"], null=0.0,
                            bound=None, p=r["p"], p_rank=math.nan, note=r["note"], method="paired t on differences",
                            p_welch_log=math.nan, p_welch=_welch(va, vb, None, False))
@@ -139,12 +139,12 @@ def pairwise(ev: Evidence, conditions=CONDITIONS) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def retention_family(ev: Evidence, conditions=CONDITIONS) -> pd.DataFrame:
+def retention_family(ev: Evidence, conditions=CONDITIONS, confidence: float = 0.95) -> pd.DataFrame:
     """One-sample t-tests of each transfer condition's source-task test accuracy against chance
     1/p and of its excess over each seed's perfect-transfer score against 0."""
     table = ev.table("retention")
     conditions = [c for c in conditions if c in set(table["model"])]
-    tests = retention.retention_tests(table, conditions, int(ev.params["p"]))
+    tests = retention.retention_tests(table, conditions, int(ev.params["p"]), confidence)
     src = retention.TASK_NOUN[ev.params.get("source_task", "add")]
     dst = retention.TASK_NOUN[ev.params.get("transfer_task", "subtract")]
     names = {"vs_chance": f"{src} accuracy vs chance", "vs_perfect_transfer": f"{src} accuracy vs perfect {dst}"}
@@ -158,7 +158,7 @@ def retention_family(ev: Evidence, conditions=CONDITIONS) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def correlation_family(ev: Evidence, conditions=CONDITIONS) -> pd.DataFrame:
+def correlation_family(ev: Evidence, conditions=CONDITIONS, confidence: float = 0.95) -> pd.DataFrame:
     """Spearman's rho of test accuracy at epoch 100 against epochs to first reach the highest
     threshold (censored runs ranked at the cap): over all runs, and within each condition."""
     frame = ev.table("transfers")
@@ -170,7 +170,8 @@ def correlation_family(ev: Evidence, conditions=CONDITIONS) -> pd.DataFrame:
         if not len(rows_):  # every run of the scope left out (sensitivity without non-converged runs)
             continue
         labels = [f"{c}/{s}" for c, s in zip(rows_["condition"], rows_["seed"])]
-        r = multiseed.run_correlation(rows_["test acc at 100"], rows_[column], labels=labels, cap=ev.cap)
+        r = multiseed.run_correlation(rows_["test acc at 100"], rows_[column], labels=labels, cap=ev.cap,
+                                      confidence=confidence)
         rows.append({"test": f"test acc at 100 vs {column}: {scope}", "group": "correlation",
                      "quantity": f"test acc at 100 vs {column}", "a": scope, "b": None, "effect": "rho",
                      "estimate": r["rho"], "ci_low": r["ci_low"], "ci_high": r["ci_high"], "n": r["n"], "null": 0.0,
@@ -179,7 +180,7 @@ def correlation_family(ev: Evidence, conditions=CONDITIONS) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def frequency_family(ev: Evidence) -> pd.DataFrame:
+def frequency_family(ev: Evidence, confidence: float = 0.95) -> pd.DataFrame:
     """Key frequencies shared with the own seed's grokked source against the hypergeometric null
     (every transfer condition, the memorized sources, the random init), and for the memorized
     sources and the random init whether their own seed's source is closer than other seeds'."""
@@ -217,15 +218,17 @@ PARTS = (("transfers", pairwise), ("retention", retention_family), ("transfers",
          ("circuits", frequency_family))
 
 
-def family(ev: Evidence) -> pd.DataFrame:
-    """Every test the paper reports (one row each) with ``p_holm``: Holm over every test with a
-    defined p; ``p_welch_log_holm`` and ``p_welch_holm`` apply the same correction to the
-    sensitivity tests. Parts whose chapter has no results are left out (KeyError if none has)."""
+def family(ev: Evidence, confidence: float = 0.95) -> pd.DataFrame:
+    """Every test the paper reports (one row each), effects with intervals at ``confidence``, and
+    ``p_holm``: Holm over every test with a defined p; ``p_welch_log_holm`` and ``p_welch_holm``
+    apply the same correction to the sensitivity tests. Parts whose chapter has no results are
+    left out (KeyError if none has)."""
     if ev.transfers is None:
         raise KeyError("chapter 02-transfer has no results: the statistics family needs the transfer runs")
-    frames = [f for table, part in PARTS if getattr(ev, table) is not None and len(f := part(ev))]
+    frames = [f for table, part in PARTS if getattr(ev, table) is not None and len(f := part(ev, confidence=confidence))]
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
     out["p_holm"] = stats.holm(out["p"].astype(float))
+    out["confidence"] = confidence
     for column in ("p_welch_log", "p_welch"):
         # The sensitivity test replaces the primary one for its hypotheses; the others keep theirs.
         alternative = out[column].where(out[column].notna(), out["p"]).astype(float)

@@ -65,7 +65,7 @@ def time_to_threshold(table: pd.DataFrame, columns, conditions, cap: float, conf
     return pd.DataFrame(rows)
 
 
-def time_to_threshold_display(times: pd.DataFrame) -> pd.DataFrame:
+def time_to_threshold_display(times: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
     """``time_to_threshold`` as a readable table: reached (k/n), median and restricted mean each with
     its interval in one cell ('>=' where a censored run makes the mean a lower bound; 'beyond the
     cap' for an end the runs never reached), geometric mean of the runs that reached it."""
@@ -80,8 +80,9 @@ def time_to_threshold_display(times: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
         "epochs to": times["metric"], "condition": times["condition"],
         "reached": [f"{r}/{n}" for r, n in zip(times["reached"], times["runs"])],
-        "median (95 % CI)": [cell(*v) for v in zip(times["median"], times["median low"], times["median high"])],
-        "restricted mean (95 % CI)": [cell(v, lo, hi, ">= " if bound else "") for v, lo, hi, bound in zip(
+        f"median ({level(confidence)} CI)": [cell(*v) for v in zip(times["median"], times["median low"],
+                                                                   times["median high"])],
+        f"restricted mean ({level(confidence)} CI)": [cell(v, lo, hi, ">= " if bound else "") for v, lo, hi, bound in zip(
             times["restricted mean"], times["restricted mean low"], times["restricted mean high"],
             times["mean is a lower bound"])],
         "geometric mean, reached runs": [epochs(v) if not stats.is_missing(v) else "–"
@@ -97,7 +98,7 @@ def family_display(family: pd.DataFrame, tests=None, without: pd.DataFrame | Non
     rows = family if tests is None else pd.concat([family[family["test"] == t] for t in tests], ignore_index=True)
     out = pd.DataFrame({
         "test": rows["test"], "n": rows["n"], "method": rows["method"],
-        "effect": [_effect_text(r) for _, r in rows.iterrows()],
+        "effect": [_effect_text(r, r.get("confidence", 0.95)) for _, r in rows.iterrows()],
         "p": rows["p"], "p Holm": rows["p_holm"],
         "p Holm, Welch on log": rows["p_welch_log_holm"], "p Holm, Welch": rows["p_welch_holm"],
     })
@@ -107,7 +108,12 @@ def family_display(family: pd.DataFrame, tests=None, without: pd.DataFrame | Non
     return out
 
 
-def _effect_text(row) -> str:
+def level(confidence: float) -> str:
+    """A confidence level as the text writes it: 0.95 -> '95 %'."""
+    return f"{100 * confidence:g} %"
+
+
+def _effect_text(row, confidence: float = 0.95) -> str:
     """'>= 35.0x (95 % CI 14.4-85.2)', '-0.082 (95 % CI -0.60 to 0.43)', '21 (expected 2.25)'."""
     if stats.is_missing(row["estimate"]):
         return "n/a"
@@ -117,7 +123,7 @@ def _effect_text(row) -> str:
     if row["bound"] == "lower":
         value = ">= " + value
     if not stats.is_missing(row["ci_low"]):
-        value += f" (95 % CI {row['ci_low']:.3g} to {row['ci_high']:.3g})"
+        value += f" ({level(confidence)} CI {row['ci_low']:.3g} to {row['ci_high']:.3g})"
     return value
 
 

@@ -291,7 +291,10 @@ def time_to_threshold_curves(curves: dict, *, cap: float, xlabel: str = "epochs"
         handles.append(Line2D([], [], color="0.4", ls=":"))
         labels.append(f"cap: {significant(cap)} epochs")
         # Above the plot: inside, the curves and bands of the fast conditions run through any corner.
-        fig.legend(handles, labels, loc="outside upper center", ncols=2, title="band: pointwise confidence interval")
+        levels = {table.attrs.get("confidence") for table in curves.values()} - {None}
+        band = f"band: pointwise {significant(100 * levels.pop())} % confidence interval" if len(levels) == 1 else \
+            "band: pointwise confidence interval"
+        fig.legend(handles, labels, loc="outside upper center", ncols=2, title=band)
         if title:
             ax.set_title(title)
     return _done(fig)

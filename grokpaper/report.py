@@ -178,13 +178,20 @@ def count(n: int, noun: str) -> str:
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
-def departures(params: dict, profile: str = "paper", project: str | Path | None = None) -> dict:
-    """The study values of a build that differ from a profile's: ``{key: (build value, profile
-    value)}``; empty when the build is that profile as written (no overrides)."""
+def departures(results: "Results", profile: str = "paper", project: str | Path | None = None) -> dict:
+    """Every chapter's parameters that differ from a profile's: ``{chapter: {key: (build value,
+    profile value)}}``, chapters without a departure left out; empty when every chapter ran that
+    profile as written (no overrides)."""
     from grokpaper.params import load_profile
 
-    reference = load_profile(profile, project).study
-    return {k: (params[k], v) for k, v in reference.items() if k in params and params[k] != v}
+    reference = load_profile(profile, project)
+    out = {}
+    for chapter in sorted(results.blobs):
+        params, expected = results.params(chapter), reference.for_chapter(chapter)
+        changed = {k: (params[k], v) for k, v in expected.items() if k in params and params[k] != v}
+        if changed:
+            out[chapter] = changed
+    return out
 
 
 def fmt(value, digits: int = 0, percent: bool = False) -> str:

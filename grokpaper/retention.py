@@ -242,7 +242,7 @@ def values_by_model(table: pd.DataFrame, column: str, models) -> dict[str, list]
     return {m: table.loc[table["model"] == m, column].tolist() for m in models}
 
 
-def retention_tests(table: pd.DataFrame, conditions, p: int) -> pd.DataFrame:
+def retention_tests(table: pd.DataFrame, conditions, p: int, confidence: float = 0.95) -> pd.DataFrame:
     """Per transfer condition, one-sample t-tests of the source-task test accuracy: against the
     chance level 1/p, and against the per-seed score of a perfect transfer model (as a test of
     the per-seed difference accuracy - score against 0, because that score differs between the
@@ -257,7 +257,7 @@ def retention_tests(table: pd.DataFrame, conditions, p: int) -> pd.DataFrame:
             ("vs_chance", sub["source_acc_test"], 1 / p),
             ("vs_perfect_transfer", sub["source_excess_test"], 0.0),
         ):
-            r = stats.one_sample(values.tolist(), ref, name=c, labels=seeds)
+            r = stats.one_sample(values.tolist(), ref, name=c, labels=seeds, confidence=confidence)
             rows.append({"condition": c, "test": test, "tested values": TEST_VALUES[test],
                          "reference": ref, **{k: r[k] for k in ("mean", "t", "df", "p", "n", "ci_low", "ci_high", "note")}})
     return pd.DataFrame(rows)

@@ -88,11 +88,15 @@ def test_md_table_is_a_pipe_table():
 
 def test_departures_name_what_a_build_changed_from_a_profile():
     from grokpaper.params import load_profile
-    from grokpaper.report import count, departures
+    from grokpaper.report import Results, count, departures
 
-    paper = dict(load_profile("paper").study)
-    assert departures(paper) == {}
-    assert departures({**paper, "seeds": [42]}) == {"seeds": ([42], paper["seeds"])}
+    profile = load_profile("paper")
+    build = {c: {"params": profile.for_chapter(c), "numbers": {}} for c in ("02-transfer", "06-statistics")}
+    assert departures(Results(build)) == {}
+    build["06-statistics"]["params"] = {**profile.for_chapter("06-statistics"), "confidence": 0.99}
+    build["02-transfer"]["params"] = {**profile.for_chapter("02-transfer"), "seeds": [42]}
+    assert departures(Results(build)) == {"02-transfer": {"seeds": ([42], profile.study["seeds"])},
+                                          "06-statistics": {"confidence": (0.99, 0.95)}}
     assert count(1, "seed") == "1 seed" and count(5, "seed") == "5 seeds"
 
 
