@@ -18,9 +18,9 @@ from pathlib import Path
 
 import torch
 
-from grokpaper.fourier import neuron_fourier_analysis, neuron_fourier_shares
-from grokpaper.inspect_model import all_inputs, equals_position_forward
-from grokpaper.model import ModelConfig, Transformer, init_params, load_checkpoint
+from grokpaper.analysis.fourier import neuron_fourier_analysis, neuron_fourier_shares
+from grokpaper.analysis.inspection import all_inputs, equals_position_forward
+from grokpaper.core.model import ModelConfig, Transformer, init_params, load_checkpoint
 
 CHECKPOINT = Path(__file__).resolve().parents[2] / "shared" / "reference" / "nanda_wd0.1_addition.pth"
 

@@ -3,7 +3,7 @@ core (what ``python -m grokpaper train all --workers N`` does), measured side by
 
     python benchmarks/cpu_workers.py [--p 113] [--epochs 60] [--rounds 3] [--workers 2]
 
-Each measurement runs ``grokpaper.train.train`` on one model in fresh subprocesses (so the
+Each measurement runs ``grokpaper.core.train.train`` on one model in fresh subprocesses (so the
 thread count is set before torch starts): once with ``OMP_NUM_THREADS=workers``, once as
 ``workers`` concurrent processes with ``OMP_NUM_THREADS=1``. Rounds alternate the two so
 machine noise hits both alike; the table reports the median throughput in model-epochs per
@@ -24,7 +24,7 @@ CHILD = """
 import sys, torch
 sys.path.insert(0, {bench!r})
 from train_speed import trainer_ms
-from grokpaper.model import ModelConfig
+from grokpaper.core.model import ModelConfig
 trainer_ms(ModelConfig(p={p}), 1, 5, torch.device("cpu"))  # warm-up
 print(trainer_ms(ModelConfig(p={p}), 1, {epochs}, torch.device("cpu")))
 """

@@ -4,7 +4,7 @@
 
 The plain reference is the original training step: the reference model's full 3-position
 forward, one model per step, torch AdamW, no per-epoch test pass. Ours is
-``grokpaper.train.train`` itself (batched, "=" only, test set evaluated every 10 epochs)
+``grokpaper.core.train.train`` itself (batched, "=" only, test set evaluated every 10 epochs)
 for M = 1 and M = 15 models (M = 15 run through the forward/backward in chunks of 1, 3 or
 all 15 models: same numbers, different memory traffic). Rounds interleave the three so machine noise hits all alike;
 the table reports the median ms per model-epoch and the ratio to the reference.
@@ -21,9 +21,9 @@ from datetime import date
 import torch
 import torch.nn.functional as F
 
-from grokpaper.data import make_split
-from grokpaper.model import ModelConfig, Transformer, init_params
-from grokpaper.train import ModelRun, train
+from grokpaper.core.data import make_split
+from grokpaper.core.model import ModelConfig, Transformer, init_params
+from grokpaper.core.train import ModelRun, train
 
 
 def sync(device):

@@ -44,10 +44,11 @@ thresholds = None
 checkpoint_every = None
 
 # %%
-from grokpaper import plots, stats, tables
-from grokpaper.params import resolve_in_notebook
-from grokpaper.report import md_table, save_numbers
-from grokpaper.study import Study
+from grokpaper.analysis import stats
+from grokpaper.config import resolve_in_notebook
+from grokpaper.core.study import Study
+from grokpaper.paper import plots, tables
+from grokpaper.paper.report import md_table, save_numbers
 
 P = resolve_in_notebook("01-sources", globals())
 sources = Study.from_params(P, progress=False).sources()

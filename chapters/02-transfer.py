@@ -46,10 +46,10 @@ thresholds = None
 checkpoint_every = None
 
 # %%
-from grokpaper import original, plots, tables
-from grokpaper.params import resolve_in_notebook
-from grokpaper.report import md_table, save_numbers
-from grokpaper.study import CONDITIONS, Study
+from grokpaper.config import resolve_in_notebook
+from grokpaper.core.study import CONDITIONS, Study
+from grokpaper.paper import original, plots, tables
+from grokpaper.paper.report import md_table, save_numbers
 
 P = resolve_in_notebook("02-transfer", globals())
 runs = Study.from_params(P, progress=False).transfers()

@@ -53,10 +53,10 @@ thresholds = None
 checkpoint_every = None
 
 # %%
-from grokpaper import plots, retention
-from grokpaper.params import resolve_in_notebook
-from grokpaper.report import md_table, save_numbers
-from grokpaper.study import CONDITIONS, Study
+from grokpaper.config import resolve_in_notebook
+from grokpaper.core.study import CONDITIONS, Study
+from grokpaper.paper import plots, retention
+from grokpaper.paper.report import md_table, save_numbers
 
 P = resolve_in_notebook("04-agreement", globals())
 study = Study.from_params(P, progress=False)

@@ -84,10 +84,11 @@ checkpoint_every = None
 min_neuron_count = None
 
 # %%
-from grokpaper import circuits, fourier, plots, retention
-from grokpaper.params import resolve_in_notebook
-from grokpaper.report import md_table, save_numbers
-from grokpaper.study import CONDITIONS, Study
+from grokpaper.analysis import fourier
+from grokpaper.config import resolve_in_notebook
+from grokpaper.core.study import CONDITIONS, Study
+from grokpaper.paper import circuits, plots, retention
+from grokpaper.paper.report import md_table, save_numbers
 
 P = resolve_in_notebook("05-circuits", globals())
 study = Study.from_params(P, progress=False)

@@ -33,7 +33,7 @@
 #   circuit metrics: paired differences.
 # * **Multiplicity**: Holm's correction over the **whole family** of tests the paper reports
 #   (pairwise comparisons, retention tests of chapter 03, correlations, frequency reuse of chapter
-#   05; `grokpaper.inference`), with its size stated.
+#   05; `grokpaper.paper.inference`), with its size stated.
 # * **Correlation** of early accuracy with convergence: Spearman's rho over all runs (censored runs
 #   ranked at the cap) and within each condition, since the pooled rho mostly measures the
 #   difference between conditions.
@@ -66,11 +66,12 @@ n_bootstrap = None
 outlier_z = None
 
 # %%
-from grokpaper import inference, multiseed, plots, survival
-from grokpaper.evidence import Evidence
-from grokpaper.params import resolve_in_notebook
-from grokpaper.report import Results, md_table, save_numbers
-from grokpaper.study import CONDITIONS
+from grokpaper.analysis import survival
+from grokpaper.config import resolve_in_notebook
+from grokpaper.core.study import CONDITIONS
+from grokpaper.paper import inference, multiseed, plots
+from grokpaper.paper.evidence import Evidence
+from grokpaper.paper.report import Results, md_table, save_numbers
 
 P = resolve_in_notebook("06-statistics", globals())
 R = Results.load()

@@ -50,10 +50,10 @@ late_epochs = None
 collapse_drop = None
 
 # %%
-from grokpaper import dynamics, plots
-from grokpaper.params import resolve_in_notebook
-from grokpaper.report import md_table, save_numbers
-from grokpaper.study import CONDITIONS, Study
+from grokpaper.config import resolve_in_notebook
+from grokpaper.core.study import CONDITIONS, Study
+from grokpaper.paper import dynamics, plots
+from grokpaper.paper.report import md_table, save_numbers
 
 P = resolve_in_notebook("07-dynamics", globals())
 runs = Study.from_params(P, progress=False).transfers()

@@ -19,7 +19,7 @@
 # Every quantitative claim of the design document is one entry of `grokpaper/claims.yaml`: the
 # quote as printed, the numbers in it as printed, what each is compared against, and the kind of
 # statement it is. A claim the document makes in several places is one entry (the other places are
-# listed with it). The verdict rule is one short function per kind (`grokpaper.audit`, whose
+# listed with it). The verdict rule is one short function per kind (`grokpaper.paper.audit`, whose
 # docstring states it in full): a mean is judged against its interval (log-normal for epochs;
 # with censored runs, the restricted mean to the cap is a lower bound, and only a claim below it is
 # contradicted); a claimed p-value on the Holm-corrected p of the paper's whole family of tests and
@@ -54,9 +54,9 @@ thresholds = None
 checkpoint_every = None
 
 # %%
-from grokpaper import audit
-from grokpaper.params import resolve_in_notebook
-from grokpaper.report import Results, md_table, save_numbers
+from grokpaper.config import resolve_in_notebook
+from grokpaper.paper import audit
+from grokpaper.paper.report import Results, md_table, save_numbers
 
 P = resolve_in_notebook("08-audit", globals())
 R = Results.load()

@@ -43,10 +43,10 @@ checkpoint_every = None
 # %%
 import pandas as pd
 
-from grokpaper import tables
-from grokpaper.params import resolve_in_notebook
-from grokpaper.report import md_table, save_numbers
-from grokpaper.study import Study
+from grokpaper.config import resolve_in_notebook
+from grokpaper.core.study import Study
+from grokpaper.paper import tables
+from grokpaper.paper.report import md_table, save_numbers
 
 P = resolve_in_notebook("09-runs", globals())
 study = Study.from_params(P, progress=False)

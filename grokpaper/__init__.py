@@ -8,10 +8,10 @@ __version__ = "0.1.0"
 
 # Imported on first use, so that `import grokpaper` (and the command line) stays light.
 _LAZY = {
-    "open_run": "grokpaper.study",
-    "open_study": "grokpaper.study",
-    "load_checkpoint": "grokpaper.model",
-    "to_hooked_transformer": "grokpaper.hooked",
+    "open_run": "grokpaper.core.study",
+    "open_study": "grokpaper.core.study",
+    "load_checkpoint": "grokpaper.core.model",
+    "to_hooked_transformer": "grokpaper.core.hooked",
 }
 
 

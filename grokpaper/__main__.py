@@ -12,12 +12,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="grokpaper", description=__doc__)
     subparsers = parser.add_subparsers(dest="command", required=True)
 
-    from grokpaper.runner import add_run_command
+    from grokpaper.build.runner import add_run_command
     add_run_command(subparsers)  # run: execute the stale chapter notebooks
 
     add_train_command(subparsers)  # train: one condition for given seeds, with a progress bar
 
-    from grokpaper.render import add_cli as add_render_command
+    from grokpaper.build.render import add_cli as add_render_command
     add_render_command(subparsers)  # render: build the report (quarto, or pandoc + typst offline)
 
     args = parser.parse_args(argv)
@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def add_train_command(subparsers) -> None:
     """Register ``train``: sources, one condition's transfers, or all runs in parallel workers."""
-    from grokpaper.study import CONDITIONS
+    from grokpaper.core.study import CONDITIONS
 
     p = subparsers.add_parser(
         "train", help="train (or read from the store) the source or transfer runs of a profile",
@@ -51,11 +51,11 @@ def add_train_command(subparsers) -> None:
 def _train_command(args) -> int:
     """The ``train`` subcommand. Ctrl-C prints one line (where training stopped, where the same
     command resumes) and exits 130, the shell's status for an interrupt."""
-    from grokpaper.params import ParamsError, chapter_params
-    from grokpaper.runner import parse_overrides
-    from grokpaper.store import StoreError
-    from grokpaper.study import CONDITIONS, Study
-    from grokpaper.train import TrainingInterrupted
+    from grokpaper.build.runner import parse_overrides
+    from grokpaper.config import ParamsError, chapter_params
+    from grokpaper.core.store import StoreError
+    from grokpaper.core.study import CONDITIONS, Study
+    from grokpaper.core.train import TrainingInterrupted
 
     _use_thread_count_from_environment()
     try:
@@ -69,7 +69,7 @@ def _train_command(args) -> int:
         return 2
     try:
         if args.what == "all":
-            from grokpaper.parallel import store_files, train_all
+            from grokpaper.core.parallel import store_files, train_all
             if args.list_files:
                 print("\n".join(os.path.relpath(path) for path in store_files(study.settings)))
                 return 0

@@ -3,7 +3,7 @@ tests of the audit and the statistics family."""
 
 import pandas as pd
 
-from grokpaper.evidence import Evidence
+from grokpaper.paper.evidence import Evidence
 
 CAP = 30_000
 

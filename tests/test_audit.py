@@ -1,4 +1,4 @@
-"""The claims audit (grokpaper.audit): the verdict rule on its hard cases (rounding, censoring,
+"""The claims audit (grokpaper.paper.audit): the verdict rule on its hard cases (rounding, censoring,
 single-run claims, multiplicity), the claims data, and the sensitivity to runs that never
 converged."""
 
@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from grokpaper import audit
-from grokpaper.audit import (CONTRADICTED, DEFINITIONAL, INCONCLUSIVE, INCONSISTENT, NOT_TESTABLE, SUPPORTED, Estimate,
+from grokpaper.paper import audit
+from grokpaper.paper.audit import (CONTRADICTED, DEFINITIONAL, INCONCLUSIVE, INCONSISTENT, NOT_TESTABLE, SUPPORTED, Estimate,
                              RunValues, parse_printed)
 from synthetic_study import CAP, study
 

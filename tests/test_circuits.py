@@ -1,4 +1,4 @@
-"""Tests for grokpaper.circuits (per-model circuit tables) and its figures, on small synthetic
+"""Tests for grokpaper.paper.circuits (per-model circuit tables) and its figures, on small synthetic
 models."""
 
 import matplotlib
@@ -13,10 +13,10 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from grokpaper import circuits, plots  # noqa: E402
-from grokpaper.model import PARAM_NAMES, ModelConfig, init_params  # noqa: E402
-from grokpaper.retention import StudyModel  # noqa: E402
-from grokpaper.study import CONDITIONS  # noqa: E402
+from grokpaper.core.model import PARAM_NAMES, ModelConfig, init_params  # noqa: E402
+from grokpaper.core.study import CONDITIONS  # noqa: E402
+from grokpaper.paper import circuits, plots  # noqa: E402
+from grokpaper.paper.retention import StudyModel  # noqa: E402
 
 SMALL = ModelConfig(p=11, d_model=16, n_heads=2, d_head=8, d_mlp=24)
 MIN = 2

@@ -7,11 +7,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from grokpaper import batched, data
-from grokpaper.model import ModelConfig, Transformer, init_params, load_checkpoint, save_checkpoint
-from grokpaper.store import RunStore, config_key
-from grokpaper.study import CONDITIONS, Study, StudySettings
-from grokpaper.train import Event, Hyper, ModelRun, train
+from grokpaper.core import batched, data
+from grokpaper.core.model import ModelConfig, Transformer, init_params, load_checkpoint, save_checkpoint
+from grokpaper.core.store import RunStore, config_key
+from grokpaper.core.study import CONDITIONS, Study, StudySettings
+from grokpaper.core.train import Event, Hyper, ModelRun, train
 
 from reference_data import CHECKPOINT, REFERENCE, needs_reference
 
@@ -337,9 +337,9 @@ def test_study_trains_once_then_reads_the_store(tmp_path, monkeypatch):
     grokked_run = next(r for r in runs if (r.seed, r.condition) == (1, "grokked"))
     assert grokked_run.stored.config["init"]["from_run"] == sources[1].key
 
-    import grokpaper.study
+    import grokpaper.core.study
 
-    monkeypatch.setattr(grokpaper.study, "train", lambda *a, **k: pytest.fail("trained a stored run again"))
+    monkeypatch.setattr(grokpaper.core.study, "train", lambda *a, **k: pytest.fail("trained a stored run again"))
     again = Study(_settings(), store, progress=False).transfers()
     assert [r.stored.key for r in again] == [r.stored.key for r in runs]
     assert all(a.curve.equals(b.curve) for a, b in zip(again, runs))
@@ -357,12 +357,12 @@ def test_store_write_is_atomic(tmp_path, monkeypatch):
     store = RunStore(tmp_path)
     cfg = ModelConfig(p=11)
     outcome = train(_runs(cfg, (1,), 5), cfg, progress=False, device="cpu")[0]
-    import grokpaper.model
+    import grokpaper.core.model
 
     def crash(*args, **kwargs):
         raise OSError("disk full (simulated)")
 
-    monkeypatch.setattr(grokpaper.model, "save_checkpoint", crash)
+    monkeypatch.setattr(grokpaper.core.model, "save_checkpoint", crash)
     with pytest.raises(OSError):
         store.save("k1", {"a": 1}, outcome, cfg)
     assert not store.has("k1")
@@ -425,7 +425,7 @@ def test_progress_bar_ends_at_its_total_when_the_batch_stops_early(capsys):
 
 
 def test_status_file_says_where_training_is(tmp_path, monkeypatch):
-    from grokpaper.status import STATUS_FILE_ENV, read_status
+    from grokpaper.core.status import STATUS_FILE_ENV, read_status
 
     monkeypatch.setenv(STATUS_FILE_ENV, str(tmp_path / "status.json"))
     cfg = ModelConfig(p=11)
@@ -441,7 +441,7 @@ def test_ctrl_c_checkpoints_at_the_end_of_the_epoch_and_resumes_bit_identical(tm
     import os
     import signal
 
-    from grokpaper.train import TrainingInterrupted
+    from grokpaper.core.train import TrainingInterrupted
 
     cfg = ModelConfig(p=11)
     reference = train(_runs(cfg, (1, 2), 40), cfg, eval_every=5, progress=False, device="cpu")
@@ -491,7 +491,7 @@ def _truncate(path):
 
 @pytest.mark.parametrize("file", ["result.json", "config.json", "curve.csv", "final.safetensors"])
 def test_a_truncated_store_file_is_one_error_naming_it_and_the_fix(trained_store, tmp_path, file):
-    from grokpaper.store import StoreError
+    from grokpaper.core.store import StoreError
 
     store = _copy_of(trained_store, tmp_path)
     settings = _settings()
@@ -512,7 +512,7 @@ def test_a_truncated_store_file_is_one_error_naming_it_and_the_fix(trained_store
 
 
 def test_a_truncated_resume_checkpoint_is_one_error_naming_it(tmp_path):
-    from grokpaper.store import StoreError
+    from grokpaper.core.store import StoreError
 
     cfg = ModelConfig(p=11)
     resume = tmp_path / "resume" / "batch.pt"
@@ -525,10 +525,10 @@ def test_a_truncated_resume_checkpoint_is_one_error_naming_it(tmp_path):
 
 
 def test_read_only_study_names_the_missing_runs_and_trains_nothing(tmp_path, monkeypatch):
-    import grokpaper.study
-    from grokpaper.store import RunNotStored
+    import grokpaper.core.study
+    from grokpaper.core.store import RunNotStored
 
-    monkeypatch.setattr(grokpaper.study, "train", lambda *a, **k: pytest.fail("a read-only study trained"))
+    monkeypatch.setattr(grokpaper.core.study, "train", lambda *a, **k: pytest.fail("a read-only study trained"))
     study = Study(_settings(), RunStore(tmp_path), train=False, profile="smoke")
     with pytest.raises(RunNotStored, match=r"2 runs are not in the store \S+; train them with `GROKPAPER_STORE=\S+ "
                                            r"python -m grokpaper train sources --seeds 1 --profile smoke` for "
@@ -540,8 +540,8 @@ def test_read_only_study_names_the_missing_runs_and_trains_nothing(tmp_path, mon
 
 def test_open_run_reads_a_stored_run_and_never_trains(tmp_path, monkeypatch):
     import grokpaper
-    import grokpaper.study
-    from grokpaper.store import RunNotStored
+    import grokpaper.core.study
+    from grokpaper.core.store import RunNotStored
 
     overrides = dict(grokked_max_epochs=40, memorized_fixed_epochs=20, transfer_max_epochs=20)
     with pytest.raises(RunNotStored, match=r"^run transfer-random-seed2 \(key \w+\) is not in the store \S+; train it with "
@@ -552,7 +552,7 @@ def test_open_run_reads_a_stored_run_and_never_trains(tmp_path, monkeypatch):
     trained.train_missing = True  # train it here, the way a chapter would
     trained.progress = False
     expected = trained.transfers(("random",))[0]
-    monkeypatch.setattr(grokpaper.study, "train", lambda *a, **k: pytest.fail("open_run trained"))
+    monkeypatch.setattr(grokpaper.core.study, "train", lambda *a, **k: pytest.fail("open_run trained"))
     run = grokpaper.open_run(2, "random", profile="smoke", store=tmp_path, **overrides)
     assert run.stored.key == expected.stored.key and run.curve.equals(expected.curve)
     logits, cache = run.model().run_with_cache(data.tokens(data.all_pairs(23), 23))

@@ -1,10 +1,10 @@
-"""Tests for grokpaper.curves: thresholds, exact epochs, dynamics and bad input."""
+"""Tests for grokpaper.analysis.curves: thresholds, exact epochs, dynamics and bad input."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from grokpaper import curves as C
+from grokpaper.analysis import curves as C
 
 
 def make_curve(test_acc, every=10):

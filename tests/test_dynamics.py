@@ -1,4 +1,4 @@
-"""Learning-dynamics rows (grokpaper.dynamics) and multi-seed helpers (grokpaper.multiseed)."""
+"""Learning-dynamics rows (grokpaper.paper.dynamics) and multi-seed helpers (grokpaper.paper.multiseed)."""
 
 import math
 from types import SimpleNamespace
@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from grokpaper import dynamics, multiseed
+from grokpaper.paper import dynamics, multiseed
 
 
 def curve(acc):

@@ -1,11 +1,12 @@
-"""The findings in words (grokpaper.findings): the wording follows the numbers it is given."""
+"""The findings in words (grokpaper.paper.findings): the wording follows the numbers it is given."""
 
 import math
 
 import pytest
 
-from grokpaper import audit, findings, stats
-from grokpaper.report import Results
+from grokpaper.analysis import stats
+from grokpaper.paper import audit, findings
+from grokpaper.paper.report import Results
 
 CONDITIONS = ("grokked", "memorized", "memorized-fixed", "random")
 SEEDS = [42, 7, 99, 314, 123]

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from grokpaper.fourier import (
+from grokpaper.analysis.fourier import (
     DocumentMethodSpectrum,
     NeuronFourierAnalysis,
     basis_frequency,
@@ -24,8 +24,8 @@ from grokpaper.fourier import (
     overlap_sum_pvalue,
     summarise_frequencies,
 )
-from grokpaper.inspect_model import all_inputs, attention_from_equals, equals_position_forward, weight_norms
-from grokpaper.model import ModelConfig, Transformer, init_params, load_checkpoint
+from grokpaper.analysis.inspection import all_inputs, attention_from_equals, equals_position_forward, weight_norms
+from grokpaper.core.model import ModelConfig, Transformer, init_params, load_checkpoint
 
 from reference_data import CHECKPOINT, REFERENCE, needs_reference
 SMALL = ModelConfig(p=11, d_model=16, n_heads=2, d_head=8, d_mlp=24)

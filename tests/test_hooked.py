@@ -4,14 +4,14 @@ the same activation in both models (after the layout change ``hooked_activation`
 import pytest
 import torch
 
-from grokpaper import data
-from grokpaper.model import ModelConfig, Transformer, init_params, load_checkpoint
+from grokpaper.core import data
+from grokpaper.core.model import ModelConfig, Transformer, init_params, load_checkpoint
 
 from reference_data import CHECKPOINT, needs_reference
 
 pytest.importorskip("transformer_lens", reason="transformer-lens is not installed (pip install -e '.[test]' installs it)")
 
-from grokpaper.hooked import HOOK_NAMES, hooked_activation, to_hooked_transformer  # noqa: E402
+from grokpaper.core.hooked import HOOK_NAMES, hooked_activation, to_hooked_transformer  # noqa: E402
 
 
 def _compare(params, cfg):

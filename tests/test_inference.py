@@ -1,5 +1,5 @@
-"""The family of tests the paper reports (grokpaper.inference) and the per-run evidence it reads
-(grokpaper.evidence): paired by seed, censored runs kept, Holm over the whole family."""
+"""The family of tests the paper reports (grokpaper.paper.inference) and the per-run evidence it reads
+(grokpaper.paper.evidence): paired by seed, censored runs kept, Holm over the whole family."""
 
 import math
 
@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from grokpaper import inference, stats
-from grokpaper.evidence import RunId
+from grokpaper.analysis import stats
+from grokpaper.paper import inference
+from grokpaper.paper.evidence import RunId
 from synthetic_study import CAP, study
 
 

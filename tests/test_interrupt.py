@@ -10,10 +10,10 @@ import time
 
 import torch
 
-from grokpaper.params import chapter_params
-from grokpaper.status import STATUS_FILE_ENV, watch_training
-from grokpaper.store import RunStore
-from grokpaper.study import Study, StudySettings
+from grokpaper.config import chapter_params
+from grokpaper.core.status import STATUS_FILE_ENV, watch_training
+from grokpaper.core.store import RunStore
+from grokpaper.core.study import Study, StudySettings
 
 OVERRIDES = {"transfer_max_epochs": 120, "checkpoint_every": 50}
 COMMAND = [sys.executable, "-m", "grokpaper", "train", "transfer", "--profile", "smoke", "--condition", "random",

@@ -20,8 +20,8 @@ def _example() -> str:
 @needs_reference
 def test_readme_library_example_runs_on_the_committed_runs(monkeypatch):
     pytest.importorskip("transformer_lens", reason="transformer-lens is not installed (pip install -e '.[test]')")
-    from grokpaper.store import RunStore, config_key
-    from grokpaper.study import open_study
+    from grokpaper.core.store import RunStore, config_key
+    from grokpaper.core.study import open_study
 
     monkeypatch.delenv("GROKPAPER_STORE", raising=False)
     monkeypatch.chdir(ROOT)  # the example's paths are relative to the project root

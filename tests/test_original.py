@@ -1,4 +1,4 @@
-"""Tests for grokpaper.original: the original run's saved outputs (original_run.yaml) match the
+"""Tests for grokpaper.paper.original: the original run's saved outputs (original_run.yaml) match the
 reference notes they were transcribed from, load with clear errors, and sit beside a small
 synthetic transfer table (one censored run, one condition missing)."""
 
@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from grokpaper import original as O
+from grokpaper.paper import original as O
 from reference_data import REFERENCE
 
 OUTPUTS_MD = REFERENCE / "original-study-outputs.md"
@@ -95,7 +95,7 @@ def test_the_original_means_recompute_from_its_per_seed_epochs(run):
 
 
 def test_every_condition_of_ours_has_an_original_counterpart():
-    from grokpaper.study import CONDITIONS
+    from grokpaper.core.study import CONDITIONS
 
     assert set(O.COUNTERPARTS) == set(CONDITIONS)
     assert {name for name, _ in O.COUNTERPARTS.values()} == set(O.ORIGINAL_CONDITIONS)

@@ -1,12 +1,12 @@
-"""The parallel CPU scheduler (grokpaper.parallel): dependency order, same store entries as
+"""The parallel CPU scheduler (grokpaper.core.parallel): dependency order, same store entries as
 the chapters, nothing retrained, bad input refused."""
 
 import pytest
 
-from grokpaper.params import chapter_params
-from grokpaper.parallel import jobs, store_files, threads_per_worker, train_all
-from grokpaper.store import RunStore
-from grokpaper.study import CONDITIONS, Study, StudySettings
+from grokpaper.config import chapter_params
+from grokpaper.core.parallel import jobs, store_files, threads_per_worker, train_all
+from grokpaper.core.store import RunStore
+from grokpaper.core.study import CONDITIONS, Study, StudySettings
 
 OVERRIDES = {"grokked_max_epochs": "60", "memorized_fixed_epochs": "20", "transfer_max_epochs": "30",
              "checkpoint_every": "20"}
@@ -57,7 +57,7 @@ def test_bad_worker_count_is_refused_before_anything_runs(tmp_path):
 
 def test_each_worker_gets_its_share_of_the_cores_as_threads(tmp_path, monkeypatch):
     from grokpaper.__main__ import _use_thread_count_from_environment
-    from grokpaper.parallel import worker_env
+    from grokpaper.core.parallel import worker_env
 
     assert [threads_per_worker(w, cores=16) for w in (1, 2, 3, 4, 32)] == [16, 8, 5, 4, 1]
     assert threads_per_worker(2, cores=2) == 1 and threads_per_worker(3, cores=2) == 1

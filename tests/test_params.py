@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from grokpaper.params import (
+from grokpaper.config import (
     CHAPTER_SCHEMA, STUDY_SCHEMA, ParamsError, chapter_params, load_profile, project_root,
     resolve_in_notebook,
 )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from grokpaper import render, runner
+from grokpaper.build import render, runner
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow

@@ -1,4 +1,4 @@
-"""Tests for grokpaper.plots: every figure builds headless on small synthetic data, has
+"""Tests for grokpaper.paper.plots: every figure builds headless on small synthetic data, has
 labelled axes, and save() writes non-empty PNG and SVG files."""
 
 import matplotlib
@@ -11,9 +11,9 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from grokpaper import plots as P  # noqa: E402
-from grokpaper import stats as S  # noqa: E402
-from grokpaper import survival as V  # noqa: E402
+from grokpaper.analysis import stats as S  # noqa: E402
+from grokpaper.analysis import survival as V  # noqa: E402
+from grokpaper.paper import plots as P  # noqa: E402
 
 
 def curve(seed, n=30, every=10):

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from grokpaper.data import split_indices
-from grokpaper.model import ModelConfig, init_params, load_checkpoint
-from grokpaper.progress import (
+from grokpaper.core.data import split_indices
+from grokpaper.core.model import ModelConfig, init_params, load_checkpoint
+from grokpaper.analysis.progress import (
     gini,
     progress_curve,
     progress_measures,

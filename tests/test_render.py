@@ -14,7 +14,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grokpaper import render
+from grokpaper.build import render
+from grokpaper.paper import report
 
 FIXTURE = Path(__file__).parent / "fixtures" / "render_project"
 EXPECTED_FIGURES = 2   # fig-curve (01-demo), fig-bars (02-more)
@@ -157,11 +158,11 @@ def test_freeze_inputs_cover_the_package_modules_the_article_imports(tmp_path):
     project = make_project(tmp_path / "p")
     qmd = project / "paper.qmd"
     assert render.freeze_inputs(project, qmd)["modules"] == {}  # the fixture's article imports json only
-    qmd.write_text(qmd.read_text().replace("import json\n", "import json\nfrom grokpaper.report import fmt\n"))
+    qmd.write_text(qmd.read_text().replace("import json\n", "import json\nfrom grokpaper.paper.report import fmt\n"))
     modules = render.freeze_inputs(project, qmd)["modules"]
-    report_py = Path(render.__file__).with_name("report.py")
-    assert modules["grokpaper/report.py"] == hashlib.sha256(report_py.read_bytes()).hexdigest()
-    assert "grokpaper/stats.py" in modules  # imported by report.py: a changed sentence generator counts too
+    report_py = Path(report.__file__)
+    assert modules["grokpaper/paper/report.py"] == hashlib.sha256(report_py.read_bytes()).hexdigest()
+    assert "grokpaper/analysis/stats.py" in modules  # imported by report.py: a changed sentence generator counts too
 
 
 # `quarto render` with `freeze: auto` as Quarto documents it: the article executes unless its freeze

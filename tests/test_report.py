@@ -5,8 +5,8 @@ import math
 import pandas as pd
 import pytest
 
-from grokpaper import stats
-from grokpaper.report import EPOCH_RANGE, Results, clip_interval, fmt, md_table, save_numbers, significant, summary_text
+from grokpaper.analysis import stats
+from grokpaper.paper.report import EPOCH_RANGE, Results, clip_interval, fmt, md_table, save_numbers, significant, summary_text
 
 
 def test_save_and_read_back_nested_numbers_with_dotted_keys(tmp_path):
@@ -75,7 +75,7 @@ def test_md_table_is_a_pipe_table():
     rule = md_table(reasons).data.splitlines()[1].split("|")[1:-1]
     assert len(rule[1]) > 5 * len(rule[0])  # the text column gets most of a wrapped table's width
     # Too wide for a line: the short column keeps its width, the text columns share the rest.
-    from grokpaper.report import TABLE_LINE_CHARS
+    from grokpaper.paper.report import TABLE_LINE_CHARS
 
     wide = pd.DataFrame({"claim": ["a claim that is quite long " * 2] * 3, "verdict": ["not supported"] * 3,
                          "reason": ["a reason that goes on and on " * 4] * 3})
@@ -87,8 +87,8 @@ def test_md_table_is_a_pipe_table():
 
 
 def test_departures_name_what_a_build_changed_from_a_profile():
-    from grokpaper.params import load_profile
-    from grokpaper.report import Results, count, departures
+    from grokpaper.config import load_profile
+    from grokpaper.paper.report import Results, count, departures
 
     profile = load_profile("paper")
     build = {c: {"params": profile.for_chapter(c), "numbers": {}} for c in ("02-transfer", "06-statistics")}
@@ -101,7 +101,7 @@ def test_departures_name_what_a_build_changed_from_a_profile():
 
 
 def test_versions_of_runs_counts_runs_per_version_pair():
-    from grokpaper.tables import versions_of_runs
+    from grokpaper.paper.tables import versions_of_runs
 
     records = pd.DataFrame({"torch": ["2.13.0+cpu"] * 3 + ["2.14.1"], "package": ["0.1.0"] * 4})
     table = versions_of_runs(records)
@@ -111,7 +111,7 @@ def test_versions_of_runs_counts_runs_per_version_pair():
 def test_threshold_summary_truncates_epoch_intervals_at_zero():
     import pandas as pd
 
-    from grokpaper import tables
+    from grokpaper.paper import tables
 
     # Two quick runs and one slow one: the t-interval of the mean reaches below 0 epochs.
     table = pd.DataFrame({"seed": [1, 2, 3], "condition": ["grokked"] * 3,

@@ -1,4 +1,4 @@
-"""Tests for grokpaper.retention: the perfect-subtraction score, scores and agreement on small
+"""Tests for grokpaper.paper.retention: the perfect-subtraction score, scores and agreement on small
 synthetic models and hand-made predictions."""
 
 import matplotlib
@@ -10,9 +10,9 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from grokpaper import plots, retention  # noqa: E402
-from grokpaper.data import all_pairs, labels, make_split, tokens  # noqa: E402
-from grokpaper.model import ModelConfig, Transformer, init_params  # noqa: E402
+from grokpaper.core.data import all_pairs, labels, make_split, tokens  # noqa: E402
+from grokpaper.core.model import ModelConfig, Transformer, init_params  # noqa: E402
+from grokpaper.paper import plots, retention  # noqa: E402
 
 SMALL = ModelConfig(p=11, d_model=16, n_heads=2, d_head=8, d_mlp=24)
 CONDITIONS = ("grokked", "memorized", "random")

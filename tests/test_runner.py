@@ -18,11 +18,11 @@ import nbformat
 import pytest
 
 import grokpaper
-from grokpaper import render, runner
 from grokpaper.__main__ import main
-from grokpaper.params import ParamsError
-from grokpaper.report import numbers_in_notebook
-from grokpaper.runner import (
+from grokpaper.build import render, runner
+from grokpaper.config import ParamsError
+from grokpaper.paper.report import numbers_in_notebook
+from grokpaper.build.runner import (
     ChapterError, ChapterFailed, _papermill_parameters, chapter_graph, check_build, module_closure, plan, run,
 )
 
@@ -87,7 +87,7 @@ def test_first_run_executes_all_and_records_the_run(first_run):
     assert meta["params"]["confidence"] == 0.95 and meta["params"]["p"] == 23
     assert meta["package_version"] == grokpaper.__version__ and meta["git_commit"] == "unknown"
     assert meta["duration_s"] > 0 and meta["started"].endswith("+00:00")
-    assert {"grokpaper/__init__.py", "grokpaper/params.py", "grokpaper/report.py"} <= set(meta["hash_inputs"]["modules"])
+    assert {"grokpaper/__init__.py", "grokpaper/config.py", "grokpaper/paper/report.py"} <= set(meta["hash_inputs"]["modules"])
     # the results file the run wrote, with its hash: what tells the runner's results from any other
     results_file = project / "results" / f"{B}.json"
     assert meta["results"] == {f"results/{B}.json": hashlib.sha256(results_file.read_bytes()).hexdigest()}
@@ -345,22 +345,26 @@ def test_a_smoke_run_refuses_to_replace_the_paper_build(project, capsys):
 
 
 def test_module_closure_follows_imports_inside_the_package():
-    assert set(module_closure("import grokpaper.params as gp")) == {"grokpaper/__init__.py", "grokpaper/params.py"}
-    runner = set(module_closure("%matplotlib inline\nfrom grokpaper import runner"))  # magics are skipped
-    assert {"grokpaper/runner.py", "grokpaper/params.py"} <= runner
+    assert set(module_closure("import grokpaper.config as gp")) == {"grokpaper/__init__.py", "grokpaper/config.py"}
+    runner = set(module_closure("%matplotlib inline\nfrom grokpaper.build import runner"))  # magics are skipped
+    assert {"grokpaper/build/__init__.py", "grokpaper/build/runner.py", "grokpaper/config.py"} <= runner
+    # a module of a sub-package brings its package's __init__.py and, transitively, what it imports
+    audit = set(module_closure("from grokpaper.paper import audit"))
+    assert {"grokpaper/__init__.py", "grokpaper/paper/__init__.py", "grokpaper/paper/audit.py",
+            "grokpaper/analysis/__init__.py", "grokpaper/analysis/stats.py", "grokpaper/core/model.py"} <= audit
     assert module_closure("import json") == {}
 
 
 def test_provenance_is_dirty_for_code_changes_only(tmp_path):
     import subprocess
 
-    from grokpaper.provenance import git_commit
+    from grokpaper.paper.provenance import git_commit
 
     def git(*args):
         subprocess.run(["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t", *args],
                        check=True, capture_output=True)
 
-    for path in ("grokpaper/model.py", "results/01.json", "store/resume/x.pt", "chapters/01.ipynb"):
+    for path in ("grokpaper/core/model.py", "results/01.json", "store/resume/x.pt", "chapters/01.ipynb"):
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / path).write_text("v1")
     git("init", "-q")
@@ -369,5 +373,5 @@ def test_provenance_is_dirty_for_code_changes_only(tmp_path):
     for path in ("results/01.json", "store/resume/x.pt", "chapters/01.ipynb"):  # what runs rewrite
         (tmp_path / path).write_text("v2")
     assert not git_commit(tmp_path).endswith("-dirty")
-    (tmp_path / "grokpaper/model.py").write_text("v2")
+    (tmp_path / "grokpaper/core/model.py").write_text("v2")
     assert git_commit(tmp_path).endswith("-dirty")

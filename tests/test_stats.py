@@ -1,4 +1,4 @@
-"""Tests for grokpaper.stats: values checked against scipy and against hand computation."""
+"""Tests for grokpaper.analysis.stats: values checked against scipy and against hand computation."""
 
 import math
 
@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats as ss
 
-from grokpaper import stats as S
+from grokpaper.analysis import stats as S
 
 A = [5545.0, 6292.0, 4810.0, 7030.0, 5900.0]
 B = [26442.0, 21000.0, 18350.0, 30000.0, 24100.0]

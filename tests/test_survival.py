@@ -1,5 +1,5 @@
-"""Tests for censored, skewed, seed-paired epoch counts: grokpaper.survival and the log-scale
-additions to grokpaper.stats. Expected numbers are computed by hand in each test."""
+"""Tests for censored, skewed, seed-paired epoch counts: grokpaper.analysis.survival and the log-scale
+additions to grokpaper.analysis.stats. Expected numbers are computed by hand in each test."""
 
 import math
 
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from scipy import stats as ss
 
-from grokpaper import stats as S
-from grokpaper import survival as V
+from grokpaper.analysis import stats as S
+from grokpaper.analysis import survival as V
 
 CAP = 30_000
 WITH_ONE_CENSORED = [21810, 17170, 17800, None, 22450]   # seed 3 never reached by the cap

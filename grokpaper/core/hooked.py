@@ -20,7 +20,7 @@ import warnings
 
 import torch
 
-from grokpaper.model import ModelConfig, check_param_shapes
+from grokpaper.core.model import ModelConfig, check_param_shapes
 
 # Ours -> TransformerLens, for the hook points both models have. Ours hooks the embedding
 # after the positional embedding is added, which TransformerLens calls the block's residual

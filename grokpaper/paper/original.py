@@ -19,10 +19,10 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from grokpaper.report import fmt, significant
-from grokpaper.stats import is_missing
-from grokpaper.survival import km_median
-from grokpaper.tables import pct
+from grokpaper.analysis.stats import is_missing
+from grokpaper.analysis.survival import km_median
+from grokpaper.paper.report import fmt, significant
+from grokpaper.paper.tables import pct
 
 ORIGINAL_RUN_FILE = Path(__file__).with_name("original_run.yaml")
 ORIGINAL_CONDITIONS = ("grokked", "memorized", "random")

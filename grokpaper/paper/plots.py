@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 
-from grokpaper.report import significant
+from grokpaper.paper.report import significant
 
 OKABE_ITO = {"blue": "#0072B2", "vermillion": "#D55E00", "bluish green": "#009E73",
              "orange": "#E69F00", "sky blue": "#56B4E9", "reddish purple": "#CC79A7",

@@ -22,7 +22,7 @@ import math
 
 import torch
 
-from grokpaper.model import PARAM_NAMES, ModelConfig
+from grokpaper.core.model import PARAM_NAMES, ModelConfig
 
 
 def stack(param_dicts: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:

@@ -3,8 +3,8 @@ document's stated method side by side, frequency overlap with the seed's grokked
 how it compares with chance (frequency reuse, seed matching), weight change from the initial
 weights, and attention from "=".
 
-Inputs are ``grokpaper.retention.StudyModel`` lists (``retention.study_models``). Every number
-here comes from ``grokpaper.fourier`` and ``grokpaper.inspect_model``; this module only runs
+Inputs are ``grokpaper.paper.retention.StudyModel`` lists (``retention.study_models``). Every number
+here comes from ``grokpaper.analysis.fourier`` and ``grokpaper.analysis.inspection``; this module only runs
 them over the study's models and lays the results out one row per model.
 """
 
@@ -16,11 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from grokpaper import fourier, stats
-from grokpaper.inspect_model import attention_from_equals, weight_norms
-from grokpaper.model import ModelConfig
-from grokpaper.report import clip_interval
-from grokpaper.retention import StudyModel
+from grokpaper.analysis import fourier, stats
+from grokpaper.analysis.inspection import attention_from_equals, weight_norms
+from grokpaper.core.model import ModelConfig
+from grokpaper.paper.report import clip_interval
+from grokpaper.paper.retention import StudyModel
 
 MODEL_ORDER = ("grokked_source", "memorized_source", "memorized-fixed_source", "random_init",
                "grokked", "memorized", "memorized-fixed", "random")
@@ -308,7 +308,7 @@ def frequency_reuse_table(by_model: dict) -> pd.DataFrame:
 def weight_change_table(models: list[StudyModel]) -> pd.DataFrame:
     """Per model with known initial weights and per parameter: norm, initial norm, change norm
     ||W - W0|| and relative change ||W - W0|| / ||W0|| (NaN where W0 = 0, e.g. zero-initialised
-    biases) (``inspect_model.weight_norms``)."""
+    biases) (``inspection.weight_norms``)."""
     frames = []
     for m in models:
         if m.init is None:
@@ -335,7 +335,7 @@ def weight_change_summary(table: pd.DataFrame, models) -> pd.DataFrame:
 
 def attention_table(models: list[StudyModel], cfg: ModelConfig, seeds=None) -> pd.DataFrame:
     """Mean attention weight from "=" to a, b and "=" over all p^2 inputs, per head, for every
-    model of the given seeds (None: all) (``inspect_model.attention_from_equals``), with the
+    model of the given seeds (None: all) (``inspection.attention_from_equals``), with the
     position each head attends to most and its weight."""
     if isinstance(seeds, (int, np.integer)):
         seeds = [seeds]

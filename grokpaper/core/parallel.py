@@ -28,9 +28,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from grokpaper.status import STATUS_FILE_ENV, read_status
-from grokpaper.store import RunStore, config_key
-from grokpaper.study import CONDITIONS, StudySettings
+from grokpaper.core.status import STATUS_FILE_ENV, read_status
+from grokpaper.core.store import RunStore, config_key
+from grokpaper.core.study import CONDITIONS, StudySettings
 
 
 @dataclass(frozen=True)

@@ -57,11 +57,12 @@ import pandas as pd
 import yaml
 from scipy import stats as sps
 
-from grokpaper import inference, stats, survival
-from grokpaper.evidence import Evidence
-from grokpaper.model import ModelConfig
-from grokpaper.report import fmt as fmt_prose
-from grokpaper.stats import is_missing
+from grokpaper.analysis import stats, survival
+from grokpaper.analysis.stats import is_missing
+from grokpaper.core.model import ModelConfig
+from grokpaper.paper import inference
+from grokpaper.paper.evidence import Evidence
+from grokpaper.paper.report import fmt as fmt_prose
 
 SUPPORTED, CONTRADICTED, INCONCLUSIVE, NOT_TESTABLE = "supported", "contradicted by the data", "inconclusive", "not testable"
 INCONSISTENT, DEFINITIONAL = "inconsistent within the document", "definitional"

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
-from grokpaper.retention import TASK_NOUN
-from grokpaper.stats import is_missing
-from grokpaper.tables import pct
+from grokpaper.analysis.stats import is_missing
+from grokpaper.paper.retention import TASK_NOUN
+from grokpaper.paper.tables import pct
 
 TABLES = {  # attribute: (chapter, key of its one-row-per-run table)
     "sources": ("01-sources", "table"),

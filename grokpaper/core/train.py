@@ -19,7 +19,7 @@ the current epoch, where the state is whole: the batch is checkpointed there and
 ``TrainingInterrupted`` says from which epoch the same call resumes.
 
 Progress goes to a tqdm bar (``progress=True``) and, when ``$GROKPAPER_STATUS_FILE`` is set,
-to a one-line status file that a watcher in another process shows (``grokpaper.status``).
+to a one-line status file that a watcher in another process shows (``grokpaper.core.status``).
 """
 
 from __future__ import annotations
@@ -34,11 +34,11 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from grokpaper import batched
-from grokpaper.data import Split
-from grokpaper.model import ModelConfig, check_param_shapes
-from grokpaper.status import StatusFile, interrupted_message
-from grokpaper.store import StoreError, atomic_path
+from grokpaper.core import batched
+from grokpaper.core.data import Split
+from grokpaper.core.model import ModelConfig, check_param_shapes
+from grokpaper.core.status import StatusFile, interrupted_message
+from grokpaper.core.store import StoreError, atomic_path
 
 METRICS = ("train_loss", "train_acc", "test_loss", "test_acc")
 

@@ -14,11 +14,11 @@ import math
 
 import pandas as pd
 
-from grokpaper.audit import ALPHA, CATEGORIES
-from grokpaper.dynamics import COLLAPSE_AFTER
-from grokpaper.report import count, fmt
-from grokpaper.stats import is_missing, min_rank_p
-from grokpaper.tables import pct
+from grokpaper.analysis.stats import is_missing, min_rank_p
+from grokpaper.paper.audit import ALPHA, CATEGORIES
+from grokpaper.paper.dynamics import COLLAPSE_AFTER
+from grokpaper.paper.report import count, fmt
+from grokpaper.paper.tables import pct
 
 # The conditions in words, for prose.
 CONDITION_WORDS = {

@@ -1,6 +1,6 @@
 """Learning dynamics of the transfer runs (protocol item 7), one row per run.
 
-Built on the curve metrics of ``grokpaper.curves``: the largest single-evaluation jumps of
+Built on the curve metrics of ``grokpaper.analysis.curves``: the largest single-evaluation jumps of
 test accuracy, collapses (falls after reaching 99 %), early and late gains. The design
 document ties its jumps to its epochs to 99.9 % ("37.6 % jump at epoch 5,545"), so we also
 measure the jump *into* the evaluation where each run first reached the highest threshold.
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from grokpaper import curves, stats
-from grokpaper.tables import pct
+from grokpaper.analysis import curves, stats
+from grokpaper.paper.tables import pct
 
 
 def jump_into(curve: pd.DataFrame, epoch: int | None, metric: str = "test_acc") -> float | None:

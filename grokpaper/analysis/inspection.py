@@ -2,7 +2,7 @@
 
 ``equals_position_forward`` is a vectorised forward pass that computes only what the
 circuit analyses need (the "=" position: attention pattern, MLP activations, logits). It is
-tested equal to the reference model (``grokpaper.model.Transformer.run_with_cache``) and is
+tested equal to the reference model (``grokpaper.core.model.Transformer.run_with_cache``) and is
 the shared entry point of ``fourier.py`` and ``progress.py``.
 
 ``check_analysis_inputs`` is the one place that validates (params, cfg, task, p) for every
@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from grokpaper.data import all_pairs, check_task, tokens
-from grokpaper.model import PARAM_NAMES, ModelConfig, check_param_shapes
+from grokpaper.core.data import all_pairs, check_task, tokens
+from grokpaper.core.model import PARAM_NAMES, ModelConfig, check_param_shapes
 
 
 # --- validation ----------------------------------------------------------------------------
@@ -30,7 +30,7 @@ def check_analysis_inputs(params: dict[str, torch.Tensor], cfg: ModelConfig, tas
     """Validate an analysis request and return p: the task is known, p agrees with the config,
     parameter names/shapes fit the config, and no weight is NaN or infinite."""
     if not isinstance(cfg, ModelConfig):
-        raise ValueError(f"cfg must be a grokpaper.model.ModelConfig, got {type(cfg).__name__}")
+        raise ValueError(f"cfg must be a grokpaper.core.model.ModelConfig, got {type(cfg).__name__}")
     p = cfg.p if p is None else p
     check_task(task, p)
     if p != cfg.p:

@@ -41,11 +41,11 @@ import jupytext
 import nbformat
 
 import grokpaper
-from grokpaper.params import (
+from grokpaper.config import (
     ParamsError, all_keys, chapter_params, chapter_schema, load_profile, project_root,
 )
-from grokpaper.provenance import git_commit
-from grokpaper.status import watch_training
+from grokpaper.core.status import watch_training
+from grokpaper.paper.provenance import git_commit
 
 HASH_VERSION = 2  # bump when the definition of the input hash changes (2: cell options left out)
 PACKAGE_DIR = Path(grokpaper.__file__).resolve().parent
@@ -496,7 +496,7 @@ def _version(dist: str) -> str | None:
 def _kernel_env(results_dir: Path):
     """The environment a kernel starts with: the same grokpaper as the runner, wherever the
     project is, and the folder where ``save_numbers`` writes the chapter's results."""
-    from grokpaper.report import RESULTS_DIR_ENV
+    from grokpaper.paper.report import RESULTS_DIR_ENV
 
     before = {key: os.environ.get(key) for key in ("PYTHONPATH", RESULTS_DIR_ENV)}
     paths = [str(PACKAGE_DIR.parent)] + ([before["PYTHONPATH"]] if before["PYTHONPATH"] else [])
@@ -515,7 +515,7 @@ def _kernel_env(results_dir: Path):
 def _publish_results(staged: Path, root: Path) -> dict[str, str]:
     """Move the results files a chapter saved into the staging folder to ``results/``, each in
     one rename; returns {path relative to the project: sha256} for the run record."""
-    from grokpaper.store import atomic_path
+    from grokpaper.core.store import atomic_path
 
     written = {}
     for path in sorted(staged.glob("*.json")):
@@ -745,7 +745,7 @@ def run(profile: str = "smoke", chapters: list[str] | None = None, overrides: di
     problems = check_build(root) if echo or counts["executed"] else {}
     if counts["executed"]:
         # The article reads results/: Quarto's frozen execution of it is out of date now.
-        from grokpaper.render import invalidate_freeze
+        from grokpaper.build.render import invalidate_freeze
 
         removed = invalidate_freeze(root, problems)
         if echo and removed:

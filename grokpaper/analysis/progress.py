@@ -35,10 +35,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from grokpaper.data import all_pairs, labels
-from grokpaper.fourier import DEFAULT_MIN_NEURONS, candidate_frequencies, fourier_basis, neuron_fourier_analysis
-from grokpaper.inspect_model import all_inputs, check_analysis_inputs, equals_position_forward
-from grokpaper.model import ModelConfig
+from grokpaper.analysis.fourier import DEFAULT_MIN_NEURONS, candidate_frequencies, fourier_basis, neuron_fourier_analysis
+from grokpaper.analysis.inspection import all_inputs, check_analysis_inputs, equals_position_forward
+from grokpaper.core.data import all_pairs, labels
+from grokpaper.core.model import ModelConfig
 
 TEMPLATE_TASKS = {"add": 1, "subtract": -1}  # t(a, b) = a + sign * b
 
@@ -155,7 +155,7 @@ def progress_measures(params: dict[str, torch.Tensor], cfg: ModelConfig, task: s
     held by >= ``min_neurons`` neurons of this model (along a training run, pass the final
     model's key frequencies instead, as the original did). ``restricted_on`` / ``excluded_on``:
     the inputs each loss is averaged over: 'all' (p^2 pairs), 'train', 'test' (need
-    ``train_indices``, row-major pair indices as from ``grokpaper.data.split_indices``) or an
+    ``train_indices``, row-major pair indices as from ``grokpaper.core.data.split_indices``) or an
     explicit index array. Defaults follow the original: restricted on all, excluded on train.
     """
     p = check_analysis_inputs(params, cfg, task, p, task_token)

@@ -35,8 +35,8 @@ import pandas as pd
 import torch
 from scipy.stats import hypergeom
 
-from grokpaper.inspect_model import all_inputs, check_analysis_inputs, equals_position_forward
-from grokpaper.model import ModelConfig
+from grokpaper.analysis.inspection import all_inputs, check_analysis_inputs, equals_position_forward
+from grokpaper.core.model import ModelConfig
 
 DEFAULT_MIN_NEURONS = 5
 

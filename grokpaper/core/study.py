@@ -24,10 +24,10 @@ from pathlib import Path
 
 import torch
 
-from grokpaper.data import check_task, make_split
-from grokpaper.model import ModelConfig, init_params
-from grokpaper.store import RunNotStored, RunStore, StoredRun, config_key, display_path
-from grokpaper.train import Event, Hyper, ModelRun, default_device, sigint_deferred, train
+from grokpaper.core.data import check_task, make_split
+from grokpaper.core.model import ModelConfig, init_params
+from grokpaper.core.store import RunNotStored, RunStore, StoredRun, config_key, display_path
+from grokpaper.core.train import Event, Hyper, ModelRun, default_device, sigint_deferred, train
 
 # "memorized-fixed" is the original study's memorized condition: the source's state after
 # ``memorized_fixed_epochs`` epochs (2,000 in the paper profile), not its first 100 %-train state.
@@ -283,7 +283,7 @@ def open_study(profile: str = "paper", seeds: list[int] | None = None, store: Ru
     """A read-only ``Study`` of a profile (``params/<profile>.yaml``, study parameters
     overridden by keyword): its runs come from the store, and one that is not stored raises
     ``RunNotStored`` naming the command that trains it; nothing is ever trained."""
-    from grokpaper.params import chapter_params
+    from grokpaper.config import chapter_params
 
     if seeds is not None:
         overrides["seeds"] = list(seeds)

@@ -65,7 +65,7 @@ class StaleBuildError(RenderError):
     a report from them would mix numbers computed from different inputs."""
 
     def __init__(self, problems: dict[str, list[str]], profile: str | None):
-        from grokpaper.runner import describe_problems
+        from grokpaper.build.runner import describe_problems
 
         self.problems = problems
         super().__init__(
@@ -82,7 +82,7 @@ def build(project_dir=".", formats=("html", "pdf"), offline=False, quiet=False, 
     else build `_manuscript/index.html` and `_manuscript/<article>.pdf` with pandoc + typst.
     Refuses (StaleBuildError) a build whose chapters or results are stale unless ``allow_stale``.
     Returns {format: output path} (offline) or {"quarto": output dir}."""
-    from grokpaper.runner import build_profile, check_build, describe_problems
+    from grokpaper.build.runner import build_profile, check_build, describe_problems
 
     project = Path(project_dir).resolve()
     formats = tuple(formats)
@@ -405,7 +405,7 @@ def freeze_inputs(project: Path, article: Path, problems: dict | None = None) ->
     """What the article's execution depends on, by sha256: its source, results/*.json, the
     package modules its code imports (transitively), and the build's consistency report
     (``runner.check_build``, which the stale banner shows; ``problems`` if already computed)."""
-    from grokpaper.runner import check_build, module_closure
+    from grokpaper.build.runner import check_build, module_closure
 
     sha = lambda path: hashlib.sha256(path.read_bytes()).hexdigest()  # noqa: E731
     return {
@@ -469,7 +469,7 @@ def stamp_freeze(project: Path, article: Path, fingerprint: str) -> None:
     for path in _freeze_records(project, article):
         record = json.loads(path.read_text(encoding="utf-8"))
         if record.get("hash") == quarto_source_hash(article):
-            record["grokpaper"] = {"inputs-sha256": fingerprint, "writer": "quarto render, stamped by grokpaper.render"}
+            record["grokpaper"] = {"inputs-sha256": fingerprint, "writer": "quarto render, stamped by grokpaper.build.render"}
             path.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
@@ -523,7 +523,7 @@ def execute_article(project: Path, article: Path, fingerprint: str | None = None
         "hash": quarto_source_hash(article),
         "result": {"engine": "jupyter", "markdown": markdown, "supporting": [], "filters": [], "includes": {}},
         # Our key also covers results/*.json, the modules the article imports and the build check.
-        "grokpaper": {"inputs-sha256": fingerprint, "writer": "grokpaper.render (offline build)"},
+        "grokpaper": {"inputs-sha256": fingerprint, "writer": "grokpaper.build.render (offline build)"},
     }
     tmp = frozen.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -825,7 +825,7 @@ def add_cli(subparsers) -> None:
 
 def cli_render(args) -> int:
     """`python -m grokpaper render`: build the report, print clear errors for bad sources."""
-    from grokpaper.params import ParamsError
+    from grokpaper.config import ParamsError
 
     try:
         build(args.project, formats=tuple(args.to or ("html", "pdf")), offline=args.offline,

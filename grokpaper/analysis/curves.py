@@ -5,7 +5,7 @@ test_loss, test_acc``, one row per evaluation (epoch 0 = the initial model, the 
 the final state). Accuracies are fractions in [0, 1]. Each function checks only the
 columns it reads, so a curve holding ``epoch`` and one metric also works.
 
-"Never reached" is returned as ``None``: ``grokpaper.stats`` treats ``None`` as a value
+"Never reached" is returned as ``None``: ``grokpaper.analysis.stats`` treats ``None`` as a value
 censored at the run's cap, and reports it rather than dropping it.
 
 Threshold comparisons. An accuracy is ``k / n`` (k correct of n examples) but arrives as a

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from grokpaper.stats import _capped, _check_confidence, _join, _quiet, lognormal_mean_ci
+from grokpaper.analysis.stats import _capped, _check_confidence, _join, _quiet, lognormal_mean_ci
 
 __all__ = ["kaplan_meier", "km_median", "restricted_mean", "logrank_test"]
 
@@ -105,7 +105,7 @@ def restricted_mean(values, *, cap, confidence: float = 0.95, skewed: bool = Tru
     min(T, cap), censored runs counted at the cap, and min(T, cap) is fully observed.
 
     So an ordinary interval is valid: the log-normal (modified Cox) interval of the mean when
-    ``skewed`` (``grokpaper.stats.lognormal_mean_ci``, values must be > 0), else the t-interval.
+    ``skewed`` (``grokpaper.analysis.stats.lognormal_mean_ci``, values must be > 0), else the t-interval.
     ``is_lower_bound``: some run was censored, so the unrestricted mean is at least ``value``.
     """
     if not isinstance(skewed, (bool, np.bool_)):

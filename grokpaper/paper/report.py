@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from grokpaper.params import project_root
-from grokpaper.stats import is_missing
-from grokpaper.store import atomic_path
+from grokpaper.analysis.stats import is_missing
+from grokpaper.config import project_root
+from grokpaper.core.store import atomic_path
 
 
 def _plain(value):
@@ -182,7 +182,7 @@ def departures(results: "Results", profile: str = "paper", project: str | Path |
     """Every chapter's parameters that differ from a profile's: ``{chapter: {key: (build value,
     profile value)}}``, chapters without a departure left out; empty when every chapter ran that
     profile as written (no overrides)."""
-    from grokpaper.params import load_profile
+    from grokpaper.config import load_profile
 
     reference = load_profile(profile, project)
     out = {}

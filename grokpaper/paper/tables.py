@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from grokpaper import curves
+from grokpaper.analysis import curves
 
 SOURCE_THRESHOLDS = (0.5, 0.9, 0.99, 0.999, 1.0)
 
@@ -77,8 +77,8 @@ def threshold_summary(table: pd.DataFrame, thresholds, conditions, confidence: f
     """Per condition and threshold: runs reaching it (first and sustained) and the mean, sd,
     t-interval (truncated at 0 epochs) and median of their epochs. Censored runs are counted, not
     averaged."""
-    from grokpaper import stats
-    from grokpaper.report import EPOCH_RANGE, clip_interval
+    from grokpaper.analysis import stats
+    from grokpaper.paper.report import EPOCH_RANGE, clip_interval
 
     rows = []
     for t in thresholds:
@@ -99,7 +99,7 @@ def threshold_summary(table: pd.DataFrame, thresholds, conditions, confidence: f
 
 def transfer_numbers(table: pd.DataFrame, params: dict, conditions) -> dict:
     """The transfer results the article and the claims audit quote, as plain data."""
-    from grokpaper import stats
+    from grokpaper.analysis import stats
 
     def describe(column):
         return {
@@ -155,8 +155,8 @@ def provenance() -> dict:
     import torch
 
     import grokpaper
-    from grokpaper.params import project_root
-    from grokpaper.provenance import git_commit
+    from grokpaper.config import project_root
+    from grokpaper.paper.provenance import git_commit
 
     return {"package": grokpaper.__version__, "git commit": git_commit(project_root()),
             "python": platform.python_version(), "torch": torch.__version__, "machine": platform.machine()}

@@ -10,7 +10,7 @@ Skewed positive data (epochs to a threshold) are summarised on the log scale: th
 mean, the log-normal (Cox) interval of the arithmetic mean, and seed-paired log ratios.
 
 Censoring. A value of ``None`` or NaN means "never reached the threshold before the cap"
-(``grokpaper.curves`` returns None for that). Statistics are computed on the reached values
+(``grokpaper.analysis.curves`` returns None for that). Statistics are computed on the reached values
 only, and every result says so: ``n_total``, ``n_reached`` and ``censored`` (the labels, or
 indices, of the censored runs) are always present, and ``note`` says what was left out.
 Censored values are never silently dropped. For quantities that cannot be censored

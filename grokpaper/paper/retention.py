@@ -24,10 +24,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from grokpaper.data import all_pairs, check_task, labels, make_split, tokens
-from grokpaper.inspect_model import check_analysis_inputs, equals_position_forward
-from grokpaper.model import ModelConfig, init_params
-from grokpaper.study import SOURCE_SNAPSHOT
+from grokpaper.analysis.inspection import check_analysis_inputs, equals_position_forward
+from grokpaper.core.data import all_pairs, check_task, labels, make_split, tokens
+from grokpaper.core.model import ModelConfig, init_params
+from grokpaper.core.study import SOURCE_SNAPSHOT
 
 TASK_NOUN = {"add": "addition", "subtract": "subtraction", "multiply": "multiplication",
              "divide": "division", "x2xyy2": "x2xyy2", "random": "random_table"}
@@ -42,7 +42,7 @@ class StudyModel:
 
     ``model``: ``grokked_source`` / ``memorized_source`` / ``memorized-fixed_source`` (the seed's
     addition models),
-    ``random_init`` (the seed's initial weights), or a transfer condition (``grokpaper.study.CONDITIONS``:
+    ``random_init`` (the seed's initial weights), or a transfer condition (``grokpaper.core.study.CONDITIONS``:
     the final weights of that transfer run). ``role``: source,
     init or transfer. ``task``: the task it was trained on (the transfer task for
     ``random_init``, whose weights start that run). ``init``: the weights its training started
@@ -58,7 +58,7 @@ class StudyModel:
 
 
 def study_models(study, include_sources: bool = True, include_init: bool = False) -> list[StudyModel]:
-    """Every transferred model (final weights) of a ``grokpaper.study.Study``, optionally with
+    """Every transferred model (final weights) of a ``grokpaper.core.study.Study``, optionally with
     each seed's grokked and memorized source models and its random initial weights."""
     s = study.settings
     out = []
@@ -105,13 +105,13 @@ def expected_score_of_perfect_transfer(pairs: np.ndarray, p: int, source_task: s
 
 def expected_score_of_perfect_subtraction(split, p: int | None = None) -> float:
     """Addition accuracy of a perfect subtraction model on a split's test pairs (a
-    ``grokpaper.data.Split``) or on an (n, 2) pair array (then give ``p``): the share of
+    ``grokpaper.core.data.Split``) or on an (n, 2) pair array (then give ``p``): the share of
     pairs with 2b = 0 mod p (b = 0 for odd p), e.g. 84 / 8,939 = 0.94 % for a p = 113 split
     with 84 such test pairs; over all p^2 pairs it is 1/p (odd p)."""
     if hasattr(split, "test_pairs"):
         pairs, p = split.test_pairs, split.p
     elif p is None:
-        raise ValueError("p is required when split is a pair array (not a grokpaper.data.Split)")
+        raise ValueError("p is required when split is a pair array (not a grokpaper.core.data.Split)")
     else:
         pairs = split
     return expected_score_of_perfect_transfer(pairs, p, "add", "subtract")
@@ -212,7 +212,7 @@ def display_table(table: pd.DataFrame, source_task: str = "add", transfer_task: 
 
 
 def _describe(table: pd.DataFrame, column: str, models, n_boot: int = 2000) -> dict:
-    from grokpaper import stats
+    from grokpaper.analysis import stats
 
     out = {}
     for m in models:
@@ -225,7 +225,7 @@ def _describe(table: pd.DataFrame, column: str, models, n_boot: int = 2000) -> d
 def retention_summary(table: pd.DataFrame, models, columns: dict[str, str], confidence: float = 0.95) -> pd.DataFrame:
     """Per score and model (e.g. condition): n, mean, sd (ddof 1) and t-CI over seeds, one row
     each; ``columns`` maps a table column to the score's label."""
-    from grokpaper import stats
+    from grokpaper.analysis import stats
 
     rows = []
     for column, label in columns.items():
@@ -247,7 +247,7 @@ def retention_tests(table: pd.DataFrame, conditions, p: int, confidence: float =
     chance level 1/p, and against the per-seed score of a perfect transfer model (as a test of
     the per-seed difference accuracy - score against 0, because that score differs between the
     seeds' splits). One row per (condition, test); ``mean`` and the CI are of the tested values."""
-    from grokpaper import stats
+    from grokpaper.analysis import stats
 
     rows = []
     for c in conditions:
@@ -380,7 +380,7 @@ def agreement_summary(table: pd.DataFrame, columns: dict[str, str], confidence: 
     """Per pair of conditions and agreement column: n, mean, sd (ddof 1), t-CI over seeds (NaN
     entries, e.g. no errors to agree on, are left out and n says so); ``columns`` maps a
     column to its label."""
-    from grokpaper import stats
+    from grokpaper.analysis import stats
 
     rows = []
     for column, label in columns.items():
@@ -396,7 +396,7 @@ def agreement_summary(table: pd.DataFrame, columns: dict[str, str], confidence: 
 def _share_ci(d) -> dict:
     """The t-interval of a share (accuracy, agreement) truncated to 0-1: with a few seeds and
     one run far from the others it otherwise reaches below 0 or above 1."""
-    from grokpaper.report import SHARE_RANGE, clip_interval
+    from grokpaper.paper.report import SHARE_RANGE, clip_interval
 
     low, high = clip_interval(d.ci_low, d.ci_high, SHARE_RANGE)
     return {"CI low": low, "CI high": high}
@@ -417,7 +417,7 @@ def agreement_display(table: pd.DataFrame, source_task: str = "add", transfer_ta
 def agreement_numbers(table: pd.DataFrame, conditions, params: dict) -> dict:
     """The agreement results the article and the claims audit quote, per pair of conditions
     (keys ``grokked_vs_memorized`` ...), with task-named keys for the errors."""
-    from grokpaper import stats
+    from grokpaper.analysis import stats
 
     src, dst = TASK_NOUN[params["source_task"]], TASK_NOUN[params["transfer_task"]]
     columns = {

@@ -7,7 +7,7 @@ Every intermediate activation passes through a named ``HookPoint``
 (``blocks.0.attn.hook_attn``, ``blocks.0.mlp.hook_post``, ...), TransformerLens style;
 ``run_with_cache`` returns them all.
 
-This module is the ground truth. The fast batched path (``grokpaper.batched``) is tested
+This module is the ground truth. The fast batched path (``grokpaper.core.batched``) is tested
 against it and never replaces it.
 """
 
@@ -251,7 +251,7 @@ def save_checkpoint(path: str | Path, params: dict[str, torch.Tensor], cfg: Mode
     """Write weights (original names) and the model config to one safetensors file, atomically."""
     from safetensors.torch import save_file
 
-    from grokpaper.store import atomic_path
+    from grokpaper.core.store import atomic_path
 
     check_param_shapes(params, cfg)
     tensors = {name: params[name].detach().to("cpu", torch.float32).contiguous() for name in PARAM_NAMES}

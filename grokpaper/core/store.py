@@ -78,7 +78,7 @@ def default_root() -> Path:
     """``$GROKPAPER_STORE`` if set, else ``store/`` in the project root."""
     if os.environ.get("GROKPAPER_STORE"):
         return Path(os.environ["GROKPAPER_STORE"])
-    from grokpaper.params import project_root
+    from grokpaper.config import project_root
 
     return project_root() / "store"
 
@@ -100,13 +100,13 @@ class StoredRun:
 
     def model(self, which: str = "final"):
         """The reference ``Transformer`` (hook points, ``run_with_cache``) with these weights."""
-        from grokpaper.model import Transformer
+        from grokpaper.core.model import Transformer
 
         params, cfg = self._checkpoint(which)
         return Transformer(cfg, params)
 
     def _checkpoint(self, which: str):
-        from grokpaper.model import load_checkpoint
+        from grokpaper.core.model import load_checkpoint
 
         file = self.path / ("final.safetensors" if which == "final" else f"snapshot-{which}.safetensors")
         if not file.exists():
@@ -155,7 +155,7 @@ class RunStore:
 
     def save(self, key: str, config: dict, outcome, model_config, extra: dict | None = None) -> StoredRun:
         """Store a finished ``train.RunOutcome`` (weights, curve, result) as one atomic entry."""
-        from grokpaper.model import save_checkpoint
+        from grokpaper.core.model import save_checkpoint
 
         final = self.entry(key)
         final.parent.mkdir(parents=True, exist_ok=True)

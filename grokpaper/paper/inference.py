@@ -35,9 +35,10 @@ import math
 import numpy as np
 import pandas as pd
 
-from grokpaper import circuits, multiseed, retention, stats
-from grokpaper.evidence import Evidence
-from grokpaper.study import CONDITIONS
+from grokpaper.analysis import stats
+from grokpaper.core.study import CONDITIONS
+from grokpaper.paper import circuits, multiseed, retention
+from grokpaper.paper.evidence import Evidence
 
 # Sources and the random init compared with their own grokked source for frequency reuse, and the
 # ones asked whether they are "on the road" to it (own seed's source vs other seeds').

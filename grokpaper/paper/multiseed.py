@@ -1,4 +1,4 @@
-"""Multi-seed statistics of the study (protocol item 6), on top of ``grokpaper.stats``.
+"""Multi-seed statistics of the study (protocol item 6), on top of ``grokpaper.analysis.stats``.
 
 Inputs are *metric groups*: ``{metric: {condition: values}}`` where values is a pandas
 Series indexed by seed (``tables.by_condition`` gives them), ``None`` for a run that never
@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from grokpaper import stats, survival
-from grokpaper.report import clip_interval
+from grokpaper.analysis import stats, survival
+from grokpaper.paper.report import clip_interval
 
 
 def summary(groups_by_metric: dict, confidence: float = 0.95, n_boot: int = 10_000, skewed=(),

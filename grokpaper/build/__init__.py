@@ -1,0 +1,1 @@
+"""The paper's build: the chapter runner and the report build."""
