@@ -13,12 +13,13 @@ WORKERS ?= 2
 
 setup: $(VENV)/.installed
 
-# CPU torch first (pinned; a GPU user installs their own CUDA build of torch beforehand).
+# CPU torch first (pinned; a GPU user installs their own CUDA build of torch beforehand), then the
+# package with the offline report build (make report: pandoc, typst) and the test tools (make test).
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ".[test]"
+	$(PY) -m pip install -q -e ".[offline,test]"
 	touch $@
 
 report: setup                     ## the report from the committed results (HTML + PDF in _manuscript/)

@@ -12,12 +12,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="grokpaper", description=__doc__)
     subparsers = parser.add_subparsers(dest="command", required=True)
 
-    from grokpaper.build.runner import add_run_command
+    from grokpaper.builder.runner import add_run_command
     add_run_command(subparsers)  # run: execute the stale chapter notebooks
 
     add_train_command(subparsers)  # train: one condition for given seeds, with a progress bar
 
-    from grokpaper.build.render import add_cli as add_render_command
+    from grokpaper.builder.render import add_cli as add_render_command
     add_render_command(subparsers)  # render: build the report (quarto, or pandoc + typst offline)
 
     args = parser.parse_args(argv)
@@ -51,7 +51,7 @@ def add_train_command(subparsers) -> None:
 def _train_command(args) -> int:
     """The ``train`` subcommand. Ctrl-C prints one line (where training stopped, where the same
     command resumes) and exits 130, the shell's status for an interrupt."""
-    from grokpaper.build.runner import parse_overrides
+    from grokpaper.builder.runner import parse_overrides
     from grokpaper.config import ParamsError, chapter_params
     from grokpaper.core.store import StoreError
     from grokpaper.core.study import CONDITIONS, Study

@@ -357,12 +357,12 @@ def test_store_write_is_atomic(tmp_path, monkeypatch):
     store = RunStore(tmp_path)
     cfg = ModelConfig(p=11)
     outcome = train(_runs(cfg, (1,), 5), cfg, progress=False, device="cpu")[0]
-    import grokpaper.core.model
+    import grokpaper.core.store
 
     def crash(*args, **kwargs):
         raise OSError("disk full (simulated)")
 
-    monkeypatch.setattr(grokpaper.core.model, "save_checkpoint", crash)
+    monkeypatch.setattr(grokpaper.core.store, "save_checkpoint", crash)
     with pytest.raises(OSError):
         store.save("k1", {"a": 1}, outcome, cfg)
     assert not store.has("k1")

@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from grokpaper.build import render, runner
+from grokpaper.builder import render, runner
+from grokpaper.builder.plan import chapter_graph
+
+from reader_check import reader_check
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -42,7 +45,7 @@ def first_run(project, tmp_path_factory):
 
 def test_every_chapter_executes_from_scratch(project, first_run):
     chapters = sorted(p.stem for p in (project / "chapters").glob("*.py"))
-    assert [r.chapter for r in first_run if r.status == "executed"] == list(runner.chapter_graph(project))
+    assert [r.chapter for r in first_run if r.status == "executed"] == list(chapter_graph(project))
     assert len(chapters) == len(first_run) >= 8
     for name in chapters:
         assert (project / "chapters" / f"{name}.ipynb").exists()
@@ -57,7 +60,7 @@ def test_report_builds_and_reads_right(project, first_run):
     assert "??" not in text and "@fig-" not in text and "@tbl-" not in text
     if shutil.which("chromium") is None:
         pytest.skip("chromium not installed (.ci/run installs it): reader check skipped")
-    check = render.reader_check(html)
+    check = reader_check(html)
     assert check["images"] >= 8 and check["images_loaded"] == check["images"]
     assert check["unresolved_refs"] == []
     if shutil.which("pdftotext"):
@@ -74,7 +77,7 @@ def test_second_run_executes_nothing(project, first_run):
 
 
 def test_one_parameter_change_reexecutes_exactly_the_dependents(project, first_run):
-    graph = runner.chapter_graph(project)
+    graph = chapter_graph(project)
     dependents = {"07-dynamics"}
     for chapter in graph.values():  # dependency order: a chapter after everything it reads
         if dependents & set(chapter.depends_on):

@@ -14,8 +14,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grokpaper.build import render
+from grokpaper.builder import render
+from grokpaper.builder.freeze import freeze_inputs, inputs_fingerprint, invalidate_freeze
+from grokpaper.builder.manuscript import RenderError
+from grokpaper.builder.offline import pandoc_path
 from grokpaper.paper import report
+
+from reader_check import chromium_path, reader_check, screenshot
 
 FIXTURE = Path(__file__).parent / "fixtures" / "render_project"
 EXPECTED_FIGURES = 2   # fig-curve (01-demo), fig-bars (02-more)
@@ -157,9 +162,9 @@ def test_freeze_is_reused_until_results_change(built, tmp_path):
 def test_freeze_inputs_cover_the_package_modules_the_article_imports(tmp_path):
     project = make_project(tmp_path / "p")
     qmd = project / "paper.qmd"
-    assert render.freeze_inputs(project, qmd)["modules"] == {}  # the fixture's article imports json only
+    assert freeze_inputs(project, qmd)["modules"] == {}  # the fixture's article imports json only
     qmd.write_text(qmd.read_text().replace("import json\n", "import json\nfrom grokpaper.paper.report import fmt\n"))
-    modules = render.freeze_inputs(project, qmd)["modules"]
+    modules = freeze_inputs(project, qmd)["modules"]
     report_py = Path(report.__file__)
     assert modules["grokpaper/paper/report.py"] == hashlib.sha256(report_py.read_bytes()).hexdigest()
     assert "grokpaper/analysis/stats.py" in modules  # imported by report.py: a changed sentence generator counts too
@@ -196,9 +201,9 @@ def test_quarto_render_executes_the_article_again_when_its_inputs_change(tmp_pat
     render.build(project, quiet=True)
     assert calls() == ["executed", "reused"]  # unchanged inputs: the frozen article is reused
     record = json.loads(frozen.read_text())
-    assert record["grokpaper"]["inputs-sha256"] == render.inputs_fingerprint(project, project / "paper.qmd")
+    assert record["grokpaper"]["inputs-sha256"] == inputs_fingerprint(project, project / "paper.qmd")
     (project / "results" / "01-demo.json").write_text('{"accuracy": 0.5, "epochs": 7}')
-    assert render.invalidate_freeze(project) == frozen.parents[1]  # the decision: new results, stale record
+    assert invalidate_freeze(project) == frozen.parents[1]  # the decision: new results, stale record
     assert not frozen.parents[1].exists()
     render.build(project, quiet=True)
     (project / "results" / "01-demo.json").write_text('{"accuracy": 0.5, "epochs": 8}')
@@ -228,7 +233,7 @@ def test_bad_embed_label_is_a_clear_error(tmp_path):
     project = make_project(tmp_path / "p")
     qmd = project / "paper.qmd"
     qmd.write_text(qmd.read_text().replace("01-demo.ipynb#tbl-summary", "01-demo.ipynb#tbl-nope"))
-    with pytest.raises(render.RenderError) as err:
+    with pytest.raises(RenderError) as err:
         render.build(project, formats=("html",), offline=True, quiet=True)
     message = str(err.value)
     assert "tbl-nope" in message and "01-demo.ipynb" in message
@@ -238,7 +243,7 @@ def test_bad_embed_label_is_a_clear_error(tmp_path):
 def test_missing_notebook_is_a_clear_error(tmp_path):
     project = make_project(tmp_path / "p")
     (project / "chapters" / "02-more.ipynb").unlink()
-    with pytest.raises(render.RenderError, match=r"02-more\.ipynb.*not found"):
+    with pytest.raises(RenderError, match=r"02-more\.ipynb.*not found"):
         render.build(project, formats=("html",), offline=True, quiet=True)
 
 
@@ -246,24 +251,24 @@ def test_unknown_reference_is_a_clear_error(tmp_path):
     project = make_project(tmp_path / "p")
     qmd = project / "paper.qmd"
     qmd.write_text(qmd.read_text().replace("see @fig-curve", "see @fig-missing"))
-    with pytest.raises(render.RenderError, match=r"@fig-missing.*@fig-curve"):
+    with pytest.raises(RenderError, match=r"@fig-missing.*@fig-curve"):
         render.build(project, formats=("html",), offline=True, quiet=True)
 
 
-needs_chromium = pytest.mark.skipif(render.chromium_path() is None,
+needs_chromium = pytest.mark.skipif(chromium_path() is None,
                                     reason="chromium not installed (apt-get install -y chromium)")
 
 
 @needs_chromium
 def test_reader_check_in_chromium(built, tmp_path):
-    result = render.reader_check(built[1]["html"])
+    result = reader_check(built[1]["html"])
     assert result["images"] == EXPECTED_FIGURES
     assert result["images_loaded"] == EXPECTED_FIGURES
     assert result["unresolved_refs"] == []
     assert result["external_resources"] == []
     assert result["figures"] == EXPECTED_FIGURES and result["tables"] >= 1 and result["math"] >= 1
     assert not result["horizontal_overflow"]
-    png = render.screenshot(built[1]["html"], tmp_path / "page.png")
+    png = screenshot(built[1]["html"], tmp_path / "page.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -274,7 +279,7 @@ def test_minus_filter_turns_hyphens_of_negative_numbers_into_minus_signs(tmp_pat
     source = tmp_path / "in.md"
     source.write_text("CI -1.07 % to -0.2 %; t(2.48) = -11.7 (-3, [-.5]); epochs 0-100; "
                       "lr 1e-3; a `-1` in code; a -dirty commit.\n", encoding="utf-8")
-    out = subprocess.run([render.pandoc_path(), str(source), "-t", "plain", f"--lua-filter={MINUS_FILTER}"],
+    out = subprocess.run([pandoc_path(), str(source), "-t", "plain", f"--lua-filter={MINUS_FILTER}"],
                          capture_output=True, text=True, check=True).stdout
     m = "\u2212"
     assert f"CI {m}1.07 % to {m}0.2 %" in out and f"= {m}11.7 ({m}3, [{m}.5])" in out
@@ -296,5 +301,5 @@ def test_project_filters_run_in_the_offline_build(tmp_path):
 def test_bad_project_filter_is_a_clear_error(tmp_path, entry, match):
     project = make_project(tmp_path / "p")
     (project / "_quarto.yml").write_text((project / "_quarto.yml").read_text() + f"\nfilters:\n  - {entry}\n")
-    with pytest.raises(render.RenderError, match=r"_quarto\.yml filters: " + match):
+    with pytest.raises(RenderError, match=r"_quarto\.yml filters: " + match):
         render.build(project, formats=("html",), offline=True, quiet=True)

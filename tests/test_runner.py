@@ -19,12 +19,13 @@ import pytest
 
 import grokpaper
 from grokpaper.__main__ import main
-from grokpaper.build import render, runner
+from grokpaper.builder import render
+from grokpaper.builder.plan import (
+    ChapterError, chapter_graph, check_build, module_closure, papermill_parameters, plan, why_foreign, without_cell_options,
+)
+from grokpaper.builder.runner import ChapterFailed, run
 from grokpaper.config import ParamsError
 from grokpaper.paper.report import numbers_in_notebook
-from grokpaper.build.runner import (
-    ChapterError, ChapterFailed, _papermill_parameters, chapter_graph, check_build, module_closure, plan, run,
-)
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "runner_project"
 A, B, C = "05-circuits", "06-statistics", "07-dynamics"
@@ -129,9 +130,9 @@ def test_caption_edit_executes_nothing_but_updates_the_caption(project):
 
 
 def test_without_cell_options_keeps_everything_after_the_options():
-    assert runner.without_cell_options('#| label: fig-x\n#| fig-cap: "c"\nplot()\n#| not an option here\n') == (
+    assert without_cell_options('#| label: fig-x\n#| fig-cap: "c"\nplot()\n#| not an option here\n') == (
         "plot()\n#| not an option here\n")
-    assert runner.without_cell_options("x = 1") == "x = 1"
+    assert without_cell_options("x = 1") == "x = 1"
 
 
 def test_code_change_reexecutes_that_chapter_only(project):
@@ -219,7 +220,7 @@ def test_a_results_change_invalidates_the_frozen_article(project):
 
 def test_null_override_travels_as_yaml_string():
     # None in a notebook means "take the profile's value": an override to null must be a string
-    assert _papermill_parameters({"transfer_hold_epochs": None, "p": 23}, "smoke") == {
+    assert papermill_parameters({"transfer_hold_epochs": None, "p": 23}, "smoke") == {
         "profile": "smoke", "transfer_hold_epochs": "null", "p": 23}
 
 
@@ -318,7 +319,7 @@ def test_results_the_runner_did_not_write_are_named(project, capsys):
     assert f"{B}  would execute  (results/{B}.json was changed after the runner wrote it)" in out
     assert "results/04-gone.json  no chapter writes it" in out
     assert check_build(project) == {B: [f"results/{B}.json was changed after the runner wrote it"],
-                                    "results/04-gone.json": [runner.why_foreign("results/04-gone.json", chapter_graph(project))]}
+                                    "results/04-gone.json": [why_foreign("results/04-gone.json", chapter_graph(project))]}
     with pytest.raises(render.StaleBuildError, match="04-gone"):
         render.build(project, formats=("html",), offline=True, quiet=True)
     assert executed(run("smoke", project=project, echo=False)) == [B]  # the runner writes it again
@@ -346,8 +347,8 @@ def test_a_smoke_run_refuses_to_replace_the_paper_build(project, capsys):
 
 def test_module_closure_follows_imports_inside_the_package():
     assert set(module_closure("import grokpaper.config as gp")) == {"grokpaper/__init__.py", "grokpaper/config.py"}
-    runner = set(module_closure("%matplotlib inline\nfrom grokpaper.build import runner"))  # magics are skipped
-    assert {"grokpaper/build/__init__.py", "grokpaper/build/runner.py", "grokpaper/config.py"} <= runner
+    runner = set(module_closure("%matplotlib inline\nfrom grokpaper.builder import runner"))  # magics are skipped
+    assert {"grokpaper/builder/__init__.py", "grokpaper/builder/runner.py", "grokpaper/config.py"} <= runner
     # a module of a sub-package brings its package's __init__.py and, transitively, what it imports
     audit = set(module_closure("from grokpaper.paper import audit"))
     assert {"grokpaper/__init__.py", "grokpaper/paper/__init__.py", "grokpaper/paper/audit.py",

@@ -22,6 +22,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from grokpaper.core.files import atomic_path
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -250,8 +252,6 @@ def check_param_shapes(params: dict[str, torch.Tensor], cfg: ModelConfig, batch_
 def save_checkpoint(path: str | Path, params: dict[str, torch.Tensor], cfg: ModelConfig, meta: dict | None = None) -> None:
     """Write weights (original names) and the model config to one safetensors file, atomically."""
     from safetensors.torch import save_file
-
-    from grokpaper.core.store import atomic_path
 
     check_param_shapes(params, cfg)
     tensors = {name: params[name].detach().to("cpu", torch.float32).contiguous() for name in PARAM_NAMES}

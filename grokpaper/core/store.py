@@ -17,7 +17,6 @@ touched, so every other run still loads.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -29,6 +28,7 @@ from pathlib import Path
 import pandas as pd
 
 import grokpaper
+from grokpaper.core.model import Transformer, load_checkpoint, save_checkpoint
 
 # Bump when a change alters training numerics, so old entries are no longer returned.
 TRAINING_REVISION = 1
@@ -42,26 +42,6 @@ class StoreError(RuntimeError):
 
 class RunNotStored(LookupError):
     """A run asked for read-only is not in the store; the message says how to train it."""
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | Path):
-    """Yield a temporary path beside ``path``; on success move it into place in one rename.
-
-    A process killed mid-write leaves only a ``.tmp`` file that is never read as valid.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def canonical_json(obj) -> str:
@@ -100,14 +80,10 @@ class StoredRun:
 
     def model(self, which: str = "final"):
         """The reference ``Transformer`` (hook points, ``run_with_cache``) with these weights."""
-        from grokpaper.core.model import Transformer
-
         params, cfg = self._checkpoint(which)
         return Transformer(cfg, params)
 
     def _checkpoint(self, which: str):
-        from grokpaper.core.model import load_checkpoint
-
         file = self.path / ("final.safetensors" if which == "final" else f"snapshot-{which}.safetensors")
         if not file.exists():
             available = sorted(p.stem for p in self.path.glob("*.safetensors"))
@@ -155,8 +131,6 @@ class RunStore:
 
     def save(self, key: str, config: dict, outcome, model_config, extra: dict | None = None) -> StoredRun:
         """Store a finished ``train.RunOutcome`` (weights, curve, result) as one atomic entry."""
-        from grokpaper.core.model import save_checkpoint
-
         final = self.entry(key)
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", suffix=".tmp", dir=final.parent))

@@ -36,9 +36,10 @@ from tqdm import tqdm
 
 from grokpaper.core import batched
 from grokpaper.core.data import Split
+from grokpaper.core.files import atomic_path
 from grokpaper.core.model import ModelConfig, check_param_shapes
 from grokpaper.core.status import StatusFile, interrupted_message
-from grokpaper.core.store import StoreError, atomic_path
+from grokpaper.core.store import StoreError
 
 METRICS = ("train_loss", "train_acc", "test_loss", "test_acc")
 

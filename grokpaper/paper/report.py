@@ -19,7 +19,7 @@ import pandas as pd
 
 from grokpaper.analysis.stats import is_missing
 from grokpaper.config import project_root
-from grokpaper.core.store import atomic_path
+from grokpaper.core.files import atomic_path
 
 
 def _plain(value):
@@ -38,7 +38,7 @@ def _plain(value):
 
 
 # The chapter runner names, to each kernel it starts, the folder where that chapter's numbers go
-# (runner.execute_chapter): only its executions write the project's results/.
+# (``grokpaper.builder.runner``): only its executions write the project's results/.
 RESULTS_DIR_ENV = "GROKPAPER_RESULTS_DIR"
 NUMBERS_OUTPUT_KEY = "grokpaper-numbers"  # output metadata of the cell output that holds a chapter's numbers
 
@@ -81,7 +81,7 @@ def numbers_in_notebook(path: str | Path) -> dict[str, dict]:
 
 def stale_banner(problems: dict[str, list[str]]) -> str:
     """A warning callout (Markdown) naming the stale chapters and foreign results files of a
-    build (``problems``: ``runner.check_build()``); "" for a consistent build. ``render``
+    build (``problems``: ``grokpaper.builder.plan.check_build()``); "" for a consistent build. ``render``
     builds a report from an inconsistent build only when told ``--allow-stale``."""
     if not problems:
         return ""

@@ -1,35 +1,29 @@
-"""Report build: `quarto render` when Quarto is installed, otherwise the same manuscript
-built offline from the same sources with pandoc (HTML) and typst (PDF).
+"""The offline Quarto substitute: the same manuscript as `quarto render` makes, built from the
+same sources with pandoc (HTML) and typst (PDF), where Quarto is not installed.
 
-The offline build mimics a Quarto *manuscript* project (see `_quarto.yml`):
+It mimics a Quarto *manuscript* project (see `_quarto.yml`):
 
 1. execute the article's `{python}` cells and inline `` `{python} expr` `` expressions in a
    fresh Python process (cwd = project), frozen in Quarto's own freeze file
    `_freeze/<article>/execute-results/html.json`, reused while its inputs are unchanged
-   (`freeze_inputs`: the article, results/*.json, the package modules it imports, the
-   build's consistency report);
+   (``freeze.freeze_inputs``);
 2. replace `{{< embed chapters/NN-name.ipynb#label >}}` with the stored output of the
    labelled cell (figure + fig-cap, or table + tbl-cap) and a "Source:" link;
 3. number figures/tables/sections/equations and resolve `@fig-...` style references with
-   `render_assets/crossref.lua` (run before --citeproc);
+   `offline_assets/crossref.lua` (run before --citeproc), after the project's own Lua filters;
 4. write `_manuscript/index.html` (one self-contained page), `_manuscript/<article>.pdf`
    (pandoc -> typst -> `typst.compile`) and a notebook view
    `_manuscript/chapters/NN-name-preview.html` beside a copy of each notebook -- the
    names Quarto gives them.
 
-Either way the build first checks that the executed chapters and results are one consistent
-build (`runner.check_build`) and refuses otherwise, unless told `allow_stale` (the article
-then shows `report.stale_banner`). Quarto's `freeze: auto` re-executes the article only when
-its own source changes, so before `quarto render` the article's freeze entry `_freeze/<article>/`
-is deleted whenever its recorded inputs differ from the current ones (`invalidate_freeze`; the
-runner does the same after executing chapters), and stamped with them afterwards.
+pandoc and typst come from the optional dependency group ``offline`` (``pip install -e
+".[offline]"``): nothing else in the package needs them, so they are imported where they are used.
 """
+
 from __future__ import annotations
 
 import base64
 import copy
-import hashlib
-import html
 import json
 import os
 import re
@@ -43,74 +37,22 @@ from pathlib import Path
 
 import yaml
 
-ASSETS = Path(__file__).with_name("render_assets")
-OUTPUT_DIR = "_manuscript"          # Quarto's output directory for manuscript projects
-FREEZE_DIR = "_freeze"              # Quarto's project freezer
-HIDDEN_TAGS = {"parameters", "injected-parameters"}
-RUNNER_VERSION = "2"                # bump to invalidate frozen results written by older code (2: modules, build check)
+from grokpaper.builder.freeze import freeze_file, inputs_fingerprint, quarto_source_hash
+from grokpaper.builder.manuscript import (
+    INLINE_RE, OUTPUT_DIR, RenderError, article_name, front_and_body, markdown_segments, parse_cell_options, python_of,
+    quarto_config,
+)
 
+ASSETS = Path(__file__).with_name("offline_assets")
+HIDDEN_TAGS = {"parameters", "injected-parameters"}
 EMBED_RE = re.compile(r"\{\{<\s*embed\s+([^\s>#]+)(?:#([^\s>]+))?\s*([^>]*?)\s*>\}\}")
-INLINE_RE = re.compile(r"`\{python\}\s+([^`]+?)`")
-FENCE_RE = re.compile(r"^(\s*)(`{3,}|~{3,})(.*)$")
-PYTHON_CELL_RE = re.compile(r"^\{python[\s,}]")
 NOTEBOOK_SKIP_DIRS = {"_manuscript", "_freeze", ".venv", "venv", "node_modules", "tests", "store"}
 
 
-class RenderError(ValueError):
-    """A problem in the report sources (bad embed, unknown reference, failing cell...)."""
-
-
-class StaleBuildError(RenderError):
-    """The executed chapters and results are not one consistent build (``runner.check_build``):
-    a report from them would mix numbers computed from different inputs."""
-
-    def __init__(self, problems: dict[str, list[str]], profile: str | None):
-        from grokpaper.build.runner import describe_problems
-
-        self.problems = problems
-        super().__init__(
-            "the executed chapters and results are not one consistent build; a report from them would mix "
-            f"numbers from different inputs:\n{describe_problems(problems)}\n"
-            f"Re-execute them with `python -m grokpaper run --profile {profile or '<profile>'}`, or render "
-            "anyway with --allow-stale (the report then opens with a warning naming them).")
-
-
-# --------------------------------------------------------------------------- entry point
-
-def build(project_dir=".", formats=("html", "pdf"), offline=False, quiet=False, allow_stale=False) -> dict:
-    """Render the manuscript: run `quarto render` if Quarto is on PATH (unless offline),
-    else build `_manuscript/index.html` and `_manuscript/<article>.pdf` with pandoc + typst.
-    Refuses (StaleBuildError) a build whose chapters or results are stale unless ``allow_stale``.
-    Returns {format: output path} (offline) or {"quarto": output dir}."""
-    from grokpaper.build.runner import build_profile, check_build, describe_problems
-
-    project = Path(project_dir).resolve()
-    formats = tuple(formats)
-    bad = [f for f in formats if f not in ("html", "pdf")]
-    if bad:
-        raise ValueError(f"formats: unknown {bad}; allowed values are 'html' and 'pdf'")
-    problems = check_build(project)
-    if problems and not allow_stale:
-        raise StaleBuildError(problems, build_profile(project))
-    if problems and not quiet:
-        print(f"[render] --allow-stale: the report opens with a warning naming these:\n{describe_problems(problems)}",
-              file=sys.stderr)
-    article = project / article_name(project)
-    if not article.is_file():
-        raise RenderError(f"manuscript article {article.name!r} not found in {project}")
-    fingerprint = inputs_fingerprint(project, article, problems)
-    removed = invalidate_freeze(project, problems, fingerprint)
-    if removed and not quiet:
-        print(f"[render] inputs of {article.name} changed: removed {removed.relative_to(project)}/ so it re-executes")
-
-    quarto = None if offline else shutil.which("quarto")
-    if quarto:
-        # all formats of _quarto.yml by default; one of them with --to (html, or typst for the PDF)
-        args = [quarto, "render"] if len(set(formats)) > 1 else [quarto, "render", "--to", {"html": "html", "pdf": "typst"}[formats[0]]]
-        subprocess.run(args, cwd=project, check=True)
-        stamp_freeze(project, article, fingerprint)
-        return {"quarto": project / OUTPUT_DIR}
-
+def build_offline(project: Path, article: Path, formats: tuple, fingerprint: str, quiet: bool = False) -> dict:
+    """Build `_manuscript/index.html` and `_manuscript/<article>.pdf` (``formats``) of a project
+    whose build check passed; ``fingerprint``: the article's current ``freeze.inputs_fingerprint``.
+    Returns {format: output path}."""
     t0 = time.perf_counter()
     config = project_config(project)
     outdir = project / OUTPUT_DIR
@@ -146,23 +88,10 @@ def build(project_dir=".", formats=("html", "pdf"), offline=False, quiet=False, 
 
 # --------------------------------------------------------------------------- project
 
-def _quarto_config(project: Path) -> dict:
-    cfg_path = project / "_quarto.yml"
-    cfg = yaml.safe_load(cfg_path.read_text(encoding="utf-8")) if cfg_path.is_file() else {}
-    return cfg or {}
-
-
-def article_name(project: Path) -> str:
-    """The manuscript's article file, relative to the project (`manuscript: article:` in
-    `_quarto.yml`; default index.qmd if present, as Quarto, else paper.qmd)."""
-    manuscript = _quarto_config(project).get("manuscript") or {}
-    return manuscript.get("article") or ("index.qmd" if (project / "index.qmd").exists() else "paper.qmd")
-
-
 def project_config(project: Path) -> dict:
     """The manuscript settings the offline build needs from `_quarto.yml`:
     article file (default index.qmd, as Quarto) and the notebooks list/render globs."""
-    cfg = _quarto_config(project)
+    cfg = quarto_config(project)
     manuscript = cfg.get("manuscript") or {}
     article = article_name(project)
     notebooks = manuscript.get("notebooks") or []
@@ -337,148 +266,6 @@ json.dump(result, open(sys.argv[2], "w", encoding="utf-8"))
 '''
 
 
-def parse_cell_options(source: str) -> tuple[dict, str]:
-    """Quarto `#| key: value` option lines at the top of a cell -> (options, remaining code)."""
-    lines = source.splitlines()
-    opts = []
-    while lines and lines[0].startswith("#|"):
-        line = lines.pop(0)
-        opts.append(line[3:] if line[2:3] == " " else line[2:])
-    options = {}
-    if opts:
-        try:
-            options = yaml.safe_load("\n".join(opts)) or {}
-        except yaml.YAMLError as e:
-            raise RenderError(f"bad '#|' cell options {opts!r}: {e}") from None
-    return options, "\n".join(lines)
-
-
-def _segments(body: str):
-    """Split markdown into ("text", str) / ("python", (options, code, raw)) / ("code", str)
-    pieces, so that inline expressions are only looked for outside code blocks."""
-    out, text, lines, i = [], [], body.splitlines(keepends=True), 0
-    while i < len(lines):
-        m = FENCE_RE.match(lines[i].rstrip("\n"))
-        if not m:
-            text.append(lines[i]); i += 1
-            continue
-        indent, fence, info = m.groups()
-        j = i + 1
-        while j < len(lines):
-            close = FENCE_RE.match(lines[j].rstrip("\n"))
-            if close and close.group(2)[0] == fence[0] and len(close.group(2)) >= len(fence) and not close.group(3).strip():
-                break
-            j += 1
-        block = "".join(lines[i:j + 1])
-        out.append(("text", "".join(text))); text = []
-        if PYTHON_CELL_RE.match(info.strip()):
-            options, code = parse_cell_options("".join(lines[i + 1:j]))
-            out.append(("python", (options, code, block)))
-        else:
-            out.append(("code", block))
-        i = j + 1
-    out.append(("text", "".join(text)))
-    return out
-
-
-def _front_and_body(article: Path) -> tuple[str, str]:
-    """The article's source split into its front matter block (as text) and its body."""
-    source = article.read_text(encoding="utf-8").replace("\r\n", "\n")
-    meta_text = re.match(r"\A---[ \t]*\n.*?\n(?:---|\.\.\.)[ \t]*\n", source, re.S)
-    return (meta_text.group(0), source[meta_text.end():]) if meta_text else ("", source)
-
-
-def _python_of(segments: list) -> tuple[list[str], list[str]]:
-    """The code of the `{python}` cells that execute (not `eval: false`) and the inline expressions."""
-    cells = [seg[1] for kind, seg in segments if kind == "python" and seg[0].get("eval", True) is not False]
-    inline = [m.group(1) for kind, seg in segments if kind == "text" for m in INLINE_RE.finditer(seg)]
-    return cells, inline
-
-
-def article_code(article: Path) -> list[str]:
-    """The Python the article executes: its `{python}` cells and inline expressions."""
-    cells, inline = _python_of(_segments(_front_and_body(article)[1]))
-    return cells + inline
-
-
-def freeze_inputs(project: Path, article: Path, problems: dict | None = None) -> dict:
-    """What the article's execution depends on, by sha256: its source, results/*.json, the
-    package modules its code imports (transitively), and the build's consistency report
-    (``runner.check_build``, which the stale banner shows; ``problems`` if already computed)."""
-    from grokpaper.build.runner import check_build, module_closure
-
-    sha = lambda path: hashlib.sha256(path.read_bytes()).hexdigest()  # noqa: E731
-    return {
-        "version": RUNNER_VERSION,
-        "article": sha(article),
-        "results": {path.name: sha(path) for path in sorted((project / "results").glob("*.json"))},
-        "modules": module_closure(article_code(article)),
-        "build-problems": check_build(project) if problems is None else problems,
-    }
-
-
-def inputs_fingerprint(project: Path, article: Path, problems: dict | None = None) -> str:
-    """sha256 of ``freeze_inputs``: a freeze record made from other inputs is stale."""
-    inputs = json.dumps(freeze_inputs(project, article, problems), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(inputs.encode()).hexdigest()
-
-
-def freeze_entry(project: Path, article: Path) -> Path:
-    """Quarto's freeze folder of the article: `_freeze/<article without suffix>/`."""
-    return project / FREEZE_DIR / article.relative_to(project).with_suffix("")
-
-
-def freeze_file(project: Path, article: Path) -> Path:
-    """Quarto's freeze location for the article's HTML execution results."""
-    return freeze_entry(project, article) / "execute-results" / "html.json"
-
-
-def _freeze_records(project: Path, article: Path) -> list[Path]:
-    """The execution records in the article's freeze folder, one per format Quarto executed."""
-    return sorted((freeze_entry(project, article) / "execute-results").glob("*.json"))
-
-
-def _stamp(record_path: Path) -> str | None:
-    try:
-        return (json.loads(record_path.read_text(encoding="utf-8")).get("grokpaper") or {}).get("inputs-sha256")
-    except (json.JSONDecodeError, AttributeError, OSError):
-        return None
-
-
-def invalidate_freeze(project: Path, problems: dict | None = None, fingerprint: str | None = None) -> Path | None:
-    """Delete the article's freeze folder unless each record in it was made from the current
-    inputs (``freeze_inputs``); returns the folder deleted, or None. Deleting it is Quarto's
-    documented way to make `quarto render` execute the article again; a record Quarto wrote
-    itself (not stamped by ``stamp_freeze``) counts as made from unknown inputs."""
-    project = Path(project).resolve()
-    article = project / article_name(project)
-    entry = freeze_entry(project, article)
-    if not entry.is_dir() or not article.is_file():
-        return None
-    fingerprint = fingerprint or inputs_fingerprint(project, article, problems)
-    records = _freeze_records(project, article)
-    if records and all(_stamp(record) == fingerprint for record in records):
-        return None
-    shutil.rmtree(entry)
-    return entry
-
-
-def stamp_freeze(project: Path, article: Path, fingerprint: str) -> None:
-    """After `quarto render`: record in each freeze record of the current article source the
-    inputs it was made from (Quarto keeps only its source hash; it ignores the extra key)."""
-    for path in _freeze_records(project, article):
-        record = json.loads(path.read_text(encoding="utf-8"))
-        if record.get("hash") == quarto_source_hash(article):
-            record["grokpaper"] = {"inputs-sha256": fingerprint, "writer": "quarto render, stamped by grokpaper.build.render"}
-            path.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-
-
-def quarto_source_hash(article: Path) -> str:
-    """Quarto's freeze hash: md5 of the source with LF line endings."""
-    text = article.read_text(encoding="utf-8").replace("\r\n", "\n")
-    return hashlib.md5(text.encode("utf-8")).hexdigest()
-
-
 def execute_article(project: Path, article: Path, fingerprint: str | None = None) -> str:
     """The article's markdown after executing its python cells and inline expressions,
     reused from the freeze file while its inputs (``freeze_inputs``) are unchanged."""
@@ -492,9 +279,9 @@ def execute_article(project: Path, article: Path, fingerprint: str | None = None
         except (json.JSONDecodeError, KeyError, TypeError):
             pass  # unreadable or written by another tool: execute again
 
-    front, body = _front_and_body(article)
-    segments = _segments(body)
-    cells, inline = _python_of(segments)
+    front, body = front_and_body(article)
+    segments = markdown_segments(body)
+    cells, inline = python_of(segments)
 
     result = {"cells": [], "inline": []}
     if cells or inline:
@@ -523,7 +310,7 @@ def execute_article(project: Path, article: Path, fingerprint: str | None = None
         "hash": quarto_source_hash(article),
         "result": {"engine": "jupyter", "markdown": markdown, "supporting": [], "filters": [], "includes": {}},
         # Our key also covers results/*.json, the modules the article imports and the build check.
-        "grokpaper": {"inputs-sha256": fingerprint, "writer": "grokpaper.build.render (offline build)"},
+        "grokpaper": {"inputs-sha256": fingerprint, "writer": "grokpaper.builder.render (offline build)"},
     }
     tmp = frozen.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -596,7 +383,7 @@ def resolve_embeds(body: str, project: Path, base: Path, work: Path) -> str:
 
     # shortcodes inside fenced code blocks are left alone (documentation of the syntax)
     return "".join(EMBED_RE.sub(replace, seg) if kind == "text" else (seg if kind == "code" else seg[2])
-                   for kind, seg in _segments(body))
+                   for kind, seg in markdown_segments(body))
 
 
 def _embed_cell(cell: dict, label: str, shortcode: str, nb_rel: str, work: Path) -> str:
@@ -729,111 +516,3 @@ def render_notebook_view(project: Path, entry: dict, outdir: Path, filters=()) -
                     f"--metadata-file={meta}", f"--template={ASSETS / 'article.html'}",
                     f"--css={ASSETS / 'article.css'}", "-o", html_out], cwd=Path(tmp))
     return {f"notebook:{entry['notebook']}": html_out}
-
-
-# --------------------------------------------------------------------------- reader checks
-
-def chromium_path() -> str | None:
-    """The headless browser used by reader_check/screenshot, if installed."""
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
-def _chromium(args: list, timeout: float) -> subprocess.CompletedProcess:
-    browser = chromium_path()
-    if not browser:
-        raise RuntimeError("chromium not installed (apt-get install -y chromium)")
-    with tempfile.TemporaryDirectory(prefix="grokpaper-chromium-") as profile:
-        flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--hide-scrollbars", f"--user-data-dir={profile}"]
-        return subprocess.run([browser, *flags, *args], capture_output=True, text=True, timeout=timeout)
-
-
-_CHECK_SCRIPT = """
-<script>
-window.addEventListener('load', function () {
-  var imgs = Array.prototype.slice.call(document.images);
-  var text = document.body.innerText;
-  var external = Array.prototype.slice.call(document.querySelectorAll('[src],link[href]'))
-    .map(function (e) { return e.getAttribute('src') || e.getAttribute('href'); })
-    .filter(function (s) { return s && !/^(data:|#)/.test(s); });
-  var r = {
-    title: document.title,
-    images: imgs.length,
-    images_loaded: imgs.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length,
-    figures: document.querySelectorAll('figure').length,
-    tables: document.querySelectorAll('table').length,
-    math: document.querySelectorAll('math').length,
-    unresolved_refs: text.match(/\\?\\?|@(fig|tbl|sec|eq)-[\\w-]+/g) || [],
-    external_resources: external,
-    horizontal_overflow: document.documentElement.scrollWidth > window.innerWidth + 1
-  };
-  document.body.setAttribute('data-reader-check', JSON.stringify(r));
-});
-</script>
-"""
-
-
-def reader_check(html_path, timeout: float = 60) -> dict:
-    """Open the page in headless Chromium as a reader would and report what it shows:
-    image count and how many loaded, figures, tables, MathML elements, unresolved
-    references ('??', '@fig-...'), resources that are not embedded, horizontal overflow."""
-    html_path = Path(html_path).resolve()
-    probe = html_path.with_name(f".reader-check-{os.getpid()}-{html_path.name}")
-    text = html_path.read_text(encoding="utf-8")
-    text = text.replace("</body>", _CHECK_SCRIPT + "</body>") if "</body>" in text else text + _CHECK_SCRIPT
-    probe.write_text(text, encoding="utf-8")
-    try:
-        proc = _chromium(["--dump-dom", "--virtual-time-budget=10000", "--window-size=1100,1800",
-                          probe.as_uri()], timeout)
-    finally:
-        probe.unlink(missing_ok=True)
-    m = re.search(r'data-reader-check="([^"]*)"', proc.stdout)
-    if not m:
-        raise RuntimeError(f"chromium gave no reader-check result (exit {proc.returncode}): {proc.stderr[-2000:]}")
-    return json.loads(html.unescape(m.group(1)))
-
-
-def screenshot(html_path, png_path, width: int = 1100, height: int = 1800, timeout: float = 60) -> Path:
-    """A PNG of the page as headless Chromium draws it (window width x height)."""
-    html_path, png_path = Path(html_path).resolve(), Path(png_path).resolve()
-    png_path.parent.mkdir(parents=True, exist_ok=True)
-    proc = _chromium([f"--screenshot={png_path}", f"--window-size={width},{height}",
-                      "--virtual-time-budget=5000", html_path.as_uri()], timeout)
-    if not png_path.is_file():
-        raise RuntimeError(f"chromium wrote no screenshot (exit {proc.returncode}): {proc.stderr[-2000:]}")
-    return png_path
-
-
-# --------------------------------------------------------------------------- CLI
-
-def add_cli(subparsers) -> None:
-    """Register the `render` subcommand on an argparse subparsers object."""
-    p = subparsers.add_parser("render", help="build the report (_manuscript/index.html and PDF)")
-    p.add_argument("--offline", action="store_true", help="use pandoc + typst even if quarto is installed")
-    p.add_argument("--project", default=".", help="project directory (default: .)")
-    p.add_argument("--to", choices=["html", "pdf"], action="append", help="format(s) to build (default: both)")
-    p.add_argument("--allow-stale", action="store_true",
-                   help="build even if chapters are stale or results were not written by the runner; the "
-                        "report then opens with a warning naming them")
-    p.set_defaults(func=cli_render)
-
-
-def cli_render(args) -> int:
-    """`python -m grokpaper render`: build the report, print clear errors for bad sources."""
-    from grokpaper.config import ParamsError
-
-    try:
-        build(args.project, formats=tuple(args.to or ("html", "pdf")), offline=args.offline,
-              allow_stale=args.allow_stale)
-    except ParamsError as e:  # a chapter source the build check cannot read (bad header, cycle)
-        print(f"render error: {e}", file=sys.stderr)
-        return 2
-    except RenderError as e:
-        print(f"render error: {e}", file=sys.stderr)
-        return 2
-    return 0

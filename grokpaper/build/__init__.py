@@ -1,1 +1,0 @@
-"""The paper's build: the chapter runner and the report build."""
