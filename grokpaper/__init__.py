@@ -4,6 +4,8 @@ As a library: ``grokpaper.open_run(seed, condition, profile)`` reads a stored ru
 trains), ``grokpaper.to_hooked_transformer(params, cfg)`` exports weights to TransformerLens.
 """
 
+import importlib
+
 __version__ = "0.1.0"
 
 # Imported on first use, so that `import grokpaper` (and the command line) stays light.
@@ -17,7 +19,5 @@ _LAZY = {
 
 def __getattr__(name: str):
     if name in _LAZY:
-        import importlib
-
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'grokpaper' has no attribute {name!r}")

@@ -6,18 +6,26 @@ import argparse
 import os
 import sys
 
+import torch
+
+from grokpaper.builder.render import add_cli as add_render_command
+from grokpaper.builder.runner import add_run_command, parse_overrides
+from grokpaper.config import ParamsError, chapter_params
+from grokpaper.core.parallel import store_files, train_all
+from grokpaper.core.store import StoreError
+from grokpaper.core.study import CONDITIONS, Study
+from grokpaper.core.train import TrainingInterrupted
+
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run one subcommand; returns the exit status."""
     parser = argparse.ArgumentParser(prog="grokpaper", description=__doc__)
     subparsers = parser.add_subparsers(dest="command", required=True)
 
-    from grokpaper.builder.runner import add_run_command
     add_run_command(subparsers)  # run: execute the stale chapter notebooks
 
     add_train_command(subparsers)  # train: one condition for given seeds, with a progress bar
 
-    from grokpaper.builder.render import add_cli as add_render_command
     add_render_command(subparsers)  # render: build the report (quarto, or pandoc + typst offline)
 
     args = parser.parse_args(argv)
@@ -26,8 +34,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def add_train_command(subparsers) -> None:
     """Register ``train``: sources, one condition's transfers, or all runs in parallel workers."""
-    from grokpaper.core.study import CONDITIONS
-
     p = subparsers.add_parser(
         "train", help="train (or read from the store) the source or transfer runs of a profile",
         description="Train the source runs (grokked + memorized snapshots) or the transfer runs of one "
@@ -51,12 +57,6 @@ def add_train_command(subparsers) -> None:
 def _train_command(args) -> int:
     """The ``train`` subcommand. Ctrl-C prints one line (where training stopped, where the same
     command resumes) and exits 130, the shell's status for an interrupt."""
-    from grokpaper.builder.runner import parse_overrides
-    from grokpaper.config import ParamsError, chapter_params
-    from grokpaper.core.store import StoreError
-    from grokpaper.core.study import CONDITIONS, Study
-    from grokpaper.core.train import TrainingInterrupted
-
     _use_thread_count_from_environment()
     try:
         overrides = parse_overrides(args.param)
@@ -69,7 +69,6 @@ def _train_command(args) -> int:
         return 2
     try:
         if args.what == "all":
-            from grokpaper.core.parallel import store_files, train_all
             if args.list_files:
                 print("\n".join(os.path.relpath(path) for path in store_files(study.settings)))
                 return 0
@@ -111,8 +110,6 @@ def _use_thread_count_from_environment() -> None:
     the cores do not oversubscribe them."""
     threads = os.environ.get("OMP_NUM_THREADS", "")
     if threads.isdigit() and int(threads) >= 1:
-        import torch
-
         torch.set_num_threads(int(threads))
 
 

@@ -428,7 +428,7 @@ def _embed_cell(cell: dict, label: str, shortcode: str, nb_rel: str, work: Path)
 def pandoc_path() -> str:
     """The pandoc binary bundled by pypandoc-binary (or pandoc on PATH)."""
     try:
-        import pypandoc
+        import pypandoc  # the optional `offline` extra; pandoc on PATH will do
         return pypandoc.get_pandoc_path()
     except (ImportError, OSError):
         found = shutil.which("pandoc")
@@ -466,7 +466,7 @@ def render_html(source: Path, out: Path, filters=()) -> dict:
 
 def render_pdf(source: Path, out: Path, filters=()) -> dict:
     """PDF through pandoc's typst writer and the typst Python package."""
-    import typst
+    import typst  # the optional `offline` extra: only the offline PDF needs it
     typ = source.with_suffix(".typ")
     run_pandoc([source.name, *_common_args(filters), "-t", "typst", "-s",
                 f"--include-in-header={ASSETS / 'article.typ'}", "-V", "abstract-title=Abstract",

@@ -37,7 +37,6 @@ from grokpaper.config import ParamsError, load_profile, project_root
 from grokpaper.core.files import atomic_path
 from grokpaper.core.status import watch_training
 from grokpaper.paper.provenance import git_commit
-from grokpaper.paper.report import RESULTS_DIR_ENV
 
 # The profile of the committed build: a run of another profile does not replace it unless told to.
 PAPER_PROFILE = "paper"
@@ -79,6 +78,8 @@ def _version(dist: str) -> str | None:
 def _kernel_env(results_dir: Path):
     """The environment a kernel starts with: the same grokpaper as the runner, wherever the
     project is, and the folder where ``save_numbers`` writes the chapter's results."""
+    from grokpaper.paper.report import RESULTS_DIR_ENV  # report brings scipy (1.6 s): only when a chapter executes
+
     before = {key: os.environ.get(key) for key in ("PYTHONPATH", RESULTS_DIR_ENV)}
     paths = [str(PACKAGE_DIR.parent)] + ([before["PYTHONPATH"]] if before["PYTHONPATH"] else [])
     os.environ["PYTHONPATH"] = os.pathsep.join(paths)
@@ -152,8 +153,8 @@ def execute_chapter(item: PlanItem, profile: str, root: Path, git: str, echo=Non
     While it trains, ``echo`` gets the trainer's status line (epoch, runs, test accuracy); Ctrl-C
     makes the trainer checkpoint and stop, and raises ``ChapterInterrupted`` saying where the same
     command resumes."""
-    import papermill  # slow import: only when something executes
-    from papermill.exceptions import PapermillExecutionError
+    import papermill  # slow import (0.9 s): only when a chapter executes
+    from papermill.exceptions import PapermillExecutionError  # with papermill
 
     ch = item.chapter
     record = {

@@ -48,7 +48,7 @@ _HEAD_SECOND = {"blocks.0.attn.hook_k", "blocks.0.attn.hook_q", "blocks.0.attn.h
 
 def hooked_transformer_config(cfg: ModelConfig, device: str | torch.device = "cpu"):
     """The ``HookedTransformerConfig`` of our architecture (1 layer, no LayerNorm, ReLU, n_ctx 3)."""
-    from transformer_lens import HookedTransformerConfig
+    from transformer_lens import HookedTransformerConfig  # the optional `lens` extra: only the export needs it
 
     return HookedTransformerConfig(
         n_layers=1, d_model=cfg.d_model, n_heads=cfg.n_heads, d_head=cfg.d_head, d_mlp=cfg.d_mlp,
@@ -89,7 +89,7 @@ def to_hooked_transformer(params: dict[str, torch.Tensor], cfg: ModelConfig, dev
     """A TransformerLens ``HookedTransformer`` with our weights: the same logits on every input,
     with TransformerLens's hook names (see ``HOOK_NAMES``)."""
     try:
-        from transformer_lens import HookedTransformer
+        from transformer_lens import HookedTransformer  # the optional `lens` extra
     except ImportError as err:
         raise ImportError(
             f"to_hooked_transformer needs transformer-lens 3.x ({err}); install it with "

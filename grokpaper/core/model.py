@@ -21,6 +21,8 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from safetensors import safe_open
+from safetensors.torch import save_file
 
 from grokpaper.core.files import atomic_path
 
@@ -251,8 +253,6 @@ def check_param_shapes(params: dict[str, torch.Tensor], cfg: ModelConfig, batch_
 
 def save_checkpoint(path: str | Path, params: dict[str, torch.Tensor], cfg: ModelConfig, meta: dict | None = None) -> None:
     """Write weights (original names) and the model config to one safetensors file, atomically."""
-    from safetensors.torch import save_file
-
     check_param_shapes(params, cfg)
     tensors = {name: params[name].detach().to("cpu", torch.float32).contiguous() for name in PARAM_NAMES}
     metadata = {"model_config": json.dumps(asdict(cfg)), "meta": json.dumps(meta or {}, sort_keys=True)}
@@ -268,8 +268,6 @@ def load_checkpoint(path: str | Path, cfg: ModelConfig | None = None) -> tuple[d
     """
     path = Path(path)
     if path.suffix == ".safetensors":
-        from safetensors import safe_open
-
         with safe_open(str(path), framework="pt") as f:
             stored_cfg = ModelConfig(**json.loads(f.metadata()["model_config"]))
             params = {name: f.get_tensor(name) for name in f.keys()}

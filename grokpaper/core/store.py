@@ -28,6 +28,7 @@ from pathlib import Path
 import pandas as pd
 
 import grokpaper
+from grokpaper.config import project_root
 from grokpaper.core.model import Transformer, load_checkpoint, save_checkpoint
 
 # Bump when a change alters training numerics, so old entries are no longer returned.
@@ -58,8 +59,6 @@ def default_root() -> Path:
     """``$GROKPAPER_STORE`` if set, else ``store/`` in the project root."""
     if os.environ.get("GROKPAPER_STORE"):
         return Path(os.environ["GROKPAPER_STORE"])
-    from grokpaper.config import project_root
-
     return project_root() / "store"
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from grokpaper.config import chapter_params
 from grokpaper.core.data import check_task, make_split
 from grokpaper.core.model import ModelConfig, init_params
 from grokpaper.core.store import RunNotStored, RunStore, StoredRun, config_key, display_path
@@ -283,8 +284,6 @@ def open_study(profile: str = "paper", seeds: list[int] | None = None, store: Ru
     """A read-only ``Study`` of a profile (``params/<profile>.yaml``, study parameters
     overridden by keyword): its runs come from the store, and one that is not stored raises
     ``RunNotStored`` naming the command that trains it; nothing is ever trained."""
-    from grokpaper.config import chapter_params
-
     if seeds is not None:
         overrides["seeds"] = list(seeds)
     params = chapter_params("01-sources", profile, overrides)

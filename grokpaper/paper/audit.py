@@ -49,7 +49,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -62,7 +62,6 @@ from grokpaper.analysis.stats import is_missing
 from grokpaper.core.model import ModelConfig
 from grokpaper.paper import inference
 from grokpaper.paper.evidence import Evidence
-from grokpaper.paper.report import fmt as fmt_prose
 
 SUPPORTED, CONTRADICTED, INCONCLUSIVE, NOT_TESTABLE = "supported", "contradicted by the data", "inconclusive", "not testable"
 INCONSISTENT, DEFINITIONAL = "inconsistent within the document", "definitional"

@@ -10,9 +10,8 @@ result typed by hand.
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
+import yaml
 
 from grokpaper.analysis.stats import is_missing, min_rank_p
 from grokpaper.paper.audit import ALPHA, CATEGORIES
@@ -402,8 +401,6 @@ def abstract(R) -> str:
 def abstract_block(R) -> str:
     """The abstract as a YAML metadata block (Quarto does not run inline code in the front matter;
     pandoc takes a later metadata block's value)."""
-    import yaml
-
     return "---\n" + yaml.safe_dump({"abstract": abstract(R)}, allow_unicode=True, width=100) + "---\n"
 
 

@@ -9,6 +9,7 @@ the censored labels, and df where a test has one. Nothing is averaged over censo
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -316,8 +317,6 @@ def ratio_of_means(numerator, denominator, confidence: float = 0.95, n_boot: int
 def metric_key(name: str) -> str:
     """A results key without dots (``Results`` splits dotted paths on '.'):
     'first 99.9%' -> 'first_99_9pct', 'circuit: n > 0.5' -> 'circuit_n_gt_0_5'."""
-    import re
-
     name = name.lower().replace(">=", " ge ").replace(">", " gt ").replace("%", "pct")
     return re.sub(r"[^a-z0-9]+", "_", name).strip("_")
 

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from IPython.display import Markdown, display
 
 from grokpaper.analysis.stats import is_missing
-from grokpaper.config import project_root
+from grokpaper.config import load_profile, project_root
 from grokpaper.core.files import atomic_path
 
 
@@ -58,8 +59,6 @@ def save_numbers(chapter: str, numbers: dict, params: dict, project: str | Path 
     blob = {"chapter": chapter, "params": _plain(params), "numbers": _plain(numbers)}
     folder = results_dir(project) if project else os.environ.get(RESULTS_DIR_ENV)
     if not folder:
-        from IPython.display import display
-
         note = (f"numbers of {chapter}, kept in this notebook: only `python -m grokpaper run` writes "
                 f"results/{chapter}.json")
         display({"application/json": blob, "text/plain": note}, raw=True, metadata={NUMBERS_OUTPUT_KEY: chapter})
@@ -182,8 +181,6 @@ def departures(results: "Results", profile: str = "paper", project: str | Path |
     """Every chapter's parameters that differ from a profile's: ``{chapter: {key: (build value,
     profile value)}}``, chapters without a departure left out; empty when every chapter ran that
     profile as written (no overrides)."""
-    from grokpaper.config import load_profile
-
     reference = load_profile(profile, project)
     out = {}
     for chapter in sorted(results.blobs):
@@ -219,8 +216,6 @@ def md_table(df: pd.DataFrame, digits: int | str | dict = 3, index: bool = False
     ``digits``: decimals for floats (an int, or a dict per column); ``"sig4"`` gives four
     significant digits per value, for columns that mix counts, epochs and fractions; ``"p"``
     writes p-values (three decimals, two significant digits below 0.001: "2.6e-24")."""
-    from IPython.display import Markdown
-
     frame = df.reset_index() if index else df
     per_column = digits if isinstance(digits, dict) else {}
 

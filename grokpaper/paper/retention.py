@@ -24,10 +24,12 @@ import numpy as np
 import pandas as pd
 import torch
 
+from grokpaper.analysis import stats
 from grokpaper.analysis.inspection import check_analysis_inputs, equals_position_forward
 from grokpaper.core.data import all_pairs, check_task, labels, make_split, tokens
 from grokpaper.core.model import ModelConfig, init_params
 from grokpaper.core.study import SOURCE_SNAPSHOT
+from grokpaper.paper.report import SHARE_RANGE, clip_interval
 
 TASK_NOUN = {"add": "addition", "subtract": "subtraction", "multiply": "multiplication",
              "divide": "division", "x2xyy2": "x2xyy2", "random": "random_table"}
@@ -212,8 +214,6 @@ def display_table(table: pd.DataFrame, source_task: str = "add", transfer_task: 
 
 
 def _describe(table: pd.DataFrame, column: str, models, n_boot: int = 2000) -> dict:
-    from grokpaper.analysis import stats
-
     out = {}
     for m in models:
         rows = table[table["model"] == m]
@@ -225,8 +225,6 @@ def _describe(table: pd.DataFrame, column: str, models, n_boot: int = 2000) -> d
 def retention_summary(table: pd.DataFrame, models, columns: dict[str, str], confidence: float = 0.95) -> pd.DataFrame:
     """Per score and model (e.g. condition): n, mean, sd (ddof 1) and t-CI over seeds, one row
     each; ``columns`` maps a table column to the score's label."""
-    from grokpaper.analysis import stats
-
     rows = []
     for column, label in columns.items():
         for m in models:
@@ -247,8 +245,6 @@ def retention_tests(table: pd.DataFrame, conditions, p: int, confidence: float =
     chance level 1/p, and against the per-seed score of a perfect transfer model (as a test of
     the per-seed difference accuracy - score against 0, because that score differs between the
     seeds' splits). One row per (condition, test); ``mean`` and the CI are of the tested values."""
-    from grokpaper.analysis import stats
-
     rows = []
     for c in conditions:
         sub = table[table["model"] == c]
@@ -380,8 +376,6 @@ def agreement_summary(table: pd.DataFrame, columns: dict[str, str], confidence: 
     """Per pair of conditions and agreement column: n, mean, sd (ddof 1), t-CI over seeds (NaN
     entries, e.g. no errors to agree on, are left out and n says so); ``columns`` maps a
     column to its label."""
-    from grokpaper.analysis import stats
-
     rows = []
     for column, label in columns.items():
         for pair in pd.unique(table["pair"]):
@@ -396,8 +390,6 @@ def agreement_summary(table: pd.DataFrame, columns: dict[str, str], confidence: 
 def _share_ci(d) -> dict:
     """The t-interval of a share (accuracy, agreement) truncated to 0-1: with a few seeds and
     one run far from the others it otherwise reaches below 0 or above 1."""
-    from grokpaper.paper.report import SHARE_RANGE, clip_interval
-
     low, high = clip_interval(d.ci_low, d.ci_high, SHARE_RANGE)
     return {"CI low": low, "CI high": high}
 
@@ -417,8 +409,6 @@ def agreement_display(table: pd.DataFrame, source_task: str = "add", transfer_ta
 def agreement_numbers(table: pd.DataFrame, conditions, params: dict) -> dict:
     """The agreement results the article and the claims audit quote, per pair of conditions
     (keys ``grokked_vs_memorized`` ...), with task-named keys for the errors."""
-    from grokpaper.analysis import stats
-
     src, dst = TASK_NOUN[params["source_task"]], TASK_NOUN[params["transfer_task"]]
     columns = {
         "agreement_test": "agreement_test", "agreement_all": "agreement_all",

@@ -6,9 +6,16 @@ the statistics keep them as censored, never drop them silently.
 
 from __future__ import annotations
 
-import pandas as pd
+import platform
 
-from grokpaper.analysis import curves
+import pandas as pd
+import torch
+
+import grokpaper
+from grokpaper.analysis import curves, stats
+from grokpaper.config import project_root
+from grokpaper.paper.provenance import git_commit
+from grokpaper.paper.report import EPOCH_RANGE, clip_interval
 
 SOURCE_THRESHOLDS = (0.5, 0.9, 0.99, 0.999, 1.0)
 
@@ -77,9 +84,6 @@ def threshold_summary(table: pd.DataFrame, thresholds, conditions, confidence: f
     """Per condition and threshold: runs reaching it (first and sustained) and the mean, sd,
     t-interval (truncated at 0 epochs) and median of their epochs. Censored runs are counted, not
     averaged."""
-    from grokpaper.analysis import stats
-    from grokpaper.paper.report import EPOCH_RANGE, clip_interval
-
     rows = []
     for t in thresholds:
         for c in conditions:
@@ -99,8 +103,6 @@ def threshold_summary(table: pd.DataFrame, thresholds, conditions, confidence: f
 
 def transfer_numbers(table: pd.DataFrame, params: dict, conditions) -> dict:
     """The transfer results the article and the claims audit quote, as plain data."""
-    from grokpaper.analysis import stats
-
     def describe(column):
         return {
             c: stats.describe(v.tolist(), labels=v.index.tolist(), n_boot=2000).as_dict()
@@ -150,13 +152,5 @@ def versions_of_runs(records: pd.DataFrame) -> pd.DataFrame:
 
 def provenance() -> dict:
     """Versions and the git commit of the code that is running ("-dirty": modified sources)."""
-    import platform
-
-    import torch
-
-    import grokpaper
-    from grokpaper.config import project_root
-    from grokpaper.paper.provenance import git_commit
-
     return {"package": grokpaper.__version__, "git commit": git_commit(project_root()),
             "python": platform.python_version(), "torch": torch.__version__, "machine": platform.machine()}
