@@ -47,7 +47,7 @@ checkpoint_every = None
 from grokpaper.analysis import stats
 from grokpaper.config import resolve_in_notebook
 from grokpaper.core.study import Study
-from grokpaper.paper import plots, tables
+from grokpaper.paper import contract, plots, tables
 from grokpaper.paper.report import md_table, save_numbers
 
 P = resolve_in_notebook("01-sources", globals())
@@ -75,14 +75,18 @@ plots.learning_curves(
 )
 
 # %%
-numbers = {
-    "n_seeds": len(table),
-    "n_grokked": int(table["grokked"].sum()),
-    "grok_epochs": stats.describe(table["test 100% at"].tolist(), labels=table["seed"].tolist()).as_dict(),
-    "memorized_epoch": stats.describe(table["memorized epoch"].tolist(), labels=table["seed"].tolist()).as_dict(),
-    "memorized_test_acc": stats.describe(table["memorized test acc"].tolist(), labels=table["seed"].tolist()).as_dict(),
-    "fixed_test_acc": stats.describe(table["fixed-epoch test acc"].tolist(), labels=table["seed"].tolist()).as_dict(),
-    "fixed_epoch": P["memorized_fixed_epochs"],
-    "table": table.to_dict(orient="list"),
-}
-save_numbers("01-sources", numbers, P);
+def describe(column):
+    return contract.described(stats.describe(table[column].tolist(), labels=table["seed"].tolist()))
+
+
+numbers = contract.Sources(
+    n_seeds=len(table),
+    n_grokked=int(table["grokked"].sum()),
+    grok_epochs=describe(tables.source_epochs_column(1.0)),
+    memorized_epoch=describe("memorized epoch"),
+    memorized_test_acc=describe("memorized test acc"),
+    fixed_test_acc=describe("fixed-epoch test acc"),
+    fixed_epoch=P["memorized_fixed_epochs"],
+    table=table.to_dict(orient="list"),
+)
+save_numbers(numbers, P);

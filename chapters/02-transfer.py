@@ -49,6 +49,7 @@ checkpoint_every = None
 from grokpaper.config import resolve_in_notebook
 from grokpaper.core.study import CONDITIONS, Study
 from grokpaper.paper import original, plots, tables
+from grokpaper.paper.contract import SUSTAINED, epochs_column
 from grokpaper.paper.report import md_table, save_numbers
 
 P = resolve_in_notebook("02-transfer", globals())
@@ -68,8 +69,8 @@ plots.learning_curves(
 #| fig-cap: "Epochs until test accuracy on subtraction reaches the highest threshold and stays there to the end of the run (sustained), one point per seed, on a log scale. Open triangles at the cap: runs that never got there (censored)."
 highest = max(P["thresholds"])
 plots.epochs_to_threshold_strip(
-    table.rename(columns={f"sustained {tables.pct(highest)}": "epochs"}), cap=P["transfer_max_epochs"],
-    ylabel=f"epochs to sustained {tables.pct(highest)} test accuracy", log_y=True,
+    table.rename(columns={epochs_column(SUSTAINED, highest): "epochs"}), cap=P["transfer_max_epochs"],
+    ylabel=f"epochs to {epochs_column(SUSTAINED, highest)} test accuracy", log_y=True,
 )
 
 # %%
@@ -102,6 +103,5 @@ md_table(original.comparison_table(table, P["transfer_max_epochs"]))
 md_table(original.protocol_differences(P))
 
 # %%
-numbers = tables.transfer_numbers(table, P, CONDITIONS)
-numbers["original_comparison"] = original.comparison_numbers(table, P["transfer_max_epochs"])
-save_numbers("02-transfer", numbers, P);
+numbers = tables.transfer_numbers(table, P, CONDITIONS, original.comparison_numbers(table, P["transfer_max_epochs"]))
+save_numbers(numbers, P);

@@ -109,4 +109,4 @@ md_table(tests.drop(columns=["test"]).rename(columns={"ci_low": "CI low", "ci_hi
 md_table(retention.display_table(table, P["source_task"], P["transfer_task"]), digits=4)
 
 # %%
-save_numbers("03-retention", retention.retention_numbers(table, tests, P, CONDITIONS), P);
+save_numbers(retention.retention_numbers(table, tests, P, CONDITIONS), P);

@@ -86,4 +86,4 @@ md_table(retention.agreement_summary(table, {
 md_table(retention.agreement_display(table, P["source_task"], P["transfer_task"]), digits=4)
 
 # %%
-save_numbers("04-agreement", retention.agreement_numbers(table, CONDITIONS, P), P);
+save_numbers(retention.agreement_numbers(table, CONDITIONS, P), P);

@@ -167,4 +167,4 @@ md_table(circuits.attention_summary(attention), digits=3)
 plots.attention_panels(attention, circuits.MODEL_ORDER, focus_threshold=circuits.FOCUSED_ATTENTION)
 
 # %%
-save_numbers("05-circuits", circuits.circuit_numbers(neuron, document, weights, attention, P, CONDITIONS), P);
+save_numbers(circuits.circuit_numbers(neuron, document, weights, attention, P, CONDITIONS), P);

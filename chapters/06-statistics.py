@@ -69,26 +69,27 @@ outlier_z = None
 from grokpaper.analysis import survival
 from grokpaper.config import resolve_in_notebook
 from grokpaper.core.study import CONDITIONS
-from grokpaper.paper import inference, multiseed, plots
+from grokpaper.paper import contract, inference, multiseed, plots
+from grokpaper.paper.contract import FIRST, SUSTAINED, epochs_column
 from grokpaper.paper.evidence import Evidence
 from grokpaper.paper.report import Results, md_table, save_numbers
 
 P = resolve_in_notebook("06-statistics", globals())
 R = Results.load()
-evidence = Evidence.from_results(R)
+evidence = Evidence.from_results(R, tables=("sources", "transfers", "retention", "circuits"))  # this chapter's inputs
 runs, cap, top = evidence.transfers, P["transfer_max_epochs"], evidence.top_threshold
 conditions = [c for c in CONDITIONS if c in set(runs["condition"])]
-highest, sustained = f"first {top}", f"sustained {top}"
-columns = [f"{kind} {t}" for t in (f"{100 * x:g}%" for x in P["thresholds"]) for kind in ("first", "sustained")]
+highest, sustained = (epochs_column(kind, evidence.highest) for kind in (FIRST, SUSTAINED))
+columns = [epochs_column(kind, t) for t in P["thresholds"] for kind in (FIRST, SUSTAINED)]
 metrics = {c: multiseed.groups(runs, c, conditions) for c in [*columns, "test acc at 100", "final test acc"]}
-metrics["addition test acc"] = multiseed.groups(R["03-retention.table"], "source_acc_test", conditions, group="model")
-circuits = R["05-circuits.neuron_table"]
+metrics["addition test acc"] = multiseed.groups(R.retention.table, "source_acc_test", conditions, group="model")
+circuits = R.circuits.neuron_table
 for column in ("mean frac", "distinct freqs", "distinct freqs >= min", "n > 0.5"):
     metrics[f"circuit: {column}"] = multiseed.groups(circuits, column, conditions, group="model")
 
 # %%
 shares = ("test acc at 100", "final test acc", "addition test acc", "circuit: mean frac")
-ranges = {**{m: (0.0, 1.0) for m in shares}, "circuit: n > 0.5": (0.0, float(R["05-circuits", "d_mlp"])),
+ranges = {**{m: (0.0, 1.0) for m in shares}, "circuit: n > 0.5": (0.0, float(R.circuits.d_mlp)),
           "circuit: distinct freqs": (0.0, P["p"] // 2), "circuit: distinct freqs >= min": (0.0, P["p"] // 2)}
 summary = multiseed.summary(metrics, confidence=P["confidence"], n_boot=P["n_bootstrap"], skewed=set(columns),
                             bounds=ranges)
@@ -100,7 +101,7 @@ level = multiseed.level(P["confidence"])  # "95 %": the captions leave the level
 normal = multiseed.normality({c: metrics[c] for c in [highest, sustained, "test acc at 100", "circuit: mean frac"]})
 outliers = multiseed.outliers(metrics, threshold=P["outlier_z"])
 censored = multiseed.censored_runs({c: metrics[c] for c in columns})
-key_tests = [t for t in family["test"] if t.startswith((f"{highest}:", f"{sustained}:"))]
+key_tests = list(family.loc[family["quantity"].isin([highest, sustained]), "test"])
 
 # %%
 #| label: fig-time-to-threshold
@@ -137,7 +138,7 @@ md_table(multiseed.family_display(family, without=family_converged), digits={"n"
 # %%
 #| label: tbl-correlations
 #| tbl-cap: "Spearman's rho between test accuracy at epoch 100 and epochs to first reach the highest threshold (censored runs ranked at the cap), over all runs and within each condition: rho with an approximate interval (Fisher z, Bonett-Wright se; level in the effect column), p and its Holm-corrected p over the family, n runs. The pooled rho mixes the difference between conditions with the relation within them."
-md_table(multiseed.family_display(family, [t for t in family["test"] if t.startswith("test acc at 100 vs")])
+md_table(multiseed.family_display(family, list(family.loc[family["group"] == "correlation", "test"]))
          [["test", "n", "effect", "p", "p Holm"]], digits={"n": 0, "p": "p", "p Holm": "p"})
 
 # %%
@@ -170,27 +171,24 @@ md_table(outlier_table, digits=3)
 md_table(censored)
 
 # %%
-speedups = {}
-for test in key_tests:
-    row = family[family["test"] == test].iloc[0]
-    speedups[f"{row['a']}_over_{row['b']}_{multiseed.metric_key(row['quantity'])}"] = row.to_dict()
-numbers = {
-    "n_seeds": len(P["seeds"]),
-    "n_runs": len(runs),
-    "cap": cap,
-    "confidence": P["confidence"],
-    "conditions": conditions,
-    "summary": multiseed.as_numbers(summary, ["metric", "condition"], [c for c in summary.columns if c not in ("metric", "condition")]),
-    "time_to_threshold": multiseed.as_numbers(times, ["metric", "condition"], [c for c in times.columns if c not in ("metric", "condition")]),
-    "family": {row["test"]: row for row in family.to_dict(orient="records")},
-    "family_size": inference.family_size(family),
-    "family_parts": {g: int(rows["p"].notna().sum()) for g, rows in family.groupby("group", sort=False)},
-    "family_without_nonconverged": {row["test"]: row for row in family_converged.to_dict(orient="records")},
-    "nonconverged": [{"condition": r.condition, "seed": r.seed, "why": r.why} for r in nonconverged],
-    "speedups": speedups,
-    "normality": multiseed.as_numbers(normal, ["metric", "condition"], ["W", "p", "n", "n_total", "note"]),
-    "outliers": multiseed.as_numbers(outliers, ["metric", "scope"], ["n", "max |z|", "largest possible |z|", "can flag", "flagged", "threshold"]),
-    "max_abs_z_bound": {str(n): multiseed.max_abs_z(n) for n in (len(P["seeds"]), len(conditions) * len(P["seeds"]))},
-    "censored": multiseed.as_numbers(censored, ["metric", "condition"], ["censored", "of", "seeds"]),
-}
-save_numbers("06-statistics", numbers, P);
+family_rows = inference.family_numbers(family)
+numbers = contract.Statistics(
+    n_seeds=len(P["seeds"]),
+    n_runs=len(runs),
+    cap=cap,
+    confidence=P["confidence"],
+    conditions=conditions,
+    summary=multiseed.as_numbers(summary, ["metric", "condition"], contract.SeedSummary),
+    time_to_threshold=multiseed.as_numbers(times, ["metric", "condition"], contract.TimeToThreshold),
+    family=family_rows,
+    family_size=inference.family_size(family),
+    family_parts={g: int(rows["p"].notna().sum()) for g, rows in family.groupby("group", sort=False)},
+    family_without_nonconverged=inference.family_numbers(family_converged),
+    nonconverged=[contract.NonConverged(r.condition, r.seed, r.why) for r in nonconverged],
+    speedups={contract.speedup_key(row.a, row.b, row.quantity): row for row in (family_rows[t] for t in key_tests)},
+    normality=multiseed.as_numbers(normal, ["metric", "condition"], contract.Normality),
+    outliers=multiseed.as_numbers(outliers, ["metric", "scope"], contract.Outliers),
+    max_abs_z_bound={n: multiseed.max_abs_z(n) for n in (len(P["seeds"]), len(conditions) * len(P["seeds"]))},
+    censored=multiseed.as_numbers(censored, ["metric", "condition"], contract.CensoredCount),
+)
+save_numbers(numbers, P);

@@ -52,7 +52,7 @@ collapse_drop = None
 # %%
 from grokpaper.config import resolve_in_notebook
 from grokpaper.core.study import CONDITIONS, Study
-from grokpaper.paper import dynamics, plots
+from grokpaper.paper import contract, dynamics, plots
 from grokpaper.paper.report import md_table, save_numbers
 
 P = resolve_in_notebook("07-dynamics", globals())
@@ -60,7 +60,7 @@ runs = Study.from_params(P, progress=False).transfers()
 highest = max(P["thresholds"])
 table = dynamics.dynamics_table(runs, early_epochs=P["early_epochs"], late_epochs=P["late_epochs"],
                                 collapse_drop=P["collapse_drop"], threshold=highest)
-summary = dynamics.condition_summary(table, CONDITIONS)
+summary = dynamics.condition_summary(table, CONDITIONS, highest)
 
 # %%
 #| label: fig-test-loss-curves
@@ -81,17 +81,17 @@ md_table(table, digits=4)
 # %%
 #| label: tbl-dynamics-summary
 #| tbl-cap: "Dynamics by condition: runs with a value (of all runs), mean, sd (ddof 1), 95 % t-interval, median, min and max over seeds. Jumps and gains are fractions of test accuracy; epochs are epochs."
-md_table(dynamics.summary_frame(summary), digits=4)
+md_table(dynamics.summary_frame(summary, highest), digits=4)
 
 # %%
-numbers = {
-    "n_runs": len(table),
-    "threshold": highest,
-    "early_epochs": P["early_epochs"],
-    "late_epochs": P["late_epochs"],
-    "collapse_drop": P["collapse_drop"],
-    "by_condition": summary,
-    "total_collapses": int(table["collapses"].sum()),
-    "table": table.to_dict(orient="list"),
-}
-save_numbers("07-dynamics", numbers, P);
+numbers = contract.Dynamics(
+    n_runs=len(table),
+    threshold=highest,
+    early_epochs=P["early_epochs"],
+    late_epochs=P["late_epochs"],
+    collapse_drop=P["collapse_drop"],
+    by_condition=summary,
+    total_collapses=int(table["collapses"].sum()),
+    table=table.to_dict(orient="list"),
+)
+save_numbers(numbers, P);

@@ -61,7 +61,6 @@ from grokpaper.paper.report import Results, md_table, save_numbers
 P = resolve_in_notebook("08-audit", globals())
 R = Results.load()
 rows = audit.audit(R)
-counts = audit.verdict_counts(rows)
 # The document's central claims, shown in the main text (every claim is in the appendix table).
 CENTRAL = ("speedup-grokked", "speedup-memorized", "epochs-grokked", "budget-10k", "memorized-source", "acc100-table",
            "spearman", "at-chance", "retention-grokked", "agreement-100", "lower-specialization",
@@ -83,12 +82,4 @@ md_table(audit.summary_table(rows, CENTRAL))
 md_table(audit.display_table(rows))
 
 # %%
-numbers = {
-    "profile": profile,
-    "p": P["p"],
-    "n_seeds": len(P["seeds"]),
-    "counts": counts,
-    "central": list(CENTRAL),
-    "claims": {r["id"]: r for r in rows},
-}
-save_numbers("08-audit", numbers, P);
+save_numbers(audit.audit_numbers(rows, profile, P, CENTRAL), P);

@@ -69,11 +69,4 @@ md_table(tables.versions_of_runs(records))
 md_table(pd.DataFrame([provenance]))
 
 # %%
-numbers = {
-    "n_runs": len(records),
-    "total_epochs": int(records["epochs trained"].sum()),
-    "devices": sorted(records["device"].unique()),
-    "provenance": provenance,
-    "table": records.to_dict(orient="list"),
-}
-save_numbers("09-runs", numbers, P);
+save_numbers(tables.run_records_numbers(records, provenance), P);

@@ -10,9 +10,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from grokpaper.paper import audit
+from grokpaper.paper import audit, contract, inference
 from grokpaper.paper.audit import (CONTRADICTED, DEFINITIONAL, INCONCLUSIVE, INCONSISTENT, NOT_TESTABLE, SUPPORTED, Estimate,
                              RunValues, parse_printed)
+from committed import COMMITTED, needs_contract_build
 from synthetic_study import CAP, study
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -234,22 +235,30 @@ def test_consistency_checks():
 
 # ----------------------------------------------------------------------------- the committed audit
 
-COMMITTED = ROOT / "results" / "08-audit.json"
-
-
+@needs_contract_build
 def test_every_committed_claim_row_has_a_reproduced_value_or_says_why_not():
-    rows = json.loads(COMMITTED.read_text())["numbers"]["claims"].values()
-    for row in rows:
-        if not row["checks"]:
-            assert row["verdict"] == NOT_TESTABLE and row["reason"], row["id"]
-        for check in row["checks"]:
-            assert check["reproduced"] != "n/a" or check["reason"].startswith(("no reproduced value", "the test is undefined")), \
-                (row["id"], check["printed"])
-            if check["bound"] == "lower":
-                assert check["reproduced"].startswith(">="), (row["id"], check["printed"])
+    for row in COMMITTED.audit.claims.values():
+        if not row.checks:
+            assert row.verdict == NOT_TESTABLE and row.reason, row.id
+        for check in row.checks:
+            assert check.reproduced != "n/a" or check.reason.startswith(("no reproduced value", "the test is undefined")), \
+                (row.id, check.printed)
+            if check.bound == "lower":
+                assert check.reproduced.startswith(">="), (row.id, check.printed)
 
 
+@needs_contract_build
 def test_the_committed_counts_add_up():
-    counts = json.loads(COMMITTED.read_text())["numbers"]["counts"]
-    assert sum(counts[c] for c in audit.CATEGORIES) == counts["total"] == len(audit.load_claims())
-    assert not re.search(r"\bnot supported\b", json.dumps(counts))
+    counts = COMMITTED.audit.counts
+    assert sum(counts.of(c) for c in audit.CATEGORIES) == counts.total == len(audit.load_claims())
+    assert not re.search(r"\bnot supported\b", json.dumps(contract.plain(counts)))
+
+
+def test_every_family_test_a_claim_names_is_one_the_family_computes():
+    # Claims name family tests by id (data in claims.yaml); the family builds its ids with
+    # contract.family_test_id: a renamed quantity must fail here, not leave a claim untestable.
+    family = set(inference.family(study())["test"])
+    named = [(c.id, test.replace("{top}", "99.9%"))
+             for c in audit.load_claims() for check in c.checks if check.of["quantity"] in ("family_test", "correlation")
+             for test in (check.of["test"], *check.also)]
+    assert named and [(claim, test) for claim, test in named if test not in family] == []

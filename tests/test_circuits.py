@@ -274,22 +274,22 @@ def test_circuit_numbers_keys(analysed):
     attention = circuits.attention_table(models, SMALL)
     params = {"p": SMALL.p, "min_neuron_count": MIN, "seeds": [1, 2]}
     numbers = circuits.circuit_numbers(neuron, document, weights, attention, params, CONDITIONS)
-    for method in ("neuron", "document"):
-        assert numbers[method]["mean_frac"]["grokked"]["n"] == 2
-        assert "grokked_source" not in numbers[method]["jaccard_with_source"]
-        assert set(numbers[method]["top_freq"]["random"]) == {1, 2}
-        assert len(numbers[method]["mean_frac_tests"]) == math.comb(len(CONDITIONS), 2)
-    assert numbers["d_mlp"] == SMALL.d_mlp and numbers["d_model"] == SMALL.d_model
-    assert numbers["weight_change"]["grokked"]["relative"]["embed.W_E"] == 0.0
-    assert set(numbers["attention"]["random"]) == {1, 2} and set(numbers["attention"]["random"][2]) == {0, 1}
-    assert set(numbers["attention_summary"]["random"]) >= {"heads", "on_a", "on_b", "on_equals", "spread",
-                                                           "on_one_operand", "mean_a", "mean_b", "mean_equals"}
-    assert numbers["attention_focus_threshold"] == circuits.FOCUSED_ATTENTION
-    reuse = numbers["frequency_reuse"]
+    for method in (numbers.neuron, numbers.document):
+        assert method.mean_frac["grokked"].n == 2
+        assert "grokked_source" not in method.jaccard_with_source
+        assert set(method.top_freq["random"]) == {1, 2}
+        assert len(method.mean_frac_tests) == math.comb(len(CONDITIONS), 2)
+    assert numbers.d_mlp == SMALL.d_mlp and numbers.d_model == SMALL.d_model
+    assert numbers.weight_change["grokked"].relative["embed.W_E"] == 0.0
+    assert set(numbers.attention["random"]) == {1, 2} and set(numbers.attention["random"][2]) == {0, 1}
+    summary = numbers.attention_summary["random"]
+    assert summary.on_one_operand == summary.on_a + summary.on_b <= summary.heads
+    assert numbers.attention_focus_threshold == circuits.FOCUSED_ATTENTION
+    reuse = numbers.frequency_reuse
     assert list(reuse) == [m for m in circuits.MODEL_ORDER if m != "grokked_source"]
-    assert reuse["grokked"]["n_candidates"] == SMALL.p // 2
-    assert reuse["grokked"]["observed"] == sum(map(len, numbers["neuron"]["key_freqs"]["grokked"].values()))
-    assert reuse["memorized"]["seed_matching"]["min_p"] == 0.5
+    assert reuse["grokked"].n_candidates == SMALL.p // 2
+    assert reuse["grokked"].observed == sum(map(len, numbers.neuron.key_freqs["grokked"].values()))
+    assert reuse["memorized"].seed_matching.min_p == 0.5
 
 
 def _labelled(fig, shared_x=False):

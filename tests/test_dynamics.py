@@ -27,9 +27,11 @@ def test_never_reached_is_none_and_summary_counts_it():
     runs = [SimpleNamespace(seed=s, condition="random", curve=curve([0.0, 0.1 * s, 0.2])) for s in (1, 2, 3)]
     t = dynamics.dynamics_table(runs, early_epochs=10, late_epochs=10, collapse_drop=0.05, threshold=0.999)
     assert t["jump into 99.9%"].isna().all()
-    s = dynamics.condition_summary(t, ["random"], n_boot=100)["random"]
-    assert s["jump into 99.9%"]["n_reached"] == 0 and s["jump into 99.9%"]["n_total"] == 3
-    assert s["runs with a collapse"] == 0
+    s = dynamics.condition_summary(t, ["random"], 0.999, n_boot=100)["random"]
+    assert s.jump_into_threshold.n_reached == 0 and s.jump_into_threshold.n_total == 3
+    assert s.runs_with_a_collapse == 0
+    frame = dynamics.summary_frame({"random": s}, 0.999)
+    assert list(frame["quantity"]) == [*dynamics.SUMMARISED, "jump into 99.9%"]
 
 
 def test_max_abs_z_bound_and_outliers():
@@ -75,22 +77,6 @@ def test_spearman_over_runs_with_censored_at_cap():
     assert left_out["n"] == 3 and left_out["censored"] == [3]
     at_cap = multiseed.run_correlation(x, y, cap=1000)
     assert at_cap["n"] == 4 and at_cap["rho"] == pytest.approx(-1.0)
-
-
-def test_early_vs_convergence_keys_and_readable_labels():
-    runs = pd.DataFrame({"test acc at 100": [0.9, 0.5, 0.1, 0.0], "first 99.9%": [100, 200, 300, None]})
-    out = multiseed.early_vs_convergence(runs, ["first 99.9%"], labels=["a", "b", "c", "d"], cap=1000)
-    assert list(out) == ["acc100_vs_first_99_9pct", "acc100_vs_first_99_9pct_censored_at_cap"]
-    assert out["acc100_vs_first_99_9pct"]["n"] == 3 and out["acc100_vs_first_99_9pct_censored_at_cap"]["n"] == 4
-    frame = multiseed.correlation_frame(out)
-    assert list(frame["correlation"]) == ["test acc at 100 vs first 99.9%",
-                                          "test acc at 100 vs first 99.9%, censored at cap"]
-    assert frame.loc[1, "rho"] == pytest.approx(-1.0)
-
-
-def test_metric_key_has_no_dots():
-    assert multiseed.metric_key("first 99.9%") == "first_99_9pct"
-    assert multiseed.metric_key("circuit: distinct freqs >= min") == "circuit_distinct_freqs_ge_min"
 
 
 def test_pairwise_display_selects_and_orders_metrics():

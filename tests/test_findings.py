@@ -54,8 +54,8 @@ def results(p_holm: float = 0.001, censored: bool = False, retained: int = 0, de
     return Results({
         "02-transfer": {"numbers": {"table": table02, "original_comparison": {"retention_split": {
             "split_seed": 0, "test_pairs": 8939, "b0_test_pairs": 84, "b0_test_share": 84 / 8939}}}, "params": params},
-        "03-retention": {"numbers": {"n_addition_correct_where_targets_differ": differ,
-                                     "perfect_subtraction_score_test": {str(s): 0.0085 for s in SEEDS},
+        "03-retention": {"numbers": {"n_source_correct_where_targets_differ": differ,
+                                     "perfect_transfer_score_test": {str(s): 0.0085 for s in SEEDS},
                                      "n_coincident_test": {str(s): 76 for s in SEEDS}}, "params": params},
         "05-circuits": {"numbers": {"frequency_reuse": reuse, "min_neuron_count": 5, "p": 113}, "params": params},
         "06-statistics": {"numbers": numbers06, "params": params},

@@ -10,6 +10,8 @@ import pytest
 
 from grokpaper.builder import render, runner
 from grokpaper.builder.plan import chapter_graph
+from grokpaper.paper.contract import CONTRACT
+from grokpaper.paper.report import Results, check_contract
 
 from reader_check import reader_check
 
@@ -49,6 +51,10 @@ def test_every_chapter_executes_from_scratch(project, first_run):
     assert len(chapters) == len(first_run) >= 8
     for name in chapters:
         assert (project / "chapters" / f"{name}.ipynb").exists()
+
+
+def test_every_results_file_of_a_fresh_build_loads_against_the_contract(project, first_run):
+    assert check_contract(Results.load(project)) == list(CONTRACT)
 
 
 def test_report_builds_and_reads_right(project, first_run):

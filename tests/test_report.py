@@ -6,37 +6,24 @@ import pandas as pd
 import pytest
 
 from grokpaper.analysis import stats
-from grokpaper.paper.report import EPOCH_RANGE, Results, clip_interval, fmt, md_table, save_numbers, significant, summary_text
-
-
-def test_save_and_read_back_nested_numbers_with_dotted_keys(tmp_path):
-    numbers = {"epochs": {"99.9%": {"grokked": stats.describe([100, 120, None], labels=[1, 2, 3]).as_dict()}},
-               "n": 3, "nan": float("nan")}
-    save_numbers("02-transfer", numbers, {"p": 23}, project=tmp_path)
-    R = Results.load(tmp_path)
-    assert R["02-transfer", "epochs", "99.9%", "grokked"]["n_reached"] == 2
-    assert R["02-transfer.n"] == 3 and R["02-transfer", "nan"] is None  # NaN is stored as null
-    assert R.params("02-transfer") == {"p": 23}
-    with pytest.raises(KeyError, match="no 'memorized'"):
-        R["02-transfer", "epochs", "99.9%", "memorized"]
-    with pytest.raises(KeyError, match="no results for chapter '09-x'"):
-        R["09-x", "a"]
+from grokpaper.paper.contract import described
+from grokpaper.paper.report import EPOCH_RANGE, clip_interval, fmt, md_table, significant, summary_text
 
 
 def test_summary_text_states_censoring_and_missing_ci():
-    d = stats.describe([100, 120, None], labels=[1, 2, 3]).as_dict()
+    d = described(stats.describe([100, 120, None], labels=[1, 2, 3]))
     text = summary_text(d)
     assert text.startswith("110 (95 % CI") and text.endswith("1 of 3 runs never reached it")
-    assert summary_text(stats.describe([None, None], labels=[1, 2]).as_dict()) == "never reached (0 of 2 runs)"
-    assert "no CI" in summary_text(stats.describe([5.0], labels=[1]).as_dict())
-    assert summary_text(stats.describe([150, 150, 150]).as_dict()) == "150 in each of the 3 runs"
-    same = summary_text(stats.describe([150, 150, None], labels=[1, 2, 3]).as_dict())
+    assert summary_text(described(stats.describe([None, None], labels=[1, 2]))) == "never reached (0 of 2 runs)"
+    assert "no CI" in summary_text(described(stats.describe([5.0], labels=[1])))
+    assert summary_text(described(stats.describe([150, 150, 150]))) == "150 in each of the 3 runs"
+    same = summary_text(described(stats.describe([150, 150, None], labels=[1, 2, 3])))
     assert same == "150 in each of the 2 runs that reached it; 1 of 3 runs never did"
 
 
 def test_percent_intervals_are_truncated_to_the_range_of_a_share():
-    d = stats.describe([0.05, 0.6]).as_dict()            # t-interval at n = 2 reaches far below 0
-    assert d["ci_low"] < 0
+    d = described(stats.describe([0.05, 0.6]))            # t-interval at n = 2 reaches far below 0
+    assert d.ci_low < 0
     assert summary_text(d, 1, percent=True).startswith("32.5 % (95 % CI 0.0 %–100.0 %")
     assert "CI -" in summary_text(d, 3) or "CI −" in summary_text(d, 3)   # plain numbers are left alone
 

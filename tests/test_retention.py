@@ -13,6 +13,7 @@ import torch  # noqa: E402
 from grokpaper.core.data import all_pairs, labels, make_split, tokens  # noqa: E402
 from grokpaper.core.model import ModelConfig, Transformer, init_params  # noqa: E402
 from grokpaper.paper import plots, retention  # noqa: E402
+from grokpaper.paper.contract import pair_name  # noqa: E402
 
 SMALL = ModelConfig(p=11, d_model=16, n_heads=2, d_head=8, d_mlp=24)
 CONDITIONS = ("grokked", "memorized", "random")
@@ -106,20 +107,17 @@ def test_retention_table_scores_add_up_and_test_split_is_the_seeds():
     assert (table["n_all"] == SMALL.p ** 2).all()
 
 
-def test_retention_tests_and_numbers_have_the_task_named_keys():
+def test_retention_tests_and_numbers_name_the_tasks_by_their_role():
     table = retention.retention_table(synthetic_models(), SMALL, 0.5)
     tests = retention.retention_tests(table, CONDITIONS, SMALL.p)
     assert len(tests) == 2 * len(CONDITIONS)
     params = {"p": SMALL.p, "source_task": "add", "transfer_task": "subtract"}
     numbers = retention.retention_numbers(table, tests, params, CONDITIONS)
-    for key in ("addition_test_acc", "addition_all_acc", "subtraction_test_acc", "addition_acc_where_targets_differ",
-                "perfect_subtraction_score_test", "perfect_subtraction_score_all", "n_perfect_subtraction"):
-        assert key in numbers, key
-    assert set(numbers["addition_test_acc"]) == set(CONDITIONS)
-    assert numbers["addition_test_acc"]["grokked"]["n"] == 2
-    assert set(numbers["tests"]["random"]) == {"vs_chance", "vs_perfect_subtraction"}
-    assert set(numbers["sources"]["addition_test_acc"]) == {"grokked_source", "memorized_source"}
-    assert numbers["perfect_subtraction_score_all"] == pytest.approx(1 / SMALL.p)
+    assert set(numbers.source_test_acc) == set(CONDITIONS) == set(numbers.n_perfect_transfer)
+    assert numbers.source_test_acc["grokked"].n == 2
+    assert numbers.tests["random"].vs_perfect_transfer.tested_values == "accuracy - perfect-model score vs 0"
+    assert set(numbers.sources.source_test_acc) == {"grokked_source", "memorized_source"}
+    assert numbers.perfect_transfer_score_all == pytest.approx(1 / SMALL.p)
     summary = retention.retention_summary(table, CONDITIONS, {"source_acc_test": "addition"})
     assert list(summary["model"]) == list(CONDITIONS)
     assert len(retention.perfect_score_table(table, SMALL.p)) == 2
@@ -158,14 +156,14 @@ def test_agreement_table_and_matrix():
     models = [m for m in models if m.model != "random"] + twin  # random := a copy of grokked
     table = retention.agreement_table(models, SMALL, 0.5, CONDITIONS)
     assert len(table) == 2 * 3
-    same = table[table["pair"] == "grokked_vs_random"]
+    same = table[table["pair"] == pair_name("grokked", "random")]
     assert (same["agreement_test"] == 1.0).all() and (same["agreement_all"] == 1.0).all()
     matrix = retention.agreement_matrix(table, CONDITIONS)
     np.testing.assert_allclose(matrix.to_numpy(), matrix.to_numpy().T)
     assert (np.diag(matrix.to_numpy()) == 1).all() and matrix.loc["grokked", "random"] == 1.0
     numbers = retention.agreement_numbers(table, CONDITIONS, {"source_task": "add", "transfer_task": "subtract"})
-    assert numbers["n_identical_test"]["grokked_vs_random"] == 2
-    assert "agreement_among_subtraction_errors_test" in numbers
+    assert numbers.n_identical_test[pair_name("grokked", "random")] == 2
+    assert set(numbers.agreement_among_transfer_errors_test) == set(numbers.pairs) == set(table["pair"])
     assert set(retention.agreement_summary(table, {"agreement_test": "agreement"})["pair"]) == set(table["pair"])
     assert "agreement among addition errors" in retention.agreement_display(table).columns
 

@@ -125,7 +125,7 @@ def test_caption_edit_executes_nothing_but_updates_the_caption(project):
     assert executed(results) == [] and results[0].reasons == ["prose updated"]
     nb = nbformat.read(project / "chapters" / f"{A}.ipynb", as_version=4)
     cell = next(c for c in nb.cells if "A new caption." in c.source)
-    assert cell.outputs and "'seeds'" in cell.outputs[0]["text"]  # the outputs of the last execution, kept
+    assert cell.outputs and "seeds=" in cell.outputs[0]["text"]  # the outputs of the last execution, kept
     assert executed(run("smoke", project=project, echo=False)) == []
 
 
@@ -267,7 +267,7 @@ def test_failing_chapter_keeps_last_good_notebook_and_stops_downstream(project, 
     edit(source, "print(out)", "raise RuntimeError('boom')")  # after the chapter saved its numbers
     assert main(["run", "--project", str(project)]) == 1
     captured = capsys.readouterr()
-    assert 'cell 3 (`out = {"p": P["p"], "seeds": P["seeds"], "min_neuron_count": P["min_neuron_count"]}`): ' \
+    assert 'cell 3 (`out = ChapterA(P["p"], P["seeds"], P["min_neuron_count"])`): ' \
            "RuntimeError: boom" in captured.err
     assert f"{B}  not run     (upstream {A} failed)" in captured.out
     after = notebook_bytes(project)

@@ -60,7 +60,7 @@ from scipy import stats as sps
 from grokpaper.analysis import stats, survival
 from grokpaper.analysis.stats import is_missing
 from grokpaper.core.model import ModelConfig
-from grokpaper.paper import inference
+from grokpaper.paper import contract, inference
 from grokpaper.paper.evidence import Evidence
 
 SUPPORTED, CONTRADICTED, INCONCLUSIVE, NOT_TESTABLE = "supported", "contradicted by the data", "inconclusive", "not testable"
@@ -924,6 +924,14 @@ def display_table(rows: list[dict]) -> pd.DataFrame:
         "verdict": [verdict_text(r) for r in rows],
         "reason": [r["reason"] + (f". Provenance: {r['provenance']}" if r["provenance"] else "") for r in rows],
     })
+
+
+def audit_numbers(rows: list[dict], profile: str, params: dict, central) -> contract.Audit:
+    """The audit the article quotes (chapter 08): every claim's row, the verdict counts, and the
+    ids of the central claims shown in the main text."""
+    return contract.Audit(profile=profile, p=params["p"], n_seeds=len(params["seeds"]),
+                          counts=contract.typed(contract.VerdictCounts, verdict_counts(rows)), central=list(central),
+                          claims={r["id"]: contract.typed(contract.AuditRow, r) for r in rows})
 
 
 def counts_table(rows: list[dict]) -> pd.DataFrame:

@@ -19,6 +19,7 @@ import pandas as pd
 from grokpaper.analysis import fourier, stats
 from grokpaper.analysis.inspection import attention_from_equals, weight_norms
 from grokpaper.core.model import ModelConfig
+from grokpaper.paper import contract
 from grokpaper.paper.report import clip_interval
 from grokpaper.paper.retention import StudyModel
 
@@ -164,8 +165,8 @@ def describe_by_model(table: pd.DataFrame, column: str, models=MODEL_ORDER) -> d
     for m in models:
         rows = table[(table["model"] == m) & table[column].notna()]
         if len(rows):
-            out[m] = stats.describe(pd.to_numeric(rows[column]).tolist(), labels=rows["seed"].tolist(),
-                                    n_boot=2000).as_dict()
+            out[m] = contract.described(stats.describe(pd.to_numeric(rows[column]).tolist(),
+                                                       labels=rows["seed"].tolist(), n_boot=2000))
     return out
 
 
@@ -412,7 +413,7 @@ ATTENTION_SUMMARY_KEYS = {"seeds": "seeds", "heads": "heads", "on a": "on_a", "o
 
 
 def circuit_numbers(neuron: pd.DataFrame, document: pd.DataFrame, weights: pd.DataFrame,
-                    attention: pd.DataFrame, params: dict, conditions) -> dict:
+                    attention: pd.DataFrame, params: dict, conditions) -> contract.Circuits:
     """The circuit results the article and the claims audit quote: per method (``neuron``,
     ``document``) and metric (``METRIC_KEYS`` values), ``stats.describe`` over seeds per model
     kind; top and key frequencies per seed; Welch/Mann-Whitney comparisons of the mean
@@ -420,32 +421,40 @@ def circuit_numbers(neuron: pd.DataFrame, document: pd.DataFrame, weights: pd.Da
     frequency reuse against chance and seed matching per model kind (``frequency_reuse_by_model``,
     neuron method); attention from "=" of every model (per model kind, seed and head) and its
     summary per model kind (``attention_summary``)."""
-    numbers = {"p": params["p"], "min_neuron_count": params["min_neuron_count"],
-               "d_mlp": int(neuron["units"].iloc[0]), "d_model": int(document["units"].iloc[0])}
-    for method, table in (("neuron", neuron), ("document", document)):
-        numbers[method] = {key: describe_by_model(table, column) for column, key in METRIC_KEYS.items()}
-        numbers[method]["top_freq"] = {m: {int(s): (None if pd.isna(f) else int(f)) for s, f in
-                                           zip(table.loc[table["model"] == m, "seed"], table.loc[table["model"] == m, "top freq"])}
-                                       for m in pd.unique(table["model"])}
-        numbers[method]["key_freqs"] = {m: {seed: sorted(keys) for seed, keys in key_frequency_sets(table, m).items()}
-                                        for m in pd.unique(table["model"])}
+    def method(table):
         groups = {c: pd.to_numeric(table.loc[table["model"] == c, "mean frac"]).tolist() for c in conditions}
-        numbers[method]["mean_frac_tests"] = stats.compare_groups(groups).to_dict(orient="records")
+        return contract.CircuitMethod(
+            **{key: describe_by_model(table, column) for column, key in METRIC_KEYS.items()},
+            top_freq={m: {int(s): (None if pd.isna(f) else int(f)) for s, f in
+                          zip(table.loc[table["model"] == m, "seed"], table.loc[table["model"] == m, "top freq"])}
+                      for m in pd.unique(table["model"])},
+            key_freqs={m: {seed: sorted(keys) for seed, keys in key_frequency_sets(table, m).items()}
+                       for m in pd.unique(table["model"])},
+            mean_frac_tests=[contract.typed(contract.GroupComparison, row)
+                             for row in stats.compare_groups(groups).to_dict(orient="records")],
+        )
+
     rel = weights.groupby(["model", "param"], sort=False)[["relative_change", "change_norm"]].mean()
-    numbers["weight_change"] = {
-        m: {"relative": rel.loc[m, "relative_change"].to_dict(), "norm": rel.loc[m, "change_norm"].to_dict(),
-            "largest_relative": rel.loc[m, "relative_change"].idxmax(),
-            "largest_norm": rel.loc[m, "change_norm"].idxmax()}
-        for m in pd.unique(weights["model"])}
-    numbers["frequency_reuse"] = frequency_reuse_by_model(
-        neuron, n_candidates=len(fourier.candidate_frequencies(params["p"])))
-    numbers["attention"] = {m: {int(seed): heads.set_index("head")[list(ATTENDED)].to_dict(orient="index")
-                                for seed, heads in rows.groupby("seed", sort=False)}
-                            for m, rows in attention.groupby("model", sort=False)}
-    numbers["attention_focus_threshold"] = FOCUSED_ATTENTION
     summary = attention_summary(attention).set_index("model").rename(columns=ATTENTION_SUMMARY_KEYS)
     summary["on_one_operand"] = summary["on_a"] + summary["on_b"]
-    numbers["attention_summary"] = summary.to_dict(orient="index")
-    numbers["neuron_table"] = neuron.to_dict(orient="list")
-    numbers["document_table"] = document.to_dict(orient="list")
-    return numbers
+    reuse = frequency_reuse_by_model(neuron, n_candidates=len(fourier.candidate_frequencies(params["p"])))
+    return contract.Circuits(
+        p=params["p"], min_neuron_count=params["min_neuron_count"],
+        d_mlp=int(neuron["units"].iloc[0]), d_model=int(document["units"].iloc[0]),
+        neuron=method(neuron), document=method(document),
+        weight_change={
+            m: contract.typed(contract.WeightChange, {
+                "relative": rel.loc[m, "relative_change"].to_dict(), "norm": rel.loc[m, "change_norm"].to_dict(),
+                "largest_relative": rel.loc[m, "relative_change"].idxmax(),
+                "largest_norm": rel.loc[m, "change_norm"].idxmax()})
+            for m in pd.unique(weights["model"])},
+        frequency_reuse={m: contract.typed(contract.FrequencyReuse, r) for m, r in reuse.items()},
+        attention={m: {int(seed): heads.set_index("head")[list(ATTENDED)].to_dict(orient="index")
+                       for seed, heads in rows.groupby("seed", sort=False)}
+                   for m, rows in attention.groupby("model", sort=False)},
+        attention_focus_threshold=FOCUSED_ATTENTION,
+        attention_summary={m: contract.typed(contract.AttentionSummary, row)
+                           for m, row in summary.to_dict(orient="index").items()},
+        neuron_table=neuron.to_dict(orient="list"),
+        document_table=document.to_dict(orient="list"),
+    )

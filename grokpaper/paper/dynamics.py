@@ -12,7 +12,8 @@ from __future__ import annotations
 import pandas as pd
 
 from grokpaper.analysis import curves, stats
-from grokpaper.paper.tables import pct
+from grokpaper.paper import contract
+from grokpaper.paper.contract import jump_into_column, reached_at_column
 
 
 def jump_into(curve: pd.DataFrame, epoch: int | None, metric: str = "test_acc") -> float | None:
@@ -43,8 +44,8 @@ def run_dynamics(curve: pd.DataFrame, *, early_epochs: int, late_epochs: int, co
     return {
         "largest jump": float(top["jump"].iloc[0]) if len(top) else 0.0,
         "largest jump at": int(top["epoch"].iloc[0]) if len(top) else None,
-        f"first {pct(threshold)} at": at,
-        f"jump into {pct(threshold)}": jump_into(curve, at),
+        reached_at_column(threshold): at,
+        jump_into_column(threshold): jump_into(curve, at),
         "collapses": len(falls),
         "largest collapse": float(falls["drop"].max()) if len(falls) else None,
         "unrecovered collapses": int(falls["recovery_epoch"].isna().sum()) if len(falls) else 0,
@@ -69,36 +70,38 @@ def dynamics_table(runs, *, early_epochs: int, late_epochs: int, collapse_drop: 
 SUMMARISED = ("largest jump", "largest jump at", "early gain", "late gain", "collapses")
 
 
-def condition_summary(table: pd.DataFrame, conditions, confidence: float = 0.95,
-                      n_boot: int = 2000) -> dict:
-    """Per condition and dynamics quantity (``SUMMARISED`` plus the jump into the highest
-    threshold): ``stats.describe`` over the runs, plus the runs with at least one collapse."""
-    jump_col = next(c for c in table.columns if c.startswith("jump into"))
+def condition_summary(table: pd.DataFrame, conditions, threshold: float, confidence: float = 0.95,
+                      n_boot: int = 2000) -> dict[str, contract.DynamicsSummary]:
+    """Per condition: ``stats.describe`` over its runs of each quantity of ``SUMMARISED`` and of
+    the jump into ``threshold`` (the table's), and the runs with at least one collapse."""
     out = {}
     for c in conditions:
         rows = table[table["condition"] == c]
-        entry = {}
-        for col in (*SUMMARISED, jump_col):
-            values = [None if pd.isna(v) else v for v in rows[col]]
-            entry[col] = stats.describe(values, labels=rows["seed"].tolist(), confidence=confidence,
-                                        n_boot=n_boot).as_dict()
-        entry["runs with a collapse"] = int((rows["collapses"] > 0).sum())
-        entry["n runs"] = len(rows)
-        out[c] = entry
+
+        def describe(column):
+            values = [None if pd.isna(v) else v for v in rows[column]]
+            return contract.described(stats.describe(values, labels=rows["seed"].tolist(), confidence=confidence,
+                                                     n_boot=n_boot))
+
+        out[c] = contract.DynamicsSummary(
+            largest_jump=describe("largest jump"), largest_jump_at=describe("largest jump at"),
+            early_gain=describe("early gain"), late_gain=describe("late gain"), collapses=describe("collapses"),
+            jump_into_threshold=describe(jump_into_column(threshold)),
+            runs_with_a_collapse=int((rows["collapses"] > 0).sum()), n_runs=len(rows))
     return out
 
 
-def summary_frame(summary: dict) -> pd.DataFrame:
+def summary_frame(summary: dict[str, contract.DynamicsSummary], threshold: float) -> pd.DataFrame:
     """The per-condition summary as a display table: mean (sd) and median per quantity."""
     rows = []
     for cond, entry in summary.items():
-        for quantity, d in entry.items():
-            if not isinstance(d, dict):
-                continue
+        quantities = {**{q: getattr(entry, contract.field_of(contract.DynamicsSummary, q)) for q in SUMMARISED},
+                      jump_into_column(threshold): entry.jump_into_threshold}
+        for quantity, d in quantities.items():
             rows.append({"condition": cond, "quantity": quantity,
-                         "runs": f"{d['n_reached']}/{d['n_total']}", "mean": d["mean"], "sd": d["sd"],
-                         "CI low": d["ci_low"], "CI high": d["ci_high"], "median": d["median"],
-                         "min": d["min"], "max": d["max"]})
+                         "runs": f"{d.n_reached}/{d.n_total}", "mean": d.mean, "sd": d.sd,
+                         "CI low": d.ci_low, "CI high": d.ci_high, "median": d.median,
+                         "min": d.min, "max": d.max})
     return pd.DataFrame(rows)
 
 

@@ -20,16 +20,17 @@ from dataclasses import dataclass, field, replace
 import pandas as pd
 
 from grokpaper.analysis.stats import is_missing
+from grokpaper.paper import contract
+from grokpaper.paper.contract import FIRST, epochs_column, pct
 from grokpaper.paper.retention import TASK_NOUN
-from grokpaper.paper.tables import pct
 
-TABLES = {  # attribute: (chapter, key of its one-row-per-run table)
-    "sources": ("01-sources", "table"),
-    "transfers": ("02-transfer", "table"),
-    "retention": ("03-retention", "table"),
-    "agreement": ("04-agreement", "table"),
-    "circuits": ("05-circuits", "neuron_table"),
-    "dynamics": ("07-dynamics", "table"),
+TABLES = {  # attribute: (chapter's contract class, its field holding the one-row-per-run table)
+    "sources": (contract.Sources, "table"),
+    "transfers": (contract.Transfer, "table"),
+    "retention": (contract.Retention, "table"),
+    "agreement": (contract.Agreement, "table"),
+    "circuits": (contract.Circuits, "neuron_table"),
+    "dynamics": (contract.Dynamics, "table"),
 }
 
 
@@ -59,19 +60,21 @@ class Evidence:
     excluded: tuple[RunId, ...] = ()
 
     @classmethod
-    def from_results(cls, results) -> "Evidence":
-        """The tables of every chapter that has results (``report.Results``)."""
-        tables = {}
-        for name, (chapter, key) in TABLES.items():
-            blob = results.blobs.get(chapter)
-            table = blob and blob["numbers"].get(key)
-            tables[name] = None if table is None else pd.DataFrame(table)
+    def from_results(cls, results, tables=tuple(TABLES)) -> "Evidence":
+        """The tables (names of ``TABLES``; default all) of the chapters that have results
+        (``report.Results``). A chapter names the tables of the chapters it depends on: the
+        others may be of an older build, still to be executed after it."""
+        unknown = [t for t in tables if t not in TABLES]
+        if unknown:
+            raise ValueError(f"tables must be among {', '.join(TABLES)}; got {unknown}")
+        tables = {name: pd.DataFrame(getattr(results.get(kind), key)) if name in tables and results.has(kind) else None
+                  for name, (kind, key) in TABLES.items()}
         params = {}
-        for chapter in ("05-circuits", "02-transfer", "01-sources"):  # later ones win: all share the study keys
-            if chapter in results.blobs:
-                params.update(results.blobs[chapter]["params"])
-        if "05-circuits" in results.blobs:
-            params["d_mlp"] = results.blobs["05-circuits"]["numbers"]["d_mlp"]
+        for kind in (contract.Circuits, contract.Transfer, contract.Sources):  # later ones win: all share the study keys
+            if results.has(kind):
+                params.update(results.params(kind))
+        if tables["circuits"] is not None:
+            params["d_mlp"] = results.circuits.d_mlp
         return cls(**tables, params=params)
 
     # -- what to read -------------------------------------------------------------------------
@@ -82,8 +85,8 @@ class Evidence:
             raise ValueError(f"table must be one of {', '.join(TABLES)}; got {name!r}")
         frame = getattr(self, name)
         if frame is None:
-            chapter, key = TABLES[name]
-            raise KeyError(f"chapter {chapter} has no results ({key}): run it first")
+            kind, key = TABLES[name]
+            raise KeyError(f"chapter {kind.CHAPTER} has no results ({key}): run it first")
         return frame
 
     @property
@@ -92,9 +95,14 @@ class Evidence:
         return int(self.params["transfer_max_epochs"])
 
     @property
+    def highest(self) -> float:
+        """The highest test-accuracy threshold, e.g. 0.999."""
+        return max(self.params["thresholds"])
+
+    @property
     def top_threshold(self) -> str:
         """Column-name form of the highest threshold, e.g. '99.9%'."""
-        return pct(max(self.params["thresholds"]))
+        return pct(self.highest)
 
     # -- sensitivity ----------------------------------------------------------------------------
 
@@ -104,7 +112,7 @@ class Evidence:
         that never grokked."""
         out = []
         if self.transfers is not None:
-            column = f"first {self.top_threshold}"
+            column = epochs_column(FIRST, self.highest)
             for _, row in self.transfers.iterrows():
                 if is_missing(row[column]):
                     out.append(RunId(row["condition"], int(row["seed"]),

@@ -26,6 +26,24 @@ CONDITION_WORDS = {
 }
 
 
+class _Saved:
+    """The saved numbers as plain data, walked by keys: ``_Saved(R)["06-statistics", "family"]``.
+    A bridge while this module still words the findings in Python (they move to paper.qmd)."""
+
+    def __init__(self, results):
+        self.results = results.results if isinstance(results, _Saved) else results
+
+    def __getitem__(self, keys):
+        chapter, *rest = keys if isinstance(keys, tuple) else (keys,)
+        value = self.results.blobs[chapter]["numbers"]
+        for part in rest:
+            value = value[str(part)]
+        return value
+
+    def params(self, chapter: str) -> dict:
+        return self.results.params(chapter)
+
+
 def p_text(p: float) -> str:
     return "p < 0.001" if p < 0.001 else f"p = {p:.2g}"
 
@@ -81,6 +99,7 @@ def _significance(row: dict, size: int) -> str:
 
 def speedups(R, metric: str | None = None) -> dict[str, dict]:
     """{condition: the family row 'metric: random vs condition'} for every non-random condition."""
+    R = _Saved(R)
     metric = metric or f"first {_top(R)}"
     out = {}
     for c in _conditions(R):
@@ -94,6 +113,7 @@ def speedups(R, metric: str | None = None) -> dict[str, dict]:
 def censored_runs(R, metric: str | None = None) -> str:
     """'1 of 5 random runs never got there within 30,000 epochs (random seed 314: train accuracy
     100 %, test accuracy 0.6 % at the cap)', or '' when every run got there."""
+    R = _Saved(R)
     metric = metric or f"first {_top(R)}"
     table = pd.DataFrame(R["02-transfer", "table"])
     missing = table[table[metric].isna()]
@@ -112,6 +132,7 @@ def censored_runs(R, metric: str | None = None) -> str:
 def transfer_speed(R) -> str:
     """How much sooner each initialisation reached the highest threshold than random initialisation,
     paired by seed (geometric mean of the per-seed ratios), with censoring and significance."""
+    R = _Saved(R)
     top = _top(R)
     size = R["06-statistics", "family_size"]
     rows = speedups(R)
@@ -137,6 +158,7 @@ def transfer_speed(R) -> str:
 def original_jumps(R) -> str:
     """The document's headline epochs are the epochs of one seed's largest single-epoch jumps in
     the original run (from the original's saved outputs, chapter 02)."""
+    R = _Saved(R)
     jumps = R["02-transfer", "original_comparison", "seed42_largest_jumps"]
     listed = _and([f"{fmt(j['epoch'])} ({c}: a jump of {fmt(j['size'], 1, percent=True)})" for c, j in jumps.items()])
     return (f"The document's headline epochs to 99.9 %, {listed}, are the epochs at which seed 42's test accuracy "
@@ -148,14 +170,15 @@ def original_jumps(R) -> str:
 def retention(R) -> str:
     """Addition after transfer, against what a perfect subtraction model scores on the same pairs:
     the retained answers are those on pairs where the two tasks' targets differ."""
+    R = _Saved(R)
     parts = []
     for c in _conditions(R):
-        d = R["03-retention", "n_addition_correct_where_targets_differ", c]
+        d = R["03-retention", "n_source_correct_where_targets_differ", c]
         if d["n"] and d["max"] == 0:
             parts.append(f"{c}: not one in any of its {d['n']} runs")
         else:
             parts.append(f"{c}: {fmt(d['mean'], 1)} per run on average (at most {fmt(d['max'])})")
-    shares = R["03-retention", "perfect_subtraction_score_test"]
+    shares = R["03-retention", "perfect_transfer_score_test"]
     n_b0 = R["03-retention", "n_coincident_test"]
     low, high = min(shares.values()), max(shares.values())
     theirs = R["02-transfer", "original_comparison", "retention_split"]
@@ -173,6 +196,7 @@ def retention(R) -> str:
 
 def frequency_reuse(R) -> str:
     """Key frequencies the transferred models share with their own grokked source, against chance."""
+    R = _Saved(R)
     reuse = R["05-circuits", "frequency_reuse"]
     size = R["06-statistics", "family_size"]
     parts = []
@@ -203,6 +227,7 @@ def frequency_reuse(R) -> str:
 def memorized_road(R) -> str:
     """Whether the memorized sources already use their own seed's grokked frequencies: their overlap
     with the own source against chance and against other seeds' sources, beside the random init."""
+    R = _Saved(R)
     reuse = R["05-circuits", "frequency_reuse"]
     labels = {"memorized_source": f"the memorized source (first 100 % train accuracy, epoch "
                                   f"{fmt(R['01-sources', 'memorized_epoch']['mean'])} on average)",
@@ -236,6 +261,7 @@ def memorized_road(R) -> str:
 
 def attention(R) -> str:
     """Heads that attend from "=" to a single operand, per model kind, over every seed."""
+    R = _Saved(R)
     summary = R["05-circuits", "attention_summary"]
     threshold = R["05-circuits", "attention_focus_threshold"]
     parts = []
@@ -251,6 +277,7 @@ def attention(R) -> str:
 
 def correlations(R) -> str:
     """The pooled Spearman correlation of early accuracy with convergence beside the within-condition ones."""
+    R = _Saved(R)
     top = _top(R)
     base = f"test acc at 100 vs first {top}"
     pooled = _family(R, f"{base}: all runs")
@@ -266,6 +293,7 @@ def correlations(R) -> str:
 
 def rank_test_floor(R) -> str:
     """Why the rank tests are not used for significance at this number of seeds."""
+    R = _Saved(R)
     n = R["06-statistics", "n_seeds"]
     paired_floor = 2 / 2 ** n
     return (f"With {n} seeds, the exact two-sided Wilcoxon signed-rank test cannot give p below {paired_floor:.2g} and "
@@ -275,6 +303,7 @@ def rank_test_floor(R) -> str:
 
 def family_text(R) -> str:
     """The family of tests the paper reports and its size."""
+    R = _Saved(R)
     parts = R["06-statistics", "family_parts"]
     words = {"pairwise": "comparisons of pairs of conditions", "retention": "retention tests",
              "correlation": "correlations", "frequency": "frequency-reuse tests"}
@@ -285,6 +314,7 @@ def family_text(R) -> str:
 
 def sensitivity(R) -> str:
     """What changes without the runs that never converged."""
+    R = _Saved(R)
     runs = R["06-statistics", "nonconverged"]
     if not runs:
         return "Every run reached the highest threshold on its own task, so there is no sensitivity analysis to report."
@@ -303,6 +333,7 @@ def sensitivity(R) -> str:
 def setbacks(R) -> str:
     """Runs whose test accuracy fell back below the lowest threshold after first reaching it (first
     and sustained epochs differ), and the collapses after the highest accuracy (chapter 07)."""
+    R = _Saved(R)
     lowest = min(R.params("02-transfer")["thresholds"])
     first, sustained = (f"{kind} {pct(lowest)}" for kind in ("first", "sustained"))
     transfer = pd.DataFrame(R["02-transfer", "table"])
@@ -337,6 +368,7 @@ def setbacks(R) -> str:
 def audit_in_section(R, section: str) -> str:
     """One sentence per results section: how the design document's claims it tests fared (each
     claim is listed once, in the appendix)."""
+    R = _Saved(R)
     rows = [r for r in R["08-audit", "claims"].values() if r["paper_section"] == section]
     if not rows:
         return ""
@@ -347,6 +379,7 @@ def audit_in_section(R, section: str) -> str:
 
 def audit_counts(R) -> str:
     """The verdict counts in a sentence, and how many depend on a non-converged run."""
+    R = _Saved(R)
     counts = R["08-audit", "counts"]
     said = _and([f"{counts[v]} {v}" for v in CATEGORIES if counts[v]])
     text = f"Of the design document's {counts['total']} quantitative claims, {said}."
@@ -365,6 +398,7 @@ def audit_counts(R) -> str:
 
 def abstract(R) -> str:
     """The abstract, with the main numbers (every one read from the results)."""
+    R = _Saved(R)
     n_seeds = R["06-statistics", "n_seeds"]
     top = _top(R)
     rows = {c: r for c, r in speedups(R).items() if not is_missing(r["estimate"])}
@@ -390,7 +424,7 @@ def abstract(R) -> str:
         text += (f"The grokked transfers reused their source's circuit: {reuse['observed']} of their {total} key "
                  f"Fourier frequencies were their own source's, against {fmt(reuse['expected'], 1)} expected by chance. ")
     keep = [c for c in _conditions(R) if c != "random"
-            and R["03-retention", "n_addition_correct_where_targets_differ", c]["max"] == 0]
+            and R["03-retention", "n_source_correct_where_targets_differ", c]["max"] == 0]
     if keep:
         text += (f"No {_or(keep)} transfer kept a single addition answer where the two tasks' targets differ: "
                  "their addition accuracy is the share of pairs with b = 0, not chance. ")
@@ -401,11 +435,13 @@ def abstract(R) -> str:
 def abstract_block(R) -> str:
     """The abstract as a YAML metadata block (Quarto does not run inline code in the front matter;
     pandoc takes a later metadata block's value)."""
+    R = _Saved(R)
     return "---\n" + yaml.safe_dump({"abstract": abstract(R)}, allow_unicode=True, width=100) + "---\n"
 
 
 def limitations(R) -> str:
     """What this rerun cannot tell, with its numbers."""
+    R = _Saved(R)
     P = R.params("02-transfer")
     runs = R["06-statistics", "nonconverged"]
     text = (f"The rerun has {count(len(P['seeds']), 'seed')} per condition, one modulus (p = {P['p']}), one weight decay "
@@ -428,6 +464,7 @@ def limitations(R) -> str:
 def conclusions(R) -> str:
     """The conclusions as a short list, one sentence each, every one chosen by the data (the numbers
     behind them are in the results sections)."""
+    R = _Saved(R)
     items = []
     size = R["06-statistics", "family_size"]
     rows = {c: r for c, r in speedups(R).items() if not is_missing(r["estimate"])}
@@ -439,7 +476,7 @@ def conclusions(R) -> str:
         items.append("No starting point reaches the highest threshold significantly sooner than random initialisation "
                      "after the family-wise correction (@sec-transfer).")
     keep = [c for c in _conditions(R) if c != "random"
-            and R["03-retention", "n_addition_correct_where_targets_differ", c]["max"] == 0]
+            and R["03-retention", "n_source_correct_where_targets_differ", c]["max"] == 0]
     if keep:
         items.append(f"After transfer, no {_or(keep)} model retains addition beyond the pairs where addition and "
                      "subtraction agree (@sec-retention).")

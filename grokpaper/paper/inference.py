@@ -37,14 +37,30 @@ import pandas as pd
 
 from grokpaper.analysis import stats
 from grokpaper.core.study import CONDITIONS
-from grokpaper.paper import circuits, multiseed, retention
+from grokpaper.paper import circuits, contract, multiseed, retention
+from grokpaper.paper.contract import (
+    CIRCUIT_QUANTITY, EARLY, FIRST, REUSE_TEST, ROAD_TEST, SUSTAINED, correlation_quantity, epochs_column,
+    family_test_id,
+)
 from grokpaper.paper.evidence import Evidence
 
 # Sources and the random init compared with their own grokked source for frequency reuse, and the
 # ones asked whether they are "on the road" to it (own seed's source vs other seeds').
 REUSE_MODELS = (*CONDITIONS, "memorized_source", "memorized-fixed_source", "random_init")
 ROAD_MODELS = ("memorized_source", "memorized-fixed_source", "random_init")
-CIRCUIT_QUANTITY = "circuit mean fraction explained"
+
+
+def source_accuracy_quantity(params: dict) -> str:
+    """The family's quantity of source-task accuracy after transfer: 'addition accuracy after transfer'."""
+    return f"{retention.TASK_NOUN[params.get('source_task', 'add')]} accuracy after transfer"
+
+
+def retention_quantities(params: dict) -> dict[str, str]:
+    """The family's quantities of the retention tests (``retention.retention_tests`` kinds):
+    'addition accuracy vs chance', 'addition accuracy vs perfect subtraction'."""
+    src = retention.TASK_NOUN[params.get("source_task", "add")]
+    dst = retention.TASK_NOUN[params.get("transfer_task", "subtract")]
+    return {"vs_chance": f"{src} accuracy vs chance", "vs_perfect_transfer": f"{src} accuracy vs perfect {dst}"}
 
 
 def pairs(conditions=CONDITIONS) -> list[tuple[str, str]]:
@@ -107,12 +123,11 @@ def pairwise(ev: Evidence, conditions=CONDITIONS, confidence: float = 0.95) -> p
     """Every pair of conditions on the headline quantities: epochs to the highest threshold (first
     reached and sustained: paired log ratio), test accuracy at epoch 100, source-task accuracy after
     transfer and the circuits' mean fraction explained (paired difference)."""
-    top = ev.top_threshold
-    src = retention.TASK_NOUN[ev.params.get("source_task", "add")]
-    quantities = [(f"first {top}", "transfers", f"first {top}", "ratio"),
-                  (f"sustained {top}", "transfers", f"sustained {top}", "ratio"),
-                  ("test acc at 100", "transfers", "test acc at 100", "difference"),
-                  (f"{src} accuracy after transfer", "retention", "source_acc_test", "difference"),
+    first, sustained = (epochs_column(kind, ev.highest) for kind in (FIRST, SUSTAINED))
+    quantities = [(first, "transfers", first, "ratio"),
+                  (sustained, "transfers", sustained, "ratio"),
+                  (EARLY, "transfers", EARLY, "difference"),
+                  (source_accuracy_quantity(ev.params), "retention", "source_acc_test", "difference"),
                   (CIRCUIT_QUANTITY, "circuits", "mean frac", "difference")]
     present = {name: getattr(ev, table) is not None for name, table, _, _ in quantities}
     rows = []
@@ -123,7 +138,7 @@ def pairwise(ev: Evidence, conditions=CONDITIONS, confidence: float = 0.95) -> p
         group = "condition" if table == "transfers" else "model"
         for a, b in pairs([c for c in conditions if c in set(frame[group])]):
             seeds, va, vb = _matched(frame, group, a, b, column)
-            row = {"test": f"{name}: {a} vs {b}", "group": "pairwise", "quantity": name, "a": a, "b": b,
+            row = {"test": family_test_id(name, a, b), "group": "pairwise", "quantity": name, "a": a, "b": b,
                    "effect": effect}
             if effect == "ratio":
                 r = stats.paired_log_ratio(va, vb, labels=seeds, cap=ev.cap, confidence=confidence)
@@ -146,12 +161,10 @@ def retention_family(ev: Evidence, conditions=CONDITIONS, confidence: float = 0.
     table = ev.table("retention")
     conditions = [c for c in conditions if c in set(table["model"])]
     tests = retention.retention_tests(table, conditions, int(ev.params["p"]), confidence)
-    src = retention.TASK_NOUN[ev.params.get("source_task", "add")]
-    dst = retention.TASK_NOUN[ev.params.get("transfer_task", "subtract")]
-    names = {"vs_chance": f"{src} accuracy vs chance", "vs_perfect_transfer": f"{src} accuracy vs perfect {dst}"}
+    names = retention_quantities(ev.params)
     rows = []
     for _, t in tests.iterrows():
-        rows.append({"test": f"{names[t['test']]}: {t['condition']}", "group": "retention", "quantity": names[t["test"]],
+        rows.append({"test": family_test_id(names[t["test"]], t["condition"]), "group": "retention", "quantity": names[t["test"]],
                      "a": t["condition"], "b": None, "effect": "mean", "estimate": t["mean"], "ci_low": t["ci_low"],
                      "ci_high": t["ci_high"], "n": t["n"], "null": t["reference"], "bound": None, "p": t["p"],
                      "p_rank": math.nan, "note": t["note"], "method": "one-sample t", "p_welch_log": math.nan,
@@ -163,7 +176,7 @@ def correlation_family(ev: Evidence, conditions=CONDITIONS, confidence: float = 
     """Spearman's rho of test accuracy at epoch 100 against epochs to first reach the highest
     threshold (censored runs ranked at the cap): over all runs, and within each condition."""
     frame = ev.table("transfers")
-    column = f"first {ev.top_threshold}"
+    column = epochs_column(FIRST, ev.highest)
     scopes = [("all runs", frame)] + [(c, frame[frame["condition"] == c]) for c in conditions
                                        if c in set(frame["condition"])]
     rows = []
@@ -171,10 +184,10 @@ def correlation_family(ev: Evidence, conditions=CONDITIONS, confidence: float = 
         if not len(rows_):  # every run of the scope left out (sensitivity without non-converged runs)
             continue
         labels = [f"{c}/{s}" for c, s in zip(rows_["condition"], rows_["seed"])]
-        r = multiseed.run_correlation(rows_["test acc at 100"], rows_[column], labels=labels, cap=ev.cap,
+        r = multiseed.run_correlation(rows_[EARLY], rows_[column], labels=labels, cap=ev.cap,
                                       confidence=confidence)
-        rows.append({"test": f"test acc at 100 vs {column}: {scope}", "group": "correlation",
-                     "quantity": f"test acc at 100 vs {column}", "a": scope, "b": None, "effect": "rho",
+        rows.append({"test": family_test_id(correlation_quantity(column), scope), "group": "correlation",
+                     "quantity": correlation_quantity(column), "a": scope, "b": None, "effect": "rho",
                      "estimate": r["rho"], "ci_low": r["ci_low"], "ci_high": r["ci_high"], "n": r["n"], "null": 0.0,
                      "bound": None, "p": r["p"], "p_rank": math.nan, "note": r["note"], "method": "Spearman",
                      "p_welch_log": math.nan, "p_welch": math.nan})
@@ -193,8 +206,8 @@ def frequency_family(ev: Evidence, confidence: float = 0.95) -> pd.DataFrame:
     rows = []
     for m in models:
         r = reuse[m]
-        rows.append({"test": f"key frequencies shared with the own grokked source: {m}", "group": "frequency",
-                     "quantity": "key frequencies shared with the own grokked source", "a": m, "b": None,
+        rows.append({"test": family_test_id(REUSE_TEST, m), "group": "frequency",
+                     "quantity": REUSE_TEST, "a": m, "b": None,
                      "effect": "shared", "estimate": float(r["observed"]), "ci_low": math.nan, "ci_high": math.nan,
                      "n": len(r["seeds"]), "null": float(r["expected"]), "bound": None, "p": r["p"],
                      "p_rank": math.nan, "method": "hypergeometric, exact sum over seeds",
@@ -202,7 +215,7 @@ def frequency_family(ev: Evidence, confidence: float = 0.95) -> pd.DataFrame:
                              f"{r['expected']:.1f} expected by chance", "p_welch_log": math.nan, "p_welch": math.nan})
         match = r.get("seed_matching")
         if m in ROAD_MODELS and match is not None:
-            rows.append({"test": f"key frequencies, own vs other seeds' grokked sources: {m}", "group": "frequency",
+            rows.append({"test": family_test_id(ROAD_TEST, m), "group": "frequency",
                          "quantity": "own vs other seeds' grokked sources", "a": m, "b": None, "effect": "difference",
                          "estimate": match["own_mean"] - match["cross_mean"], "ci_low": math.nan, "ci_high": math.nan,
                          "n": len(match["seeds"]), "null": 0.0, "bound": None, "p": match["p"], "p_rank": math.nan,
@@ -235,6 +248,11 @@ def family(ev: Evidence, confidence: float = 0.95) -> pd.DataFrame:
         alternative = out[column].where(out[column].notna(), out["p"]).astype(float)
         out[f"{column}_holm"] = np.where(out[column].notna(), stats.holm(alternative), np.nan)
     return out
+
+
+def family_numbers(table: pd.DataFrame) -> dict[str, contract.FamilyTest]:
+    """The family as saved (chapter 06): {test id: its row}."""
+    return {row["test"]: contract.typed(contract.FamilyTest, row) for row in table.to_dict(orient="records")}
 
 
 def family_size(table: pd.DataFrame) -> int:

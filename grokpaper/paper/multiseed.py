@@ -9,13 +9,14 @@ the censored labels, and df where a test has one. Nothing is averaged over censo
 from __future__ import annotations
 
 import math
-import re
 
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
 from grokpaper.analysis import stats, survival
+from grokpaper.paper import contract
+from grokpaper.paper.contract import metric_key
 from grokpaper.paper.report import clip_interval
 
 
@@ -191,25 +192,6 @@ def run_correlation(x, y, *, labels=None, cap: float | None = None, confidence: 
             "censored_at_cap": cap is not None, "note": note}
 
 
-def early_vs_convergence(runs: pd.DataFrame, columns, *, labels=None, cap: float | None = None,
-                         confidence: float = 0.95, early: str = "test acc at 100") -> dict:
-    """Spearman correlations over all runs between early test accuracy and each epochs column
-    of ``runs``, once with the censored runs left out and once ranked at ``cap``:
-    ``{"acc100_vs_<column key>[_censored_at_cap]": run_correlation(...) plus a readable "label"}``."""
-    out = {}
-    for col in columns:
-        for suffix, at_cap, label in (("", None, ""), ("_censored_at_cap", cap, ", censored at cap")):
-            r = run_correlation(runs[early], runs[col], labels=labels, cap=at_cap, confidence=confidence)
-            out[f"acc100_vs_{metric_key(col)}{suffix}"] = {**r, "label": f"{early} vs {col}{label}"}
-    return out
-
-
-def correlation_frame(correlations: dict) -> pd.DataFrame:
-    """One row per correlation of ``early_vs_convergence``, named by its label."""
-    keep = ["rho", "ci_low", "ci_high", "p", "n", "df", "n_total", "note"]
-    return pd.DataFrame([{"correlation": r["label"], **{k: r[k] for k in keep}} for r in correlations.values()])
-
-
 def max_abs_z(n: int) -> float:
     """The largest |z| any value can have among n values when z uses the sample sd (ddof 1):
     (n - 1) / sqrt(n) (1.79 at n = 5), so a |z| > 2 rule cannot flag anything for n <= 5."""
@@ -314,13 +296,6 @@ def ratio_of_means(numerator, denominator, confidence: float = 0.95, n_boot: int
     return out
 
 
-def metric_key(name: str) -> str:
-    """A results key without dots (``Results`` splits dotted paths on '.'):
-    'first 99.9%' -> 'first_99_9pct', 'circuit: n > 0.5' -> 'circuit_n_gt_0_5'."""
-    name = name.lower().replace(">=", " ge ").replace(">", " gt ").replace("%", "pct")
-    return re.sub(r"[^a-z0-9]+", "_", name).strip("_")
-
-
 def groups(table: pd.DataFrame, column: str, conditions, group: str = "condition") -> dict:
     """``{condition: Series of column indexed by seed}`` from a one-row-per-run table (a saved
     ``table`` dict is accepted too), None kept for censored runs; conditions absent from the
@@ -335,12 +310,14 @@ def groups(table: pd.DataFrame, column: str, conditions, group: str = "condition
     return out
 
 
-def as_numbers(frame: pd.DataFrame, keys, columns) -> dict:
-    """Nested ``{key1: {key2: {column: value}}}`` of a tidy table, for ``save_numbers``."""
+def as_numbers(frame: pd.DataFrame, keys, kind) -> dict:
+    """Nested ``{key1: {key2: row}}`` of a tidy table, keys ``metric_key`` of the ``keys``
+    columns, each row the contract dataclass ``kind`` made of the columns it declares."""
     out: dict = {}
+    columns = contract.saved_keys(kind)
     for _, row in frame.iterrows():
         node = out
         for k in keys[:-1]:
             node = node.setdefault(metric_key(str(row[k])), {})
-        node[metric_key(str(row[keys[-1]]))] = {c: row[c] for c in columns}
+        node[metric_key(str(row[keys[-1]]))] = contract.typed(kind, {c: row[c] for c in columns})
     return out

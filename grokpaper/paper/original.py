@@ -21,8 +21,8 @@ import yaml
 
 from grokpaper.analysis.stats import is_missing
 from grokpaper.analysis.survival import km_median
+from grokpaper.paper.contract import FIRST, epochs_column
 from grokpaper.paper.report import fmt, significant
-from grokpaper.paper.tables import pct
 
 ORIGINAL_RUN_FILE = Path(__file__).with_name("original_run.yaml")
 ORIGINAL_CONDITIONS = ("grokked", "memorized", "random")
@@ -286,9 +286,9 @@ def comparison_table(transfer_table: pd.DataFrame, cap_ours: float, original: Or
     statistic, over its reported seeds) and the Kaplan-Meier median (runs that never did count as
     beyond the cap)."""
     original = original or load_original_run()
-    column = f"first {pct(original.threshold)}"
+    column = epochs_column(FIRST, original.threshold)
     present = _check_transfer_table(transfer_table, column, cap_ours)
-    epochs_column = f"epochs to first {_percent(original.threshold)} (seed: epochs)"
+    epochs_label = f"epochs to first {_percent(original.threshold)} (seed: epochs)"
     grokked_source, memorized_source = original.protocol["grokked_source"], original.protocol["memorized_source"]
     starts = {
         "grokked": f"one checkpoint shared by all seeds (weight decay {significant(grokked_source['weight_decay'])}, "
@@ -300,7 +300,7 @@ def comparison_table(transfer_table: pd.DataFrame, cap_ours: float, original: Or
     for name in ORIGINAL_CONDITIONS:
         epochs, cap = original.epochs(name), original.cap(name)
         rows.append({"condition": name, "study": "original", "starting point": starts[name],
-                     epochs_column: _per_seed(epochs, cap),
+                     epochs_label: _per_seed(epochs, cap),
                      "mean of runs that reached it": _mean_text(_mean_reached(epochs, original.reported_mean_seeds),
                                                                 original.seeds),
                      "median": _median_text(_median(epochs, cap)),
@@ -308,7 +308,7 @@ def comparison_table(transfer_table: pd.DataFrame, cap_ours: float, original: Or
         for ours in (c for c in present if COUNTERPARTS[c][0] == name):
             epochs, finals = _ours(transfer_table, ours, column)
             rows.append({"condition": ours, "study": "this rerun", "starting point": COUNTERPARTS[ours][1],
-                         epochs_column: _per_seed(epochs, cap_ours),
+                         epochs_label: _per_seed(epochs, cap_ours),
                          "mean of runs that reached it": _mean_text(_mean_reached(epochs, list(epochs)), list(epochs)),
                          "median": _median_text(_median(epochs, cap_ours)),
                          "final test acc (seed: acc)": _per_seed(finals, cap_ours)})
@@ -322,7 +322,7 @@ def comparison_numbers(transfer_table: pd.DataFrame, cap_ours: float, original: 
     original run with that seed's actual epochs to the threshold, and the document's headline
     epochs (which are those jumps' epochs)."""
     original = original or load_original_run()
-    column = f"first {pct(original.threshold)}"
+    column = epochs_column(FIRST, original.threshold)
     present = _check_transfer_table(transfer_table, column, cap_ours)
     conditions = {}
     for ours in present:

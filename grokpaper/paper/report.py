@@ -1,10 +1,11 @@
-"""What chapters hand to the article: computed numbers and Markdown tables.
+"""What chapters hand to the article: their typed numbers, prose formatting, Markdown tables.
 
-A chapter saves the numbers the article quotes with ``save_numbers(chapter, numbers, P)``
-to ``results/<chapter>.json`` (with the parameters that produced them) when the chapter runner
-executes it; executed any other way (plain papermill, Jupyter), the numbers stay inside the
-notebook it produces. ``paper.qmd`` reads them back with ``Results.load()`` and formats them
-in inline ``{python}`` expressions, so no result is ever typed into the text by hand.
+A chapter saves the numbers the article quotes, one dataclass of ``contract`` (``Sources`` ...
+``Runs``), with ``save_numbers(numbers, P)``: to ``results/<chapter>.json`` with the parameters
+that produced them when the chapter runner executes it; executed any other way (plain
+papermill, Jupyter), the numbers stay inside the notebook it produces. ``paper.qmd`` reads them
+back with ``Results.load()`` as the same dataclasses (``R.transfer``, ``R.statistics``, ...), so
+no result is ever typed into the text by hand and no key is spelled out in it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import math
 import os
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -21,22 +23,10 @@ from IPython.display import Markdown, display
 from grokpaper.analysis.stats import is_missing
 from grokpaper.config import load_profile, project_root
 from grokpaper.core.files import atomic_path
+from grokpaper.paper import contract
+from grokpaper.paper.contract import CONTRACT, CONTRACT_VERSION, ContractError, Numbers
 
-
-def _plain(value):
-    """JSON-safe copy: numpy scalars/arrays to Python, NaN to None, tuple keys to strings."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, np.ndarray, pd.Series)):
-        return [_plain(v) for v in list(value)]
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return None if not math.isfinite(float(value)) else float(value)
-    if value is pd.NA:
-        return None
-    return value
-
+N = TypeVar("N", bound=Numbers)
 
 # The chapter runner names, to each kernel it starts, the folder where that chapter's numbers go
 # (``grokpaper.builder.runner``): only its executions write the project's results/.
@@ -49,14 +39,23 @@ def results_dir(project: str | Path | None = None) -> Path:
     return (Path(project) if project else project_root()) / "results"
 
 
-def save_numbers(chapter: str, numbers: dict, params: dict, project: str | Path | None = None) -> Path | None:
-    """Save a chapter's quotable numbers and resolved params: to ``results/<chapter>.json`` when
-    the chapter runner executes the chapter (or ``project`` is given), else into the executed
-    notebook itself, as this cell's output (``numbers_in_notebook`` reads them back).
+def save_numbers(numbers: Numbers, params: dict, project: str | Path | None = None) -> Path | None:
+    """Save a chapter's numbers (a ``contract`` dataclass; its ``CHAPTER`` names the file) with
+    its resolved params: to ``results/<chapter>.json`` when the chapter runner executes the
+    chapter (or ``project`` is given), else into the executed notebook itself, as this cell's
+    output (``numbers_in_notebook`` reads them back). The numbers are checked against their
+    class first (``contract.parse`` of what is written), so a chapter that saves a value of the
+    wrong type fails here, not in the article.
 
     A plain papermill run does not tell the kernel where its output notebook goes, so the
     numbers travel inside it, and the project's results/ holds only what the runner wrote."""
-    blob = {"chapter": chapter, "params": _plain(params), "numbers": _plain(numbers)}
+    if not isinstance(numbers, Numbers) or not type(numbers).CHAPTER:
+        raise TypeError(f"save_numbers takes a chapter's numbers as a contract dataclass (contract.Numbers with "
+                        f"a CHAPTER), got {type(numbers).__name__}")
+    chapter = type(numbers).CHAPTER
+    blob = {"chapter": chapter, "contract": CONTRACT_VERSION, "params": contract.plain(params),
+            "numbers": contract.plain(numbers)}
+    contract.parse(type(numbers), blob["numbers"], f"numbers of {chapter}")
     folder = results_dir(project) if project else os.environ.get(RESULTS_DIR_ENV)
     if not folder:
         note = (f"numbers of {chapter}, kept in this notebook: only `python -m grokpaper run` writes "
@@ -71,7 +70,7 @@ def save_numbers(chapter: str, numbers: dict, params: dict, project: str | Path 
 
 def numbers_in_notebook(path: str | Path) -> dict[str, dict]:
     """The numbers a chapter notebook executed outside the runner kept inside itself (see
-    ``save_numbers``): {chapter: {"chapter", "params", "numbers"}}, as in results/*.json."""
+    ``save_numbers``): {chapter: {"chapter", "contract", "params", "numbers"}}, as in results/*.json."""
     notebook = json.loads(Path(path).read_text(encoding="utf-8"))
     return {output["metadata"][NUMBERS_OUTPUT_KEY]: output["data"]["application/json"]
             for cell in notebook.get("cells", []) for output in cell.get("outputs", [])
@@ -92,11 +91,15 @@ def stale_banner(problems: dict[str, list[str]]) -> str:
 
 
 class Results:
-    """Every chapter's saved numbers. ``R["02-transfer", "epochs", "first", "99.9%", "grokked"]``
-    walks the nested dicts (a single dotted string works where no key has a dot)."""
+    """Every chapter's saved numbers, each read as its ``contract`` class on first use:
+    ``R.transfer.cap``, ``R.statistics.test(...)``; ``R.params(chapter)`` the parameters that
+    produced them. A chapter without results raises KeyError naming it; a file that does not
+    match the contract (or was written before it) raises ContractError with the command that
+    rewrites it."""
 
     def __init__(self, blobs: dict[str, dict]):
         self.blobs = blobs
+        self._typed: dict[str, Numbers] = {}
 
     @classmethod
     def load(cls, project: str | Path | None = None) -> "Results":
@@ -104,30 +107,60 @@ class Results:
         folder = results_dir(project)
         return cls({p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))})
 
-    def __getitem__(self, keys):
-        parts = list(keys) if isinstance(keys, tuple) else keys.split(".")
-        chapter, rest = parts[0], parts[1:]
-        if chapter not in self.blobs:
-            raise KeyError(f"no results for chapter {chapter!r}; have {sorted(self.blobs)}")
-        value = self.blobs[chapter]["numbers"]
-        for part in rest:
-            if not isinstance(value, dict) or str(part) not in value:
-                have = sorted(value) if isinstance(value, dict) else type(value).__name__
-                raise KeyError(f"{parts}: no {part!r} (have {have})")
-            value = value[str(part)]
-        return value
+    @classmethod
+    def of(cls, *numbers: Numbers, params: dict | None = None) -> "Results":
+        """Results made of numbers in memory, as if each chapter had saved them (for tests)."""
+        return cls({type(n).CHAPTER: {"chapter": type(n).CHAPTER, "contract": CONTRACT_VERSION,
+                                      "params": contract.plain(params or {}), "numbers": contract.plain(n)}
+                    for n in numbers})
 
-    def params(self, chapter: str) -> dict:
-        return self.blobs[chapter]["params"]
+    def has(self, kind: type[Numbers]) -> bool:
+        """Whether the chapter of ``kind`` has results."""
+        return kind.CHAPTER in self.blobs
 
-    def num(self, *keys, digits: int = 0, percent: bool = False) -> str:
-        """A number formatted for prose: thousands separators, fixed digits, 'n/a' for missing."""
-        return fmt(self[keys], digits, percent)
+    def get(self, kind: type[N]) -> N:
+        """The numbers of one chapter as its contract class (``contract.Transfer``, ...)."""
+        chapter = kind.CHAPTER
+        if chapter not in self._typed:
+            if chapter not in self.blobs:
+                raise KeyError(f"no results for chapter {chapter!r}; have {sorted(self.blobs)}")
+            blob = self.blobs[chapter]
+            rerun = f"`python -m grokpaper run --chapter {chapter}` rewrites it"
+            if blob.get("contract") != CONTRACT_VERSION:
+                raise ContractError(f"results/{chapter}.json was written under results contract "
+                                    f"{blob.get('contract', 'none (before the contract)')}, not {CONTRACT_VERSION}: {rerun}")
+            try:
+                self._typed[chapter] = contract.parse(kind, blob["numbers"], f"results/{chapter}.json: numbers")
+            except ContractError as e:
+                raise ContractError(f"{e} ({rerun})") from None
+        return self._typed[chapter]
 
-    def mean_ci(self, *keys, digits: int = 0, percent: bool = False, bounds: tuple | None = None) -> str:
-        """A saved ``stats.describe`` summary in prose: mean (95 % CI low–high; n), with censoring;
-        ``bounds``: the quantity's range, to which the interval is truncated (see ``summary_text``)."""
-        return summary_text(self[keys], digits, percent, bounds)
+    def params(self, chapter: str | type[Numbers]) -> dict:
+        """The resolved parameters a chapter ran with (a chapter name or its contract class)."""
+        name = chapter if isinstance(chapter, str) else chapter.CHAPTER
+        if name not in self.blobs:
+            raise KeyError(f"no results for chapter {name!r}; have {sorted(self.blobs)}")
+        return self.blobs[name]["params"]
+
+    sources = property(lambda self: self.get(contract.Sources), doc="01-sources")
+    transfer = property(lambda self: self.get(contract.Transfer), doc="02-transfer")
+    retention = property(lambda self: self.get(contract.Retention), doc="03-retention")
+    agreement = property(lambda self: self.get(contract.Agreement), doc="04-agreement")
+    circuits = property(lambda self: self.get(contract.Circuits), doc="05-circuits")
+    statistics = property(lambda self: self.get(contract.Statistics), doc="06-statistics")
+    dynamics = property(lambda self: self.get(contract.Dynamics), doc="07-dynamics")
+    audit = property(lambda self: self.get(contract.Audit), doc="08-audit")
+    runs = property(lambda self: self.get(contract.Runs), doc="09-runs")
+
+
+def check_contract(results: Results) -> list[str]:
+    """Every chapter of the contract with results, loaded as its class: the chapters loaded
+    (ContractError on the first file that does not match; KeyError for a results file of a
+    chapter the contract does not know)."""
+    unknown = sorted(set(results.blobs) - set(CONTRACT))
+    if unknown:
+        raise KeyError(f"results of chapters the contract does not know: {unknown} (contract: {sorted(CONTRACT)})")
+    return [chapter for chapter, kind in CONTRACT.items() if results.has(kind) and results.get(kind)]
 
 
 EPOCH_RANGE = (0.0, math.inf)
@@ -144,7 +177,8 @@ def clip_interval(low: float, high: float, bounds: tuple[float, float] | None) -
     return min(max(low, bounds[0]), bounds[1]), max(min(high, bounds[1]), bounds[0])
 
 
-def summary_text(d: dict, digits: int = 0, percent: bool = False, bounds: tuple | None = None) -> str:
+def summary_text(d: contract.Described | contract.SeedSummary, digits: int = 0, percent: bool = False,
+                 bounds: tuple | None = None) -> str:
     """'1,234 (95 % CI 1,100–1,370; n = 5)', saying how many runs never reached and when no CI exists;
     '150 in each of the 3 runs' when every run has the same value.
 
@@ -154,21 +188,21 @@ def summary_text(d: dict, digits: int = 0, percent: bool = False, bounds: tuple 
     widely spread seeds give t-intervals below 0 epochs)."""
     if bounds is None and percent:
         bounds = SHARE_RANGE
-    total, reached = d.get("n_total", d["n"]), d.get("n_reached", d["n"])
+    total, reached = d.n_total, d.n_reached
     missing = total - reached
     if reached == 0:
         return f"never reached (0 of {total} runs)"
-    level = round(100 * d.get("confidence", 0.95))
-    if reached > 1 and d.get("min") is not None and d.get("min") == d.get("max"):
+    level = round(100 * d.confidence)
+    if reached > 1 and d.min is not None and d.min == d.max:
         # No spread, so no interval to give: "150 in each of the 3 runs" reads better than "150 (CI 150-150)".
-        text = f"{fmt(d['mean'], digits, percent)} in each of the {reached} runs"
+        text = f"{fmt(d.mean, digits, percent)} in each of the {reached} runs"
         return text + (f" that reached it; {missing} of {total} runs never did" if missing else "")
-    if d.get("ci_low") is None or not math.isfinite(d["ci_low"]):
+    if is_missing(d.ci_low):
         inside = f"n = {reached}, no CI"
     else:
-        low, high = clip_interval(d["ci_low"], d["ci_high"], bounds)
+        low, high = clip_interval(d.ci_low, d.ci_high, bounds)
         inside = f"{level} % CI {fmt(low, digits, percent)}–{fmt(high, digits, percent)}; n = {reached}"
-    text = f"{fmt(d['mean'], digits, percent)} ({inside})"
+    text = f"{fmt(d.mean, digits, percent)} ({inside})"
     return text + (f"; {missing} of {total} runs never reached it" if missing else "")
 
 

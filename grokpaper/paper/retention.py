@@ -29,6 +29,8 @@ from grokpaper.analysis.inspection import check_analysis_inputs, equals_position
 from grokpaper.core.data import all_pairs, check_task, labels, make_split, tokens
 from grokpaper.core.model import ModelConfig, init_params
 from grokpaper.core.study import SOURCE_SNAPSHOT
+from grokpaper.paper import contract
+from grokpaper.paper.contract import described, pair_name
 from grokpaper.paper.report import SHARE_RANGE, clip_interval
 
 TASK_NOUN = {"add": "addition", "subtract": "subtraction", "multiply": "multiplication",
@@ -217,8 +219,8 @@ def _describe(table: pd.DataFrame, column: str, models, n_boot: int = 2000) -> d
     out = {}
     for m in models:
         rows = table[table["model"] == m]
-        out[m] = stats.describe(rows[column].tolist(), labels=rows["seed"].tolist(),
-                                allow_censored=False, n_boot=n_boot).as_dict()
+        out[m] = described(stats.describe(rows[column].tolist(), labels=rows["seed"].tolist(),
+                                          allow_censored=False, n_boot=n_boot))
     return out
 
 
@@ -263,47 +265,48 @@ TEST_VALUES = {"vs_chance": "accuracy vs 1/p",
                "vs_perfect_transfer": "accuracy - perfect-model score vs 0"}
 
 
-def retention_numbers(table: pd.DataFrame, tests: pd.DataFrame, params: dict, conditions) -> dict:
-    """The retention results the article and the claims audit quote, with task-named keys
-    (``addition_test_acc``, ``subtraction_test_acc``, ... for add -> subtract)."""
-    src, dst = TASK_NOUN[params["source_task"]], TASK_NOUN[params["transfer_task"]]
+def retention_numbers(table: pd.DataFrame, tests: pd.DataFrame, params: dict, conditions) -> contract.Retention:
+    """The retention results the article and the claims audit quote. Fields name the tasks by
+    their role: ``source`` (addition, the source task) and ``transfer`` (subtraction)."""
     p = params["p"]
     transfers = table[table["role"] == "transfer"]
     per_seed = transfers.drop_duplicates("seed").set_index("seed")
-    columns = {
-        f"{src}_test_acc": "source_acc_test", f"{src}_all_acc": "source_acc_all",
-        f"{dst}_test_acc": "transfer_acc_test", f"{dst}_all_acc": "transfer_acc_all",
-        f"{src}_acc_where_targets_differ": "source_acc_distinct_test",
-        f"{src}_excess_over_perfect_{dst}": "source_excess_test",
-        f"n_{src}_correct_where_targets_differ": "source_correct_distinct_test",
-        f"n_{src}_correct_where_targets_coincide": "source_correct_coincident_test",
-    }
-    numbers = {
-        "p": p, "chance": 1 / p, "n_models": len(transfers),
-        "n_test": {int(s): int(v) for s, v in per_seed["n_test"].items()},
-        "n_coincident_test": {int(s): int(v) for s, v in per_seed["n_coincident_test"].items()},
-        f"perfect_{dst}_score_test": {int(s): float(v) for s, v in per_seed["coincident_share_test"].items()},
-        f"perfect_{dst}_score_test_summary": _describe(transfers.drop_duplicates("seed").assign(model="all"),
+    tests_by_condition = {}
+    for c, rows in tests.groupby("condition", sort=False):
+        by_test = {row["test"]: contract.typed(contract.OneSampleTest, row.drop(["condition", "test"]).to_dict())
+                   for _, row in rows.iterrows()}
+        tests_by_condition[c] = contract.RetentionTests(vs_chance=by_test["vs_chance"],
+                                                        vs_perfect_transfer=by_test["vs_perfect_transfer"])
+    sources = table[table["role"] == "source"]
+    names = list(pd.unique(sources["model"]))
+    return contract.Retention(
+        p=p, chance=1 / p, n_models=len(transfers),
+        n_test={int(s): int(v) for s, v in per_seed["n_test"].items()},
+        n_coincident_test={int(s): int(v) for s, v in per_seed["n_coincident_test"].items()},
+        perfect_transfer_score_test={int(s): float(v) for s, v in per_seed["coincident_share_test"].items()},
+        perfect_transfer_score_test_summary=_describe(transfers.drop_duplicates("seed").assign(model="all"),
                                                       "coincident_share_test", ["all"])["all"],
-        f"perfect_{dst}_score_all": float(per_seed["coincident_share_all"].iloc[0]),
-        **{key: _describe(transfers, col, conditions) for key, col in columns.items()},
-        f"n_perfect_{dst}": {c: int((transfers.loc[transfers["model"] == c, "transfer_acc_test"] == 1).sum())
-                             for c in conditions},
-        f"n_{src}_score_equals_perfect_{dst}": {
+        perfect_transfer_score_all=float(per_seed["coincident_share_all"].iloc[0]),
+        source_test_acc=_describe(transfers, "source_acc_test", conditions),
+        source_all_acc=_describe(transfers, "source_acc_all", conditions),
+        transfer_test_acc=_describe(transfers, "transfer_acc_test", conditions),
+        transfer_all_acc=_describe(transfers, "transfer_acc_all", conditions),
+        source_acc_where_targets_differ=_describe(transfers, "source_acc_distinct_test", conditions),
+        source_excess_over_perfect_transfer=_describe(transfers, "source_excess_test", conditions),
+        n_source_correct_where_targets_differ=_describe(transfers, "source_correct_distinct_test", conditions),
+        n_source_correct_where_targets_coincide=_describe(transfers, "source_correct_coincident_test", conditions),
+        n_perfect_transfer={c: int((transfers.loc[transfers["model"] == c, "transfer_acc_test"] == 1).sum())
+                            for c in conditions},
+        n_source_score_equals_perfect_transfer={
             c: int((transfers.loc[transfers["model"] == c, "source_excess_test"].abs() < 1e-12).sum())
             for c in conditions},
-        "tests": {row["condition"]: {} for _, row in tests.iterrows()},
-    }
-    for _, row in tests.iterrows():
-        key = "vs_chance" if row["test"] == "vs_chance" else f"vs_perfect_{dst}"
-        numbers["tests"][row["condition"]][key] = row.drop(["condition", "test"]).to_dict()
-    sources = table[table["role"] == "source"]
-    if len(sources):
-        names = list(pd.unique(sources["model"]))
-        numbers["sources"] = {key: _describe(sources, columns[key], names)
-                              for key in (f"{src}_test_acc", f"{src}_all_acc", f"{dst}_test_acc")}
-    numbers["table"] = table.to_dict(orient="list")
-    return numbers
+        tests=tests_by_condition,
+        sources=contract.SourceScores(
+            source_test_acc=_describe(sources, "source_acc_test", names),
+            source_all_acc=_describe(sources, "source_acc_all", names),
+            transfer_test_acc=_describe(sources, "transfer_acc_test", names)) if len(sources) else None,
+        table=table.to_dict(orient="list"),
+    )
 
 
 # --- agreement between models ------------------------------------------------------------------
@@ -355,7 +358,7 @@ def agreement_table(models: list[StudyModel], cfg: ModelConfig, frac_train: floa
         test_idx = pairs_test[:, 0] * cfg.p + pairs_test[:, 1]
         preds = {c: predict(by_key[(seed, c)].params, cfg, pairs_all) for c in conditions}
         for a, b in itertools.combinations(conditions, 2):
-            row = {"seed": seed, "pair": f"{a}_vs_{b}", "model_a": a, "model_b": b}
+            row = {"seed": seed, "pair": pair_name(a, b), "model_a": a, "model_b": b}
             for where, idx, pairs in (("test", test_idx, pairs_test), ("all", slice(None), pairs_all)):
                 row.update({f"{k}_{where}": v for k, v in pair_agreement(
                     preds[a][idx], preds[b][idx], pairs, cfg.p, source_task, transfer_task).items()})
@@ -406,27 +409,30 @@ def agreement_display(table: pd.DataFrame, source_task: str = "add", transfer_ta
     return table[list(labels_)].rename(columns=labels_)
 
 
-def agreement_numbers(table: pd.DataFrame, conditions, params: dict) -> dict:
+def agreement_numbers(table: pd.DataFrame, conditions, params: dict) -> contract.Agreement:
     """The agreement results the article and the claims audit quote, per pair of conditions
-    (keys ``grokked_vs_memorized`` ...), with task-named keys for the errors."""
-    src, dst = TASK_NOUN[params["source_task"]], TASK_NOUN[params["transfer_task"]]
-    columns = {
-        "agreement_test": "agreement_test", "agreement_all": "agreement_all",
-        f"agreement_among_{dst}_errors_test": "agreement_transfer_errors_test",
-        f"agreement_among_{src}_errors_test": "agreement_source_errors_test",
-        f"n_{dst}_errors_test": "n_transfer_errors_test", f"n_{src}_errors_test": "n_source_errors_test",
-        "chance_agreement_test": "chance_agreement_test",
-    }
-    numbers = {"pairs": list(pd.unique(table["pair"])), "n_seeds": int(table["seed"].nunique())}
-    for key, column in columns.items():
-        numbers[key] = {}
-        for pair in numbers["pairs"]:
+    (keys ``pair_name``: ``grokked_vs_memorized`` ...); errors on the ``source`` task (addition)
+    and on the ``transfer`` task (subtraction)."""
+    pairs = list(pd.unique(table["pair"]))
+
+    def describe(column):
+        out = {}
+        for pair in pairs:
             rows = table[(table["pair"] == pair) & table[column].notna()]
-            numbers[key][pair] = stats.describe(rows[column].tolist(), labels=rows["seed"].tolist(),
-                                                n_boot=2000).as_dict() if len(rows) else None
-    numbers["n_identical_test"] = {pair: int((table.loc[table["pair"] == pair, "agreement_test"] == 1).sum())
-                                   for pair in numbers["pairs"]}
-    numbers["matrix_test"] = agreement_matrix(table, conditions, "agreement_test").to_dict()
-    numbers["matrix_all"] = agreement_matrix(table, conditions, "agreement_all").to_dict()
-    numbers["table"] = table.to_dict(orient="list")
-    return numbers
+            out[pair] = described(stats.describe(rows[column].tolist(), labels=rows["seed"].tolist(),
+                                                 n_boot=2000)) if len(rows) else None
+        return out
+
+    return contract.Agreement(
+        pairs=pairs, n_seeds=int(table["seed"].nunique()),
+        agreement_test=describe("agreement_test"), agreement_all=describe("agreement_all"),
+        agreement_among_transfer_errors_test=describe("agreement_transfer_errors_test"),
+        agreement_among_source_errors_test=describe("agreement_source_errors_test"),
+        n_transfer_errors_test=describe("n_transfer_errors_test"),
+        n_source_errors_test=describe("n_source_errors_test"),
+        chance_agreement_test=describe("chance_agreement_test"),
+        n_identical_test={pair: int((table.loc[table["pair"] == pair, "agreement_test"] == 1).sum()) for pair in pairs},
+        matrix_test=agreement_matrix(table, conditions, "agreement_test").to_dict(),
+        matrix_all=agreement_matrix(table, conditions, "agreement_all").to_dict(),
+        table=table.to_dict(orient="list"),
+    )

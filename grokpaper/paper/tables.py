@@ -14,15 +14,17 @@ import torch
 import grokpaper
 from grokpaper.analysis import curves, stats
 from grokpaper.config import project_root
+from grokpaper.paper import contract
+from grokpaper.paper.contract import FIRST, SUSTAINED, described, epochs_column, pct
 from grokpaper.paper.provenance import git_commit
 from grokpaper.paper.report import EPOCH_RANGE, clip_interval
 
 SOURCE_THRESHOLDS = (0.5, 0.9, 0.99, 0.999, 1.0)
 
 
-def pct(threshold: float) -> str:
-    """Column-name form of a threshold: 0.999 -> '99.9%'."""
-    return f"{100 * threshold:g}%"
+def source_epochs_column(threshold: float) -> str:
+    """The source table's column of the first epoch at a test-accuracy threshold: 'test 100% at'."""
+    return f"test {pct(threshold)} at"
 
 
 def source_table(sources: dict) -> pd.DataFrame:
@@ -37,7 +39,7 @@ def source_table(sources: dict) -> pd.DataFrame:
             "epochs trained": result["epochs_trained"],
         }
         for t in SOURCE_THRESHOLDS:
-            row[f"test {pct(t)} at"] = curves.epochs_to_threshold(curve, t)
+            row[source_epochs_column(t)] = curves.epochs_to_threshold(curve, t)
         for name, label in (("memorized", "memorized"), ("fixed", "fixed-epoch")):
             snap = result["snapshots"].get(name)
             row[f"{label} epoch"] = snap["epoch"] if snap else None
@@ -56,8 +58,8 @@ def transfer_table(runs, thresholds, at_epoch: int = 100) -> pd.DataFrame:
         curve = run.curve
         row = {"seed": run.seed, "condition": run.condition}
         for t in thresholds:
-            row[f"first {pct(t)}"] = curves.epochs_to_threshold(curve, t)
-            row[f"sustained {pct(t)}"] = curves.epochs_to_threshold(curve, t, sustained=True)
+            row[epochs_column(FIRST, t)] = curves.epochs_to_threshold(curve, t)
+            row[epochs_column(SUSTAINED, t)] = curves.epochs_to_threshold(curve, t, sustained=True)
         evaluated = set(curve["epoch"])
         row[f"test acc at {at_epoch}"] = curves.value_at_epoch(curve, at_epoch) if at_epoch in evaluated else None
         row["final test acc"] = curves.final_value(curve, "test_acc")
@@ -87,8 +89,8 @@ def threshold_summary(table: pd.DataFrame, thresholds, conditions, confidence: f
     rows = []
     for t in thresholds:
         for c in conditions:
-            for kind in ("first", "sustained"):
-                values = by_condition(table, f"{kind} {pct(t)}", [c])[c]
+            for kind in (FIRST, SUSTAINED):
+                values = by_condition(table, epochs_column(kind, t), [c])[c]
                 d = stats.describe(values.tolist(), labels=values.index.tolist(), confidence=confidence, n_boot=1000)
                 # Epochs cannot be negative: a few widely spread seeds give t-intervals below 0.
                 low, high = clip_interval(d.ci_low, d.ci_high, EPOCH_RANGE)
@@ -101,26 +103,33 @@ def threshold_summary(table: pd.DataFrame, thresholds, conditions, confidence: f
     return pd.DataFrame(rows)
 
 
-def transfer_numbers(table: pd.DataFrame, params: dict, conditions) -> dict:
-    """The transfer results the article and the claims audit quote, as plain data."""
+def transfer_numbers(table: pd.DataFrame, params: dict, conditions, original_comparison) -> contract.Transfer:
+    """The transfer results the article and the claims audit quote (``original_comparison``:
+    ``original.comparison_numbers`` of the same table)."""
     def describe(column):
         return {
-            c: stats.describe(v.tolist(), labels=v.index.tolist(), n_boot=2000).as_dict()
+            c: described(stats.describe(v.tolist(), labels=v.index.tolist(), n_boot=2000))
             for c, v in by_condition(table, column, conditions).items()
         }
 
-    epochs = {
-        kind: {pct(t): describe(f"{kind} {pct(t)}") for t in params["thresholds"]}
-        for kind in ("first", "sustained")
-    }
-    return {
-        "n_runs": len(table),
-        "cap": params["transfer_max_epochs"],
-        "epochs": epochs,
-        "acc_at_100": describe("test acc at 100"),
-        "final_test_acc": describe("final test acc"),
-        "table": table.to_dict(orient="list"),
-    }
+    return contract.Transfer(
+        n_runs=len(table),
+        cap=params["transfer_max_epochs"],
+        epochs={kind: {pct(t): describe(epochs_column(kind, t)) for t in params["thresholds"]}
+                for kind in (FIRST, SUSTAINED)},
+        acc_at_100=describe("test acc at 100"),
+        final_test_acc=describe("final test acc"),
+        table=table.to_dict(orient="list"),
+        original_comparison=contract.typed(contract.OriginalComparison, original_comparison),
+    )
+
+
+def run_records_numbers(records: pd.DataFrame, provenance: dict) -> contract.Runs:
+    """The run records the article quotes (chapter 09)."""
+    return contract.Runs(n_runs=len(records), total_epochs=int(records["epochs trained"].sum()),
+                         devices=sorted(records["device"].unique()),
+                         provenance=contract.typed(contract.Provenance, provenance),
+                         table=records.to_dict(orient="list"))
 
 
 def run_records(sources: dict, transfers) -> pd.DataFrame:

@@ -1,0 +1,913 @@
+"""The results contract: what each chapter saves to ``results/<chapter>.json``, as declared types.
+
+Each chapter's numbers are one dataclass here (``Sources`` for 01-sources, ... ``Runs`` for
+09-runs; ``CONTRACT`` maps chapter names to them). A chapter builds its numbers as that class
+and saves them with ``report.save_numbers``; ``report.Results`` loads each file back as that
+class, checking every key and the type of every value on the way (``parse``). So the article,
+the audit and the tests read typed fields (``R.transfer.cap``, ``R.statistics.family[...]``),
+and a field renamed in a chapter fails where the chapter builds its numbers, or where a reader
+names the old field, not while the article renders.
+
+The JSON on disk stays plain: a field is saved under its own name, or under the readable key
+``named`` gives it (``"expected shared"``, ``"can flag"``); NaN is saved as null; nothing is
+converted on load, so a file loaded and saved again is the same file.
+
+The keys that are data, not field names (family test ids, threshold columns, pairs of
+conditions, metric keys), are built by the functions at the top of this module and nowhere else.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+import types
+import typing
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass
+from typing import Any, ClassVar, Union
+
+import numpy as np
+import pandas as pd
+
+# Version of the contract the files record (key "contract"). Bump it when a saved field changes
+# name, type or meaning: files of another version are refused with the command that rewrites them.
+CONTRACT_VERSION = 1
+
+# ----------------------------------------------------------------------------- keys, built here only
+
+FIRST, SUSTAINED = "first", "sustained"   # epochs to a threshold: first reached, or held to the end of the run
+EARLY = "test acc at 100"                 # test accuracy at epoch 100 (the transfer table's column)
+CIRCUIT_QUANTITY = "circuit mean fraction explained"
+REUSE_TEST = "key frequencies shared with the own grokked source"
+ROAD_TEST = "key frequencies, own vs other seeds' grokked sources"
+
+
+def pct(threshold: float) -> str:
+    """Column-name form of a threshold: 0.999 -> '99.9%'."""
+    return f"{100 * threshold:g}%"
+
+
+def epochs_column(kind: str, threshold: float) -> str:
+    """The transfer table's column of epochs to a threshold: ('first', 0.999) -> 'first 99.9%'."""
+    if kind not in (FIRST, SUSTAINED):
+        raise ValueError(f"kind must be {FIRST!r} or {SUSTAINED!r}; got {kind!r}")
+    return f"{kind} {pct(threshold)}"
+
+
+def reached_at_column(threshold: float) -> str:
+    """The dynamics table's column of the epoch a run first reached a threshold: 'first 99.9% at'."""
+    return f"{epochs_column(FIRST, threshold)} at"
+
+
+def jump_into_column(threshold: float) -> str:
+    """The dynamics table's column of the jump into the first evaluation at a threshold: 'jump into 99.9%'."""
+    return f"jump into {pct(threshold)}"
+
+
+def family_test_id(quantity: str, a: str, b: str | None = None) -> str:
+    """The id of a test of the paper's family (``inference.family``): 'first 99.9%: random vs
+    grokked' for a comparison of two conditions, 'addition accuracy vs chance: grokked' for one."""
+    return f"{quantity}: {a}" if b is None else f"{quantity}: {a} vs {b}"
+
+
+def correlation_quantity(column: str, early: str = EARLY) -> str:
+    """The family's correlation of early accuracy with a column: 'test acc at 100 vs first 99.9%'."""
+    return f"{early} vs {column}"
+
+
+def pair_name(a: str, b: str) -> str:
+    """A pair of conditions in the agreement tables: 'grokked_vs_memorized'."""
+    return f"{a}_vs_{b}"
+
+
+def metric_key(name: str) -> str:
+    """A results key without dots, spaces or signs: 'first 99.9%' -> 'first_99_9pct',
+    'circuit: n > 0.5' -> 'circuit_n_gt_0_5', 'memorized-fixed' -> 'memorized_fixed'."""
+    name = name.lower().replace(">=", " ge ").replace(">", " gt ").replace("%", "pct")
+    return re.sub(r"[^a-z0-9]+", "_", name).strip("_")
+
+
+def speedup_key(a: str, b: str, quantity: str) -> str:
+    """Chapter 06's key of a ratio of epochs: ('random', 'grokked', 'first 99.9%') ->
+    'random_over_grokked_first_99_9pct'."""
+    return f"{a}_over_{b}_{metric_key(quantity)}"
+
+
+# ----------------------------------------------------------------------------- types, parse and plain
+
+class ContractError(ValueError):
+    """Saved numbers that do not match the contract: the message names the file, the path to
+    the value and what was expected."""
+
+
+def named(key: str):
+    """A field saved under ``key``, a readable key that is not a Python name ("expected shared")."""
+    return field(metadata={"key": key})
+
+
+def _key(f) -> str:
+    return f.metadata.get("key", f.name)
+
+
+def saved_keys(kind) -> list[str]:
+    """The keys dataclass ``kind`` is saved under, in field order."""
+    return [_key(f) for f in fields(kind)]
+
+
+def field_of(kind, key: str) -> str:
+    """The name of the field of dataclass ``kind`` saved under ``key`` (KeyError if none is)."""
+    for f in fields(kind):
+        if _key(f) == key:
+            return f.name
+    raise KeyError(f"{kind.__name__} has no field saved as {key!r}")
+
+
+Num = Union[float, None]          # a number; None where it is undefined (NaN is saved as null)
+Label = Union[int, str]            # a run's label: its seed, or "condition/seed"
+Table = dict[str, list[Any]]       # one row per run, column -> values (pandas ``to_dict(orient="list")``)
+
+
+def plain(value):
+    """JSON-ready copy of ``value``: dataclasses as dicts under their saved keys, numpy scalars and
+    arrays as Python numbers and lists, NaN and pd.NA as None, tuples as lists, dict keys as strings."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {_key(f): plain(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray, pd.Series)):
+        return [plain(v) for v in list(value)]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return None if not math.isfinite(float(value)) else float(value)
+    if value is pd.NA:
+        return None
+    return value
+
+
+def parse(kind, value, where: str = "numbers"):
+    """``value`` (plain JSON data) as ``kind``: a dataclass of this module, ``dict[K, V]``,
+    ``list[T]``, a union, or int, float, str, bool, Any. Raises ContractError naming ``where``
+    (the path to the value) for a missing or unknown key or a value of another type. Values are
+    not converted: an int stays an int where a float is declared."""
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if kind is Any:
+        return value
+    if is_dataclass(kind):
+        return _parse_dataclass(kind, value, where)
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for option in (a for a in args if a is not type(None)):
+            try:
+                return parse(option, value, where)
+            except ContractError as e:
+                errors.append(str(e))
+        raise ContractError(errors[0] if len(errors) == 1 else f"{where}: {value!r} is none of {_name(kind)}")
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ContractError(f"{where}: expected a mapping ({_name(kind)}), got {_got(value)}")
+        key_kind, value_kind = args
+        return {_parse_key(key_kind, k, where): parse(value_kind, v, f"{where}[{k!r}]") for k, v in value.items()}
+    if origin is list:
+        if not isinstance(value, list):
+            raise ContractError(f"{where}: expected a list ({_name(kind)}), got {_got(value)}")
+        return [parse(args[0], v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if kind is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    elif kind is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif kind in (str, bool):
+        ok = isinstance(value, kind)
+    else:
+        raise TypeError(f"{where}: the contract has no rule for {kind!r}")
+    if not ok:
+        raise ContractError(f"{where}: expected {_name(kind)}, got {_got(value)}")
+    return value
+
+
+def _parse_dataclass(kind, value, where: str):
+    if not isinstance(value, dict):
+        raise ContractError(f"{where}: expected {kind.__name__} (a mapping), got {_got(value)}")
+    hints = _hints(kind)
+    declared = {_key(f): f for f in fields(kind)}
+    missing = [k for k, f in declared.items() if k not in value and f.default is MISSING]
+    unknown = [k for k in value if k not in declared]
+    if missing or unknown:
+        raise ContractError(f"{where}: {kind.__name__} " + "; ".join(
+            part for part in (missing and f"lacks {', '.join(map(repr, missing))}",
+                              unknown and f"has no field {', '.join(map(repr, unknown))}") if part))
+    return kind(**{f.name: parse(hints[f.name], value[k], f"{where}.{k}") for k, f in declared.items() if k in value})
+
+
+@functools.cache
+def _hints(kind) -> dict:
+    return typing.get_type_hints(kind)
+
+
+def _parse_key(kind, key: str, where: str):
+    if kind is int:
+        if not re.fullmatch(r"-?\d+", str(key)):
+            raise ContractError(f"{where}: key {key!r} is not an integer")
+        return int(key)
+    return key
+
+
+def _name(kind) -> str:
+    return getattr(kind, "__name__", None) or str(kind).replace("typing.", "")
+
+
+def _got(value) -> str:
+    return f"{value!r:.60} ({type(value).__name__})"
+
+
+# ----------------------------------------------------------------------------- shared pieces
+
+@dataclass(frozen=True)
+class Described:
+    """One group's ``stats.describe`` summary (values of the runs that reached; the rest censored)."""
+
+    name: str | None
+    n_total: int
+    n_reached: int
+    censored: list[Label]
+    n: int
+    mean: Num
+    sd: Num
+    sem: Num
+    df: Num
+    confidence: float
+    ci_low: Num
+    ci_high: Num
+    boot_low: Num
+    boot_high: Num
+    cv: Num
+    median: Num
+    min: Num
+    max: Num
+    note: str
+
+
+def typed(kind, value):
+    """``value`` (plain data, numpy values, dataclasses) as ``kind``, as it will be saved and loaded."""
+    return parse(kind, plain(value), getattr(kind, "__name__", "value"))
+
+
+def described(summary) -> Described:
+    """A ``stats.describe`` summary (``stats.Summary`` or its ``as_dict``) as saved: ``Described``."""
+    return typed(Described, summary)
+
+
+# ----------------------------------------------------------------------------- 01-sources
+
+@dataclass(frozen=True)
+class Numbers:
+    """A chapter's saved numbers: ``CHAPTER`` names the chapter (and its results file)."""
+
+    CHAPTER: ClassVar[str] = ""
+
+
+@dataclass(frozen=True)
+class Sources(Numbers):
+    """01-sources: the source runs on addition and their memorized and fixed-epoch snapshots."""
+
+    CHAPTER: ClassVar[str] = "01-sources"
+    n_seeds: int
+    n_grokked: int
+    grok_epochs: Described
+    memorized_epoch: Described
+    memorized_test_acc: Described
+    fixed_test_acc: Described
+    fixed_epoch: int
+    table: Table
+
+
+# ----------------------------------------------------------------------------- 02-transfer
+
+@dataclass(frozen=True)
+class MeanReached:
+    """A mean over the runs that reached the threshold, the original study's statistic."""
+
+    mean: Num
+    sd_ddof0: Num
+    n_reached: int
+    seeds: list[int]
+    never: list[int]
+
+
+@dataclass(frozen=True)
+class MedianToCap:
+    """A Kaplan-Meier median of epochs with runs that never got there censored at the cap."""
+
+    median: Num
+    ci_low: Num
+    ci_high: Num
+    n: int
+    n_censored: int
+    cap: float
+    never: list[int]
+
+
+@dataclass(frozen=True)
+class ConditionComparison:
+    """One of our conditions beside its counterpart in the original run."""
+
+    original_condition: str
+    original_epochs: dict[int, Num]
+    original_cap: float
+    original_mean: MeanReached
+    original_median: MedianToCap
+    ours_epochs: dict[int, Num]
+    ours_final_test_acc: dict[int, Num]
+    ours_median: MedianToCap
+    ours_mean_reached: MeanReached
+
+
+@dataclass(frozen=True)
+class Jump:
+    """Seed 42's largest single-epoch jump of test accuracy in the original run."""
+
+    epoch: int
+    size: float
+    epochs_to_threshold: Num
+
+
+@dataclass(frozen=True)
+class RetentionSplit:
+    """The original study's split: its test pairs and those with b = 0."""
+
+    split_seed: int
+    train_pairs: int
+    test_pairs: int
+    b0_train_pairs: int
+    b0_test_pairs: int
+    b0_test_share: float
+
+
+@dataclass(frozen=True)
+class OriginalComparison:
+    """This rerun beside the original run's saved outputs (``original.comparison_numbers``)."""
+
+    threshold: float
+    original_seeds: list[int]
+    original_reported_mean_seeds: list[int]
+    original_eval_every: int
+    cap_ours: float
+    conditions: dict[str, ConditionComparison]
+    seed42_largest_jumps: dict[str, Jump]
+    document_headline_epochs: list[int]
+    retention_split: RetentionSplit
+
+
+@dataclass(frozen=True)
+class Transfer(Numbers):
+    """02-transfer: the transfer runs (``table``), epochs to each threshold per condition."""
+
+    CHAPTER: ClassVar[str] = "02-transfer"
+    n_runs: int
+    cap: int
+    epochs: dict[str, dict[str, dict[str, Described]]]   # kind ("first", "sustained") -> pct(threshold) -> condition
+    acc_at_100: dict[str, Described]
+    final_test_acc: dict[str, Described]
+    table: Table
+    original_comparison: OriginalComparison
+
+    def epochs_to(self, kind: str, threshold: float, condition: str) -> Described:
+        """Epochs to a threshold (kind: ``FIRST`` or ``SUSTAINED``) of one condition."""
+        return self.epochs[kind][pct(threshold)][condition]
+
+
+# ----------------------------------------------------------------------------- 03-retention
+
+@dataclass(frozen=True)
+class OneSampleTest:
+    """A one-sample t-test of one condition's values against a reference."""
+
+    tested_values: str = named("tested values")
+    reference: float = named("reference")
+    mean: Num = named("mean")
+    t: Num = named("t")
+    df: Num = named("df")
+    p: Num = named("p")
+    n: int = named("n")
+    ci_low: Num = named("ci_low")
+    ci_high: Num = named("ci_high")
+    note: str = named("note")
+
+
+@dataclass(frozen=True)
+class RetentionTests:
+    """A condition's source-task accuracy against chance 1/p and against a perfect transfer model."""
+
+    vs_chance: OneSampleTest
+    vs_perfect_transfer: OneSampleTest
+
+
+@dataclass(frozen=True)
+class SourceScores:
+    """The source models (the transfers' starting points) on both tasks, per model kind."""
+
+    source_test_acc: dict[str, Described]
+    source_all_acc: dict[str, Described]
+    transfer_test_acc: dict[str, Described]
+
+
+@dataclass(frozen=True)
+class Retention(Numbers):
+    """03-retention: the transferred models on the source task (addition). ``source`` is the
+    source task, ``transfer`` the transfer task (the profile's ``source_task``, ``transfer_task``)."""
+
+    CHAPTER: ClassVar[str] = "03-retention"
+    p: int
+    chance: float
+    n_models: int
+    n_test: dict[int, int]
+    n_coincident_test: dict[int, int]
+    perfect_transfer_score_test: dict[int, float]          # a perfect transfer model's source-task score, per seed
+    perfect_transfer_score_test_summary: Described
+    perfect_transfer_score_all: float
+    source_test_acc: dict[str, Described]
+    source_all_acc: dict[str, Described]
+    transfer_test_acc: dict[str, Described]
+    transfer_all_acc: dict[str, Described]
+    source_acc_where_targets_differ: dict[str, Described]
+    source_excess_over_perfect_transfer: dict[str, Described]
+    n_source_correct_where_targets_differ: dict[str, Described]
+    n_source_correct_where_targets_coincide: dict[str, Described]
+    n_perfect_transfer: dict[str, int]
+    n_source_score_equals_perfect_transfer: dict[str, int]
+    tests: dict[str, RetentionTests]
+    sources: SourceScores | None
+    table: Table
+
+
+# ----------------------------------------------------------------------------- 04-agreement
+
+@dataclass(frozen=True)
+class Agreement(Numbers):
+    """04-agreement: prediction agreement per pair of conditions (keys: ``pair_name``)."""
+
+    CHAPTER: ClassVar[str] = "04-agreement"
+    pairs: list[str]
+    n_seeds: int
+    agreement_test: dict[str, Described | None]
+    agreement_all: dict[str, Described | None]
+    agreement_among_transfer_errors_test: dict[str, Described | None]
+    agreement_among_source_errors_test: dict[str, Described | None]
+    n_transfer_errors_test: dict[str, Described | None]
+    n_source_errors_test: dict[str, Described | None]
+    chance_agreement_test: dict[str, Described | None]
+    n_identical_test: dict[str, int]
+    matrix_test: dict[str, dict[str, Num]]
+    matrix_all: dict[str, dict[str, Num]]
+    table: Table
+
+
+# ----------------------------------------------------------------------------- 05-circuits
+
+@dataclass(frozen=True)
+class GroupComparison:
+    """Two groups compared (``stats.compare_groups``): a t-test, a rank test, Holm, Hedges' g."""
+
+    group_a: str
+    group_b: str
+    n_a: int
+    n_b: int
+    censored_a: list[Label]
+    censored_b: list[Label]
+    mean_a: Num
+    mean_b: Num
+    mean_diff: Num
+    t_test: str
+    t: Num
+    df: Num
+    p_t: Num
+    rank_test: str
+    rank_stat: Num
+    p_rank: Num
+    effect_size: Num
+    effect_size_kind: str
+    note: str
+    p_t_holm: Num
+    p_rank_holm: Num
+
+
+@dataclass(frozen=True)
+class CircuitMethod:
+    """One circuit method's metrics per model kind over seeds (``circuits.METRIC_KEYS``), the top
+    and key frequencies of every model, and the mean fraction explained compared between conditions."""
+
+    alive: dict[str, Described]
+    dead: dict[str, Described]
+    distinct_freqs: dict[str, Described]
+    distinct_freqs_min_count: dict[str, Described]
+    mean_frac: dict[str, Described]
+    n_gt_0_5: dict[str, Described]
+    share_gt_0_5: dict[str, Described]
+    n_shared_with_source: dict[str, Described]
+    n_union_with_source: dict[str, Described]
+    jaccard_with_source: dict[str, Described]
+    weighted_overlap_with_source: dict[str, Described]
+    top_freq: dict[str, dict[int, int | None]]
+    key_freqs: dict[str, dict[int, list[int]]]
+    mean_frac_tests: list[GroupComparison]
+
+
+@dataclass(frozen=True)
+class WeightChange:
+    """Mean change of each parameter matrix during transfer (relative: None where W0 = 0)."""
+
+    relative: dict[str, Num]
+    norm: dict[str, Num]
+    largest_relative: str
+    largest_norm: str
+
+
+@dataclass(frozen=True)
+class SeedReuse:
+    """One seed's key frequencies shared with its own grokked source, against the hypergeometric null."""
+
+    seed: int = named("seed")
+    size: int = named("size")
+    reference_size: int = named("reference size")
+    shared: int = named("shared")
+    expected: float = named("expected")
+    p: float = named("p")
+
+
+@dataclass(frozen=True)
+class ReuseSummary:
+    """The reuse of one model kind in one readable row."""
+
+    model: str = named("model")
+    reference: str = named("reference")
+    seeds: int = named("seeds")
+    key_freqs: int = named("key freqs")
+    shared: int = named("shared")
+    expected_shared: float = named("expected shared")
+    p: float = named("p")
+
+
+@dataclass(frozen=True)
+class SeedMatching:
+    """Whether a model's key frequencies are closer to its own seed's source than to other seeds'."""
+
+    model: str
+    reference: str
+    seeds: list[int]
+    shared: list[list[int]]
+    observed: int
+    n_seeds: int
+    n_permutations: int
+    p: float
+    min_p: float
+    own_mean: float
+    cross_mean: float
+
+
+@dataclass(frozen=True)
+class FrequencyReuse:
+    """A model kind's key frequencies shared with its own seed's grokked source, over seeds."""
+
+    model: str
+    reference: str
+    n_candidates: int
+    seeds: list[SeedReuse]
+    observed: int
+    expected: float
+    p: float
+    summary: ReuseSummary
+    seed_matching: SeedMatching | None
+
+    @property
+    def total(self) -> int:
+        """Key frequencies of the model, summed over seeds."""
+        return sum(s.size for s in self.seeds)
+
+    @property
+    def reference_total(self) -> int:
+        """Key frequencies of the grokked sources, summed over the same seeds."""
+        return sum(s.reference_size for s in self.seeds)
+
+
+@dataclass(frozen=True)
+class AttentionSummary:
+    """Heads of one model kind over its seeds that attend from "=" to a single position."""
+
+    seeds: int
+    heads: int
+    on_a: int
+    on_b: int
+    on_equals: int
+    spread: int
+    mean_a: float
+    mean_b: float
+    mean_equals: float
+    on_one_operand: int
+
+
+@dataclass(frozen=True)
+class Circuits(Numbers):
+    """05-circuits: both circuit methods, frequency reuse, weight change and attention."""
+
+    CHAPTER: ClassVar[str] = "05-circuits"
+    p: int
+    min_neuron_count: int
+    d_mlp: int
+    d_model: int
+    neuron: CircuitMethod
+    document: CircuitMethod
+    weight_change: dict[str, WeightChange]
+    frequency_reuse: dict[str, FrequencyReuse]
+    attention: dict[str, dict[int, dict[int, dict[str, float]]]]   # model -> seed -> head -> position -> weight
+    attention_focus_threshold: float
+    attention_summary: dict[str, AttentionSummary]
+    neuron_table: Table
+    document_table: Table
+
+
+# ----------------------------------------------------------------------------- 06-statistics
+
+@dataclass(frozen=True)
+class SeedSummary:
+    """``multiseed.summary``: a ``Described`` with the method of its interval."""
+
+    n_total: int
+    n_reached: int
+    censored: list[Label]
+    n: int
+    mean: Num
+    sd: Num
+    sem: Num
+    df: Num
+    confidence: float
+    ci_low: Num
+    ci_high: Num
+    ci_method: str
+    boot_low: Num
+    boot_high: Num
+    cv: Num
+    median: Num
+    min: Num
+    max: Num
+    note: str
+
+
+@dataclass(frozen=True)
+class TimeToThreshold:
+    """Epochs to a threshold with censored runs: Kaplan-Meier median, restricted mean, geometric mean."""
+
+    runs: int = named("runs")
+    reached: int = named("reached")
+    median: Num = named("median")
+    median_low: Num = named("median low")
+    median_high: Num = named("median high")
+    restricted_mean: Num = named("restricted mean")
+    restricted_mean_low: Num = named("restricted mean low")
+    restricted_mean_high: Num = named("restricted mean high")
+    mean_is_a_lower_bound: bool = named("mean is a lower bound")
+    geometric_mean_reached: Num = named("geometric mean (reached)")
+    note: str = named("note")
+
+
+@dataclass(frozen=True)
+class FamilyTest:
+    """One test of the paper's family (``inference.family``), with Holm over the whole family."""
+
+    test: str
+    group: str
+    quantity: str
+    a: str
+    b: str | None
+    effect: str
+    estimate: Num
+    ci_low: Num
+    ci_high: Num
+    n: int
+    null: Num
+    bound: str | None
+    p: Num
+    p_rank: Num
+    note: str
+    method: str
+    p_welch_log: Num
+    p_welch: Num
+    p_holm: Num
+    confidence: float
+    p_welch_log_holm: Num
+    p_welch_holm: Num
+
+
+@dataclass(frozen=True)
+class NonConverged:
+    """A run that never reached the highest threshold on its own task within the cap."""
+
+    condition: str
+    seed: int
+    why: str
+
+
+@dataclass(frozen=True)
+class Normality:
+    """Shapiro-Wilk of one quantity and condition."""
+
+    W: Num
+    p: Num
+    n: int
+    n_total: int
+    note: str
+
+
+@dataclass(frozen=True)
+class Outliers:
+    """z-score outliers of one quantity and scope."""
+
+    n: int = named("n")
+    max_abs_z: Num = named("max |z|")
+    largest_possible_abs_z: Num = named("largest possible |z|")
+    can_flag: bool = named("can flag")
+    flagged: list[str] = named("flagged")
+    threshold: float = named("threshold")
+
+
+@dataclass(frozen=True)
+class CensoredCount:
+    """Runs of one quantity and condition that never reached (censored), with their seeds."""
+
+    censored: int
+    of: int
+    seeds: str
+
+
+@dataclass(frozen=True)
+class Statistics(Numbers):
+    """06-statistics: the family of tests, time to threshold and the seed summaries. Nested keys
+    of ``summary``, ``time_to_threshold``, ``normality``, ``outliers``, ``censored``: ``metric_key``
+    of the quantity, then of the condition (or scope)."""
+
+    CHAPTER: ClassVar[str] = "06-statistics"
+    n_seeds: int
+    n_runs: int
+    cap: int
+    confidence: float
+    conditions: list[str]
+    summary: dict[str, dict[str, SeedSummary]]
+    time_to_threshold: dict[str, dict[str, TimeToThreshold]]
+    family: dict[str, FamilyTest]
+    family_size: int
+    family_parts: dict[str, int]
+    family_without_nonconverged: dict[str, FamilyTest]
+    nonconverged: list[NonConverged]
+    speedups: dict[str, FamilyTest]   # keys: speedup_key
+    normality: dict[str, dict[str, Normality]]
+    outliers: dict[str, dict[str, Outliers]]
+    max_abs_z_bound: dict[int, float]
+    censored: dict[str, dict[str, CensoredCount]]
+
+    def test(self, quantity: str, a: str, b: str | None = None, without_nonconverged: bool = False) -> FamilyTest:
+        """One test of the family by its parts (``family_test_id``); KeyError naming the tests
+        of that quantity when it is not there."""
+        family = self.family_without_nonconverged if without_nonconverged else self.family
+        test = family_test_id(quantity, a, b)
+        if test not in family:
+            near = sorted(t for t, row in family.items() if row.quantity == quantity)
+            raise KeyError(f"no test {test!r} in the family (of {quantity!r}: {near or 'none'})")
+        return family[test]
+
+    def has_test(self, quantity: str, a: str, b: str | None = None) -> bool:
+        return family_test_id(quantity, a, b) in self.family
+
+
+# ----------------------------------------------------------------------------- 07-dynamics
+
+@dataclass(frozen=True)
+class DynamicsSummary:
+    """One condition's learning dynamics over its runs (``dynamics.condition_summary``)."""
+
+    largest_jump: Described = named("largest jump")
+    largest_jump_at: Described = named("largest jump at")
+    early_gain: Described = named("early gain")
+    late_gain: Described = named("late gain")
+    collapses: Described = named("collapses")
+    jump_into_threshold: Described = named("jump into threshold")
+    runs_with_a_collapse: int = named("runs with a collapse")
+    n_runs: int = named("n runs")
+
+
+@dataclass(frozen=True)
+class Dynamics(Numbers):
+    """07-dynamics: jumps, collapses and gains of the transfer runs' test accuracy."""
+
+    CHAPTER: ClassVar[str] = "07-dynamics"
+    n_runs: int
+    threshold: float
+    early_epochs: int
+    late_epochs: int
+    collapse_drop: float
+    by_condition: dict[str, DynamicsSummary]
+    total_collapses: int
+    table: Table
+
+
+# ----------------------------------------------------------------------------- 08-audit
+
+@dataclass(frozen=True)
+class CheckRow:
+    """One number of a claim: as printed, what the rerun gives, and its verdict."""
+
+    printed: str
+    kind: str
+    verdict: str
+    reason: str
+    value: Num
+    ci_low: Num
+    ci_high: Num
+    bound: str | None
+    reproduced: str
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    """One claim of the design document, judged (``audit.evaluate``)."""
+
+    id: str
+    claim: str
+    section: str
+    paper_section: str
+    also_in: list[str]
+    replaces: list[str]
+    provenance: str
+    checks: list[CheckRow]
+    data_verdict: str
+    inconsistency: str | None
+    verdict: str
+    reason: str
+    without_nonconverged: str
+    depends_on: list[str]
+
+
+@dataclass(frozen=True)
+class VerdictCounts:
+    """Claims per verdict category (``audit.CATEGORIES``; ``of`` reads one by its name)."""
+
+    supported: int = named("supported")
+    contradicted: int = named("contradicted by the data")
+    inconclusive: int = named("inconclusive")
+    inconsistent: int = named("inconsistent within the document")
+    definitional: int = named("definitional")
+    not_testable: int = named("not testable")
+    total: int = named("total")
+    depend_on_nonconverged: int = named("depend on a non-converged run")
+    inconsistent_by_data: dict[str, int] = named("inconsistent, by what the data say")
+
+    def of(self, category: str) -> int:
+        """Claims of one category, by its name ("contradicted by the data")."""
+        name = field_of(VerdictCounts, category)
+        if name == "inconsistent_by_data":
+            raise KeyError(f"no verdict category {category!r}")
+        return getattr(self, name)
+
+
+@dataclass(frozen=True)
+class Audit(Numbers):
+    """08-audit: every claim of the design document with its verdict, and the counts."""
+
+    CHAPTER: ClassVar[str] = "08-audit"
+    profile: str
+    p: int
+    n_seeds: int
+    counts: VerdictCounts
+    central: list[str]
+    claims: dict[str, AuditRow]
+
+
+# ----------------------------------------------------------------------------- 09-runs
+
+@dataclass(frozen=True)
+class Provenance:
+    """The code that executed a chapter."""
+
+    package: str = named("package")
+    git_commit: str = named("git commit")
+    python: str = named("python")
+    torch: str = named("torch")
+    machine: str = named("machine")
+
+
+@dataclass(frozen=True)
+class Runs(Numbers):
+    """09-runs: every training run's record."""
+
+    CHAPTER: ClassVar[str] = "09-runs"
+    n_runs: int
+    total_epochs: int
+    devices: list[str]
+    provenance: Provenance
+    table: Table
+
+
+CONTRACT: dict[str, type[Numbers]] = {cls.CHAPTER: cls for cls in (
+    Sources, Transfer, Retention, Agreement, Circuits, Statistics, Dynamics, Audit, Runs)}
