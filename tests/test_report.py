@@ -3,7 +3,6 @@
 import math
 
 import pandas as pd
-import pytest
 
 from grokpaper.analysis import stats
 from grokpaper.paper.contract import described

@@ -1,5 +1,6 @@
 """The paper's logic: what each chapter computes and shows (tables, retention, circuits,
 multi-seed statistics, dynamics, the original run, the family of tests, the claims audit,
-the findings, figures), and the results handed to the article.
+figures), the results contract (the typed numbers handed to the article), and the values
+and guards of the article's sentences.
 
 Reads the core and the analysis; knows nothing of the build."""
