@@ -7,6 +7,7 @@ import ast
 import dataclasses
 from pathlib import Path
 
+import jupytext
 import pytest
 import yaml
 
@@ -172,13 +173,29 @@ def _declared(tree: ast.AST, cls: str | None = None) -> list[str]:
             for stmt in node.body if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)]
 
 
+def _assigned_at_top(source: str) -> set[str]:
+    """Names a chapter's code assigns outside functions and classes (also in loops and with-blocks)."""
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+    return names
+
+
 def test_each_parameter_is_defined_once():
-    """config.py declares each parameter once; StudySettings declares none; the profiles give
-    values (next test)."""
+    """The four places the issue found (the schema, StudySettings' defaults, the profiles, the
+    chapters' parameters cell) are one: config.py declares each parameter once; StudySettings
+    declares none; a chapter assigns none (it reads them from ``P``); the profiles give values
+    (next test)."""
     config_fields = _declared(ast.parse((ROOT / "grokpaper" / "config.py").read_text()))
     assert sorted(k for k in config_fields if k in all_keys()) == sorted(all_keys())
     assert len(set(all_keys())) == len(all_keys())  # no chapter parameter shadows another or a study one
     assert _declared(ast.parse((ROOT / "grokpaper" / "core" / "study.py").read_text()), "StudySettings") == []
+    for path in sorted((ROOT / "chapters").glob("*.py")):
+        code = "\n".join(c.source for c in jupytext.read(path, fmt="py:percent").cells if c.cell_type == "code")
+        assert _assigned_at_top(code) & set(all_keys()) == set(), path
 
 
 def test_the_schema_is_the_dataclass_fields_and_the_profiles_give_their_values():
@@ -239,3 +256,20 @@ def test_tasks_are_named_once():
                 if isinstance(target, ast.Name) and target.id == "TASKS"]
     assert assigned == ["grokpaper/config.py"]
     assert StudyParams.schema()["source_task"].allowed == "one of " + ", ".join(config.TASKS)
+
+
+def _parameters_cell(path: Path) -> str:
+    notebook = jupytext.read(path, fmt="py:percent")
+    (cell,) = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
+    return cell.source
+
+
+def test_every_chapter_has_the_same_short_parameters_cell():
+    """The parameters cell holds what a papermill user sets: the profile. Every other value comes
+    from the profile, or from a key papermill injects after the cell (checked by resolve_in_notebook)."""
+    paths = sorted((ROOT / "chapters").glob("*.py")) + sorted((FIXTURE / "chapters").glob("*.py"))
+    cells = {path.relative_to(ROOT).as_posix(): _parameters_cell(path) for path in paths}
+    assert len(cells) >= 9 + 3 and len(set(cells.values())) == 1, cells
+    (cell,) = set(cells.values())
+    assigned = [t.id for node in ast.parse(cell).body for t in node.targets]
+    assert assigned == ["profile"] and len(cell.splitlines()) <= 4

@@ -288,11 +288,12 @@ def test_failing_chapter_keeps_last_good_notebook_and_stops_downstream(project, 
     assert not (project / "chapters" / f"{A}.failed.ipynb").exists()
 
 
-def papermill(project, *args):
+def papermill(project, *args, ok=True):
     env = {**os.environ, "PYTHONPATH": str(Path(grokpaper.__file__).resolve().parent.parent)}
     command = [sys.executable, "-m", "papermill", "--log-level", "ERROR", "--no-progress-bar", *args]
     out = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
+    assert (out.returncode == 0) == ok, out.stderr
+    return out
 
 
 def test_plain_papermill_keeps_its_numbers_in_its_notebook(project, tmp_path):
@@ -307,6 +308,18 @@ def test_plain_papermill_keeps_its_numbers_in_its_notebook(project, tmp_path):
     items = {i.chapter.name: i for i in plan("smoke", project=project)}
     assert items[B].reasons == ["re-executed outside the runner"] and not items[A].execute
     assert check_build(project) == {B: ["re-executed outside the runner"]}
+
+
+def test_plain_papermill_checks_an_injected_parameter(project, tmp_path):
+    """The parameters cell assigns only the profile; a key papermill injects after it is checked
+    as an override is, with the same message, before the chapter computes anything."""
+    before = build_bytes(project)
+    out = papermill(project, f"chapters/{B}.ipynb", str(tmp_path / "out.ipynb"), "-p", "confidence", "1.5", ok=False)
+    assert re.search(r"ParamsError: papermill parameter confidence=1\.5 \(profile .*smoke\.yaml\): confidence = 1\.5 "
+                     r"is not allowed; allowed: a number in \(0, 1\)", out.stderr), out.stderr[-2000:]
+    out = papermill(project, f"chapters/{C}.ipynb", str(tmp_path / "out.ipynb"), "-p", "confidence", "0.9", ok=False)
+    assert "chapter 07-dynamics takes no parameter 'confidence'" in out.stderr, out.stderr[-2000:]
+    assert build_bytes(project) == before
 
 
 def test_results_the_runner_did_not_write_are_named(project, capsys):
