@@ -186,6 +186,19 @@ def test_chapter_rerun_executes_the_chapters_downstream_and_leaves_nothing_stale
     assert main(["run", "--project", str(project), "--chapter", C, "-p", "confidence=0.9"]) == 2
 
 
+def test_a_downstream_chapter_brings_its_other_upstream_chapters(tmp_path):
+    """--chapter B with C reading A and B (A not upstream of B): C's input hash needs A's, so A is
+    planned too (executed only if stale), as chapter 08 reads 04, which 06 does not."""
+    project = tmp_path / "project"
+    shutil.copytree(FIXTURE, project)
+    edit(project / "chapters" / f"{B}.py", f"depends_on: [{A}]", "depends_on: []")
+    edit(project / "chapters" / f"{C}.py", f"depends_on: [{A}]", f"depends_on: [{A}, {B}]")
+    items = plan("smoke", chapters=[B], overrides={"confidence": 0.9}, project=project)
+    assert [i.chapter.name for i in items] == [A, B, C] and all(i.execute for i in items)
+    assert [i.overrides for i in items] == [{}, {"confidence": 0.9}, {}]
+    assert [i.chapter.name for i in plan("smoke", chapters=[B], downstream=False, project=project)] == [B]
+
+
 def test_render_refuses_a_stale_build_and_names_the_chapters(project, capsys):
     assert main(["run", "--project", str(project), "--chapter", A, "--only", "-p", "min_neuron_count=3"]) == 0
     with pytest.raises(render.StaleBuildError) as refused:
