@@ -28,6 +28,7 @@ import nbformat
 
 import grokpaper
 from grokpaper.config import ParamsError, all_keys, chapter_params, chapter_schema, load_profile, project_root
+from grokpaper.core.files import file_sha256
 
 HASH_VERSION = 2  # bump when the definition of the input hash changes (2: cell options left out)
 PACKAGE_DIR = Path(grokpaper.__file__).resolve().parent
@@ -260,10 +261,6 @@ def _recorded(path: Path) -> dict | None:
     record = dict(meta.get("grokpaper") or {})
     record["papermill_parameters"] = (meta.get("papermill") or {}).get("parameters")
     return record
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _why_stale(item: PlanItem, record: dict | None, root: Path) -> list[str]:
