@@ -25,23 +25,9 @@
 # at "~500 epochs"; this chapter measures both.
 
 # %% tags=["parameters"]
-profile = "smoke"  # params/<profile>.yaml gives every value left as None
-p = None
-seeds = None
-frac_train = None
-eval_every = None
-device = None
-source_task = None
-transfer_task = None
-lr = None
-weight_decay = None
-grokked_max_epochs = None
-grokked_hold_epochs = None
-memorized_fixed_epochs = None
-transfer_max_epochs = None
-transfer_hold_epochs = None
-thresholds = None
-checkpoint_every = None
+# The profile gives every value (params/<profile>.yaml). `papermill ... -p KEY VALUE` overrides
+# any parameter defined in grokpaper/config.py; the next cell checks it.
+profile = "smoke"
 
 # %%
 from grokpaper.analysis import stats

@@ -28,26 +28,9 @@
 # condition; runs that never reached the threshold are counted as censored.
 
 # %% tags=["parameters"]
-profile = "smoke"  # params/<profile>.yaml gives every value left as None
-p = None
-seeds = None
-frac_train = None
-eval_every = None
-device = None
-source_task = None
-transfer_task = None
-lr = None
-weight_decay = None
-grokked_max_epochs = None
-grokked_hold_epochs = None
-memorized_fixed_epochs = None
-transfer_max_epochs = None
-transfer_hold_epochs = None
-thresholds = None
-checkpoint_every = None
-early_epochs = None
-late_epochs = None
-collapse_drop = None
+# The profile gives every value (params/<profile>.yaml). `papermill ... -p KEY VALUE` overrides
+# any parameter defined in grokpaper/config.py; the next cell checks it.
+profile = "smoke"
 
 # %%
 from grokpaper.config import resolve_in_notebook

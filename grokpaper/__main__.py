@@ -11,8 +11,8 @@ import torch
 from grokpaper.builder.render import add_cli as add_render_command
 from grokpaper.builder.runner import add_run_command, parse_overrides
 from grokpaper.config import ParamsError, chapter_params
-from grokpaper.core.parallel import store_files, train_all
-from grokpaper.core.store import StoreError
+from grokpaper.core.parallel import store_files, train_all, unfinished_note, write_manifest
+from grokpaper.core.store import StoreError, display_path
 from grokpaper.core.study import CONDITIONS, Study
 from grokpaper.core.train import TrainingInterrupted
 
@@ -44,8 +44,11 @@ def add_train_command(subparsers) -> None:
     p.add_argument("--workers", type=int, default=2,
                    help="with 'all': how many runs train at once (default 2; about one per CPU core)")
     p.add_argument("--list-files", action="store_true",
-                   help="with 'all': print the store files of the profile's runs (finished entries, resume "
-                        "checkpoints of unfinished runs) and train nothing")
+                   help="with 'all': print the store files of the profile's finished runs and the store's "
+                        "manifest (what the project commits; resume checkpoints never are) and train nothing")
+    p.add_argument("--write-manifest", action="store_true",
+                   help="with 'all': write <store>/MANIFEST.sha256, every file of the profile's finished runs "
+                        "with its sha256, and train nothing")
     p.add_argument("--condition", choices=CONDITIONS, action="append",
                    help="transfer condition (repeatable; default: all of them)")
     p.add_argument("--profile", default="smoke", help="params/<name>.yaml or a path (default: smoke)")
@@ -64,13 +67,23 @@ def _train_command(args) -> int:
             overrides["seeds"] = args.seeds
         study = Study.from_params(chapter_params("01-sources", args.profile, overrides),
                                   profile=args.profile, overrides=overrides)
+        if (args.list_files or args.write_manifest) and args.what != "all":
+            raise ValueError(f"--list-files and --write-manifest go with `train all`, not `train {args.what}`")
     except (ParamsError, ValueError) as err:
         print(f"error: {err}")
         return 2
     try:
         if args.what == "all":
+            if args.write_manifest:
+                path = write_manifest(study.settings, study.store)
+                print(f"wrote {display_path(path)}: {len(study.store.read_manifest())} files of the profile's "
+                      f"finished runs", file=sys.stderr)
             if args.list_files:
-                print("\n".join(os.path.relpath(path) for path in store_files(study.settings)))
+                print("\n".join(os.path.relpath(path) for path in store_files(study.settings, study.store)))
+            if args.list_files or args.write_manifest:
+                note = unfinished_note(study.settings, study.store)
+                if note:
+                    print(note, file=sys.stderr)
                 return 0
             try:
                 failed = train_all(study.settings, args.profile, args.workers, overrides=tuple(args.param or ()))

@@ -1,169 +1,298 @@
 """Profiles: named, validated parameter sets (``params/<name>.yaml``) for the chapter notebooks.
 
-A profile has a ``study`` section (every chapter receives these values) and a ``chapters``
-section (per-chapter values, only for the chapters that take any). The schema below is the
-single list of what is allowed; every error is a ``ParamsError`` (a ``ValueError``) naming the
-file, the key path (``study.seeds``), the bad value and the allowed values, raised before any
-compute starts.
+Every parameter is defined once, here, as a field of a frozen dataclass: its type is the field's
+annotation (``int``, ``float``, ``str``, ``tuple[int, ...]`` for a list, ``| None`` where null
+is a value), its rule and help text ride in the field's metadata (``param(...)``). A profile
+has a ``study`` section (``StudyParams``: every chapter receives these values) and a
+``chapters`` section (``CHAPTER_PARAMS``: a dataclass for each chapter that takes values of its
+own). The rest is derived from those fields: the keys a profile must state, each check and its
+message, the keys a chapter takes (``chapter_schema``), and ``core.study.StudySettings``, a
+``StudyParams`` with the study's training methods. Fields have no defaults: the values are the
+profiles' own, and a profile states every one of them, so one file shows a whole study.
 
-A chapter notebook's parameters cell is ``profile = "smoke"`` with every other parameter
-``= None``; the cell right after it calls ``resolve_in_notebook("NN-name", globals())``.
+Every error is a ``ParamsError`` (a ``ValueError``) naming where the value came from (the file,
+the override, the class), the key (``study.seeds``), the bad value and the allowed values,
+raised before any compute starts.
+
+A chapter notebook's parameters cell is ``profile = "smoke"`` alone. The cell after it calls
+``resolve_in_notebook("NN-name", globals())``, which takes every parameter papermill injected
+after the parameters cell (``papermill ... -p confidence 0.9``) as an override.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
-from dataclasses import dataclass, field
+import types
+import typing
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import yaml
 
-TASKS = ("add", "subtract", "multiply", "divide", "x2xyy2", "random")
+TASKS = ("add", "subtract", "multiply", "divide", "x2xyy2", "random")  # grokpaper.core.data implements them
 DEVICES = ("auto", "cpu", "cuda")
+
+
+def is_prime(n: int) -> bool:
+    """Whether n is a prime (task 'divide' needs a prime modulus)."""
+    return n >= 2 and all(n % k for k in range(2, math.isqrt(n) + 1))
 
 
 class ParamsError(ValueError):
     """A bad profile, parameter name or parameter value (raised before anything runs)."""
 
 
+# --- how a parameter is declared -----------------------------------------------------------
 @dataclass(frozen=True)
-class Field:
-    """One parameter: its type, its constraint (on the value after type checking), and the
-    text shown to the user when the value is wrong."""
+class Rule:
+    """A constraint on a value (on each item, for a list), and the same constraint in words."""
 
-    type: type  # int, float, str or list
-    allowed: str  # the allowed values, in words, for error messages
-    description: str
-    check: Callable[[Any], bool] = lambda v: True
-    item: type | None = None  # element type of a list
-    nullable: bool = False  # None is a legal value (not "take the profile's value")
+    words: str
+    holds: Callable[[Any], bool]
 
 
-def _between(low, high, low_open=True, high_open=True):
-    def check(v):
-        return (v > low if low_open else v >= low) and (v < high if high_open else v <= high)
-    return check
+def at_least(low) -> Rule:
+    """value >= low."""
+    return Rule(f">= {low}", lambda v: v >= low)
 
 
-# --- the schema ---------------------------------------------------------------------------
-STUDY_SCHEMA: dict[str, Field] = {
-    "p": Field(int, "an integer >= 3", "modulus (vocabulary is 0..p-1 plus '=')", lambda v: v >= 3),
-    "seeds": Field(list, "a non-empty list of distinct integers >= 0", "one run per seed (split and init)",
-                   lambda v: len(v) > 0 and len(set(v)) == len(v) and all(s >= 0 for s in v), item=int),
-    "frac_train": Field(float, "a number in (0, 1)", "share of all p^2 pairs used for training",
-                        _between(0, 1)),
-    "eval_every": Field(int, "an integer >= 1", "epochs between evaluations", lambda v: v >= 1),
-    "device": Field(str, "one of " + ", ".join(DEVICES), "torch device ('auto': cuda if available)",
-                    lambda v: v in DEVICES),
-    "source_task": Field(str, "one of " + ", ".join(TASKS), "task the source models learn",
-                         lambda v: v in TASKS),
-    "transfer_task": Field(str, "one of " + ", ".join(TASKS), "task the source models transfer to",
-                           lambda v: v in TASKS),
-    "lr": Field(float, "a number > 0", "AdamW learning rate", lambda v: v > 0),
-    "weight_decay": Field(float, "a number >= 0", "AdamW weight decay", lambda v: v >= 0),
-    "grokked_max_epochs": Field(int, "an integer >= 1", "cap for training a grokked source", lambda v: v >= 1),
-    "grokked_hold_epochs": Field(int, "an integer >= 0", "epochs test accuracy must stay at 100% to stop",
-                                 lambda v: v >= 0),
-    "memorized_fixed_epochs": Field(int, "an integer >= 1", "epoch of the fixed-length variant of the memorized source (original study: 2000)",
-                                    lambda v: v >= 1),
-    "transfer_max_epochs": Field(int, "an integer >= 1", "cap for each transfer run", lambda v: v >= 1),
-    "transfer_hold_epochs": Field(int, "an integer >= 0, or null (always train to the cap)",
-                                  "stop a transfer run once test accuracy held 100% this long",
-                                  lambda v: v >= 0, nullable=True),
-    "thresholds": Field(list, "a non-empty list of numbers in (0, 1]", "test accuracies to time (epochs to reach)",
-                        lambda v: len(v) > 0 and all(0 < t <= 1 for t in v), item=float),
-    "checkpoint_every": Field(int, "an integer >= 1", "epochs between resume checkpoints", lambda v: v >= 1),
+def above(low) -> Rule:
+    """value > low."""
+    return Rule(f"> {low}", lambda v: v > low)
+
+
+def between(low, high, high_included: bool = False) -> Rule:
+    """The open interval (low, high), or (low, high] with ``high_included``."""
+    return Rule(f"in ({low}, {high}{']' if high_included else ')'}",
+                lambda v: low < v < high or (high_included and v == high))
+
+
+def one_of(choices: tuple[str, ...]) -> Rule:
+    """value is one of ``choices``."""
+    return Rule("one of " + ", ".join(choices), lambda v: v in choices)
+
+
+def param(help: str, rule: Rule | None = None, distinct: bool = False):
+    """A parameter field: its help text and its rule (``distinct``: a list's items differ).
+    Its type is the field's annotation; it has no default (the profile gives its value)."""
+    return dataclasses.field(metadata={"help": help, "rule": rule, "distinct": distinct})
+
+
+# --- what validation derives from a field --------------------------------------------------
+_TYPE_WORDS = {int: ("an integer", "integers"), float: ("a number", "numbers"), str: ("a string", "strings")}
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter as validation sees it, derived from its dataclass field (``schema``)."""
+
+    name: str
+    type: type  # int, float or str: the value's type, or each item's for a list
+    is_list: bool  # a non-empty list (a tuple in the dataclass)
+    nullable: bool  # null is a value (not "take the profile's value")
+    rule: Rule | None
+    distinct: bool
+    help: str
+
+    @property
+    def allowed(self) -> str:
+        """The allowed values in words, as the error messages say them."""
+        one, many = _TYPE_WORDS[self.type]
+        rule = f" {self.rule.words}" if self.rule else ""
+        if self.is_list:
+            words = f"a non-empty list of {'distinct ' if self.distinct else ''}{many}{rule}"
+        elif self.type is str and self.rule:
+            words = self.rule.words
+        else:
+            words = one + rule
+        return words + (", or null" if self.nullable else "")
+
+    def check(self, value, where: str, source: str):
+        """The validated value (a float for a float field, a list for a list field), or a
+        ParamsError naming ``source``, ``where``, the value and the allowed values."""
+        if value is None and self.nullable:
+            return None
+        try:
+            if self.is_list:
+                if not isinstance(value, (list, tuple)):
+                    raise TypeError
+                out = [self._item(v) for v in value]
+                ok = len(out) > 0 and (not self.distinct or len(set(out)) == len(out))
+            else:
+                out = self._item(value)
+                ok = True
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ParamsError(f"{source}: {where} = {value!r} is not allowed; allowed: {self.allowed} ({self.help})")
+        return out
+
+    def _item(self, value):
+        """One value converted to the type and checked against the rule (TypeError/ValueError if not)."""
+        if isinstance(value, bool):
+            raise TypeError
+        if self.type is int and not isinstance(value, int):
+            raise TypeError
+        if self.type is float:
+            if not isinstance(value, (int, float, str)):
+                raise TypeError
+            value = float(value)  # also from a string like '1e-3', which YAML 1.1 reads as a string
+            if not math.isfinite(value):
+                raise ValueError
+        if self.type is str and not isinstance(value, str):
+            raise TypeError
+        if self.rule and not self.rule.holds(value):
+            raise ValueError
+        return value
+
+
+def _param_of(f: dataclasses.Field, hint) -> Param:
+    nullable = False
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        nullable = type(None) in typing.get_args(hint)
+        (hint,) = [a for a in typing.get_args(hint) if a is not type(None)]
+    is_list = typing.get_origin(hint) is tuple
+    if is_list:
+        hint = typing.get_args(hint)[0]
+    if hint not in _TYPE_WORDS:
+        raise TypeError(f"parameter {f.name}: unsupported type {hint!r} (int, float, str, tuple[...], | None)")
+    return Param(f.name, hint, is_list, nullable, f.metadata["rule"], f.metadata["distinct"], f.metadata["help"])
+
+
+class Section:
+    """Base of the parameter dataclasses: every field is checked (and a list made a tuple)
+    when one is created; ``check_together`` holds the constraints between fields."""
+
+    @classmethod
+    def schema(cls) -> dict[str, Param]:
+        """Every parameter of the section, in declaration order, derived from its fields."""
+        return _schema(cls)
+
+    @classmethod
+    def check_together(cls, values: dict, source: str) -> None:
+        """Constraints between fields, on the values present (none by default)."""
+
+    @classmethod
+    def from_mapping(cls, values, prefix: str, source: str):
+        """The section from a mapping of a profile: no unknown key, no missing key, every value
+        allowed (errors name ``source`` and ``prefix.key``)."""
+        schema = cls.schema()
+        if not isinstance(values, dict):
+            raise ParamsError(f"{source}: {prefix} must be a mapping of keys to values; got {values!r}")
+        unknown = [k for k in values if k not in schema]
+        if unknown:
+            raise ParamsError(f"{source}: unknown key {prefix}.{unknown[0]}; allowed keys: {', '.join(schema)}")
+        missing = [k for k in schema if k not in values]
+        if missing:
+            raise ParamsError(f"{source}: missing key(s) {', '.join(f'{prefix}.{k}' for k in missing)}")
+        checked = {k: p.check(values[k], f"{prefix}.{k}", source) for k, p in schema.items()}
+        cls.check_together(checked, source)
+        return cls(**checked)
+
+    @classmethod
+    def from_params(cls, params: dict):
+        """The section's values out of a chapter's resolved parameters (other keys ignored)."""
+        missing = [k for k in cls.schema() if k not in params]
+        if missing:
+            raise ParamsError(f"{cls.__name__}: missing parameter(s) {', '.join(missing)}")
+        return cls(**{k: params[k] for k in cls.schema()})
+
+    def as_dict(self) -> dict:
+        """The values by name, lists as lists (as in a profile and in a chapter's parameters)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in
+                ((k, getattr(self, k)) for k in self.schema())}
+
+    def __post_init__(self):
+        source = type(self).__name__
+        for name, p in self.schema().items():
+            value = p.check(getattr(self, name), name, source)
+            object.__setattr__(self, name, tuple(value) if p.is_list else value)
+        self.check_together(self.as_dict(), source)
+
+
+@functools.cache
+def _schema(cls) -> dict[str, Param]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: _param_of(f, hints[f.name]) for f in dataclasses.fields(cls)}
+
+
+# --- the parameters ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StudyParams(Section):
+    """The study: every chapter receives these values (``study:`` in a profile)."""
+
+    p: int = param("the modulus; tokens are the numbers 0..p-1 and '='", at_least(3))
+    seeds: tuple[int, ...] = param("one run per seed, which fixes its split and its init", at_least(0), distinct=True)
+    frac_train: float = param("share of all p^2 pairs used for training", between(0, 1))
+    eval_every: int = param("epochs between evaluations", at_least(1))
+    device: str = param("the torch device; 'auto' takes cuda where available", one_of(DEVICES))
+    source_task: str = param("task the source models learn", one_of(TASKS))
+    transfer_task: str = param("task the source models transfer to", one_of(TASKS))
+    lr: float = param("AdamW learning rate", above(0))
+    weight_decay: float = param("AdamW weight decay", at_least(0))
+    grokked_max_epochs: int = param("cap for training a grokked source", at_least(1))
+    grokked_hold_epochs: int = param("epochs test accuracy must stay at 100% to stop", at_least(0))
+    memorized_fixed_epochs: int = param("epoch of the fixed-length variant of the memorized source; the "
+                                        "original study's is 2000", at_least(1))
+    transfer_max_epochs: int = param("cap for each transfer run", at_least(1))
+    transfer_hold_epochs: int | None = param("stop a transfer run once test accuracy held 100% this long; "
+                                             "null: always train to the cap", at_least(0))
+    thresholds: tuple[float, ...] = param("test accuracies to time: the epoch each is first reached",
+                                          between(0, 1, high_included=True))
+    checkpoint_every: int = param("epochs between resume checkpoints", at_least(1))
+
+    @classmethod
+    def check_together(cls, values: dict, source: str) -> None:
+        if "divide" in (values.get("source_task"), values.get("transfer_task")) and not is_prime(values.get("p", 2)):
+            raise ParamsError(f"{source}: task 'divide' needs a prime p (b must have an inverse mod p); "
+                              f"got p = {values['p']}")
+
+
+@dataclass(frozen=True)
+class CircuitsParams(Section):
+    """Chapter 05-circuits."""
+
+    min_neuron_count: int = param("neurons a frequency needs to count as used", at_least(1))
+
+
+@dataclass(frozen=True)
+class StatisticsParams(Section):
+    """Chapter 06-statistics."""
+
+    confidence: float = param("confidence level of intervals", between(0, 1))
+    n_bootstrap: int = param("bootstrap resamples", at_least(100))
+    outlier_z: float = param("|z| above which a run is flagged an outlier", above(0))
+
+
+@dataclass(frozen=True)
+class DynamicsParams(Section):
+    """Chapter 07-dynamics."""
+
+    early_epochs: int = param("window of the 'early' gain", at_least(1))
+    late_epochs: int = param("window of the 'late' gain", at_least(1))
+    collapse_drop: float = param("test-accuracy drop after 99% that counts as a collapse", between(0, 1))
+
+
+# The chapters that take parameters of their own (``chapters:`` in a profile).
+CHAPTER_PARAMS: dict[str, type[Section]] = {
+    "05-circuits": CircuitsParams,
+    "06-statistics": StatisticsParams,
+    "07-dynamics": DynamicsParams,
 }
 
-CHAPTER_SCHEMA: dict[str, dict[str, Field]] = {
-    "05-circuits": {
-        "min_neuron_count": Field(int, "an integer >= 1", "neurons a frequency needs to count as used",
-                                  lambda v: v >= 1),
-    },
-    "06-statistics": {
-        "confidence": Field(float, "a number in (0, 1)", "confidence level of intervals", _between(0, 1)),
-        "n_bootstrap": Field(int, "an integer >= 100", "bootstrap resamples", lambda v: v >= 100),
-        "outlier_z": Field(float, "a number > 0", "|z| above which a run is flagged an outlier",
-                           lambda v: v > 0),
-    },
-    "07-dynamics": {
-        "early_epochs": Field(int, "an integer >= 1", "window of the 'early' gain", lambda v: v >= 1),
-        "late_epochs": Field(int, "an integer >= 1", "window of the 'late' gain", lambda v: v >= 1),
-        "collapse_drop": Field(float, "a number in (0, 1)", "test-accuracy drop after 99% that counts as a collapse",
-                               _between(0, 1)),
-    },
-}
 
-
-def chapter_schema(chapter: str) -> dict[str, Field]:
-    """The fields a chapter takes: every study field plus its own (if it has any)."""
-    return {**STUDY_SCHEMA, **CHAPTER_SCHEMA.get(chapter, {})}
+def chapter_schema(chapter: str) -> dict[str, Param]:
+    """The parameters a chapter takes: every study parameter plus its own (if it has any)."""
+    own = CHAPTER_PARAMS[chapter].schema() if chapter in CHAPTER_PARAMS else {}
+    return {**StudyParams.schema(), **own}
 
 
 def all_keys() -> list[str]:
     """Every parameter name any chapter takes."""
-    return list(STUDY_SCHEMA) + [k for fields in CHAPTER_SCHEMA.values() for k in fields]
-
-
-# --- validation ---------------------------------------------------------------------------
-def _is_int(v):
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _as_float(v):
-    """A float from an int/float, or from a string like '1e-3' (YAML 1.1 reads that as a string)."""
-    if isinstance(v, bool):
-        raise TypeError
-    if _is_int(v) or isinstance(v, float):
-        return float(v)
-    if isinstance(v, str):
-        return float(v)
-    raise TypeError
-
-
-def _typed(f: Field, value):
-    """``value`` converted to the field's type, or raise TypeError/ValueError."""
-    if f.type is int:
-        if not _is_int(value):
-            raise TypeError
-        return value
-    if f.type is float:
-        out = _as_float(value)
-        if not math.isfinite(out):
-            raise ValueError
-        return out
-    if f.type is str:
-        if not isinstance(value, str):
-            raise TypeError
-        return value
-    if f.type is list:
-        if not isinstance(value, (list, tuple)):
-            raise TypeError
-        return [_typed(Field(f.item, "", ""), v) for v in value]
-    raise AssertionError(f"unsupported field type {f.type}")
-
-
-def check_value(f: Field, value, where: str, source: str):
-    """The validated (normalized) value, or a ParamsError naming ``source`` and ``where``."""
-    if value is None and f.nullable:
-        return None
-    try:
-        out = _typed(f, value)
-        ok = f.check(out)
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        raise ParamsError(f"{source}: {where} = {value!r} is not allowed; allowed: {f.allowed} ({f.description})")
-    return out
-
-
-def _check_cross_fields(values: dict, source: str):
-    """Constraints between fields (only those that can be checked from the values present)."""
-    if "divide" in (values.get("source_task"), values.get("transfer_task")) and "p" in values:
-        p = values["p"]
-        if any(p % d == 0 for d in range(2, math.isqrt(p) + 1)):
-            raise ParamsError(f"{source}: task 'divide' needs a prime p; got p = {p}")
+    return list(StudyParams.schema()) + [k for section in CHAPTER_PARAMS.values() for k in section.schema()]
 
 
 def _parse_string(value, where: str, source: str):
@@ -189,16 +318,17 @@ def project_root(start: str | Path | None = None) -> Path:
 
 @dataclass(frozen=True)
 class Profile:
-    """A validated profile: ``study`` values and per-chapter values."""
+    """A validated profile: its study section and each chapter's section."""
 
     name: str
     path: Path
-    study: dict = field(default_factory=dict)
-    chapters: dict = field(default_factory=dict)
+    study: StudyParams
+    chapters: dict[str, Section]
 
     def for_chapter(self, chapter: str) -> dict:
         """Study values plus the chapter's own values (no overrides)."""
-        return {**self.study, **self.chapters.get(chapter, {})}
+        own = self.chapters[chapter].as_dict() if chapter in self.chapters else {}
+        return {**self.study.as_dict(), **own}
 
 
 def _profile_path(name_or_path: str | Path, project: str | Path | None) -> Path:
@@ -215,22 +345,9 @@ def _profile_path(name_or_path: str | Path, project: str | Path | None) -> Path:
     return path
 
 
-def _check_section(values, schema: dict[str, Field], prefix: str, source: str) -> dict:
-    """Validate one mapping: no unknown keys, no missing keys, every value allowed."""
-    if not isinstance(values, dict):
-        raise ParamsError(f"{source}: {prefix} must be a mapping of keys to values; got {values!r}")
-    unknown = [k for k in values if k not in schema]
-    if unknown:
-        raise ParamsError(f"{source}: unknown key {prefix}.{unknown[0]}; allowed keys: {', '.join(schema)}")
-    missing = [k for k in schema if k not in values]
-    if missing:
-        raise ParamsError(f"{source}: missing key(s) {', '.join(f'{prefix}.{k}' for k in missing)}")
-    return {k: check_value(schema[k], values[k], f"{prefix}.{k}", source) for k in schema}
-
-
-def load_profile(name_or_path: str | Path, project: str | Path | None = None) -> Profile:
+def load_profile(name_or_path: str | Path | Profile, project: str | Path | None = None) -> Profile:
     """Read and validate a profile: a name (``params/<name>.yaml`` under the project root) or a
-    path to a YAML file. Every study key and every key of every chapter in the schema is required."""
+    path to a YAML file. Every study key and every key of every chapter in CHAPTER_PARAMS is required."""
     if isinstance(name_or_path, Profile):
         return name_or_path
     path = _profile_path(name_or_path, project)
@@ -244,42 +361,42 @@ def load_profile(name_or_path: str | Path, project: str | Path | None = None) ->
     unknown = [k for k in data if k not in ("study", "chapters")]
     if unknown:
         raise ParamsError(f"{source}: unknown key {unknown[0]}; allowed keys: study, chapters")
-    study = _check_section(data.get("study"), STUDY_SCHEMA, "study", source)
-    _check_cross_fields(study, source)
+    study = StudyParams.from_mapping(data.get("study"), "study", source)
     chapters_in = data.get("chapters") or {}
     if not isinstance(chapters_in, dict):
         raise ParamsError(f"{source}: chapters must be a mapping of chapter name to values")
-    unknown = [c for c in chapters_in if c not in CHAPTER_SCHEMA]
+    unknown = [c for c in chapters_in if c not in CHAPTER_PARAMS]
     if unknown:
         raise ParamsError(f"{source}: unknown key chapters.{unknown[0]}; chapters that take parameters: "
-                          f"{', '.join(CHAPTER_SCHEMA)}")
-    chapters = {c: _check_section(chapters_in.get(c), fields, f"chapters.{c}", source)
-                for c, fields in CHAPTER_SCHEMA.items()}
+                          f"{', '.join(CHAPTER_PARAMS)}")
+    chapters = {c: section.from_mapping(chapters_in.get(c), f"chapters.{c}", source)
+                for c, section in CHAPTER_PARAMS.items()}
     return Profile(name=path.stem, path=path, study=study, chapters=chapters)
 
 
 def chapter_params(chapter: str, profile: str | Path | Profile = "smoke", overrides: dict | None = None,
-                   project: str | Path | None = None) -> dict:
+                   project: str | Path | None = None, given_as: str = "override") -> dict:
     """The validated parameters of one chapter: the profile's study values, the chapter's own
     values, then ``overrides`` (string values are read as YAML first, as papermill's CLI passes
-    ``-p seeds "[1, 2]"`` as a string)."""
+    ``-p seeds "[1, 2]"`` as a string). ``given_as`` names the overrides in error messages."""
     prof = load_profile(profile, project)
     schema = chapter_schema(chapter)
     values = prof.for_chapter(chapter)
     for key, raw in (overrides or {}).items():
-        source = f"override {key}={raw!r} (profile {prof.path})"
+        source = f"{given_as} {key}={raw!r} (profile {prof.path})"
         if key not in schema:
             raise ParamsError(f"{source}: chapter {chapter} takes no parameter '{key}'; allowed keys: "
                               f"{', '.join(schema)}")
-        values[key] = check_value(schema[key], _parse_string(raw, key, source), key, source)
-    _check_cross_fields(values, f"chapter {chapter} (profile {prof.path}, overrides {overrides or {}})")
+        values[key] = schema[key].check(_parse_string(raw, key, source), key, source)
+    StudyParams.check_together(values, f"chapter {chapter} (profile {prof.path}, overrides {overrides or {}})")
     return values
 
 
 def resolve_in_notebook(chapter: str, namespace: dict) -> dict:
     """The call a chapter makes right after its parameters cell: ``profile`` from the namespace
-    (default "smoke") and, as overrides, every parameter of this chapter whose value there is
-    not None. Returns the validated parameters."""
+    (default "smoke") and, as overrides, every parameter name in it with a value other than None
+    (papermill injects them after the parameters cell). A parameter this chapter does not take
+    is an error naming the keys it takes; None means "not given" (pass null as the string "null")."""
     profile = namespace.get("profile") or "smoke"
-    overrides = {k: namespace[k] for k in chapter_schema(chapter) if namespace.get(k) is not None}
-    return chapter_params(chapter, profile, overrides)
+    overrides = {k: namespace[k] for k in all_keys() if namespace.get(k) is not None}
+    return chapter_params(chapter, profile, overrides, given_as="papermill parameter")

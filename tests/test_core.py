@@ -1,12 +1,15 @@
 """Core: data, reference model, fast batched path, trainer, run store, study conditions."""
 
+import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
+from grokpaper.config import chapter_params
 from grokpaper.core import batched, data
 from grokpaper.core.model import ModelConfig, Transformer, init_params, load_checkpoint, save_checkpoint
 from grokpaper.core.store import RunStore, config_key
@@ -318,10 +321,14 @@ def test_bad_trainer_input_fails_before_compute(mutate, message):
 # --- store and study ----------------------------------------------------------------------
 
 
+SMOKE = StudySettings.from_params(chapter_params("01-sources", Path(__file__).parents[1] / "params" / "smoke.yaml"))
+
+
 def _settings(**kw):
+    """Small study settings: the smoke profile's values with ``kw`` (and a few more) replaced."""
     base = dict(p=11, seeds=(1, 2), frac_train=0.7, lr=3e-3, grokked_max_epochs=60, grokked_hold_epochs=10,
                 memorized_fixed_epochs=20, transfer_max_epochs=30, checkpoint_every=20, device="cpu")
-    return StudySettings(**{**base, **kw})
+    return dataclasses.replace(SMOKE, **{**base, **kw})
 
 
 def test_study_trains_once_then_reads_the_store(tmp_path, monkeypatch):
@@ -384,13 +391,13 @@ def test_missing_weights_say_how_to_regenerate(tmp_path):
 
 @pytest.mark.parametrize(
     "kw, message",
-    [
-        (dict(seeds=()), "seeds must list at least one seed"),
-        (dict(seeds=(1, 1)), "seeds must be distinct"),
-        (dict(transfer_max_epochs=0), "transfer_max_epochs must be a positive integer"),
-        (dict(source_task="mod"), "task must be one of"),
-        (dict(p=2), "p must be an integer >= 3"),
-        (dict(device="tpu"), "device must be one of auto, cpu, cuda"),
+    [  # the rules and messages of grokpaper.config (tests/test_params.py has the rest)
+        (dict(seeds=()), r"seeds = \(\) is not allowed; allowed: a non-empty list of distinct integers >= 0"),
+        (dict(seeds=(1, 1)), "a non-empty list of distinct integers"),
+        (dict(transfer_max_epochs=0), "transfer_max_epochs = 0 is not allowed; allowed: an integer >= 1"),
+        (dict(source_task="mod"), "source_task = 'mod' is not allowed; allowed: one of add, subtract"),
+        (dict(p=2), "p = 2 is not allowed; allowed: an integer >= 3"),
+        (dict(device="tpu"), "device = 'tpu' is not allowed; allowed: one of auto, cpu, cuda"),
     ],
 )
 def test_bad_study_settings(kw, message):

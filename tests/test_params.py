@@ -1,15 +1,23 @@
 """Profiles: the real profiles load, every bad value is rejected with a message that names the
-file, the key and the allowed values, and strings from papermill's CLI are read as YAML."""
+file, the key and the allowed values, and strings from papermill's CLI are read as YAML. Every
+parameter is defined once (grokpaper/config.py): the profiles, StudySettings, the chapters'
+parameters cell and the package define none of their own."""
 
+import ast
+import dataclasses
 from pathlib import Path
 
+import jupytext
 import pytest
 import yaml
 
+import grokpaper.core.data
+from grokpaper import config
 from grokpaper.config import (
-    CHAPTER_SCHEMA, STUDY_SCHEMA, ParamsError, chapter_params, load_profile, project_root,
+    CHAPTER_PARAMS, ParamsError, StudyParams, all_keys, chapter_params, chapter_schema, load_profile, project_root,
     resolve_in_notebook,
 )
+from grokpaper.core.study import StudySettings
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "runner_project"
@@ -26,22 +34,24 @@ def write_profile(tmp_path, edit, name="bad"):
 
 def test_paper_profile_has_the_documented_values():
     prof = load_profile(ROOT / "params" / "paper.yaml")
-    s = prof.study
+    s = prof.study.as_dict()
     assert (s["p"], s["seeds"], s["frac_train"], s["eval_every"], s["device"]) == (113, [42, 7, 99, 314, 123], 0.3, 10, "auto")
     assert (s["source_task"], s["transfer_task"], s["lr"], s["weight_decay"]) == ("add", "subtract", 1e-3, 1.0)
     assert (s["grokked_max_epochs"], s["grokked_hold_epochs"],
             s["memorized_fixed_epochs"], s["transfer_max_epochs"], s["transfer_hold_epochs"],
             s["checkpoint_every"]) == (50000, 100, 2000, 30000, None, 1000)
     assert s["thresholds"] == [0.9, 0.95, 0.99, 0.999]
-    assert prof.chapters == {"05-circuits": {"min_neuron_count": 5},
+    assert {c: section.as_dict() for c, section in prof.chapters.items()} == {
+                            "05-circuits": {"min_neuron_count": 5},
                              "06-statistics": {"confidence": 0.95, "n_bootstrap": 10000, "outlier_z": 2.0},
                              "07-dynamics": {"early_epochs": 100, "late_epochs": 1000, "collapse_drop": 0.05}}
 
 
 def test_smoke_profile_loads_and_is_small():
     prof = load_profile(ROOT / "params" / "smoke.yaml")
-    assert prof.name == "smoke" and prof.study["p"] == 23 and prof.study["seeds"] == [1, 2]
-    assert set(prof.study) == set(STUDY_SCHEMA) and set(prof.chapters) == set(CHAPTER_SCHEMA)
+    assert prof.name == "smoke" and prof.study.p == 23 and prof.study.seeds == (1, 2)
+    assert prof.for_chapter("06-statistics")["seeds"] == [1, 2]  # lists, as in the profile and the results
+    assert set(prof.chapters) == set(CHAPTER_PARAMS)
 
 
 def test_every_profile_file_starts_with_a_comment():
@@ -101,7 +111,7 @@ def test_numbers_yaml_reads_as_strings_are_accepted(tmp_path):
     # PyYAML reads 1e-3 (no dot) as a string: a float field still accepts it
     path = write_profile(tmp_path, lambda d: d["study"].update(lr="1e-3", weight_decay=1))
     study = load_profile(path).study
-    assert study["lr"] == 1e-3 and study["weight_decay"] == 1.0 and isinstance(study["weight_decay"], float)
+    assert study.lr == 1e-3 and study.weight_decay == 1.0 and isinstance(study.weight_decay, float)
 
 
 def test_chapter_params_merges_study_chapter_and_overrides():
@@ -111,7 +121,7 @@ def test_chapter_params_merges_study_chapter_and_overrides():
     assert got["seeds"] == [1, 2, 3] and got["n_bootstrap"] == 500 and got["transfer_hold_epochs"] is None
     assert got["lr"] == 0.01 and got["confidence"] == 0.95 and got["p"] == 23
     assert "min_neuron_count" not in got  # another chapter's parameter
-    assert set(chapter_params("01-anything", smoke)) == set(STUDY_SCHEMA)
+    assert list(chapter_params("01-anything", smoke)) == [f.name for f in dataclasses.fields(StudyParams)]
 
 
 def test_chapter_params_rejects_bad_overrides():
@@ -124,15 +134,142 @@ def test_chapter_params_rejects_bad_overrides():
         chapter_params("06-statistics", smoke, {"seeds": "[1,"})
 
 
-def test_resolve_in_notebook_reads_profile_and_non_none_values(monkeypatch):
+def test_resolve_in_notebook_reads_profile_and_injected_values(monkeypatch):
     monkeypatch.chdir(FIXTURE)  # the project is found from the cwd, as in a kernel
-    namespace = {"profile": "smoke", "p": None, "seeds": "[5, 6]", "confidence": 0.9,
-                 "min_neuron_count": 99, "unrelated": 1}
+    # what a kernel's globals hold after `papermill ... -p profile smoke -p seeds "[5, 6]" -p confidence 0.9`
+    namespace = {"profile": "smoke", "seeds": "[5, 6]", "confidence": 0.9, "p": None, "unrelated": 1,
+                 "In": [], "resolve_in_notebook": resolve_in_notebook}
     got = resolve_in_notebook("06-statistics", namespace)
-    assert got["p"] == 23 and got["seeds"] == [5, 6] and got["confidence"] == 0.9
-    assert "min_neuron_count" not in got  # not a parameter of this chapter: ignored
+    assert got["p"] == 23 and got["seeds"] == [5, 6] and got["confidence"] == 0.9  # None: not given
+    assert got == chapter_params("06-statistics", "smoke", {"seeds": [5, 6], "confidence": 0.9})
+    assert resolve_in_notebook("06-statistics", {"profile": "smoke"}) == chapter_params("06-statistics", "smoke")
+
+
+@pytest.mark.parametrize("injected, message", [
+    ({"confidence": 1.5}, r"papermill parameter confidence=1\.5 \(profile .*smoke\.yaml\): confidence = 1\.5 is not "
+                          r"allowed; allowed: a number in \(0, 1\) \(confidence level of intervals\)"),
+    ({"seeds": "[3, 3]"}, r"seeds = \[3, 3\] is not allowed; allowed: a non-empty list of distinct integers >= 0"),
+    ({"transfer_task": "sub"}, r"transfer_task = 'sub' is not allowed; allowed: one of add, subtract, multiply, divide"),
+    ({"min_neuron_count": 3}, r"chapter 06-statistics takes no parameter 'min_neuron_count'; allowed keys: p, seeds"),
+    ({"profile": "nope"}, r"no profile 'nope'.*profiles: paper, smoke"),
+])
+def test_an_injected_parameter_is_checked_with_the_same_messages(monkeypatch, injected, message):
+    monkeypatch.chdir(FIXTURE)
+    with pytest.raises(ParamsError, match=message):
+        resolve_in_notebook("06-statistics", {"profile": "smoke", **injected})
 
 
 def test_project_root(tmp_path):
     assert project_root(FIXTURE / "chapters") == FIXTURE
     assert project_root(tmp_path) == ROOT  # fallback: the package's parent directory
+
+
+# --- every parameter is defined once ------------------------------------------------------
+
+def _declared(tree: ast.AST, cls: str | None = None) -> list[str]:
+    """Names declared as dataclass-style fields (``name: type = ...``) in the class bodies of a
+    module (of the class ``cls`` only, if given)."""
+    return [stmt.target.id for node in ast.walk(tree) if isinstance(node, ast.ClassDef) and cls in (None, node.name)
+            for stmt in node.body if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)]
+
+
+def _assigned_at_top(source: str) -> set[str]:
+    """Names a chapter's code assigns outside functions and classes (also in loops and with-blocks)."""
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+    return names
+
+
+def test_each_parameter_is_defined_once():
+    """The four places the issue found (the schema, StudySettings' defaults, the profiles, the
+    chapters' parameters cell) are one: config.py declares each parameter once; StudySettings
+    declares none; a chapter assigns none (it reads them from ``P``); the profiles give values
+    (next test)."""
+    config_fields = _declared(ast.parse((ROOT / "grokpaper" / "config.py").read_text()))
+    assert sorted(k for k in config_fields if k in all_keys()) == sorted(all_keys())
+    assert len(set(all_keys())) == len(all_keys())  # no chapter parameter shadows another or a study one
+    assert _declared(ast.parse((ROOT / "grokpaper" / "core" / "study.py").read_text()), "StudySettings") == []
+    for path in sorted((ROOT / "chapters").glob("*.py")):
+        code = "\n".join(c.source for c in jupytext.read(path, fmt="py:percent").cells if c.cell_type == "code")
+        assert _assigned_at_top(code) & set(all_keys()) == set(), path
+
+
+def test_the_schema_is_the_dataclass_fields_and_the_profiles_give_their_values():
+    assert list(StudyParams.schema()) == [f.name for f in dataclasses.fields(StudyParams)]
+    for chapter, section in CHAPTER_PARAMS.items():
+        assert list(chapter_schema(chapter)) == [f.name for f in dataclasses.fields(StudyParams) + dataclasses.fields(section)]
+    for path in sorted((ROOT / "params").glob("*.yaml")):  # values only: exactly the fields, in their order
+        data = yaml.safe_load(path.read_text())
+        assert list(data["study"]) == list(StudyParams.schema()), path
+        assert {c: list(v) for c, v in data["chapters"].items()} == {c: list(s.schema()) for c, s in CHAPTER_PARAMS.items()}
+    # no defaults anywhere: a value comes from a profile (or an override), never from the code
+    for section in (StudyParams, StudySettings, *CHAPTER_PARAMS.values()):
+        assert all(f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+                   for f in dataclasses.fields(section)), section
+
+
+def test_study_settings_are_the_study_parameters():
+    assert issubclass(StudySettings, StudyParams)
+    assert [f.name for f in dataclasses.fields(StudySettings)] == [f.name for f in dataclasses.fields(StudyParams)]
+    settings = StudySettings.from_params(chapter_params("06-statistics", ROOT / "params" / "paper.yaml"))
+    assert settings.as_dict() == load_profile(ROOT / "params" / "paper.yaml").study.as_dict()
+    assert settings.seeds == (42, 7, 99, 314, 123) and hash(settings)  # frozen, lists as tuples
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"p": 2}, r"StudySettings: p = 2 is not allowed; allowed: an integer >= 3"),
+    ({"seeds": ()}, r"StudySettings: seeds = \(\) is not allowed; allowed: a non-empty list of distinct integers"),
+    ({"seeds": (1, 1)}, r"seeds = \(1, 1\) is not allowed; allowed: a non-empty list of distinct integers >= 0"),
+    ({"transfer_max_epochs": 0}, r"transfer_max_epochs = 0 is not allowed; allowed: an integer >= 1"),
+    ({"device": "tpu"}, r"device = 'tpu' is not allowed; allowed: one of auto, cpu, cuda"),
+    ({"lr": "fast"}, r"lr = 'fast' is not allowed; allowed: a number > 0"),
+    ({"transfer_hold_epochs": -1}, r"transfer_hold_epochs = -1 is not allowed; allowed: an integer >= 0, or null"),
+    ({"p": 22, "transfer_task": "divide"}, r"task 'divide' needs a prime p"),
+])
+def test_settings_made_in_code_are_checked_by_the_same_rules(change, message):
+    settings = StudySettings.from_params(chapter_params("01-sources", ROOT / "params" / "smoke.yaml"))
+    with pytest.raises(ParamsError, match=message):
+        dataclasses.replace(settings, **change)
+    with pytest.raises(ParamsError, match=r"StudySettings: missing parameter\(s\) thresholds"):
+        StudySettings.from_params({k: v for k, v in settings.as_dict().items() if k != "thresholds"})
+
+
+def test_the_allowed_values_in_words_follow_from_the_declaration():
+    schema = chapter_schema("06-statistics")
+    assert {k: schema[k].allowed for k in ("p", "seeds", "frac_train", "device", "lr", "transfer_hold_epochs",
+                                           "thresholds", "n_bootstrap")} == {
+        "p": "an integer >= 3", "seeds": "a non-empty list of distinct integers >= 0",
+        "frac_train": "a number in (0, 1)", "device": "one of auto, cpu, cuda", "lr": "a number > 0",
+        "transfer_hold_epochs": "an integer >= 0, or null", "thresholds": "a non-empty list of numbers in (0, 1]",
+        "n_bootstrap": "an integer >= 100"}
+
+
+def test_tasks_are_named_once():
+    assert grokpaper.core.data.TASKS is config.TASKS
+    assigned = [path.relative_to(ROOT).as_posix() for path in sorted((ROOT / "grokpaper").rglob("*.py"))
+                for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, (ast.Assign, ast.AnnAssign))
+                for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+                if isinstance(target, ast.Name) and target.id == "TASKS"]
+    assert assigned == ["grokpaper/config.py"]
+    assert StudyParams.schema()["source_task"].allowed == "one of " + ", ".join(config.TASKS)
+
+
+def _parameters_cell(path: Path) -> str:
+    notebook = jupytext.read(path, fmt="py:percent")
+    (cell,) = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
+    return cell.source
+
+
+def test_every_chapter_has_the_same_short_parameters_cell():
+    """The parameters cell holds what a papermill user sets: the profile. Every other value comes
+    from the profile, or from a key papermill injects after the cell (checked by resolve_in_notebook)."""
+    paths = sorted((ROOT / "chapters").glob("*.py")) + sorted((FIXTURE / "chapters").glob("*.py"))
+    cells = {path.relative_to(ROOT).as_posix(): _parameters_cell(path) for path in paths}
+    assert len(cells) >= 9 + 3 and len(set(cells.values())) == 1, cells
+    (cell,) = set(cells.values())
+    assigned = [t.id for node in ast.parse(cell).body for t in node.targets]
+    assert assigned == ["profile"] and len(cell.splitlines()) <= 4

@@ -81,7 +81,7 @@ def test_departures_name_what_a_build_changed_from_a_profile():
     assert departures(Results(build)) == {}
     build["06-statistics"]["params"] = {**profile.for_chapter("06-statistics"), "confidence": 0.99}
     build["02-transfer"]["params"] = {**profile.for_chapter("02-transfer"), "seeds": [42]}
-    assert departures(Results(build)) == {"02-transfer": {"seeds": ([42], profile.study["seeds"])},
+    assert departures(Results(build)) == {"02-transfer": {"seeds": ([42], profile.for_chapter("02-transfer")["seeds"])},
                                           "06-statistics": {"confidence": (0.99, 0.95)}}
     assert count(1, "seed") == "1 seed" and count(5, "seed") == "5 seeds"
 

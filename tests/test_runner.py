@@ -186,6 +186,19 @@ def test_chapter_rerun_executes_the_chapters_downstream_and_leaves_nothing_stale
     assert main(["run", "--project", str(project), "--chapter", C, "-p", "confidence=0.9"]) == 2
 
 
+def test_a_downstream_chapter_brings_its_other_upstream_chapters(tmp_path):
+    """--chapter B with C reading A and B (A not upstream of B): C's input hash needs A's, so A is
+    planned too (executed only if stale), as chapter 08 reads 04, which 06 does not."""
+    project = tmp_path / "project"
+    shutil.copytree(FIXTURE, project)
+    edit(project / "chapters" / f"{B}.py", f"depends_on: [{A}]", "depends_on: []")
+    edit(project / "chapters" / f"{C}.py", f"depends_on: [{A}]", f"depends_on: [{A}, {B}]")
+    items = plan("smoke", chapters=[B], overrides={"confidence": 0.9}, project=project)
+    assert [i.chapter.name for i in items] == [A, B, C] and all(i.execute for i in items)
+    assert [i.overrides for i in items] == [{}, {"confidence": 0.9}, {}]
+    assert [i.chapter.name for i in plan("smoke", chapters=[B], downstream=False, project=project)] == [B]
+
+
 def test_render_refuses_a_stale_build_and_names_the_chapters(project, capsys):
     assert main(["run", "--project", str(project), "--chapter", A, "--only", "-p", "min_neuron_count=3"]) == 0
     with pytest.raises(render.StaleBuildError) as refused:
@@ -288,11 +301,12 @@ def test_failing_chapter_keeps_last_good_notebook_and_stops_downstream(project, 
     assert not (project / "chapters" / f"{A}.failed.ipynb").exists()
 
 
-def papermill(project, *args):
+def papermill(project, *args, ok=True):
     env = {**os.environ, "PYTHONPATH": str(Path(grokpaper.__file__).resolve().parent.parent)}
     command = [sys.executable, "-m", "papermill", "--log-level", "ERROR", "--no-progress-bar", *args]
     out = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
+    assert (out.returncode == 0) == ok, out.stderr
+    return out
 
 
 def test_plain_papermill_keeps_its_numbers_in_its_notebook(project, tmp_path):
@@ -307,6 +321,18 @@ def test_plain_papermill_keeps_its_numbers_in_its_notebook(project, tmp_path):
     items = {i.chapter.name: i for i in plan("smoke", project=project)}
     assert items[B].reasons == ["re-executed outside the runner"] and not items[A].execute
     assert check_build(project) == {B: ["re-executed outside the runner"]}
+
+
+def test_plain_papermill_checks_an_injected_parameter(project, tmp_path):
+    """The parameters cell assigns only the profile; a key papermill injects after it is checked
+    as an override is, with the same message, before the chapter computes anything."""
+    before = build_bytes(project)
+    out = papermill(project, f"chapters/{B}.ipynb", str(tmp_path / "out.ipynb"), "-p", "confidence", "1.5", ok=False)
+    assert re.search(r"ParamsError: papermill parameter confidence=1\.5 \(profile .*smoke\.yaml\): confidence = 1\.5 "
+                     r"is not allowed; allowed: a number in \(0, 1\)", out.stderr), out.stderr[-2000:]
+    out = papermill(project, f"chapters/{C}.ipynb", str(tmp_path / "out.ipynb"), "-p", "confidence", "0.9", ok=False)
+    assert "chapter 07-dynamics takes no parameter 'confidence'" in out.stderr, out.stderr[-2000:]
+    assert build_bytes(project) == before
 
 
 def test_results_the_runner_did_not_write_are_named(project, capsys):

@@ -28,6 +28,7 @@ import nbformat
 
 import grokpaper
 from grokpaper.config import ParamsError, all_keys, chapter_params, chapter_schema, load_profile, project_root
+from grokpaper.core.files import file_sha256
 
 HASH_VERSION = 2  # bump when the definition of the input hash changes (2: cell options left out)
 PACKAGE_DIR = Path(grokpaper.__file__).resolve().parent
@@ -262,10 +263,6 @@ def _recorded(path: Path) -> dict | None:
     return record
 
 
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _why_stale(item: PlanItem, record: dict | None, root: Path) -> list[str]:
     if record is None:
         return ["no executed notebook"]
@@ -345,8 +342,8 @@ def plan(profile: str = "smoke", chapters: list[str] | None = None, overrides: d
          force: bool = False, project: str | Path | None = None, downstream: bool = True) -> list[PlanItem]:
     """What ``run`` would execute and why, in order: the selected chapters (all by default),
     their upstream chapters and, unless ``downstream`` is False, every chapter that reads their
-    results (it executes if the selection's new results make it stale). Validates every
-    chapter's parameters first."""
+    results (it executes if the selection's new results make it stale) with its own upstream
+    chapters (each executes only if stale). Validates every chapter's parameters first."""
     root = Path(project).resolve() if project else project_root()
     graph = chapter_graph(root)
     prof = load_profile(profile, root)
@@ -354,7 +351,10 @@ def plan(profile: str = "smoke", chapters: list[str] | None = None, overrides: d
         targets = {_find_chapter(c, graph) for c in chapters}
         wanted = set(targets).union(*(_ancestors(t, graph) for t in targets))
         if downstream:
-            wanted |= set().union(*(_descendants(t, graph) for t in targets))
+            below = set().union(*(_descendants(t, graph) for t in targets))
+            # a downstream chapter's input hash needs all its upstream chapters, also those that
+            # are not upstream of the targets (chapter 08 reads 04, which 06 does not)
+            wanted |= below.union(*(_ancestors(d, graph) for d in below))
     else:
         targets = wanted = set(graph)
     names = [n for n in graph if n in wanted]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import datetime as dt
+import logging
 import os
 import platform
 import shutil
@@ -92,6 +93,25 @@ def _kernel_env(results_dir: Path):
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+class _UnknownParameterWarnings(logging.Filter):
+    """Drops papermill's "Passed unknown parameter: KEY", logged for every key the parameters cell
+    does not assign: a chapter's parameters cell assigns only the profile (the parameters are
+    defined in grokpaper/config.py), and ``plan`` checked every key before anything ran."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Passed unknown parameter")
+
+
+@contextlib.contextmanager
+def _no_unknown_parameter_warnings():
+    papermill_log, quiet = logging.getLogger("papermill"), _UnknownParameterWarnings()
+    papermill_log.addFilter(quiet)
+    try:
+        yield
+    finally:
+        papermill_log.removeFilter(quiet)
 
 
 def _publish_results(staged: Path, root: Path) -> dict[str, str]:
@@ -178,8 +198,9 @@ def execute_chapter(item: PlanItem, profile: str, root: Path, git: str, echo=Non
     error = None
     tty, training = sys.stdout.isatty(), None
     try:
-        with _kernel_env(staged), watch_training(echo or (lambda line: None), every_s=2.0 if tty else 30.0,
-                                                 forward_interrupts=True) as training:
+        with _kernel_env(staged), _no_unknown_parameter_warnings(), \
+                watch_training(echo or (lambda line: None), every_s=2.0 if tty else 30.0,
+                               forward_interrupts=True) as training:
             nb = papermill.execute_notebook(
                 copy.deepcopy(ch.notebook), tmp, parameters=papermill_parameters(item.overrides, profile),
                 kernel_name="python3", cwd=str(root), progress_bar=False, log_output=False,

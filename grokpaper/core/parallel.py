@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grokpaper.core.status import STATUS_FILE_ENV, read_status
-from grokpaper.core.store import RunStore, config_key
+from grokpaper.core.store import RunStore, config_key, display_path
 from grokpaper.core.study import CONDITIONS, StudySettings
 
 
@@ -153,17 +153,37 @@ def train_all(settings: StudySettings, profile: str, workers: int, store: RunSto
 
 
 def store_files(settings: StudySettings, store: RunStore | None = None) -> list[Path]:
-    """The store files of a profile's runs as they stand: every finished entry and the resume
-    checkpoint of every unfinished run. Committing them carries a study that takes longer than
-    one sitting to another machine (``python -m grokpaper train all --list-files``)."""
+    """The store files of a profile's finished runs, and the store's manifest if it has one: what
+    the project commits (``python -m grokpaper train all --list-files``). Resume checkpoints of
+    unfinished runs are not among them: they never enter git (``unfinished_note`` says how an
+    unfinished run is carried instead)."""
     store = store or RunStore()
-    out = []
-    for job in jobs(settings):
-        if store.has(job.key):
-            out += sorted(p for p in store.entry(job.key).iterdir() if p.is_file())
-        elif store.resume_path([job.key]).exists():
-            out.append(store.resume_path([job.key]))
-    return out
+    out = [f for job in jobs(settings) if store.has(job.key) for f in store.files(job.key)]
+    return out + ([store.manifest] if store.manifest.is_file() else [])
+
+
+def write_manifest(settings: StudySettings, store: RunStore | None = None) -> Path:
+    """Write the store's manifest (``MANIFEST.sha256``): every file of the profile's finished runs
+    with its sha256 (``python -m grokpaper train all --write-manifest``)."""
+    store = store or RunStore()
+    return store.write_manifest([job.key for job in jobs(settings) if store.has(job.key)])
+
+
+def unfinished_note(settings: StudySettings, store: RunStore | None = None) -> str | None:
+    """None when every run of the profile is stored; else which runs are not, and how an
+    unfinished run goes to another machine: its resume checkpoint, copied by hand, not git."""
+    store = store or RunStore()
+    missing = [job.label for job in jobs(settings) if not store.has(job.key)]
+    if not missing:
+        return None
+    resume = display_path(store.root / "resume")
+    checkpoints = len(list((store.root / "resume").glob("*.pt")))
+    return (f"{len(missing)} run{'s' * (len(missing) != 1)} of the profile not finished, not listed: "
+            f"{', '.join(missing)}. Resume checkpoints ({resume}/: {checkpoints} file{'s' * (checkpoints != 1)}) "
+            f"stay out of git. To carry an unfinished run to another machine, copy {resume}/ into its store by "
+            f"hand (e.g. rsync -a {resume}/ HOST:PROJECT/store/resume/) and run the command that started it there "
+            "(a checkpoint belongs to its batch: `train all` or the chapter), which resumes it; or keep training "
+            "where it is.")
 
 
 def _print_with_time(message: str) -> None:

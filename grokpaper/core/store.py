@@ -8,7 +8,12 @@ asking for an identical run returns the stored one, and any change of config is 
 
 Writes are atomic: an entry is assembled in a temporary folder and renamed into place in
 one step, so a killed process never leaves a half-written entry that reads as valid.
-Resume checkpoints of unfinished batches live under ``<root>/resume/``.
+Resume checkpoints of unfinished batches live under ``<root>/resume/``; they are working files
+of one machine and never enter git (an unfinished run is carried by copying them by hand).
+
+The manifest, ``<root>/MANIFEST.sha256``, lists every file of a profile's finished runs with its
+sha256, in ``sha256sum``'s format (``cd store && sha256sum -c MANIFEST.sha256`` checks it): the
+committed runs are the study's data, and the manifest says which bytes they are.
 
 Reads are checked: a truncated or corrupt file raises one ``StoreError`` naming the file and
 what to do (delete the entry and train it again, or restore it from git). Nothing else is
@@ -29,12 +34,14 @@ import pandas as pd
 
 import grokpaper
 from grokpaper.config import project_root
+from grokpaper.core.files import atomic_path, file_sha256
 from grokpaper.core.model import Transformer, load_checkpoint, save_checkpoint
 
 # Bump when a change alters training numerics, so old entries are no longer returned.
 TRAINING_REVISION = 1
 
 CURVE_COLUMNS = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc")
+MANIFEST = "MANIFEST.sha256"
 
 
 class StoreError(RuntimeError):
@@ -161,6 +168,41 @@ class RunStore:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return self.load(key)
+
+    def files(self, key: str) -> list[Path]:
+        """The files of a stored run's entry, sorted."""
+        return sorted(p for p in self.entry(key).iterdir() if p.is_file())
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / MANIFEST
+
+    def write_manifest(self, keys: list[str]) -> Path:
+        """Write the manifest: every file of the stored runs ``keys`` with its sha256, one
+        ``<sha256>  runs/<key>/<file>`` line each, sorted by path (``sha256sum -c`` reads it)."""
+        files = sorted(f for key in keys for f in self.files(key))
+        lines = [f"{file_sha256(f)}  {f.relative_to(self.root).as_posix()}\n" for f in files]
+        with atomic_path(self.manifest) as tmp:
+            tmp.write_text("".join(lines))
+        return self.manifest
+
+    def read_manifest(self) -> dict[str, str]:
+        """The manifest as {path relative to the store: sha256}; empty if there is none."""
+        if not self.manifest.is_file():
+            return {}
+        return {path: sha for sha, path in (line.split("  ", 1) for line in self.manifest.read_text().splitlines())}
+
+    def manifest_problems(self) -> list[str]:
+        """Each file the manifest lists that is missing or whose bytes changed, one line each
+        (empty: the store holds exactly the files the manifest lists)."""
+        problems = []
+        for rel, sha in self.read_manifest().items():
+            path = self.root / rel
+            if not path.is_file():
+                problems.append(f"{rel}: missing")
+            elif file_sha256(path) != sha:
+                problems.append(f"{rel}: changed (sha256 {file_sha256(path)[:12]}..., the manifest says {sha[:12]}...)")
+        return problems
 
     def resume_path(self, batch_keys: list[str]) -> Path:
         """Where a batch of runs keeps its resume checkpoint (keyed by the runs it trains)."""

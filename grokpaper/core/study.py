@@ -24,8 +24,8 @@ from pathlib import Path
 
 import torch
 
-from grokpaper.config import chapter_params
-from grokpaper.core.data import check_task, make_split
+from grokpaper.config import ParamsError, StudyParams, chapter_params
+from grokpaper.core.data import make_split
 from grokpaper.core.model import ModelConfig, init_params
 from grokpaper.core.store import RunNotStored, RunStore, StoredRun, config_key, display_path
 from grokpaper.core.train import Event, Hyper, ModelRun, default_device, sigint_deferred, train
@@ -37,47 +37,15 @@ SOURCE_SNAPSHOT = {"grokked": "final", "memorized": "memorized", "memorized-fixe
 
 
 @dataclass(frozen=True)
-class StudySettings:
-    """What the study params of a profile fix for training (see params/*.yaml)."""
-
-    p: int
-    seeds: tuple[int, ...]
-    frac_train: float = 0.3
-    eval_every: int = 10
-    device: str = "auto"
-    source_task: str = "add"
-    transfer_task: str = "subtract"
-    lr: float = 1e-3
-    weight_decay: float = 1.0
-    grokked_max_epochs: int = 50_000
-    grokked_hold_epochs: int = 100
-    memorized_fixed_epochs: int = 2_000
-    transfer_max_epochs: int = 30_000
-    transfer_hold_epochs: int | None = None
-    checkpoint_every: int = 1_000
-
-    @classmethod
-    def from_params(cls, params: dict) -> "StudySettings":
-        """Take the training fields out of a chapter's resolved params (other keys ignored)."""
-        fields = {k: params[k] for k in cls.__dataclass_fields__ if k in params}
-        fields["seeds"] = tuple(fields["seeds"])
-        return cls(**fields)
+class StudySettings(StudyParams):
+    """A profile's study parameters (``grokpaper.config.StudyParams``: the fields, their checks and
+    messages are defined there, once) with what the study does with them: the model, the
+    optimizer's settings, the device and every run's config."""
 
     def __post_init__(self):
-        check_task(self.source_task, self.p)
-        check_task(self.transfer_task, self.p)
-        if not self.seeds:
-            raise ValueError("seeds must list at least one seed (got an empty list)")
-        if len(set(self.seeds)) != len(self.seeds):
-            raise ValueError(f"seeds must be distinct, got {list(self.seeds)}")
-        for name in ("grokked_max_epochs", "memorized_fixed_epochs", "transfer_max_epochs", "eval_every", "checkpoint_every"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if self.device not in ("auto", "cpu", "cuda"):
-            raise ValueError(f"device must be one of auto, cpu, cuda; got {self.device!r}")
+        super().__post_init__()
         if self.device == "cuda" and not torch.cuda.is_available():
-            raise ValueError("device is 'cuda' but no CUDA GPU is available here (use 'auto' or 'cpu')")
+            raise ParamsError("StudySettings: device = 'cuda' but no CUDA GPU is available here (use 'auto' or 'cpu')")
 
     @property
     def model(self) -> ModelConfig:

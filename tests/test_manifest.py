@@ -1,0 +1,94 @@
+"""The committed runs are the study's data: ``store/MANIFEST.sha256`` lists every file of them with
+its sha256, and only finished runs enter git (resume checkpoints never do; an unfinished run is
+carried by copying ``store/resume/`` by hand)."""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from grokpaper.__main__ import main
+from grokpaper.config import chapter_params
+from grokpaper.core.parallel import jobs, store_files
+from grokpaper.core.store import MANIFEST, RunStore
+from grokpaper.core.study import StudySettings
+
+ROOT = Path(__file__).resolve().parents[1]
+STORE = RunStore(ROOT / "store")
+REWRITE = "python -m grokpaper train all --profile paper --write-manifest"
+
+
+def git(*args) -> subprocess.CompletedProcess | None:
+    """A git command in the project; None where the project is not a git checkout."""
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        return None
+    return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+
+
+def test_the_committed_run_files_are_the_ones_the_manifest_lists():
+    assert STORE.manifest.is_file(), f"no {MANIFEST} in store/: write it with `{REWRITE}`"
+    assert STORE.manifest_problems() == [], f"the store differs from its manifest; if the runs are right: `{REWRITE}`"
+    tracked = git("ls-files", "store")
+    if tracked is None:
+        pytest.skip("not a git checkout: which store files are committed is unknown here")
+    listed = sorted([f"store/{path}" for path in STORE.read_manifest()] + [f"store/{MANIFEST}"])
+    assert sorted(tracked.stdout.split()) == listed, f"committed store files not in the manifest, or the reverse: `{REWRITE}`"
+
+
+def test_the_manifest_lists_the_paper_profile_finished_runs():
+    settings = StudySettings.from_params(chapter_params("01-sources", ROOT / "params" / "paper.yaml"))
+    files = [f.relative_to(STORE.root).as_posix() for f in store_files(settings, STORE)]
+    assert files[-1] == MANIFEST and sorted(files[:-1]) == sorted(STORE.read_manifest())
+    assert len({path.split("/")[1] for path in STORE.read_manifest()}) >= 20  # runs, each with its weights
+
+
+def test_a_changed_or_missing_file_fails_the_check(tmp_path):
+    shutil.copytree(STORE.root, tmp_path / "store")
+    store = RunStore(tmp_path / "store")
+    assert store.manifest_problems() == []
+    listed = list(store.read_manifest())
+    changed = next(p for p in listed if p.endswith("final.safetensors"))
+    missing = next(p for p in listed if p.endswith("curve.csv"))
+    data = bytearray((store.root / changed).read_bytes())
+    data[-1] ^= 1  # one bit of one weight
+    (store.root / changed).write_bytes(bytes(data))
+    (store.root / missing).unlink()
+    problems = {line.split(": ")[0]: line.split(": ")[1] for line in store.manifest_problems()}
+    assert list(problems) == sorted([changed, missing]) and problems[missing] == "missing"
+    assert problems[changed].startswith("changed (sha256 ") and "the manifest says" in problems[changed]
+
+
+def test_resume_checkpoints_never_enter_git():
+    if git("status") is None:
+        pytest.skip("not a git checkout")
+    assert git("ls-files", "store/resume").stdout == ""
+    assert git("check-ignore", "-q", "store/resume/0123456789abcdef0123.pt").returncode == 0
+
+
+def test_list_files_gives_finished_runs_and_the_manifest_and_says_how_unfinished_runs_travel(tmp_path, monkeypatch, capsys):
+    store = RunStore(tmp_path / "store")
+    monkeypatch.setenv("GROKPAPER_STORE", str(store.root))
+    monkeypatch.chdir(tmp_path)
+    settings = StudySettings.from_params(chapter_params("01-sources", ROOT / "params" / "smoke.yaml"))
+    finished, unfinished, *untouched = jobs(settings)
+    for name in ("config.json", "curve.csv", "final.safetensors", "result.json"):  # stand-ins of a stored run
+        path = store.entry(finished.key) / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(name)
+    store.resume_path([unfinished.key]).parent.mkdir(parents=True)
+    store.resume_path([unfinished.key]).write_bytes(b"checkpoint")
+
+    assert main(["train", "all", "--profile", "smoke", "--write-manifest"]) == 0
+    err = capsys.readouterr().err
+    assert f"wrote store/{MANIFEST}: 4 files of the profile's finished runs" in err
+    assert f"{len(untouched) + 1} runs of the profile not finished, not listed: {unfinished.label}" in err
+    assert "store/resume/: 1 file) stay out of git" in err and "rsync -a store/resume/" in err
+    assert sorted(store.read_manifest()) == [f"runs/{finished.key}/{name}" for name in
+                                             ("config.json", "curve.csv", "final.safetensors", "result.json")]
+
+    assert main(["train", "all", "--profile", "smoke", "--list-files"]) == 0
+    out = capsys.readouterr().out.split()
+    assert out == [f"store/{path}" for path in sorted(store.read_manifest())] + [f"store/{MANIFEST}"]
+    assert main(["train", "sources", "--profile", "smoke", "--list-files"]) == 2
+    assert "go with `train all`" in capsys.readouterr().out
