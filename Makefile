@@ -9,17 +9,18 @@ PROFILE ?= paper
 
 WORKERS ?= 2
 
-.PHONY: setup report chapters paper-runs test bench clean-report
+.PHONY: setup report chapters paper-runs test test-fast lint lock bench clean-report
 
 setup: $(VENV)/.installed
 
-# CPU torch first (pinned; a GPU user installs their own CUDA build of torch beforehand), then the
-# package with the offline report build (make report: pandoc, typst) and the test tools (make test).
-$(VENV)/.installed: pyproject.toml
+# CPU torch (2.13.0) only when .venv has no torch: a GPU user who installed a CUDA build of torch
+# into .venv first keeps it. Then the package with the offline report build (make report: pandoc,
+# typst) and the test tools (make test, make lint), at the exact versions of requirements.lock.
+$(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ".[offline,test]"
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -c requirements.lock -e ".[offline,test]"
 	touch $@
 
 report: setup                     ## the report from the committed results (HTML + PDF in _manuscript/)
@@ -34,6 +35,16 @@ paper-runs: setup                 ## train the paper profile's missing runs, WOR
 
 test: setup                       ## the test suite (includes the smoke pipeline end to end)
 	$(PY) -m pytest -q
+
+test-fast: setup                  ## the suite without the end-to-end tests (smoke pipeline, report builds)
+	$(PY) -m pytest -q -m "not slow"
+
+lint: setup                       ## ruff: pyflakes, import order, pycodestyle errors, bugbear (pyproject.toml)
+	$(PY) -m ruff check
+
+lock: setup                       ## rewrite requirements.lock from .venv (after changing dependencies)
+	{ sed -n '/^#/p' requirements.lock; $(PY) -m pip freeze --exclude-editable | grep -v '^torch=='; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock
 
 bench: setup                      ## speed benchmarks (not tests)
 	$(PY) benchmarks/train_speed.py

@@ -31,7 +31,7 @@ def study(random_314=None, memorized_fixed=True) -> Evidence:
             circuits.append({"seed": s, "model": c, "mean frac": 0.85 + 0.02 * i if c == "grokked" else 0.93 + 0.005 * i,
                              "key freqs": "3 9 20", "distinct freqs >= min": 3, "n > 0.5": 450, "top freq": 9 + i,
                              "shared with source": 3, "jaccard": 0.8})
-    for i, s in enumerate(seeds):
+    for s in seeds:
         circuits.append({"seed": s, "model": "grokked_source", "mean frac": 0.7, "key freqs": "3 9 20 30",
                          "distinct freqs >= min": 4, "n > 0.5": 300, "top freq": 9, "shared with source": None,
                          "jaccard": None})

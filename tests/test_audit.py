@@ -3,17 +3,24 @@ single-run claims, multiplicity), the claims data, and the sensitivity to runs t
 converged."""
 
 import json
-import math
 import re
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
-from grokpaper.paper import audit, contract, inference
-from grokpaper.paper.audit import (CONTRADICTED, DEFINITIONAL, INCONCLUSIVE, INCONSISTENT, NOT_TESTABLE, SUPPORTED, Estimate,
-                             RunValues, parse_printed)
 from committed import COMMITTED, needs_contract_build
+from grokpaper.paper import audit, contract, inference
+from grokpaper.paper.audit import (
+    CONTRADICTED,
+    DEFINITIONAL,
+    INCONCLUSIVE,
+    INCONSISTENT,
+    NOT_TESTABLE,
+    SUPPORTED,
+    Estimate,
+    RunValues,
+    parse_printed,
+)
 from synthetic_study import CAP, study
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,19 +11,14 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
-import torch  # noqa: E402
 
-from grokpaper.core.model import PARAM_NAMES, ModelConfig, init_params  # noqa: E402
+from grokpaper.core.model import PARAM_NAMES  # noqa: E402
 from grokpaper.core.study import CONDITIONS  # noqa: E402
 from grokpaper.paper import circuits, plots  # noqa: E402
 from grokpaper.paper.retention import StudyModel  # noqa: E402
+from small_models import SMALL, random_params
 
-SMALL = ModelConfig(p=11, d_model=16, n_heads=2, d_head=8, d_mlp=24)
 MIN = 2
-
-
-def random_params(seed):
-    return init_params(SMALL, torch.Generator().manual_seed(seed))
 
 
 def synthetic_models(seeds=(1, 2)):
@@ -31,16 +26,16 @@ def synthetic_models(seeds=(1, 2)):
     its overlap with the source must be perfect."""
     models = []
     for seed in seeds:
-        init = random_params(seed)
-        source = random_params(100 + seed)
+        init = random_params(seed=seed)
+        source = random_params(seed=100 + seed)
         models += [StudyModel(seed, "grokked_source", "source", "add", source, init),
-                   StudyModel(seed, "memorized_source", "source", "add", random_params(200 + seed), init),
-                   StudyModel(seed, "memorized-fixed_source", "source", "add", random_params(500 + seed), init),
+                   StudyModel(seed, "memorized_source", "source", "add", random_params(seed=200 + seed), init),
+                   StudyModel(seed, "memorized-fixed_source", "source", "add", random_params(seed=500 + seed), init),
                    StudyModel(seed, "random_init", "init", "subtract", init, None),
                    StudyModel(seed, "grokked", "transfer", "subtract", {k: v.clone() for k, v in source.items()}, source),
-                   StudyModel(seed, "memorized", "transfer", "subtract", random_params(300 + seed), source),
-                   StudyModel(seed, "memorized-fixed", "transfer", "subtract", random_params(600 + seed), source),
-                   StudyModel(seed, "random", "transfer", "subtract", random_params(400 + seed), init)]
+                   StudyModel(seed, "memorized", "transfer", "subtract", random_params(seed=300 + seed), source),
+                   StudyModel(seed, "memorized-fixed", "transfer", "subtract", random_params(seed=600 + seed), source),
+                   StudyModel(seed, "random", "transfer", "subtract", random_params(seed=400 + seed), init)]
     return models
 
 
@@ -103,9 +98,9 @@ def test_pooled_counts_add_up_to_alive_neurons(analysed):
 
 
 def test_weight_change_is_zero_for_unchanged_weights_and_nan_relative_for_zero_init():
-    init = random_params(0)
+    init = random_params(seed=0)
     models = [StudyModel(1, "grokked", "transfer", "subtract", {k: v.clone() for k, v in init.items()}, init),
-              StudyModel(1, "random", "transfer", "subtract", random_params(5), init),
+              StudyModel(1, "random", "transfer", "subtract", random_params(seed=5), init),
               StudyModel(1, "random_init", "init", "subtract", init, None)]
     table = circuits.weight_change_table(models)
     assert set(table["model"]) == {"grokked", "random"}       # no init, no row

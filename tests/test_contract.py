@@ -10,12 +10,12 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
+from committed import COMMITTED, needs_contract_build
 from grokpaper.analysis import stats
 from grokpaper.builder.plan import chapter_graph
 from grokpaper.paper import contract
 from grokpaper.paper.contract import CONTRACT, CONTRACT_VERSION, ContractError, Num, Numbers, named
 from grokpaper.paper.report import Results, check_contract, save_numbers
-from committed import COMMITTED, needs_contract_build
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -88,7 +88,7 @@ def test_a_file_of_another_contract_is_refused_with_the_command_that_rewrites_it
     with pytest.raises(ContractError, match=r"before the contract.*python -m grokpaper run --chapter 02-transfer"):
         R.get(Demo)
     with pytest.raises(KeyError, match="no results for chapter '06-statistics'"):
-        R.statistics
+        _ = R.statistics
 
 
 def test_keys_are_built_by_functions():
@@ -106,7 +106,7 @@ def test_keys_are_built_by_functions():
 
 def test_the_contract_has_one_class_per_chapter():
     assert list(CONTRACT) == list(chapter_graph(ROOT))
-    for chapter, kind in CONTRACT.items():
+    for chapter in CONTRACT:
         source = (ROOT / "chapters" / f"{chapter}.py").read_text()
         assert "save_numbers(" in source and "save_numbers(\"" not in source, chapter
 

@@ -14,8 +14,7 @@ from grokpaper.core import batched, data
 from grokpaper.core.model import ModelConfig, Transformer, init_params, load_checkpoint, save_checkpoint
 from grokpaper.core.store import RunStore, config_key
 from grokpaper.core.study import CONDITIONS, Study, StudySettings
-from grokpaper.core.train import Event, Hyper, ModelRun, train
-
+from grokpaper.core.train import Event, ModelRun, train
 from reference_data import CHECKPOINT, REFERENCE, needs_reference
 
 

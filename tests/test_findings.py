@@ -10,7 +10,6 @@ from grokpaper.paper.guard import Guards, SentenceContradicted
 from grokpaper.paper.report import Results
 from typed_results import study
 
-
 # ----------------------------------------------------------------------------- values
 
 def test_a_speedup_is_stated_with_its_interval_and_as_a_bound_when_a_run_is_censored():

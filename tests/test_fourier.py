@@ -25,14 +25,9 @@ from grokpaper.analysis.fourier import (
     summarise_frequencies,
 )
 from grokpaper.analysis.inspection import all_inputs, attention_from_equals, equals_position_forward, weight_norms
-from grokpaper.core.model import ModelConfig, Transformer, init_params, load_checkpoint
-
+from grokpaper.core.model import ModelConfig, Transformer, load_checkpoint
 from reference_data import CHECKPOINT, REFERENCE, needs_reference
-SMALL = ModelConfig(p=11, d_model=16, n_heads=2, d_head=8, d_mlp=24)
-
-
-def random_params(cfg: ModelConfig, seed: int = 0) -> dict[str, torch.Tensor]:
-    return init_params(cfg, torch.Generator().manual_seed(seed))
+from small_models import SMALL, random_params
 
 
 @pytest.fixture(scope="module")

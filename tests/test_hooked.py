@@ -6,7 +6,6 @@ import torch
 
 from grokpaper.core import data
 from grokpaper.core.model import ModelConfig, Transformer, init_params, load_checkpoint
-
 from reference_data import CHECKPOINT, needs_reference
 
 pytest.importorskip("transformer_lens", reason="transformer-lens is not installed (pip install -e '.[test]' installs it)")

@@ -40,19 +40,20 @@ def package_imports(package: Path) -> dict[str, list[tuple[str, int, bool, bool]
     for module, path in files.items():
         source = path.read_text(encoding="utf-8")
         lines = source.splitlines()
-        is_package = path.name == "__init__.py"
-        found[module] = []
-
-        def visit(node, nested: bool):
-            for child in ast.iter_child_nodes(node):
-                inner = nested or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda))
-                if isinstance(child, (ast.Import, ast.ImportFrom)):
-                    for target in _targets(child, module, is_package, files):
-                        found[module].append((target, child.lineno, not nested, "#" in lines[child.lineno - 1]))
-                visit(child, inner)
-
-        visit(ast.parse(source), False)
+        found[module] = [(target, node.lineno, top, "#" in lines[node.lineno - 1])
+                         for node, top in _import_nodes(ast.parse(source))
+                         for target in _targets(node, module, path.name == "__init__.py", files)]
     return found
+
+
+def _import_nodes(tree, top: bool = True):
+    """Every import statement under ``tree``, with whether it sits at the module's top (not inside
+    a function, class or lambda)."""
+    for child in ast.iter_child_nodes(tree):
+        if isinstance(child, (ast.Import, ast.ImportFrom)):
+            yield child, top
+        nested = isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda))
+        yield from _import_nodes(child, top and not nested)
 
 
 def _targets(node, module: str, is_package: bool, files: dict) -> list[str]:

@@ -14,7 +14,14 @@ import yaml
 import grokpaper.core.data
 from grokpaper import config
 from grokpaper.config import (
-    CHAPTER_PARAMS, ParamsError, StudyParams, all_keys, chapter_params, chapter_schema, load_profile, project_root,
+    CHAPTER_PARAMS,
+    ParamsError,
+    StudyParams,
+    all_keys,
+    chapter_params,
+    chapter_schema,
+    load_profile,
+    project_root,
     resolve_in_notebook,
 )
 from grokpaper.core.study import StudySettings

@@ -12,7 +12,6 @@ from grokpaper.builder import render, runner
 from grokpaper.builder.plan import chapter_graph
 from grokpaper.paper.contract import CONTRACT
 from grokpaper.paper.report import Results, check_contract
-
 from reader_check import reader_check
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,7 +60,7 @@ def test_report_builds_and_reads_right(project, first_run):
     outputs = render.build(project, offline=True, quiet=True)
     html = project / "_manuscript" / "index.html"
     pdf = project / "_manuscript" / "paper.pdf"
-    assert html.exists() and pdf.exists()
+    assert outputs["html"] == html and outputs["pdf"] == pdf and html.exists() and pdf.exists()
     text = html.read_text()
     assert "??" not in text and "@fig-" not in text and "@tbl-" not in text
     # The smoke runs contradict most of the paper's findings: those sentences are marked, not fatal.

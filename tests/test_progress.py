@@ -5,8 +5,6 @@ import numpy as np
 import pytest
 import torch
 
-from grokpaper.core.data import split_indices
-from grokpaper.core.model import ModelConfig, init_params, load_checkpoint
 from grokpaper.analysis.progress import (
     gini,
     progress_curve,
@@ -14,14 +12,10 @@ from grokpaper.analysis.progress import (
     restricted_and_excluded_logits,
     template_directions,
 )
-
+from grokpaper.core.data import split_indices
+from grokpaper.core.model import load_checkpoint
 from reference_data import CHECKPOINT, needs_reference
-SMALL = ModelConfig(p=11, d_model=16, n_heads=2, d_head=8, d_mlp=24)
-
-
-def random_params(cfg, seed=0):
-    return init_params(cfg, torch.Generator().manual_seed(seed))
-
+from small_models import SMALL, random_params
 
 # --- the projection on planted logits -------------------------------------------------------------
 

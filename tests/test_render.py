@@ -19,7 +19,6 @@ from grokpaper.builder.freeze import freeze_inputs, inputs_fingerprint, invalida
 from grokpaper.builder.manuscript import RenderError
 from grokpaper.builder.offline import pandoc_path
 from grokpaper.paper import report
-
 from reader_check import chromium_path, reader_check, screenshot
 
 FIXTURE = Path(__file__).parent / "fixtures" / "render_project"

@@ -11,16 +11,12 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from grokpaper.core.data import all_pairs, labels, make_split, tokens  # noqa: E402
-from grokpaper.core.model import ModelConfig, Transformer, init_params  # noqa: E402
+from grokpaper.core.model import Transformer  # noqa: E402
 from grokpaper.paper import plots, retention  # noqa: E402
 from grokpaper.paper.contract import pair_name  # noqa: E402
+from small_models import SMALL, random_params
 
-SMALL = ModelConfig(p=11, d_model=16, n_heads=2, d_head=8, d_mlp=24)
 CONDITIONS = ("grokked", "memorized", "random")
-
-
-def random_params(seed, cfg=SMALL):
-    return init_params(cfg, torch.Generator().manual_seed(seed))
 
 
 def synthetic_models(seeds=(1, 2)):
@@ -29,8 +25,8 @@ def synthetic_models(seeds=(1, 2)):
     for seed in seeds:
         for i, (name, role, task) in enumerate([("grokked_source", "source", "add"), ("memorized_source", "source", "add"),
                                                 *[(c, "transfer", "subtract") for c in CONDITIONS]]):
-            models.append(retention.StudyModel(seed, name, role, task, random_params(100 * seed + i),
-                                               random_params(seed)))
+            models.append(retention.StudyModel(seed, name, role, task, random_params(seed=100 * seed + i),
+                                               random_params(seed=seed)))
     return models
 
 
@@ -85,7 +81,7 @@ def test_score_predictions_rejects_wrong_length():
 
 
 def test_predict_matches_the_reference_model():
-    params = random_params(0)
+    params = random_params(seed=0)
     pairs = all_pairs(SMALL.p)
     model = Transformer(SMALL, params)
     with torch.no_grad():

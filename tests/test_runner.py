@@ -21,7 +21,14 @@ import grokpaper
 from grokpaper.__main__ import main
 from grokpaper.builder import render
 from grokpaper.builder.plan import (
-    ChapterError, chapter_graph, check_build, module_closure, papermill_parameters, plan, why_foreign, without_cell_options,
+    ChapterError,
+    chapter_graph,
+    check_build,
+    module_closure,
+    papermill_parameters,
+    plan,
+    why_foreign,
+    without_cell_options,
 )
 from grokpaper.builder.runner import ChapterFailed, run
 from grokpaper.config import ParamsError

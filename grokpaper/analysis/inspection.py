@@ -21,7 +21,6 @@ import torch
 from grokpaper.core.data import all_pairs, check_task, tokens
 from grokpaper.core.model import PARAM_NAMES, ModelConfig, check_param_shapes
 
-
 # --- validation ----------------------------------------------------------------------------
 
 

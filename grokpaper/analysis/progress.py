@@ -35,7 +35,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from grokpaper.analysis.fourier import DEFAULT_MIN_NEURONS, candidate_frequencies, fourier_basis, neuron_fourier_analysis
+from grokpaper.analysis.fourier import (
+    DEFAULT_MIN_NEURONS,
+    candidate_frequencies,
+    fourier_basis,
+    neuron_fourier_analysis,
+)
 from grokpaper.analysis.inspection import all_inputs, check_analysis_inputs, equals_position_forward
 from grokpaper.core.data import all_pairs, labels
 from grokpaper.core.model import ModelConfig

@@ -392,7 +392,7 @@ def spearman(x, y, *, labels=None, allow_censored: bool = True) -> dict:
         list(x.index) if isinstance(x, pd.Series) else list(range(gx.n_total)))
     keep = ~(np.isnan(gx.full) | np.isnan(gy.full))
     a, b = gx.full[keep], gy.full[keep]
-    censored = [l for l, k in zip(lab, keep) if not k]
+    censored = [label for label, k in zip(lab, keep) if not k]
     n, rho, p, notes = len(a), math.nan, math.nan, []
     if censored:
         notes.append(f"{len(censored)} of {gx.n_total} pairs censored (x or y never reached): "

@@ -60,7 +60,8 @@ def markdown_segments(body: str):
     while i < len(lines):
         m = FENCE_RE.match(lines[i].rstrip("\n"))
         if not m:
-            text.append(lines[i]); i += 1
+            text.append(lines[i])
+            i += 1
             continue
         indent, fence, info = m.groups()
         j = i + 1
@@ -70,7 +71,8 @@ def markdown_segments(body: str):
                 break
             j += 1
         block = "".join(lines[i:j + 1])
-        out.append(("text", "".join(text))); text = []
+        out.append(("text", "".join(text)))
+        text = []
         if PYTHON_CELL_RE.match(info.strip()):
             options, code = parse_cell_options("".join(lines[i + 1:j]))
             out.append(("python", (options, code, block)))

@@ -39,7 +39,14 @@ import yaml
 
 from grokpaper.builder.freeze import freeze_file, inputs_fingerprint, quarto_source_hash
 from grokpaper.builder.manuscript import (
-    INLINE_RE, OUTPUT_DIR, RenderError, article_name, front_and_body, markdown_segments, parse_cell_options, python_of,
+    INLINE_RE,
+    OUTPUT_DIR,
+    RenderError,
+    article_name,
+    front_and_body,
+    markdown_segments,
+    parse_cell_options,
+    python_of,
     quarto_config,
 )
 

@@ -31,8 +31,21 @@ import yaml
 import grokpaper
 from grokpaper.builder.freeze import invalidate_freeze
 from grokpaper.builder.plan import (
-    PACKAGE_DIR, RESULTS, ChapterError, PlanItem, build_profile, chapter_graph, check_build, describe_problems,
-    executed_code, file_sha256, foreign_results, papermill_parameters, plan, why_foreign, without_cell_options,
+    PACKAGE_DIR,
+    RESULTS,
+    ChapterError,
+    PlanItem,
+    build_profile,
+    chapter_graph,
+    check_build,
+    describe_problems,
+    executed_code,
+    file_sha256,
+    foreign_results,
+    papermill_parameters,
+    plan,
+    why_foreign,
+    without_cell_options,
 )
 from grokpaper.config import ParamsError, load_profile, project_root
 from grokpaper.core.files import atomic_path
@@ -154,7 +167,7 @@ def _finish(nb, item: PlanItem, root: Path, record: dict, final: Path):
 
 
 def _first_line(source: str) -> str:
-    lines = [l for l in source.splitlines() if l.strip() and not l.startswith("#|")]
+    lines = [line for line in source.splitlines() if line.strip() and not line.startswith("#|")]
     return lines[0].strip() if lines else ""
 
 

@@ -78,7 +78,7 @@ def condition_summary(table: pd.DataFrame, conditions, threshold: float, confide
     for c in conditions:
         rows = table[table["condition"] == c]
 
-        def describe(column):
+        def describe(column, rows=rows):
             values = [None if pd.isna(v) else v for v in rows[column]]
             return contract.described(stats.describe(values, labels=rows["seed"].tolist(), confidence=confidence,
                                                      n_boot=n_boot))

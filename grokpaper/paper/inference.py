@@ -39,7 +39,14 @@ from grokpaper.analysis import stats
 from grokpaper.core.study import CONDITIONS
 from grokpaper.paper import circuits, contract, multiseed, retention
 from grokpaper.paper.contract import (
-    CIRCUIT_QUANTITY, EARLY, FIRST, REUSE_TEST, ROAD_TEST, SUSTAINED, correlation_quantity, epochs_column,
+    CIRCUIT_QUANTITY,
+    EARLY,
+    FIRST,
+    REUSE_TEST,
+    ROAD_TEST,
+    SUSTAINED,
+    correlation_quantity,
+    epochs_column,
     family_test_id,
 )
 from grokpaper.paper.evidence import Evidence
