@@ -92,7 +92,7 @@ md_table(tests.drop(columns=["test"]).rename(columns={"ci_low": "CI low", "ci_hi
 # %%
 #| label: tbl-retention-models
 #| tbl-cap: "Every model on its seed's test split (all p² pairs where marked): subtraction and addition accuracy, the perfect-subtraction score of the split, the correct addition answers split into pairs where the targets coincide and pairs where they differ, and addition accuracy on the latter."
-md_table(retention.display_table(table, P["source_task"], P["transfer_task"]), digits=4)
+md_table(retention.readable_table(table, P["source_task"], P["transfer_task"]), digits=4)
 
 # %%
 save_numbers(retention.retention_numbers(table, tests, P, CONDITIONS), P);

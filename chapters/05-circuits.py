@@ -109,7 +109,7 @@ md_table(neuron.drop(columns=["units"]), digits=3)
 # %%
 #| label: tbl-circuits-summary
 #| tbl-cap: "Neuron method, per model kind: mean over seeds with sd (ddof 1) and 95 % t-interval (n = seeds) of the mean fraction explained, neurons above 0.5, distinct frequencies (raw and with the minimum count) and the overlap with the grokked source."
-md_table(circuits.condition_summary(neuron, ["mean frac", "n > 0.5", "distinct freqs", "distinct freqs >= min",
+md_table(circuits.summary_by_model(neuron, ["mean frac", "n > 0.5", "distinct freqs", "distinct freqs >= min",
                                              "jaccard", "weighted overlap"]), digits=3)
 
 # %%

@@ -65,7 +65,7 @@ md_table(audit.summary_table(rows, CENTRAL))
 # %%
 #| label: tbl-claims-audit
 #| tbl-cap: "Every quantitative claim of the design document, once, with where it is printed: what this rerun gives for each number of the quote (with its 95 % interval and n), the verdict, and the reason computed from the numbers, with what the original study's saved outputs show about the number where that explains it."
-md_table(audit.display_table(rows))
+md_table(audit.appendix_table(rows))
 
 # %%
 save_numbers(audit.audit_numbers(rows, profile, P, CENTRAL), P);

@@ -73,7 +73,7 @@ def test_key_freqs_column_lists_the_frequencies_with_min_neurons(analysed):
 
 def test_summaries_and_method_comparison(analysed):
     _, _, neuron, document = analysed
-    summary = circuits.condition_summary(neuron, ["mean frac", "jaccard"])
+    summary = circuits.summary_by_model(neuron, ["mean frac", "jaccard"])
     assert set(summary["model"]) == set(circuits.MODEL_ORDER)
     assert "grokked_source" not in set(summary.loc[summary["quantity"] == "jaccard", "model"])
     assert (summary["n"] == 2).all()

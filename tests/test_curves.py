@@ -61,12 +61,6 @@ def test_value_at_epoch_and_final():
         C.value_at_epoch(CURVE, 25, "test_acc")
 
 
-def test_threshold_table():
-    t = C.threshold_table(CURVE, (0.9, 0.99))
-    assert list(t.columns) == ["threshold", "first_reached", "sustained"]
-    assert t["first_reached"].tolist() == [20, 40] and t["sustained"].tolist() == [40, 70]
-
-
 def test_largest_jumps():
     j = C.largest_jumps(CURVE, k=3)
     assert j["epoch"].tolist() == [20, 10, 40]

@@ -103,16 +103,6 @@ def epochs_to_threshold(curve: pd.DataFrame, threshold: float, metric: str = "te
     return int(epochs[below[-1] + 1]) if len(below) else int(epochs[0])
 
 
-def threshold_table(curve: pd.DataFrame, thresholds=(0.9, 0.95, 0.99, 0.999),
-                    metric: str = "test_acc", n_examples: int | None = None) -> pd.DataFrame:
-    """Epochs to each threshold, first-reached and sustained, as one tidy row per threshold."""
-    return pd.DataFrame([
-        {"threshold": t,
-         "first_reached": epochs_to_threshold(curve, t, metric, False, n_examples),
-         "sustained": epochs_to_threshold(curve, t, metric, True, n_examples)}
-        for t in thresholds])
-
-
 def value_at_epoch(curve: pd.DataFrame, epoch: int, metric: str = "test_acc") -> float:
     """The metric's value in the row evaluated at exactly ``epoch`` (ValueError if that epoch
     was not evaluated: we never interpolate)."""

@@ -65,12 +65,6 @@ def fourier_basis(p: int, dtype: torch.dtype = torch.float64) -> tuple[torch.Ten
     return basis / basis.norm(dim=1, keepdim=True), names
 
 
-def basis_frequency(p: int) -> np.ndarray:
-    """Frequency of each basis row of ``fourier_basis(p)``: 0 for const, k for cos k / sin k."""
-    return np.array([0] + [k for k in range(1, (p - 1) // 2 + 1) for _ in (0, 1)]
-                    + ([p // 2] if p % 2 == 0 else []))
-
-
 def candidate_frequencies(p: int) -> np.ndarray:
     """The frequencies a neuron can be assigned: 1..(p-1)//2, plus p/2 for even p."""
     return np.arange(1, p // 2 + 1)

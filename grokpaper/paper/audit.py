@@ -175,7 +175,7 @@ class Estimate:
 
 # ----------------------------------------------------------------------------- formatting
 
-def fmt(value, unit: str = "") -> str:
+def reason_number(value, unit: str = "") -> str:
     """A value for a reason line: shares and fractions as %, epochs and counts with separators,
     else three significant digits; None/NaN as 'n/a'."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
@@ -196,13 +196,13 @@ def fmt(value, unit: str = "") -> str:
 def _interval(e: Estimate) -> str:
     if not (_finite(e.ci_low) and _finite(e.ci_high)):
         return f"n = {e.n}, no CI" if e.n is not None else "no CI"
-    return f"95 % CI {fmt(e.ci_low, e.unit)} to {fmt(e.ci_high, e.unit)}, n = {e.n}"
+    return f"95 % CI {reason_number(e.ci_low, e.unit)} to {reason_number(e.ci_high, e.unit)}, n = {e.n}"
 
 
 def describe_estimate(e: Estimate) -> str:
     """'764 (95 % CI 450 to 1,610, n = 5)', '>= 21,846 (...)' for a lower bound, or
     '150 in each of the 5 runs' when there is no spread."""
-    head = (">= " if e.bound == "lower" else "") + fmt(e.value, e.unit)
+    head = (">= " if e.bound == "lower" else "") + reason_number(e.value, e.unit)
     if e.n and e.n > 1 and e.ci_low == e.ci_high == e.value:
         return f"{head} in each of the {e.n} runs"
     return f"{head} ({_interval(e)})"
@@ -227,7 +227,7 @@ def mean_estimate(q: RunValues, confidence: float = CONFIDENCE) -> Estimate:
         r = survival.restricted_mean(values_or_none, cap=q.cap, confidence=confidence, skewed=True)
         return Estimate(q.what, r["value"], r["ci_low"], r["ci_high"], n=len(q.values), unit=q.unit, bound="lower",
                         method="restricted mean to the cap", note=f"{len(q.censored)} of {len(q.values)} "
-                        f"{q.items} never reached it by the cap {fmt(q.cap, 'epochs')} ({', '.join(q.censored)})")
+                        f"{q.items} never reached it by the cap {reason_number(q.cap, 'epochs')} ({', '.join(q.censored)})")
     if not values:
         return Estimate(q.what, None, n=0, unit=q.unit, note=f"no {q.items} with a value")
     if len(values) == 1:
@@ -272,7 +272,7 @@ def spread_estimate(q: RunValues, cv: bool = False, confidence: float = CONFIDEN
     low, high = sd_interval(sd, n, confidence)
     note = "chi-square interval (assumes normal values)"
     if bound:
-        note += f"; {len(q.censored)} censored {q.items} counted at the cap {fmt(q.cap, 'epochs')}, so a lower bound"
+        note += f"; {len(q.censored)} censored {q.items} counted at the cap {reason_number(q.cap, 'epochs')}, so a lower bound"
     if cv:
         mean = float(np.mean(values))
         return Estimate(q.what, sd / mean, low / mean, high / mean, n=n, unit=unit, method="chi-square", note=note)
@@ -294,7 +294,7 @@ def judge_estimate(x: Printed, e: Estimate) -> Verdict:
         floor = e.ci_low if has_ci else e.value
         if x.value < floor - x.tolerance:
             return CONTRADICTED, (f"{got}: below the interval of the lower bound ({e.note}; even at the cap "
-                                  f"the value is at least {fmt(floor, e.unit)})")
+                                  f"the value is at least {reason_number(floor, e.unit)})")
         return INCONCLUSIVE, f"{got}: {e.note}, so the value is open above; the claim is not below its lower bound"
     if not has_ci:
         same = abs(e.value - x.value) <= x.tolerance + 1e-12 * max(1.0, abs(x.value))
@@ -303,7 +303,7 @@ def judge_estimate(x: Printed, e: Estimate) -> Verdict:
         return CONTRADICTED, f"{got}: outside the interval"
     margin = max(PRECISION * abs(x.value), x.tolerance)
     if e.ci_low < x.value - margin or e.ci_high > x.value + margin:
-        return INCONCLUSIVE, (f"{got}: inside the interval, which also reaches beyond {x.text} ± {fmt(margin, e.unit)} "
+        return INCONCLUSIVE, (f"{got}: inside the interval, which also reaches beyond {x.text} ± {reason_number(margin, e.unit)} "
                               "(too wide to confirm it)")
     return SUPPORTED, f"{got}: inside the interval"
 
@@ -317,21 +317,21 @@ def judge_per_run(x: Printed, q: RunValues, op: str, threshold: float | None = N
     for label, v in q.values:
         if op == "reach_by":
             if is_missing(v):
-                (failing if q.cap is not None and q.cap >= bound else unknown).append((label, f"never within {fmt(q.cap, 'epochs')}"))
+                (failing if q.cap is not None and q.cap >= bound else unknown).append((label, f"never within {reason_number(q.cap, 'epochs')}"))
             else:
-                (passing if v <= bound else failing).append((label, fmt(v, q.unit)))
+                (passing if v <= bound else failing).append((label, reason_number(v, q.unit)))
             continue
         if is_missing(v):
             unknown.append((label, "no value"))
             continue
         ok = {">=": v >= bound - x.tolerance, "<=": v <= bound + x.tolerance,
               "==": abs(v - bound) <= x.tolerance + 1e-12}[op]
-        (passing if ok else failing).append((label, fmt(v, q.unit)))
+        (passing if ok else failing).append((label, reason_number(v, q.unit)))
     n = len(q.values)
     if not n:
         return NOT_TESTABLE, f"no {q.items} to test"
-    claim = {"reach_by": f"reached by epoch {fmt(bound, 'epochs')}", ">=": f">= {fmt(bound, q.unit)}",
-             "<=": f"<= {fmt(bound, q.unit)}", "==": f"= {fmt(bound, q.unit)}"}[op]
+    claim = {"reach_by": f"reached by epoch {reason_number(bound, 'epochs')}", ">=": f">= {reason_number(bound, q.unit)}",
+             "<=": f"<= {reason_number(bound, q.unit)}", "==": f"= {reason_number(bound, q.unit)}"}[op]
     if failing:
         shown = "; ".join(f"{label}: {value}" for label, value in failing[:4]) + ("; ..." if len(failing) > 4 else "")
         return CONTRADICTED, f"{len(failing)} of {n} {q.items} fail '{claim}' ({shown})"
@@ -340,7 +340,7 @@ def judge_per_run(x: Printed, q: RunValues, op: str, threshold: float | None = N
                               f"({', '.join(label for label, _ in unknown)})")
     values = [float(v) for _, v in q.values if not is_missing(v)]
     extreme = {"reach_by": max, ">=": min, "<=": max, "==": lambda vs: max(vs, key=lambda v: abs(v - bound))}[op](values)
-    return SUPPORTED, f"all {n} {q.items} satisfy '{claim}' (most extreme: {fmt(extreme, q.unit)})"
+    return SUPPORTED, f"all {n} {q.items} satisfy '{claim}' (most extreme: {reason_number(extreme, q.unit)})"
 
 
 def judge_p_value(x: Printed, e: Estimate, op: str, direction: str | None) -> Verdict:
@@ -791,7 +791,7 @@ def _quantity(check: Check, evidence: Evidence, family, **replace_args):
 def _statistic_text(kind: str, s) -> str:
     """What the rerun gives for a check, in words (the statistic its verdict judged)."""
     if isinstance(s, RunValues):
-        shown = ", ".join(fmt(v, s.unit) if not is_missing(v) else "censored" for _, v in s.values)
+        shown = ", ".join(reason_number(v, s.unit) if not is_missing(v) else "censored" for _, v in s.values)
         return f"{len(s.values)} {s.items}: {shown}"
     if kind == "p-value":
         return "n/a" if is_missing(s.p_holm) else f"Holm p = {s.p_holm:.3g} (effect {describe_estimate(s)})"
@@ -916,7 +916,7 @@ def verdict_text(row: dict) -> str:
     return text
 
 
-def display_table(rows: list[dict]) -> pd.DataFrame:
+def appendix_table(rows: list[dict]) -> pd.DataFrame:
     """The full audit as the appendix shows it: claim (with where the document prints it), the
     verdict, and the reason (which states what the rerun gives for each number of the quote)."""
     return pd.DataFrame({

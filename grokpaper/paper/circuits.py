@@ -142,7 +142,7 @@ def column_range(table: pd.DataFrame, column: str) -> tuple[float, float]:
     return 0.0, math.inf
 
 
-def condition_summary(table: pd.DataFrame, columns, models=MODEL_ORDER, confidence: float = 0.95) -> pd.DataFrame:
+def summary_by_model(table: pd.DataFrame, columns, models=MODEL_ORDER, confidence: float = 0.95) -> pd.DataFrame:
     """Per quantity and model kind: n, mean, sd (ddof 1) and t-CI over seeds, truncated to the
     quantity's range (``column_range``); missing values, e.g. the overlap of the source with
     itself, are left out of the model kinds that have none."""

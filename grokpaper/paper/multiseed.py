@@ -140,17 +140,6 @@ def pairwise(groups_by_metric: dict) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def pairwise_display(tests: pd.DataFrame, metrics=None) -> pd.DataFrame:
-    """``pairwise`` as a readable table (optionally only ``metrics``, in that order): metric, pair
-    "a vs b", n per group, Welch t, df and p, the Holm-corrected p-values and Hedges' g."""
-    if metrics is not None:
-        tests = pd.concat([tests[tests["metric"] == m] for m in metrics], ignore_index=True)
-    return tests.assign(pair=tests["group_a"] + " vs " + tests["group_b"])[
-        ["metric", "pair", "n_a", "n_b", "t", "df", "p_t", "p_t_holm", "p_rank_holm", "effect_size"]
-    ].rename(columns={"n_a": "n a", "n_b": "n b", "p_t": "p", "p_t_holm": "p Holm (Welch)",
-                      "p_rank_holm": "p Holm (Mann-Whitney)", "effect_size": "Hedges' g"})
-
-
 def normality(groups_by_metric: dict) -> pd.DataFrame:
     """Shapiro-Wilk W, p and n per metric and condition (not computed for n < 3 or constant)."""
     rows = []
@@ -229,71 +218,6 @@ def censored_runs(groups_by_metric: dict) -> pd.DataFrame:
                          "of": len(values), "seeds": ", ".join(map(str, missing)) or "–"})
     return pd.DataFrame(rows)
 
-
-UNBOUNDED = "unbounded: the denominator's mean is not distinguishable from 0 with these runs"
-
-
-def fieller_interval(a, b, confidence: float = 0.95) -> tuple[float, float, float, str]:
-    """Fieller's confidence interval of mean(a) / mean(b) for two independent normal samples with
-    unequal variances: every ratio r with (A - r B)^2 <= t^2 (va + r^2 vb), where A, B are the
-    means, va, vb their squared standard errors and t the quantile at the Welch-Satterthwaite df
-    of A - r B. Returns (low, high, df, note); NaN bounds, with a note, when the denominator's
-    mean is not distinguishable from 0 (the set of ratios is then unbounded; note ``UNBOUNDED``)."""
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    A, B = a.mean(), b.mean()
-    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
-    ratio = A / B
-    denominator_df = (va ** 2 / (len(a) - 1) + ratio ** 4 * vb ** 2 / (len(b) - 1))
-    df = (va + ratio ** 2 * vb) ** 2 / denominator_df if denominator_df > 0 else math.inf
-    t = sps.t.ppf(0.5 + confidence / 2, df)
-    quad = B ** 2 - t ** 2 * vb                    # coefficient of r^2
-    if quad <= 0:
-        return math.nan, math.nan, float(df), UNBOUNDED
-    half = math.sqrt(max(0.0, (A * B) ** 2 - quad * (A ** 2 - t ** 2 * va)))
-    return float((A * B - half) / quad), float((A * B + half) / quad), float(df), ""
-
-
-def ratio_of_means(numerator, denominator, confidence: float = 0.95, n_boot: int = 10_000,
-                   seed: int = 0, cap: float | None = None) -> dict:
-    """mean(numerator) / mean(denominator) (e.g. the speedup: random's epochs over grokked's)
-    with Fieller's CI (``fieller_interval``: exact for normal samples, and honest at n = 5,
-    where it can be wide or unbounded) and, beside it, a percentile-bootstrap CI (seeds
-    resampled within each group; known to be too narrow for so few seeds). Undefined (NaN,
-    with a note) when either group has a censored run: a ratio of means needs every value.
-    Then, if only the numerator is censored and ``cap`` is given, ``lower_bound`` is the ratio
-    with its censored runs counted at the cap: they needed more, so the ratio is at least that."""
-    a = [v for v in numerator if not stats.is_missing(v)]
-    b = [v for v in denominator if not stats.is_missing(v)]
-    out = {"n_numerator": len(a), "n_denominator": len(b), "n_total_numerator": len(list(numerator)),
-           "n_total_denominator": len(list(denominator)), "confidence": confidence,
-           "value": math.nan, "ci_low": math.nan, "ci_high": math.nan, "df": math.nan,
-           "ci_unbounded": False, "boot_low": math.nan, "boot_high": math.nan, "note": "",
-           "lower_bound": math.nan}
-    out["n_censored_numerator"] = out["n_total_numerator"] - len(a)
-    if len(a) < out["n_total_numerator"] or len(b) < out["n_total_denominator"]:
-        out["note"] = "censored runs: a ratio of means is undefined"
-        if cap is not None and len(b) == out["n_total_denominator"] and b and np.mean(b) > 0:
-            out["lower_bound"] = float((sum(a) + cap * out["n_censored_numerator"]) / out["n_total_numerator"] / np.mean(b))
-        return out
-    if not a or not b or np.mean(b) == 0:
-        out["note"] = "empty group or zero denominator"
-        return out
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    out["value"] = float(a.mean() / b.mean())
-    if len(a) < 2 or len(b) < 2:
-        out["note"] = "n < 2 in a group: no CI"
-        return out
-    if a.var() == 0 and b.var() == 0:
-        out["ci_low"] = out["ci_high"] = out["value"]
-        out["note"] = "all values equal within each group: zero-width interval"
-    else:
-        out["ci_low"], out["ci_high"], out["df"], out["note"] = fieller_interval(a, b, confidence)
-        out["ci_unbounded"] = out["note"] == UNBOUNDED
-    res = sps.bootstrap((a, b), lambda x, y, axis=-1: np.mean(x, axis=axis) / np.mean(y, axis=axis),
-                        n_resamples=n_boot, confidence_level=confidence, method="percentile",
-                        rng=np.random.default_rng(seed), vectorized=True)
-    out["boot_low"], out["boot_high"] = float(res.confidence_interval.low), float(res.confidence_interval.high)
-    return out
 
 
 def groups(table: pd.DataFrame, column: str, conditions, group: str = "condition") -> dict:

@@ -13,7 +13,6 @@ hash salt, so reruns produce identical files).
 from __future__ import annotations
 
 import contextlib
-from pathlib import Path
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
@@ -58,20 +57,6 @@ def color(name: str) -> str:
         _extra_colors[name] = free[0] if free else \
             list(OKABE_ITO.values())[len(_extra_colors) % len(OKABE_ITO)]
     return _extra_colors[name]
-
-
-def save(fig, path_stem) -> list[Path]:
-    """Write ``<path_stem>.png`` (150 dpi) and ``<path_stem>.svg``; returns both paths.
-    The suffixes are appended, so a stem like ``epochs-0.999`` keeps its dots."""
-    stem = str(path_stem)
-    if stem.endswith((".png", ".svg")):
-        raise ValueError(f"path_stem must not carry a suffix (.png and .svg are added), got {stem!r}")
-    paths = [Path(stem + ".png"), Path(stem + ".svg")]
-    paths[0].parent.mkdir(parents=True, exist_ok=True)
-    with style():
-        fig.savefig(paths[0], dpi=DPI, metadata={"Software": None})
-        fig.savefig(paths[1], metadata={"Date": None, "Creator": None})
-    return paths
 
 
 def _new(nrows=1, ncols=1, **kw):
@@ -301,141 +286,6 @@ def time_to_threshold_curves(curves: dict, *, cap: float, xlabel: str = "epochs"
 
 
 # ----------------------------------------------------------------------------- circuits
-
-def frequency_histogram(counts_by_model: dict, title: str | None = None):
-    """Grouped bars: number of MLP neurons whose best frequency is k, per model."""
-    _check_nonempty("counts_by_model", counts_by_model)
-    freqs = sorted({int(k) for counts in counts_by_model.values() for k in counts})
-    if not freqs:
-        raise ValueError("counts_by_model holds no frequencies")
-    x = np.arange(len(freqs))
-    width = 0.8 / len(counts_by_model)
-    with style():
-        fig, axes = _new(figsize=(max(6.4, 0.35 * len(freqs) * len(counts_by_model)), 4.0))
-        ax = axes[0, 0]
-        for i, (model, counts) in enumerate(counts_by_model.items()):
-            ax.bar(x + (i - (len(counts_by_model) - 1) / 2) * width,
-                   [counts.get(f, 0) for f in freqs], width, color=color(model), label=str(model))
-        ax.set_xticks(x, [str(f) for f in freqs])
-        ax.set_xlabel("frequency k (cycles over p)")
-        ax.set_ylabel("neurons (count)")
-        ax.legend(loc="best")
-        if title:
-            ax.set_title(title)
-    return _done(fig)
-
-
-def fraction_explained_distribution(fractions_by_model: dict, kind: str = "hist",
-                                    title: str | None = None):
-    """Distribution of each neuron's fraction of variance explained by its best frequency:
-    overlaid step histograms (``kind="hist"``) or violins (``kind="violin"``) per model."""
-    _check_nonempty("fractions_by_model", fractions_by_model)
-    if kind not in ("hist", "violin"):
-        raise ValueError(f"kind must be 'hist' or 'violin', got {kind!r}")
-    data = {m: np.asarray(v, float)[~np.isnan(np.asarray(v, float))] for m, v in fractions_by_model.items()}
-    empty = [m for m, v in data.items() if len(v) == 0]
-    if empty:
-        raise ValueError(f"model(s) {empty} have no fractions")
-    with style():
-        fig, axes = _new()
-        ax = axes[0, 0]
-        if kind == "hist":
-            bins = np.linspace(0, 1, 21)
-            for m, v in data.items():
-                ax.hist(v, bins=bins, histtype="step", lw=1.8, color=color(m),
-                        label=f"{m} (n = {len(v)})")
-            ax.set_xlabel("fraction of variance explained (best frequency)")
-            ax.set_ylabel("neurons (count)")
-            ax.legend(loc="best")
-        else:
-            parts = ax.violinplot(list(data.values()), showmedians=True)
-            for body, m in zip(parts["bodies"], data):
-                body.set_facecolor(color(m))
-                body.set_alpha(0.5)
-            ax.set_xticks(range(1, len(data) + 1), [f"{m}\n(n = {len(v)})" for m, v in data.items()])
-            ax.set_xlabel("model")
-            ax.set_ylabel("fraction of variance explained")
-        if title:
-            ax.set_title(title)
-    return _done(fig)
-
-
-def fourier_labels(k: int) -> list[str]:
-    """Basis labels const, cos1, sin1, cos2, sin2, ... for k basis vectors."""
-    labels = ["const"]
-    f = 1
-    while len(labels) < k:
-        labels += [f"cos{f}", f"sin{f}"]
-        f += 1
-    return labels[:k]
-
-
-def fourier_heatmap(matrix, title: str | None = None, labels: list[str] | None = None):
-    """Magnitudes of a neuron's 2-D Fourier coefficients: rows = a basis, cols = b basis."""
-    m = np.abs(np.asarray(matrix, dtype=float))
-    if m.ndim != 2 or m.shape[0] != m.shape[1] or m.size == 0:
-        raise ValueError(f"matrix must be a non-empty square 2-D array, got shape {m.shape}")
-    labels = labels or fourier_labels(m.shape[0])
-    if len(labels) != m.shape[0]:
-        raise ValueError(f"{len(labels)} labels for a {m.shape[0]} x {m.shape[0]} matrix")
-    step = max(1, int(np.ceil(len(labels) / 25)))
-    with style():
-        fig, axes = _new(figsize=(5.6, 4.8))
-        ax = axes[0, 0]
-        im = ax.imshow(m, cmap="viridis", aspect="equal")
-        ticks = np.arange(0, len(labels), step)
-        ax.set_xticks(ticks, [labels[i] for i in ticks], rotation=90, fontsize=7)
-        ax.set_yticks(ticks, [labels[i] for i in ticks], fontsize=7)
-        ax.grid(False)
-        ax.set_xlabel("b basis (Fourier component)")
-        ax.set_ylabel("a basis (Fourier component)")
-        fig.colorbar(im, ax=ax, label="|coefficient|")
-        if title:
-            ax.set_title(title)
-    return _done(fig)
-
-
-def attention_pattern(pattern_by_head: dict, title: str | None = None):
-    """Attention from the "=" position, per head: a p x p map (rows a, cols b) of the weight
-    on one source position, or, for length-3 vectors, bars of mean attention to a / b / "="."""
-    _check_nonempty("pattern_by_head", pattern_by_head)
-    arrays = {h: np.asarray(v, dtype=float) for h, v in pattern_by_head.items()}
-    shapes = {a.shape for a in arrays.values()}
-    if len(shapes) != 1:
-        raise ValueError(f"every head needs the same shape, got {sorted(map(str, shapes))}")
-    shape = shapes.pop()
-    with style():
-        if shape == (3,):
-            fig, axes = _new()
-            ax = axes[0, 0]
-            heads = list(arrays)
-            x = np.arange(3)
-            width = 0.8 / len(heads)
-            for i, h in enumerate(heads):
-                ax.bar(x + (i - (len(heads) - 1) / 2) * width, arrays[h], width,
-                       color=list(OKABE_ITO.values())[i % 8], label=f"head {h}")
-            ax.set_xticks(x, ["a", "b", "="])
-            ax.set_xlabel("attended position (from '=')")
-            ax.set_ylabel("mean attention weight")
-            ax.legend(loc="best")
-        elif len(shape) == 2 and shape[0] == shape[1]:
-            n = len(arrays)
-            fig, axes = _new(1, n, figsize=(3.0 * n + 0.8, 3.2))
-            vmax = max(float(a.max()) for a in arrays.values())
-            for ax, (h, a) in zip(axes[0], arrays.items()):
-                im = ax.imshow(a, vmin=0, vmax=vmax, cmap="viridis", origin="lower")
-                ax.grid(False)
-                ax.set_title(f"head {h}")
-                ax.set_xlabel("b (input number)")
-                ax.set_ylabel("a (input number)")
-            fig.colorbar(im, ax=list(axes[0]), label="attention weight")
-        else:
-            raise ValueError(f"each head's pattern must be a p x p map or a length-3 vector "
-                             f"(a, b, =), got shape {shape}")
-        if title:
-            fig.suptitle(title)
-    return _done(fig)
-
 
 # ----------------------------------------------------------------------------- summaries
 

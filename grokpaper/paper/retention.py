@@ -199,7 +199,7 @@ def perfect_score_table(table: pd.DataFrame, p: int) -> pd.DataFrame:
     })
 
 
-def display_table(table: pd.DataFrame, source_task: str = "add", transfer_task: str = "subtract") -> pd.DataFrame:
+def readable_table(table: pd.DataFrame, source_task: str = "add", transfer_task: str = "subtract") -> pd.DataFrame:
     """The per-model retention table with readable, task-named column labels (test split unless
     the label says 'all pairs')."""
     src, dst = TASK_NOUN[source_task], TASK_NOUN[transfer_task]
