@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from committed import COMMITTED, needs_contract_build
+from committed import COMMITTED
 from grokpaper.paper import audit, contract, inference
 from grokpaper.paper.audit import (
     CONTRADICTED,
@@ -242,7 +242,6 @@ def test_consistency_checks():
 
 # ----------------------------------------------------------------------------- the committed audit
 
-@needs_contract_build
 def test_every_committed_claim_row_has_a_reproduced_value_or_says_why_not():
     for row in COMMITTED.audit.claims.values():
         if not row.checks:
@@ -254,7 +253,6 @@ def test_every_committed_claim_row_has_a_reproduced_value_or_says_why_not():
                 assert check.reproduced.startswith(">="), (row.id, check.printed)
 
 
-@needs_contract_build
 def test_the_committed_counts_add_up():
     counts = COMMITTED.audit.counts
     assert sum(counts.of(c) for c in audit.CATEGORIES) == counts.total == len(audit.load_claims())
