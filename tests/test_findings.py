@@ -150,3 +150,12 @@ def test_a_strict_build_fails_on_a_contradicted_sentence_a_lenient_one_marks_it(
     assert lenient.nothing_retained("grokked") == "" and len(lenient.contradicted) == 1
     with pytest.raises(AttributeError, match="no guard 'quicker'"):
         lenient.quicker("grokked")
+
+
+
+def test_the_own_seed_clause_follows_the_seed_matching_test():
+    tilted = values.own_seed_clause(study(random_matching_p=0.0083), "random")
+    assert tilted.startswith("but more with its own seed's grokked source than with other seeds'")
+    assert values.own_seed_clause(study(random_matching_p=0.4), "random") == (
+        "and no more with its own seed's grokked source than with other seeds'")
+    assert "no seed matching" in values.own_seed_clause(study(), "random")

@@ -41,7 +41,8 @@ def test_row(test, quantity, a, b=None, estimate=1.0, low=None, high=None, p_hol
 
 
 def study(p_holm: float = 0.001, ratio: float = 30.0, censored: bool = True, retained: int = 0, reuse_p: float = 1e-20,
-          subset: bool = True, within_p: float = 1.0, n_seeds: int = 5) -> Results:
+          subset: bool = True, within_p: float = 1.0, n_seeds: int = 5,
+          random_matching_p: float | None = None) -> Results:
     """A build whose data say what the paper's sentences say (with the defaults): grokked faster than
     random (``ratio``, Holm ``p_holm``), random seed 314 censored, no retained addition answer
     (``retained`` per run otherwise), the grokked transfers' key frequencies a subset of their
@@ -90,8 +91,11 @@ def study(p_holm: float = 0.001, ratio: float = 30.0, censored: bool = True, ret
              for s in SEEDS]
     reuse = dataclasses.replace(blank(contract.FrequencyReuse), model="grokked", seeds=seeds,
                                 observed=sum(x.shared for x in seeds), expected=2.25)
+    # ``random_matching_p``: the random-init transfers' seed-matching permutation p (None: no such test).
+    matching = None if random_matching_p is None else dataclasses.replace(
+        blank(contract.SeedMatching), model="random", p=random_matching_p, n_seeds=n_seeds, min_p=0.0083)
     circuits = dataclasses.replace(blank(contract.Circuits), frequency_reuse={"grokked": reuse, "random": dataclasses.replace(
-        reuse, model="random", observed=5, expected=3.6)}, p=113, min_neuron_count=5)
+        reuse, model="random", observed=5, expected=3.6, seed_matching=matching)}, p=113, min_neuron_count=5)
 
     claims = {"speedup-grokked": dataclasses.replace(blank(contract.AuditRow), id="speedup-grokked", paper_section="transfer",
                                                      verdict=audit.INCONSISTENT,

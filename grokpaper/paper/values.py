@@ -230,6 +230,18 @@ def road_matching(R, model: str) -> str:
             f"seeds' (permutation p = {m.p:.2g}; the smallest possible at {m.n_seeds} seeds is {m.min_p:.2g})")
 
 
+def own_seed_clause(R, model: str) -> str:
+    """How a model's overlap with its own seed's grokked source compares with other seeds' (the
+    seed-matching permutation test at ALPHA), as a clause after a semicolon."""
+    m = R.circuits.frequency_reuse[model].seed_matching
+    if m is None or is_missing(m.p):
+        return "with fewer than 2 seeds there is no seed matching to compare"
+    if m.p < ALPHA:
+        return ("but more with its own seed's grokked source than with other seeds': the initial weights "
+                "already tilt which frequencies the circuit keeps")
+    return "and no more with its own seed's grokked source than with other seeds'"
+
+
 def attention(R) -> str:
     """Heads attending from "=" to one operand, per model kind: 'grokked: 20 of 20 heads (11 on a, 9 on b); ...'."""
     summary = R.circuits.attention_summary
