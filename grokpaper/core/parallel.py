@@ -106,7 +106,8 @@ def train_all(settings: StudySettings, profile: str, workers: int = 2, store: Ru
     goes to ``<store>/logs/<label>.log``; every ``status_every_s`` seconds one line per running run
     says where it is. Ctrl-C stops the runs at the end of their current epoch, checkpointed, and
     logs where each resumes. Raises RuntimeError when transfers could not start because their
-    source failed, or when the scheduler cannot be reached."""
+    source failed, or when the scheduler cannot be reached. The local cluster's workers are
+    spawned processes: a script that calls this needs the ``if __name__ == "__main__":`` guard."""
     if not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
     log = log or _print_with_time
