@@ -7,7 +7,9 @@ PY     := $(VENV)/bin/python
 # A run of another profile refuses to replace it (README: "Rerunning chapters").
 PROFILE ?= paper
 
+# make paper-runs: WORKERS processes of a local Dask cluster, or SCHEDULER=tcp://HOST:PORT, a running one.
 WORKERS ?= 2
+SCHEDULER ?=
 
 .PHONY: setup report chapters paper-runs test test-fast lint lock bench clean-report
 
@@ -30,8 +32,8 @@ chapters: setup                   ## (re)execute the stale chapters of PROFILE, 
 	$(PY) -m grokpaper run --profile $(PROFILE)
 	$(PY) -m grokpaper render
 
-paper-runs: setup                 ## train the paper profile's missing runs, WORKERS single-threaded processes (CPU)
-	$(PY) -m grokpaper train all --profile paper --workers $(WORKERS)
+paper-runs: setup                 ## train the paper profile's missing runs on Dask: WORKERS local processes, or SCHEDULER's cluster
+	$(PY) -m grokpaper train all --profile paper --workers $(WORKERS) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 test: setup                       ## the test suite (includes the smoke pipeline end to end)
 	$(PY) -m pytest -q

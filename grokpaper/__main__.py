@@ -33,16 +33,21 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def add_train_command(subparsers) -> None:
-    """Register ``train``: sources, one condition's transfers, or all runs in parallel workers."""
+    """Register ``train``: sources, one condition's transfers, or all runs on a Dask cluster."""
     p = subparsers.add_parser(
         "train", help="train (or read from the store) the source or transfer runs of a profile",
         description="Train the source runs (grokked + memorized snapshots) or the transfer runs of one "
                     "condition for the given seeds; stored runs are returned without training.",
     )
     p.add_argument("what", choices=("sources", "transfer", "all"),
-                   help="all: every missing run of the profile, in parallel single-threaded workers")
+                   help="all: every missing run of the profile, as tasks of a Dask cluster (by default a local "
+                        "one of single-threaded workers)")
     p.add_argument("--workers", type=int, default=2,
-                   help="with 'all': how many runs train at once (default 2; about one per CPU core)")
+                   help="with 'all': worker processes of the local Dask cluster, how many runs train at once "
+                        "(default 2; about one per CPU core)")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                   help="with 'all': send the runs to the running Dask cluster of this scheduler instead of "
+                        "starting a local one (its workers must import grokpaper and see the store at its path)")
     p.add_argument("--list-files", action="store_true",
                    help="with 'all': print the store files of the profile's finished runs and the store's "
                         "manifest (what the project commits; resume checkpoints never are) and train nothing")
@@ -69,6 +74,8 @@ def _train_command(args) -> int:
                                   profile=args.profile, overrides=overrides)
         if (args.list_files or args.write_manifest) and args.what != "all":
             raise ValueError(f"--list-files and --write-manifest go with `train all`, not `train {args.what}`")
+        if args.scheduler and args.what != "all":
+            raise ValueError(f"--scheduler goes with `train all`, not `train {args.what}`")
     except (ParamsError, ValueError) as err:
         print(f"error: {err}")
         return 2
@@ -86,7 +93,8 @@ def _train_command(args) -> int:
                     print(note, file=sys.stderr)
                 return 0
             try:
-                failed = train_all(study.settings, args.profile, args.workers, overrides=tuple(args.param or ()))
+                failed = train_all(study.settings, args.profile, args.workers, overrides=tuple(args.param or ()),
+                                   scheduler=args.scheduler)
             except ValueError as err:  # bad input, before anything ran
                 print(f"error: {err}")
                 return 2
@@ -110,7 +118,7 @@ def _train_command(args) -> int:
     except TrainingInterrupted as err:
         print(err.message, file=sys.stderr)
         return 130
-    except KeyboardInterrupt:  # not while training: storing, loading, or the scheduler of `all`
+    except KeyboardInterrupt:  # not while training: storing, loading, or the Dask client of `all`
         print("interrupted; finished runs are stored, and the same command carries on from the last "
               "checkpoint of the others", file=sys.stderr)
         return 130
@@ -119,8 +127,8 @@ def _train_command(args) -> int:
 
 def _use_thread_count_from_environment() -> None:
     """Give torch's intra-op pool the ``OMP_NUM_THREADS`` threads the environment asks for (the
-    parallel scheduler sets it to cores // workers for each worker), so that processes sharing
-    the cores do not oversubscribe them."""
+    local Dask cluster of ``train all`` sets it to cores // workers for each worker), so that
+    processes sharing the cores do not oversubscribe them."""
     threads = os.environ.get("OMP_NUM_THREADS", "")
     if threads.isdigit() and int(threads) >= 1:
         torch.set_num_threads(int(threads))

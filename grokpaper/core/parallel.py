@@ -1,36 +1,52 @@
-"""Train a profile's runs as parallel processes, one run each (for CPUs).
+"""Train a profile's runs on a Dask cluster, one run per task (for CPUs).
 
 On a small CPU one model's step is too small to keep several cores busy: on the
 project's 2-core machine, two single-threaded processes train 1.2x as many model-epochs per
 second as one process using both cores (`benchmarks/cpu_workers.py`, `benchmarks/RESULTS.md`).
-``train_all`` is a small scheduler: it starts ``python -m grokpaper train ...`` for one run at
-a time per worker, seed by seed in dependency order (a grokked or memorized transfer waits for
-its seed's source run; random-init transfers need nothing), and skips runs already stored.
+``train_all`` hands every missing run of a profile to Dask distributed as one task: by default
+to a local cluster of ``workers`` single-threaded worker processes that it starts, or to a
+running cluster (``scheduler="tcp://HOST:PORT"``, e.g. Slurm jobs started with dask-jobqueue).
+A grokked or memorized transfer is a task that depends on its seed's source run (its future
+is an argument), so it starts once the source is stored; random-init transfers depend on
+nothing. Tasks start seed by seed (task priorities), so a stopped study leaves whole seeds
+finished. Runs already stored are not submitted.
 
-Each worker gets cores // workers threads (at least one), through ``OMP_NUM_THREADS`` and
-``MKL_NUM_THREADS`` (the worker passes it to ``torch.set_num_threads``). Left alone, every
-process would start one torch thread per core, and processes sharing the cores then
-oversubscribe them: threads spin waiting for each other (one test went from 0.9 s to 97 s).
+A task runs ``python -m grokpaper train ...`` for its run, the command that trains it by hand,
+in a process of its own (log: ``<store>/logs/<label>.log``): the same single-run batch, so it
+goes to the same store entry as the chapters ask for, an interrupted run resumes from its own
+checkpoint when ``train all`` (or the command) is started again, and Ctrl-C reaches the
+trainer as a signal it checkpoints on. Two workers that ask for the same run at once train it
+once: the store locks a run while it trains (``RunStore.lock``).
 
-Every run is the same single-run batch that ``python -m grokpaper train`` trains, so it goes
-to the same store entry as the chapters would ask for, and an interrupted run resumes from
-its own checkpoint when the scheduler (or the chapter) is started again. A GPU does not need
-this: there the chapters train all models as one batch.
+Each worker of the local cluster gets cores // workers threads (at least one), through
+``OMP_NUM_THREADS`` and ``MKL_NUM_THREADS``, which the training process passes to
+``torch.set_num_threads``. Left alone, every process would start one torch thread per core,
+and processes sharing the cores then oversubscribe them: threads spin waiting for each other
+(one test went from 0.9 s to 97 s). The workers of another cluster use the thread count their
+environment gives them (Dask's default: one). A GPU does not need any of this: there the
+chapters train all models as one batch.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from grokpaper.core.status import STATUS_FILE_ENV, read_status
 from grokpaper.core.store import RunStore, config_key, display_path
 from grokpaper.core.study import CONDITIONS, StudySettings
+
+# Seconds the training processes get to checkpoint and exit after Ctrl-C.
+INTERRUPT_WAIT_S = 120
 
 
 @dataclass(frozen=True)
@@ -41,6 +57,11 @@ class Job:
     args: tuple[str, ...]
     key: str
     needs: str | None = None
+
+
+class RunFailed(RuntimeError):
+    """A run's training process failed, or finished without storing its run; the message says
+    how long it ran, its exit status and where its log is."""
 
 
 def jobs(settings: StudySettings) -> list[Job]:
@@ -71,85 +92,191 @@ def threads_per_worker(workers: int, cores: int | None = None) -> int:
     return max(1, (cores or available_cores()) // workers)
 
 
-def worker_env(store: RunStore, workers: int, cores: int | None = None) -> dict[str, str]:
-    """The environment of a worker process: the store, and its share of the cores as threads."""
+def worker_env(workers: int, cores: int | None = None) -> dict[str, str]:
+    """The environment variables of a local worker process: its share of the cores as threads."""
     threads = str(threads_per_worker(workers, cores))
-    return {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
-            "GROKPAPER_STORE": str(store.root)}
+    return {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
 
 
-def train_all(settings: StudySettings, profile: str, workers: int, store: RunStore | None = None,
-              overrides: tuple[str, ...] = (), poll_s: float = 2.0, log=None, status_every_s: float = 60.0) -> int:
-    """Train every missing run of ``settings`` with ``workers`` parallel processes; returns the
-    number of failed jobs. Each job's output goes to ``<store>/logs/<label>.log``; every
-    ``status_every_s`` seconds one line per running job says where it is. Ctrl-C stops the
-    workers at the end of their current epoch, checkpointed, and logs where each resumes."""
+def train_all(settings: StudySettings, profile: str, workers: int = 2, store: RunStore | None = None,
+              overrides: tuple[str, ...] = (), scheduler: str | None = None, poll_s: float = 2.0, log=None,
+              status_every_s: float = 60.0) -> int:
+    """Train every missing run of ``settings`` on a local Dask cluster of ``workers`` processes, or
+    on the running cluster at ``scheduler``; returns the number of failed runs. Each run's output
+    goes to ``<store>/logs/<label>.log``; every ``status_every_s`` seconds one line per running run
+    says where it is. Ctrl-C stops the runs at the end of their current epoch, checkpointed, and
+    logs where each resumes. Raises RuntimeError when transfers could not start because their
+    source failed, or when the scheduler cannot be reached. The local cluster's workers are
+    spawned processes: a script that calls this needs the ``if __name__ == "__main__":`` guard."""
     if not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
     log = log or _print_with_time
     store = store or RunStore()
     every = jobs(settings)
     pending = [j for j in every if not store.has(j.key)]
-    env = worker_env(store, workers)
-    threads = int(env["OMP_NUM_THREADS"])
-    log(f"{len(every) - len(pending)} runs already stored, {len(pending)} to train with {workers} "
-        f"worker{'s' * (workers != 1)}, {threads} thread{'s' * (threads != 1)} each")
-    logs = store.root / "logs"
+    if scheduler:
+        where = f"on the Dask cluster at {scheduler}"
+    else:
+        threads = threads_per_worker(workers)
+        where = (f"with {workers} worker{'s' * (workers != 1)}, "
+                 f"{threads} thread{'s' * (threads != 1)} each")
+    log(f"{len(every) - len(pending)} runs already stored, {len(pending)} to train {where}")
+    if not pending:
+        return 0
+    # Workers of another cluster may run in another folder: they get absolute paths (the store
+    # must be on a filesystem they share, at the same path), and a profile given as a file by
+    # its absolute path (a name they look up in their own params/).
+    store_root = store.root.resolve()
+    logs = store_root / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    extra = [arg for o in overrides for arg in ("-p", o)]
-    running: dict[subprocess.Popen, tuple[Job, float]] = {}
-    failed = 0
-    last_status = time.monotonic()
-    try:
-        while pending or running:
-            for proc, (job, started) in list(running.items()):
-                if proc.poll() is not None:
-                    del running[proc]
-                    ok = proc.returncode == 0 and store.has(job.key)
-                    failed += not ok
-                    log(f"{'done' if ok else 'FAILED'}: {job.label} in {(time.time() - started) / 60:.1f} min"
-                        + ("" if ok else f" (exit {proc.returncode}; see {_log_path(logs, job)})"))
-            ready = [j for j in pending if j.needs is None or store.has(j.needs)]
-            if pending and not ready and not running:  # what they wait for failed
-                raise RuntimeError(f"{len(pending)} transfers wait for source runs that failed: "
-                                   + ", ".join(j.label for j in pending))
-            while ready and len(running) < workers:
-                job = ready.pop(0)
-                pending.remove(job)
-                job_env = {**env, STATUS_FILE_ENV: str(_status_path(logs, job))}
-                with open(_log_path(logs, job), "a") as out:
-                    cmd = [sys.executable, "-m", "grokpaper", "train", *job.args, "--profile", profile, *extra]
-                    # A session of its own: Ctrl-C reaches the worker once, from the scheduler
-                    # below (a second one would stop it before it checkpoints).
-                    running[subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=job_env,
-                                             start_new_session=True)] = (job, time.time())
-                log(f"start: {job.label}")
-            if running and time.monotonic() - last_status >= status_every_s:
-                last_status = time.monotonic()
-                for job, _ in running.values():
-                    status = read_status(_status_path(logs, job))
-                    if status:
-                        log(f"  {job.label}: {status['line']}")
-            time.sleep(poll_s)
-    except KeyboardInterrupt:
-        # Pass Ctrl-C on to the workers: each checkpoints at the end of its epoch and exits.
-        # Give them time to write their checkpoints, then say where each one resumes.
-        for proc in running:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-        for proc, (job, _) in running.items():
-            try:
-                proc.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                pass
-            status = read_status(_status_path(logs, job))
-            log(f"interrupted: {job.label}" + (f": {status['line']}" if status else ""))
-        raise
-    finally:
-        for proc in running:  # stop what is still running; their resume checkpoints stay
-            if proc.poll() is None:
-                proc.terminate()
+    profile_arg = str(Path(profile).resolve()) if Path(profile).is_file() else str(profile)
+    command = ("--profile", profile_arg, *[arg for o in overrides for arg in ("-p", o)])
+    owner = uuid.uuid4().hex  # this call's runs, told apart from other clients' on a shared cluster
+    with _dask_client(workers, scheduler) as client:
+        running: list[str] = []  # labels of the runs training now, in the order they started
+
+        def started(event):  # a worker says it started a run (called in the client's event-loop thread)
+            running.append(event[1])
+            log(f"start: {event[1]}")
+
+        client.subscribe_topic(owner, started)
+        futures = {}  # store key -> the future of its task
+        for position, job in enumerate(pending):
+            # A transfer from a source still to train gets the source's future as an argument:
+            # Dask starts it once the source is stored, and not at all if the source failed.
+            futures[job.key] = client.submit(_train_run, job, command, str(store_root), owner, futures.get(job.needs),
+                                             key=f"{_file_name(job.label)}-{owner}", priority=-position)
+        remaining = {futures[job.key]: job for job in pending}
+        failed, orphaned = 0, set()
+        last_status = time.monotonic()
+        try:
+            while remaining:
+                for future, job in list(remaining.items()):
+                    if not future.done():
+                        continue
+                    del remaining[future]
+                    if job.label in running:
+                        running.remove(job.label)
+                    if future.status == "finished":
+                        log(f"done: {job.label} in {future.result():.1f} min")
+                    elif job.needs in futures and futures[job.needs].status == "error":
+                        orphaned.add(job)
+                    else:
+                        failed += 1
+                        error = future.exception()
+                        log(f"FAILED: {job.label} " + (str(error) if isinstance(error, RunFailed)
+                                                       else f"({type(error).__name__}: {error})"))
+                if running and time.monotonic() - last_status >= status_every_s:
+                    last_status = time.monotonic()
+                    for label in list(running):
+                        status = read_status(_status_path(logs, label))
+                        if status:
+                            log(f"  {label}: {status['line']}")
+                time.sleep(poll_s)
+        except KeyboardInterrupt:
+            # Ctrl-C reached this process alone (the runs' processes have sessions of their own,
+            # the local workers leave it to the client): start nothing more, pass it on to each
+            # running run once (it checkpoints at the end of its epoch and exits), wait for them
+            # to write their checkpoints, then say where each one resumes.
+            client.cancel(list(futures.values()))
+            stopped = {label for labels in client.run(_signal_runs, owner, signal.SIGINT, INTERRUPT_WAIT_S).values()
+                       for label in labels}
+            for label in [job.label for job in pending if job.label in stopped]:
+                status = read_status(_status_path(logs, label))
+                log(f"interrupted: {label}" + (f": {status['line']}" if status else ""))
+            raise
+        finally:
+            # Stop what still runs (after a second Ctrl-C, or an error here); resume checkpoints stay.
+            client.run(_signal_runs, owner, signal.SIGTERM, 0)
+    if orphaned:
+        raise RuntimeError(f"{len(orphaned)} transfers wait for source runs that failed: "
+                           + ", ".join(j.label for j in pending if j in orphaned))
     return failed
+
+
+@contextlib.contextmanager
+def _dask_client(workers: int, scheduler: str | None):
+    """A Dask client of the cluster at ``scheduler``, or of a local cluster of ``workers``
+    single-threaded worker processes with their share of the cores as torch threads, started
+    here and closed on leaving."""
+    from distributed import Client, LocalCluster  # a slow import (0.7 s), only `train all` needs it
+
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout="30s")
+        except OSError as err:
+            raise RuntimeError(f"cannot reach the Dask scheduler at {scheduler}: {err}") from None
+        with client:
+            yield client
+        return
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                      env=worker_env(workers)) as cluster, Client(cluster) as client:
+        client.run(_leave_ctrl_c_to_the_client)
+        yield client
+
+
+# On a worker: the training processes of each client's runs, and the clients whose runs were
+# stopped (none of theirs starts after that). Task threads and the worker's event loop share them.
+_RUNS: dict[str, dict[str, subprocess.Popen]] = {}
+_STOPPED: set[str] = set()
+_RUNS_LOCK = threading.Lock()
+
+
+def _train_run(job: Job, command: tuple[str, ...], store_root: str, owner: str, source_done=None) -> float:
+    """The Dask task of one run, on a worker: train it with ``python -m grokpaper train ...`` in a
+    process of its own; returns the minutes it took. Raises RunFailed if the process fails or
+    leaves the run unstored (then no transfer from it starts). ``source_done``: the result of the
+    source run's task, passed only so that Dask waits for it."""
+    from distributed import get_worker  # imported by the worker already; slow elsewhere (see _dask_client)
+
+    logs = Path(store_root) / "logs"
+    env = {**os.environ, "GROKPAPER_STORE": store_root, STATUS_FILE_ENV: str(_status_path(logs, job.label))}
+    started = time.time()
+    with open(_log_path(logs, job.label), "a") as out, _RUNS_LOCK:
+        if owner in _STOPPED:
+            raise RunFailed("not started: its `train all` was stopped")
+        # A session of its own: Ctrl-C reaches the run once, passed on by the client (a second
+        # one would stop it before it checkpoints).
+        proc = subprocess.Popen([sys.executable, "-m", "grokpaper", "train", *job.args, *command], stdout=out,
+                                stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        _RUNS.setdefault(owner, {})[job.label] = proc
+    get_worker().log_event(owner, job.label)
+    try:
+        returncode = proc.wait()
+    finally:
+        with _RUNS_LOCK:
+            _RUNS[owner].pop(job.label, None)
+    minutes = (time.time() - started) / 60
+    if returncode != 0:
+        raise RunFailed(f"in {minutes:.1f} min (exit {returncode}; see {_log_path(logs, job.label)})")
+    if not RunStore(store_root).has(job.key):
+        raise RunFailed(f"in {minutes:.1f} min: exit 0, but run {job.key} is not in the store {store_root} (does the "
+                        f"worker run this version of grokpaper? see {_log_path(logs, job.label)})")
+    return minutes
+
+
+async def _signal_runs(owner: str, signum: int, wait_s: float) -> list[str]:
+    """Run by the client on every worker: send ``signum`` to the training processes of ``owner``'s
+    runs and wait up to ``wait_s`` seconds for them to exit (on SIGINT each checkpoints at the end
+    of its epoch); none of ``owner``'s runs starts after this. Returns the labels of those runs."""
+    with _RUNS_LOCK:
+        _STOPPED.add(owner)
+        runs = dict(_RUNS.get(owner, {}))
+    for proc in runs.values():
+        if proc.poll() is None:
+            proc.send_signal(signum)
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline and any(proc.poll() is None for proc in runs.values()):
+        await asyncio.sleep(0.2)  # the worker's event loop: its tasks go on reporting meanwhile
+    return list(runs)
+
+
+def _leave_ctrl_c_to_the_client() -> None:
+    """Run by the client on each worker of its local cluster, which shares its terminal: Ctrl-C
+    there reaches the workers too, and would kill them. The client passes it on to each run
+    instead, so a worker lets it pass: with a handler that does nothing, not by ignoring the
+    signal, which would stay ignored in the training processes the worker starts."""
+    signal.signal(signal.SIGINT, lambda signum, frame: None)
 
 
 def store_files(settings: StudySettings, store: RunStore | None = None) -> list[Path]:
@@ -190,9 +317,13 @@ def _print_with_time(message: str) -> None:
     print(time.strftime("%H:%M:%S"), message, flush=True)
 
 
-def _log_path(logs: Path, job: Job) -> Path:
-    return logs / (job.label.replace(" ", "-") + ".log")
+def _file_name(label: str) -> str:
+    return label.replace(" ", "-")
 
 
-def _status_path(logs: Path, job: Job) -> Path:
-    return logs / (job.label.replace(" ", "-") + ".status.json")
+def _log_path(logs: Path, label: str) -> Path:
+    return logs / (_file_name(label) + ".log")
+
+
+def _status_path(logs: Path, label: str) -> Path:
+    return logs / (_file_name(label) + ".status.json")

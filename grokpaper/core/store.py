@@ -11,6 +11,10 @@ one step, so a killed process never leaves a half-written entry that reads as va
 Resume checkpoints of unfinished batches live under ``<root>/resume/``; they are working files
 of one machine and never enter git (an unfinished run is carried by copying them by hand).
 
+A run is trained under a lock, ``<root>/locks/<key>.lock`` (``RunStore.lock``): processes that
+ask for the same missing run at once (workers of ``train all``, on one machine or on a cluster
+sharing the store, a chapter) train it once; the others wait, then find it stored.
+
 The manifest, ``<root>/MANIFEST.sha256``, lists every file of a profile's finished runs with its
 sha256, in ``sha256sum``'s format (``cd store && sha256sum -c MANIFEST.sha256`` checks it): the
 committed runs are the study's data, and the manifest says which bytes they are.
@@ -22,6 +26,8 @@ touched, so every other run still loads.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -168,6 +174,19 @@ class RunStore:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return self.load(key)
+
+    @contextlib.contextmanager
+    def lock(self, keys: list[str]):
+        """Hold an exclusive lock on each run of ``keys`` while the block runs: an ``flock`` on
+        ``<root>/locks/<key>.lock``, released when the block ends or the process dies. Taken in
+        sorted order, so that two batches sharing runs never wait for each other in a circle."""
+        folder = self.root / "locks"
+        folder.mkdir(parents=True, exist_ok=True)
+        with contextlib.ExitStack() as held:
+            for key in sorted(set(keys)):
+                file = held.enter_context(open(folder / f"{key}.lock", "a"))
+                fcntl.flock(file, fcntl.LOCK_EX)
+            yield
 
     def files(self, key: str) -> list[Path]:
         """The files of a stored run's entry, sorted."""

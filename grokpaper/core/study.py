@@ -195,14 +195,25 @@ class Study:
             raise RunNotStored(f"{len(missing)} runs are not in the store {display_path(self.store.root)}; train them with "
                                + "; ".join(f"{c} for {h}" for h, c in zip(how, commands)) + hours)
         if missing:
-            # A batch stopped while its outcomes were being stored has some runs stored and its
-            # checkpoint under the whole batch: finish that batch, not a new one from epoch 0.
-            whole = self.store.resume_path(list(keys.values()))
-            if whole.exists() and not self.store.resume_path([keys[label] for label in missing]).exists():
-                missing = list(configs)
-            self._train({label: configs[label] for label in missing}, keys)
+            # Another process asking for the same runs (a `train all` worker, a chapter) waits
+            # for this one to store them, then finds them stored: a run is trained once.
+            with self.store.lock([keys[label] for label in missing]):
+                self._train_missing(configs, keys)
         return {label: self.store.load(keys[label], how_to_train=self.train_command(configs[label]))
                 for label in configs}
+
+    def _train_missing(self, configs: dict, keys: dict) -> None:
+        """Train the runs of ``configs`` that are not stored (looked up again: another process may
+        have stored them while this one waited for their lock)."""
+        missing = [label for label in configs if not self.store.has(keys[label])]
+        if not missing:
+            return
+        # A batch stopped while its outcomes were being stored has some runs stored and its
+        # checkpoint under the whole batch: finish that batch, not a new one from epoch 0.
+        whole = self.store.resume_path(list(keys.values()))
+        if whole.exists() and not self.store.resume_path([keys[label] for label in missing]).exists():
+            missing = list(configs)
+        self._train({label: configs[label] for label in missing}, keys)
 
     def _train(self, configs: dict, keys: dict) -> None:
         s = self.settings
