@@ -12,7 +12,7 @@ import pytest
 
 from committed import COMMITTED
 from grokpaper.analysis import stats
-from grokpaper.builder.plan import chapter_graph
+from grokpaper.builder.plan import chapter_graph, check_build
 from grokpaper.paper import contract
 from grokpaper.paper.contract import CONTRACT, CONTRACT_VERSION, ContractError, Num, Numbers, named
 from grokpaper.paper.report import Results, check_contract, save_numbers
@@ -133,3 +133,9 @@ def test_the_family_reads_by_its_parts():
 
 def test_every_committed_results_file_loads_against_the_contract():
     assert check_contract(COMMITTED) == list(CONTRACT)
+
+
+def test_the_committed_build_is_one_consistent_build():
+    # `make report` renders the committed build and refuses a stale one, so a change to code the
+    # chapters import lands with its rebuild (`make chapters`), never without it.
+    assert check_build(ROOT) == {}
