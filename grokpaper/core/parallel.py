@@ -285,7 +285,7 @@ def store_files(settings: StudySettings, store: RunStore | None = None) -> list[
     unfinished runs are not among them: they never enter git (``unfinished_note`` says how an
     unfinished run is carried instead)."""
     store = store or RunStore()
-    out = [f for job in jobs(settings) if store.has(job.key) for f in store.files(job.key)]
+    out = [f for key in finished_keys(settings, store) for f in store.files(key)]
     return out + ([store.manifest] if store.manifest.is_file() else [])
 
 
@@ -293,7 +293,12 @@ def write_manifest(settings: StudySettings, store: RunStore | None = None) -> Pa
     """Write the store's manifest (``MANIFEST.sha256``): every file of the profile's finished runs
     with its sha256 (``python -m grokpaper train all --write-manifest``)."""
     store = store or RunStore()
-    return store.write_manifest([job.key for job in jobs(settings) if store.has(job.key)])
+    return store.write_manifest(finished_keys(settings, store))
+
+
+def finished_keys(settings: StudySettings, store: RunStore) -> list[str]:
+    """The store keys of the profile's runs that are stored, in ``jobs`` order."""
+    return [job.key for job in jobs(settings) if store.has(job.key)]
 
 
 def unfinished_note(settings: StudySettings, store: RunStore | None = None) -> str | None:
