@@ -23,10 +23,10 @@ from pathlib import Path
 CHILD = """
 import sys, torch
 sys.path.insert(0, {bench!r})
-from train_speed import trainer_ms
+from train_speed import ours_ms
 from grokpaper.core.model import ModelConfig
-trainer_ms(ModelConfig(p={p}), 1, 5, torch.device("cpu"))  # warm-up
-print(trainer_ms(ModelConfig(p={p}), 1, {epochs}, torch.device("cpu")))
+ours_ms(ModelConfig(p={p}), 1, 5, torch.device("cpu"))  # warm-up
+print(ours_ms(ModelConfig(p={p}), 1, {epochs}, torch.device("cpu")))
 """
 
 

@@ -1,6 +1,7 @@
 """Training speed: our trainer against the original study's step, measured side by side.
 
     python benchmarks/train_speed.py [--p 113] [--epochs 20] [--rounds 3] [--device cpu|cuda] [--models 1,15]
+                                     [--breakdown]
 
 Rows, in ms per model-epoch (the median over rounds; every round runs every row, so the drift
 of a shared machine hits all rows alike):
@@ -13,7 +14,8 @@ of a shared machine hits all rows alike):
 * reference: the same step with the train loss only (no test pass). One model.
 * ours M=...: ``grokpaper.core.train.train`` itself, M models in one batch ("=" position only,
   the test set every 10 epochs, chunked as the trainer chooses: one model per chunk on a CPU, the
-  whole batch on a GPU); then the largest M chunked the other way, which shows why it chooses so.
+  whole batch on a GPU); then the largest M up to 15 chunked the other way, which shows why it
+  chooses so (up to 15: on a GPU, 240 models one at a time took 100 of the check's 150 s).
 * floor: the matrix products ours has to do per model-epoch, at the matmul rate this machine
   gives in the same rounds (``floor_gflop`` says exactly what is counted).
 
@@ -118,6 +120,32 @@ def ours_ms(cfg, n_models, epochs, device, models_per_chunk=None) -> float:
     return (time.perf_counter() - start) / (epochs * n_models) * 1000
 
 
+MATMUL_OPS = ("aten::mm", "aten::bmm", "aten::baddbmm", "aten::addmm")
+
+
+def breakdown(cfg, epochs, device) -> dict[str, float]:
+    """Where ours' time goes, per model-epoch (ms), at M = 1: matrix products (the ops the floor
+    counts, at the rate they ran), every other torch op (element-wise work, the float64
+    log-softmax, gathers and scatters, AdamW, copies), and the rest of the wall time (Python,
+    autograd's bookkeeping, the trainer's per-epoch checks). Self times from torch.profiler, whose
+    own cost is in the total, so read the shares, not the sum against the plain row above."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with profile(activities=activities) as prof:
+        wall = ours_ms(cfg, 1, epochs, device) * epochs / 1000
+    events = [e for e in prof.key_averages() if e.key.startswith("aten::")]
+    attr = "self_device_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    matmul = sum(getattr(e, attr) for e in events if e.key in MATMUL_OPS) / 1e6
+    other = sum(getattr(e, attr) for e in events if e.key not in MATMUL_OPS) / 1e6
+    per = 1000 / epochs
+    largest_other = sorted(((getattr(e, attr) / 1e6 * per, e.key) for e in events if e.key not in MATMUL_OPS),
+                           reverse=True)[:8]
+    return {"matrix products": matmul * per, "other torch ops": other * per,
+            "Python and overhead": max(0.0, wall - matmul - other) * per, "total (profiled)": wall * per,
+            **{f"  of which {key}": ms for ms, key in largest_other}}
+
+
 def forward_gflop(cfg, n_examples) -> float:
     """Matmul work of our forward pass over n examples: at the "=" position, the products with
     W_O, W_in, W_out and W_U (2 flop per multiply-add)."""
@@ -168,6 +196,8 @@ def main():
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="after the table, where ours' time goes at M = 1 (torch.profiler)")
     parser.add_argument("--models", type=model_counts, help="model counts for ours (default 1,15; 1,15,60,240 on CUDA)")
     args = parser.parse_args()
     device = torch.device(args.device)
@@ -181,17 +211,18 @@ def main():
 
     largest = max(models)
     # The trainer's default chunking (one model per chunk on a CPU, the whole batch on a GPU) and,
-    # for the largest batch, the other one.
+    # for the largest batch up to 15 models, the other one.
     batched_on_device = device.type == "cuda"
     rows = {
         "baseline: original as written (M=1)": partial(baseline_ms, cfg, split, device=device),
         "reference: train loss only (M=1)": partial(reference_ms, cfg, split, device=device),
         **{f"ours M={m}": partial(ours_ms, cfg, m, device=device) for m in models},
     }
-    if largest > 1:
+    swapped = max(m for m in models if m <= 15) if min(models) <= 15 else min(models)
+    if swapped > 1:
         other = "chunks of 1" if batched_on_device else "one batch"
-        rows[f"ours M={largest}, {other}"] = partial(
-            ours_ms, cfg, largest, device=device, models_per_chunk=1 if batched_on_device else largest)
+        rows[f"ours M={swapped}, {other}"] = partial(
+            ours_ms, cfg, swapped, device=device, models_per_chunk=1 if batched_on_device else swapped)
     # The matmul rate is measured on the batch ours multiplies at once: one model on a CPU, the
     # largest batch on a GPU (where a bigger batch gets a better rate: the floor is the largest M's).
     rate_batch = largest if batched_on_device else 1
@@ -225,6 +256,14 @@ def main():
     print(f"floor: {work:.2f} GFLOP of matmuls per model-epoch (train step {3 * forward_gflop(cfg, n_train):.2f}, "
           f"test forward {forward_gflop(cfg, n_test):.2f} every {EVAL_EVERY} epochs); rate measured in the same rounds on "
           f"{n_train}x{cfg.d_model} @ {cfg.d_model}x{cfg.d_mlp}, {rate_batch} model(s) at a time")
+    if args.breakdown:
+        parts = breakdown(cfg, args.epochs, device)
+        total = parts["total (profiled)"]
+        print(f"where ours' time goes at M=1 (torch.profiler, {args.epochs} epochs; ms / model-epoch):")
+        for label, ms in parts.items():
+            print(f"  {label:40s} {ms:8.2f}  {100 * ms / total:5.1f} %")
+        print(f"  the floor's matmuls in the matrix products' time:  {floor_gflop(cfg, n_train, n_test) / parts['matrix products'] * 1000:.0f} GFLOP/s "
+              f"(the floor's rate: {rate:.0f})")
 
 
 if __name__ == "__main__":

@@ -46,7 +46,7 @@ def test_train_speed_refuses_cuda_without_one():
 
 def test_train_speed_prints_its_table():
     done = run(sys.executable, str(BENCHMARKS / "train_speed.py"), "--p", "11", "--epochs", "2", "--rounds", "1",
-               "--models", "1,2", "--device", "cpu")
+               "--models", "1,2", "--device", "cpu", "--breakdown")
     assert done.returncode == 0, done.stderr
     rows = [line.split("  ")[0] for line in done.stdout.splitlines()]
     for row in ("baseline: original as written (M=1)", "reference: train loss only (M=1)", "ours M=1", "ours M=2",
@@ -55,6 +55,9 @@ def test_train_speed_prints_its_table():
     assert any(row.startswith("floor: ours' matmuls at") for row in rows)
     assert any(line.startswith("floor: ") and "GFLOP of matmuls per model-epoch" in line
                for line in done.stdout.splitlines())
+    after = done.stdout.split("where ours' time goes at M=1", 1)[1].splitlines()
+    parts = {line.strip().split("  ")[0]: line for line in after if line.startswith("  ")}
+    assert {"matrix products", "other torch ops", "Python and overhead", "total (profiled)"} <= set(parts)
 
 
 def curves(test_acc=(0.1, 0.5, 0.9), test_loss=(3.0, 2.0, 1.0)):
@@ -79,3 +82,34 @@ def test_compare_curves_fails_on_a_changed_accuracy_or_a_loss_beyond_the_toleran
     assert len(problems) == 1 and "test_loss differs at 2 evaluation(s), first at epoch 10" in problems[0]
     _, problems = compare_curves(curves(), {})
     assert problems and "different runs" in problems[0]
+
+
+def test_compare_curves_counts_accuracies_in_examples_when_told_the_sizes():
+    """What a GPU showed: the same 36 of 3830 correct, summed in another order on each device,
+    differs in the last bit (0.009399477806788513 against 0.00939947780678851). As counts they
+    are equal; one example more is a mismatch."""
+    compare_curves = load_compare_devices().compare_curves
+    examples = {"train_acc": 3830, "test_acc": 8939}
+    cpu = curves(test_acc=(0.009399477806788513, 0.5, 0.9))
+    cuda = curves(test_acc=(0.00939947780678851, 0.5, 0.9))
+    assert compare_curves(cpu, cuda)[1]  # as floats they differ
+    assert compare_curves(cpu, cuda, examples=examples)[1] == []
+    _, problems = compare_curves(cpu, curves(test_acc=(0.009399477806788513 + 1 / 8939, 0.5, 0.9)), examples=examples)
+    assert len(problems) == 1 and "test_acc differs at 1 evaluation(s), first at epoch 0" in problems[0]
+    _, problems = compare_curves(cpu, curves(test_acc=(float("nan"), 0.5, 0.9)), examples=examples)
+    assert len(problems) == 1  # NaN is never equal
+
+
+def test_study_wall_time_caps_only_the_epochs():
+    spec = importlib.util.spec_from_file_location("study_wall_time", BENCHMARKS / "study_wall_time.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    import yaml
+
+    paper = yaml.safe_load((ROOT / "params" / "paper.yaml").read_text())
+    capped = module.capped_profile(ROOT / "params" / "paper.yaml", 400, 200)
+    changed = {k for k in paper["study"] if paper["study"][k] != capped["study"][k]}
+    assert changed == {"grokked_max_epochs", "memorized_fixed_epochs", "transfer_max_epochs", "checkpoint_every"}
+    assert (capped["study"]["grokked_max_epochs"], capped["study"]["memorized_fixed_epochs"],
+            capped["study"]["transfer_max_epochs"]) == (400, 200, 200)
+    assert capped["chapters"] == paper["chapters"]

@@ -49,23 +49,26 @@ def test_jobs_go_seed_by_seed_and_transfers_from_sources_after_their_source():
 
 
 def test_train_all_fills_the_store_the_chapters_read(tmp_path):
+    # One seed: its source, then its transfers, on two workers (the order over seeds is
+    # test_jobs_go_seed_by_seed_and_transfers_from_sources_after_their_source's).
+    one_seed = settings(seeds=[1])
     store = RunStore(tmp_path)
     lines = []
-    overrides = tuple(f"{k}={v}" for k, v in OVERRIDES.items())
-    assert train_all(settings(), "smoke", workers=2, store=store, overrides=overrides, poll_s=0.2, log=lines.append) == 0
-    assert all(store.has(j.key) for j in jobs(settings()))
-    runs = 2 * (1 + len(CONDITIONS))
+    overrides = (*(f"{k}={v}" for k, v in OVERRIDES.items()), "seeds=[1]")
+    assert train_all(one_seed, "smoke", workers=2, store=store, overrides=overrides, poll_s=0.2, log=lines.append) == 0
+    assert all(store.has(j.key) for j in jobs(one_seed))
+    runs = 1 + len(CONDITIONS)
     assert sum(line.startswith("start:") for line in lines) == sum(line.startswith("done:") for line in lines) == runs
     # The chapters' own entry point finds every run stored: nothing is trained again.
-    study = Study(settings(), store=store, progress=False)
-    assert len(study.transfers()) == 2 * len(CONDITIONS) and len(study.sources()) == 2
+    study = Study(one_seed, store=store, progress=False)
+    assert len(study.transfers()) == len(CONDITIONS) and len(study.sources()) == 1
     again = []
-    train_all(settings(), "smoke", workers=2, store=store, overrides=overrides, poll_s=0.2, log=again.append)
+    train_all(one_seed, "smoke", workers=2, store=store, overrides=overrides, poll_s=0.2, log=again.append)
     threads = threads_per_worker(2)
     assert again == [f"{runs} runs already stored, 0 to train with 2 workers, "
                      f"{threads} thread{'s' * (threads != 1)} each"]
-    files = store_files(settings(), store)
-    assert {p.parent.name for p in files} == {j.key for j in jobs(settings())}
+    files = store_files(one_seed, store)
+    assert {p.parent.name for p in files} == {j.key for j in jobs(one_seed)}
     assert not any("resume" in str(p) for p in files)  # finished runs leave no resume checkpoint
 
 
@@ -226,3 +229,18 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def test_training_processes_do_without_the_allocator_setting_dask_gives_its_workers():
+    import dask.config
+    import distributed  # noqa: F401  (registers distributed's settings, as on a worker)
+
+    from grokpaper.core.parallel import training_env
+
+    dasks = str(dask.config.get("distributed.nanny.pre-spawn-environ")["MALLOC_TRIM_THRESHOLD_"])  # 65536 today
+    worker = {"PATH": "/bin", "OMP_NUM_THREADS": "1", "MALLOC_TRIM_THRESHOLD_": dasks}
+    assert training_env(worker) == {"PATH": "/bin", "OMP_NUM_THREADS": "1"}
+    chosen = str(int(dasks) * 16)
+    assert training_env({**worker, "MALLOC_TRIM_THRESHOLD_": chosen})["MALLOC_TRIM_THRESHOLD_"] == chosen
+    assert "MALLOC_TRIM_THRESHOLD_" not in training_env({"PATH": "/bin"})
+    assert worker["MALLOC_TRIM_THRESHOLD_"] == dasks  # the worker's own environment is not changed
