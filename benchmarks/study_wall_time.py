@@ -32,7 +32,6 @@ work divided by 2.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -47,6 +46,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from grokpaper.config import project_root  # noqa: E402
 from grokpaper.core.data import make_split  # noqa: E402
 from grokpaper.core.model import ModelConfig  # noqa: E402
+from grokpaper.core.parallel import finished_keys, jobs  # noqa: E402
+from grokpaper.core.store import RunStore  # noqa: E402
+from grokpaper.core.study import open_study  # noqa: E402
 from train_speed import floor_gflop, matmul_gflops  # noqa: E402
 
 
@@ -58,10 +60,12 @@ def capped_profile(source: Path, source_epochs: int, transfer_epochs: int) -> di
     return profile
 
 
-def stored_runs(store: Path) -> dict[str, tuple[int, float]]:
-    """Run name -> (epochs trained, training wall time in s), for every run in a store."""
-    return {(r := json.loads(p.read_text()))["name"]: (r["epochs_trained"], r["wall_s"])
-            for p in sorted(store.glob("runs/*/result.json"))}
+def profile_runs(profile: str, store: RunStore) -> tuple[int, list[tuple[int, float]]]:
+    """How many runs a profile has, and (epochs trained, training wall time in s) of each of them
+    that the store holds (other runs in the store are not counted)."""
+    settings = open_study(profile, store=store).settings
+    results = [store.load(key).result for key in finished_keys(settings, store)]
+    return len(jobs(settings)), [(r["epochs_trained"], r["wall_s"]) for r in results]
 
 
 def main() -> int:
@@ -73,9 +77,9 @@ def main() -> int:
     if args.workers < 1 or args.source_epochs < 2 or args.transfer_epochs < 1:
         sys.exit("error: --workers and --transfer-epochs must be at least 1, --source-epochs at least 2")
     root = project_root()
-    committed = {name: epochs for name, (epochs, _) in stored_runs(root / "store").items()}
-    if len(committed) != 25:
-        sys.exit(f"error: the projection needs the paper profile's 25 committed runs in {root / 'store'}; "
+    n_runs, committed = profile_runs("paper", RunStore(root / "store"))
+    if len(committed) != n_runs:
+        sys.exit(f"error: the projection needs the paper profile's {n_runs} committed runs in {root / 'store'}; "
                  f"found {len(committed)}")
 
     # The floor's rate: one thread, as each worker has.
@@ -98,23 +102,23 @@ def main() -> int:
         wall = time.perf_counter() - start
         if done.returncode != 0:
             sys.exit(f"error: {' '.join(command[1:])} failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
-        measured = stored_runs(scratch / "store")
-    if len(measured) != 25:
-        sys.exit(f"error: the capped study stored {len(measured)} runs, not 25")
+        _, measured = profile_runs(str(profile), RunStore(scratch / "store"))
+    if len(measured) != n_runs:
+        sys.exit(f"error: the capped study stored {len(measured)} runs, not {n_runs}")
 
-    model_epochs = sum(epochs for epochs, _ in measured.values())
-    training_s = sum(seconds for _, seconds in measured.values())
+    model_epochs = sum(epochs for epochs, _ in measured)
+    training_s = sum(seconds for _, seconds in measured)
     per_epoch = training_s / model_epochs
-    per_run = (args.workers * wall - training_s) / len(measured)
-    full = sum(committed.values())
-    projected = (full * per_epoch + len(committed) * per_run) / args.workers
+    per_run = (args.workers * wall - training_s) / n_runs
+    full = sum(epochs for epochs, _ in committed)
+    projected = (full * per_epoch + n_runs * per_run) / args.workers
     print(f"study_wall_time: {args.workers} single-threaded workers, torch {torch.__version__}, "
           f"{os.cpu_count()} cores seen")
     print(f"measured   capped paper profile (sources <= {args.source_epochs}, transfers {args.transfer_epochs} "
-          f"epochs): 25 runs, {model_epochs:,} model-epochs in {wall:.0f} s ({model_epochs / wall:.2f} model-epochs/s)")
+          f"epochs): {n_runs} runs, {model_epochs:,} model-epochs in {wall:.0f} s ({model_epochs / wall:.2f} model-epochs/s)")
     print(f"           training {1000 * per_epoch:.1f} ms per model-epoch in a worker; the rest "
-          f"{per_run:.1f} s per run ({args.workers} x {wall:.0f} s - {training_s:.0f} s of training, over 25 runs)")
-    print(f"projected  whole paper profile: ({full:,} model-epochs x {1000 * per_epoch:.1f} ms + 25 x {per_run:.1f} s) / "
+          f"{per_run:.1f} s per run ({args.workers} x {wall:.0f} s - {training_s:.0f} s of training, over {n_runs} runs)")
+    print(f"projected  whole paper profile: ({full:,} model-epochs x {1000 * per_epoch:.1f} ms + {n_runs} x {per_run:.1f} s) / "
           f"{args.workers} = {projected / 3600:.1f} h")
     print(f"floor      {full:,} model-epochs x {gflop:.2f} GFLOP of matmuls at {args.workers} x {rate:.0f} GFLOP/s "
           f"(one thread, measured now) = {full * gflop / (args.workers * rate) / 3600:.1f} h")

@@ -218,7 +218,7 @@ def main():
         "reference: train loss only (M=1)": partial(reference_ms, cfg, split, device=device),
         **{f"ours M={m}": partial(ours_ms, cfg, m, device=device) for m in models},
     }
-    swapped = max(m for m in models if m <= 15) if min(models) <= 15 else min(models)
+    swapped = max([m for m in models if m <= 15], default=min(models))
     if swapped > 1:
         other = "chunks of 1" if batched_on_device else "one batch"
         rows[f"ours M={swapped}, {other}"] = partial(
