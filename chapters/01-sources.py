@@ -62,7 +62,8 @@ plots.learning_curves(
 
 # %%
 def describe(column):
-    return contract.described(stats.describe(table[column].tolist(), labels=table["seed"].tolist()))
+    return contract.described(stats.describe(table[column].tolist(), labels=table["seed"].tolist(),
+                                                confidence=P["confidence"], n_boot=P["n_bootstrap"]))
 
 
 numbers = contract.Sources(

@@ -35,9 +35,15 @@
 # (what any subtraction model gets) and those where they differ (**retained** addition);
 # subtraction accuracy on the same test split shows the model does subtraction.
 #
-# Tests: per transfer condition, a one-sample t-test over seeds of the addition test
-# accuracy against 1/p, and of (addition test accuracy − the seed's perfect-subtraction
-# score) against 0 (the reference differs per seed, so the test is on the difference).
+# **Forgetting addition is forced by the input format.** With no task token, the input says
+# nothing about which task is asked, so a model that has learned subtraction *cannot* answer
+# addition anywhere but on the b = 0 pairs: "forgets addition completely" is a consequence of
+# the design, not a finding about the models. What the data can show is only that the models
+# behave as derived (they learned subtraction, and scored no correct addition answer where the
+# targets differ). The one-sample t-tests below (addition accuracy against 1/p, and against the
+# seed's perfect-subtraction score) are shown as that check; their answer is fixed by
+# construction, so they are not in the paper's family of tests. Whether addition survives
+# *inside* the model needs task tokens and internal probes (later chapters).
 
 # %% tags=["parameters"]
 # The profile gives every value (params/<profile>.yaml). `papermill ... -p KEY VALUE` overrides
@@ -54,7 +60,7 @@ P = resolve_in_notebook("03-retention", globals())
 study = Study.from_params(P, progress=False)
 models = retention.study_models(study, include_sources=True)
 table = retention.retention_table(models, study.settings.model, P["frac_train"], P["source_task"], P["transfer_task"])
-tests = retention.retention_tests(table, CONDITIONS, P["p"])
+tests = retention.retention_tests(table, CONDITIONS, P["p"], P["confidence"])
 perfect = retention.perfect_score_table(table, P["p"])
 SOURCES = ("grokked_source", "memorized_source", "memorized-fixed_source")
 
@@ -65,8 +71,9 @@ md_table(perfect, digits=4)
 
 # %%
 #| label: fig-retention
-#| fig-cap: "Accuracy (%) of the transferred models on the seed's test split, per initial condition: addition (left; the models were trained on subtraction after addition) and subtraction (right). Bars: mean over seeds; dots: seeds; whiskers: 95 % t-interval, clipped to 0–100 %; n = seeds. Lines: chance 1/p and the addition score of a perfect subtraction model (share of b = 0 test pairs, mean over seeds)."
-summary = retention.retention_summary(table, CONDITIONS, {"source_acc_test": "addition", "transfer_acc_test": "subtraction"})
+#| fig-cap: "Accuracy (%) of the transferred models on the seed's test split, per initial condition: addition (left; the models were trained on subtraction after addition) and subtraction (right). Bars: mean over seeds; dots: seeds; whiskers: t-interval at the study's {level}, clipped to 0–100 %; n = seeds. Lines: chance 1/p and the addition score of a perfect subtraction model (share of b = 0 test pairs, mean over seeds)."
+summary = retention.retention_summary(table, CONDITIONS, {"source_acc_test": "addition", "transfer_acc_test": "subtraction"},
+                                     confidence=P["confidence"], n_boot=P["n_bootstrap"])
 plots.bar_panels(
     {f"{score} (test split)": summary[summary["score"] == score] for score in ("addition", "subtraction")},
     references={"addition (test split)": {"chance 1/p": 1 / P["p"],
@@ -77,15 +84,15 @@ plots.bar_panels(
 
 # %%
 #| label: tbl-retention-summary
-#| tbl-cap: "Scores per model kind, mean over seeds with sd (ddof 1) and 95 % t-interval truncated to 0–1 (n = seeds): subtraction and addition accuracy on the test split, addition accuracy on all p² pairs, addition accuracy on the test pairs where the two targets differ (retained addition), (@tbl-perfect-subtraction gives the score a perfect subtraction model would get). Sources: the addition models the transfers started from."
+#| tbl-cap: "Scores per model kind, mean over seeds with sd (ddof 1) and t-interval at the study's {level}, truncated to 0–1 (n = seeds): subtraction and addition accuracy on the test split, addition accuracy on all p² pairs, addition accuracy on the test pairs where the two targets differ (retained addition), (@tbl-perfect-subtraction gives the score a perfect subtraction model would get). Sources: the addition models the transfers started from."
 md_table(retention.retention_summary(table, [*SOURCES, *CONDITIONS], {
     "transfer_acc_test": "subtraction acc (test)", "source_acc_test": "addition acc (test)",
     "source_acc_all": "addition acc (all pairs)", "source_acc_distinct_test": "addition acc where targets differ (test)",
-}), digits=4)
+}, confidence=P["confidence"], n_boot=P["n_bootstrap"]), digits=4)
 
 # %%
 #| label: tbl-retention-tests
-#| tbl-cap: "One-sample t-tests (two-sided) of the transferred models' addition test accuracy per condition: against chance 1/p, and, as the difference accuracy − the seed's perfect-subtraction score, against 0. Mean, t, df = n − 1, p, n = seeds and the 95 % CI of the mean (of the difference for the second test); a note where the test is undefined."
+#| tbl-cap: "A check of the derivation, not a finding: one-sample t-tests (two-sided, uncorrected) of the transferred models' addition test accuracy per condition against chance 1/p, and, as the difference accuracy − the seed's perfect-subtraction score, against 0. Once subtraction is learned their answer is fixed by the input format, so they are outside the paper's family of tests. Mean, t, df = n − 1, p, n = seeds and the interval of the mean at the study's {level} (of the difference for the second test); a note where the test is undefined (every difference the same)."
 md_table(tests.drop(columns=["test"]).rename(columns={"ci_low": "CI low", "ci_high": "CI high"}),
          digits={"df": 0, "n": 0, "t": 2, "p": 3, "reference": 4, "mean": 4, "CI low": 4, "CI high": 4})
 

@@ -58,13 +58,13 @@ plots.agreement_panels({"test split": retention.agreement_matrix(table, CONDITIO
 
 # %%
 #| label: tbl-agreement-summary
-#| tbl-cap: "Agreement per pair of conditions, mean over seeds with sd (ddof 1) and 95 % t-interval truncated to 0–1 (n = seeds): on the test split and on all pairs, among the test inputs where at least one model is wrong on subtraction or on addition, and the chance agreement given each model's prediction frequencies."
+#| tbl-cap: "Agreement per pair of conditions, mean over seeds with sd (ddof 1) and t-interval at the study's {level}, truncated to 0–1 (n = seeds): on the test split and on all pairs, among the test inputs where at least one model is wrong on subtraction or on addition, and the chance agreement given each model's prediction frequencies."
 md_table(retention.agreement_summary(table, {
     "agreement_test": "agreement (test)", "agreement_all": "agreement (all pairs)",
     "agreement_transfer_errors_test": "among subtraction errors (test)",
     "agreement_source_errors_test": "among addition errors (test)",
     "chance_agreement_test": "chance agreement (test)",
-}), digits=4)
+}, confidence=P["confidence"], n_boot=P["n_bootstrap"]), digits=4)
 
 # %%
 #| label: tbl-agreement-seeds

@@ -87,14 +87,14 @@ reuse = circuits.frequency_reuse_by_model(neuron, n_candidates=len(fourier.candi
 
 # %%
 #| label: fig-neuron-frequencies
-#| fig-cap: "Neuron method, first seed: MLP neurons (count) per best frequency k, per model. Top row: the starting points (grokked, memorized and memorized-fixed addition sources, random init); bottom row: the models transferred from each to subtraction (grokked, memorized, memorized-fixed, random). Titles give the alive neurons (dead ones have no frequency)."
-plots.frequency_panels(circuits.pooled(analyses, "freq_counts", seed=P["seeds"][0]), cfg.p // 2, ncols=4,
-                       alive=circuits.alive_neurons(analyses, P["seeds"][0]))
+#| fig-cap: "Neuron method, first seed: MLP neurons (count) per best frequency k, per model. Each row: a starting point (left: the grokked, memorized and memorized-fixed addition sources and the random init) and the model transferred from it to subtraction (right). Titles give the alive neurons (dead ones have no frequency)."
+plots.frequency_panels(circuits.start_beside_transfer(circuits.pooled(analyses, "freq_counts", seed=P["seeds"][0])),
+                       cfg.p // 2, ncols=2, alive=circuits.alive_neurons(analyses, P["seeds"][0]))
 
 # %%
 #| label: fig-fraction-explained
 #| fig-cap: "Neuron method: histogram of the fraction of each alive MLP neuron's centred activation variance explained by its best frequency, per model kind (same layout as @fig-neuron-frequencies), pooled over seeds (n = alive neurons); dashed: median."
-plots.fraction_panels(circuits.pooled(analyses, "fractions"), ncols=4)
+plots.fraction_panels(circuits.start_beside_transfer(circuits.pooled(analyses, "fractions")), ncols=2)
 
 # %%
 #| label: fig-weight-change
@@ -108,9 +108,10 @@ md_table(neuron.drop(columns=["units"]), digits=3)
 
 # %%
 #| label: tbl-circuits-summary
-#| tbl-cap: "Neuron method, per model kind: mean over seeds with sd (ddof 1) and 95 % t-interval (n = seeds) of the mean fraction explained, neurons above 0.5, distinct frequencies (raw and with the minimum count) and the overlap with the grokked source."
+#| tbl-cap: "Neuron method, per model kind: mean over seeds with sd (ddof 1) and t-interval at the study's {level} (n = seeds) of the mean fraction explained, neurons above 0.5, distinct frequencies (raw and with the minimum count) and the overlap with the grokked source."
 md_table(circuits.summary_by_model(neuron, ["mean frac", "n > 0.5", "distinct freqs", "distinct freqs >= min",
-                                             "jaccard", "weighted overlap"]), digits=3)
+                                             "jaccard", "weighted overlap"],
+                                   confidence=P["confidence"], n_boot=P["n_bootstrap"]), digits=3)
 
 # %%
 #| label: tbl-method-comparison
@@ -143,7 +144,7 @@ md_table(circuits.attention_by_head(attention))
 
 # %%
 #| label: tbl-attention-summary
-#| tbl-cap: "Attention from '=' per model kind, over all its seeds' heads (seeds × heads): heads putting at least 0.9 (circuits.FOCUSED_ATTENTION) of their mean attention weight on the single position a, on b or on '=', heads below 0.9 on every position (spread), and the mean attention weight to a, b and '=' over heads and seeds. Weights are means over all p² inputs."
+#| tbl-cap: "Attention from '=' per model kind, over all its seeds' heads (seeds × heads): heads putting at least 0.9 (circuits.FOCUSED_ATTENTION) of their mean attention weight on the single position a, on b or on '=', heads below 0.9 on every position (spread), the mean attention weight to a, b and '=' over heads and seeds (weights are means over all p² inputs); then the heads with at least 0.9 on a or on b for every single input, the smallest weight any head puts on its own position over the inputs, and the lowest and highest per-input sd of a head's weight on a (how much a head's attention depends on the input)."
 md_table(circuits.attention_summary(attention), digits=3)
 
 # %%

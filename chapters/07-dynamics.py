@@ -43,7 +43,7 @@ runs = Study.from_params(P, progress=False).transfers()
 highest = max(P["thresholds"])
 table = dynamics.dynamics_table(runs, early_epochs=P["early_epochs"], late_epochs=P["late_epochs"],
                                 collapse_drop=P["collapse_drop"], threshold=highest)
-summary = dynamics.condition_summary(table, CONDITIONS, highest)
+summary = dynamics.condition_summary(table, CONDITIONS, highest, P["confidence"], P["n_bootstrap"])
 
 # %%
 #| label: fig-test-loss-curves
@@ -63,7 +63,7 @@ md_table(table, digits=4)
 
 # %%
 #| label: tbl-dynamics-summary
-#| tbl-cap: "Dynamics by condition: runs with a value (of all runs), mean, sd (ddof 1), 95 % t-interval, median, min and max over seeds. Jumps and gains are fractions of test accuracy; epochs are epochs."
+#| tbl-cap: "Dynamics by condition: runs with a value (of all runs), mean, sd (ddof 1), t-interval at the study's {level}, median, min and max over seeds. Jumps and gains are fractions of test accuracy; epochs are epochs."
 md_table(dynamics.summary_frame(summary, highest), digits=4)
 
 # %%

@@ -19,20 +19,34 @@
 # Every quantitative claim of the design document is one entry of `grokpaper/claims.yaml`: the
 # quote as printed, the numbers in it as printed, what each is compared against, and the kind of
 # statement it is. A claim the document makes in several places is one entry (the other places are
-# listed with it). The verdict rule is one short function per kind (`grokpaper.paper.audit`, whose
-# docstring states it in full): a mean is judged against its interval (log-normal for epochs;
-# with censored runs, the restricted mean to the cap is a lower bound, and only a claim below it is
-# contradicted); a claimed p-value on the Holm-corrected p of the paper's whole family of tests and
-# on the effect's interval; a bound on every run it is about. Precision comes from the printed
-# string ("-1.000" is ±0.0005).
+# listed with it); a number the original computed on one run names that run's seed. The verdict
+# rule is one short function per kind (`grokpaper.paper.audit.rules`, whose docstring states it
+# in full). Each number is judged with a **tolerance**: the precision its digits imply ("-1.000"
+# is ±0.0005), or for a value estimated from runs the practical margin of its kind of quantity
+# when that is wider (10 % of the claimed value for epochs, ratios, counts, accuracies and
+# shares; 0.05 for a correlation): a difference smaller than that would not change what the
+# number means. The same tolerance decides both ways, as in an equivalence test: the data
+# support a claim when the whole interval lies within it, and contradict it when the interval
+# lies wholly outside it. Every interval is at the study's confidence level.
 #
-# The verdicts are counted apart: **supported** and **contradicted by the data**; **inconclusive**
-# (the data hold the claim and very different values alike); **inconsistent within the document**
-# (the claim contradicts the document's own setup, e.g. "t(3)" with five seeds per group; what the
-# data say is given beside it); **definitional** (true by the setup's arithmetic, such as 1/113);
-# **not testable** (hardware, time, the original's code). Every verdict is computed twice, with all
-# runs and without the runs that never converged; a verdict that differs says which run it
-# depends on.
+# The verdicts are counted apart:
+#
+# * **supported**: the data pin the value to the claim: the whole interval of the reproduced
+#   value lies within the claim's tolerance (or, for a claimed significant difference, the
+#   corrected p is below the claimed level, on the claimed side);
+# * **consistent, not confirmed**: the data hold the claim but also values beyond its tolerance
+#   (a wide interval, a lower bound from censored runs, a non-significant test of a claimed
+#   absence of a difference, a difference significant at 0.05 but not at the claimed level);
+# * **contradicted by the data**: the interval and the claim's tolerance do not meet, a bound
+#   fails, or a claimed significant difference does not survive the correction;
+# * **inconsistent within the document**: the claim contradicts the document's own setup (e.g.
+#   "t(3)" with five seeds per group); what the data say is given beside it;
+# * **definitional**: true by the setup's arithmetic (1/113);
+# * **not testable**: hardware, time, the original's code.
+#
+# A claimed p, printed "p < x" or "p = x", is judged against x on the Holm-corrected p of the
+# paper's family of tests. Every verdict is computed twice, with all runs and without the runs
+# that never converged; a verdict that differs says which run it depends on.
 
 # %% tags=["parameters"]
 # The profile gives every value (params/<profile>.yaml). `papermill ... -p KEY VALUE` overrides
@@ -54,7 +68,7 @@ CENTRAL = ("speedup-grokked", "speedup-memorized", "epochs-grokked", "budget-10k
 
 # %%
 #| label: tbl-audit-counts
-#| tbl-cap: "The design document's claims by verdict: supported or contradicted by this rerun's data, inconclusive, inconsistent within the document itself, definitional (true by the setup's arithmetic) and not testable."
+#| tbl-cap: "The design document's claims by verdict: supported (the data pin the value within the claim's tolerance), consistent but not confirmed (the data hold the claim and values beyond its tolerance), contradicted by this rerun's data, inconsistent within the document itself, definitional (true by the setup's arithmetic) and not testable."
 md_table(audit.counts_table(rows))
 
 # %%
@@ -64,7 +78,7 @@ md_table(audit.summary_table(rows, CENTRAL))
 
 # %%
 #| label: tbl-claims-audit
-#| tbl-cap: "Every quantitative claim of the design document, once, with where it is printed: what this rerun gives for each number of the quote (with its 95 % interval and n), the verdict, and the reason computed from the numbers, with what the original study's saved outputs show about the number where that explains it."
+#| tbl-cap: "Every quantitative claim of the design document, once, with where it is printed: what this rerun gives for each number of the quote (with its interval at the study's {level}, and n), the verdict, and the reason computed from the numbers, with what the original study's saved outputs show about the number where that explains it."
 md_table(audit.appendix_table(rows))
 
 # %%

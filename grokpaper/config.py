@@ -243,6 +243,9 @@ class StudyParams(Section):
     thresholds: tuple[float, ...] = param("test accuracies to time: the epoch each is first reached",
                                           between(0, 1, high_included=True))
     checkpoint_every: int = param("epochs between resume checkpoints", at_least(1))
+    confidence: float = param("confidence level of every interval, caption and audit verdict", between(0, 1))
+    n_bootstrap: int = param("bootstrap resamples of every bootstrap interval", at_least(100))
+    n_permutations: int = param("random permutations of every Monte Carlo permutation test", at_least(100))
 
     @classmethod
     def check_together(cls, values: dict, source: str) -> None:
@@ -262,8 +265,6 @@ class CircuitsParams(Section):
 class StatisticsParams(Section):
     """Chapter 06-statistics."""
 
-    confidence: float = param("confidence level of intervals", between(0, 1))
-    n_bootstrap: int = param("bootstrap resamples", at_least(100))
     outlier_z: float = param("|z| above which a run is flagged an outlier", above(0))
 
 

@@ -36,6 +36,7 @@ def study(random_314=None, memorized_fixed=True) -> Evidence:
                          "distinct freqs >= min": 4, "n > 0.5": 300, "top freq": 9, "shared with source": None,
                          "jaccard": None})
     params = {"p": 113, "thresholds": [0.9, 0.999], "transfer_max_epochs": CAP, "grokked_max_epochs": 50_000,
-              "source_task": "add", "transfer_task": "subtract", "d_mlp": 512}
+              "source_task": "add", "transfer_task": "subtract", "d_mlp": 512, "confidence": 0.95,
+              "n_permutations": 2000}
     return Evidence(transfers=pd.DataFrame(rows), retention=pd.DataFrame(retention), circuits=pd.DataFrame(circuits),
                     params=params)

@@ -10,16 +10,15 @@ import pytest
 
 from committed import COMMITTED
 from grokpaper.paper import audit, contract, inference
-from grokpaper.paper.audit import (
+from grokpaper.paper.audit import ClaimError, Estimate, RunValues, parse_printed
+from grokpaper.paper.verdicts import (
+    CATEGORIES,
+    CONSISTENT,
     CONTRADICTED,
     DEFINITIONAL,
-    INCONCLUSIVE,
     INCONSISTENT,
     NOT_TESTABLE,
     SUPPORTED,
-    Estimate,
-    RunValues,
-    parse_printed,
 )
 from synthetic_study import CAP, study
 
@@ -53,9 +52,13 @@ def test_printed_fractions_p_relations_and_words():
     assert parse_printed("not significant").value is None
 
 
-def test_minus_one_to_three_decimals_is_not_inside_an_interval_that_stops_at_minus_098():
+def test_minus_one_is_judged_with_the_correlation_margin_not_only_its_printed_digits():
+    # "-1.000" prints +-0.0005, but a correlation's practical margin is 0.05: an interval reaching
+    # -0.98 holds values within it, one stopping at -0.93 does not.
     verdict, reason = audit.judge_estimate(parse_printed("-1.000"), estimate(-0.926, -0.98, -0.741, n=15))
-    assert verdict == CONTRADICTED and "outside" in reason
+    assert verdict == CONSISTENT and "± 0.05 (practical margin" in reason
+    verdict, reason = audit.judge_estimate(parse_printed("-1.000"), estimate(-0.85, -0.93, -0.741, n=15))
+    assert verdict == CONTRADICTED and "outside the claim's tolerance" in reason
 
 
 def test_zero_to_two_decimals_is_not_confirmed_by_a_value_far_from_zero():
@@ -65,10 +68,28 @@ def test_zero_to_two_decimals_is_not_confirmed_by_a_value_far_from_zero():
     assert verdict == SUPPORTED
 
 
-def test_inside_a_narrow_interval_is_supported_inside_a_wide_one_inconclusive():
+def test_inside_a_narrow_interval_is_supported_inside_a_wide_one_consistent_not_confirmed():
     assert audit.judge_estimate(parse_printed("0.828"), estimate(0.83, 0.80, 0.86))[0] == SUPPORTED
     verdict, reason = audit.judge_estimate(parse_printed("0.960"), estimate(0.77, 0.31, 1.0))
-    assert verdict == INCONCLUSIVE and "too wide" in reason
+    assert verdict == CONSISTENT and "too wide" in reason
+
+
+@pytest.mark.parametrize("low, high, verdict", [
+    (0.2004, 0.368, CONSISTENT),     # the build's grokked accuracy at epoch 100 against "32%": holds it, reaches past
+    (0.165, 0.475, CONSISTENT),      # a wider interval never becomes support
+    (0.30, 0.34, SUPPORTED),         # within 32 % +- 10 % of it
+    (0.36, 0.40, CONTRADICTED),      # wholly outside
+])
+def test_supported_needs_the_whole_interval_within_the_tolerance(low, high, verdict):
+    got, reason = audit.judge_estimate(parse_printed("32%"), estimate((low + high) / 2, low, high, unit="share"))
+    assert got == verdict and "10 % of the claimed value" in reason
+
+
+def test_the_tolerance_is_the_printed_precision_or_the_margin_whichever_is_wider():
+    assert audit.tolerance("mean", parse_printed("5,545"), "epochs").size == pytest.approx(554.5)
+    assert audit.tolerance("mean", parse_printed("~8,000"), "epochs").size == pytest.approx(800)
+    assert audit.tolerance("exact", parse_printed("114"), "count").size == 0.5       # no margin on exact numbers
+    assert audit.tolerance("per-run", parse_printed("99.5%"), "share").size == pytest.approx(0.0005)
 
 
 def test_a_single_value_without_interval_is_compared_within_rounding():
@@ -81,28 +102,28 @@ def test_a_single_value_without_interval_is_compared_within_rounding():
 def test_a_claimed_mean_is_not_rejected_because_one_run_is_censored():
     """Four runs at 17-22k and one still short of the threshold at the cap fit a mean of 26,442."""
     q = runs([21_810, 17_170, 17_800, None, 22_450])
-    e = audit.mean_estimate(q)
+    e = audit.mean_estimate(q, confidence=0.95)
     assert e.bound == "lower" and e.value == pytest.approx(21_846)
     verdict, reason = audit.judge_estimate(parse_printed("26,442"), e)
-    assert verdict == INCONCLUSIVE and "open above" in reason
+    assert verdict == CONSISTENT and "open above" in reason
 
 
 def test_a_claimed_mean_below_the_restricted_mean_is_contradicted_even_with_censoring():
-    verdict, reason = audit.judge_estimate(parse_printed("5,545"), audit.mean_estimate(runs([21_810, 17_170, 17_800, None, 22_450])))
+    verdict, reason = audit.judge_estimate(parse_printed("5,545"), audit.mean_estimate(runs([21_810, 17_170, 17_800, None, 22_450]), confidence=0.95))
     assert verdict == CONTRADICTED and "lower bound" in reason
 
 
 def test_the_epoch_interval_of_skewed_runs_is_positive_not_a_truncated_symmetric_one():
-    e = audit.mean_estimate(runs([1980, 480, 430, 380, 550]))
+    e = audit.mean_estimate(runs([1980, 480, 430, 380, 550]), confidence=0.95)
     assert e.ci_low > 0 and e.ci_high > e.value > e.ci_low and e.method.startswith("log-normal")
 
 
 def test_sd_with_a_censored_run_is_a_lower_bound_and_cv_is_untestable():
     q = runs([21_810, 17_170, 17_800, None, 22_450])
-    sd = audit.spread_estimate(q)
+    sd = audit.spread_estimate(q, confidence=0.95)
     assert sd.bound == "lower" and sd.value > 2_103
     assert audit.judge_estimate(parse_printed("2,103"), sd)[0] == CONTRADICTED
-    assert audit.judge_estimate(parse_printed("8.0%"), audit.spread_estimate(q, cv=True))[0] == NOT_TESTABLE
+    assert audit.judge_estimate(parse_printed("8.0%"), audit.spread_estimate(q, cv=True, confidence=0.95))[0] == NOT_TESTABLE
 
 
 def test_reach_by_fails_for_a_run_censored_beyond_the_epoch_and_is_unknown_before_it():
@@ -122,20 +143,20 @@ def test_a_claim_about_some_runs_is_not_decided_by_another_run_being_censored():
     c = claim("g", "Grokked: 764 epochs", {"printed": "764", "kind": "mean",
                                           "of": {"quantity": "transfer", "column": "first {top}", "condition": "grokked"}})
     row = audit.audit(study(random_314=None), [c])[0]
-    assert row["verdict"] != CONTRADICTED and "censored" not in row["reason"]
+    assert row.verdict != CONTRADICTED and "censored" not in row.reason
     one = claim("s", "Seed 42 reached it by epoch 2,000", {"printed": "2,000", "kind": "per-run", "op": "reach_by",
                                                           "of": {"quantity": "transfer", "column": "first {top}",
                                                                  "condition": "grokked"}})
-    assert audit.audit(study(random_314=None), [one])[0]["verdict"] == SUPPORTED
+    assert audit.audit(study(random_314=None), [one])[0].verdict == SUPPORTED
 
 
 def test_the_speedup_row_carries_its_lower_bound():
     c = claim("speedup", "4.8x faster", {"printed": "4.8x", "kind": "ratio",
                                          "of": {"quantity": "speedup", "column": "first {top}", "numerator": "random",
                                                 "denominator": "grokked"}})
-    check = audit.audit(study(random_314=None), [c])[0]["checks"][0]
-    assert check["bound"] == "lower" and check["value"] > 4.8 and check["reproduced"].startswith(">= ")
-    assert check["verdict"] == CONTRADICTED
+    check = audit.audit(study(random_314=None), [c])[0].checks[0]
+    assert check.bound == "lower" and check.value > 4.8 and check.reproduced.startswith(">= ")
+    assert check.verdict == CONTRADICTED
 
 
 # ----------------------------------------------------------------------------- p-values and multiplicity
@@ -146,13 +167,13 @@ def test_a_p_claim_is_judged_on_the_family_corrected_p_not_the_raw_one():
     corrected = estimate(0.05, 0.01, 0.09, p=0.0004, p_holm=0.01, family_size=30, null=0.0)
     assert audit.judge_p_value(parse_printed("p = 0.024"), corrected, "<", ">")[0] == SUPPORTED
     verdict, reason = audit.judge_p_value(parse_printed("p < 0.001"), corrected, "<", ">")
-    assert verdict == INCONCLUSIVE and "not at the claimed" in reason and "family of 30 tests" in reason
+    assert verdict == CONSISTENT and "not below the claimed" in reason and "family of 30 tests" in reason
     assert audit.judge_p_value(parse_printed("p = 0.024"), corrected, "<", "<")[0] == CONTRADICTED
 
 
 def test_a_claimed_absence_of_difference_is_never_confirmed_by_a_non_significant_test():
     quiet = estimate(0.01, -0.2, 0.3, p=0.5, p_holm=1.0, family_size=30, null=0.0)
-    assert audit.judge_p_value(parse_printed("p = 0.72"), quiet, ">=", None)[0] == INCONCLUSIVE
+    assert audit.judge_p_value(parse_printed("p = 0.72"), quiet, ">=", None)[0] == CONSISTENT
     loud = estimate(0.3, 0.2, 0.4, p=1e-5, p_holm=1e-3, family_size=30, null=0.0)
     assert audit.judge_p_value(parse_printed("p = 0.72"), loud, ">=", None)[0] == CONTRADICTED
 
@@ -161,22 +182,31 @@ def test_family_tests_reach_the_audit_with_their_holm_p():
     c = claim("p", "Grokked faster (p < 0.001)", {"printed": "p < 0.001", "kind": "p-value", "op": "<", "direction": ">",
                                                  "of": {"quantity": "family_test", "test": "first {top}: random vs grokked"}})
     row = audit.audit(study(random_314=19_000), [c])[0]
-    assert "Holm-corrected over the family of" in row["reason"]
+    assert "Holm-corrected over the family of" in row.reason
+
+
+@pytest.mark.parametrize("p_holm, verdict", [(0.0153, CONSISTENT), (0.001, SUPPORTED), (0.2, CONTRADICTED)])
+def test_p_equals_and_p_less_than_are_judged_against_the_printed_level(p_holm, verdict):
+    """The build's convergence test: 'p = 0.003' was called supported at a Holm p of 0.0153."""
+    test = estimate(35.0, 14.4, 85.2, unit="ratio", p=p_holm / 30, p_holm=p_holm, family_size=30, null=1.0)
+    said = {wording: audit.judge_p_value(parse_printed(wording), test, "<", ">")[0]
+            for wording in ("p = 0.003", "p < 0.003")}
+    assert said == {"p = 0.003": verdict, "p < 0.003": verdict}
 
 
 # ----------------------------------------------------------------------------- one claim, one row, one verdict
 
 def test_a_claim_with_several_numbers_gets_one_verdict():
-    assert audit.combine([SUPPORTED, CONTRADICTED, INCONCLUSIVE]) == CONTRADICTED
+    assert audit.combine([SUPPORTED, CONTRADICTED, CONSISTENT]) == CONTRADICTED
     assert audit.combine([SUPPORTED, SUPPORTED]) == SUPPORTED
-    assert audit.combine([SUPPORTED, NOT_TESTABLE]) == INCONCLUSIVE
+    assert audit.combine([SUPPORTED, NOT_TESTABLE]) == CONSISTENT
     assert audit.combine([NOT_TESTABLE, NOT_TESTABLE]) == NOT_TESTABLE
     assert audit.combine([DEFINITIONAL, DEFINITIONAL]) == DEFINITIONAL
 
 
 def test_each_claim_is_one_entry_so_no_two_rows_of_one_quote_disagree():
     claims = audit.load_claims()
-    wordings = [audit._plain_text(w) for c in claims for w in [c.quote, *(t for _, t in c.also_in)]]
+    wordings = [audit.plain_text(w) for c in claims for w in [c.quote, *(t for _, t in c.also_in)]]
     assert len(wordings) == len(set(wordings)), "a wording is listed under two claims"
     assert len({c.id for c in claims}) == len(claims)
     assert {c.paper_section for c in claims} <= set(audit.PAPER_SECTIONS)
@@ -184,10 +214,10 @@ def test_each_claim_is_one_entry_so_no_two_rows_of_one_quote_disagree():
 
 @pytest.mark.skipif(not DESIGN_DOCUMENT.exists(), reason="../shared/spec/design-document.md is not beside the project")
 def test_every_quote_is_printed_in_the_design_document():
-    document = audit._plain_text(DESIGN_DOCUMENT.read_text())
+    document = audit.plain_text(DESIGN_DOCUMENT.read_text())
     for c in audit.load_claims():
         for wording in [c.quote, *(t for _, t in c.also_in)]:
-            assert audit._plain_text(wording) in document, f"{c.id}: {wording!r} is not in the design document"
+            assert audit.plain_text(wording) in document, f"{c.id}: {wording!r} is not in the design document"
 
 
 def test_a_bad_claims_file_is_one_clear_error(tmp_path):
@@ -198,8 +228,44 @@ def test_a_bad_claims_file_is_one_clear_error(tmp_path):
         audit.load_claims(bad)
     bad.write_text("- {id: x, quote: 'Speed 4.8x', section: S, paper_section: transfer,\n"
                    "   checks: [{printed: '4.8x', kind: guess, of: {quantity: speedup}}]}\n")
-    with pytest.raises(ValueError, match="kind must be one of"):
+    with pytest.raises(ValueError, match="field 'kind' must be one of"):
         audit.load_claims(bad)
+
+
+GROKKED_EPOCHS = {"quantity": "transfer", "column": "first {top}", "condition": "grokked"}
+
+
+def test_a_claim_about_seed_42_alone_is_judged_on_seed_42():
+    # The synthetic grokked runs: seed 42 at 1,980 epochs, the five seeds' mean about 764.
+    alone = claim("s42", "Grokked: 1,980 epochs", {"printed": "1,980", "kind": "mean", "seeds": (42,), "of": GROKKED_EPOCHS})
+    every = claim("all", "Grokked: 1,980 epochs", {"printed": "1,980", "kind": "mean", "of": GROKKED_EPOCHS})
+    row = audit.audit(study(random_314=19_000), [alone])[0]
+    assert row.verdict == SUPPORTED and row.checks[0].seeds == [42] and row.checks[0].value == 1980
+    assert row.reason.startswith("seed 42 alone:") and "[all seeds: 764" in row.reason
+    assert audit.audit(study(random_314=19_000), [every])[0].verdict == CONSISTENT   # the five runs' wide interval
+    other = claim("s7", "Grokked: 1,980 epochs", {"printed": "1,980", "kind": "mean", "seeds": (7,), "of": GROKKED_EPOCHS})
+    assert audit.audit(study(random_314=19_000), [other])[0].verdict == CONTRADICTED   # seed 7 took 480
+
+
+@pytest.mark.parametrize("check, field", [
+    ("{printed: '4.8x', kind: ratio, seed: 42, of: {quantity: speedup}}", "'seed'"),
+    ("{printed: '4.8x', kind: ratio, of: {quantity: transfer, column: x, seed: 42}}", "'of.seed'"),
+    ("{printed: '4.8x', kind: ratio, seeds: 42, of: {quantity: transfer, column: x}}", "'seeds'"),
+    ("{printed: '4.8x', kind: p-value, op: '<', seeds: [42], of: {quantity: family_test, test: t}}", "'seeds'"),
+    ("{printed: '4.8x', kind: ratio, of: {quantity: guess}}", "'of.quantity'"),
+])
+def test_a_malformed_claim_is_one_error_naming_the_claim_and_the_field(tmp_path, check, field):
+    bad = tmp_path / "claims.yaml"
+    bad.write_text(f"- {{id: x, quote: 'Speed 4.8x', section: S, paper_section: transfer,\n   checks: [{check}]}}\n")
+    with pytest.raises(ClaimError, match=rf"claims\.yaml, claim 'x'.*{re.escape(field)}"):
+        audit.load_claims(bad)
+
+
+def test_a_check_that_fails_while_evaluated_names_its_claim():
+    broken = audit.Claim("b", "q", "S", "transfer", (audit.Check("1", "mean", {"quantity": "transfer", "column": "x",
+                                                                              "nonsense": 1}),))
+    with pytest.raises(ClaimError, match="claim 'b', check '1'"):
+        audit.audit(study(random_314=19_000), [broken])
 
 
 # ----------------------------------------------------------------------------- sensitivity
@@ -210,9 +276,9 @@ def test_a_verdict_that_rests_on_a_non_converged_run_names_it():
                "of": {"quantity": "retention", "column": "transfer_acc_test", "role": "transfer"}},
               paper_section="retention")
     row = audit.audit(study(random_314=None), [c])[0]
-    assert row["verdict"] == CONTRADICTED and row["without_nonconverged"] == SUPPORTED
-    assert row["depends_on"] == ["random seed 314"] and "without it the data say supported" in row["reason"]
-    assert audit.audit(study(random_314=19_000), [c])[0]["depends_on"] == []
+    assert row.verdict == CONTRADICTED and row.without_nonconverged == SUPPORTED
+    assert row.depends_on == ["random seed 314"] and "without it the data say supported" in row.reason
+    assert audit.audit(study(random_314=19_000), [c])[0].depends_on == []
 
 
 def test_counts_keep_data_verdicts_and_document_inconsistencies_apart():
@@ -224,9 +290,9 @@ def test_counts_keep_data_verdicts_and_document_inconsistencies_apart():
               claim("hw", "A100", untestable="hardware", paper_section="resources")]
     rows = audit.audit(study(random_314=19_000), claims)
     counts = audit.verdict_counts(rows)
-    assert [r["verdict"] for r in rows] == [INCONSISTENT, DEFINITIONAL, NOT_TESTABLE]
+    assert [r.verdict for r in rows] == [INCONSISTENT, DEFINITIONAL, NOT_TESTABLE]
     assert counts[INCONSISTENT] == counts[DEFINITIONAL] == counts[NOT_TESTABLE] == 1
-    assert sum(counts[c] for c in audit.CATEGORIES) == counts["total"] == 3
+    assert sum(counts[c] for c in CATEGORIES) == counts["total"] == 3
     assert counts["inconsistent, by what the data say"][CONTRADICTED] == 1
 
 
@@ -255,14 +321,14 @@ def test_every_committed_claim_row_has_a_reproduced_value_or_says_why_not():
 
 def test_the_committed_counts_add_up():
     counts = COMMITTED.audit.counts
-    assert sum(counts.of(c) for c in audit.CATEGORIES) == counts.total == len(audit.load_claims())
+    assert sum(counts.of(c) for c in CATEGORIES) == counts.total == len(audit.load_claims())
     assert not re.search(r"\bnot supported\b", json.dumps(contract.plain(counts)))
 
 
 def test_every_family_test_a_claim_names_is_one_the_family_computes():
     # Claims name family tests by id (data in claims.yaml); the family builds its ids with
     # contract.family_test_id: a renamed quantity must fail here, not leave a claim untestable.
-    family = set(inference.family(study())["test"])
+    family = set(inference.family(study(), 0.95)["test"])
     named = [(c.id, test.replace("{top}", "99.9%"))
              for c in audit.load_claims() for check in c.checks if check.of["quantity"] in ("family_test", "correlation")
              for test in (check.of["test"], *check.also)]

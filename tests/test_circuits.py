@@ -73,7 +73,7 @@ def test_key_freqs_column_lists_the_frequencies_with_min_neurons(analysed):
 
 def test_summaries_and_method_comparison(analysed):
     _, _, neuron, document = analysed
-    summary = circuits.summary_by_model(neuron, ["mean frac", "jaccard"])
+    summary = circuits.summary_by_model(neuron, ["mean frac", "jaccard"], confidence=0.95, n_boot=100)
     assert set(summary["model"]) == set(circuits.MODEL_ORDER)
     assert "grokked_source" not in set(summary.loc[summary["quantity"] == "jaccard", "model"])
     assert (summary["n"] == 2).all()
@@ -127,11 +127,14 @@ def test_attention_table_rows_sum_to_one(analysed):
 
 
 def attention_rows(weights_by_model):
-    """A hand-built attention table: {model: [(seed, a, b, =), ...]}, heads numbered per seed."""
+    """A hand-built attention table: {model: [(seed, a, b, =), ...]}, heads numbered per seed; every
+    input gives a head its mean weights (per-input sd 0), except that a head's weight on a varies
+    by 0.1 across inputs (sd a 0.1; its smallest weight on its own position is 0.05 below the mean)."""
     rows = []
     for model, heads in weights_by_model.items():
         for i, (seed, a, b, eq) in enumerate(heads):
-            rows.append({"seed": seed, "model": model, "head": i % 2, "a": a, "b": b, "=": eq})
+            rows.append({"seed": seed, "model": model, "head": i % 2, "a": a, "b": b, "=": eq,
+                         "sd a": 0.1, "sd b": 0.0, "sd =": 0.0, "min weight": max(a, b, eq) - 0.05})
     table = pd.DataFrame(rows)
     table["most attended"] = table[["a", "b", "="]].idxmax(axis=1)
     table["weight"] = table[["a", "b", "="]].max(axis=1)
@@ -149,6 +152,9 @@ def test_attention_summary_counts_focused_heads():
     g = summary.loc["grokked"]
     assert (g["seeds"], g["heads"], g["on a"], g["on b"], g["on ="], g["spread"]) == (2, 4, 2, 1, 0, 1)
     assert g["mean a"] == pytest.approx((0.98 + 0.02 + focus + 0.5) / 4)
+    # for every input: the 0.98 and 0.97 heads (not the one at the threshold, whose inputs dip below it)
+    assert g["on one operand for every input"] == 2 and g["smallest min weight"] == pytest.approx(0.45)
+    assert g["sd a, lowest"] == g["sd a, highest"] == pytest.approx(0.1)
     r = summary.loc["random"]
     assert (r["on ="], r["spread"]) == (1, 1)
     with pytest.raises(ValueError, match="columns"):
@@ -267,7 +273,7 @@ def test_circuit_numbers_keys(analysed):
     models, _, neuron, document = analysed
     weights = circuits.weight_change_table([m for m in models if m.role == "transfer"])
     attention = circuits.attention_table(models, SMALL)
-    params = {"p": SMALL.p, "min_neuron_count": MIN, "seeds": [1, 2]}
+    params = {"p": SMALL.p, "min_neuron_count": MIN, "seeds": [1, 2], "confidence": 0.95, "n_bootstrap": 100}
     numbers = circuits.circuit_numbers(neuron, document, weights, attention, params, CONDITIONS)
     for method in (numbers.neuron, numbers.document):
         assert method.mean_frac["grokked"].n == 2
@@ -279,6 +285,8 @@ def test_circuit_numbers_keys(analysed):
     assert set(numbers.attention["random"]) == {1, 2} and set(numbers.attention["random"][2]) == {0, 1}
     summary = numbers.attention_summary["random"]
     assert summary.on_one_operand == summary.on_a + summary.on_b <= summary.heads
+    assert summary.on_one_operand_every_input <= summary.on_one_operand
+    assert 0 <= summary.sd_a_lowest <= summary.sd_a_highest <= 0.5 and 0 <= summary.smallest_min_weight <= 1
     assert numbers.attention_focus_threshold == circuits.FOCUSED_ATTENTION
     reuse = numbers.frequency_reuse
     assert list(reuse) == [m for m in circuits.MODEL_ORDER if m != "grokked_source"]

@@ -39,7 +39,7 @@ class Demo(Numbers):
 
 def demo(**changes) -> Demo:
     values = dict(n=np.int64(3), share=np.float64(0.25), by_seed={42: Inner(float("nan"), np.bool_(True))},
-                  summary=contract.described(stats.describe([100, 120, None], labels=[1, 2, 3])),
+                  summary=contract.described(stats.describe([100, 120, None], labels=[1, 2, 3], confidence=0.95, n_boot=1000)),
                   labels=(7, "random/314"), note=None)
     return Demo(**{**values, **changes})
 
@@ -117,12 +117,13 @@ def test_the_family_reads_by_its_parts():
         "b": "grokked", "effect": "ratio", "estimate": 30.0, "ci_low": 15.0, "ci_high": 60.0, "n": 5, "null": 1.0,
         "bound": None, "p": 1e-4, "p_rank": math.nan, "note": "", "method": "paired t on log ratios",
         "p_welch_log": 1e-3, "p_welch": 1e-2, "p_holm": 1e-3, "confidence": 0.95, "p_welch_log_holm": 1e-2,
-        "p_welch_holm": 0.1})
+        "p_welch_holm": 0.1, "data": "0123456789abcdef"})
     assert row.p_rank is None
     family = {row.test: row}
     statistics = contract.Statistics(
         n_seeds=5, n_runs=20, cap=30_000, confidence=0.95, conditions=["grokked", "random"], summary={},
         time_to_threshold={}, family=family, family_size=1, family_parts={"pairwise": 1}, family_without_nonconverged=family,
+        secondary={},
         nonconverged=[], speedups={}, normality={}, outliers={}, max_abs_z_bound={5: 1.79}, censored={})
     assert Results.of(statistics).statistics.test("first 99.9%", "random", "grokked").estimate == 30.0
     with pytest.raises(KeyError, match=r"no test 'first 99.9%: random vs memorized'.*random vs grokked"):

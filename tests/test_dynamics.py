@@ -26,7 +26,7 @@ def test_never_reached_is_none_and_summary_counts_it():
     runs = [SimpleNamespace(seed=s, condition="random", curve=curve([0.0, 0.1 * s, 0.2])) for s in (1, 2, 3)]
     t = dynamics.dynamics_table(runs, early_epochs=10, late_epochs=10, collapse_drop=0.05, threshold=0.999)
     assert t["jump into 99.9%"].isna().all()
-    s = dynamics.condition_summary(t, ["random"], 0.999, n_boot=100)["random"]
+    s = dynamics.condition_summary(t, ["random"], 0.999, 0.95, n_boot=100)["random"]
     assert s.jump_into_threshold.n_reached == 0 and s.jump_into_threshold.n_total == 3
     assert s.runs_with_a_collapse == 0
     frame = dynamics.summary_frame({"random": s}, 0.999)
@@ -45,8 +45,8 @@ def test_max_abs_z_bound_and_outliers():
 def test_spearman_over_runs_with_censored_at_cap():
     x = [0.9, 0.5, 0.1, 0.0]
     y = [100, 200, 300, None]
-    left_out = multiseed.run_correlation(x, y)
+    left_out = multiseed.run_correlation(x, y, confidence=0.95)
     assert left_out["n"] == 3 and left_out["censored"] == [3]
-    at_cap = multiseed.run_correlation(x, y, cap=1000)
+    at_cap = multiseed.run_correlation(x, y, cap=1000, confidence=0.95)
     assert at_cap["n"] == 4 and at_cap["rho"] == pytest.approx(-1.0)
 

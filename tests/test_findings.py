@@ -39,6 +39,21 @@ def test_circuit_and_correlation_values():
     assert values.reuse_by_condition(R).startswith("grokked: 20 of 20") and "; random: 5 of 20" in values.reuse_by_condition(R)
     assert values.rho(R) == "-0.90 (95 % CI -1.00 to -0.80)"
     assert values.within_rhos(R) == "grokked -0.30, memorized -0.30, memorized-fixed -0.30 and random -0.30"
+    assert values.within_text(study(within_p=0.44)) == (
+        "mean within-condition rho -0.40, Holm-corrected p = 0.44 (uncorrected p = 0.044)")
+    assert values.attention_every_input(R, "grokked") == "20 of 20 heads" and values.attention_lowest(R, "grokked") == "0.95"
+    assert values.attention_sd(R, "grokked_source") == "0.05–0.25"
+    assert values.relative_change(R, "grokked") == "0.6–1.6×"           # biases and undefined entries left out
+    assert values.shared(R, "grokked") == "20 of 20"
+
+
+def test_the_censored_run_after_its_loss_peak_and_the_runs_after_convergence():
+    R = study()
+    assert values.censored_progress(R) == ("random seed 314: test loss 34.1 → 25.8 and test accuracy 0.07 % → 0.60 % "
+                                           "from epoch 2,000 (its highest test loss) to 30,000")
+    assert values.after_convergence(R, "grokked") == "29,000–29,000"
+    assert values.after_convergence(R, "random") == "29,000–29,000"       # the censored run left out
+    assert "107,791 epochs" in values.original_source(R)
 
 
 def test_the_tests_that_change_significance_without_the_nonconverged_runs_are_named():
@@ -53,6 +68,7 @@ def test_the_tests_that_change_significance_without_the_nonconverged_runs_are_na
 def test_the_rank_test_floors_follow_the_number_of_seeds(n, wilcoxon, mann_whitney):
     R = study(n_seeds=n)
     assert (values.wilcoxon_floor(R), values.mann_whitney_floor(R)) == (wilcoxon, mann_whitney)
+    assert values.mann_whitney_floor_after_holm(study(n_seeds=5)) == "0.24"   # 0.0079 x 30 tests
 
 
 def test_the_audit_values_read_the_claims_and_their_paper_section():
@@ -60,8 +76,8 @@ def test_the_audit_values_read_the_claims_and_their_paper_section():
     assert values.claims_in(R, "transfer") == "4 claims, of which 3 contradicted by the data and 1 inconsistent within the document"
     assert values.claims_in(R, "agreement") == "none"
     assert values.verdicts(R) == "3 contradicted by the data and 1 inconsistent within the document"
-    assert values.family_parts(R) == ("30 comparisons of pairs of conditions, 8 retention tests, 5 correlations and "
-                                      "14 frequency-reuse tests")
+    assert values.family_parts(R) == ("18 comparisons of pairs of conditions, 2 correlation tests and "
+                                      "10 frequency-reuse tests")
     assert values.claimed(R, "speedup-grokked") == "4.8x"
     assert values.jumps(R).startswith("5,545 (grokked: a jump of 30.0 %), 6,292")
 
@@ -84,9 +100,17 @@ def test_every_guard_of_the_paper_passes_on_data_that_say_what_it_says():
     guard.reuses(R, "grokked")
     guard.does_not_reuse(R, "random")
     guard.subset_of_source(R, "grokked")
-    guard.pooled_not_within(R)
-    guard.rank_tests_cannot_reach(R)
+    guard.pooled_significant_within_not(R)
+    guard.all_within_negative(R)
+    guard.paired_rank_test_cannot_reach(R)
+    guard.unpaired_rank_test_only_before_correction(R)
     guard.some_nonconverged(R)
+    guard.attention_rewritten(R, "grokked")
+    guard.censored_still_improving(R)
+    guard.still_significant_without_nonconverged(R, "grokked")
+    with_matching = study(random_matching_p=0.125)
+    guard.own_seed_ahead(with_matching, "random")
+    guard.not_closer_to_own_seed(with_matching, "random")
 
 
 # ----------------------------------------------------------------------------- guards: contradicting data raise
@@ -98,7 +122,7 @@ def test_faster_raises_with_the_numbers_when_grokked_is_not_faster():
 
 
 def test_faster_significantly_needs_the_holm_p_but_faster_alone_does_not():
-    with pytest.raises(SentenceContradicted, match=r"Holm-corrected p = 0.2 over 57 tests.*needs Holm p below 0.05"):
+    with pytest.raises(SentenceContradicted, match=r"Holm-corrected p = 0.2 over 30 tests.*needs Holm p below 0.05"):
         guard.faster(study(p_holm=0.2), "grokked")
     guard.faster(study(p_holm=0.2), "grokked", significant=False)
     with pytest.raises(SentenceContradicted, match="not significantly faster"):
@@ -117,10 +141,20 @@ def test_retention_reuse_and_subset_guards_raise_on_contradicting_data():
 
 
 def test_statistics_guards_raise_on_contradicting_data():
-    with pytest.raises(SentenceContradicted, match="grokked Holm p 0.01"):
-        guard.pooled_not_within(study(within_p=0.01))
+    with pytest.raises(SentenceContradicted, match="mean within-condition rho -0.40, Holm-corrected p = 0.01"):
+        guard.pooled_significant_within_not(study(within_p=0.01))
     with pytest.raises(SentenceContradicted, match="with 7 seeds the signed-rank test reaches p = 0.016"):
-        guard.rank_tests_cannot_reach(study(n_seeds=7))
+        guard.paired_rank_test_cannot_reach(study(n_seeds=7))
+    with pytest.raises(SentenceContradicted, match="smallest p 0.1, after Holm over 30 tests 1"):
+        guard.unpaired_rank_test_only_before_correction(study(n_seeds=3))   # 0.1: not even before the correction
+    R = study()
+    test = "first 99.9%: random vs grokked"
+    without = {**R.statistics.family_without_nonconverged,
+               test: dataclasses.replace(R.statistics.family_without_nonconverged[test], p_holm=0.061)}
+    lost = Results.of(R.transfer, dataclasses.replace(R.statistics, family_without_nonconverged=without),
+                      params=R.params("02-transfer"))
+    with pytest.raises(SentenceContradicted, match="Holm-corrected p without them 0.061"):
+        guard.still_significant_without_nonconverged(lost, "grokked")
     with pytest.raises(SentenceContradicted, match="every transfer run reached it"):
         guard.some_censored(study(censored=False))
     with pytest.raises(SentenceContradicted, match="every run reached"):
@@ -153,9 +187,13 @@ def test_a_strict_build_fails_on_a_contradicted_sentence_a_lenient_one_marks_it(
 
 
 
-def test_the_own_seed_clause_follows_the_seed_matching_test():
-    tilted = values.own_seed_clause(study(random_matching_p=0.0083), "random")
-    assert tilted.startswith("but more with its own seed's grokked source than with other seeds'")
-    assert values.own_seed_clause(study(random_matching_p=0.4), "random") == (
-        "and no more with its own seed's grokked source than with other seeds'")
-    assert "no seed matching" in values.own_seed_clause(study(), "random")
+def test_circuit_guards_raise_on_contradicting_data():
+    with pytest.raises(SentenceContradicted, match="grokked: 12 of 20 heads"):
+        guard.attention_rewritten(study(rewritten=False), "grokked")
+    with pytest.raises(SentenceContradicted, match="test loss 34.1 → 40.0"):
+        guard.censored_still_improving(study(still_improving=False))
+    with pytest.raises(SentenceContradicted, match="the own-seed mean above"):
+        guard.own_seed_ahead(study(random_matching_p=0.125, own_ahead=False), "random")
+    with pytest.raises(SentenceContradicted, match="Holm-corrected p = 0.01"):
+        guard.not_closer_to_own_seed(study(random_matching_p=0.01), "random")
+    assert values.road_holm(study(random_matching_p=0.125), "random") == "p = 0.12"

@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
+from committed import COMMITTED
 from grokpaper.analysis import stats
 from grokpaper.paper import inference
-from grokpaper.paper.evidence import RunId
+from grokpaper.paper.contract import FIRST, SUSTAINED
+from grokpaper.paper.evidence import Evidence, RunId
 from synthetic_study import CAP, study
 
 
@@ -20,7 +22,7 @@ def test_pairs_put_the_later_condition_first_so_ratios_are_speedups():
 
 def test_the_paired_ratio_is_the_geometric_mean_of_per_seed_ratios():
     ev = study(random_314=19_000)
-    r = inference.paired_ratio(ev, "first 99.9%", "random", "grokked")
+    r = inference.paired_ratio(ev, "first 99.9%", "random", "grokked", 0.95)
     random, grokked = [21810, 17170, 17800, 19000, 22450], [1980, 480, 430, 380, 550]
     logs = np.log(np.array(random) / np.array(grokked))
     assert r["geometric_mean"] == pytest.approx(math.exp(logs.mean()))
@@ -29,14 +31,14 @@ def test_the_paired_ratio_is_the_geometric_mean_of_per_seed_ratios():
 
 
 def test_a_censored_numerator_enters_at_the_cap_as_a_lower_bound():
-    r = inference.paired_ratio(study(random_314=None), "first 99.9%", "random", "grokked")
+    r = inference.paired_ratio(study(random_314=None), "first 99.9%", "random", "grokked", 0.95)
     assert r["bound"] == "lower" and r["n_pairs"] == 5
     assert any(p["ratio"] == pytest.approx(CAP / 380) for p in r["pairs"])
 
 
 def test_holm_runs_over_the_whole_family():
-    family = inference.family(study(random_314=19_000))
-    assert set(family["group"]) == {"pairwise", "retention", "correlation", "frequency"}
+    family = inference.family(study(random_314=19_000), 0.95)
+    assert set(family["group"]) == {"pairwise", "correlation", "frequency"}
     defined = family["p"].notna()
     assert np.allclose(family.loc[defined, "p_holm"], stats.holm(family.loc[defined, "p"]))
     assert inference.family_size(family) == int(defined.sum())
@@ -48,7 +50,8 @@ def test_holm_runs_over_the_whole_family():
 
 
 def test_paired_differences_of_accuracies():
-    r = inference.paired_difference(study(random_314=19_000), "transfers", "test acc at 100", "grokked", "random")
+    r = inference.paired_difference(study(random_314=19_000), "transfers", "test acc at 100", "grokked", "random",
+                                    0.95)
     assert r["n"] == 5 and r["mean"] > 0 and r["ci_low"] < r["mean"] < r["ci_high"] and r["p"] < 0.05
 
 
@@ -73,3 +76,67 @@ def test_a_chapter_without_results_is_named():
 
 def test_run_ids_read_as_prose():
     assert str(RunId("random", 314)) == "random seed 314"
+
+
+# ----------------------------------------------------------------------------- one test per question
+
+def _repeated(family) -> list[list[str]]:
+    return [list(rows["test"]) for _, rows in family.groupby("data") if len(rows) > 1]
+
+
+def test_the_committed_family_has_no_two_tests_on_the_same_data():
+    family = inference.family(Evidence.from_results(COMMITTED), COMMITTED.statistics.confidence)
+    assert _repeated(family) == []
+    assert not family["quantity"].str.contains("addition accuracy|sustained").any()   # fixed by construction; secondary
+
+
+def test_the_same_data_check_catches_first_and_sustained_tests_of_one_question():
+    # In the synthetic runs first and sustained epochs coincide, as they do for most runs of the build:
+    # putting both in one family tests the same data twice, and the check must say so.
+    both = inference.pairwise(study(random_314=19_000), confidence=0.95, kinds=(FIRST, SUSTAINED))
+    assert ["first 99.9%: random vs grokked", "sustained 99.9%: random vs grokked"] in _repeated(both)
+
+
+def test_secondary_results_stay_outside_the_correction():
+    ev = study(random_314=19_000)
+    family, secondary = inference.family(ev, 0.95), inference.secondary(ev, 0.95)
+    assert not set(family["test"]) & set(secondary["test"])
+    assert secondary["p_holm"].isna().all() and secondary["p"].notna().any()
+    assert {"sustained 99.9%: random vs grokked", "test acc at 100 vs first 99.9%: grokked"} <= set(secondary["test"])
+
+
+def test_the_within_condition_relation_is_one_stratified_test():
+    family = inference.family(study(random_314=19_000), 0.95)
+    rows = family[family["group"] == "correlation"]
+    assert list(rows["a"]) == ["all runs", inference.WITHIN]
+
+
+# ----------------------------------------------------------------------------- stratified permutation test
+
+def test_a_relation_only_between_strata_is_not_a_relation_within_them():
+    # Two strata far apart: pooled, x and y rise together; within each, they are unrelated.
+    rng = np.random.default_rng(1)
+    x = np.r_[rng.normal(0, 1, 8), rng.normal(10, 1, 8)]
+    y = np.r_[rng.normal(0, 1, 8), rng.normal(10, 1, 8)]
+    strata = ["a"] * 8 + ["b"] * 8
+    assert stats.spearman(list(x), list(y))["p"] < 0.01
+    r = stats.stratified_permutation_spearman(x, y, strata, n_permutations=4000)
+    assert r["p"] > 0.05 and r["strata"] == ["a", "b"]
+
+
+def test_a_relation_within_every_stratum_is_found():
+    x = np.r_[np.arange(6), np.arange(6) + 100]
+    y = np.r_[-np.arange(6), 50 - np.arange(6)]
+    r = stats.stratified_permutation_spearman(x, y, ["a"] * 6 + ["b"] * 6, n_permutations=4000)
+    assert r["statistic"] == pytest.approx(-1.0) and r["p"] < 0.01
+    assert r["rho_by_stratum"] == {"a": pytest.approx(-1.0), "b": pytest.approx(-1.0)}
+
+
+def test_the_permutation_p_is_seeded_and_exact_for_one_stratum():
+    x, y = [1, 2, 3, 4], [2, 1, 4, 3]
+    a = stats.stratified_permutation_spearman(x, y, ["s"] * 4, n_permutations=20_000, seed=3)
+    assert a == stats.stratified_permutation_spearman(x, y, ["s"] * 4, n_permutations=20_000, seed=3)
+    # all 24 orders of x: |rho| >= 0.6 for 10 of them
+    assert a["p"] == pytest.approx(10 / 24, abs=0.015)
+    with pytest.raises(ValueError, match="same length"):
+        stats.stratified_permutation_spearman([1, 2], [1], ["s", "s"], n_permutations=10)

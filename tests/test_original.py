@@ -82,7 +82,7 @@ def test_yaml_matches_the_reference_notes(run):
 
 def test_the_original_means_recompute_from_its_per_seed_epochs(run):
     table = pd.DataFrame({"seed": [42], "condition": ["grokked"], "first 99.9%": [500.0], "final test acc": [1.0]})
-    numbers = O.comparison_numbers(table, 30000, run)
+    numbers = O.comparison_numbers(table, 30000, 0.95, run)
     assert list(numbers["conditions"]) == ["grokked"]
     for condition in O.ORIGINAL_CONDITIONS:
         epochs = run.epochs(condition)
@@ -104,7 +104,7 @@ def test_every_condition_of_ours_has_an_original_counterpart():
 # ----------------------------------------------------------------------------- comparison
 
 def test_comparison_table_with_a_censored_run_and_a_missing_condition(run):
-    table = O.comparison_table(TRANSFER, CAP, run)
+    table = O.comparison_table(TRANSFER, CAP, 0.95, run)
     assert list(zip(table["condition"], table["study"])) == [
         ("grokked", "original"), ("grokked", "this rerun"), ("memorized", "original"),
         ("random", "original"), ("random", "this rerun")]
@@ -114,13 +114,13 @@ def test_comparison_table_with_a_censored_run_and_a_missing_condition(run):
     assert ours.loc["random", epochs] == "1: 450; 2: never by 600"
     assert ours.loc["random", "median"] == "450 (2 runs, 1 never)"             # Kaplan-Meier: first S <= 0.5
     assert ours.loc["grokked", "median"] == "80 (2 runs)"
-    assert ours.loc["random", "mean of runs that reached it"] == "450 (all 2 seeds; 2 never, left out)"
+    assert ours.loc["random", "mean of runs that reached it"] == "450 (n = 1 of 2; 2 never, left out; restricted mean to the cap ≥ 525)"
     assert ours.loc["random", "final test acc (seed: acc)"] == "1: 1; 2: 0.25"
     theirs = table[table["study"] == "original"].set_index("condition")
     assert theirs.loc["random", epochs].split("; ")[3] == f"456: never by {run.cap('random'):,}"
-    assert theirs.loc["grokked", "mean of runs that reached it"] == "2,467 (seeds 42, 789, 1024, 456)"
+    assert theirs.loc["grokked", "mean of runs that reached it"] == "2,467 (n = 4 of 5: seeds 42, 789, 1024, 456)"
 
-    numbers = O.comparison_numbers(TRANSFER, CAP, run)
+    numbers = O.comparison_numbers(TRANSFER, CAP, 0.95, run)
     assert list(numbers["conditions"]) == ["grokked", "random"]
     random = numbers["conditions"]["random"]
     assert random["ours_median"]["median"] == 450 and random["ours_median"]["never"] == [2]
@@ -130,7 +130,7 @@ def test_comparison_table_with_a_censored_run_and_a_missing_condition(run):
     assert numbers["conditions"]["grokked"]["original_mean"]["mean"] == 2467.0
 
     never = TRANSFER.assign(**{"first 99.9%": [120.0, 80.0, None, None]})
-    ours = O.comparison_table(never, CAP, run).set_index(["condition", "study"])
+    ours = O.comparison_table(never, CAP, 0.95, run).set_index(["condition", "study"])
     assert ours.loc[("random", "this rerun"), "median"] == "beyond the cap (2 of 2 never)"
     assert ours.loc[("random", "this rerun"), "mean of runs that reached it"] == "none reached it"
 
@@ -138,10 +138,10 @@ def test_comparison_table_with_a_censored_run_and_a_missing_condition(run):
 def test_memorized_fixed_is_compared_with_the_original_memorized(run):
     both = pd.concat([TRANSFER, TRANSFER.assign(condition=["memorized", "memorized", "memorized-fixed",
                                                            "memorized-fixed"])])
-    table = O.comparison_table(both, CAP, run)
+    table = O.comparison_table(both, CAP, 0.95, run)
     assert list(table["condition"][2:5]) == ["memorized", "memorized-fixed", "memorized"]
     assert list(table["study"][2:5]) == ["original", "this rerun", "this rerun"]
-    numbers = O.comparison_numbers(both, CAP, run)
+    numbers = O.comparison_numbers(both, CAP, 0.95, run)
     assert numbers["conditions"]["memorized-fixed"]["original_condition"] == "memorized"
 
 
@@ -156,7 +156,7 @@ def test_memorized_fixed_is_compared_with_the_original_memorized(run):
 ])
 def test_comparison_rejects_bad_input(run, table, cap, match):
     with pytest.raises(ValueError, match=match):
-        O.comparison_table(table, cap, run)
+        O.comparison_table(table, cap, 0.95, run)
 
 
 def test_protocol_differences_state_both_protocols(run):

@@ -50,7 +50,7 @@ def test_paper_profile_has_the_documented_values():
     assert s["thresholds"] == [0.9, 0.95, 0.99, 0.999]
     assert {c: section.as_dict() for c, section in prof.chapters.items()} == {
                             "05-circuits": {"min_neuron_count": 5},
-                             "06-statistics": {"confidence": 0.95, "n_bootstrap": 10000, "outlier_z": 2.0},
+                             "06-statistics": {"outlier_z": 2.0},
                              "07-dynamics": {"early_epochs": 100, "late_epochs": 1000, "collapse_drop": 0.05}}
 
 
@@ -78,7 +78,7 @@ def test_every_profile_file_starts_with_a_comment():
     (lambda d: d["study"].update(lr=0), "study.lr", "> 0"),
     (lambda d: d["study"].update(thresholds=[0.5, 1.5]), "study.thresholds", "(0, 1]"),
     (lambda d: d["study"].update(grokked_hold_epochs=None), "study.grokked_hold_epochs", ">= 0"),
-    (lambda d: d["chapters"]["06-statistics"].update(n_bootstrap=10), "chapters.06-statistics.n_bootstrap", ">= 100"),
+    (lambda d: d["study"].update(n_bootstrap=10), "study.n_bootstrap", ">= 100"),
 ])
 def test_bad_value_names_file_key_value_and_allowed(tmp_path, edit, key, allowed):
     path = write_profile(tmp_path, edit)
@@ -154,7 +154,7 @@ def test_resolve_in_notebook_reads_profile_and_injected_values(monkeypatch):
 
 @pytest.mark.parametrize("injected, message", [
     ({"confidence": 1.5}, r"papermill parameter confidence=1\.5 \(profile .*smoke\.yaml\): confidence = 1\.5 is not "
-                          r"allowed; allowed: a number in \(0, 1\) \(confidence level of intervals\)"),
+                          r"allowed; allowed: a number in \(0, 1\) \(confidence level of every interval, caption and audit verdict\)"),
     ({"seeds": "[3, 3]"}, r"seeds = \[3, 3\] is not allowed; allowed: a non-empty list of distinct integers >= 0"),
     ({"transfer_task": "sub"}, r"transfer_task = 'sub' is not allowed; allowed: one of add, subtract, multiply, divide"),
     ({"min_neuron_count": 3}, r"chapter 06-statistics takes no parameter 'min_neuron_count'; allowed keys: p, seeds"),
@@ -280,3 +280,36 @@ def test_every_chapter_has_the_same_short_parameters_cell():
     (cell,) = set(cells.values())
     assigned = [t.id for node in ast.parse(cell).body for t in node.targets]
     assert assigned == ["profile"] and len(cell.splitlines()) <= 4
+
+
+# ----------------------------------------------------------------------------- one confidence level
+
+def test_no_caption_and_no_signature_fixes_a_confidence_level():
+    """The level reaches every interval from ``study.confidence``: a caption names it with the
+    placeholder the runner fills, and no function of the package defaults to one."""
+    import ast
+    import re
+
+    hard_coded = re.compile(r"\b\d{2}(\.\d+)? ?% (t-)?(interval|CI|confidence)")
+    for chapter in sorted((ROOT / "chapters").glob("*.py")):
+        for line in chapter.read_text().splitlines():
+            if line.startswith(("#| fig-cap:", "#| tbl-cap:")):
+                assert not hard_coded.search(line), f"{chapter.name}: a caption fixes the level: {line[:120]}"
+    for module in sorted((ROOT / "grokpaper").rglob("*.py")):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                args = node.args
+                positional = args.posonlyargs + args.args
+                defaults = dict(zip([a.arg for a in positional][len(positional) - len(args.defaults):], args.defaults))
+                defaults.update({a.arg: d for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None})
+                assert not {"confidence", "n_boot", "n_bootstrap"} & set(defaults), \
+                    f"{module.relative_to(ROOT)}: {node.name} gives a default level or resample count"
+
+
+def test_the_runner_fills_the_level_into_captions():
+    from grokpaper.builder.plan import fill_captions
+
+    source = '#| label: tbl-x\n#| tbl-cap: "Means with t-intervals at the study\'s {level}."\nprint("{level}")\n'
+    filled = fill_captions(source, {"confidence": 0.99})
+    assert "at the study's 99 % confidence level." in filled
+    assert filled.endswith('print("{level}")\n')          # code is never touched

@@ -32,9 +32,9 @@ JUMPS = pd.DataFrame({"condition": ["grokked", "grokked", "random"], "largest ju
 RUNS = pd.DataFrame({"condition": ["grokked"] * 3 + ["random"] * 3,
                      "epochs": [500.0, 700.0, None, 2000.0, 2500.0, 3100.0]})
 KM_CAP = 30000
-SURVIVAL = {"grokked": V.kaplan_meier([500, 700, 400, 900], cap=KM_CAP),
-            "memorized-fixed": V.kaplan_meier([5000, 7000, None], cap=KM_CAP),
-            "random": V.kaplan_meier([21810, 17170, 17800, None, 22450], cap=KM_CAP)}
+SURVIVAL = {"grokked": V.kaplan_meier([500, 700, 400, 900], cap=KM_CAP, confidence=0.95),
+            "memorized-fixed": V.kaplan_meier([5000, 7000, None], cap=KM_CAP, confidence=0.95),
+            "random": V.kaplan_meier([21810, 17170, 17800, None, 22450], cap=KM_CAP, confidence=0.95)}
 ATTENTION = pd.DataFrame([{"seed": seed, "model": model, "head": head, "a": a, "b": 0.9 - a, "=": 0.1}
                           for seed in (1, 2) for model in ("grokked", "random")
                           for head, a in enumerate((0.85, 0.45))])
@@ -54,7 +54,7 @@ FIGURES = {
                                                  band="iqr", hold_last=True),
     "strip": lambda: P.epochs_to_threshold_strip(RUNS, cap=30000, log_y=True),
     "bars": lambda: P.bar_with_ci(S.summary_table(
-        {"grokked": [1.0, 2.0, None], "memorized": [3.0, 3.5, 4.0], "random": [5.0]}, n_boot=100),
+        {"grokked": [1.0, 2.0, None], "memorized": [3.0, 3.5, 4.0], "random": [5.0]}, n_boot=100, confidence=0.95),
         ylabel="epochs to 99 % (mean, 95 % CI)"),
     "jumps_collapses": lambda: P.jumps_and_collapses(JUMPS, collapse_drop=0.05),
     "time_to_threshold": lambda: P.time_to_threshold_curves(SURVIVAL, cap=KM_CAP),
@@ -162,3 +162,69 @@ def test_bad_input(call, match):
     with pytest.raises(ValueError, match=match):
         call()
     plt.close("all")
+
+
+# ----------------------------------------------------------------------------- readable figures
+
+# The paper's shapes: its four conditions (the longest names side by side), eight model kinds,
+# five seeds, eleven parameter matrices. A figure whose tick labels overlap raises while it is
+# built (plots._done), so building each one here is the check.
+FOUR = ("grokked", "memorized", "memorized-fixed", "random")
+MODELS = ("grokked_source", "memorized_source", "memorized-fixed_source", "random_init", *FOUR)
+SEEDS = (42, 7, 99, 314, 123)
+PARAMS = ("embed.W_E", "pos_embed.W_pos", "blocks.0.attn.W_K", "blocks.0.attn.W_Q", "blocks.0.attn.W_V",
+          "blocks.0.attn.W_O", "blocks.0.mlp.W_in", "blocks.0.mlp.b_in", "blocks.0.mlp.W_out", "blocks.0.mlp.b_out",
+          "unembed.W_U")
+SUMMARY = pd.DataFrame({"model": FOUR, "mean": [0.0085, 0.0085, 0.0085, 0.0078], "n": [5] * 4}).assign(
+    **{"CI low": lambda d: d["mean"] - 0.0005, "CI high": lambda d: d["mean"] + 0.0005})
+MATRIX = pd.DataFrame(np.full((4, 4), 0.8), index=FOUR, columns=FOUR)
+PAPER_SHAPED = {
+    "transfer curves": lambda: P.learning_curves({c: [curve(i), curve(i + 1)] for i, c in enumerate(FOUR)},
+                                                 log_x=True, hold_last=True),
+    "epochs to threshold": lambda: P.epochs_to_threshold_strip(pd.DataFrame(
+        {"condition": np.repeat(FOUR, 5), "epochs": [480, 380, 430, 550, 1980] * 3 + [21810, 17170, None, 17800, 22450]}),
+        cap=30000, log_y=True),
+    "time to threshold": lambda: P.time_to_threshold_curves(SURVIVAL, cap=KM_CAP),
+    "accuracy at epoch 100": lambda: P.bar_with_ci(SUMMARY.rename(columns={"CI low": "ci_low", "CI high": "ci_high"}),
+                                                   group="model", ylabel="test accuracy at epoch 100 (%)"),
+    "retention": lambda: P.bar_panels({"addition (test split)": SUMMARY, "subtraction (test split)": SUMMARY},
+                                      points={"addition (test split)": {c: [0.0086] * 5 for c in FOUR}}),
+    "agreement": lambda: P.agreement_panels({"test split": MATRIX, "all p² pairs": MATRIX}),
+    "neuron frequencies": lambda: P.frequency_panels({m: {9: 120, 23: 60} for m in MODELS}, 56, ncols=2),
+    "fraction explained": lambda: P.fraction_panels({m: np.linspace(0.2, 1, 50) for m in MODELS}, ncols=2),
+    "weight change": lambda: P.weight_change_bars(pd.DataFrame(
+        [{"model": c, "param": p, "seed": s, "change_norm": 10.0, "relative_change": 1.2}
+         for c in FOUR for p in PARAMS for s in SEEDS]), FOUR),
+    "attention": lambda: P.attention_panels(pd.DataFrame(
+        [{"seed": s, "model": m, "head": h, "a": 0.5, "b": 0.49, "=": 0.01} for s in SEEDS for m in MODELS
+         for h in range(4)]), MODELS, focus_threshold=0.9),
+    "jumps and collapses": lambda: P.jumps_and_collapses(pd.DataFrame(
+        {"condition": np.repeat(FOUR, 5), "largest jump": 0.1, "collapses": 0}), collapse_drop=0.05),
+}
+
+
+@pytest.mark.parametrize("name", PAPER_SHAPED)
+def test_no_figure_of_the_paper_overlaps_its_tick_labels(name):
+    fig = PAPER_SHAPED[name]()                       # raises FigureLayoutError if labels overlap
+    assert P.overlapping_labels(fig) == []
+
+
+def test_the_overlap_check_fails_on_the_old_figure_10_layout():
+    """Figure 10 as the last build drew it: two panels in a 6.4 in wide figure, the four condition
+    names unwrapped under each; 'memorized' and 'memorized-fixed' ran into each other."""
+    with P.style():
+        fig, axes = plt.subplots(1, 2, figsize=(6.4, 3.4), constrained_layout=True)
+        for ax in axes:
+            ax.set_xticks(range(len(FOUR)), FOUR)
+            ax.set_xlabel("condition")
+    problems = P.overlapping_labels(fig)
+    plt.close(fig)
+    assert problems and "'memorized' overlaps 'memorized-fixed'" in problems[0]
+
+
+def test_a_figure_with_overlapping_labels_is_refused_with_the_labels_named():
+    crowded = {"a" * 30: pd.DataFrame({"model": [f"condition-number-{i}" for i in range(12)], "mean": 0.5,
+                                       "CI low": 0.4, "CI high": 0.6})}
+    with pytest.raises(P.FigureLayoutError, match="x axis of 'a+': 'condition-"):
+        P.bar_panels(crowded)
+    assert not plt.get_fignums()                     # refused figures are closed too

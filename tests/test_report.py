@@ -10,18 +10,18 @@ from grokpaper.paper.report import EPOCH_RANGE, clip_interval, fmt, md_table, si
 
 
 def test_summary_text_states_censoring_and_missing_ci():
-    d = described(stats.describe([100, 120, None], labels=[1, 2, 3]))
+    d = described(stats.describe([100, 120, None], labels=[1, 2, 3], confidence=0.95, n_boot=1000))
     text = summary_text(d)
     assert text.startswith("110 (95 % CI") and text.endswith("1 of 3 runs never reached it")
-    assert summary_text(described(stats.describe([None, None], labels=[1, 2]))) == "never reached (0 of 2 runs)"
-    assert "no CI" in summary_text(described(stats.describe([5.0], labels=[1])))
-    assert summary_text(described(stats.describe([150, 150, 150]))) == "150 in each of the 3 runs"
-    same = summary_text(described(stats.describe([150, 150, None], labels=[1, 2, 3])))
+    assert summary_text(described(stats.describe([None, None], labels=[1, 2], confidence=0.95, n_boot=1000))) == "never reached (0 of 2 runs)"
+    assert "no CI" in summary_text(described(stats.describe([5.0], labels=[1], confidence=0.95, n_boot=1000)))
+    assert summary_text(described(stats.describe([150, 150, 150], confidence=0.95, n_boot=1000))) == "150 in each of the 3 runs"
+    same = summary_text(described(stats.describe([150, 150, None], labels=[1, 2, 3], confidence=0.95, n_boot=1000)))
     assert same == "150 in each of the 2 runs that reached it; 1 of 3 runs never did"
 
 
 def test_percent_intervals_are_truncated_to_the_range_of_a_share():
-    d = described(stats.describe([0.05, 0.6]))            # t-interval at n = 2 reaches far below 0
+    d = described(stats.describe([0.05, 0.6], confidence=0.95, n_boot=1000))            # t-interval at n = 2 reaches far below 0
     assert d.ci_low < 0
     assert summary_text(d, 1, percent=True).startswith("32.5 % (95 % CI 0.0 %–100.0 %")
     assert "CI -" in summary_text(d, 3) or "CI −" in summary_text(d, 3)   # plain numbers are left alone
@@ -102,7 +102,7 @@ def test_threshold_summary_truncates_epoch_intervals_at_zero():
     # Two quick runs and one slow one: the t-interval of the mean reaches below 0 epochs.
     table = pd.DataFrame({"seed": [1, 2, 3], "condition": ["grokked"] * 3,
                           "first 90%": [250, 290, 1980], "sustained 90%": [250, 1070, None]})
-    summary = tables.threshold_summary(table, [0.9], ["grokked"])
+    summary = tables.threshold_summary(table, [0.9], ["grokked"], confidence=0.95, n_boot=100)
     first = summary[summary["kind"] == "first"].iloc[0]
     assert first["CI low"] == 0.0 and first["CI high"] > first["mean"] > 0
     sustained = summary[summary["kind"] == "sustained"].iloc[0]

@@ -105,16 +105,16 @@ def test_retention_table_scores_add_up_and_test_split_is_the_seeds():
 
 def test_retention_tests_and_numbers_name_the_tasks_by_their_role():
     table = retention.retention_table(synthetic_models(), SMALL, 0.5)
-    tests = retention.retention_tests(table, CONDITIONS, SMALL.p)
+    tests = retention.retention_tests(table, CONDITIONS, SMALL.p, 0.95)
     assert len(tests) == 2 * len(CONDITIONS)
-    params = {"p": SMALL.p, "source_task": "add", "transfer_task": "subtract"}
+    params = {"p": SMALL.p, "source_task": "add", "transfer_task": "subtract", "confidence": 0.95, "n_bootstrap": 100}
     numbers = retention.retention_numbers(table, tests, params, CONDITIONS)
     assert set(numbers.source_test_acc) == set(CONDITIONS) == set(numbers.n_perfect_transfer)
     assert numbers.source_test_acc["grokked"].n == 2
     assert numbers.tests["random"].vs_perfect_transfer.tested_values == "accuracy - perfect-model score vs 0"
     assert set(numbers.sources.source_test_acc) == {"grokked_source", "memorized_source"}
     assert numbers.perfect_transfer_score_all == pytest.approx(1 / SMALL.p)
-    summary = retention.retention_summary(table, CONDITIONS, {"source_acc_test": "addition"})
+    summary = retention.retention_summary(table, CONDITIONS, {"source_acc_test": "addition"}, confidence=0.95, n_boot=100)
     assert list(summary["model"]) == list(CONDITIONS)
     assert len(retention.perfect_score_table(table, SMALL.p)) == 2
 
@@ -157,10 +157,11 @@ def test_agreement_table_and_matrix():
     matrix = retention.agreement_matrix(table, CONDITIONS)
     np.testing.assert_allclose(matrix.to_numpy(), matrix.to_numpy().T)
     assert (np.diag(matrix.to_numpy()) == 1).all() and matrix.loc["grokked", "random"] == 1.0
-    numbers = retention.agreement_numbers(table, CONDITIONS, {"source_task": "add", "transfer_task": "subtract"})
+    numbers = retention.agreement_numbers(table, CONDITIONS, {"source_task": "add", "transfer_task": "subtract",
+                                                               "confidence": 0.95, "n_bootstrap": 100})
     assert numbers.n_identical_test[pair_name("grokked", "random")] == 2
     assert set(numbers.agreement_among_transfer_errors_test) == set(numbers.pairs) == set(table["pair"])
-    assert set(retention.agreement_summary(table, {"agreement_test": "agreement"})["pair"]) == set(table["pair"])
+    assert set(retention.agreement_summary(table, {"agreement_test": "agreement"}, confidence=0.95, n_boot=100)["pair"]) == set(table["pair"])
     assert "agreement among addition errors" in retention.agreement_display(table).columns
 
 
@@ -169,9 +170,9 @@ def test_share_summaries_truncate_their_intervals_to_0_1():
     # of the mean runs far below 0 and above 1; a share's cannot.
     table = pd.DataFrame({"pair": ["grokked_vs_random"] * 4, "agreement_test": [1.0, 1.0, 1.0, 0.006],
                           "model": ["random"] * 4, "seed": [1, 2, 3, 4]})
-    row = retention.agreement_summary(table, {"agreement_test": "agreement"}).iloc[0]
+    row = retention.agreement_summary(table, {"agreement_test": "agreement"}, confidence=0.95, n_boot=100).iloc[0]
     assert row["CI low"] == 0.0 and row["CI high"] == 1.0 and 0 < row["mean"] < 1
-    row = retention.retention_summary(table, ["random"], {"agreement_test": "score"}).iloc[0]
+    row = retention.retention_summary(table, ["random"], {"agreement_test": "score"}, confidence=0.95, n_boot=100).iloc[0]
     assert row["CI low"] == 0.0 and row["CI high"] == 1.0
 
 

@@ -92,7 +92,7 @@ def test_first_run_executes_all_and_records_the_run(first_run):
     meta = nb.metadata["grokpaper"]
     assert meta["title"] == "Chapter B (fake statistics)" and meta["depends_on"] == [A]
     assert len(meta["input_hash"]) == 64 and meta["profile"] == "smoke"
-    assert meta["params"]["confidence"] == 0.95 and meta["params"]["p"] == 23
+    assert meta["params"]["outlier_z"] == 2.0 and meta["params"]["p"] == 23
     assert meta["package_version"] == grokpaper.__version__ and meta["git_commit"] == "unknown"
     assert meta["duration_s"] > 0 and meta["started"].endswith("+00:00")
     assert {"grokpaper/__init__.py", "grokpaper/config.py", "grokpaper/paper/report.py"} <= set(meta["hash_inputs"]["modules"])
@@ -161,7 +161,7 @@ def test_chapter_param_in_profile_reexecutes_it_and_downstream(project):
 def test_overrides(project, capsys):
     # a study key applies to every chapter; a chapter key only to the chapters that take it
     assert [i.chapter.name for i in plan("smoke", overrides={"p": 29}, project=project) if i.execute] == [A, B, C]
-    assert [i.chapter.name for i in plan("smoke", overrides={"confidence": 0.9}, project=project)
+    assert [i.chapter.name for i in plan("smoke", overrides={"outlier_z": 2.5}, project=project)
             if i.execute] == [B]
     # --chapter --only: the chapter and its stale upstream chapters only; the string is read as YAML
     assert main(["run", "--project", str(project), "--chapter", "05", "--only", "-p", "p=29", "-p", "seeds=[3, 4]"]) == 0
@@ -188,9 +188,9 @@ def test_chapter_rerun_executes_the_chapters_downstream_and_leaves_nothing_stale
     assert numbers(project, B)["a"]["min_neuron_count"] == 3 and numbers(project, C)["a"]["min_neuron_count"] == 3
     assert check_build(project) == {} and "not consistent" not in out
     # a downstream chapter's own key goes with it; another chapter's key is still an error
-    assert main(["run", "--project", str(project), "--chapter", A, "-p", "min_neuron_count=3", "-p", "confidence=0.9"]) == 0
-    assert numbers(project, B)["confidence"] == 0.9 and check_build(project) == {}
-    assert main(["run", "--project", str(project), "--chapter", C, "-p", "confidence=0.9"]) == 2
+    assert main(["run", "--project", str(project), "--chapter", A, "-p", "min_neuron_count=3", "-p", "outlier_z=2.5"]) == 0
+    assert numbers(project, B)["outlier_z"] == 2.5 and check_build(project) == {}
+    assert main(["run", "--project", str(project), "--chapter", C, "-p", "outlier_z=2.5"]) == 2
 
 
 def test_a_downstream_chapter_brings_its_other_upstream_chapters(tmp_path):
@@ -200,9 +200,9 @@ def test_a_downstream_chapter_brings_its_other_upstream_chapters(tmp_path):
     shutil.copytree(FIXTURE, project)
     edit(project / "chapters" / f"{B}.py", f"depends_on: [{A}]", "depends_on: []")
     edit(project / "chapters" / f"{C}.py", f"depends_on: [{A}]", f"depends_on: [{A}, {B}]")
-    items = plan("smoke", chapters=[B], overrides={"confidence": 0.9}, project=project)
+    items = plan("smoke", chapters=[B], overrides={"outlier_z": 2.5}, project=project)
     assert [i.chapter.name for i in items] == [A, B, C] and all(i.execute for i in items)
-    assert [i.overrides for i in items] == [{}, {"confidence": 0.9}, {}]
+    assert [i.overrides for i in items] == [{}, {"outlier_z": 2.5}, {}]
     assert [i.chapter.name for i in plan("smoke", chapters=[B], downstream=False, project=project)] == [B]
 
 
@@ -250,7 +250,7 @@ def test_null_override_travels_as_yaml_string():
     (("frac_train: 0.3", "frac_train: 1.3"), [], r"study\.frac_train = 1\.3 is not allowed; allowed: a number in \(0, 1\)"),
     (None, ["-p", "sedes=[1]"], r"-p sedes: unknown parameter; allowed: p, seeds"),
     (None, ["-p", "seeds=[1, 1]"], r"seeds = \[1, 1\] is not allowed; allowed: a non-empty list of distinct"),
-    (None, ["-p", "confidence=0.9", "--chapter", C], r"-p confidence: no selected chapter takes it .*taken by: 06-statistics"),
+    (None, ["-p", "outlier_z=2.5", "--chapter", C], r"-p outlier_z: no selected chapter takes it .*taken by: 06-statistics"),
     (None, ["-p", "seeds"], r"expected key=value"),
     (None, ["--chapter", "nope"], r"no chapter 'nope'; chapters: 05-circuits, 06-statistics, 07-dynamics"),
 ])
@@ -318,10 +318,10 @@ def papermill(project, *args, ok=True):
 
 def test_plain_papermill_keeps_its_numbers_in_its_notebook(project, tmp_path):
     before = build_bytes(project)
-    papermill(project, f"chapters/{B}.ipynb", str(tmp_path / "out.ipynb"), "-p", "seeds", "[7, 8]", "-p", "confidence", "0.9")
+    papermill(project, f"chapters/{B}.ipynb", str(tmp_path / "out.ipynb"), "-p", "seeds", "[7, 8]", "-p", "outlier_z", "2.5")
     assert build_bytes(project) == before  # the project's chapters and results are untouched
     kept = numbers_in_notebook(tmp_path / "out.ipynb")
-    assert list(kept) == [B] and kept[B]["numbers"]["seeds"] == [7, 8] and kept[B]["params"]["confidence"] == 0.9
+    assert list(kept) == [B] and kept[B]["numbers"]["seeds"] == [7, 8] and kept[B]["params"]["outlier_z"] == 2.5
     assert all(not i.execute for i in plan("smoke", project=project)) and check_build(project) == {}
     # a chapter notebook re-executed by hand is not taken for up to date
     shutil.copy(tmp_path / "out.ipynb", project / "chapters" / f"{B}.ipynb")
@@ -334,17 +334,17 @@ def test_plain_papermill_checks_an_injected_parameter(project, tmp_path):
     """The parameters cell assigns only the profile; a key papermill injects after it is checked
     as an override is, with the same message, before the chapter computes anything."""
     before = build_bytes(project)
-    out = papermill(project, f"chapters/{B}.ipynb", str(tmp_path / "out.ipynb"), "-p", "confidence", "1.5", ok=False)
-    assert re.search(r"ParamsError: papermill parameter confidence=1\.5 \(profile .*smoke\.yaml\): confidence = 1\.5 "
-                     r"is not allowed; allowed: a number in \(0, 1\)", out.stderr), out.stderr[-2000:]
-    out = papermill(project, f"chapters/{C}.ipynb", str(tmp_path / "out.ipynb"), "-p", "confidence", "0.9", ok=False)
-    assert "chapter 07-dynamics takes no parameter 'confidence'" in out.stderr, out.stderr[-2000:]
+    out = papermill(project, f"chapters/{B}.ipynb", str(tmp_path / "out.ipynb"), "-p", "outlier_z", "-1", ok=False)
+    assert re.search(r"ParamsError: papermill parameter outlier_z=-1 \(profile .*smoke\.yaml\): outlier_z = -1 "
+                     r"is not allowed; allowed: a number > 0", out.stderr), out.stderr[-2000:]
+    out = papermill(project, f"chapters/{C}.ipynb", str(tmp_path / "out.ipynb"), "-p", "outlier_z", "2.5", ok=False)
+    assert "chapter 07-dynamics takes no parameter 'outlier_z'" in out.stderr, out.stderr[-2000:]
     assert build_bytes(project) == before
 
 
 def test_results_the_runner_did_not_write_are_named(project, capsys):
     # what an older papermill run left: the chapter's results file rewritten, and a file no chapter writes
-    stray = numbers(project, B) | {"confidence": 0.9}
+    stray = numbers(project, B) | {"outlier_z": 2.5}
     (project / "results" / f"{B}.json").write_text(json.dumps({"chapter": B, "params": {}, "numbers": stray}))
     (project / "results" / "04-gone.json").write_text("{}")
     assert main(["run", "--project", str(project), "--dry-run"]) == 0
@@ -356,7 +356,7 @@ def test_results_the_runner_did_not_write_are_named(project, capsys):
     with pytest.raises(render.StaleBuildError, match="04-gone"):
         render.build(project, formats=("html",), offline=True, quiet=True)
     assert executed(run("smoke", project=project, echo=False)) == [B]  # the runner writes it again
-    assert numbers(project, B)["confidence"] == 0.95
+    assert numbers(project, B)["outlier_z"] == 2.0
     assert list(check_build(project)) == ["results/04-gone.json"]
 
 
@@ -373,7 +373,7 @@ def test_a_smoke_run_refuses_to_replace_the_paper_build(project, capsys):
     assert main(["run", "--project", str(project), "--profile", "smoke", "--dry-run"]) == 0
     assert "refused without --replace-paper-build" in capsys.readouterr().out
     # the paper profile itself, and a smoke run told to, go ahead
-    assert executed(run("paper", overrides={"confidence": 0.9}, project=project, echo=False)) == [B]
+    assert executed(run("paper", overrides={"outlier_z": 2.5}, project=project, echo=False)) == [B]
     assert executed(run("smoke", project=project, echo=False, replace_paper_build=True)) == [A, B, C]
     assert numbers(project, A)["p"] == 23 and check_build(project) == {}
 
@@ -384,8 +384,9 @@ def test_module_closure_follows_imports_inside_the_package():
     assert {"grokpaper/builder/__init__.py", "grokpaper/builder/runner.py", "grokpaper/config.py"} <= runner
     # a module of a sub-package brings its package's __init__.py and, transitively, what it imports
     audit = set(module_closure("from grokpaper.paper import audit"))
-    assert {"grokpaper/__init__.py", "grokpaper/paper/__init__.py", "grokpaper/paper/audit.py",
-            "grokpaper/analysis/__init__.py", "grokpaper/analysis/stats.py", "grokpaper/core/model.py"} <= audit
+    assert {"grokpaper/__init__.py", "grokpaper/paper/__init__.py", "grokpaper/paper/audit/__init__.py",
+            "grokpaper/paper/audit/rules.py", "grokpaper/analysis/__init__.py", "grokpaper/analysis/stats.py",
+            "grokpaper/core/model.py"} <= audit
     assert module_closure("import json") == {}
 
 

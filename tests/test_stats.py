@@ -24,7 +24,7 @@ def test_holm_known_example():
 
 
 def test_describe_matches_scipy():
-    s = S.describe(A, name="grokked", n_boot=2000)
+    s = S.describe(A, name="grokked", n_boot=2000, confidence=0.95)
     x = np.array(A)
     assert s.n == s.n_total == s.n_reached == 5 and s.censored == ()
     assert s.mean == pytest.approx(x.mean())
@@ -40,25 +40,25 @@ def test_describe_matches_scipy():
     assert (s.median, s.min, s.max) == (5900.0, 4810.0, 7030.0)
     assert s.note == ""
     # hand computed: [1, 2, 3] -> mean 2, sd 1, t-CI 2 +- t(0.975, 2) / sqrt 3
-    h = S.describe([1, 2, 3], n_boot=100)
+    h = S.describe([1, 2, 3], n_boot=100, confidence=0.95)
     assert (h.mean, h.sd) == (2.0, 1.0)
     assert h.ci_high - 2 == pytest.approx(4.302652729911275 / math.sqrt(3))
 
 
 def test_describe_small_and_censored():
-    one = S.describe([3.0])
+    one = S.describe([3.0], confidence=0.95, n_boot=1000)
     assert one.n == 1 and one.mean == 3.0 and math.isnan(one.sd) and math.isnan(one.ci_low)
     assert "n < 2" in one.note
-    cen = S.describe([10.0, None, 30.0, float("nan")], labels=[42, 7, 99, 314])
+    cen = S.describe([10.0, None, 30.0, float("nan")], labels=[42, 7, 99, 314], confidence=0.95, n_boot=1000)
     assert cen.n_total == 4 and cen.n_reached == 2 and cen.censored == (7, 314)
     assert cen.mean == 20.0 and "2 of 4 censored" in cen.note and "reached values only" in cen.note
-    none = S.describe([None, None])
+    none = S.describe([None, None], confidence=0.95, n_boot=1000)
     assert none.n == 0 and math.isnan(none.mean) and none.censored == (0, 1)
-    series = S.describe(pd.Series([1.0, None, 3.0], index=[42, 7, 99], dtype=object))
+    series = S.describe(pd.Series([1.0, None, 3.0], index=[42, 7, 99], dtype=object), confidence=0.95, n_boot=1000)
     assert series.censored == (7,)
-    same = S.describe([2.0, 2.0, 2.0])
+    same = S.describe([2.0, 2.0, 2.0], confidence=0.95, n_boot=1000)
     assert same.sd == 0 and same.ci_low == same.ci_high == 2.0
-    assert S.describe([1.0, 2.0]).as_dict()["n"] == 2
+    assert S.describe([1.0, 2.0], confidence=0.95, n_boot=1000).as_dict()["n"] == 2
 
 
 def test_compare_groups_unpaired_against_scipy():
@@ -116,11 +116,11 @@ def test_shapiro_spearman_one_sample():
     assert (sp["rho"], sp["p"], sp["n"], sp["df"]) == pytest.approx((r.statistic, r.pvalue, 15, 13))
     sp2 = S.spearman([1.0, 2.0, None, 4.0, 5.0], [2.0, 1.0, 3.0, 5.0, 4.0])
     assert sp2["n"] == 4 and sp2["censored"] == [2]
-    o = S.one_sample([0.010, 0.011, 0.009, 0.012], 0.0094)
+    o = S.one_sample([0.010, 0.011, 0.009, 0.012], 0.0094, confidence=0.95)
     r = ss.ttest_1samp([0.010, 0.011, 0.009, 0.012], 0.0094)
     assert (o["t"], o["df"], o["p"], o["n"]) == pytest.approx((r.statistic, 3, r.pvalue, 4))
     with pytest.raises(ValueError, match="cannot be censored"):
-        S.one_sample([0.01, float("nan")], 0.0094)
+        S.one_sample([0.01, float("nan")], 0.0094, confidence=0.95)
 
 
 def test_zscore_outliers():
@@ -133,13 +133,13 @@ def test_zscore_outliers():
 
 
 @pytest.mark.parametrize("call, match", [
-    (lambda: S.describe([]), "'values' is empty"),
+    (lambda: S.describe([], confidence=0.95, n_boot=1000), "'values' is empty"),
     (lambda: S.compare_groups({"a": [1.0, 2.0], "b": []}), "group 'b' is empty"),
     (lambda: S.compare_groups([("a", [1.0, 2.0]), ("a", [3.0, 4.0])]), "'a' appears more than once"),
     (lambda: S.compare_groups({"a": [1.0, "x"], "b": [1.0, 2.0]}), "group 'a' has a non-numeric"),
     (lambda: S.compare_groups({"a": [1.0, 2.0], "b": [1.0, np.nan]}, allow_censored=False),
      "group 'b' has a missing value"),
-    (lambda: S.describe([1.0, float("inf")], name="g"), "group 'g' has an infinite"),
+    (lambda: S.describe([1.0, float("inf")], name="g", confidence=0.95, n_boot=1000), "group 'g' has an infinite"),
     (lambda: S.compare_groups({"a": [1.0, 2.0]}), "at least two groups"),
     (lambda: S.spearman([1.0, 2.0], [1.0]), "same length"),
 ])
@@ -152,7 +152,7 @@ def test_summary_table_and_groups_from_frame():
     runs = pd.DataFrame({"condition": ["g", "g", "g", "r", "r", "r"], "seed": [42, 7, 99] * 2,
                          "epochs": [100.0, np.nan, 300.0, 400.0, 500.0, 700.0]})
     groups = S.groups_from_frame(runs, "condition", "epochs", label="seed")
-    table = S.summary_table(groups, n_boot=200)
+    table = S.summary_table(groups, n_boot=200, confidence=0.95)
     assert table["name"].tolist() == ["g", "r"]
     assert table.loc[0, "censored"] == [7] and table.loc[0, "n"] == 2 and table.loc[1, "n"] == 3
     assert {"n", "df", "mean", "ci_low", "ci_high", "note"} <= set(table.columns)

@@ -116,7 +116,8 @@ def _censor_note(g: _Group) -> str:
             f"statistics on the {len(g.reached)} reached values only")
 
 
-def _join(*notes: str) -> str:
+def join_notes(*notes: str) -> str:
+    """The non-empty notes, joined by '; ' (how every result's ``note`` is built)."""
     return "; ".join(n for n in notes if n)
 
 
@@ -151,8 +152,8 @@ class Summary:
         return d
 
 
-def describe(values, *, name: str | None = None, labels=None, confidence: float = 0.95,
-             n_boot: int = 10_000, seed: int = 0, allow_censored: bool = True) -> Summary:
+def describe(values, *, name: str | None = None, labels=None, confidence: float,
+             n_boot: int, seed: int = 0, allow_censored: bool = True) -> Summary:
     """Mean, sd (ddof 1), sem, t-CI (df = n - 1), percentile bootstrap CI of the mean, CV,
     median, min and max of a group; censored entries (None/NaN) are counted and listed.
 
@@ -196,11 +197,11 @@ def describe(values, *, name: str | None = None, labels=None, confidence: float 
                    mean=mean, sd=sd, sem=sem, df=float(n - 1) if n >= 2 else nan,
                    confidence=confidence, ci_low=ci_low, ci_high=ci_high, boot_low=boot_low,
                    boot_high=boot_high, cv=cv, median=median, min=lo_hi[0], max=lo_hi[1],
-                   note=_join(*notes))
+                   note=join_notes(*notes))
 
 
-def summary_table(groups, *, labels: Mapping | None = None, confidence: float = 0.95,
-                  n_boot: int = 10_000, seed: int = 0, allow_censored: bool = True) -> pd.DataFrame:
+def summary_table(groups, *, labels: Mapping | None = None, confidence: float,
+                  n_boot: int, seed: int = 0, allow_censored: bool = True) -> pd.DataFrame:
     """``describe`` of every group, one tidy row per group (column ``name`` = group name)."""
     gs = _groups(groups, labels, allow_censored)      # validates names before any compute
     pairs = list(groups.items()) if isinstance(groups, Mapping) else list(groups)
@@ -282,7 +283,7 @@ def _paired_g(d) -> float:
     return float(j * np.mean(d) / np.std(d, ddof=1))
 
 
-def _quiet(fn, *args, **kwargs):
+def quietly(fn, *args, **kwargs):
     """Run a scipy test with its small-sample / constant-input warnings silenced (we flag
     those cases ourselves in ``note``)."""
     with warnings.catch_warnings():
@@ -331,16 +332,16 @@ def compare_groups(groups, *, paired: bool = False, labels: Mapping | None = Non
         elif paired and np.std(a - b, ddof=1) == 0:
             notes.append("constant paired differences: t-test undefined")
         else:
-            res = _quiet(stats.ttest_rel, a, b) if paired else _quiet(stats.ttest_ind, a, b, equal_var=False)
+            res = quietly(stats.ttest_rel, a, b) if paired else quietly(stats.ttest_ind, a, b, equal_var=False)
             t, df, p_t = float(res.statistic), float(res.df), float(res.pvalue)
         if paired:
             if len(a) >= 1 and np.any(a - b != 0):
-                res = _quiet(stats.wilcoxon, a, b)
+                res = quietly(stats.wilcoxon, a, b)
                 rank_stat, p_rank = float(res.statistic), float(res.pvalue)
             else:
                 notes.append("no non-zero paired differences: Wilcoxon undefined")
         elif len(a) >= 1 and len(b) >= 1:
-            res = _quiet(stats.mannwhitneyu, a, b, alternative="two-sided")
+            res = quietly(stats.mannwhitneyu, a, b, alternative="two-sided")
             rank_stat, p_rank = float(res.statistic), float(res.pvalue)
         else:
             notes.append("empty group after censoring: Mann-Whitney undefined")
@@ -354,7 +355,7 @@ def compare_groups(groups, *, paired: bool = False, labels: Mapping | None = Non
             "rank_test": rank_test, "rank_stat": rank_stat, "p_rank": p_rank,
             "effect_size_kind": kind,
             "effect_size": _paired_g(a - b) if paired else hedges_g(a, b),
-            "note": _join(*notes)})
+            "note": join_notes(*notes)})
     table = pd.DataFrame(rows)
     table.insert(table.columns.get_loc("p_t") + 1, "p_t_holm", holm(table["p_t"]))
     table.insert(table.columns.get_loc("p_rank") + 1, "p_rank_holm", holm(table["p_rank"]))
@@ -373,10 +374,10 @@ def shapiro(values, *, name: str | None = None, labels=None, allow_censored: boo
     elif np.ptp(g.reached) == 0:
         notes.append("all values equal: Shapiro-Wilk undefined, not computed")
     else:
-        res = _quiet(stats.shapiro, g.reached)
+        res = quietly(stats.shapiro, g.reached)
         w, p = float(res.statistic), float(res.pvalue)
     return {"name": name, "test": "Shapiro-Wilk", "W": w, "p": p, "n": n, "n_total": g.n_total,
-            "censored": list(g.censored), "note": _join(*notes)}
+            "censored": list(g.censored), "note": join_notes(*notes)}
 
 
 def spearman(x, y, *, labels=None, allow_censored: bool = True) -> dict:
@@ -405,11 +406,47 @@ def spearman(x, y, *, labels=None, allow_censored: bool = True) -> dict:
         res = stats.spearmanr(a, b)
         rho, p = float(res.statistic), float(res.pvalue)
     return {"test": "Spearman", "rho": rho, "p": p, "n": n, "df": n - 2 if n >= 3 else math.nan,
-            "n_total": gx.n_total, "censored": censored, "note": _join(*notes)}
+            "n_total": gx.n_total, "censored": censored, "note": join_notes(*notes)}
+
+
+def stratified_permutation_spearman(x, y, strata, *, n_permutations: int, seed: int = 0) -> dict:
+    """Is x related to y within strata? The statistic is the mean over strata of Spearman's rho
+    (each stratum with at least 3 runs and both variables non-constant); its null distribution
+    permutes x within each stratum (``n_permutations`` seeded Monte Carlo draws), so differences
+    between strata cannot create a correlation. Two-sided p = (1 + #{|T*| >= |T|}) / (1 + draws)."""
+    x, y, strata = np.asarray(x, dtype=float), np.asarray(y, dtype=float), np.asarray(strata, dtype=object)
+    if not (len(x) == len(y) == len(strata)):
+        raise ValueError(f"x, y and strata must have the same length, got {len(x)}, {len(y)}, {len(strata)}")
+    if not isinstance(n_permutations, (int, np.integer)) or n_permutations < 1:
+        raise ValueError(f"n_permutations must be a positive integer, got {n_permutations!r}")
+    rng = np.random.default_rng(seed)
+    observed, draws, used, notes = [], [], [], []
+    for stratum in pd.unique(strata):
+        keep = (strata == stratum) & ~np.isnan(x) & ~np.isnan(y)
+        rx, ry = stats.rankdata(x[keep]), stats.rankdata(y[keep])
+        if keep.sum() < 3 or np.ptp(rx) == 0 or np.ptp(ry) == 0:
+            notes.append(f"stratum {stratum}: fewer than 3 runs or a constant variable, left out")
+            continue
+        cx, cy = rx - rx.mean(), ry - ry.mean()
+        scale = math.sqrt((cx ** 2).sum() * (cy ** 2).sum())
+        observed.append(float((cx * cy).sum() / scale))
+        permuted = rng.permuted(np.tile(cx, (n_permutations, 1)), axis=1)
+        draws.append(permuted @ cy / scale)
+        used.append(stratum)
+    if not used:
+        return {"statistic": math.nan, "p": math.nan, "n": 0, "strata": [], "rho_by_stratum": {},
+                "n_permutations": n_permutations, "note": join_notes(*notes, "no stratum can be tested")}
+    statistic = float(np.mean(observed))
+    null = np.mean(draws, axis=0)
+    p = float((1 + np.sum(np.abs(null) >= abs(statistic) - 1e-12)) / (1 + n_permutations))
+    n = int(sum(((strata == s) & ~np.isnan(x) & ~np.isnan(y)).sum() for s in used))
+    return {"statistic": statistic, "p": p, "n": n, "strata": list(used),
+            "rho_by_stratum": dict(zip(used, observed)), "n_permutations": n_permutations,
+            "note": join_notes(*notes)}
 
 
 def one_sample(values, reference: float, *, name: str | None = None, labels=None,
-               confidence: float = 0.95, allow_censored: bool = False) -> dict:
+               confidence: float, allow_censored: bool = False) -> dict:
     """One-sample t-test of the mean against ``reference`` (``scipy.stats.ttest_1samp``,
     two-sided): t, df = n - 1, p, n, mean and its t-CI. n < 2 or zero variance -> NaN + note.
     Censoring is off by default (e.g. retention accuracies are never censored)."""
@@ -431,7 +468,7 @@ def one_sample(values, reference: float, *, name: str | None = None, labels=None
     return {"name": name, "test": "one-sample t", "reference": float(reference),
             "mean": float(np.mean(x)) if n else math.nan, "t": t, "df": df, "p": p, "n": n,
             "ci_low": lo, "ci_high": hi, "confidence": confidence, "n_total": g.n_total,
-            "censored": list(g.censored), "note": _join(*notes)}
+            "censored": list(g.censored), "note": join_notes(*notes)}
 
 
 def zscore_outliers(values, labels=None, threshold: float = 2.0, *,
@@ -461,7 +498,7 @@ def zscore_outliers(values, labels=None, threshold: float = 2.0, *,
     table = pd.DataFrame({"label": list(g.reached_labels), "value": g.reached, "z": z,
                           "outlier": np.abs(z) > threshold, "n": n})
     table.attrs.update(n=n, n_total=g.n_total, censored=list(g.censored),
-                       threshold=threshold, note=_join(*notes))
+                       threshold=threshold, note=join_notes(*notes))
     return table
 
 
@@ -506,7 +543,7 @@ def _positive_values(values) -> np.ndarray:
     return g.reached
 
 
-def geometric_mean_ci(values, confidence: float = 0.95) -> dict:
+def geometric_mean_ci(values, confidence: float) -> dict:
     """Geometric mean exp(mean(log x)) of positive values with the t-interval of the mean log,
     exponentiated: exp(mean +- t_{n-1} sd / sqrt(n)). n < 2 -> CI NaN with a ``note``."""
     confidence = _check_confidence(confidence)
@@ -525,10 +562,10 @@ def geometric_mean_ci(values, confidence: float = 0.95) -> dict:
             notes.append("all values equal: zero-width interval")
         else:
             lo, hi = (float(np.exp(v)) for v in stats.t.interval(confidence, df, loc=np.mean(y), scale=sem))
-    return {"value": value, "ci_low": lo, "ci_high": hi, "n": n, "df": df, "note": _join(*notes)}
+    return {"value": value, "ci_low": lo, "ci_high": hi, "n": n, "df": df, "note": join_notes(*notes)}
 
 
-def lognormal_mean_ci(values, confidence: float = 0.95) -> dict:
+def lognormal_mean_ci(values, confidence: float) -> dict:
     """Arithmetic mean of positive, right-skewed values with the modified Cox interval of a
     log-normal mean (Olsson 2005; written here, scipy has none): with y = log x,
     exp(ybar + s^2/2 +- t_{n-1} sqrt(s^2/n + s^4 / (2(n-1)))). n < 2 -> CI NaN with a ``note``.
@@ -555,10 +592,10 @@ def lognormal_mean_ci(values, confidence: float = 0.95) -> dict:
         if s2 == 0:
             notes.append("all values equal: zero-width interval")
     return {"value": float(np.mean(x)), "ci_low": lo, "ci_high": hi, "n": n, "method": method,
-            "note": _join(*notes)}
+            "note": join_notes(*notes)}
 
 
-def paired_log_ratio(numerator, denominator, *, labels=None, cap=None, confidence: float = 0.95) -> dict:
+def paired_log_ratio(numerator, denominator, *, labels=None, cap=None, confidence: float) -> dict:
     """Seed-paired ratio num_i / den_i summarised on the log scale: geometric-mean ratio
     exp(mean d), d_i = log(num_i / den_i), with its t-interval (df = n - 1), the paired t-test
     (one-sample t of d against 0) and the exact Wilcoxon signed-rank test of d.
@@ -626,7 +663,7 @@ def paired_log_ratio(numerator, denominator, *, labels=None, cap=None, confidenc
         if np.all(d == 0):
             notes.append("every ratio is 1: Wilcoxon test undefined")
         else:
-            p_wilcoxon = float(_quiet(stats.wilcoxon, d, method="exact").pvalue)
+            p_wilcoxon = float(quietly(stats.wilcoxon, d, method="exact").pvalue)
     return {"n_pairs": n, "pairs": pairs, "dropped": dropped, "geometric_mean": geometric_mean,
             "ci_low": lo, "ci_high": hi, "t": t, "df": df, "p": p, "p_wilcoxon": p_wilcoxon,
-            "bound": bound, "note": _join(*notes)}
+            "bound": bound, "note": join_notes(*notes)}

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from grokpaper.analysis.stats import _capped, _check_confidence, _join, _quiet, lognormal_mean_ci
+from grokpaper.analysis.stats import _capped, _check_confidence, join_notes, lognormal_mean_ci, quietly
 
 __all__ = ["kaplan_meier", "km_median", "restricted_mean", "logrank_test"]
 
@@ -29,7 +29,7 @@ def _censored_data(times: np.ndarray, cap: float | None) -> stats.CensoredData:
                                              censored)
 
 
-def kaplan_meier(values, *, labels=None, cap=None, confidence: float = 0.95) -> pd.DataFrame:
+def kaplan_meier(values, *, labels=None, cap=None, confidence: float) -> pd.DataFrame:
     """Kaplan-Meier estimate of the share of runs that have NOT yet reached the threshold,
     over epochs, with its pointwise log-log confidence band (``scipy.stats.ecdf``).
 
@@ -46,7 +46,7 @@ def kaplan_meier(values, *, labels=None, cap=None, confidence: float = 0.95) -> 
 
     survival = stats.ecdf(_censored_data(g.full, cap)).sf
     # scipy warns where the log-log formula is undefined (S = 0 or 1); those points are pinned below
-    band = _quiet(survival.confidence_interval, confidence, method="log-log")
+    band = quietly(survival.confidence_interval, confidence, method="log-log")
     epochs, not_reached = survival.quantiles, survival.probabilities
     ci_low, ci_high = band.low.probabilities.copy(), band.high.probabilities.copy()
     pinned = (not_reached == 1) | (not_reached == 0)
@@ -74,7 +74,7 @@ def _first_epoch_at_or_below_half(table: pd.DataFrame, column: str) -> float | N
     return float(hits.iloc[0]) if len(hits) else None
 
 
-def km_median(values, *, cap=None, confidence: float = 0.95) -> dict:
+def km_median(values, *, cap=None, confidence: float) -> dict:
     """Median epochs to threshold from Kaplan-Meier (smallest t with S(t) <= 0.5) and its
     Brookmeyer-Crowley interval: the epochs where the pointwise log-log band contains 0.5.
 
@@ -96,10 +96,10 @@ def km_median(values, *, cap=None, confidence: float = 0.95) -> dict:
     if ci_high is None:
         notes.append(f"the CI's upper end is beyond {horizon} (open interval)")
     return {"median": median, "ci_low": ci_low, "ci_high": ci_high, "n": n, "n_censored": n_censored,
-            "cap": cap, "note": _join(*notes)}
+            "cap": cap, "note": join_notes(*notes)}
 
 
-def restricted_mean(values, *, cap, confidence: float = 0.95, skewed: bool = True) -> dict:
+def restricted_mean(values, *, cap, confidence: float, skewed: bool = True) -> dict:
     """Restricted mean epochs to threshold up to ``cap`` (RMST, the area under the KM curve
     from 0 to cap). With every run censored at the common cap it is the plain mean of
     min(T, cap), censored runs counted at the cap, and min(T, cap) is fully observed.
@@ -136,7 +136,7 @@ def restricted_mean(values, *, cap, confidence: float = 0.95, skewed: bool = Tru
                                                          scale=stats.sem(capped)))
     return {"value": float(np.mean(capped)), "ci_low": lo, "ci_high": hi, "n": n,
             "n_censored": n_censored, "cap": cap, "is_lower_bound": n_censored > 0,
-            "method": method, "note": _join(*notes)}
+            "method": method, "note": join_notes(*notes)}
 
 
 def logrank_test(groups, *, cap) -> dict:
@@ -151,11 +151,11 @@ def logrank_test(groups, *, cap) -> dict:
     b, cap_b = _capped(values_b, str(name_b), None, cap, positive=False)
     notes = [f"{g.name}: {len(g.censored)} of {g.n_total} censored at the cap {cap:g}"
              for g in (a, b) if g.censored]
-    result = _quiet(stats.logrank, _censored_data(a.full, cap_a), _censored_data(b.full, cap_b))
+    result = quietly(stats.logrank, _censored_data(a.full, cap_a), _censored_data(b.full, cap_b))
     statistic, p = float(result.statistic), float(result.pvalue)
     if math.isnan(p):
         notes.append("no run reached the threshold in either group: the test is undefined")
     else:
         notes.append(f"a positive statistic means {name_a!r} reached the threshold sooner than {name_b!r}")
     notes.append("with few runs per group the normal approximation of the log-rank p is rough")
-    return {"statistic": statistic, "p": p, "n_a": a.n_total, "n_b": b.n_total, "note": _join(*notes)}
+    return {"statistic": statistic, "p": p, "n_a": a.n_total, "n_b": b.n_total, "note": join_notes(*notes)}

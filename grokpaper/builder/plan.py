@@ -218,6 +218,27 @@ def without_cell_options(source: str) -> str:
     return "".join(lines[first_code:])
 
 
+# Placeholders a caption (``#| fig-cap:`` / ``#| tbl-cap:``) may hold, filled from the chapter's
+# resolved parameters when the runner writes the executed notebook: a caption then states the
+# level its numbers used, whatever the profile or override.
+CAPTION_VALUES = {"{level}": lambda params: f"{100 * params['confidence']:g} % confidence level"}
+
+
+def fill_captions(source: str, params: dict) -> str:
+    """A code cell's source with the placeholders of its caption options (``CAPTION_VALUES``)
+    filled from the chapter's resolved parameters; other lines unchanged."""
+    lines = source.splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        if not line.startswith("#|"):
+            break
+        if line.startswith(("#| fig-cap:", "#| tbl-cap:")):
+            for placeholder, value in CAPTION_VALUES.items():
+                if placeholder in line:
+                    line = line.replace(placeholder, value(params))
+            lines[i] = line
+    return "".join(lines)
+
+
 def executed_code(nb) -> list[str]:
     """What a chapter's code cells execute: their sources without the cell options."""
     return [without_cell_options(c) for c in _code_cells(nb)]

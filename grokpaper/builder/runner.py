@@ -41,6 +41,7 @@ from grokpaper.builder.plan import (
     describe_problems,
     executed_code,
     file_sha256,
+    fill_captions,
     foreign_results,
     papermill_parameters,
     plan,
@@ -162,6 +163,9 @@ def _finish(nb, item: PlanItem, root: Path, record: dict, final: Path):
         elif "papermill-error-cell-tag" in cell.metadata.get("tags", []):
             cell.id = f"papermill-error-{n_error_cells}"
             n_error_cells += 1
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.source = fill_captions(cell.source, item.params)
     nb.metadata["grokpaper"] = {"title": item.chapter.title, "depends_on": item.chapter.depends_on, **record}
     _write_atomic(nb, final)
 
@@ -270,7 +274,7 @@ def _sync_prose(item: PlanItem) -> bool:
     for cell in ch.notebook.cells:
         if cell.cell_type == "code":
             done = copy.deepcopy(next(ran_iter))  # outputs kept; options as in the source now
-            done.source = cell.source
+            done.source = fill_captions(cell.source, item.params)
             cells.append(done)
             if "parameters" in tags(cell):
                 cells.extend(injected)

@@ -142,7 +142,8 @@ def column_range(table: pd.DataFrame, column: str) -> tuple[float, float]:
     return 0.0, math.inf
 
 
-def summary_by_model(table: pd.DataFrame, columns, models=MODEL_ORDER, confidence: float = 0.95) -> pd.DataFrame:
+def summary_by_model(table: pd.DataFrame, columns, models=MODEL_ORDER, *, confidence: float,
+                     n_boot: int) -> pd.DataFrame:
     """Per quantity and model kind: n, mean, sd (ddof 1) and t-CI over seeds, truncated to the
     quantity's range (``column_range``); missing values, e.g. the overlap of the source with
     itself, are left out of the model kinds that have none."""
@@ -152,22 +153,36 @@ def summary_by_model(table: pd.DataFrame, columns, models=MODEL_ORDER, confidenc
             values = pd.to_numeric(table.loc[table["model"] == m, q], errors="coerce").dropna()
             if not len(values):
                 continue
-            d = stats.describe(values.tolist(), confidence=confidence, n_boot=100)
+            d = stats.describe(values.tolist(), confidence=confidence, n_boot=n_boot)
             low, high = clip_interval(d.ci_low, d.ci_high, column_range(table, q))
             rows.append({"quantity": q, "model": m, "n": d.n, "mean": d.mean, "sd": d.sd,
                          "CI low": low, "CI high": high})
     return pd.DataFrame(rows)
 
 
-def describe_by_model(table: pd.DataFrame, column: str, models=MODEL_ORDER) -> dict:
+def describe_by_model(table: pd.DataFrame, column: str, models=MODEL_ORDER, *, confidence: float,
+                      n_boot: int) -> dict:
     """``stats.describe(...).as_dict()`` of one column per model kind (seeds as labels)."""
     out = {}
     for m in models:
         rows = table[(table["model"] == m) & table[column].notna()]
         if len(rows):
             out[m] = contract.described(stats.describe(pd.to_numeric(rows[column]).tolist(),
-                                                       labels=rows["seed"].tolist(), n_boot=2000))
+                                                       labels=rows["seed"].tolist(), confidence=confidence,
+                                                       n_boot=n_boot))
     return out
+
+
+STARTS = {"grokked": "grokked_source", "memorized": "memorized_source", "memorized-fixed": "memorized-fixed_source",
+          "random": "random_init"}  # each transfer condition and the model it started from
+
+
+def start_beside_transfer(by_model: dict) -> dict:
+    """``by_model`` reordered so that each starting point is followed by the model transferred
+    from it (grokked_source, grokked, memorized_source, memorized, ...): a two-column grid then
+    shows each pair side by side. Models not in a pair keep their order at the end."""
+    order = [m for c, start in STARTS.items() for m in (start, c) if m in by_model]
+    return {m: by_model[m] for m in order + [m for m in by_model if m not in order]}
 
 
 def pooled(analyses: list[ModelAnalysis], what: str = "freq_counts", seed: int | None = None) -> dict:
@@ -336,8 +351,9 @@ def weight_change_summary(table: pd.DataFrame, models) -> pd.DataFrame:
 
 def attention_table(models: list[StudyModel], cfg: ModelConfig, seeds=None) -> pd.DataFrame:
     """Mean attention weight from "=" to a, b and "=" over all p^2 inputs, per head, for every
-    model of the given seeds (None: all) (``inspection.attention_from_equals``), with the
-    position each head attends to most and its weight."""
+    model of the given seeds (None: all) (``inspection.attention_from_equals``), its sd over the
+    inputs (``sd a`` ...: how much the weight depends on the input), the position each head
+    attends to most, its mean weight and its smallest weight over the inputs (``min weight``)."""
     if isinstance(seeds, (int, np.integer)):
         seeds = [seeds]
     chosen = [m for m in models if seeds is None or m.seed in set(seeds)]
@@ -346,8 +362,14 @@ def attention_table(models: list[StudyModel], cfg: ModelConfig, seeds=None) -> p
         raise ValueError(f"no model of seed {missing or list(seeds or ())}; seeds: {sorted({m.seed for m in models})}")
     frames = []
     for m in chosen:
-        mean = attention_from_equals(m.params, cfg, m.task).mean.reset_index()
-        frames.append(mean.assign(seed=m.seed, model=m.model)[["seed", "model", "head", *ATTENDED]])
+        summary = attention_from_equals(m.params, cfg, m.task)
+        head = summary.mean.reset_index().assign(seed=m.seed, model=m.model)
+        maps = summary.maps.reshape(summary.maps.shape[0], len(ATTENDED), -1)   # (heads, positions, inputs)
+        for j, position in enumerate(ATTENDED):
+            head[f"sd {position}"] = maps[:, j].std(axis=1)
+        most = head[list(ATTENDED)].to_numpy().argmax(axis=1)
+        head["min weight"] = [float(maps[h, most[h]].min()) for h in range(len(head))]
+        frames.append(head[["seed", "model", "head", *ATTENDED, *(f"sd {p}" for p in ATTENDED), "min weight"]])
     table = pd.concat(frames, ignore_index=True)
     weights = table[list(ATTENDED)]
     table["most attended"] = weights.idxmax(axis=1)
@@ -363,8 +385,11 @@ def _focus(row) -> str:
 def attention_summary(table: pd.DataFrame, models=MODEL_ORDER) -> pd.DataFrame:
     """Per model kind, over all its seeds' heads (heads are not aligned across seeds, so they are
     counted, not matched): heads with at least ``FOCUSED_ATTENTION`` of their attention from "="
-    on a, on b, on "=", or on none (spread), and the mean attention to a, b and "="."""
-    need = {"seed", "model", "head", "most attended", "weight", *ATTENDED}
+    on a, on b, on "=", or on none (spread); heads with at least that weight on one operand for
+    every single input; the mean attention to a, b and "="; and the range over heads of the
+    per-input sd of the weight on a (how much a head's attention depends on the input)."""
+    need = {"seed", "model", "head", "most attended", "weight", "min weight", *ATTENDED,
+            *(f"sd {p}" for p in ATTENDED)}
     if not isinstance(table, pd.DataFrame) or not need <= set(table.columns):
         raise ValueError(f"table must be an attention_table DataFrame with columns {sorted(need)}")
     rows = []
@@ -376,7 +401,11 @@ def attention_summary(table: pd.DataFrame, models=MODEL_ORDER) -> pd.DataFrame:
         rows.append({"model": m, "seeds": heads["seed"].nunique(), "heads": len(heads),
                      "on a": int(focus.get("a", 0)), "on b": int(focus.get("b", 0)),
                      "on =": int(focus.get("=", 0)), "spread": int(focus.get("spread", 0)),
-                     "mean a": heads["a"].mean(), "mean b": heads["b"].mean(), "mean =": heads["="].mean()})
+                     "mean a": heads["a"].mean(), "mean b": heads["b"].mean(), "mean =": heads["="].mean(),
+                     "on one operand for every input": int(((heads["min weight"] >= FOCUSED_ATTENTION)
+                                                            & heads["most attended"].isin(["a", "b"])).sum()),
+                     "smallest min weight": heads["min weight"].min(),
+                     "sd a, lowest": heads["sd a"].min(), "sd a, highest": heads["sd a"].max()})
     if not rows:
         raise ValueError(f"none of the models {list(models)} is in the table")
     return pd.DataFrame(rows)
@@ -409,7 +438,10 @@ METRIC_KEYS = {
 }
 
 ATTENTION_SUMMARY_KEYS = {"seeds": "seeds", "heads": "heads", "on a": "on_a", "on b": "on_b", "on =": "on_equals",
-                          "spread": "spread", "mean a": "mean_a", "mean b": "mean_b", "mean =": "mean_equals"}
+                          "spread": "spread", "mean a": "mean_a", "mean b": "mean_b", "mean =": "mean_equals",
+                          "on one operand for every input": "on_one_operand_every_input",
+                          "smallest min weight": "smallest_min_weight", "sd a, lowest": "sd_a_lowest",
+                          "sd a, highest": "sd_a_highest"}
 
 
 def circuit_numbers(neuron: pd.DataFrame, document: pd.DataFrame, weights: pd.DataFrame,
@@ -424,7 +456,8 @@ def circuit_numbers(neuron: pd.DataFrame, document: pd.DataFrame, weights: pd.Da
     def method(table):
         groups = {c: pd.to_numeric(table.loc[table["model"] == c, "mean frac"]).tolist() for c in conditions}
         return contract.CircuitMethod(
-            **{key: describe_by_model(table, column) for column, key in METRIC_KEYS.items()},
+            **{key: describe_by_model(table, column, confidence=params["confidence"], n_boot=params["n_bootstrap"])
+               for column, key in METRIC_KEYS.items()},
             top_freq={m: {int(s): (None if pd.isna(f) else int(f)) for s, f in
                           zip(table.loc[table["model"] == m, "seed"], table.loc[table["model"] == m, "top freq"])}
                       for m in pd.unique(table["model"])},

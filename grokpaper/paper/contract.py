@@ -31,7 +31,7 @@ import pandas as pd
 
 # Version of the contract the files record (key "contract"). Bump it when a saved field changes
 # name, type or meaning: files of another version are refused with the command that rewrites them.
-CONTRACT_VERSION = 1
+CONTRACT_VERSION = 2
 
 # ----------------------------------------------------------------------------- keys, built here only
 
@@ -309,6 +309,7 @@ class MedianToCap:
     n_censored: int
     cap: float
     never: list[int]
+    restricted_mean: Num  # the mean with runs that never got there counted at the cap (a lower bound then)
 
 
 @dataclass(frozen=True)
@@ -607,6 +608,10 @@ class AttentionSummary:
     mean_b: float
     mean_equals: float
     on_one_operand: int
+    on_one_operand_every_input: int   # heads with >= the threshold on a or b for every single input
+    smallest_min_weight: float        # over heads: the smallest weight on the head's own position over inputs
+    sd_a_lowest: float                # over heads: the per-input sd of the weight on a (lowest, highest)
+    sd_a_highest: float
 
 
 @dataclass(frozen=True)
@@ -699,6 +704,7 @@ class FamilyTest:
     confidence: float
     p_welch_log_holm: Num
     p_welch_holm: Num
+    data: str   # digest of the values the test compares (``inference.data_digest``): one test per question
 
 
 @dataclass(frozen=True)
@@ -760,6 +766,7 @@ class Statistics(Numbers):
     family_size: int
     family_parts: dict[str, int]
     family_without_nonconverged: dict[str, FamilyTest]
+    secondary: dict[str, FamilyTest]   # outside the family's correction (``inference.secondary``): p_holm None
     nonconverged: list[NonConverged]
     speedups: dict[str, FamilyTest]   # keys: speedup_key
     normality: dict[str, dict[str, Normality]]
@@ -767,10 +774,12 @@ class Statistics(Numbers):
     max_abs_z_bound: dict[int, float]
     censored: dict[str, dict[str, CensoredCount]]
 
-    def test(self, quantity: str, a: str, b: str | None = None, without_nonconverged: bool = False) -> FamilyTest:
-        """One test of the family by its parts (``family_test_id``); KeyError naming the tests
-        of that quantity when it is not there."""
-        family = self.family_without_nonconverged if without_nonconverged else self.family
+    def test(self, quantity: str, a: str, b: str | None = None, without_nonconverged: bool = False,
+             secondary: bool = False) -> FamilyTest:
+        """One test of the family (or with ``secondary``, of the results outside it) by its parts
+        (``family_test_id``); KeyError naming the tests of that quantity when it is not there."""
+        family = (self.secondary if secondary else
+                  self.family_without_nonconverged if without_nonconverged else self.family)
         test = family_test_id(quantity, a, b)
         if test not in family:
             near = sorted(t for t, row in family.items() if row.quantity == quantity)
@@ -827,6 +836,9 @@ class CheckRow:
     ci_high: Num
     bound: str | None
     reproduced: str
+    tolerance: Num          # how far from the claimed value the data may be and still hold it
+    tolerance_basis: str    # "printed precision", or the practical margin of the quantity's kind
+    seeds: list[int] | None  # the seeds the check is about (None: every seed)
 
 
 @dataclass(frozen=True)
@@ -851,11 +863,11 @@ class AuditRow:
 
 @dataclass(frozen=True)
 class VerdictCounts:
-    """Claims per verdict category (``audit.CATEGORIES``; ``of`` reads one by its name)."""
+    """Claims per verdict category (``verdicts.CATEGORIES``; ``of`` reads one by its name)."""
 
     supported: int = named("supported")
     contradicted: int = named("contradicted by the data")
-    inconclusive: int = named("inconclusive")
+    consistent: int = named("consistent, not confirmed")
     inconsistent: int = named("inconsistent within the document")
     definitional: int = named("definitional")
     not_testable: int = named("not testable")
@@ -882,6 +894,8 @@ class Audit(Numbers):
     counts: VerdictCounts
     central: list[str]
     claims: dict[str, AuditRow]
+    confidence: float
+    margins: dict[str, str]  # unit of a quantity -> its practical margin, in words
 
 
 # ----------------------------------------------------------------------------- 09-runs

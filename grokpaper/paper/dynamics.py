@@ -70,8 +70,8 @@ def dynamics_table(runs, *, early_epochs: int, late_epochs: int, collapse_drop: 
 SUMMARISED = ("largest jump", "largest jump at", "early gain", "late gain", "collapses")
 
 
-def condition_summary(table: pd.DataFrame, conditions, threshold: float, confidence: float = 0.95,
-                      n_boot: int = 2000) -> dict[str, contract.DynamicsSummary]:
+def condition_summary(table: pd.DataFrame, conditions, threshold: float, confidence: float,
+                      n_boot: int) -> dict[str, contract.DynamicsSummary]:
     """Per condition: ``stats.describe`` over its runs of each quantity of ``SUMMARISED`` and of
     the jump into ``threshold`` (the table's), and the runs with at least one collapse."""
     out = {}

@@ -95,6 +95,11 @@ class Evidence:
         return int(self.params["transfer_max_epochs"])
 
     @property
+    def confidence(self) -> float:
+        """The study's confidence level for every interval (``study.confidence``)."""
+        return float(self.params["confidence"])
+
+    @property
     def highest(self) -> float:
         """The highest test-accuracy threshold, e.g. 0.999."""
         return max(self.params["thresholds"])
@@ -124,6 +129,19 @@ class Evidence:
                 if not bool(row["grokked"]):
                     out.append(RunId("source", int(row["seed"]), "the source run never grokked within its cap"))
         return tuple(out)
+
+    def only_seeds(self, seeds) -> "Evidence":
+        """These tables restricted to the runs of the given seeds (a claim about one seed)."""
+        wanted = {int(s) for s in seeds}
+
+        def keep(frame):
+            if frame is None:
+                return None
+            return frame[[int(s) in wanted for s in frame["seed"]]].reset_index(drop=True)
+
+        return replace(self, sources=keep(self.sources), transfers=keep(self.transfers),
+                       retention=keep(self.retention), agreement=keep(self.agreement),
+                       circuits=keep(self.circuits), dynamics=keep(self.dynamics))
 
     def without(self, runs) -> "Evidence":
         """These tables without the given runs: every row of a transfer run (its transfer, retention,

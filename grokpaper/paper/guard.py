@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from grokpaper.analysis.stats import is_missing
 from grokpaper.paper import values
-from grokpaper.paper.audit import ALPHA
-from grokpaper.paper.contract import FIRST, REUSE_TEST, epochs_column
+from grokpaper.paper.contract import FIRST, REUSE_TEST, ROAD_TEST, epochs_column
+from grokpaper.paper.verdicts import ALPHA
 
 RANDOM = values.RANDOM
 
@@ -112,6 +112,48 @@ def does_not_reuse(R, model: str) -> None:
                       values.reuse(R, model), f"Holm p of at least {ALPHA}")
 
 
+def own_seed_ahead(R, model: str) -> None:
+    """'``model`` shares more with its own seed's grokked source than with other seeds'' (the
+    seed-matching means, uncorrected: no significance claimed)."""
+    m = R.circuits.frequency_reuse[model].seed_matching
+    if m is None or is_missing(m.own_mean) or not m.own_mean > m.cross_mean:
+        _contradicted(f"{model} shares more with its own seed's grokked source than with other seeds'",
+                      values.road_matching(R, model), "the own-seed mean above the other seeds' mean")
+
+
+def not_closer_to_own_seed(R, model: str) -> None:
+    """'... not significantly closer to its own seed's grokked source than to other seeds' after
+    Holm's correction': the seed-matching test's Holm p is not below ALPHA."""
+    row = R.statistics.test(ROAD_TEST, model)
+    if not is_missing(row.p_holm) and row.p_holm < ALPHA:
+        _contradicted(f"{model} is not significantly closer to its own seed's grokked source after the correction",
+                      values.road_matching(R, model) + f"; Holm-corrected p = {_p(row.p_holm)}",
+                      f"Holm p of at least {ALPHA}")
+
+
+def attention_rewritten(R, model: str, source: str = "grokked_source") -> None:
+    """'Attention was rewritten': no head of the source puts the focus threshold on one operand,
+    while every head of ``model`` does, for every single input."""
+    src, dst = R.circuits.attention_summary[source], R.circuits.attention_summary[model]
+    if src.on_one_operand != 0 or dst.on_one_operand_every_input != dst.heads:
+        _contradicted(f"attention was rewritten from {source} to {model}",
+                      f"{source}: {src.on_one_operand} of {src.heads} heads on one operand; {model}: "
+                      f"{values.attention_every_input(R, model)}",
+                      "no source head on one operand and every transferred head on one for every input")
+
+
+def censored_still_improving(R) -> None:
+    """'The runs that never converged were slow rather than stuck': from its highest test loss to the
+    end of the run, each one's test loss fell and its test accuracy rose."""
+    table = values.transfer_table(R)
+    rows = table[table[epochs_column(FIRST, values.highest(R))].isna()]
+    stuck = [f"{r['condition']} seed {r['seed']}" for _, r in rows.iterrows()
+             if not (r["final test loss"] < r["peak test loss"] and r["final test acc"] > r["test acc at loss peak"])]
+    if stuck or not len(rows):
+        _contradicted("the runs that never converged were still improving", values.censored_progress(R),
+                      "a falling test loss and a rising test accuracy from the loss peak to the end")
+
+
 def subset_of_source(R, model: str = "grokked") -> None:
     """'Every ``model`` transfer's key frequencies are a subset of its own source's'."""
     seeds = R.circuits.frequency_reuse[model].seeds
@@ -123,27 +165,51 @@ def subset_of_source(R, model: str = "grokked") -> None:
 
 # ----------------------------------------------------------------------------- statistics
 
-def pooled_not_within(R) -> None:
-    """'The pooled correlation mostly measures the difference between conditions': it is
-    significant after Holm, and no within-condition correlation is."""
-    pooled = values.correlation(R)
-    within = {c: values.correlation(R, c) for c in values.conditions(R)
-              if R.statistics.has_test(pooled.quantity, c)}
-    significant = [c for c, r in within.items() if not is_missing(r.p_holm) and r.p_holm < ALPHA]
-    if is_missing(pooled.p_holm) or pooled.p_holm >= ALPHA or significant:
-        _contradicted("the pooled correlation measures the difference between conditions, not a relation within one",
-                      f"pooled rho {values.rho(R)}, Holm p {_p(pooled.p_holm)}; within: "
-                      + ", ".join(f"{c} Holm p {_p(r.p_holm)}" for c, r in within.items()),
-                      f"the pooled Holm p below {ALPHA} and no within-condition one")
+def pooled_significant_within_not(R) -> None:
+    """'The pooled correlation is significant; a relation within conditions is not shown': the
+    pooled rho's Holm p is below ALPHA and the stratified within-condition test's is not."""
+    pooled, within = values.correlation(R), values.within_test(R)
+    if is_missing(pooled.p_holm) or pooled.p_holm >= ALPHA or (not is_missing(within.p_holm) and within.p_holm < ALPHA):
+        _contradicted("the pooled correlation is significant, the relation within conditions is not shown",
+                      f"pooled rho {values.rho(R)}, Holm p {_p(pooled.p_holm)}; {values.within_text(R)}",
+                      f"the pooled Holm p below {ALPHA} and the within-condition one not")
 
 
-def rank_tests_cannot_reach(R) -> None:
-    """'With so few seeds the exact rank tests cannot reach significance': the smallest p of the
-    exact Wilcoxon signed-rank test is not below ALPHA."""
+def all_within_negative(R) -> None:
+    """'Every condition's own rho is negative'."""
+    quantity = values.correlation(R).quantity
+    rows = {c: R.statistics.secondary[t] for c in values.conditions(R)
+            if (t := f"{quantity}: {c}") in R.statistics.secondary}
+    if not rows or any(is_missing(r.estimate) or r.estimate >= 0 for r in rows.values()):
+        _contradicted("every condition's own rho is negative", values.within_rhos(R), "every rho below 0")
+
+
+def still_significant_without_nonconverged(R, a: str, b: str = RANDOM) -> None:
+    """'... and still significant without the runs that never converged'."""
+    row = R.statistics.test(epochs_column(FIRST, values.highest(R)), b, a, without_nonconverged=True)
+    if is_missing(row.p_holm) or row.p_holm >= ALPHA:
+        _contradicted(f"{a} vs {b} stays significant without the runs that never converged",
+                      f"Holm-corrected p without them {_p(row.p_holm)}", f"Holm p below {ALPHA}")
+
+
+def paired_rank_test_cannot_reach(R) -> None:
+    """'With so few seeds the paired rank test cannot reach significance, even uncorrected': the
+    smallest p of the exact Wilcoxon signed-rank test is not below ALPHA."""
     if float(values.wilcoxon_floor(R)) < ALPHA:
-        _contradicted("the exact rank tests cannot reach significance",
+        _contradicted("the exact paired rank test cannot reach significance",
                       f"with {R.statistics.n_seeds} seeds the signed-rank test reaches p = {values.wilcoxon_floor(R)}",
                       f"a smallest p of at least {ALPHA}")
+
+
+def unpaired_rank_test_only_before_correction(R) -> None:
+    """'The Mann-Whitney test can reach significance before the correction but not after it': its
+    smallest p is below ALPHA, and times the family's size it is not."""
+    floor, after = float(values.mann_whitney_floor(R)), float(values.mann_whitney_floor_after_holm(R))
+    if not (floor < ALPHA <= after):
+        _contradicted("the Mann-Whitney test can reach significance only before Holm's correction",
+                      f"smallest p {values.mann_whitney_floor(R)}, after Holm over {R.statistics.family_size} "
+                      f"tests {values.mann_whitney_floor_after_holm(R)}",
+                      f"a smallest p below {ALPHA} that the correction lifts to at least {ALPHA}")
 
 
 def some_nonconverged(R) -> None:
@@ -154,8 +220,11 @@ def some_nonconverged(R) -> None:
 
 
 CHECKS = {f.__name__: f for f in (faster, not_significantly_faster, some_censored, headline_epochs_are_jumps,
-                                   nothing_retained, reuses, does_not_reuse, subset_of_source, pooled_not_within,
-                                   rank_tests_cannot_reach, some_nonconverged)}
+                                   nothing_retained, reuses, does_not_reuse, subset_of_source,
+                                   own_seed_ahead, not_closer_to_own_seed, attention_rewritten, censored_still_improving,
+                                   pooled_significant_within_not, all_within_negative,
+                                   still_significant_without_nonconverged, paired_rank_test_cannot_reach,
+                                   unpaired_rank_test_only_before_correction, some_nonconverged)}
 
 
 class Guards:

@@ -1,43 +1,55 @@
-"""The family of hypothesis tests the paper reports, each with its effect and interval, and
-Holm's correction over the whole family.
+"""The family of hypothesis tests the paper reports, one test per question, each with its effect
+and interval, and Holm's correction over the whole family.
 
 The design is paired by seed: every condition of a seed starts from the same split and the same
 initial weights (or from a source trained from them). So conditions are compared within seeds:
 
-* **Epochs to a threshold** (positive, skewed, censored at the cap): the per-seed log ratio
-  ``log(E_a / E_b)``; the effect is the geometric-mean ratio with its t-interval, the test a
-  paired t-test on the log ratios (``stats.paired_log_ratio``). A censored run enters at the cap,
-  which makes the ratio a bound (said in ``bound`` and ``note``); a pair censored on both sides is
-  left out. Welch's t on log epochs and on raw epochs (unpaired, censored runs at the cap) are
-  sensitivity analyses of the same hypotheses.
-* **Accuracies and circuit metrics**: the per-seed difference ``a - b``; a paired t-test, with
-  Welch's t as sensitivity.
-* **Retention**: one-sample t-tests of the transferred models' source-task accuracy against
-  chance 1/p and against each seed's perfect-transfer score (``retention.retention_tests``).
+* **Epochs to the highest threshold, first reached** (the primary time-to-threshold; positive,
+  skewed, censored at the cap): the per-seed log ratio ``log(E_a / E_b)``; the effect is the
+  geometric-mean ratio with its t-interval, the test a paired t-test on the log ratios
+  (``stats.paired_log_ratio``). A censored run enters at the cap, which makes the ratio a bound
+  (said in ``bound`` and ``note``); a pair censored on both sides is left out. Welch's t on log
+  epochs and on raw epochs (unpaired, censored runs at the cap) are sensitivity analyses of the
+  same hypotheses. The *sustained* epoch answers the same question again; it is a secondary
+  result (``secondary``), reported outside the family and its correction.
+* **Accuracy at epoch 100 and the circuits' mean fraction explained**: the per-seed difference
+  ``a - b``; a paired t-test, with Welch's t as sensitivity.
 * **Early accuracy and convergence**: Spearman's rho of test accuracy at epoch 100 against epochs
-  to the highest threshold (censored runs ranked at the cap), over all runs and within each
-  condition: the pooled rho mixes the difference between conditions with the relation within them.
+  to the highest threshold over all runs (censored runs ranked at the cap), and one test of a
+  relation *within* conditions: the mean within-condition rho against its null with early
+  accuracy permuted within each condition (``stats.stratified_permutation_spearman``). The rho of
+  each condition alone is descriptive (``secondary``).
 * **Frequency reuse**: the key frequencies a model shares with its own seed's grokked source
-  against a hypergeometric null (``circuits.frequency_reuse``), and whether a memorized source is
-  closer to its own seed's grokked source than to other seeds' (``circuits.seed_matching``).
+  against a hypergeometric null (``circuits.frequency_reuse``), and whether a memorized source or
+  the random init is closer to its own seed's grokked source than to other seeds'
+  (``circuits.seed_matching``).
 
-``family(evidence)`` runs them all and adds ``p_holm``: Holm over every test with a defined p
-(its size is stated with the results), and the same correction for each sensitivity column.
-Everything is computed from the per-run tables of ``evidence``, so the audit can recompute the
-family without the runs that never converged.
+Left out because their answer is fixed by construction: the source-task (addition) accuracy after
+transfer, and its tests against chance or against a perfect subtraction model. With the same input
+``[a, b, =]`` for both tasks, a model that does subtraction answers addition correctly exactly on
+the pairs with b = 0 (Methods); the retention chapter derives and checks this without a test.
+
+``family(evidence, confidence)`` runs them all and adds ``p_holm``: Holm over every test with a
+defined p (its size is stated with the results), and the same correction for each sensitivity
+column. Each row carries ``data``, a digest of the values the test compares, so that two tests
+on the same data cannot both enter the family (``tests/test_inference.py``). Everything is
+computed from the per-run tables of ``evidence``, so the audit can recompute the family without
+the runs that never converged.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import math
 
 import numpy as np
 import pandas as pd
+from scipy import stats as sps
 
 from grokpaper.analysis import stats
 from grokpaper.core.study import CONDITIONS
-from grokpaper.paper import circuits, contract, multiseed, retention
+from grokpaper.paper import circuits, contract, multiseed
 from grokpaper.paper.contract import (
     CIRCUIT_QUANTITY,
     EARLY,
@@ -55,19 +67,6 @@ from grokpaper.paper.evidence import Evidence
 # ones asked whether they are "on the road" to it (own seed's source vs other seeds').
 REUSE_MODELS = (*CONDITIONS, "memorized_source", "memorized-fixed_source", "random_init")
 ROAD_MODELS = ("memorized_source", "memorized-fixed_source", "random_init")
-
-
-def source_accuracy_quantity(params: dict) -> str:
-    """The family's quantity of source-task accuracy after transfer: 'addition accuracy after transfer'."""
-    return f"{retention.TASK_NOUN[params.get('source_task', 'add')]} accuracy after transfer"
-
-
-def retention_quantities(params: dict) -> dict[str, str]:
-    """The family's quantities of the retention tests (``retention.retention_tests`` kinds):
-    'addition accuracy vs chance', 'addition accuracy vs perfect subtraction'."""
-    src = retention.TASK_NOUN[params.get("source_task", "add")]
-    dst = retention.TASK_NOUN[params.get("transfer_task", "subtract")]
-    return {"vs_chance": f"{src} accuracy vs chance", "vs_perfect_transfer": f"{src} accuracy vs perfect {dst}"}
 
 
 def pairs(conditions=CONDITIONS) -> list[tuple[str, str]]:
@@ -89,15 +88,15 @@ def _matched(frame: pd.DataFrame, group: str, a: str, b: str, column: str):
     return seeds, [va[s] for s in seeds], [vb[s] for s in seeds]
 
 
-def paired_ratio(ev: Evidence, column: str, numerator: str, denominator: str) -> dict:
+def paired_ratio(ev: Evidence, column: str, numerator: str, denominator: str, confidence: float) -> dict:
     """Per-seed ratio of epochs numerator / denominator (``stats.paired_log_ratio``)."""
     seeds, a, b = _matched(ev.table("transfers"), "condition", numerator, denominator, column)
     if len(seeds) == 0:
         raise KeyError(f"no seed has both {numerator} and {denominator} runs")
-    return stats.paired_log_ratio(a, b, labels=seeds, cap=ev.cap)
+    return stats.paired_log_ratio(a, b, labels=seeds, cap=ev.cap, confidence=confidence)
 
 
-def paired_difference(ev: Evidence, table: str, column: str, a: str, b: str, confidence: float = 0.95) -> dict:
+def paired_difference(ev: Evidence, table: str, column: str, a: str, b: str, confidence: float) -> dict:
     """Per-seed difference a - b of a column (no censoring): mean, t-interval, paired t-test."""
     group = "condition" if table in ("transfers", "dynamics") else "model"
     seeds, va, vb = _matched(ev.table(table), group, a, b, column)
@@ -123,23 +122,40 @@ def _welch(a, b, cap, log: bool) -> float:
     x, y = values(a), values(b)
     if len(x) < 2 or len(y) < 2 or (np.ptp(x) == 0 and np.ptp(y) == 0):
         return math.nan
-    return float(stats._quiet(__import__("scipy").stats.ttest_ind, x, y, equal_var=False).pvalue)
+    return float(stats.quietly(sps.ttest_ind, x, y, equal_var=False).pvalue)
 
 
-def pairwise(ev: Evidence, conditions=CONDITIONS, confidence: float = 0.95) -> pd.DataFrame:
-    """Every pair of conditions on the headline quantities: epochs to the highest threshold (first
-    reached and sustained: paired log ratio), test accuracy at epoch 100, source-task accuracy after
-    transfer and the circuits' mean fraction explained (paired difference)."""
-    first, sustained = (epochs_column(kind, ev.highest) for kind in (FIRST, SUSTAINED))
-    quantities = [(first, "transfers", first, "ratio"),
-                  (sustained, "transfers", sustained, "ratio"),
-                  (EARLY, "transfers", EARLY, "difference"),
-                  (source_accuracy_quantity(ev.params), "retention", "source_acc_test", "difference"),
-                  (CIRCUIT_QUANTITY, "circuits", "mean frac", "difference")]
-    present = {name: getattr(ev, table) is not None for name, table, _, _ in quantities}
+def data_digest(method: str, *values) -> str:
+    """A short digest of what a test compares: its method and its input values in order (None and
+    NaN alike). Two rows with the same digest test the same data the same way."""
+    def plain(v):
+        if isinstance(v, (list, tuple, np.ndarray, pd.Series)):
+            return [plain(u) for u in list(v)]
+        if isinstance(v, dict):
+            return {str(k): plain(u) for k, u in sorted(v.items(), key=lambda kv: str(kv[0]))}
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return None
+        return round(float(v), 12) if isinstance(v, (int, float, np.integer, np.floating)) else str(v)
+    return hashlib.sha256(repr((method, plain(list(values)))).encode()).hexdigest()[:16]
+
+
+def _pairwise_quantities(ev: Evidence, kinds) -> list[tuple[str, str, str, str]]:
+    """(quantity, table, column, effect) of the pairwise comparisons: epochs to the highest
+    threshold of each of ``kinds`` (FIRST, SUSTAINED), then (with FIRST) test accuracy at epoch
+    100 and the circuits' mean fraction explained."""
+    out = [(epochs_column(kind, ev.highest), "transfers", epochs_column(kind, ev.highest), "ratio") for kind in kinds]
+    if FIRST in kinds:
+        out += [(EARLY, "transfers", EARLY, "difference"), (CIRCUIT_QUANTITY, "circuits", "mean frac", "difference")]
+    return out
+
+
+def pairwise(ev: Evidence, conditions=CONDITIONS, *, confidence: float, kinds=(FIRST,)) -> pd.DataFrame:
+    """Every pair of conditions on the headline quantities: epochs to the highest threshold
+    (paired log ratio; first reached, the primary measure, unless ``kinds`` says otherwise), test
+    accuracy at epoch 100 and the circuits' mean fraction explained (paired difference)."""
     rows = []
-    for name, table, column, effect in quantities:
-        if not present[name]:
+    for name, table, column, effect in _pairwise_quantities(ev, kinds):
+        if getattr(ev, table) is None:
             continue
         frame = ev.table(table)
         group = "condition" if table == "transfers" else "model"
@@ -158,50 +174,66 @@ def pairwise(ev: Evidence, conditions=CONDITIONS, confidence: float = 0.95) -> p
                 row.update(estimate=r["mean"], ci_low=r["ci_low"], ci_high=r["ci_high"], n=r["n"], null=0.0,
                            bound=None, p=r["p"], p_rank=math.nan, note=r["note"], method="paired t on differences",
                            p_welch_log=math.nan, p_welch=_welch(va, vb, None, False))
+            row["data"] = data_digest(row["method"], va, vb)
             rows.append(row)
     return pd.DataFrame(rows)
 
 
-def retention_family(ev: Evidence, conditions=CONDITIONS, confidence: float = 0.95) -> pd.DataFrame:
-    """One-sample t-tests of each transfer condition's source-task test accuracy against chance
-    1/p and of its excess over each seed's perfect-transfer score against 0."""
-    table = ev.table("retention")
-    conditions = [c for c in conditions if c in set(table["model"])]
-    tests = retention.retention_tests(table, conditions, int(ev.params["p"]), confidence)
-    names = retention_quantities(ev.params)
-    rows = []
-    for _, t in tests.iterrows():
-        rows.append({"test": family_test_id(names[t["test"]], t["condition"]), "group": "retention", "quantity": names[t["test"]],
-                     "a": t["condition"], "b": None, "effect": "mean", "estimate": t["mean"], "ci_low": t["ci_low"],
-                     "ci_high": t["ci_high"], "n": t["n"], "null": t["reference"], "bound": None, "p": t["p"],
-                     "p_rank": math.nan, "note": t["note"], "method": "one-sample t", "p_welch_log": math.nan,
-                     "p_welch": math.nan})
-    return pd.DataFrame(rows)
+WITHIN = "within conditions"   # the scope of the stratified test of early accuracy and convergence
 
 
-def correlation_family(ev: Evidence, conditions=CONDITIONS, confidence: float = 0.95) -> pd.DataFrame:
-    """Spearman's rho of test accuracy at epoch 100 against epochs to first reach the highest
-    threshold (censored runs ranked at the cap): over all runs, and within each condition."""
+def _correlation_row(scope: str, column: str, r: dict, data: str) -> dict:
+    return {"test": family_test_id(correlation_quantity(column), scope), "group": "correlation",
+            "quantity": correlation_quantity(column), "a": scope, "b": None, "effect": "rho",
+            "estimate": r["rho"], "ci_low": r.get("ci_low", math.nan), "ci_high": r.get("ci_high", math.nan),
+            "n": r["n"], "null": 0.0, "bound": None, "p": r["p"], "p_rank": math.nan, "note": r["note"],
+            "method": r["method"], "p_welch_log": math.nan, "p_welch": math.nan, "data": data}
+
+
+def correlation_family(ev: Evidence, conditions=CONDITIONS, *, confidence: float) -> pd.DataFrame:
+    """Test accuracy at epoch 100 against epochs to first reach the highest threshold (censored
+    runs ranked at the cap): Spearman's rho over all runs, and one test of a relation within
+    conditions (the mean within-condition rho, early accuracy permuted within each condition)."""
     frame = ev.table("transfers")
     column = epochs_column(FIRST, ev.highest)
-    scopes = [("all runs", frame)] + [(c, frame[frame["condition"] == c]) for c in conditions
-                                       if c in set(frame["condition"])]
+    if not len(frame):
+        return pd.DataFrame()
+    labels = [f"{c}/{s}" for c, s in zip(frame["condition"], frame["seed"])]
+    pooled = multiseed.run_correlation(frame[EARLY], frame[column], labels=labels, cap=ev.cap, confidence=confidence)
+    y = [ev.cap if stats.is_missing(v) else float(v) for v in frame[column]]
+    x = [float(v) for v in frame[EARLY]]
+    within = stats.stratified_permutation_spearman(x, y, list(frame["condition"]),
+                                                   n_permutations=int(ev.params["n_permutations"]))
+    rhos = ", ".join(f"{c} {rho:.2f}" for c, rho in within["rho_by_stratum"].items())
+    return pd.DataFrame([
+        _correlation_row("all runs", column, {**pooled, "method": "Spearman"}, data_digest("Spearman", x, y)),
+        _correlation_row(WITHIN, column, {
+            "rho": within["statistic"], "p": within["p"], "n": within["n"],
+            "note": stats.join_notes(f"mean of the within-condition rhos ({rhos}); early accuracy permuted within "
+                                     f"each condition, {within['n_permutations']:,} seeded draws", within["note"]),
+            "method": "stratified permutation (mean within-condition Spearman rho)"},
+            data_digest("stratified permutation", x, y, list(frame["condition"]))),
+    ])
+
+
+def within_condition_correlations(ev: Evidence, conditions=CONDITIONS, *, confidence: float) -> pd.DataFrame:
+    """Spearman's rho of early accuracy against epochs to first reach the highest threshold in
+    each condition alone (descriptive; the family tests them together, ``correlation_family``)."""
+    frame = ev.table("transfers")
+    column = epochs_column(FIRST, ev.highest)
     rows = []
-    for scope, rows_ in scopes:
-        if not len(rows_):  # every run of the scope left out (sensitivity without non-converged runs)
+    for c in conditions:
+        rows_ = frame[frame["condition"] == c]
+        if not len(rows_):  # every run of the condition left out (sensitivity without non-converged runs)
             continue
-        labels = [f"{c}/{s}" for c, s in zip(rows_["condition"], rows_["seed"])]
-        r = multiseed.run_correlation(rows_[EARLY], rows_[column], labels=labels, cap=ev.cap,
-                                      confidence=confidence)
-        rows.append({"test": family_test_id(correlation_quantity(column), scope), "group": "correlation",
-                     "quantity": correlation_quantity(column), "a": scope, "b": None, "effect": "rho",
-                     "estimate": r["rho"], "ci_low": r["ci_low"], "ci_high": r["ci_high"], "n": r["n"], "null": 0.0,
-                     "bound": None, "p": r["p"], "p_rank": math.nan, "note": r["note"], "method": "Spearman",
-                     "p_welch_log": math.nan, "p_welch": math.nan})
+        labels = [f"{c}/{s}" for s in rows_["seed"]]
+        r = multiseed.run_correlation(rows_[EARLY], rows_[column], labels=labels, cap=ev.cap, confidence=confidence)
+        rows.append(_correlation_row(c, column, {**r, "method": "Spearman"},
+                                     data_digest("Spearman", list(rows_[EARLY]), list(rows_[column]))))
     return pd.DataFrame(rows)
 
 
-def frequency_family(ev: Evidence, confidence: float = 0.95) -> pd.DataFrame:
+def frequency_family(ev: Evidence, confidence: float) -> pd.DataFrame:
     """Key frequencies shared with the own seed's grokked source against the hypergeometric null
     (every transfer condition, the memorized sources, the random init), and for the memorized
     sources and the random init whether their own seed's source is closer than other seeds'."""
@@ -219,7 +251,8 @@ def frequency_family(ev: Evidence, confidence: float = 0.95) -> pd.DataFrame:
                      "n": len(r["seeds"]), "null": float(r["expected"]), "bound": None, "p": r["p"],
                      "p_rank": math.nan, "method": "hypergeometric, exact sum over seeds",
                      "note": f"{r['observed']} shared of {sum(s['size'] for s in r['seeds'])} key frequencies; "
-                             f"{r['expected']:.1f} expected by chance", "p_welch_log": math.nan, "p_welch": math.nan})
+                             f"{r['expected']:.1f} expected by chance", "p_welch_log": math.nan, "p_welch": math.nan,
+                     "data": data_digest("hypergeometric", r["seeds"])})
         match = r.get("seed_matching")
         if m in ROAD_MODELS and match is not None:
             rows.append({"test": family_test_id(ROAD_TEST, m), "group": "frequency",
@@ -229,31 +262,48 @@ def frequency_family(ev: Evidence, confidence: float = 0.95) -> pd.DataFrame:
                          "method": "exact permutation over matchings of seeds",
                          "note": f"mean shared {match['own_mean']:.2f} with the own seed's source vs "
                                  f"{match['cross_mean']:.2f} with other seeds'; smallest possible p {match['min_p']:.3g}",
-                         "p_welch_log": math.nan, "p_welch": math.nan})
+                         "p_welch_log": math.nan, "p_welch": math.nan, "data": data_digest("seed matching", match)})
     return pd.DataFrame(rows)
 
 
 COLUMNS = ["test", "group", "quantity", "a", "b", "effect", "estimate", "ci_low", "ci_high", "n", "null", "bound",
-           "p", "p_rank", "note", "method", "p_welch_log", "p_welch"]
-PARTS = (("transfers", pairwise), ("retention", retention_family), ("transfers", correlation_family),
-         ("circuits", frequency_family))
+           "p", "p_rank", "note", "method", "p_welch_log", "p_welch", "data"]
+PARTS = (("transfers", pairwise), ("transfers", correlation_family), ("circuits", frequency_family))
 
 
-def family(ev: Evidence, confidence: float = 0.95) -> pd.DataFrame:
-    """Every test the paper reports (one row each), effects with intervals at ``confidence``, and
-    ``p_holm``: Holm over every test with a defined p; ``p_welch_log_holm`` and ``p_welch_holm``
-    apply the same correction to the sensitivity tests. Parts whose chapter has no results are
-    left out (KeyError if none has)."""
-    if ev.transfers is None:
-        raise KeyError("chapter 02-transfer has no results: the statistics family needs the transfer runs")
-    frames = [f for table, part in PARTS if getattr(ev, table) is not None and len(f := part(ev, confidence=confidence))]
-    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
+def _with_holm(out: pd.DataFrame, confidence: float) -> pd.DataFrame:
     out["p_holm"] = stats.holm(out["p"].astype(float))
     out["confidence"] = confidence
     for column in ("p_welch_log", "p_welch"):
         # The sensitivity test replaces the primary one for its hypotheses; the others keep theirs.
         alternative = out[column].where(out[column].notna(), out["p"]).astype(float)
         out[f"{column}_holm"] = np.where(out[column].notna(), stats.holm(alternative), np.nan)
+    return out
+
+
+def family(ev: Evidence, confidence: float) -> pd.DataFrame:
+    """Every test the paper reports (one row each, one per question), effects with intervals at
+    ``confidence``, and ``p_holm``: Holm over every test with a defined p; ``p_welch_log_holm``
+    and ``p_welch_holm`` apply the same correction to the sensitivity tests. Parts whose chapter
+    has no results are left out (KeyError if none has)."""
+    if ev.transfers is None:
+        raise KeyError("chapter 02-transfer has no results: the statistics family needs the transfer runs")
+    frames = [f for table, part in PARTS if getattr(ev, table) is not None and len(f := part(ev, confidence=confidence))]
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
+    return _with_holm(out, confidence)
+
+
+def secondary(ev: Evidence, confidence: float) -> pd.DataFrame:
+    """Results reported beside the family, outside its correction (``p_holm`` NaN): the pairwise
+    comparisons of the *sustained* epoch to the highest threshold (the same question as the
+    first-reached one, the primary measure) and the correlation within each condition alone."""
+    frames = [pairwise(ev, confidence=confidence, kinds=(SUSTAINED,)),
+              within_condition_correlations(ev, confidence=confidence)]
+    out = pd.concat([f for f in frames if len(f)], ignore_index=True)
+    out["p_holm"] = math.nan
+    out["confidence"] = confidence
+    for column in ("p_welch_log", "p_welch"):
+        out[f"{column}_holm"] = math.nan
     return out
 
 

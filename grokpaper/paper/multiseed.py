@@ -20,7 +20,7 @@ from grokpaper.paper.contract import metric_key
 from grokpaper.paper.report import clip_interval
 
 
-def summary(groups_by_metric: dict, confidence: float = 0.95, n_boot: int = 10_000, skewed=(),
+def summary(groups_by_metric: dict, confidence: float, n_boot: int, skewed=(),
             bounds: dict | None = None) -> pd.DataFrame:
     """Per metric and condition: n, mean, sd (ddof 1), CI of the mean with its df, percentile-bootstrap
     CI, CV, median, min, max and the censored runs (``stats.describe``). For the metrics in
@@ -43,7 +43,7 @@ def summary(groups_by_metric: dict, confidence: float = 0.95, n_boot: int = 10_0
     return pd.DataFrame(rows).drop(columns=["name"])
 
 
-def time_to_threshold(table: pd.DataFrame, columns, conditions, cap: float, confidence: float = 0.95) -> pd.DataFrame:
+def time_to_threshold(table: pd.DataFrame, columns, conditions, cap: float, confidence: float) -> pd.DataFrame:
     """Per epochs-to-threshold column and condition, with censored runs kept as "not reached by the
     cap": runs reached (of all), the Kaplan-Meier median with its interval, the restricted mean to
     the cap with its log-normal interval (a lower bound of the mean when a run is censored), and
@@ -63,11 +63,11 @@ def time_to_threshold(table: pd.DataFrame, columns, conditions, cap: float, conf
                          "restricted mean": rmst["value"], "restricted mean low": rmst["ci_low"],
                          "restricted mean high": rmst["ci_high"], "mean is a lower bound": rmst["is_lower_bound"],
                          "geometric mean (reached)": geo.get("value", math.nan),
-                         "note": stats._join(median["note"], rmst["note"])})
+                         "note": stats.join_notes(median["note"], rmst["note"])})
     return pd.DataFrame(rows)
 
 
-def time_to_threshold_display(times: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
+def time_to_threshold_display(times: pd.DataFrame, confidence: float) -> pd.DataFrame:
     """``time_to_threshold`` as a readable table: reached (k/n), median and restricted mean each with
     its interval in one cell ('>=' where a censored run makes the mean a lower bound; 'beyond the
     cap' for an end the runs never reached), geometric mean of the runs that reached it."""
@@ -100,7 +100,7 @@ def family_display(family: pd.DataFrame, tests=None, without: pd.DataFrame | Non
     rows = family if tests is None else pd.concat([family[family["test"] == t] for t in tests], ignore_index=True)
     out = pd.DataFrame({
         "test": rows["test"], "n": rows["n"], "method": rows["method"],
-        "effect": [_effect_text(r, r.get("confidence", 0.95)) for _, r in rows.iterrows()],
+        "effect": [_effect_text(r, r["confidence"]) for _, r in rows.iterrows()],
         "p": rows["p"], "p Holm": rows["p_holm"],
         "p Holm, Welch on log": rows["p_welch_log_holm"], "p Holm, Welch": rows["p_welch_holm"],
     })
@@ -115,7 +115,7 @@ def level(confidence: float) -> str:
     return f"{100 * confidence:g} %"
 
 
-def _effect_text(row, confidence: float = 0.95) -> str:
+def _effect_text(row, confidence: float) -> str:
     """'>= 35.0x (95 % CI 14.4-85.2)', '-0.082 (95 % CI -0.60 to 0.43)', '21 (expected 2.25)'."""
     if stats.is_missing(row["estimate"]):
         return "n/a"
@@ -151,7 +151,7 @@ def normality(groups_by_metric: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def spearman_ci(rho: float, n: int, confidence: float = 0.95) -> tuple[float, float]:
+def spearman_ci(rho: float, n: int, confidence: float) -> tuple[float, float]:
     """Approximate confidence interval of a Spearman rho: Fisher z with the Bonett-Wright
     standard error sqrt((1 + rho^2 / 2) / (n - 3)). NaN for n < 4; (rho, rho) at |rho| = 1."""
     if not (n >= 4 and math.isfinite(rho)):
@@ -163,7 +163,7 @@ def spearman_ci(rho: float, n: int, confidence: float = 0.95) -> tuple[float, fl
     return math.tanh(z - half), math.tanh(z + half)
 
 
-def run_correlation(x, y, *, labels=None, cap: float | None = None, confidence: float = 0.95) -> dict:
+def run_correlation(x, y, *, labels=None, cap: float | None = None, confidence: float) -> dict:
     """Spearman rho over all runs (not condition means) of x against y, with n, df, p and an
     approximate CI (``spearman_ci``). Censored y (never reached) are left out, unless ``cap`` is
     given: then they enter at the cap, tied above every reached value (a rank statement that
@@ -176,7 +176,7 @@ def run_correlation(x, y, *, labels=None, cap: float | None = None, confidence: 
     lo, hi = spearman_ci(r["rho"], r["n"], confidence)
     note = r["note"]
     if cap is not None and censored:
-        note = stats._join(note, f"{len(censored)} censored run(s) ranked at the cap {cap:g}: {censored}")
+        note = stats.join_notes(note, f"{len(censored)} censored run(s) ranked at the cap {cap:g}: {censored}")
     return {**r, "censored": censored, "ci_low": lo, "ci_high": hi, "confidence": confidence,
             "censored_at_cap": cap is not None, "note": note}
 

@@ -20,7 +20,7 @@ import pandas as pd
 import yaml
 
 from grokpaper.analysis.stats import is_missing
-from grokpaper.analysis.survival import km_median
+from grokpaper.analysis.survival import km_median, restricted_mean
 from grokpaper.paper.contract import FIRST, epochs_column
 from grokpaper.paper.report import fmt, significant
 
@@ -255,21 +255,31 @@ def _per_seed(values: dict, cap: float) -> str:
     return "; ".join(f"{seed}: {'never by ' + fmt(cap) if v is None else significant(v)}" for seed, v in values.items())
 
 
-def _mean_text(stat: dict, all_seeds) -> str:
+def _mean_text(stat: dict, all_seeds, median: dict) -> str:
+    """'19,808 (n = 4 of 5; 314 never, left out; restricted mean to the cap >= 21,846)': the mean
+    over the runs that reached it, their number, and where a run never did, the censoring-aware
+    restricted mean (that run counted at the cap: a lower bound of the mean)."""
     if stat["mean"] is None:
         return "none reached it"
-    over = (f"all {len(all_seeds)} seeds" if len(stat["seeds"]) == len(all_seeds)
-            else "seeds " + ", ".join(map(str, stat["seeds"])))
-    never = f"; {', '.join(map(str, stat['never']))} never, left out" if stat["never"] else ""
-    return f"{fmt(stat['mean'])} ({over}{never})"
+    n = f"n = {stat['n_reached']} of {len(all_seeds)}"
+    if len(stat["seeds"]) != len(all_seeds):
+        n += ": seeds " + ", ".join(map(str, stat["seeds"]))
+    if not stat["never"]:
+        return f"{fmt(stat['mean'])} ({n})"
+    return (f"{fmt(stat['mean'])} ({n}; {', '.join(map(str, stat['never']))} never, left out; restricted mean "
+            f"to the cap ≥ {fmt(median['restricted_mean'])})")
 
 
-def _median(epochs: dict, cap: float) -> dict:
+def _median(epochs: dict, cap: float, confidence: float) -> dict:
     """Kaplan-Meier median of {seed: epochs or None} (``survival.km_median``: runs that never
-    reached the threshold count as beyond ``cap``), with its interval and the seeds that never did."""
-    m = km_median(list(epochs.values()), cap=cap)
+    reached the threshold count as beyond ``cap``), with its interval and the seeds that never did,
+    and the restricted mean to the cap (a lower bound of the mean when a run never did)."""
+    values = list(epochs.values())
+    m = km_median(values, cap=cap, confidence=confidence)
+    rmst = restricted_mean(values, cap=cap, confidence=confidence)
     return {"median": m["median"], "ci_low": m["ci_low"], "ci_high": m["ci_high"], "n": m["n"],
-            "n_censored": m["n_censored"], "never": [s for s, v in epochs.items() if v is None], "cap": cap}
+            "n_censored": m["n_censored"], "never": [s for s, v in epochs.items() if v is None], "cap": cap,
+            "restricted_mean": rmst["value"]}
 
 
 def _median_text(median: dict) -> str:
@@ -279,7 +289,8 @@ def _median_text(median: dict) -> str:
     return f"{fmt(median['median'])} ({median['n']} runs{never})"
 
 
-def comparison_table(transfer_table: pd.DataFrame, cap_ours: float, original: OriginalRun | None = None) -> pd.DataFrame:
+def comparison_table(transfer_table: pd.DataFrame, cap_ours: float, confidence: float,
+                     original: OriginalRun | None = None) -> pd.DataFrame:
     """Per original condition, the original run's row and then the rows of our conditions that
     correspond to it (those present in ``transfer_table``): per seed the epochs to first reach the
     threshold and the final test accuracy, the mean over the runs that reached it (the original's
@@ -302,20 +313,22 @@ def comparison_table(transfer_table: pd.DataFrame, cap_ours: float, original: Or
         rows.append({"condition": name, "study": "original", "starting point": starts[name],
                      epochs_label: _per_seed(epochs, cap),
                      "mean of runs that reached it": _mean_text(_mean_reached(epochs, original.reported_mean_seeds),
-                                                                original.seeds),
-                     "median": _median_text(_median(epochs, cap)),
+                                                                original.seeds, _median(epochs, cap, confidence)),
+                     "median": _median_text(_median(epochs, cap, confidence)),
                      "final test acc (seed: acc)": _per_seed(original.final_test_acc(name), cap)})
         for ours in (c for c in present if COUNTERPARTS[c][0] == name):
             epochs, finals = _ours(transfer_table, ours, column)
             rows.append({"condition": ours, "study": "this rerun", "starting point": COUNTERPARTS[ours][1],
                          epochs_label: _per_seed(epochs, cap_ours),
-                         "mean of runs that reached it": _mean_text(_mean_reached(epochs, list(epochs)), list(epochs)),
-                         "median": _median_text(_median(epochs, cap_ours)),
+                         "mean of runs that reached it": _mean_text(_mean_reached(epochs, list(epochs)), list(epochs),
+                                                                    _median(epochs, cap_ours, confidence)),
+                         "median": _median_text(_median(epochs, cap_ours, confidence)),
                          "final test acc (seed: acc)": _per_seed(finals, cap_ours)})
     return pd.DataFrame(rows)
 
 
-def comparison_numbers(transfer_table: pd.DataFrame, cap_ours: float, original: OriginalRun | None = None) -> dict:
+def comparison_numbers(transfer_table: pd.DataFrame, cap_ours: float, confidence: float,
+                       original: OriginalRun | None = None) -> dict:
     """What the article quotes from the comparison: per condition of ours present, the original
     counterpart's mean over its reported seeds (as it computed it) and median, and our median
     and mean over the runs that reached the threshold; seed 42's largest single-epoch jumps in the
@@ -333,9 +346,9 @@ def comparison_numbers(transfer_table: pd.DataFrame, cap_ours: float, original: 
             "original_condition": name,
             "original_epochs": theirs, "original_cap": cap,
             "original_mean": _mean_reached(theirs, original.reported_mean_seeds),
-            "original_median": _median(theirs, cap),
+            "original_median": _median(theirs, cap, confidence),
             "ours_epochs": epochs, "ours_final_test_acc": finals,
-            "ours_median": _median(epochs, cap_ours),
+            "ours_median": _median(epochs, cap_ours, confidence),
             "ours_mean_reached": _mean_reached(epochs, list(epochs)),
         }
     jumps = {name: {**original.seed42_largest_jumps[name], "epochs_to_threshold": original.epochs(name).get(42)}

@@ -13,11 +13,13 @@ hash salt, so reruns produce identical files).
 from __future__ import annotations
 
 import contextlib
+import itertools
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.lines import Line2D
 
 from grokpaper.paper.report import significant
@@ -29,6 +31,7 @@ CONDITION_COLORS = {"grokked": OKABE_ITO["blue"], "memorized": OKABE_ITO["vermil
                     "memorized-fixed": OKABE_ITO["orange"], "random": OKABE_ITO["bluish green"]}
 _extra_colors: dict[str, str] = {}
 DPI = 150
+TICK_FONT = 8.5  # tick labels that name conditions or parameters: four to eleven of them side by side
 
 STYLE = {
     "figure.figsize": (6.4, 4.0), "figure.dpi": 100, "savefig.dpi": DPI,
@@ -64,8 +67,43 @@ def _new(nrows=1, ncols=1, **kw):
     return fig, axes
 
 
+class FigureLayoutError(ValueError):
+    """A figure whose tick labels overlap: the message names the axes and the labels."""
+
+
+def overlapping_labels(fig, slack: float = 0.5) -> list[str]:
+    """The pairs of tick labels that overlap on an axis of ``fig``, drawn as it will be saved
+    (text bounding boxes from matplotlib's renderer, shrunk by ``slack`` pixels so touching is
+    not overlapping), as readable lines; empty when none do."""
+    # A figure closed in pyplot has lost its drawing canvas; measure it on an Agg one.
+    canvas = fig.canvas if hasattr(fig.canvas, "get_renderer") else FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    found = []
+    for ax in fig.axes:
+        if not ax.get_visible():
+            continue
+        for axis, labels in (("x", ax.get_xticklabels()), ("y", ax.get_yticklabels())):
+            boxes = [(t.get_text(), t.get_window_extent(renderer).expanded(1, 1).padded(-slack))
+                     for t in labels if t.get_visible() and t.get_text().strip()]
+            for (text_a, a), (text_b, b) in itertools.combinations(boxes, 2):
+                if a.overlaps(b):
+                    where = ax.get_title() or ax.get_xlabel() or ax.get_ylabel() or "untitled axes"
+                    found.append(f"{axis} axis of '{where}': {text_a!r} overlaps {text_b!r}")
+    return found
+
+
+def wrapped(name: str) -> str:
+    """A condition or model name as a tick label: broken after '-' and at '_' so that neighbouring
+    labels fit side by side ('memorized-fixed' becomes 'memorized-' over 'fixed')."""
+    return str(name).replace("-", "-\n").replace("_", "\n")
+
+
 def _done(fig):
+    problems = overlapping_labels(fig)
     plt.close(fig)        # no second copy from the inline backend; still displayable
+    if problems:
+        raise FigureLayoutError("tick labels overlap (the figure is unreadable there): " + "; ".join(problems))
     return fig
 
 
@@ -73,7 +111,7 @@ def _model_panels(by_model: dict, ncols: int):
     """A grid of small shared-axis panels, one per model in order, unused panels hidden;
     returns the figure and (axis, model, value) triples."""
     nrows = int(np.ceil(len(by_model) / ncols))
-    fig, axes = _new(nrows, ncols, sharex=True, sharey=True, figsize=(3.0 * ncols + 0.4, 2.4 * nrows + 0.4))
+    fig, axes = _new(nrows, ncols, sharex=True, sharey=True, figsize=(3.0 * ncols + 0.4, 1.9 * nrows + 0.4))
     for ax in list(axes.flat)[len(by_model):]:
         ax.set_visible(False)
     return fig, [(ax, model, value) for ax, (model, value) in zip(axes.flat, by_model.items())]
@@ -347,7 +385,7 @@ def jumps_and_collapses(table: pd.DataFrame, *, condition: str = "condition",
     conds = list(pd.unique(table[condition]))
     rng = np.random.default_rng(seed)
     with style():
-        fig, axes = _new(1, 2, figsize=(STYLE["figure.figsize"][0], 3.4))
+        fig, axes = _new(1, 2, figsize=(7.4, 3.6))
         left, right = axes[0]
         for i, c in enumerate(conds):
             v = 100 * pd.to_numeric(table.loc[table[condition] == c, jump]).to_numpy(float)
@@ -359,7 +397,7 @@ def jumps_and_collapses(table: pd.DataFrame, *, condition: str = "condition",
             right.annotate(f"{int((counts > 0).sum())}/{len(counts)} runs", (i, counts.sum()),
                            xytext=(0, 3), textcoords="offset points", ha="center", fontsize=8)
         for ax in (left, right):
-            ax.set_xticks(range(len(conds)), [str(c) for c in conds])
+            ax.set_xticks(range(len(conds)), [wrapped(c) for c in conds], fontsize=TICK_FONT)
             ax.set_xlabel("condition")
             ax.grid(axis="x", visible=False)
         left.set_ylabel("largest jump in test accuracy\n(percentage points; bar: median)")
@@ -429,9 +467,10 @@ def bar_panels(panels: dict, references: dict | None = None, points: dict | None
                 drawn += [np.asarray(v, float) * scale for v in (points or {}).get(title, {}).values()]
                 top = np.nanmax(np.concatenate([np.ravel(d) for d in drawn]))
                 ax.set_ylim(limits[0] * scale, min(limits[1] * scale * 1.02, top * 1.3 if top > 0 else scale))
+            labels = [wrapped(g) for g in names]
             if "n" in df.columns:
-                names = [f"{g}\n(n = {n})" for g, n in zip(names, df["n"])]
-            ax.set_xticks(x, names)
+                labels = [f"{g}\n(n = {n})" for g, n in zip(labels, df["n"])]
+            ax.set_xticks(x, labels, fontsize=TICK_FONT)
             ax.set_xlabel(xlabel)
             ax.set_ylabel(ylabel)
             ax.set_title(title)
@@ -497,17 +536,18 @@ def agreement_panels(matrices: dict, *, label: str = "agreement (% of inputs)", 
             raise ValueError(f"matrix {title!r} must be a non-empty square DataFrame, got {getattr(m, 'shape', None)}")
     n = max(len(m) for m in matrices.values())
     with style():
-        fig, axes = _new(1, len(matrices), figsize=((1.2 * n + 1.2) * len(matrices) + 1.0, 1.1 * n + 1.4))
+        # Sized near the page's text width, so the numbers print at about the body text's size.
+        fig, axes = _new(1, len(matrices), figsize=((0.75 * n + 1.0) * len(matrices) + 0.8, 0.75 * n + 1.6))
         for ax, (title, matrix) in zip(axes[0], matrices.items()):
             values = matrix.to_numpy(float) * scale
             im = ax.imshow(values, cmap="viridis", vmin=0, vmax=scale)
             for i in range(len(matrix)):
                 for j in range(len(matrix)):
                     v = values[i, j]
-                    ax.text(j, i, "–" if np.isnan(v) else f"{v:.1f}", ha="center", va="center", fontsize=9,
+                    ax.text(j, i, "–" if np.isnan(v) else f"{v:.1f}", ha="center", va="center", fontsize=10,
                             color="black" if np.nan_to_num(v) > 0.6 * scale else "white")
-            ax.set_xticks(range(len(matrix)), [str(c) for c in matrix.columns])
-            ax.set_yticks(range(len(matrix)), [str(c) for c in matrix.index])
+            ax.set_xticks(range(len(matrix)), [wrapped(c) for c in matrix.columns], fontsize=8)
+            ax.set_yticks(range(len(matrix)), [wrapped(c) for c in matrix.index], fontsize=8)
             ax.grid(False)
             ax.set_xlabel("condition")
             ax.set_ylabel("condition")
@@ -575,7 +615,8 @@ def weight_change_bars(table: pd.DataFrame, models, *, spread: str = "minmax"):
             ax.set_ylabel(ylabel)
             ax.grid(axis="x", visible=False)
         axes[0, 0].legend(loc="best", title="whiskers: min-max over seeds")
-        axes[1, 0].set_xticks(x, [p.replace("blocks.0.", "") for p in params], rotation=45, ha="right")
+        # Horizontal (rotated labels cannot be checked for overlap), by the matrices' own short names.
+        axes[1, 0].set_xticks(x, [p.split(".")[-1] for p in params], fontsize=TICK_FONT)
         axes[1, 0].set_xlabel("parameter")
     return _done(fig)
 

@@ -215,16 +215,17 @@ def readable_table(table: pd.DataFrame, source_task: str = "add", transfer_task:
     return table[list(labels_)].rename(columns=labels_)
 
 
-def _describe(table: pd.DataFrame, column: str, models, n_boot: int = 2000) -> dict:
+def _describe(table: pd.DataFrame, column: str, models, *, confidence: float, n_boot: int) -> dict:
     out = {}
     for m in models:
         rows = table[table["model"] == m]
         out[m] = described(stats.describe(rows[column].tolist(), labels=rows["seed"].tolist(),
-                                          allow_censored=False, n_boot=n_boot))
+                                          allow_censored=False, confidence=confidence, n_boot=n_boot))
     return out
 
 
-def retention_summary(table: pd.DataFrame, models, columns: dict[str, str], confidence: float = 0.95) -> pd.DataFrame:
+def retention_summary(table: pd.DataFrame, models, columns: dict[str, str], *, confidence: float,
+                      n_boot: int) -> pd.DataFrame:
     """Per score and model (e.g. condition): n, mean, sd (ddof 1) and t-CI over seeds, one row
     each; ``columns`` maps a table column to the score's label."""
     rows = []
@@ -232,7 +233,7 @@ def retention_summary(table: pd.DataFrame, models, columns: dict[str, str], conf
         for m in models:
             sub = table[table["model"] == m]
             d = stats.describe(sub[column].tolist(), labels=sub["seed"].tolist(), confidence=confidence,
-                               allow_censored=False, n_boot=100)
+                               allow_censored=False, n_boot=n_boot)
             rows.append({"score": label, "model": m, "n": d.n, "mean": d.mean, "sd": d.sd, **_share_ci(d)})
     return pd.DataFrame(rows)
 
@@ -242,7 +243,7 @@ def values_by_model(table: pd.DataFrame, column: str, models) -> dict[str, list]
     return {m: table.loc[table["model"] == m, column].tolist() for m in models}
 
 
-def retention_tests(table: pd.DataFrame, conditions, p: int, confidence: float = 0.95) -> pd.DataFrame:
+def retention_tests(table: pd.DataFrame, conditions, p: int, confidence: float) -> pd.DataFrame:
     """Per transfer condition, one-sample t-tests of the source-task test accuracy: against the
     chance level 1/p, and against the per-seed score of a perfect transfer model (as a test of
     the per-seed difference accuracy - score against 0, because that score differs between the
@@ -269,6 +270,7 @@ def retention_numbers(table: pd.DataFrame, tests: pd.DataFrame, params: dict, co
     """The retention results the article and the claims audit quote. Fields name the tasks by
     their role: ``source`` (addition, the source task) and ``transfer`` (subtraction)."""
     p = params["p"]
+    level = {"confidence": params["confidence"], "n_boot": params["n_bootstrap"]}
     transfers = table[table["role"] == "transfer"]
     per_seed = transfers.drop_duplicates("seed").set_index("seed")
     tests_by_condition = {}
@@ -285,16 +287,16 @@ def retention_numbers(table: pd.DataFrame, tests: pd.DataFrame, params: dict, co
         n_coincident_test={int(s): int(v) for s, v in per_seed["n_coincident_test"].items()},
         perfect_transfer_score_test={int(s): float(v) for s, v in per_seed["coincident_share_test"].items()},
         perfect_transfer_score_test_summary=_describe(transfers.drop_duplicates("seed").assign(model="all"),
-                                                      "coincident_share_test", ["all"])["all"],
+                                                      "coincident_share_test", ["all"], **level)["all"],
         perfect_transfer_score_all=float(per_seed["coincident_share_all"].iloc[0]),
-        source_test_acc=_describe(transfers, "source_acc_test", conditions),
-        source_all_acc=_describe(transfers, "source_acc_all", conditions),
-        transfer_test_acc=_describe(transfers, "transfer_acc_test", conditions),
-        transfer_all_acc=_describe(transfers, "transfer_acc_all", conditions),
-        source_acc_where_targets_differ=_describe(transfers, "source_acc_distinct_test", conditions),
-        source_excess_over_perfect_transfer=_describe(transfers, "source_excess_test", conditions),
-        n_source_correct_where_targets_differ=_describe(transfers, "source_correct_distinct_test", conditions),
-        n_source_correct_where_targets_coincide=_describe(transfers, "source_correct_coincident_test", conditions),
+        source_test_acc=_describe(transfers, "source_acc_test", conditions, **level),
+        source_all_acc=_describe(transfers, "source_acc_all", conditions, **level),
+        transfer_test_acc=_describe(transfers, "transfer_acc_test", conditions, **level),
+        transfer_all_acc=_describe(transfers, "transfer_acc_all", conditions, **level),
+        source_acc_where_targets_differ=_describe(transfers, "source_acc_distinct_test", conditions, **level),
+        source_excess_over_perfect_transfer=_describe(transfers, "source_excess_test", conditions, **level),
+        n_source_correct_where_targets_differ=_describe(transfers, "source_correct_distinct_test", conditions, **level),
+        n_source_correct_where_targets_coincide=_describe(transfers, "source_correct_coincident_test", conditions, **level),
         n_perfect_transfer={c: int((transfers.loc[transfers["model"] == c, "transfer_acc_test"] == 1).sum())
                             for c in conditions},
         n_source_score_equals_perfect_transfer={
@@ -302,9 +304,9 @@ def retention_numbers(table: pd.DataFrame, tests: pd.DataFrame, params: dict, co
             for c in conditions},
         tests=tests_by_condition,
         sources=contract.SourceScores(
-            source_test_acc=_describe(sources, "source_acc_test", names),
-            source_all_acc=_describe(sources, "source_acc_all", names),
-            transfer_test_acc=_describe(sources, "transfer_acc_test", names)) if len(sources) else None,
+            source_test_acc=_describe(sources, "source_acc_test", names, **level),
+            source_all_acc=_describe(sources, "source_acc_all", names, **level),
+            transfer_test_acc=_describe(sources, "transfer_acc_test", names, **level)) if len(sources) else None,
         table=table.to_dict(orient="list"),
     )
 
@@ -375,7 +377,8 @@ def agreement_matrix(table: pd.DataFrame, conditions, column: str = "agreement_t
     return m
 
 
-def agreement_summary(table: pd.DataFrame, columns: dict[str, str], confidence: float = 0.95) -> pd.DataFrame:
+def agreement_summary(table: pd.DataFrame, columns: dict[str, str], *, confidence: float,
+                      n_boot: int) -> pd.DataFrame:
     """Per pair of conditions and agreement column: n, mean, sd (ddof 1), t-CI over seeds (NaN
     entries, e.g. no errors to agree on, are left out and n says so); ``columns`` maps a
     column to its label."""
@@ -385,7 +388,7 @@ def agreement_summary(table: pd.DataFrame, columns: dict[str, str], confidence: 
             values = table.loc[(table["pair"] == pair) & table[column].notna(), column].tolist()
             if not values:
                 continue
-            d = stats.describe(values, confidence=confidence, n_boot=100)
+            d = stats.describe(values, confidence=confidence, n_boot=n_boot)
             rows.append({"quantity": label, "pair": pair, "n": d.n, "mean": d.mean, "sd": d.sd, **_share_ci(d)})
     return pd.DataFrame(rows)
 
@@ -420,7 +423,8 @@ def agreement_numbers(table: pd.DataFrame, conditions, params: dict) -> contract
         for pair in pairs:
             rows = table[(table["pair"] == pair) & table[column].notna()]
             out[pair] = described(stats.describe(rows[column].tolist(), labels=rows["seed"].tolist(),
-                                                 n_boot=2000)) if len(rows) else None
+                                                 confidence=params["confidence"], n_boot=params["n_bootstrap"])
+                                  ) if len(rows) else None
         return out
 
     return contract.Agreement(

@@ -52,7 +52,8 @@ def source_table(sources: dict) -> pd.DataFrame:
 
 def transfer_table(runs, thresholds, at_epoch: int = 100) -> pd.DataFrame:
     """Per transfer run: epochs to each threshold (first reached and sustained to the end),
-    test accuracy at ``at_epoch``, final accuracies, epochs trained and stop reason."""
+    test accuracy at ``at_epoch``, final accuracies and test loss, the epoch of the highest test
+    loss with the test loss and accuracy there, epochs trained and stop reason."""
     rows = []
     for run in runs:
         curve = run.curve
@@ -64,6 +65,13 @@ def transfer_table(runs, thresholds, at_epoch: int = 100) -> pd.DataFrame:
         row[f"test acc at {at_epoch}"] = curves.value_at_epoch(curve, at_epoch) if at_epoch in evaluated else None
         row["final test acc"] = curves.final_value(curve, "test_acc")
         row["final train acc"] = curves.final_value(curve, "train_acc")
+        row["final test loss"] = curves.final_value(curve, "test_loss")
+        # Where the test loss peaked (memorising drives it up first): a run still short of the test
+        # threshold at the cap is slow rather than stuck if its test loss fell from there to the end.
+        peak = int(curve["epoch"].iloc[int(curve["test_loss"].to_numpy().argmax())])
+        row["test loss peak at"] = peak
+        row["peak test loss"] = curves.value_at_epoch(curve, peak, "test_loss")
+        row["test acc at loss peak"] = curves.value_at_epoch(curve, peak, "test_acc")
         row["epochs trained"] = run.result["epochs_trained"]
         row["cap"] = run.stored.config["max_epochs"]
         row["stop reason"] = run.result["stop_reason"]
@@ -82,7 +90,7 @@ def by_condition(table: pd.DataFrame, column: str, conditions) -> dict[str, pd.S
     }
 
 
-def threshold_summary(table: pd.DataFrame, thresholds, conditions, confidence: float = 0.95) -> pd.DataFrame:
+def threshold_summary(table: pd.DataFrame, thresholds, conditions, *, confidence: float, n_boot: int) -> pd.DataFrame:
     """Per condition and threshold: runs reaching it (first and sustained) and the mean, sd,
     t-interval (truncated at 0 epochs) and median of their epochs. Censored runs are counted, not
     averaged."""
@@ -91,7 +99,8 @@ def threshold_summary(table: pd.DataFrame, thresholds, conditions, confidence: f
         for c in conditions:
             for kind in (FIRST, SUSTAINED):
                 values = by_condition(table, epochs_column(kind, t), [c])[c]
-                d = stats.describe(values.tolist(), labels=values.index.tolist(), confidence=confidence, n_boot=1000)
+                d = stats.describe(values.tolist(), labels=values.index.tolist(), confidence=confidence,
+                                   n_boot=n_boot)
                 # Epochs cannot be negative: a few widely spread seeds give t-intervals below 0.
                 low, high = clip_interval(d.ci_low, d.ci_high, EPOCH_RANGE)
                 rows.append({
@@ -108,7 +117,8 @@ def transfer_numbers(table: pd.DataFrame, params: dict, conditions, original_com
     ``original.comparison_numbers`` of the same table)."""
     def describe(column):
         return {
-            c: described(stats.describe(v.tolist(), labels=v.index.tolist(), n_boot=2000))
+            c: described(stats.describe(v.tolist(), labels=v.index.tolist(), confidence=params["confidence"],
+                                        n_boot=params["n_bootstrap"]))
             for c, v in by_condition(table, column, conditions).items()
         }
 

@@ -14,9 +14,20 @@ import yaml
 
 from grokpaper.analysis.stats import is_missing, min_rank_p
 from grokpaper.paper import contract
-from grokpaper.paper.audit import ALPHA, CATEGORIES
-from grokpaper.paper.contract import FIRST, REUSE_TEST, SUSTAINED, correlation_quantity, epochs_column, pct
+from grokpaper.paper.contract import (
+    FIRST,
+    REUSE_TEST,
+    ROAD_TEST,
+    SUSTAINED,
+    correlation_quantity,
+    epochs_column,
+    family_test_id,
+    pct,
+)
+from grokpaper.paper.inference import WITHIN
+from grokpaper.paper.original import load_original_run
 from grokpaper.paper.report import count, fmt
+from grokpaper.paper.verdicts import ALPHA, CATEGORIES
 
 RANDOM = "random"
 
@@ -110,9 +121,12 @@ def ratio(R, condition: str, kind: str = FIRST, digits: int = 1) -> str:
     return f"{head} ({round(100 * row.confidence)} % CI {fmt(row.ci_low, digits)}–{fmt(row.ci_high, digits)})"
 
 
-def holm_p(R, condition: str, kind: str = FIRST) -> str:
-    """The Holm-corrected p of a speed-up's test: 'p = 0.0097', 'p < 0.001' or 'p n/a'."""
-    p = speedup(R, condition, kind).p_holm
+def holm_p(R, condition: str, without_nonconverged: bool = False) -> str:
+    """The Holm-corrected p of a speed-up's test (epochs to first reach the highest threshold,
+    random vs ``condition``): 'p = 0.0097', 'p < 0.001' or 'p n/a'; with ``without_nonconverged``
+    the family recomputed without the runs that never converged."""
+    p = R.statistics.test(epochs_column(FIRST, highest(R)), RANDOM, condition,
+                          without_nonconverged=without_nonconverged).p_holm
     return "p n/a" if is_missing(p) else p_text(p)
 
 
@@ -121,21 +135,22 @@ def family_size(R) -> int:
     return R.statistics.family_size
 
 
-FAMILY_PARTS = {"pairwise": "comparisons of pairs of conditions", "retention": "retention tests",
-                "correlation": "correlations", "frequency": "frequency-reuse tests"}
+FAMILY_PARTS = {"pairwise": "comparisons of pairs of conditions", "correlation": "correlation tests",
+                "frequency": "frequency-reuse tests"}
 
 
 def family_parts(R) -> str:
-    """'14 comparisons of pairs of conditions, 4 retention tests, 4 correlations and 9 frequency-reuse tests'."""
+    """'18 comparisons of pairs of conditions, 2 correlation tests and 10 frequency-reuse tests'."""
     return and_(f"{n} {FAMILY_PARTS.get(g, g)}" for g, n in R.statistics.family_parts.items() if n)
 
 
-def _transfers(R) -> pd.DataFrame:
+def transfer_table(R) -> pd.DataFrame:
+    """The transfer runs, one row each (chapter 02's table)."""
     return pd.DataFrame(R.transfer.table)
 
 
 def _censored(R) -> pd.DataFrame:
-    table = _transfers(R)
+    table = transfer_table(R)
     return table[table[epochs_column(FIRST, highest(R))].isna()]
 
 
@@ -146,7 +161,7 @@ def n_censored(R) -> int:
 
 def censored(R) -> str:
     """'1 of 5 random runs' (per condition) that never reached the highest threshold within the cap."""
-    table, missing = _transfers(R), _censored(R)
+    table, missing = transfer_table(R), _censored(R)
     return and_(f"{k} of {int((table['condition'] == c).sum())} {c} runs"
                 for c in conditions(R) if (k := int((missing["condition"] == c).sum())))
 
@@ -161,6 +176,33 @@ def restricted_mean(R, condition: str, kind: str = FIRST) -> str:
     """The restricted mean of epochs to the highest threshold: '764', or '≥ 21,846' with a censored run."""
     t = R.statistics.time_to_threshold[contract.metric_key(epochs_column(kind, highest(R)))][contract.metric_key(condition)]
     return ("≥ " if t.mean_is_a_lower_bound else "") + fmt(t.restricted_mean)
+
+
+def after_convergence(R, condition: str) -> str:
+    """'28,020–29,620': the epochs a condition's runs trained after first reaching the highest
+    threshold, up to the end of the run where the circuits are read (runs that never got there
+    left out)."""
+    table = transfer_table(R)
+    rows = table[(table["condition"] == condition) & table[epochs_column(FIRST, highest(R))].notna()]
+    left = rows["epochs trained"] - rows[epochs_column(FIRST, highest(R))]
+    return f"{fmt(left.min())}–{fmt(left.max())}" if len(left) else "none (no run got there)"
+
+
+def censored_progress(R) -> str:
+    """What each censored run did after its test loss peaked: 'random seed 314: test loss 34.1 → 25.8
+    and test accuracy 0.07 % → 0.62 % from epoch 2,010 (its highest test loss) to 30,000'."""
+    return "; ".join(
+        f"{r['condition']} seed {r['seed']}: test loss {fmt(r['peak test loss'], 1)} → {fmt(r['final test loss'], 1)} "
+        f"and test accuracy {fmt(r['test acc at loss peak'], 2, percent=True)} → {fmt(r['final test acc'], 2, percent=True)} "
+        f"from epoch {fmt(r['test loss peak at'])} (its highest test loss) to {fmt(r['epochs trained'])}"
+        for _, r in _censored(R).iterrows()) or "no run was censored"
+
+
+def original_source(R) -> str:
+    """The original study's grokked source, from its saved outputs: 'one weight-decay-0.1 checkpoint
+    trained 107,791 epochs'."""
+    source = load_original_run().protocol["grokked_source"]
+    return f"one weight-decay-{source['weight_decay']:g} checkpoint trained {fmt(source['epochs'])} epochs"
 
 
 def jumps(R) -> str:
@@ -230,16 +272,37 @@ def road_matching(R, model: str) -> str:
             f"seeds' (permutation p = {m.p:.2g}; the smallest possible at {m.n_seeds} seeds is {m.min_p:.2g})")
 
 
-def own_seed_clause(R, model: str) -> str:
-    """How a model's overlap with its own seed's grokked source compares with other seeds' (the
-    seed-matching permutation test at ALPHA), as a clause after a semicolon."""
-    m = R.circuits.frequency_reuse[model].seed_matching
-    if m is None or is_missing(m.p):
-        return "with fewer than 2 seeds there is no seed matching to compare"
-    if m.p < ALPHA:
-        return ("but more with its own seed's grokked source than with other seeds': the initial weights "
-                "already tilt which frequencies the circuit keeps")
-    return "and no more with its own seed's grokked source than with other seeds'"
+def road_holm(R, model: str) -> str:
+    """The Holm-corrected p of the seed-matching test of a model: 'p = 0.23'."""
+    p = _holm(R, ROAD_TEST, model)
+    return "p n/a" if is_missing(p) else p_text(p)
+
+
+def attention_every_input(R, model: str) -> str:
+    """'20 of 20 heads': heads of a model kind with at least the focus threshold on one operand for
+    every single input."""
+    s = R.circuits.attention_summary[model]
+    return f"{s.on_one_operand_every_input} of {s.heads} heads"
+
+
+def attention_lowest(R, model: str) -> str:
+    """'0.95': over a model kind's heads and all inputs, the smallest weight a head puts on the
+    position it attends to most."""
+    return fmt(R.circuits.attention_summary[model].smallest_min_weight, 2)
+
+
+def attention_sd(R, model: str) -> str:
+    """'0.20–0.24': the range over a model kind's heads of the per-input sd of the weight on a."""
+    s = R.circuits.attention_summary[model]
+    return f"{fmt(s.sd_a_lowest, 2)}–{fmt(s.sd_a_highest, 2)}"
+
+
+def relative_change(R, model: str) -> str:
+    """'0.6–1.6×': the range over the weight matrices (biases aside) of ‖W − W₀‖ / ‖W₀‖ during
+    transfer, each the mean over seeds."""
+    rel = [v for name, v in R.circuits.weight_change[model].relative.items()
+           if not name.split(".")[-1].startswith("b_") and not is_missing(v)]
+    return f"{fmt(min(rel), 1)}–{fmt(max(rel), 1)}×"
 
 
 def attention(R) -> str:
@@ -266,10 +329,23 @@ def rho(R, scope: str = "all runs") -> str:
 
 
 def within_rhos(R) -> str:
-    """The within-condition correlations: 'grokked −0.10, memorized −0.70 and random −0.31'."""
+    """The correlation in each condition alone (descriptive): 'grokked −0.10, memorized −0.70 and random −0.31'."""
     quantity = correlation_quantity(epochs_column(FIRST, highest(R)))
-    rows = [(c, R.statistics.test(quantity, c)) for c in conditions(R) if R.statistics.has_test(quantity, c)]
+    rows = [(c, R.statistics.test(quantity, c, secondary=True)) for c in conditions(R)
+            if family_test_id(quantity, c) in R.statistics.secondary]
     return and_(f"{c} {fmt(r.estimate, 2)}" for c, r in rows if not is_missing(r.estimate)) or "undefined"
+
+
+def within_test(R) -> contract.FamilyTest:
+    """The family's test of a relation within conditions (stratified permutation)."""
+    return correlation(R, WITHIN)
+
+
+def within_text(R) -> str:
+    """'mean within-condition rho −0.48, Holm-corrected p = 0.21 (stratified permutation test)'."""
+    row = within_test(R)
+    return (f"mean within-condition rho {fmt(row.estimate, 2)}, Holm-corrected "
+            f"{'p n/a' if is_missing(row.p_holm) else p_text(row.p_holm)} (uncorrected {p_text(row.p)})")
 
 
 def nonconverged(R, why: bool = True) -> str:
@@ -300,6 +376,13 @@ def mann_whitney_floor(R) -> str:
     return f"{min_rank_p(n, n):.2g}"
 
 
+def mann_whitney_floor_after_holm(R) -> str:
+    """That smallest p after Holm's correction over the family (its smallest p is multiplied by
+    the family's size): '0.24'."""
+    n = R.statistics.n_seeds
+    return f"{min(1.0, min_rank_p(n, n) * R.statistics.family_size):.2g}"
+
+
 # ----------------------------------------------------------------------------- dynamics
 
 def setbacks(R) -> str:
@@ -307,7 +390,7 @@ def setbacks(R) -> str:
     'grokked: 1 of 5 runs (seed 42: first at epoch 290, sustained from 1,070); ...'."""
     low = min(R.params(contract.Transfer)["thresholds"])
     first, sustained = epochs_column(FIRST, low), epochs_column(SUSTAINED, low)
-    transfer, parts = _transfers(R), []
+    transfer, parts = transfer_table(R), []
     for c in conditions(R):
         rows = transfer[transfer["condition"] == c]
         fell = rows[rows[sustained] > rows[first]]            # never-reached runs (NaN) compare False
@@ -341,6 +424,25 @@ def claims_in(R, section: str) -> str:
     rows = [r for r in R.audit.claims.values() if r.paper_section == section]
     said = and_(f"{n} {v}" for v in CATEGORIES if (n := sum(r.verdict == v for r in rows)))
     return f"{count(len(rows), 'claim')}, of which {said}" if rows else "none"
+
+
+MARGIN_UNITS = {"epochs": "epochs", "ratio": "ratios", "count": "counts", "share": "accuracies and shares",
+                "fraction": "other fractions", "value": "correlations"}
+
+
+def margins(R) -> str:
+    """The audit's practical margins in words: '10 % of the claimed value for epochs, ratios, counts,
+    accuracies and shares and other fractions; 0.05 for correlations'."""
+    by_words: dict[str, list[str]] = {}
+    for unit, words in R.audit.margins.items():
+        by_words.setdefault(words, []).append(MARGIN_UNITS.get(unit, unit))
+    return "; ".join(f"{words} for {and_(units)}" for words, units in by_words.items())
+
+
+def shared(R, model: str) -> str:
+    """'21 of 21': a model kind's key frequencies that are its own seed's grokked source's, over seeds."""
+    r = R.circuits.frequency_reuse[model]
+    return f"{r.observed} of {r.total}"
 
 
 def verdicts(R) -> str:
