@@ -48,6 +48,9 @@ def add_train_command(subparsers) -> None:
     p.add_argument("--runs", choices=RUN_SETS, default="study",
                    help="with 'all': which runs: the study's (default), the probe reruns of its sources and "
                         "transfers, or the relearning runs")
+    p.add_argument("--check", action="store_true",
+                   help="with 'all --runs probes': compare each stored probe rerun's curve with the run it reruns, "
+                        "epoch for epoch up to its stop (exit 1 if any value differs), and train nothing")
     p.add_argument("--extend", action="store_true",
                    help="with 'probe-transfer': the extended run, capped at extended_max_epochs instead of "
                         "transfer_max_epochs (its curve up to there is the capped run's)")
@@ -85,6 +88,8 @@ def _train_command(args) -> int:
             raise ValueError(f"--list-files and --write-manifest go with `train all`, not `train {args.what}`")
         if args.scheduler and args.what != "all":
             raise ValueError(f"--scheduler goes with `train all`, not `train {args.what}`")
+        if args.check and (args.what, args.runs) != ("all", "probes"):
+            raise ValueError(f"--check goes with `train all --runs probes`, not `train {args.what} --runs {args.runs}`")
         if args.runs != "study" and args.what != "all":
             raise ValueError(f"--runs goes with `train all`, not `train {args.what}`")
         if args.extend and args.what != "probe-transfer":
@@ -93,6 +98,10 @@ def _train_command(args) -> int:
         print(f"error: {err}")
         return 2
     try:
+        if args.check:
+            table = study.rerun_check(tuple(args.condition or CONDITIONS))
+            print(table.to_string(index=False) if len(table) else "no probe rerun is stored yet")
+            return 1 if (table["differing"] > 0).any() else 0
         if args.what == "all":
             if args.write_manifest:
                 path = write_manifest(study.settings, study.store)

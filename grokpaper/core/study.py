@@ -35,12 +35,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+import pandas as pd
 import torch
 
 from grokpaper.config import ParamsError, StudyParams, chapter_params
 from grokpaper.core.data import make_split
 from grokpaper.core.model import ModelConfig, init_params
-from grokpaper.core.store import RunNotStored, RunStore, StoredRun, config_key, display_path
+from grokpaper.core.store import CURVE_COLUMNS, RunNotStored, RunStore, StoredRun, config_key, display_path
 from grokpaper.core.train import Event, Hyper, ModelRun, Observer, default_device, sigint_deferred, train
 
 # "memorized-fixed" is the original study's memorized condition: the source's state after
@@ -284,6 +286,27 @@ class Study:
         stored = self._get(configs)
         return [Run(seed=seed, condition=c, stored=stored[(seed, c)]) for seed, c in wanted]
 
+    def rerun_check(self, conditions=CONDITIONS) -> pd.DataFrame:
+        """Each stored probe rerun (and extended run) against the run it reruns, over the epochs
+        both evaluated: one row per pair with ``rows`` compared, ``differing`` values and the
+        ``first_differing_epoch`` (None: equal). Pairs not both stored are left out."""
+        s, pairs = self.settings, []
+        for seed in s.seeds:
+            pairs.append((f"source seed {seed}", s.source_config(seed), s.probe_source_config(seed)))
+            for c in conditions:
+                original = s.transfer_config(seed, c)
+                pairs.append((f"transfer {c} seed {seed}", original, s.probe_transfer_config(seed, c)))
+                pairs.append((f"transfer {c} seed {seed} extended", original, s.probe_transfer_config(seed, c, True)))
+        rows = []
+        for label, original, rerun in pairs:
+            keys = config_key(original), config_key(rerun)
+            if all(self.store.has(k) for k in keys):
+                first, second = (self.store.load(k) for k in keys)
+                rows.append({"run": label, "rerun": keys[1], "original": keys[0],
+                             "stopped_at": second.result["epochs_trained"], **curve_agreement(second.curve, first.curve)})
+        return pd.DataFrame(rows, columns=["run", "rerun", "original", "stopped_at", "rows", "differing",
+                                           "first_differing_epoch"])
+
     # -- machinery ------------------------------------------------------------------------
 
     def _init(self, config: dict) -> dict:
@@ -377,6 +400,20 @@ class Study:
         if failures:
             raise RuntimeError("training failed for " + "; ".join(f"{o.name}: {o.stop_reason}" for o in failures))
 
+
+
+def curve_agreement(rerun: pd.DataFrame, original: pd.DataFrame) -> dict:
+    """How a rerun's learning curve matches the original run's over the epochs both evaluated (a
+    probe rerun stops earlier, an extended one later): ``rows`` compared, ``differing`` values
+    (exact comparison: the same trainer on the same CPU kernels gives the same bits) and the
+    ``first_differing_epoch`` (None when every value is equal)."""
+    both = rerun.merge(original, on="epoch", suffixes=("_rerun", "_original"))
+    differs = np.zeros(len(both), dtype=int)
+    for column in CURVE_COLUMNS[1:]:
+        differs += (both[f"{column}_rerun"].to_numpy() != both[f"{column}_original"].to_numpy())
+    first = both["epoch"][differs > 0]
+    return {"rows": len(both), "differing": int(differs.sum()),
+            "first_differing_epoch": int(first.iloc[0]) if len(first) else None}
 
 
 def _machine(device: torch.device) -> dict:
