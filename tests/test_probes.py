@@ -13,7 +13,11 @@ import numpy as np
 import pytest
 import torch
 
-from grokpaper.analysis.fourier import neuron_fourier_analysis
+from grokpaper.analysis.fourier import (
+    neuron_fourier_analysis,
+    neuron_fourier_shares,
+    neuron_fourier_shares_from_sums,
+)
 from grokpaper.analysis.inspection import attention_from_equals, weight_norms
 from grokpaper.analysis.probes import (
     ProbeContext,
@@ -135,6 +139,19 @@ def test_all_pairs_forward_equals_the_reference_model():
         assert (fast[name] - expected).norm() / expected.norm() < 1e-5, name
     logits = Transformer(SMALL, params)(data.tokens(data.all_pairs(SMALL.p), SMALL.p))[:, -1]
     assert (fast["logits"] - logits).norm() / logits.norm() < 1e-5
+
+
+@pytest.mark.parametrize("p", [11, 12, 23])
+def test_neuron_shares_from_sums_equal_the_original_method(p):
+    generator = torch.Generator().manual_seed(p)
+    acts = torch.relu(torch.randn(p * p, 40, generator=generator, dtype=torch.float64) + 0.3)
+    acts[:, 3] = 0.0  # a dead neuron
+    shares, _, dead = neuron_fourier_shares(acts, p)
+    from_sums, dead_from_sums = neuron_fourier_shares_from_sums(acts, p)
+    assert torch.equal(dead, dead_from_sums) and bool(dead[3])
+    assert torch.allclose(shares.nan_to_num(), from_sums.nan_to_num(), rtol=0, atol=1e-12)
+    in_float32, _ = neuron_fourier_shares_from_sums(acts.float(), p, dtype=torch.float32)
+    assert torch.allclose(shares.nan_to_num(), in_float32.double().nan_to_num(), rtol=0, atol=1e-5)
 
 
 def test_ridge_probe_recovers_a_known_linear_target():

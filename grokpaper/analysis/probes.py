@@ -38,8 +38,9 @@ reference model's computation at "=", tested equal to ``run_with_cache``):
   method of ``grokpaper.analysis.fourier``, is k), ``share_source_freqs`` and
   ``share_current_freqs`` (the share of alive neurons whose best frequency is a source key
   frequency / one of the model's current key frequencies), ``current_freqs`` (as "k k k").
-  The shares are computed in float32 (float64 costs several epochs per probe; they agree to
-  about 1e-6, so only a neuron within that of a tie can change its best frequency).
+  The shares come from ``fourier.neuron_fourier_shares_from_sums`` in float32 (the original
+  method's shares to about 1e-6, without its 2-D transform, which costs several training
+  epochs: only a neuron within that of a tie between two frequencies can change its best one).
 - ``attn_h<h>_{a,b,eq}_{mean,sd}``: head h's attention from "=" to a, b and "=", mean and
   standard deviation over all p^2 inputs.
 - ``from_init:<param>`` and ``update:<param>``: per weight matrix, the Frobenius distance from
@@ -57,7 +58,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from grokpaper.analysis.fourier import neuron_fourier_analysis, neuron_fourier_shares
+from grokpaper.analysis.fourier import neuron_fourier_analysis, neuron_fourier_shares_from_sums
 from grokpaper.analysis.progress import (
     TEMPLATE_TASKS,
     check_template_task,
@@ -125,13 +126,15 @@ def all_pairs_forward(params: dict[str, torch.Tensor], cfg: ModelConfig) -> dict
         values = torch.einsum("hkd,td->thk", params["blocks.0.attn.W_V"], r)
         scores.append(torch.einsum("thk,hk->th", keys, query) / math.sqrt(d_head))
         head_out.append(torch.einsum("thk,dhk->thd", values, W_O))  # each head's value, through W_O
-    a, b = torch.meshgrid(torch.arange(p), torch.arange(p), indexing="ij")
-    a, b = a.reshape(-1).to(W_E.device), b.reshape(-1).to(W_E.device)
-    pattern = torch.softmax(torch.stack([scores[0][a], scores[1][b], scores[2].expand(p * p, -1)], dim=-1), -1)
-    attn_out = (torch.einsum("nh,nhd->nd", pattern[..., 0], head_out[0][a])
-                + torch.einsum("nh,nhd->nd", pattern[..., 1], head_out[1][b])
-                + pattern[..., 2] @ head_out[2][0])
-    resid_mid = resid[2] + attn_out
+    pattern = torch.softmax(torch.stack([scores[0][:, None].expand(p, p, heads), scores[1][None].expand(p, p, heads),
+                                         scores[2].expand(p, p, heads)], dim=-1), dim=-1)  # (a, b, head, key)
+    # Weighted head outputs summed over heads, as batched products: over a for the key a, over b
+    # for the key b (on the transposed pattern), one product for the key "=".
+    attn_out = (torch.bmm(pattern[..., 0], head_out[0])
+                + torch.bmm(pattern[..., 1].transpose(0, 1), head_out[1]).transpose(0, 1)
+                + pattern[..., 2] @ head_out[2][0])  # (a, b, d_model)
+    pattern = pattern.reshape(p * p, heads, 3)
+    resid_mid = resid[2] + attn_out.reshape(p * p, -1)
     mlp_post = torch.relu(resid_mid @ params["blocks.0.mlp.W_in"].T + params["blocks.0.mlp.b_in"])
     resid_post = resid_mid + mlp_post @ params["blocks.0.mlp.W_out"].T + params["blocks.0.mlp.b_out"]
     return {"attn_pattern": pattern, "resid_mid": resid_mid, "mlp_post": mlp_post, "resid_post": resid_post,
@@ -281,8 +284,9 @@ def measure(params: dict[str, torch.Tensor], context: ProbeContext, previous: di
         kept = (frozen or fits)[where]
         row[f"readout_r2_frozen_{where}"] = r2_score(kept.predict(features[test]), targets[test])
 
-    # The neuron method's frequencies (float32: see the module docstring).
-    shares, _, dead = neuron_fourier_shares(forward["mlp_post"], p, dtype=torch.float32)
+    # The neuron method's frequencies (from p-long sums: the same shares, ten times cheaper;
+    # float32 halves that again, and moves a share by about 1e-6).
+    shares, dead = neuron_fourier_shares_from_sums(forward["mlp_post"], p, dtype=torch.float32)
     best = torch.nan_to_num(shares, nan=-torch.inf).argmax(0) + 1
     alive = ~dead
     counts = torch.bincount(best[alive], minlength=p // 2 + 1)[1:].tolist()  # k = 1..p//2
