@@ -440,8 +440,9 @@ def train(
                 train_loss, train_acc, grads = _loss_and_grads(state.params, data, state.active, cfg, models_per_chunk)
                 evaluation = _evaluate_and_record(state, runs, data, cfg, train_loss, train_acc, eval_every,
                                                   models_per_chunk)
-                for observer in observers if evaluation.rows else ():
-                    observer.evaluated(state, evaluation)
+                if evaluation.rows:  # observers see the weights just evaluated, before anyone leaves
+                    for observer in observers:
+                        observer.evaluated(state, evaluation)
                 evaluated_runs = list(state.active)
                 grads = _leave(state, runs, evaluation, grads, observers)
                 if state.active:
