@@ -8,10 +8,11 @@ import sys
 
 import torch
 
+from grokpaper.analysis.probes import make_probes
 from grokpaper.builder.render import add_cli as add_render_command
 from grokpaper.builder.runner import add_run_command, parse_overrides
 from grokpaper.config import ParamsError, chapter_params
-from grokpaper.core.parallel import store_files, train_all, unfinished_note, write_manifest
+from grokpaper.core.parallel import RUN_SETS, store_files, train_all, unfinished_note, write_manifest
 from grokpaper.core.store import StoreError, display_path
 from grokpaper.core.study import CONDITIONS, Study
 from grokpaper.core.train import TrainingInterrupted
@@ -37,11 +38,22 @@ def add_train_command(subparsers) -> None:
     p = subparsers.add_parser(
         "train", help="train (or read from the store) the source or transfer runs of a profile",
         description="Train the source runs (grokked + memorized snapshots) or the transfer runs of one "
-                    "condition for the given seeds; stored runs are returned without training.",
+                    "condition for the given seeds; stored runs are returned without training. probe-sources, "
+                    "probe-transfer: the same runs again with probes, stopping at the top threshold held "
+                    "probe_hold_epochs; relearn: each transferred model trained back on the source task.",
     )
-    p.add_argument("what", choices=("sources", "transfer", "all"),
-                   help="all: every missing run of the profile, as tasks of a Dask cluster (by default a local "
-                        "one of single-threaded workers)")
+    p.add_argument("what", choices=("sources", "transfer", "probe-sources", "probe-transfer", "relearn", "all"),
+                   help="all: every missing run of the profile (of the set --runs), as tasks of a Dask cluster "
+                        "(by default a local one of single-threaded workers)")
+    p.add_argument("--runs", choices=RUN_SETS, default="study",
+                   help="with 'all': which runs: the study's (default), the probe reruns of its sources and "
+                        "transfers, or the relearning runs")
+    p.add_argument("--check", action="store_true",
+                   help="with 'all --runs probes': compare each stored probe rerun's curve with the run it reruns, "
+                        "epoch for epoch up to its stop (exit 1 if any value differs), and train nothing")
+    p.add_argument("--extend", action="store_true",
+                   help="with 'probe-transfer': the extended run, capped at extended_max_epochs instead of "
+                        "transfer_max_epochs (its curve up to there is the capped run's)")
     p.add_argument("--workers", type=int, default=2,
                    help="with 'all': worker processes of the local Dask cluster, how many runs train at once "
                         "(default 2; about one per CPU core)")
@@ -71,15 +83,25 @@ def _train_command(args) -> int:
         if args.seeds:
             overrides["seeds"] = args.seeds
         study = Study.from_params(chapter_params("01-sources", args.profile, overrides),
-                                  profile=args.profile, overrides=overrides)
+                                  profile=args.profile, overrides=overrides, probes=make_probes)
         if (args.list_files or args.write_manifest) and args.what != "all":
             raise ValueError(f"--list-files and --write-manifest go with `train all`, not `train {args.what}`")
         if args.scheduler and args.what != "all":
             raise ValueError(f"--scheduler goes with `train all`, not `train {args.what}`")
+        if args.check and (args.what, args.runs) != ("all", "probes"):
+            raise ValueError(f"--check goes with `train all --runs probes`, not `train {args.what} --runs {args.runs}`")
+        if args.runs != "study" and args.what != "all":
+            raise ValueError(f"--runs goes with `train all`, not `train {args.what}`")
+        if args.extend and args.what != "probe-transfer":
+            raise ValueError(f"--extend goes with `train probe-transfer`, not `train {args.what}`")
     except (ParamsError, ValueError) as err:
         print(f"error: {err}")
         return 2
     try:
+        if args.check:
+            table = study.rerun_check(tuple(args.condition or CONDITIONS))
+            print(table.to_string(index=False) if len(table) else "no probe rerun is stored yet")
+            return 1 if (table["differing"] > 0).any() else 0
         if args.what == "all":
             if args.write_manifest:
                 path = write_manifest(study.settings, study.store)
@@ -94,7 +116,7 @@ def _train_command(args) -> int:
                 return 0
             try:
                 failed = train_all(study.settings, args.profile, args.workers, overrides=tuple(args.param or ()),
-                                   scheduler=args.scheduler)
+                                   scheduler=args.scheduler, runs=args.runs)
             except ValueError as err:  # bad input, before anything ran
                 print(f"error: {err}")
                 return 2
@@ -102,13 +124,18 @@ def _train_command(args) -> int:
                 print(f"error: {err}")
                 return 1
             return 1 if failed else 0
-        if args.what == "sources":
-            for seed, run in study.sources().items():
+        conditions = tuple(args.condition or CONDITIONS)
+        if args.what in ("sources", "probe-sources"):
+            sources = study.sources() if args.what == "sources" else study.probe_sources()
+            for seed, run in sources.items():
                 snaps = ", ".join(f"{name} at epoch {s['epoch']} (test acc {s['test_acc']:.3f})"
                                   for name, s in run.result["snapshots"].items())
                 print(f"seed {seed}: {run.result['stop_reason']} after {run.result['epochs_trained']} epochs; {snaps}  [{run.key}]")
         else:
-            for run in study.transfers(tuple(args.condition or CONDITIONS)):
+            runs = {"transfer": lambda: study.transfers(conditions),
+                    "probe-transfer": lambda: study.probe_transfers(conditions, extended=args.extend),
+                    "relearn": lambda: study.relearning(conditions)}[args.what]()
+            for run in runs:
                 final = run.curve.iloc[-1]
                 print(f"seed {run.seed} {run.condition:15s}: {run.result['stop_reason']} after "
                       f"{run.result['epochs_trained']} epochs, test acc {final['test_acc']:.4f}  [{run.stored.key}]")

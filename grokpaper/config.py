@@ -246,12 +246,34 @@ class StudyParams(Section):
     confidence: float = param("confidence level of every interval, caption and audit verdict", between(0, 1))
     n_bootstrap: int = param("bootstrap resamples of every bootstrap interval", at_least(100))
     n_permutations: int = param("random permutations of every Monte Carlo permutation test", at_least(100))
+    probe_hold_epochs: int = param("probe, relearning and extended runs stop once test accuracy held the top "
+                                   "threshold this long", at_least(0))
+    probe_dense_until: int = param("probes: at every probe_dense_every-th epoch up to this epoch, then "
+                                   "log-spaced", at_least(1))
+    probe_dense_every: int = param("probes: epochs between probes in the dense phase (a multiple of "
+                                   "eval_every)", at_least(1))
+    probe_per_decade: int = param("probes: log-spaced probes per decade of epochs after the dense phase",
+                                  at_least(1))
+    probe_ridge: float = param("probes: ridge penalty of the linear probe, relative to the mean variance of "
+                               "its features", above(0))
+    probe_min_neurons: int = param("probes: neurons a frequency needs to count as a key frequency (the "
+                                   "source's and the model's own)", at_least(1))
+    relearn_max_epochs: int = param("cap for relearning the source task from a transferred model", at_least(1))
+    extended_max_epochs: int = param("cap of an extended transfer probe run (one that goes on past "
+                                     "transfer_max_epochs)", at_least(1))
 
     @classmethod
     def check_together(cls, values: dict, source: str) -> None:
         if "divide" in (values.get("source_task"), values.get("transfer_task")) and not is_prime(values.get("p", 2)):
             raise ParamsError(f"{source}: task 'divide' needs a prime p (b must have an inverse mod p); "
                               f"got p = {values['p']}")
+        every, dense = values.get("eval_every", 1), values.get("probe_dense_every", 1)
+        if dense % every:
+            raise ParamsError(f"{source}: probe_dense_every = {dense} is not allowed; allowed: a multiple of "
+                              f"eval_every = {every} (probes measure the weights an evaluation just saw)")
+        if values.get("extended_max_epochs", math.inf) < values.get("transfer_max_epochs", 0):
+            raise ParamsError(f"{source}: extended_max_epochs = {values['extended_max_epochs']} is not allowed; "
+                              f"allowed: >= transfer_max_epochs = {values['transfer_max_epochs']}")
 
 
 @dataclass(frozen=True)

@@ -64,15 +64,50 @@ class RunFailed(RuntimeError):
     how long it ran, its exit status and where its log is."""
 
 
-def jobs(settings: StudySettings) -> list[Job]:
-    """Every run of a profile, in the order to start them: seed by seed (a stopped study leaves
-    whole seeds finished), each seed's source and random-init transfer first (neither waits
-    for anything), then its transfers from the source."""
+# The sets of runs ``train all --runs`` trains: the study's own runs; the probe reruns (each
+# source and transfer again with probes, stopping at the top threshold held); the relearning runs.
+RUN_SETS = ("study", "probes", "relearn")
+
+
+def jobs(settings: StudySettings, runs: str = "study") -> list[Job]:
+    """Every run of a set (``RUN_SETS``) of a profile, in the order to start them, seed by seed
+    (a stopped study leaves whole seeds finished). ``study``: each seed's source and
+    random-init transfer first (neither waits for anything), then its transfers from the
+    source. ``probes`` and ``relearn`` put the study's runs they need first (its sources; for
+    relearning its transfers too; skipped when stored, as in the paper profile): a probe run waits for its seed's source (its reference),
+    a relearning run for its transfer run (its init)."""
+    if runs not in RUN_SETS:
+        raise ValueError(f"runs must be one of {', '.join(RUN_SETS)}, got {runs!r}")
+    study = _study_jobs(settings)
+    if runs == "study":
+        return study
+    out = []
+    for s in settings.seeds:
+        source = config_key(settings.source_config(s))
+        if runs == "probes":
+            out.append(Job(f"probe source seed {s}", ("probe-sources", "--seeds", str(s)),
+                           config_key(settings.probe_source_config(s)), source))
+            out += [Job(f"probe transfer {c} seed {s}", ("probe-transfer", "--seeds", str(s), "--condition", c),
+                        config_key(settings.probe_transfer_config(s, c)), source) for c in _random_first()]
+        else:
+            out += [Job(f"relearn {c} seed {s}", ("relearn", "--seeds", str(s), "--condition", c),
+                        config_key(settings.relearn_config(s, c)), config_key(settings.transfer_config(s, c)))
+                    for c in _random_first()]
+    # Probe runs need only the sources of the study; relearning needs its transfer runs as well.
+    needed = [job for job in study if job.args[0] == "sources"] if runs == "probes" else study
+    return needed + out
+
+
+def _random_first() -> list[str]:
+    return ["random"] + [c for c in CONDITIONS if c != "random"]
+
+
+def _study_jobs(settings: StudySettings) -> list[Job]:
     out = []
     for s in settings.seeds:
         source = config_key(settings.source_config(s))
         out.append(Job(f"source seed {s}", ("sources", "--seeds", str(s)), source))
-        for condition in ["random"] + [c for c in CONDITIONS if c != "random"]:
+        for condition in _random_first():
             out.append(Job(f"transfer {condition} seed {s}",
                            ("transfer", "--seeds", str(s), "--condition", condition),
                            config_key(settings.transfer_config(s, condition)),
@@ -100,8 +135,9 @@ def worker_env(workers: int, cores: int | None = None) -> dict[str, str]:
 
 def train_all(settings: StudySettings, profile: str, workers: int = 2, store: RunStore | None = None,
               overrides: tuple[str, ...] = (), scheduler: str | None = None, poll_s: float = 2.0, log=None,
-              status_every_s: float = 60.0) -> int:
-    """Train every missing run of ``settings`` on a local Dask cluster of ``workers`` processes, or
+              status_every_s: float = 60.0, runs: str = "study") -> int:
+    """Train every missing run of the set ``runs`` (``RUN_SETS``) of ``settings`` on a local Dask
+    cluster of ``workers`` processes, or
     on the running cluster at ``scheduler``; returns the number of failed runs. Each run's output
     goes to ``<store>/logs/<label>.log``; every ``status_every_s`` seconds one line per running run
     says where it is. Ctrl-C stops the runs at the end of their current epoch, checkpointed, and
@@ -112,7 +148,7 @@ def train_all(settings: StudySettings, profile: str, workers: int = 2, store: Ru
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
     log = log or _print_with_time
     store = store or RunStore()
-    every = jobs(settings)
+    every = jobs(settings, runs)
     pending = [j for j in every if not store.has(j.key)]
     if scheduler:
         where = f"on the Dask cluster at {scheduler}"
@@ -306,7 +342,7 @@ def store_files(settings: StudySettings, store: RunStore | None = None) -> list[
     unfinished runs are not among them: they never enter git (``unfinished_note`` says how an
     unfinished run is carried instead)."""
     store = store or RunStore()
-    out = [f for key in finished_keys(settings, store) for f in store.files(key)]
+    out = [f for key in finished_keys(settings, store, every_set=True) for f in store.files(key)]
     return out + ([store.manifest] if store.manifest.is_file() else [])
 
 
@@ -314,12 +350,18 @@ def write_manifest(settings: StudySettings, store: RunStore | None = None) -> Pa
     """Write the store's manifest (``MANIFEST.sha256``): every file of the profile's finished runs
     with its sha256 (``python -m grokpaper train all --write-manifest``)."""
     store = store or RunStore()
-    return store.write_manifest(finished_keys(settings, store))
+    return store.write_manifest(finished_keys(settings, store, every_set=True))
 
 
-def finished_keys(settings: StudySettings, store: RunStore) -> list[str]:
-    """The store keys of the profile's runs that are stored, in ``jobs`` order."""
-    return [job.key for job in jobs(settings) if store.has(job.key)]
+def finished_keys(settings: StudySettings, store: RunStore, every_set: bool = False) -> list[str]:
+    """The store keys of the profile's study runs that are stored, in ``jobs`` order; with
+    ``every_set`` also those of every other set and the extended transfer probe runs."""
+    keys = [job.key for job in jobs(settings)]
+    if every_set:
+        keys += [job.key for runs in RUN_SETS[1:] for job in jobs(settings, runs)]
+        keys += [config_key(settings.probe_transfer_config(s, c, extended=True))
+                 for s in settings.seeds for c in CONDITIONS]
+    return [key for key in dict.fromkeys(keys) if store.has(key)]
 
 
 def unfinished_note(settings: StudySettings, store: RunStore | None = None) -> str | None:

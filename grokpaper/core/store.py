@@ -1,8 +1,9 @@
 """Run store: every training run addressed by a content hash of its full config.
 
 An entry is a folder ``<root>/runs/<key>/`` holding ``config.json``, ``result.json``
-(stop reason, epochs, wall time, device, versions, snapshot metrics), ``curve.csv`` and the
-weights (``final.safetensors``, ``snapshot-<name>.safetensors``). The key is the sha256 of
+(stop reason, epochs, wall time, device, versions, snapshot metrics), ``curve.csv``, the
+weights (``final.safetensors``, ``snapshot-<name>.safetensors``) and, for a run trained with
+observers, their records (``probes.csv``: one row per probe, beside the curve). The key is the sha256 of
 the canonical JSON of the config plus the package version and ``TRAINING_REVISION``, so
 asking for an identical run returns the stored one, and any change of config is a new run.
 
@@ -90,6 +91,27 @@ class StoredRun:
         """Weights of the run's final state (``"final"``) or of a named snapshot."""
         return self._checkpoint(which)[0]
 
+    @property
+    def probes(self) -> pd.DataFrame:
+        """The probe records of a probe run: one row per probe epoch, one column per measure
+        (``grokpaper.analysis.probes``). A run without probes raises FileNotFoundError."""
+        return self.records("probes")
+
+    def records(self, name: str) -> pd.DataFrame:
+        """The records an observer (``name``) kept while this run trained, as stored in ``<name>.csv``."""
+        file = self.path / f"{name}.csv"
+        if not file.exists():
+            kept = sorted(p.stem for p in self.path.glob("*.csv") if p.name != "curve.csv")
+            raise FileNotFoundError(f"run {self.key} has no {name} records at {display_path(file)} (records kept: "
+                                    f"{kept or 'none'}); only probe runs have probes")
+        try:
+            table = pd.read_csv(file)
+            if "epoch" not in table.columns or table.empty:
+                raise ValueError("no epoch column, or no rows")
+        except Exception as err:
+            raise StoreError(_unreadable(file, self.path, err, self.how_to_train)) from None
+        return table
+
     def model(self, which: str = "final"):
         """The reference ``Transformer`` (hook points, ``run_with_cache``) with these weights."""
         params, cfg = self._checkpoint(which)
@@ -153,6 +175,9 @@ class RunStore:
                 save_checkpoint(tmp / f"snapshot-{name}.safetensors", snap["params"], model_config, {"run": key})
                 snapshots[name] = {k: v for k, v in snap.items() if k != "params"}
             pd.DataFrame(outcome.curve).to_csv(tmp / "curve.csv", index=False)
+            for name, rows in getattr(outcome, "records", {}).items():
+                if rows:
+                    pd.DataFrame(rows).to_csv(tmp / f"{name}.csv", index=False)
             result = {
                 "key": key,
                 "name": outcome.name,

@@ -9,6 +9,17 @@
   source, the memorized source, or random init, with a fresh optimizer and warm-up. The
   random condition starts from the very weights the seed's source started from, so the
   only difference between conditions is what the addition training did to them.
+* **Probe runs**: a source or transfer run again, with probes measuring the models along the
+  way (``grokpaper.analysis.probes``, given to ``Study(..., probes=...)`` by a higher layer) and
+  snapshots at the first top-threshold accuracy ("first_top") and at the start of the streak
+  that stopped it ("sustained"). Same trajectory as the run without probes (probes never touch
+  training), but a transfer stops once test accuracy held the top threshold (0.999)
+  ``probe_hold_epochs`` epochs (sources keep their own rule). An *extended* transfer probe run
+  has the cap ``extended_max_epochs`` and a snapshot "cap" at ``transfer_max_epochs``: up to
+  there it is the capped run, epoch for epoch.
+* **Relearning runs** (seed x condition): the transfer run's final weights trained back on the
+  source task, on the seed's split, with a fresh optimizer, to the top threshold held
+  ``probe_hold_epochs`` epochs (cap ``relearn_max_epochs``), probes on.
 
 Everything is cached in the run store: asking again returns stored runs without training;
 a killed batch resumes from its last checkpoint. ``open_run`` and ``open_study`` (and
@@ -18,22 +29,45 @@ which names the command that trains it.
 
 from __future__ import annotations
 
+import os
 import shlex
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable
 
+import numpy as np
+import pandas as pd
 import torch
 
 from grokpaper.config import ParamsError, StudyParams, chapter_params
 from grokpaper.core.data import make_split
 from grokpaper.core.model import ModelConfig, init_params
-from grokpaper.core.store import RunNotStored, RunStore, StoredRun, config_key, display_path
-from grokpaper.core.train import Event, Hyper, ModelRun, default_device, sigint_deferred, train
+from grokpaper.core.store import CURVE_COLUMNS, RunNotStored, RunStore, StoredRun, config_key, display_path
+from grokpaper.core.train import Event, Hyper, ModelRun, Observer, default_device, sigint_deferred, train
 
 # "memorized-fixed" is the original study's memorized condition: the source's state after
 # ``memorized_fixed_epochs`` epochs (2,000 in the paper profile), not its first 100 %-train state.
 CONDITIONS = ("grokked", "memorized", "memorized-fixed", "random")
 SOURCE_SNAPSHOT = {"grokked": "final", "memorized": "memorized", "memorized-fixed": "fixed"}
+# Bump when grokpaper.analysis.probes changes what a probe measures: probe runs get new store keys.
+PROBES_REVISION = 1
+
+
+@dataclass
+class ProbeRequest:
+    """What the probes of one run of a batch need: the run (its split, its initial weights), its
+    config's probe spec and task, and the weights of its seed's grokked source, whose key
+    frequencies are the probes' reference."""
+
+    run_index: int
+    run: ModelRun
+    task: str
+    spec: dict
+    source: dict[str, torch.Tensor]
+
+
+# Builds the probes of a batch (``grokpaper.analysis.probes.make_probes``): one observer for all its runs.
+ProbeFactory = Callable[[list[ProbeRequest], ModelConfig], Observer]
 
 
 @dataclass(frozen=True)
@@ -98,6 +132,56 @@ class StudySettings(StudyParams):
             "snapshots": {},
         }
 
+    # -- probe runs --------------------------------------------------------------------------
+
+    @property
+    def top_threshold(self) -> float:
+        """The highest accuracy threshold: probe, relearning and extended runs stop once it held."""
+        return max(self.thresholds)
+
+    def probe_spec(self, other_task: str, extra_epochs: tuple[int, ...] = ()) -> dict:
+        """The probes of a run (part of its config, so of its store key): cadence, the linear
+        probe's ridge, key-frequency rule, the other task measured, and extra probe epochs."""
+        return {
+            "revision": PROBES_REVISION, "dense_until": self.probe_dense_until, "dense_every": self.probe_dense_every,
+            "per_decade": self.probe_per_decade, "thresholds": list(self.thresholds), "ridge": self.probe_ridge,
+            "min_neurons": self.probe_min_neurons, "source_task": self.source_task, "other_task": other_task,
+            "at_epochs": list(extra_epochs),
+        }
+
+    def _probed(self, config: dict, other_task: str, extra_epochs: tuple[int, ...] = ()) -> dict:
+        """``config`` with probes on and the probe runs' snapshots: the first evaluation at the top
+        threshold, and the start of the streak that stopped the run."""
+        first = asdict(Event.reached("test_acc", self.top_threshold, 0))
+        return {**config, "probes": self.probe_spec(other_task, extra_epochs),
+                "snapshots": {**config["snapshots"], "first_top": first}, "sustained_snapshot": "sustained"}
+
+    def _held_top(self) -> list[dict]:
+        return [asdict(Event.reached("test_acc", self.top_threshold, self.probe_hold_epochs))]
+
+    def probe_source_config(self, seed: int) -> dict:
+        """The seed's source run with probes (its own stop rule: the same trajectory and stop)."""
+        return self._probed(self.source_config(seed), self.transfer_task)
+
+    def probe_transfer_config(self, seed: int, condition: str, extended: bool = False) -> dict:
+        """A transfer run with probes, stopping at the top threshold held ``probe_hold_epochs``;
+        ``extended``: capped at ``extended_max_epochs``, with a snapshot "cap" at the protocol's cap."""
+        config = {**self.transfer_config(seed, condition), "stop": self._held_top()}
+        if not extended:
+            return self._probed(config, self.source_task)
+        cap = self.transfer_max_epochs
+        config = {**config, "max_epochs": self.extended_max_epochs, "extended": True,
+                  "snapshots": {"cap": asdict(Event.at_epoch(cap))}}
+        return self._probed(config, self.source_task, extra_epochs=(cap,))
+
+    def relearn_config(self, seed: int, condition: str) -> dict:
+        """The transfer run's final weights trained back on the source task: the seed's split,
+        a fresh optimizer, to the top threshold held ``probe_hold_epochs`` (cap ``relearn_max_epochs``)."""
+        init = {"from_run": config_key(self.transfer_config(seed, condition)), "weights": "final"}
+        config = {**self._base(self.source_task, seed), "kind": "relearn", "condition": condition, "init": init,
+                  "max_epochs": self.relearn_max_epochs, "stop": self._held_top(), "snapshots": {}}
+        return self._probed(config, self.transfer_task)
+
 
 @dataclass
 class Run:
@@ -129,8 +213,11 @@ class Study:
     missing ones (``train=True``) or raise ``RunNotStored`` naming them (``train=False``)."""
 
     def __init__(self, settings: StudySettings, store: RunStore | None = None, progress: bool = True,
-                 train: bool = True, profile: str | None = None, overrides: dict | None = None):
+                 train: bool = True, profile: str | None = None, overrides: dict | None = None,
+                 probes: ProbeFactory | None = None):
         self.settings = settings
+        # Probe runs need probes, which are measurements (grokpaper.analysis): a higher layer gives them.
+        self.probes = probes
         self.store = store or RunStore()
         self.progress = progress
         self.train_missing = train
@@ -146,10 +233,14 @@ class Study:
 
     def train_command(self, config: dict) -> str:
         """The command line that trains the run of ``config`` into the store."""
+        probed = "probe-" if "probes" in config else ""
         if config["kind"] == "source":
-            what = f"sources --seeds {config['seed']}"
+            what = f"{probed}sources --seeds {config['seed']}"
+        elif config["kind"] == "relearn":
+            what = f"relearn --condition {config['condition']} --seeds {config['seed']}"
         else:
-            what = f"transfer --condition {config['condition']} --seeds {config['seed']}"
+            extend = " --extend" if config.get("extended") else ""
+            what = f"{probed}transfer --condition {config['condition']} --seeds {config['seed']}{extend}"
         extra = "".join(f" -p {shlex.quote(f'{k}={v}')}" for k, v in self.overrides.items() if k != "seeds")
         elsewhere = Path(self.store.root).resolve() != Path(RunStore().root).resolve()
         store = f"GROKPAPER_STORE={shlex.quote(str(self.store.root))} " if elsewhere else ""
@@ -173,14 +264,70 @@ class Study:
         stored = self._get(configs)
         return [Run(seed=seed, condition=c, stored=stored[(seed, c)]) for seed, c in wanted]
 
+    def probe_sources(self) -> dict[int, StoredRun]:
+        """The source run of every seed again, with probes (one batch if not stored)."""
+        configs = {seed: self.settings.probe_source_config(seed) for seed in self.settings.seeds}
+        return self._get(configs)
+
+    def probe_transfers(self, conditions=CONDITIONS, extended: bool = False) -> list[Run]:
+        """Every transfer run (seed x condition) again, with probes, stopping at the top threshold
+        held (one batch if not stored); ``extended``: the extended runs instead."""
+        wanted = [(seed, c) for seed in self.settings.seeds for c in conditions]
+        configs = {(seed, c): self.settings.probe_transfer_config(seed, c, extended) for seed, c in wanted}
+        stored = self._get(configs)
+        return [Run(seed=seed, condition=c, stored=stored[(seed, c)]) for seed, c in wanted]
+
+    def relearning(self, conditions=CONDITIONS) -> list[Run]:
+        """Every transferred model (seed x condition) trained back on the source task, with probes;
+        the transfer runs come first (read from the store, or trained if allowed)."""
+        self.transfers(conditions)
+        wanted = [(seed, c) for seed in self.settings.seeds for c in conditions]
+        configs = {(seed, c): self.settings.relearn_config(seed, c) for seed, c in wanted}
+        stored = self._get(configs)
+        return [Run(seed=seed, condition=c, stored=stored[(seed, c)]) for seed, c in wanted]
+
+    def rerun_check(self, conditions=CONDITIONS) -> pd.DataFrame:
+        """Each stored probe rerun (and extended run) against the run it reruns, over the epochs
+        both evaluated: one row per pair with ``rows`` compared, ``differing`` values and the
+        ``first_differing_epoch`` (None: equal). Pairs not both stored are left out."""
+        s, pairs = self.settings, []
+        for seed in s.seeds:
+            pairs.append((f"source seed {seed}", s.source_config(seed), s.probe_source_config(seed)))
+            for c in conditions:
+                original = s.transfer_config(seed, c)
+                pairs.append((f"transfer {c} seed {seed}", original, s.probe_transfer_config(seed, c)))
+                pairs.append((f"transfer {c} seed {seed} extended", original, s.probe_transfer_config(seed, c, True)))
+        rows = []
+        for label, original, rerun in pairs:
+            keys = config_key(original), config_key(rerun)
+            if all(self.store.has(k) for k in keys):
+                first, second = (self.store.load(k) for k in keys)
+                rows.append({"run": label, "rerun": keys[1], "original": keys[0],
+                             "stopped_at": second.result["epochs_trained"], **curve_agreement(second.curve, first.curve)})
+        return pd.DataFrame(rows, columns=["run", "rerun", "original", "stopped_at", "rows", "differing",
+                                           "first_differing_epoch"])
+
     # -- machinery ------------------------------------------------------------------------
 
     def _init(self, config: dict) -> dict:
         init = config["init"]
         if "random" in init:
             return init_params(self.settings.model, torch.Generator().manual_seed(init["random"]))
-        source = next(run for run in self.sources().values() if run.key == init["from_run"])
+        source = next((run for run in self.sources().values() if run.key == init["from_run"]), None)
+        # Not a source: a transfer run, which ``relearning`` asked for (so stored) before this.
+        source = source or self.store.load(init["from_run"])
         return source.params(init["weights"])
+
+    def _probe_observer(self, configs: dict, runs: list[ModelRun]) -> Observer | None:
+        """The probes of a batch (None when none of its runs has probes), from the factory given."""
+        requests = [ProbeRequest(i, run, cfg["task"], cfg["probes"], self.sources()[cfg["seed"]].params())
+                    for i, (cfg, run) in enumerate(zip(configs.values(), runs)) if "probes" in cfg]
+        if not requests:
+            return None
+        if self.probes is None:
+            raise ValueError("probe runs need probes: Study(..., probes=grokpaper.analysis.probes.make_probes) "
+                             "(or `python -m grokpaper train probe-...`, which gives them)")
+        return self.probes(requests, self.settings.model)
 
     def _get(self, configs: dict) -> dict:
         keys = {label: config_key(cfg) for label, cfg in configs.items()}
@@ -228,7 +375,9 @@ class Study:
                 max_epochs=cfg["max_epochs"],
                 stop_events=tuple(Event(**e) for e in cfg["stop"]),
                 snapshot_events={n: Event(**e) for n, e in cfg["snapshots"].items()},
+                sustained_snapshot=cfg.get("sustained_snapshot"),
             ))
+        probes = self._probe_observer(configs, runs)
         device = s.torch_device
         # Outcomes are stored when the whole batch ends (until then they live in its resume
         # checkpoint), so an interrupted batch is asked for again as the same batch. The
@@ -238,14 +387,13 @@ class Study:
         resume_path = self.store.resume_path([keys[label] for label in configs])
         outcomes = train(runs, s.model, s.hyper, eval_every=s.eval_every, device=device,
                          resume_path=resume_path, checkpoint_every=s.checkpoint_every,
-                         progress=self.progress, keep_checkpoint=True)
+                         progress=self.progress, keep_checkpoint=True, observers=(probes,) if probes else ())
         failures = [o for o in outcomes if o.failed]
         with sigint_deferred() as interrupt:
             for outcome in outcomes:
                 label = labels[outcome.name]
                 if not outcome.failed and not self.store.has(keys[label]):
-                    self.store.save(keys[label], configs[label], outcome, s.model,
-                                    extra={"device": str(device), "torch": torch.__version__})
+                    self.store.save(keys[label], configs[label], outcome, s.model, extra=_machine(device))
             resume_path.unlink(missing_ok=True)
         if interrupt["at"] is not None:
             raise KeyboardInterrupt
@@ -254,8 +402,36 @@ class Study:
 
 
 
+def curve_agreement(rerun: pd.DataFrame, original: pd.DataFrame) -> dict:
+    """How a rerun's learning curve matches the original run's over the epochs both evaluated (a
+    probe rerun stops earlier, an extended one later): ``rows`` compared, ``differing`` values
+    (exact comparison: the same trainer on the same CPU kernels gives the same bits) and the
+    ``first_differing_epoch`` (None when every value is equal)."""
+    both = rerun.merge(original, on="epoch", suffixes=("_rerun", "_original"))
+    differs = np.zeros(len(both), dtype=int)
+    for column in CURVE_COLUMNS[1:]:
+        differs += (both[f"{column}_rerun"].to_numpy() != both[f"{column}_original"].to_numpy())
+    first = both["epoch"][differs > 0]
+    return {"rows": len(both), "differing": int(differs.sum()),
+            "first_differing_epoch": int(first.iloc[0]) if len(first) else None}
+
+
+def _machine(device: torch.device) -> dict:
+    """What a run records of where it trained: the device, torch, its threads and the CPU kernels
+    torch chose (AVX2 or AVX-512 round differently: ``ATEN_CPU_CAPABILITY=avx2`` reproduces the
+    committed runs on an AVX-512 machine bit for bit)."""
+    machine = {"device": str(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
+               "cpu_capability": torch.backends.cpu.get_cpu_capability()}
+    if os.environ.get("ATEN_CPU_CAPABILITY"):
+        machine["aten_cpu_capability"] = os.environ["ATEN_CPU_CAPABILITY"]
+    return machine
+
+
 def _run_name(config: dict) -> str:
-    return f"{config['kind']}-{config.get('condition', config['task'])}-seed{config['seed']}"
+    name = f"{config['kind']}-{config.get('condition', config['task'])}-seed{config['seed']}"
+    if config.get("extended"):
+        return f"{name}-extended"
+    return f"{name}-probed" if "probes" in config and config["kind"] != "relearn" else name
 
 
 def open_study(profile: str = "paper", seeds: list[int] | None = None, store: RunStore | str | None = None,

@@ -20,6 +20,13 @@ the current epoch, where the state is whole: the batch is checkpointed there and
 
 Progress goes to a tqdm bar (``progress=True``) and, when ``$GROKPAPER_STATUS_FILE`` is set,
 to a one-line status file that a watcher in another process shows (``grokpaper.core.status``).
+
+The loop in ``train`` reads top to bottom: Ctrl-C, resume checkpoint, train loss and gradients,
+evaluation (curves, snapshots, stop events), observers, models leaving, the AdamW update,
+progress. An ``Observer`` (the probes of ``grokpaper.analysis.probes``, injected by a higher
+layer) sees the weights just evaluated, before anyone leaves and before the update, and never
+changes the training state: training with or without observers gives the same numbers. Its own
+state rides in the resume checkpoints, and its records per run in each ``RunOutcome``.
 """
 
 from __future__ import annotations
@@ -104,6 +111,9 @@ class ModelRun:
     max_epochs: int
     stop_events: tuple[Event, ...] = ()
     snapshot_events: dict[str, Event] = field(default_factory=dict)
+    # A snapshot of this name holds the weights at the start of the streak that fired the stop
+    # event (the first evaluation of the streak that the hold window then confirmed).
+    sustained_snapshot: str | None = None
 
 
 @dataclass
@@ -117,6 +127,7 @@ class RunOutcome:
     stop_reason: str  # the event that fired, "max_epochs", or "error: ..." (the run failed)
     snapshots: dict[str, dict]  # name -> {"epoch", metrics..., "params"}
     wall_s: float
+    records: dict[str, list[dict]] = field(default_factory=dict)  # observer name -> its rows for this run
 
     @property
     def failed(self) -> bool:
@@ -165,6 +176,10 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+
+# --- the state of a batch, and what watches it ---------------------------------------------
+
+
 class _Streaks:
     """For each model and event, the epoch since which the event's condition has held."""
 
@@ -179,6 +194,164 @@ class _Streaks:
         start = (epoch if start is None else start) if ok else None
         self.since[(model, key)] = start
         return start is not None and epoch - start >= event.hold
+
+
+@dataclass
+class TrainingState:
+    """Everything the loop changes, all of it in a resume checkpoint. Batched tensors have the
+    models still training along their first dimension, in the order of ``active``."""
+
+    epoch: int  # the next epoch to run: its weights have had ``epoch`` updates
+    active: list[int]  # indices into runs of the models still training
+    params: dict[str, torch.Tensor]
+    exp_avg: dict[str, torch.Tensor]
+    exp_avg_sq: dict[str, torch.Tensor]
+    curves: list[dict[str, list]]  # per run: "epoch" and METRICS, one entry per evaluation
+    snapshots: list[dict[str, dict]]  # per run: name -> {"epoch", metrics..., "params"}
+    streaks: _Streaks
+    # (run index, stop event number) -> the evaluation that began the event's current streak,
+    # with its weights: kept only for runs that name a ``sustained_snapshot``.
+    streak_starts: dict[tuple[int, int], dict]
+    done: dict[int, RunOutcome]  # run index -> its outcome, once it left the batch
+    wall_s: float = 0.0  # training time before this process (from the checkpoint it resumed)
+    resumed_at: int | None = None  # the epoch of the checkpoint it resumed from (None: a fresh start)
+    started: float = 0.0  # time.perf_counter() at which wall_s was 0 (not checkpointed)
+
+    @classmethod
+    def fresh(cls, runs: list[ModelRun], device: torch.device) -> "TrainingState":
+        """Epoch 0: every model active, at its initial weights, with zero AdamW moments."""
+        params = {k: v.to(device) for k, v in batched.stack([r.init for r in runs]).items()}
+        return cls(
+            epoch=0, active=list(range(len(runs))), params=params,
+            exp_avg={k: torch.zeros_like(v) for k, v in params.items()},
+            exp_avg_sq={k: torch.zeros_like(v) for k, v in params.items()},
+            curves=[{k: [] for k in ("epoch", *METRICS)} for _ in runs],
+            snapshots=[{} for _ in runs], streaks=_Streaks(), streak_starts={}, done={},
+        )
+
+    def elapsed(self) -> float:
+        """Seconds of training so far, over every process that trained this batch."""
+        return time.perf_counter() - self.started
+
+    def weights_of(self, position: int) -> dict[str, torch.Tensor]:
+        """A CPU copy of the weights of the model at ``position`` in ``active``."""
+        return {k: v[position].detach().cpu().clone() for k, v in self.params.items()}
+
+
+@dataclass
+class Evaluation:
+    """What one epoch found: the metrics of every model evaluated (none between evaluations)
+    and the models that leave the batch now, both by position in ``TrainingState.active``."""
+
+    epoch: int
+    rows: dict[int, dict[str, float]]
+    leaving: dict[int, str]  # position -> stop reason
+
+
+class Observer:
+    """Something the loop calls besides training (the probes): it reads the training state and
+    never changes it. ``name`` keys its state in resume checkpoints and its rows in each run's
+    ``RunOutcome.records``."""
+
+    name = "observer"
+
+    def evaluated(self, state: TrainingState, evaluation: Evaluation) -> None:
+        """Called at every epoch with an evaluation, on the weights just evaluated: before the
+        models in ``evaluation.leaving`` leave and before the update."""
+
+    def records(self, run_index: int) -> list[dict]:
+        """This observer's rows for one run (stored beside its curve)."""
+        return []
+
+    def state_dict(self) -> dict:
+        """What a resume checkpoint must carry for this observer to go on as if never stopped."""
+        return {}
+
+    def load_state_dict(self, saved: dict) -> None:
+        """Take up the state ``state_dict`` gave, read back from a resume checkpoint."""
+
+
+class _Progress:
+    """The tqdm bar and the status file (``grokpaper.core.status``), updated after each epoch."""
+
+    def __init__(self, state: TrainingState, runs: list[ModelRun], show_bar: bool, checkpoints: "_ResumeCheckpoints"):
+        self.runs, self.show_bar, self.checkpoints = runs, show_bar, checkpoints
+        self.max_epochs = max(r.max_epochs for r in runs)
+        self.bar = tqdm(total=self.max_epochs, initial=state.epoch, disable=not show_bar,
+                        desc="training", unit="epoch", dynamic_ncols=True)
+        self.status_file = StatusFile.from_env()
+        self.last_test_acc: dict[int, float] = {}  # run index -> test accuracy at its last evaluation
+
+    def status(self, state: TrainingState, state_name: str = "training", **extra) -> dict:
+        return {"state": state_name, "epoch": state.epoch, "max_epochs": self.max_epochs,
+                "active": len(state.active), "runs": len(self.runs),
+                "test_acc": [self.last_test_acc[i] for i in state.active if i in self.last_test_acc],
+                "checkpoint_epoch": self.checkpoints.epoch, **extra}
+
+    def checkpointed(self, state: TrainingState) -> None:
+        if self.status_file:
+            self.status_file.write(self.status(state), force=True)
+
+    def after_epoch(self, state: TrainingState, evaluation: Evaluation, evaluated_runs: list[int], stepped: bool) -> None:
+        if evaluation.rows:
+            accuracies = {i: evaluation.rows[pos]["test_acc"] for pos, i in enumerate(evaluated_runs)}
+            self.last_test_acc.update(accuracies)
+            if self.show_bar:
+                shown = " ".join(f"{100 * acc:.0f}" for acc in accuracies.values())
+                self.bar.set_postfix_str(f"active {len(accuracies)}/{len(self.runs)} test acc % [{shown}]",
+                                         refresh=False)
+        if stepped:
+            self.bar.update(1)  # the bar counts updates: epoch e is reached after e of them
+        if self.status_file:
+            self.status_file.write(self.status(state))
+
+    def interrupted(self, state: TrainingState, err: "TrainingInterrupted") -> None:
+        self.bar.close()
+        if self.status_file:
+            self.status_file.write(self.status(state, "interrupted", resumes_from=err.resumes_from), force=True)
+
+    def finished(self, state: TrainingState) -> None:
+        # A batch that stopped early ends its bar there, at 100 %, not short of max_epochs.
+        last_epoch = max(o.epochs_trained for o in state.done.values())
+        self.bar.total = self.bar.n = last_epoch
+        self.bar.refresh()
+        self.bar.close()
+        if self.status_file:
+            self.status_file.write(self.status(state, "finished", epoch=last_epoch), force=True)
+
+
+class _ResumeCheckpoints:
+    """The batch's resume checkpoint (``path``; None: none is kept): due every ``every`` epochs,
+    written atomically with the observers' states, read back by ``load``."""
+
+    def __init__(self, path: str | Path | None, every: int, runs: list[ModelRun], observers: list[Observer]):
+        self.path, self.every, self.runs, self.observers = path, every, runs, observers
+        self.epoch: int | None = None  # the last checkpoint's epoch: where the same call would start again
+
+    def load(self, device) -> TrainingState | None:
+        state = _load_checkpoint(self.path, self.runs, self.observers, device) if self.path else None
+        if self.path:
+            self.epoch = state.resumed_at if state else 0
+        return state
+
+    def due(self, state: TrainingState) -> bool:
+        return (self.path is not None and state.epoch > 0 and state.epoch % self.every == 0
+                and state.resumed_at != state.epoch)
+
+    def save(self, state: TrainingState) -> None:
+        state.wall_s = state.elapsed()
+        _save_checkpoint(self.path, state, self.runs, self.observers)
+        self.epoch = state.epoch
+
+    def stop_here(self, state: TrainingState) -> "TrainingInterrupted":
+        """Ctrl-C at the start of an epoch, where the state is whole: checkpoint it (unless this
+        epoch is checkpointed already) and say where the same call resumes."""
+        if self.path is not None and self.epoch != state.epoch:
+            self.save(state)
+        return TrainingInterrupted(state.epoch, self.epoch)
+
+
+# --- the loop --------------------------------------------------------------------------------
 
 
 def validate_runs(runs: list[ModelRun], cfg: ModelConfig) -> None:
@@ -207,6 +380,9 @@ def validate_runs(runs: list[ModelRun], cfg: ModelConfig) -> None:
         for event in (*r.stop_events, *r.snapshot_events.values()):
             if event.epoch is not None and event.epoch > r.max_epochs:
                 raise ValueError(f"run {r.name}: event at epoch {event.epoch} is after max_epochs {r.max_epochs}")
+        if r.sustained_snapshot is not None and not any(e.metric for e in r.stop_events):
+            raise ValueError(f"run {r.name}: sustained_snapshot {r.sustained_snapshot!r} needs a stop event on a "
+                             f"metric (Event.reached), got stop events {[e.describe() for e in r.stop_events]}")
 
 
 def train(
@@ -220,6 +396,7 @@ def train(
     progress: bool = True,
     models_per_chunk: int | None = None,
     keep_checkpoint: bool = False,
+    observers: tuple[Observer, ...] = (),
 ) -> list[RunOutcome]:
     """Train every run of the batch to its stop event; return one outcome per run, in order.
 
@@ -231,157 +408,135 @@ def train(
     The resume checkpoint is deleted when the batch ends, unless ``keep_checkpoint``: then it
     holds the finished batch (resuming returns the outcomes at once) until the caller, having
     stored the outcomes, deletes it. Ctrl-C raises ``TrainingInterrupted``.
+    ``observers`` (e.g. probes) are called at every evaluation; their rows for each run go
+    into its outcome's ``records`` under the observer's name.
     """
     validate_runs(runs, cfg)
     if models_per_chunk is not None and (not isinstance(models_per_chunk, int) or models_per_chunk < 1):
         raise ValueError(f"models_per_chunk must be a positive integer or None (automatic), got {models_per_chunk!r}")
     if not isinstance(eval_every, int) or eval_every < 1:
         raise ValueError(f"eval_every must be a positive integer, got {eval_every!r}")
+    names = [o.name for o in observers]
+    if len(set(names)) != len(names):
+        raise ValueError(f"observers must have distinct names, got {names}")
     device = torch.device(device) if device is not None else default_device()
     if models_per_chunk is None:  # measured in benchmarks/train_speed.py
         models_per_chunk = len(runs) if device.type == "cuda" else 1
+    data = {key: torch.stack([getattr(r.split, key) for r in runs]).to(device)
+            for key in ("train_x", "train_y", "test_x", "test_y")}
 
-    def on_device(key):
-        return torch.stack([getattr(r.split, key) for r in runs]).to(device)
-
-    data = {key: on_device(key) for key in ("train_x", "train_y", "test_x", "test_y")}
-    state = _load_checkpoint(resume_path, runs, device) if resume_path else None
-    if state is None:
-        params = batched.stack([r.init for r in runs])
-        state = {
-            "epoch": 0,
-            "active": list(range(len(runs))),  # indices into runs of the models still training
-            "params": {k: v.to(device) for k, v in params.items()},
-            "exp_avg": {k: torch.zeros_like(v, device=device) for k, v in params.items()},
-            "exp_avg_sq": {k: torch.zeros_like(v, device=device) for k, v in params.items()},
-            "curves": [{k: [] for k in ("epoch", *METRICS)} for _ in runs],
-            "snapshots": [{} for _ in runs],
-            "streaks": _Streaks(),
-            "done": {},  # run index -> RunOutcome
-            "wall_s": 0.0,
-        }
-    started = time.perf_counter() - state["wall_s"]
-    # Where the same call would start again: the last checkpoint (none yet: epoch 0).
-    checkpoint_epoch = state.get("resumed_at", 0) if resume_path else None
-    max_epochs = max(r.max_epochs for r in runs)
-    bar = tqdm(total=max_epochs, initial=state["epoch"], disable=not progress,
-               desc="training", unit="epoch", dynamic_ncols=True)
-    status_file = StatusFile.from_env()
-    last_test_acc = {}  # run index -> test accuracy at its last evaluation
-
-    def status(state_name: str = "training", **extra) -> dict:
-        return {"state": state_name, "epoch": state["epoch"], "max_epochs": max_epochs,
-                "active": len(state["active"]), "runs": len(runs),
-                "test_acc": [last_test_acc[i] for i in state["active"] if i in last_test_acc],
-                "checkpoint_epoch": checkpoint_epoch, **extra}
-
-    def checkpoint():
-        nonlocal checkpoint_epoch
-        state["wall_s"] = time.perf_counter() - started
-        _save_checkpoint(resume_path, state, runs)
-        checkpoint_epoch = state["epoch"]
-
+    checkpoints = _ResumeCheckpoints(resume_path, checkpoint_every, runs, list(observers))
+    state = checkpoints.load(device) or TrainingState.fresh(runs, device)
+    state.started = time.perf_counter() - state.wall_s
+    report = _Progress(state, runs, progress, checkpoints)
     try:
         with sigint_deferred(enabled=resume_path is not None) as interrupt:
-            while state["active"]:
-                epoch = state["epoch"]
+            while state.active:
                 if interrupt["at"] is not None:  # Ctrl-C: stop here, where the state is whole
-                    if checkpoint_epoch != epoch:
-                        checkpoint()
-                    raise TrainingInterrupted(epoch, checkpoint_epoch)
-                if resume_path and epoch > 0 and epoch % checkpoint_every == 0 and not state.get("resumed_at") == epoch:
-                    checkpoint()
-                    if status_file:
-                        status_file.write(status(), force=True)
-                evaluated, stepped = _train_epoch(state, runs, data, cfg, hyper, eval_every, models_per_chunk, started)
-                if evaluated:
-                    last_test_acc.update(evaluated)
-                    if progress:
-                        accs = " ".join(f"{100 * acc:.0f}" for acc in evaluated.values())
-                        bar.set_postfix_str(f"active {len(evaluated)}/{len(runs)} test acc % [{accs}]", refresh=False)
-                if stepped:
-                    bar.update(1)  # the bar counts updates: epoch e is reached after e of them
-                if status_file:
-                    status_file.write(status())
-            if resume_path and keep_checkpoint and checkpoint_epoch != state["epoch"]:
-                checkpoint()  # the finished batch: safe until the caller has stored it
+                    raise checkpoints.stop_here(state)
+                if checkpoints.due(state):
+                    checkpoints.save(state)
+                    report.checkpointed(state)
+                train_loss, train_acc, grads = _loss_and_grads(state.params, data, state.active, cfg, models_per_chunk)
+                evaluation = _evaluate_and_record(state, runs, data, cfg, train_loss, train_acc, eval_every,
+                                                  models_per_chunk)
+                if evaluation.rows:  # observers see the weights just evaluated, before anyone leaves
+                    for observer in observers:
+                        observer.evaluated(state, evaluation)
+                evaluated_runs = list(state.active)
+                grads = _leave(state, runs, evaluation, grads, observers)
+                if state.active:
+                    _adamw_step(state, grads, hyper, step=state.epoch)
+                state.epoch += 1
+                report.after_epoch(state, evaluation, evaluated_runs, stepped=bool(state.active))
+            if keep_checkpoint and resume_path is not None and checkpoints.epoch != state.epoch:
+                checkpoints.save(state)  # the finished batch: safe until the caller has stored it
     except KeyboardInterrupt as err:
-        bar.close()
         if not isinstance(err, TrainingInterrupted):  # a second Ctrl-C, or no resume path
-            err = TrainingInterrupted(state["epoch"], checkpoint_epoch)
-        if status_file:
-            status_file.write(status("interrupted", resumes_from=err.resumes_from), force=True)
+            err = TrainingInterrupted(state.epoch, checkpoints.epoch)
+        report.interrupted(state, err)
         raise err from None
-    # A batch that stopped early ends its bar there, at 100 %, not short of max_epochs.
-    last_epoch = max(o.epochs_trained for o in state["done"].values())
-    bar.total = bar.n = last_epoch
-    bar.refresh()
-    bar.close()
-    if status_file:
-        status_file.write(status("finished", epoch=last_epoch), force=True)
+    report.finished(state)
     if resume_path and not keep_checkpoint:
         Path(resume_path).unlink(missing_ok=True)  # finished: the outcomes are the record now
-    return [state["done"][i] for i in range(len(runs))]
+    return [state.done[i] for i in range(len(runs))]
 
 
-def _train_epoch(state: dict, runs: list[ModelRun], data: dict, cfg: ModelConfig, hyper: Hyper,
-                 eval_every: int, models_per_chunk: int, started: float) -> tuple[dict[int, float], bool]:
-    """One epoch of every model still training: train loss and gradients, evaluation when due
-    (curves, snapshots, stop events), models leaving the batch, then one AdamW update of the
-    rest. Returns the test accuracy of each evaluated run (by index; empty if none was
-    evaluated) and whether an update was made."""
-    epoch, active = state["epoch"], state["active"]
-    train_loss, train_acc, grads = _loss_and_grads(state["params"], data, active, cfg, models_per_chunk)
-
-    leaving: dict[int, str] = {}  # position in active -> stop reason
-    evaluated: dict[int, float] = {}
-    finite = torch.isfinite(train_loss).tolist()
+def _evaluate_and_record(state: TrainingState, runs: list[ModelRun], data: dict, cfg: ModelConfig,
+                         train_loss: torch.Tensor, train_acc: torch.Tensor, eval_every: int,
+                         models_per_chunk: int) -> Evaluation:
+    """The epoch's verdicts on the weights before its update: a non-finite train loss stops its
+    model at any epoch; when an evaluation is due, the test set is evaluated, curves extended,
+    snapshots taken, and stop events and caps checked."""
+    epoch, active = state.epoch, state.active
+    evaluation = Evaluation(epoch=epoch, rows={}, leaving={})
+    for pos, finite in enumerate(torch.isfinite(train_loss).tolist()):
+        if not finite:
+            evaluation.leaving[pos] = f"error: training loss is not finite at epoch {epoch} (run {runs[active[pos]].name})"
+    if not _evaluate_now(epoch, eval_every, [runs[i] for i in active]):
+        return evaluation
+    test_loss, test_acc = _evaluate(state.params, data, active, cfg, models_per_chunk)
+    rows = torch.stack([train_loss, train_acc, test_loss, test_acc], dim=1).tolist()
     for pos, run_index in enumerate(active):
-        if not finite[pos]:
-            leaving[pos] = f"error: training loss is not finite at epoch {epoch} (run {runs[run_index].name})"
-    if _evaluate_now(epoch, eval_every, [runs[i] for i in active]):
-        test_loss, test_acc = _evaluate(state["params"], data, active, cfg, models_per_chunk)
-        rows = torch.stack([train_loss, train_acc, test_loss, test_acc], dim=1).tolist()
-        for pos, run_index in enumerate(active):
-            row = dict(zip(METRICS, rows[pos]))
-            run, curve = runs[run_index], state["curves"][run_index]
-            evaluated[run_index] = row["test_acc"]
-            curve["epoch"].append(epoch)
-            for k in METRICS:
-                curve[k].append(row[k])
-            for name, event in run.snapshot_events.items():
-                if name not in state["snapshots"][run_index] and state["streaks"].fires(run_index, name, event, epoch, row):
-                    snapshot_params = {k: v[pos].detach().cpu().clone() for k, v in state["params"].items()}
-                    state["snapshots"][run_index][name] = {"epoch": epoch, **row, "params": snapshot_params}
-            for n, event in enumerate(run.stop_events):
-                if state["streaks"].fires(run_index, f"stop{n}", event, epoch, row) and pos not in leaving:
-                    leaving[pos] = event.describe()
-            if epoch >= run.max_epochs and pos not in leaving:
-                leaving[pos] = "max_epochs"
+        row = dict(zip(METRICS, rows[pos]))
+        evaluation.rows[pos] = row
+        run, curve = runs[run_index], state.curves[run_index]
+        curve["epoch"].append(epoch)
+        for k in METRICS:
+            curve[k].append(row[k])
+        for name, event in run.snapshot_events.items():
+            if name not in state.snapshots[run_index] and state.streaks.fires(run_index, name, event, epoch, row):
+                state.snapshots[run_index][name] = {"epoch": epoch, **row, "params": state.weights_of(pos)}
+        for n, event in enumerate(run.stop_events):
+            fired = state.streaks.fires(run_index, f"stop{n}", event, epoch, row)
+            if run.sustained_snapshot is not None and event.metric is not None:
+                _follow_streak_start(state, run_index, n, pos, row)
+            if fired and pos not in evaluation.leaving:
+                evaluation.leaving[pos] = event.describe()
+                if run.sustained_snapshot is not None and (run_index, n) in state.streak_starts:
+                    state.snapshots[run_index][run.sustained_snapshot] = state.streak_starts[(run_index, n)]
+        if epoch >= run.max_epochs and pos not in evaluation.leaving:
+            evaluation.leaving[pos] = "max_epochs"
+    return evaluation
 
-    keep = [pos for pos in range(len(active)) if pos not in leaving]
-    for pos, reason in leaving.items():
-        run_index = active[pos]
-        outcome = RunOutcome(
+
+def _follow_streak_start(state: TrainingState, run_index: int, n: int, pos: int, row: dict) -> None:
+    """Keep the weights of the evaluation that began stop event n's current streak (a streak
+    that breaks drops them): the ``sustained_snapshot`` once the event fires."""
+    since = state.streaks.since.get((run_index, f"stop{n}"))
+    if since is None:
+        state.streak_starts.pop((run_index, n), None)
+    elif since == state.epoch:
+        state.streak_starts[(run_index, n)] = {"epoch": state.epoch, **row, "params": state.weights_of(pos)}
+
+
+def _leave(state: TrainingState, runs: list[ModelRun], evaluation: Evaluation, grads: dict,
+           observers: tuple[Observer, ...]) -> dict:
+    """Models in ``evaluation.leaving`` leave the batch with the weights just evaluated (their
+    outcomes recorded); the others' state and gradients are kept. Returns the gradients left."""
+    if not evaluation.leaving:
+        return grads
+    for pos, reason in evaluation.leaving.items():
+        run_index = state.active[pos]
+        for key in [k for k in state.streak_starts if k[0] == run_index]:
+            del state.streak_starts[key]
+        state.done[run_index] = RunOutcome(
             name=runs[run_index].name,
-            params={k: v[pos].detach().cpu().clone() for k, v in state["params"].items()},
-            curve=state["curves"][run_index],
-            epochs_trained=epoch,
+            params=state.weights_of(pos),
+            curve=state.curves[run_index],
+            epochs_trained=evaluation.epoch,
             stop_reason=reason,
-            snapshots=state["snapshots"][run_index],
-            wall_s=time.perf_counter() - started,
+            snapshots=state.snapshots[run_index],
+            wall_s=state.elapsed(),
+            records={o.name: o.records(run_index) for o in observers},
         )
-        state["done"][run_index] = outcome
-    if len(keep) < len(active):  # models leave the batch with the weights just evaluated
-        index = torch.tensor(keep, dtype=torch.long, device=train_loss.device)
-        for group in ("params", "exp_avg", "exp_avg_sq"):
-            state[group] = {k: v[index] for k, v in state[group].items()}
-        grads = {k: v[index] for k, v in grads.items()}
-        state["active"] = [active[pos] for pos in keep]
-    if keep:
-        _adamw_step(state, grads, hyper, step=epoch)
-    state["epoch"] = epoch + 1
-    return evaluated, bool(keep)
+    keep = [pos for pos in range(len(state.active)) if pos not in evaluation.leaving]
+    index = torch.tensor(keep, dtype=torch.long, device=next(iter(grads.values())).device)
+    state.params = {k: v[index] for k, v in state.params.items()}
+    state.exp_avg = {k: v[index] for k, v in state.exp_avg.items()}
+    state.exp_avg_sq = {k: v[index] for k, v in state.exp_avg_sq.items()}
+    state.active = [state.active[pos] for pos in keep]
+    return {k: v[index] for k, v in grads.items()}
 
 
 def _chunks(n: int, size: int | None) -> list[slice]:
@@ -430,7 +585,7 @@ def _evaluate_now(epoch: int, eval_every: int, runs: list[ModelRun]) -> bool:
     )
 
 
-def _adamw_step(state: dict, grads: dict, hyper: Hyper, step: int) -> None:
+def _adamw_step(state: TrainingState, grads: dict, hyper: Hyper, step: int) -> None:
     """One AdamW update of every model still training, written as torch's single-tensor AdamW.
 
     Every model in a batch started together, so all have taken ``step`` updates before this one.
@@ -439,8 +594,8 @@ def _adamw_step(state: dict, grads: dict, hyper: Hyper, step: int) -> None:
     t = step + 1
     bias_correction1 = 1 - hyper.beta1**t
     bias_correction2_sqrt = (1 - hyper.beta2**t) ** 0.5
-    for name, param in state["params"].items():
-        grad, exp_avg, exp_avg_sq = grads[name], state["exp_avg"][name], state["exp_avg_sq"][name]
+    for name, param in state.params.items():
+        grad, exp_avg, exp_avg_sq = grads[name], state.exp_avg[name], state.exp_avg_sq[name]
         param.mul_(1 - lr * hyper.weight_decay)
         exp_avg.lerp_(grad, 1 - hyper.beta1)
         exp_avg_sq.mul_(hyper.beta2).addcmul_(grad, grad, value=1 - hyper.beta2)
@@ -451,25 +606,27 @@ def _adamw_step(state: dict, grads: dict, hyper: Hyper, step: int) -> None:
 # --- resume checkpoints -----------------------------------------------------------------
 
 
-def _save_checkpoint(path, state: dict, runs: list[ModelRun]) -> None:
+def _save_checkpoint(path, state: TrainingState, runs: list[ModelRun], observers: list[Observer]) -> None:
     blob = {
         "names": [r.name for r in runs],
-        "epoch": state["epoch"],
-        "active": state["active"],
-        "params": {k: v.cpu() for k, v in state["params"].items()},
-        "exp_avg": {k: v.cpu() for k, v in state["exp_avg"].items()},
-        "exp_avg_sq": {k: v.cpu() for k, v in state["exp_avg_sq"].items()},
-        "curves": state["curves"],
-        "snapshots": state["snapshots"],
-        "streaks": state["streaks"].since,
-        "done": {i: vars(o) for i, o in state["done"].items()},
-        "wall_s": state["wall_s"],
+        "epoch": state.epoch,
+        "active": state.active,
+        "params": {k: v.cpu() for k, v in state.params.items()},
+        "exp_avg": {k: v.cpu() for k, v in state.exp_avg.items()},
+        "exp_avg_sq": {k: v.cpu() for k, v in state.exp_avg_sq.items()},
+        "curves": state.curves,
+        "snapshots": state.snapshots,
+        "streaks": state.streaks.since,
+        "streak_starts": state.streak_starts,
+        "done": {i: vars(o) for i, o in state.done.items()},
+        "wall_s": state.wall_s,
+        "observers": {o.name: o.state_dict() for o in observers},
     }
     with atomic_path(path) as tmp:
         torch.save(blob, tmp)
 
 
-def _load_checkpoint(path, runs: list[ModelRun], device) -> dict | None:
+def _load_checkpoint(path, runs: list[ModelRun], observers: list[Observer], device) -> TrainingState | None:
     path = Path(path)
     if not path.exists():
         return None
@@ -487,21 +644,29 @@ def _load_checkpoint(path, runs: list[ModelRun], device) -> dict | None:
     names = [r.name for r in runs]
     if blob["names"] != names:
         raise ValueError(f"resume checkpoint {path} belongs to runs {blob['names']}, not {names}")
+    saved_observers = blob.get("observers", {})
+    missing = [o.name for o in observers if o.name not in saved_observers]
+    if missing:
+        raise ValueError(f"resume checkpoint {path} holds no state of the observers {missing} (it was written "
+                         f"by a batch without them); delete it to train this batch from epoch 0")
+    for observer in observers:
+        observer.load_state_dict(saved_observers[observer.name])
     streaks = _Streaks()
     streaks.since = blob["streaks"]
-    return {
-        "epoch": blob["epoch"],
-        "resumed_at": blob["epoch"],
-        "active": blob["active"],
-        "params": {k: v.to(device) for k, v in blob["params"].items()},
-        "exp_avg": {k: v.to(device) for k, v in blob["exp_avg"].items()},
-        "exp_avg_sq": {k: v.to(device) for k, v in blob["exp_avg_sq"].items()},
-        "curves": blob["curves"],
-        "snapshots": blob["snapshots"],
-        "streaks": streaks,
-        "done": {i: RunOutcome(**o) for i, o in blob["done"].items()},
-        "wall_s": blob["wall_s"],
-    }
+    return TrainingState(
+        epoch=blob["epoch"],
+        resumed_at=blob["epoch"],
+        active=blob["active"],
+        params={k: v.to(device) for k, v in blob["params"].items()},
+        exp_avg={k: v.to(device) for k, v in blob["exp_avg"].items()},
+        exp_avg_sq={k: v.to(device) for k, v in blob["exp_avg_sq"].items()},
+        curves=blob["curves"],
+        snapshots=blob["snapshots"],
+        streaks=streaks,
+        streak_starts=blob.get("streak_starts", {}),
+        done={i: RunOutcome(**o) for i, o in blob["done"].items()},
+        wall_s=blob["wall_s"],
+    )
 
 
 def _first_line(err: Exception) -> str:
