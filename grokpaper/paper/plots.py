@@ -34,7 +34,7 @@ DPI = 150
 TICK_FONT = 8.5  # tick labels that name conditions or parameters: four to eleven of them side by side
 
 STYLE = {
-    "figure.figsize": (6.4, 4.0), "figure.dpi": 100, "savefig.dpi": DPI,
+    "figure.figsize": (6.4, 3.4), "figure.dpi": 100, "savefig.dpi": DPI,
     "savefig.bbox": "tight", "font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10,
     "legend.fontsize": 9, "legend.frameon": False, "axes.spines.top": False,
     "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3, "lines.linewidth": 1.8,

@@ -269,7 +269,7 @@ def road_matching(R, model: str) -> str:
     if m is None:
         return "no seed matching (fewer than 2 seeds)"
     return (f"{fmt(m.own_mean, 1)} per seed with its own seed's source against {fmt(m.cross_mean, 1)} with other "
-            f"seeds' (permutation p = {m.p:.2g}; the smallest possible at {m.n_seeds} seeds is {m.min_p:.2g})")
+            f"seeds' (uncorrected permutation p = {m.p:.2g}; the smallest possible at {m.n_seeds} seeds is {m.min_p:.2g})")
 
 
 def road_holm(R, model: str) -> str:
