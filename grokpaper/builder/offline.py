@@ -49,6 +49,7 @@ from grokpaper.builder.manuscript import (
     python_of,
     quarto_config,
 )
+from grokpaper.builder.plan import PACKAGE_DIR
 
 ASSETS = Path(__file__).with_name("offline_assets")
 HIDDEN_TAGS = {"parameters", "injected-parameters"}
@@ -329,8 +330,11 @@ def _run_python(project: Path, article: Path, cells: list, inline: list) -> dict
     with tempfile.TemporaryDirectory(prefix="grokpaper-exec-") as tmp:
         job, out = Path(tmp) / "job.json", Path(tmp) / "out.json"
         job.write_text(json.dumps({"article": article.name, "cells": cells, "inline": inline}), encoding="utf-8")
-        env = dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=os.pathsep.join(
-            [str(project)] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])))
+        # The project first (its own modules), then this grokpaper, as the chapter runner's kernels
+        # get it: the freeze record names this package's modules, so the article must import them
+        # and not another installed copy (an editable install of another checkout, say).
+        paths = [str(project), str(PACKAGE_DIR.parent)] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])
+        env = dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=os.pathsep.join(dict.fromkeys(paths)))
         proc = subprocess.run([sys.executable, "-c", _RUNNER, str(job), str(out)], cwd=project,
                               env=env, capture_output=True, text=True)
         if not out.is_file():
