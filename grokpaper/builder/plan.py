@@ -307,8 +307,38 @@ def _results_changed(record: dict, root: Path) -> list[str]:
         if not path.is_file():
             reasons.append(f"{rel} is missing")
         elif file_sha256(path) != sha:
-            reasons.append(f"{rel} was changed after the runner wrote it")
+            broken = _unreadable_json(path)
+            reasons.append(f"{rel} {broken}" if broken else f"{rel} was changed after the runner wrote it")
     return reasons
+
+
+def _unreadable_json(path: Path) -> str | None:
+    """Why a results file cannot be read as a JSON object ("is not valid JSON ..."), or None."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        return "is not valid JSON (not UTF-8 text): truncated or corrupt"
+    except json.JSONDecodeError as e:
+        return f"is not valid JSON ({e.msg} at line {e.lineno}, column {e.colno}): truncated or corrupt"
+    return None if isinstance(value, dict) else f"is not valid results JSON (a {type(value).__name__}, not an object)"
+
+
+def unreadable_results(project: str | Path | None = None) -> dict[str, str]:
+    """The results files (``results/*.json``) that cannot be read as JSON objects (a truncated
+    or corrupt file, which ``Results.load`` would fail on): {path relative to the project: why}."""
+    root = Path(project).resolve() if project else project_root()
+    found = {f"{RESULTS}/{path.name}": _unreadable_json(path) for path in sorted((root / RESULTS).glob("*.json"))}
+    return {rel: why for rel, why in found.items() if why}
+
+
+def repair_command(rel: str, graph: dict[str, Chapter], profile: str | None) -> str:
+    """What rewrites an unreadable results file, as one clause: the run that re-executes its
+    chapter (or deleting it, when no chapter writes it), or `git checkout` of the committed file."""
+    chapter = Path(rel).stem
+    if chapter not in graph:
+        return "no chapter writes it: delete it"
+    return (f"`python -m grokpaper run --profile {profile or '<profile>'}` re-executes {chapter} and writes it "
+            f"again (or `git checkout -- {rel}` restores the committed file)")
 
 
 def _plan_item(ch: Chapter, params: dict, overrides: dict, upstream: dict, root: Path) -> PlanItem:

@@ -44,6 +44,8 @@ from grokpaper.builder.plan import (
     foreign_results,
     papermill_parameters,
     plan,
+    repair_command,
+    unreadable_results,
     why_foreign,
     without_cell_options,
 )
@@ -323,8 +325,12 @@ def run(profile: str = "smoke", chapters: list[str] | None = None, overrides: di
             f"replace {', '.join(replaced)}. Pass --replace-paper-build to replace them (`git checkout -- "
             f"chapters results _freeze` brings the committed build back), or run the {prof_name} profile "
             f"in a copy of the project that has no executed chapters")
+    removed = _remove_unreadable_results(items, root, prof_name)
     git = git_commit(root) if any(i.execute for i in items) else None
     width = max([len(i.chapter.name) for i in items] + [10])
+    if echo:
+        for rel, why in removed.items():
+            print(f"{rel} {why}: removed; {Path(rel).stem} re-executes and writes it again")
     results, broken = [], set()
     for item in items:
         ch = item.chapter
@@ -365,6 +371,26 @@ def run(profile: str = "smoke", chapters: list[str] | None = None, overrides: di
         raise ChapterFailed("; ".join(f"chapter {r.chapter} failed at {r.error} (notebook kept at {r.notebook})"
                                       for r in failed), results)
     return results
+
+
+def _remove_unreadable_results(items: list[PlanItem], root: Path, profile: str) -> dict[str, str]:
+    """Delete the results files that are not valid JSON (truncated, corrupt) and whose chapter
+    executes in this run, before any chapter executes: a chapter reads every results file
+    (``Results.load``), its own and those of chapters after it included, so one broken file
+    would fail it. Returns {file: why} of those removed. A broken file that no executing chapter
+    rewrites is a ChapterError naming the file and the command that repairs it."""
+    broken = unreadable_results(root)
+    if not broken or not any(i.execute for i in items):
+        return {}
+    executing = {i.chapter.name for i in items if i.execute}
+    kept = {rel: why for rel, why in broken.items() if Path(rel).stem not in executing}
+    if kept:
+        graph = chapter_graph(root)
+        raise ChapterError("; ".join(f"{rel} {why}, and this run does not rewrite it: {repair_command(rel, graph, profile)}"
+                                     for rel, why in kept.items()))
+    for rel in broken:
+        (root / rel).unlink()
+    return broken
 
 
 # --- command line -------------------------------------------------------------------------
@@ -414,6 +440,10 @@ def _print_dry_run(items: list[PlanItem], profile: str, project: str | Path | No
     print(f"{sum(i.execute for i in items)} would execute")
     executing = {i.chapter.name for i in items if i.execute}
     graph = chapter_graph(project)
+    for rel, why in unreadable_results(project).items():
+        what = (f"run removes it and re-executes {Path(rel).stem}, which writes it again" if Path(rel).stem in executing
+                else f"run refuses: {repair_command(rel, graph, load_profile(profile, project).name)}")
+        print(f"{rel} {why}: {what}")
     foreign = [rel for rel in foreign_results(project, graph) if Path(rel).stem not in executing]
     if foreign:
         print("results the runner did not write (render refuses them):\n"
