@@ -7,6 +7,10 @@ PY     := $(VENV)/bin/python
 # A run of another profile refuses to replace it (README: "Rerunning chapters").
 PROFILE ?= paper
 
+# make chapters TRAIN=1: the chapters may train the runs they need that are not stored, also at paper scale
+# (hours each on a CPU; `python -m grokpaper run --profile paper --dry-run` lists them with an estimate).
+TRAIN ?=
+
 # make paper-runs: WORKERS processes of a local Dask cluster, or SCHEDULER=tcp://HOST:PORT, a running one.
 WORKERS ?= 2
 SCHEDULER ?=
@@ -28,8 +32,8 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 report: setup                     ## the report from the committed results (HTML + PDF in _manuscript/)
 	$(PY) -m grokpaper render
 
-chapters: setup                   ## (re)execute the stale chapters of PROFILE, then build the report
-	$(PY) -m grokpaper run --profile $(PROFILE)
+chapters: setup                   ## (re)execute the stale chapters of PROFILE, then build the report (TRAIN=1: may train)
+	$(PY) -m grokpaper run --profile $(PROFILE) $(if $(TRAIN),--train)
 	$(PY) -m grokpaper render
 
 paper-runs: setup                 ## train the paper profile's missing runs on Dask: WORKERS local processes, or SCHEDULER's cluster
