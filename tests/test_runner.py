@@ -181,6 +181,7 @@ def test_overrides(project, capsys):
     assert "would execute  (params changed: p 29 -> 23, seeds [3, 4] -> [1, 2])" in out and "1 would execute" in out
 
 
+@pytest.mark.slow  # three runs of the runner, 7 s (timed on 2 shared cores)
 def test_chapter_rerun_executes_the_chapters_downstream_and_leaves_nothing_stale(project, capsys):
     assert main(["run", "--project", str(project), "--chapter", A, "-p", "min_neuron_count=3"]) == 0
     out = capsys.readouterr().out
@@ -206,6 +207,7 @@ def test_a_downstream_chapter_brings_its_other_upstream_chapters(tmp_path):
     assert [i.chapter.name for i in plan("smoke", chapters=[B], downstream=False, project=project)] == [B]
 
 
+@pytest.mark.slow  # report builds, 9 s (timed on 2 shared cores)
 def test_render_refuses_a_stale_build_and_names_the_chapters(project, capsys):
     assert main(["run", "--project", str(project), "--chapter", A, "--only", "-p", "min_neuron_count=3"]) == 0
     with pytest.raises(render.StaleBuildError) as refused:
@@ -228,6 +230,7 @@ def test_render_refuses_a_stale_build_and_names_the_chapters(project, capsys):
     assert "mixes results" not in text and "counted neurons from 3 up" in text
 
 
+@pytest.mark.slow  # report builds, 9 s (timed on 2 shared cores)
 def test_a_results_change_invalidates_the_frozen_article(project):
     frozen = project / "_freeze" / "paper"
     assert "counted neurons from 5 up" in report_text(project)
@@ -330,6 +333,7 @@ def test_plain_papermill_keeps_its_numbers_in_its_notebook(project, tmp_path):
     assert check_build(project) == {B: ["re-executed outside the runner"]}
 
 
+@pytest.mark.slow  # two papermill processes, 5 s (timed on 2 shared cores)
 def test_plain_papermill_checks_an_injected_parameter(project, tmp_path):
     """The parameters cell assigns only the profile; a key papermill injects after it is checked
     as an override is, with the same message, before the chapter computes anything."""
@@ -389,6 +393,7 @@ def test_a_truncated_results_file_is_rewritten_by_its_chapter_and_named_in_one_l
     assert numbers(project, B)["a"]["min_neuron_count"] == 5 and check_build(project) == {}
 
 
+@pytest.mark.slow  # nine chapter executions, 13 s (timed on 2 shared cores)
 def test_a_smoke_run_refuses_to_replace_the_paper_build(project, capsys):
     run("paper", project=project, echo=False)  # the committed build of a real project
     paper_build = build_bytes(project)
