@@ -15,7 +15,7 @@ from grokpaper.core.model import ModelConfig, Transformer, init_params, load_che
 from grokpaper.core.store import RunStore, config_key
 from grokpaper.core.study import CONDITIONS, Study, StudySettings
 from grokpaper.core.train import Event, ModelRun, train
-from reference_data import CHECKPOINT, REFERENCE, needs_reference
+from reference_data import CHECKPOINT, REFERENCE, needs_original_values
 
 
 def rel_err(a, b):
@@ -88,7 +88,7 @@ def test_parameter_count_and_seeded_init_matches_global_seed():
     assert all(torch.equal(ours[k], v) for k, v in original_style.params().items())
 
 
-@needs_reference
+@needs_original_values
 def test_reference_checkpoint_accuracy_and_logits():
     params, cfg = load_checkpoint(CHECKPOINT)
     model = Transformer(cfg, params)
