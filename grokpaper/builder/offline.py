@@ -196,10 +196,20 @@ def join_front_matter(meta: dict, body: str) -> str:
     return "---\n" + yaml.safe_dump(meta, sort_keys=False, allow_unicode=True) + "---\n\n" + body
 
 
+# Title-block metadata that `_quarto.yml` may give every document (Quarto merges the project's
+# metadata into each document's, the document's own values first): the paper's version is its subtitle.
+PROJECT_METADATA = ("title", "subtitle", "author", "date", "keywords", "lang", "license", "copyright")
+
+
 def article_metadata(meta: dict, project: Path, notebooks: list, formats, article: Path) -> dict:
-    """Front matter for pandoc: absolute bibliography/csl paths, the Notebooks and
-    Other formats lists for the sidebar, and defaults Quarto would apply."""
+    """Front matter for pandoc: the article's own, then the title-block metadata of
+    `_quarto.yml` it does not set (``PROJECT_METADATA``), absolute bibliography/csl paths, the
+    Notebooks and Other formats lists for the sidebar, and defaults Quarto would apply."""
     meta = dict(meta)
+    project_meta = quarto_config(project)
+    for key in PROJECT_METADATA:
+        if key in project_meta and key not in meta:
+            meta[key] = project_meta[key]
     for key in ("bibliography", "csl"):
         if meta.get(key):
             values = meta[key] if isinstance(meta[key], list) else [meta[key]]
