@@ -15,7 +15,7 @@ TRAIN ?=
 WORKERS ?= 2
 SCHEDULER ?=
 
-.PHONY: setup report chapters paper-runs test test-fast lint lock bench clean-report
+.PHONY: setup report preview chapters paper-runs test test-fast lint lock bench clean-report
 
 setup: $(VENV)/.installed
 
@@ -31,6 +31,12 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 
 report: setup                     ## the report from the committed results (HTML + PDF in _manuscript/)
 	$(PY) -m grokpaper render
+
+# make preview: the port on 127.0.0.1 (0: any free one).
+PORT ?= 8000
+
+preview: setup                    ## build the report, serve it on http://127.0.0.1:$(PORT)/, rebuild on edits (Ctrl-C stops)
+	$(PY) -m grokpaper preview --port $(PORT)
 
 chapters: setup                   ## (re)execute the stale chapters of PROFILE, then build the report (TRAIN=1: may train)
 	$(PY) -m grokpaper run --profile $(PROFILE) $(if $(TRAIN),--train)

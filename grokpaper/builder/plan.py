@@ -423,28 +423,38 @@ def check_build(project: str | Path | None = None) -> dict[str, list[str]]:
     graph = chapter_graph(root)
     if not graph:  # not a runner project (e.g. hand-made notebooks): nothing to check against
         return {}
-    problems: dict[str, list[str]] = {}
+    problems = {name: item.reasons if isinstance(item, PlanItem) else item
+                for name, item in build_items(root, graph).items()
+                if (item.reasons if isinstance(item, PlanItem) else item)}
+    for rel in foreign_results(root, graph):
+        if Path(rel).stem not in problems:  # a stale chapter's own results file is named with it
+            problems[rel] = [why_foreign(rel, graph)]
+    return problems
+
+
+def build_items(project: str | Path | None = None, graph: dict[str, Chapter] | None = None) -> dict[str, PlanItem | list[str]]:
+    """Each chapter of the executed build, checked against the profile and overrides it was
+    executed with: its ``PlanItem`` (``reasons`` empty when it is up to date), or the reasons it
+    cannot be checked (no executed notebook, parameters that no longer resolve)."""
+    root = Path(project).resolve() if project else project_root()
+    out: dict[str, PlanItem | list[str]] = {}
     hashes: dict[str, str | None] = {}
-    for name, ch in graph.items():
+    for name, ch in (graph or chapter_graph(root)).items():
         record = _recorded(ch.ipynb)
         hashes[name] = None
         if record is None or "profile" not in record:
-            problems[name] = ["no executed notebook" if record is None else "the notebook has no run record"]
+            out[name] = ["no executed notebook" if record is None else "the notebook has no run record"]
             continue
         overrides = record.get("overrides") or {}
         try:
             params = chapter_params(name, record["profile"], overrides, root)
         except ParamsError as e:
-            problems[name] = [f"the parameters it was executed with no longer resolve: {e}"]
+            out[name] = [f"the parameters it was executed with no longer resolve: {e}"]
             continue
         item = _plan_item(ch, params, overrides, {d: hashes[d] for d in ch.depends_on}, root)
         hashes[name] = item.input_hash
-        if item.reasons:
-            problems[name] = item.reasons
-    for rel in foreign_results(root, graph):
-        if Path(rel).stem not in problems:  # a stale chapter's own results file is named with it
-            problems[rel] = [why_foreign(rel, graph)]
-    return problems
+        out[name] = item
+    return out
 
 
 def why_foreign(rel: str, graph: dict[str, Chapter]) -> str:

@@ -35,6 +35,7 @@ from grokpaper.builder.plan import (
     RESULTS,
     ChapterError,
     PlanItem,
+    build_items,
     build_profile,
     chapter_graph,
     check_build,
@@ -288,6 +289,15 @@ def _sync_prose(item: PlanItem) -> bool:
     meta["title"] = ch.title
     _write_atomic(executed, ch.ipynb)
     return True
+
+
+def sync_prose(project: str | Path | None = None) -> list[str]:
+    """Copy the prose (markdown cells, captions and other cell options, titles) of every
+    up-to-date chapter of the executed build into its executed notebook, executing nothing;
+    returns the chapters whose notebook changed. A stale chapter is left as it is."""
+    root = Path(project).resolve() if project else project_root()
+    items = build_items(root).values()
+    return [item.chapter.name for item in items if isinstance(item, PlanItem) and not item.reasons and _sync_prose(item)]
 
 
 def _line(result: ChapterResult, width: int) -> str:
