@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import http.server
 import json
+import signal
 import sys
 import threading
 import time
@@ -135,6 +136,9 @@ def serve(project: Path, port: int = 8000, poll_s: float = 0.5, echo=print) -> N
     threading.Thread(target=server.serve_forever, daemon=True).start()
     echo(f"[preview] serving http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C stops); watching "
          f"{len(watched_files(project))} files: {article_name(project)}, _quarto.yml, chapters/, results/")
+    stop_on_term = threading.current_thread() is threading.main_thread()
+    if stop_on_term:  # `kill` (SIGTERM) stops it as Ctrl-C does: a job started in the background ignores SIGINT
+        before = signal.signal(signal.SIGTERM, _interrupt)
     try:
         seen = snapshot(project)
         while True:
@@ -157,6 +161,12 @@ def serve(project: Path, port: int = 8000, poll_s: float = 0.5, echo=print) -> N
     finally:
         server.shutdown()
         server.server_close()
+        if stop_on_term:
+            signal.signal(signal.SIGTERM, before)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def add_cli(subparsers) -> None:
