@@ -7,11 +7,15 @@ PY     := $(VENV)/bin/python
 # A run of another profile refuses to replace it (README: "Rerunning chapters").
 PROFILE ?= paper
 
+# make chapters TRAIN=1: the chapters may train the runs they need that are not stored, also at paper scale
+# (hours each on a CPU; `python -m grokpaper run --profile paper --dry-run` lists them with an estimate).
+TRAIN ?=
+
 # make paper-runs: WORKERS processes of a local Dask cluster, or SCHEDULER=tcp://HOST:PORT, a running one.
 WORKERS ?= 2
 SCHEDULER ?=
 
-.PHONY: setup report chapters paper-runs test test-fast lint lock bench clean-report
+.PHONY: setup report preview chapters paper-runs test test-fast lint lock bench clean-report
 
 setup: $(VENV)/.installed
 
@@ -28,8 +32,14 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 report: setup                     ## the report from the committed results (HTML + PDF in _manuscript/)
 	$(PY) -m grokpaper render
 
-chapters: setup                   ## (re)execute the stale chapters of PROFILE, then build the report
-	$(PY) -m grokpaper run --profile $(PROFILE)
+# make preview: the port on 127.0.0.1 (0: any free one).
+PORT ?= 8000
+
+preview: setup                    ## build the report, serve it on http://127.0.0.1:$(PORT)/, rebuild on edits (Ctrl-C stops)
+	$(PY) -m grokpaper preview --port $(PORT)
+
+chapters: setup                   ## (re)execute the stale chapters of PROFILE, then build the report (TRAIN=1: may train)
+	$(PY) -m grokpaper run --profile $(PROFILE) $(if $(TRAIN),--train)
 	$(PY) -m grokpaper render
 
 paper-runs: setup                 ## train the paper profile's missing runs on Dask: WORKERS local processes, or SCHEDULER's cluster

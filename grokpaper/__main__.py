@@ -9,6 +9,8 @@ import sys
 import torch
 
 from grokpaper.analysis.probes import make_probes
+from grokpaper.builder.preview import add_cli as add_preview_command
+from grokpaper.builder.release import add_cli as add_release_commands
 from grokpaper.builder.render import add_cli as add_render_command
 from grokpaper.builder.runner import add_run_command, parse_overrides
 from grokpaper.config import ParamsError, chapter_params
@@ -28,6 +30,10 @@ def main(argv: list[str] | None = None) -> int:
     add_train_command(subparsers)  # train: one condition for given seeds, with a progress bar
 
     add_render_command(subparsers)  # render: build the report (quarto, or pandoc + typst offline)
+
+    add_release_commands(subparsers)  # changes, release: the paper's versions (CHANGELOG.md, CITATION.cff)
+
+    add_preview_command(subparsers)  # preview: serve the report on localhost, rebuild on every edit
 
     args = parser.parse_args(argv)
     return args.func(args)

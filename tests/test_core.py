@@ -15,7 +15,7 @@ from grokpaper.core.model import ModelConfig, Transformer, init_params, load_che
 from grokpaper.core.store import RunStore, config_key
 from grokpaper.core.study import CONDITIONS, Study, StudySettings
 from grokpaper.core.train import Event, ModelRun, train
-from reference_data import CHECKPOINT, REFERENCE, needs_reference
+from reference_data import CHECKPOINT, REFERENCE, needs_original_values
 
 
 def rel_err(a, b):
@@ -88,7 +88,7 @@ def test_parameter_count_and_seeded_init_matches_global_seed():
     assert all(torch.equal(ours[k], v) for k, v in original_style.params().items())
 
 
-@needs_reference
+@needs_original_values
 def test_reference_checkpoint_accuracy_and_logits():
     params, cfg = load_checkpoint(CHECKPOINT)
     model = Transformer(cfg, params)
@@ -536,7 +536,7 @@ def test_read_only_study_names_the_missing_runs_and_trains_nothing(tmp_path, mon
 
     monkeypatch.setattr(grokpaper.core.study, "train", lambda *a, **k: pytest.fail("a read-only study trained"))
     study = Study(_settings(), RunStore(tmp_path), train=False, profile="smoke")
-    with pytest.raises(RunNotStored, match=r"2 runs are not in the store \S+; train them with `GROKPAPER_STORE=\S+ "
+    with pytest.raises(RunNotStored, match=r"2 runs are not in the run store at \S+/; train them with `GROKPAPER_STORE=\S+ "
                                            r"python -m grokpaper train sources --seeds 1 --profile smoke` for "
                                            r"source-add-seed1 \(key \w+\); `.*--seeds 2 --profile smoke` for "
                                            r"source-add-seed2"):
@@ -550,7 +550,7 @@ def test_open_run_reads_a_stored_run_and_never_trains(tmp_path, monkeypatch):
     from grokpaper.core.store import RunNotStored
 
     overrides = dict(grokked_max_epochs=40, memorized_fixed_epochs=20, transfer_max_epochs=20)
-    with pytest.raises(RunNotStored, match=r"^run transfer-random-seed2 \(key \w+\) is not in the store \S+; train it with "
+    with pytest.raises(RunNotStored, match=r"^run transfer-random-seed2 \(key \w+\) is not in the run store at \S+/; train it with "
                                            r"`GROKPAPER_STORE=\S+ python -m grokpaper train transfer --condition random "
                                            r"--seeds 2 --profile smoke -p grokked_max_epochs=40"):
         grokpaper.open_run(2, "random", profile="smoke", store=tmp_path, **overrides)

@@ -25,7 +25,7 @@ from grokpaper.analysis.fourier import (
 )
 from grokpaper.analysis.inspection import all_inputs, attention_from_equals, equals_position_forward, weight_norms
 from grokpaper.core.model import ModelConfig, Transformer, load_checkpoint
-from reference_data import CHECKPOINT, REFERENCE, needs_reference
+from reference_data import CHECKPOINT, REFERENCE, needs_original_values, needs_reference
 from small_models import SMALL, random_params
 
 
@@ -38,7 +38,7 @@ def reference():
 # --- reference agreement ------------------------------------------------------------------
 
 
-@needs_reference
+@needs_original_values
 def test_neuron_analysis_matches_original_code_per_neuron(reference):
     _, _, result = reference
     expected = pd.read_csv(REFERENCE / "nanda_wd0.1_addition.neurons.csv")
@@ -51,7 +51,7 @@ def test_neuron_analysis_matches_original_code_per_neuron(reference):
     assert not got["dead"].any()
 
 
-@needs_reference
+@needs_original_values
 def test_neuron_analysis_matches_original_code_summary(reference):
     _, _, result = reference
     expected = json.loads((REFERENCE / "nanda_wd0.1_addition.summary.json").read_text())
@@ -77,7 +77,7 @@ def test_excluding_k56_like_transformers_py_changes_nothing_on_reference(referen
         neuron_fourier_analysis(params, cfg, "add", max_freq=57)
 
 
-@needs_reference
+@needs_original_values
 def test_fast_forward_reproduces_reference_logits_and_accuracy(reference):
     params, cfg, _ = reference
     expected = json.loads((REFERENCE / "nanda_wd0.1_addition.summary.json").read_text())

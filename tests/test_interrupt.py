@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import torch
 
 from grokpaper.config import chapter_params
@@ -27,6 +28,7 @@ def _wait_for(condition, what: str, timeout_s: float = 120):
         time.sleep(0.05)
 
 
+@pytest.mark.slow  # a training process started twice and interrupted: 7 s on 2 shared cores
 def test_ctrl_c_prints_one_line_exits_130_and_the_same_command_resumes(tmp_path):
     env = {**os.environ, "GROKPAPER_STORE": str(tmp_path / "store")}
     lines = []

@@ -2,6 +2,7 @@
 its sha256, and only finished runs enter git (resume checkpoints never do; an unfinished run is
 carried by copying ``store/resume/`` by hand)."""
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -10,6 +11,8 @@ import pytest
 
 from grokpaper.__main__ import main
 from grokpaper.config import chapter_params
+from grokpaper.core.files import file_sha256
+from grokpaper.core.model import load_checkpoint, save_checkpoint
 from grokpaper.core.parallel import jobs, store_files
 from grokpaper.core.store import MANIFEST, RunStore
 from grokpaper.core.study import StudySettings
@@ -92,3 +95,43 @@ def test_list_files_gives_finished_runs_and_the_manifest_and_says_how_unfinished
     assert out == [f"store/{path}" for path in sorted(store.read_manifest())] + [f"store/{MANIFEST}"]
     assert main(["train", "sources", "--profile", "smoke", "--list-files"]) == 2
     assert "go with `train all`" in capsys.readouterr().out
+
+
+def _header(path: Path) -> tuple[list[str], dict]:
+    """A safetensors file's ``__metadata__`` keys in file order, and its whole header."""
+    blob = path.read_bytes()
+    header = json.loads(blob[8:8 + int.from_bytes(blob[:8], "little")])
+    return list(header["__metadata__"]), header
+
+
+def test_weights_saved_again_are_the_committed_bytes_up_to_the_order_of_the_header_metadata(tmp_path):
+    """save_checkpoint writes the header's metadata in one order, so the same weights give the
+    same bytes: a retrained run matches the manifest. The committed files were written before
+    that, in the order of a hash map (it varied from file to file): 22 of the 35 have the order
+    kept, model_config first; the other 13 have the same bytes but for that order. None of them is
+    rewritten."""
+    weights = [rel for rel in STORE.read_manifest() if rel.endswith(".safetensors")]
+    same_bytes, reordered = 0, 0
+    for rel in weights:
+        committed = STORE.root / rel
+        params, cfg = load_checkpoint(committed)
+        meta = json.loads(_header(committed)[1]["__metadata__"]["meta"])
+        save_checkpoint(tmp_path / "again.safetensors", params, cfg, meta)
+        again = (tmp_path / "again.safetensors").read_bytes()
+        if file_sha256(tmp_path / "again.safetensors") == STORE.read_manifest()[rel]:
+            same_bytes += 1
+            continue
+        order, header = _header(committed)
+        assert order == ["meta", "model_config"] and _header(tmp_path / "again.safetensors")[1] == header, rel
+        data = 8 + int.from_bytes(again[:8], "little")  # where the tensors start, in both files
+        assert again[:8] == committed.read_bytes()[:8] and again[data:] == committed.read_bytes()[data:], rel
+        reordered += 1
+    assert (same_bytes, reordered) == (22, 13)
+
+
+def test_the_same_weights_give_the_same_bytes_every_time(tmp_path):
+    params, cfg = load_checkpoint(STORE.root / next(r for r in STORE.read_manifest() if r.endswith(".safetensors")))
+    for i in range(12):  # the hash map's order changed from call to call: 12 equal files by chance is 1 in 2,048
+        save_checkpoint(tmp_path / f"{i}.safetensors", params, cfg, {"run": "x"})
+    assert len({(tmp_path / f"{i}.safetensors").read_bytes() for i in range(12)}) == 1
+    assert _header(tmp_path / "0.safetensors")[0] == ["model_config", "meta"]

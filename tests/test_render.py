@@ -228,6 +228,23 @@ def test_pdf_has_numbered_figure_captions(built):
     assert "Progress Measures for Grokking" in text
 
 
+def test_the_projects_subtitle_is_in_the_front_matter_of_both_formats(tmp_path):
+    """`_quarto.yml` gives every document its metadata, as Quarto does (the paper's version is its
+    subtitle); the article's own front matter wins."""
+    project = make_project(tmp_path / "p")
+    (project / "_quarto.yml").write_text((project / "_quarto.yml").read_text() + '\nsubtitle: "Version 9.9"\n')
+    outputs = render.build(project, offline=True, quiet=True)
+    assert '<p class="subtitle">Version 9.9</p>' in outputs["html"].read_text(encoding="utf-8")
+    if shutil.which("pdftotext"):
+        first_page = subprocess.run(["pdftotext", "-l", "1", str(outputs["pdf"]), "-"], capture_output=True,
+                                    text=True, check=True).stdout
+        assert "Version 9.9" in first_page
+    qmd = project / "paper.qmd"
+    qmd.write_text(qmd.read_text().replace("---\n", '---\nsubtitle: "Its own"\n', 1))
+    page = render.build(project, formats=("html",), offline=True, quiet=True)["html"].read_text(encoding="utf-8")
+    assert '<p class="subtitle">Its own</p>' in page and "Version 9.9" not in page
+
+
 def test_bad_embed_label_is_a_clear_error(tmp_path):
     project = make_project(tmp_path / "p")
     qmd = project / "paper.qmd"

@@ -181,6 +181,7 @@ def test_overrides(project, capsys):
     assert "would execute  (params changed: p 29 -> 23, seeds [3, 4] -> [1, 2])" in out and "1 would execute" in out
 
 
+@pytest.mark.slow  # three runs of the runner, 7 s (timed on 2 shared cores)
 def test_chapter_rerun_executes_the_chapters_downstream_and_leaves_nothing_stale(project, capsys):
     assert main(["run", "--project", str(project), "--chapter", A, "-p", "min_neuron_count=3"]) == 0
     out = capsys.readouterr().out
@@ -206,6 +207,7 @@ def test_a_downstream_chapter_brings_its_other_upstream_chapters(tmp_path):
     assert [i.chapter.name for i in plan("smoke", chapters=[B], downstream=False, project=project)] == [B]
 
 
+@pytest.mark.slow  # report builds, 9 s (timed on 2 shared cores)
 def test_render_refuses_a_stale_build_and_names_the_chapters(project, capsys):
     assert main(["run", "--project", str(project), "--chapter", A, "--only", "-p", "min_neuron_count=3"]) == 0
     with pytest.raises(render.StaleBuildError) as refused:
@@ -228,6 +230,7 @@ def test_render_refuses_a_stale_build_and_names_the_chapters(project, capsys):
     assert "mixes results" not in text and "counted neurons from 3 up" in text
 
 
+@pytest.mark.slow  # report builds, 9 s (timed on 2 shared cores)
 def test_a_results_change_invalidates_the_frozen_article(project):
     frozen = project / "_freeze" / "paper"
     assert "counted neurons from 5 up" in report_text(project)
@@ -330,6 +333,7 @@ def test_plain_papermill_keeps_its_numbers_in_its_notebook(project, tmp_path):
     assert check_build(project) == {B: ["re-executed outside the runner"]}
 
 
+@pytest.mark.slow  # two papermill processes, 5 s (timed on 2 shared cores)
 def test_plain_papermill_checks_an_injected_parameter(project, tmp_path):
     """The parameters cell assigns only the profile; a key papermill injects after it is checked
     as an override is, with the same message, before the chapter computes anything."""
@@ -360,6 +364,36 @@ def test_results_the_runner_did_not_write_are_named(project, capsys):
     assert list(check_build(project)) == ["results/04-gone.json"]
 
 
+def test_a_truncated_results_file_is_rewritten_by_its_chapter_and_named_in_one_line(project, capsys):
+    """Chapter B reads every results file, its own included (Results.load, as the paper's chapters
+    do): with its own file cut short, `run` re-executes it and succeeds, and `render` says in one
+    line which file is broken and what repairs it, with or without --allow-stale."""
+    own = project / "results" / f"{B}.json"
+    own.write_text(own.read_text()[:40])
+    assert main(["run", "--project", str(project), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(rf"{B} +would execute  \(results/{B}\.json is not valid JSON \(.* at line \d+, column \d+\): "
+                     r"truncated or corrupt\)", out), out
+    assert f"results/{B}.json is not valid JSON" in out and f"run removes it and re-executes {B}" in out
+    for allow_stale in ([], ["--allow-stale"]):
+        assert main(["render", "--project", str(project), "--offline", "--to", "html", *allow_stale]) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+        assert f"results/{B}.json is not valid JSON" in err and "python -m grokpaper run --profile smoke" in err
+        assert f"git checkout -- results/{B}.json" in err
+    # a run that would not rewrite it refuses before executing anything, naming the file and the fix
+    before = notebook_bytes(project)
+    assert main(["run", "--project", str(project), "--chapter", A, "--only", "--force"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and f"results/{B}.json is not valid JSON" in err
+    assert f"re-executes {B} and writes it again" in err and notebook_bytes(project) == before
+    assert main(["run", "--project", str(project)]) == 0
+    out = capsys.readouterr().out
+    assert f"results/{B}.json is not valid JSON" in out and re.search(rf"{B} +executed", out)
+    assert numbers(project, B)["a"]["min_neuron_count"] == 5 and check_build(project) == {}
+
+
+@pytest.mark.slow  # nine chapter executions, 13 s (timed on 2 shared cores)
 def test_a_smoke_run_refuses_to_replace_the_paper_build(project, capsys):
     run("paper", project=project, echo=False)  # the committed build of a real project
     paper_build = build_bytes(project)

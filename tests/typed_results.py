@@ -42,8 +42,10 @@ def described(values, labels=SEEDS) -> contract.Described:
     return contract.described(stats.describe(values, labels=labels, n_boot=100, confidence=0.95))
 
 
-def test_row(test, quantity, a, b=None, estimate=1.0, low=None, high=None, p_holm=0.5, bound=None, effect="ratio",
-             n=5, null=1.0) -> contract.FamilyTest:
+def family_row(test, quantity, a, b=None, estimate=1.0, low=None, high=None, p_holm=0.5, bound=None, effect="ratio",
+               n=5, null=1.0) -> contract.FamilyTest:
+    """One made-up test of the family (a ``contract.FamilyTest``; its uncorrected p is p_holm / 10).
+    Not named ``test_*``: pytest would collect a helper of that name from a test module."""
     return dataclasses.replace(blank(contract.FamilyTest), test=test, quantity=quantity, a=a, b=b, estimate=estimate,
                                ci_low=low, ci_high=high, p=p_holm / 10, p_holm=p_holm, bound=bound, effect=effect,
                                n=n, null=null, confidence=0.95)
@@ -61,24 +63,24 @@ def study(p_holm: float = 0.001, ratio: float = 30.0, censored: bool = True, ret
     censored run's test loss falling from its peak (``still_improving``)."""
     family = {}
     for c, r in (("grokked", ratio), ("memorized", 2.5), ("memorized-fixed", 3.0)):
-        row = test_row(family_test_id(TOP, "random", c), TOP, "random", c, r, r / 2, r * 2,
+        row = family_row(family_test_id(TOP, "random", c), TOP, "random", c, r, r / 2, r * 2,
                        p_holm if c == "grokked" else 0.2, bound="lower" if censored else None)
         family[row.test] = row
     correlation = correlation_quantity(TOP)
     for scope, rho, p in (("all runs", -0.9, 1e-5), (WITHIN, -0.4, within_p)):
-        row = test_row(family_test_id(correlation, scope), correlation, scope, None, rho, rho - 0.1, rho + 0.1, p,
-                       effect="rho", n=20, null=0.0)
+        row = family_row(family_test_id(correlation, scope), correlation, scope, None, rho, rho - 0.1, rho + 0.1, p,
+                         effect="rho", n=20, null=0.0)
         family[row.test] = row
     secondary = {}
     for c in CONDITIONS:   # each condition's own rho: outside the family, no Holm
-        row = dataclasses.replace(test_row(family_test_id(correlation, c), correlation, c, None, -0.3, -0.9, 0.6, 0.5,
+        row = dataclasses.replace(family_row(family_test_id(correlation, c), correlation, c, None, -0.3, -0.9, 0.6, 0.5,
                                            effect="rho", n=5, null=0.0), p_holm=None)
         secondary[row.test] = row
     for model, p in (("grokked", reuse_p), ("random", 0.9)):
-        row = test_row(family_test_id(REUSE_TEST, model), REUSE_TEST, model, None, 21, p_holm=p, effect="shared", null=2.25)
+        row = family_row(family_test_id(REUSE_TEST, model), REUSE_TEST, model, None, 21, p_holm=p, effect="shared", null=2.25)
         family[row.test] = row
     if random_matching_p is not None:
-        row = test_row(family_test_id(ROAD_TEST, "random"), ROAD_TEST, "random", None, 0.9, p_holm=random_matching_p,
+        row = family_row(family_test_id(ROAD_TEST, "random"), ROAD_TEST, "random", None, 0.9, p_holm=random_matching_p,
                        effect="difference", null=0.0)
         family[row.test] = row
     without = {t: dataclasses.replace(row, p_holm=0.03 if t.startswith(TOP) else row.p_holm) for t, row in family.items()}

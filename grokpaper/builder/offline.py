@@ -49,6 +49,7 @@ from grokpaper.builder.manuscript import (
     python_of,
     quarto_config,
 )
+from grokpaper.builder.plan import PACKAGE_DIR
 
 ASSETS = Path(__file__).with_name("offline_assets")
 HIDDEN_TAGS = {"parameters", "injected-parameters"}
@@ -195,10 +196,20 @@ def join_front_matter(meta: dict, body: str) -> str:
     return "---\n" + yaml.safe_dump(meta, sort_keys=False, allow_unicode=True) + "---\n\n" + body
 
 
+# Title-block metadata that `_quarto.yml` may give every document (Quarto merges the project's
+# metadata into each document's, the document's own values first): the paper's version is its subtitle.
+PROJECT_METADATA = ("title", "subtitle", "author", "date", "keywords", "lang", "license", "copyright")
+
+
 def article_metadata(meta: dict, project: Path, notebooks: list, formats, article: Path) -> dict:
-    """Front matter for pandoc: absolute bibliography/csl paths, the Notebooks and
-    Other formats lists for the sidebar, and defaults Quarto would apply."""
+    """Front matter for pandoc: the article's own, then the title-block metadata of
+    `_quarto.yml` it does not set (``PROJECT_METADATA``), absolute bibliography/csl paths, the
+    Notebooks and Other formats lists for the sidebar, and defaults Quarto would apply."""
     meta = dict(meta)
+    project_meta = quarto_config(project)
+    for key in PROJECT_METADATA:
+        if key in project_meta and key not in meta:
+            meta[key] = project_meta[key]
     for key in ("bibliography", "csl"):
         if meta.get(key):
             values = meta[key] if isinstance(meta[key], list) else [meta[key]]
@@ -329,8 +340,11 @@ def _run_python(project: Path, article: Path, cells: list, inline: list) -> dict
     with tempfile.TemporaryDirectory(prefix="grokpaper-exec-") as tmp:
         job, out = Path(tmp) / "job.json", Path(tmp) / "out.json"
         job.write_text(json.dumps({"article": article.name, "cells": cells, "inline": inline}), encoding="utf-8")
-        env = dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=os.pathsep.join(
-            [str(project)] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])))
+        # The project first (its own modules), then this grokpaper, as the chapter runner's kernels
+        # get it: the freeze record names this package's modules, so the article must import them
+        # and not another installed copy (an editable install of another checkout, say).
+        paths = [str(project), str(PACKAGE_DIR.parent)] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])
+        env = dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=os.pathsep.join(dict.fromkeys(paths)))
         proc = subprocess.run([sys.executable, "-c", _RUNNER, str(job), str(out)], cwd=project,
                               env=env, capture_output=True, text=True)
         if not out.is_file():

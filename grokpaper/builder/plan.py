@@ -328,8 +328,38 @@ def _results_changed(record: dict, root: Path) -> list[str]:
         if not path.is_file():
             reasons.append(f"{rel} is missing")
         elif file_sha256(path) != sha:
-            reasons.append(f"{rel} was changed after the runner wrote it")
+            broken = _unreadable_json(path)
+            reasons.append(f"{rel} {broken}" if broken else f"{rel} was changed after the runner wrote it")
     return reasons
+
+
+def _unreadable_json(path: Path) -> str | None:
+    """Why a results file cannot be read as a JSON object ("is not valid JSON ..."), or None."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        return "is not valid JSON (not UTF-8 text): truncated or corrupt"
+    except json.JSONDecodeError as e:
+        return f"is not valid JSON ({e.msg} at line {e.lineno}, column {e.colno}): truncated or corrupt"
+    return None if isinstance(value, dict) else f"is not valid results JSON (a {type(value).__name__}, not an object)"
+
+
+def unreadable_results(project: str | Path | None = None) -> dict[str, str]:
+    """The results files (``results/*.json``) that cannot be read as JSON objects (a truncated
+    or corrupt file, which ``Results.load`` would fail on): {path relative to the project: why}."""
+    root = Path(project).resolve() if project else project_root()
+    found = {f"{RESULTS}/{path.name}": _unreadable_json(path) for path in sorted((root / RESULTS).glob("*.json"))}
+    return {rel: why for rel, why in found.items() if why}
+
+
+def repair_command(rel: str, graph: dict[str, Chapter], profile: str | None) -> str:
+    """What rewrites an unreadable results file, as one clause: the run that re-executes its
+    chapter (or deleting it, when no chapter writes it), or `git checkout` of the committed file."""
+    chapter = Path(rel).stem
+    if chapter not in graph:
+        return "no chapter writes it: delete it"
+    return (f"`python -m grokpaper run --profile {profile or '<profile>'}` re-executes {chapter} and writes it "
+            f"again (or `git checkout -- {rel}` restores the committed file)")
 
 
 def _plan_item(ch: Chapter, params: dict, overrides: dict, upstream: dict, root: Path) -> PlanItem:
@@ -414,28 +444,38 @@ def check_build(project: str | Path | None = None) -> dict[str, list[str]]:
     graph = chapter_graph(root)
     if not graph:  # not a runner project (e.g. hand-made notebooks): nothing to check against
         return {}
-    problems: dict[str, list[str]] = {}
+    problems = {name: item.reasons if isinstance(item, PlanItem) else item
+                for name, item in build_items(root, graph).items()
+                if (item.reasons if isinstance(item, PlanItem) else item)}
+    for rel in foreign_results(root, graph):
+        if Path(rel).stem not in problems:  # a stale chapter's own results file is named with it
+            problems[rel] = [why_foreign(rel, graph)]
+    return problems
+
+
+def build_items(project: str | Path | None = None, graph: dict[str, Chapter] | None = None) -> dict[str, PlanItem | list[str]]:
+    """Each chapter of the executed build, checked against the profile and overrides it was
+    executed with: its ``PlanItem`` (``reasons`` empty when it is up to date), or the reasons it
+    cannot be checked (no executed notebook, parameters that no longer resolve)."""
+    root = Path(project).resolve() if project else project_root()
+    out: dict[str, PlanItem | list[str]] = {}
     hashes: dict[str, str | None] = {}
-    for name, ch in graph.items():
+    for name, ch in (graph or chapter_graph(root)).items():
         record = _recorded(ch.ipynb)
         hashes[name] = None
         if record is None or "profile" not in record:
-            problems[name] = ["no executed notebook" if record is None else "the notebook has no run record"]
+            out[name] = ["no executed notebook" if record is None else "the notebook has no run record"]
             continue
         overrides = record.get("overrides") or {}
         try:
             params = chapter_params(name, record["profile"], overrides, root)
         except ParamsError as e:
-            problems[name] = [f"the parameters it was executed with no longer resolve: {e}"]
+            out[name] = [f"the parameters it was executed with no longer resolve: {e}"]
             continue
         item = _plan_item(ch, params, overrides, {d: hashes[d] for d in ch.depends_on}, root)
         hashes[name] = item.input_hash
-        if item.reasons:
-            problems[name] = item.reasons
-    for rel in foreign_results(root, graph):
-        if Path(rel).stem not in problems:  # a stale chapter's own results file is named with it
-            problems[rel] = [why_foreign(rel, graph)]
-    return problems
+        out[name] = item
+    return out
 
 
 def why_foreign(rel: str, graph: dict[str, Chapter]) -> str:

@@ -18,7 +18,14 @@ from pathlib import Path
 from grokpaper.builder.freeze import inputs_fingerprint, invalidate_freeze, stamp_freeze
 from grokpaper.builder.manuscript import OUTPUT_DIR, RenderError, article_name
 from grokpaper.builder.offline import build_offline
-from grokpaper.builder.plan import build_profile, check_build, describe_problems
+from grokpaper.builder.plan import (
+    build_profile,
+    chapter_graph,
+    check_build,
+    describe_problems,
+    repair_command,
+    unreadable_results,
+)
 from grokpaper.config import ParamsError
 
 
@@ -40,13 +47,19 @@ class StaleBuildError(RenderError):
 def build(project_dir=".", formats=("html", "pdf"), offline=False, quiet=False, allow_stale=False) -> dict:
     """Render the manuscript: run `quarto render` if Quarto is on PATH (unless offline),
     else build `_manuscript/index.html` and `_manuscript/<article>.pdf` with pandoc + typst.
-    Refuses (StaleBuildError) a build whose chapters or results are stale unless ``allow_stale``.
+    Refuses (StaleBuildError) a build whose chapters or results are stale unless ``allow_stale``,
+    and (RenderError, one line naming the file and the fix) a results file that is not valid JSON.
     Returns {format: output path} (offline) or {"quarto": output dir}."""
     project = Path(project_dir).resolve()
     formats = tuple(formats)
     bad = [f for f in formats if f not in ("html", "pdf")]
     if bad:
         raise ValueError(f"formats: unknown {bad}; allowed values are 'html' and 'pdf'")
+    broken = unreadable_results(project)
+    if broken:  # the article reads every results file: no report from a broken one, stale or not
+        graph, profile = chapter_graph(project), build_profile(project)
+        raise RenderError("; ".join(f"{rel} {why}: the article cannot read it; {repair_command(rel, graph, profile)}"
+                                    for rel, why in broken.items()))
     problems = check_build(project)
     if problems and not allow_stale:
         raise StaleBuildError(problems, build_profile(project))

@@ -35,6 +35,7 @@ from grokpaper.builder.plan import (
     RESULTS,
     ChapterError,
     PlanItem,
+    build_items,
     build_profile,
     chapter_graph,
     check_build,
@@ -45,12 +46,16 @@ from grokpaper.builder.plan import (
     foreign_results,
     papermill_parameters,
     plan,
+    repair_command,
+    unreadable_results,
     why_foreign,
     without_cell_options,
 )
+from grokpaper.builder.training import describe, measure_rate, refusal, runs_to_train, trains
 from grokpaper.config import ParamsError, load_profile, project_root
 from grokpaper.core.files import atomic_path
 from grokpaper.core.status import watch_training
+from grokpaper.core.study import StudySettings
 from grokpaper.paper.provenance import git_commit
 
 # The profile of the committed build: a run of another profile does not replace it unless told to.
@@ -290,6 +295,15 @@ def _sync_prose(item: PlanItem) -> bool:
     return True
 
 
+def sync_prose(project: str | Path | None = None) -> list[str]:
+    """Copy the prose (markdown cells, captions and other cell options, titles) of every
+    up-to-date chapter of the executed build into its executed notebook, executing nothing;
+    returns the chapters whose notebook changed. A stale chapter is left as it is."""
+    root = Path(project).resolve() if project else project_root()
+    items = build_items(root).values()
+    return [item.chapter.name for item in items if isinstance(item, PlanItem) and not item.reasons and _sync_prose(item)]
+
+
 def _line(result: ChapterResult, width: int) -> str:
     name = result.chapter.ljust(width)
     if result.status == "executed":
@@ -311,11 +325,12 @@ def paper_build_replaced(items: list[PlanItem], profile: str) -> list[str]:
 
 def run(profile: str = "smoke", chapters: list[str] | None = None, overrides: dict | None = None,
         force: bool = False, project: str | Path | None = None, echo: bool = True,
-        downstream: bool = True, replace_paper_build: bool = False) -> list[ChapterResult]:
+        downstream: bool = True, replace_paper_build: bool = False, train: bool = False) -> list[ChapterResult]:
     """Execute the stale chapters of the selection, their stale upstream chapters and (unless
     ``downstream`` is False) the chapters downstream that become stale, in order. Everything is
     validated before anything executes; a run of another profile refuses to replace a ``paper``
-    build unless ``replace_paper_build``. Raises ChapterFailed (with ``results``) if a chapter
+    build unless ``replace_paper_build``, and a run that would train runs at paper scale refuses
+    unless ``train`` (``training.refusal``). Raises ChapterFailed (with ``results``) if a chapter
     fails; chapters downstream of it are not run."""
     root = Path(project).resolve() if project else project_root()
     items = plan(profile, chapters, overrides, force, root, downstream)
@@ -327,8 +342,17 @@ def run(profile: str = "smoke", chapters: list[str] | None = None, overrides: di
             f"replace {', '.join(replaced)}. Pass --replace-paper-build to replace them (`git checkout -- "
             f"chapters results _freeze` brings the committed build back), or run the {prof_name} profile "
             f"in a copy of the project that has no executed chapters")
+    pending = runs_to_train(items, root)
+    if pending and not train and refusal(pending, prof_name):
+        raise ChapterError(refusal(pending, prof_name))
+    removed = _remove_unreadable_results(items, root, prof_name)
     git = git_commit(root) if any(i.execute for i in items) else None
     width = max([len(i.chapter.name) for i in items] + [10])
+    if echo:
+        for rel, why in removed.items():
+            print(f"{rel} {why}: removed; {Path(rel).stem} re-executes and writes it again")
+        if pending:
+            print("\n".join(describe(pending, None)[:2]).replace("would train", "trains", 1), flush=True)
     results, broken = [], set()
     for item in items:
         ch = item.chapter
@@ -371,6 +395,26 @@ def run(profile: str = "smoke", chapters: list[str] | None = None, overrides: di
     return results
 
 
+def _remove_unreadable_results(items: list[PlanItem], root: Path, profile: str) -> dict[str, str]:
+    """Delete the results files that are not valid JSON (truncated, corrupt) and whose chapter
+    executes in this run, before any chapter executes: a chapter reads every results file
+    (``Results.load``), its own and those of chapters after it included, so one broken file
+    would fail it. Returns {file: why} of those removed. A broken file that no executing chapter
+    rewrites is a ChapterError naming the file and the command that repairs it."""
+    broken = unreadable_results(root)
+    if not broken or not any(i.execute for i in items):
+        return {}
+    executing = {i.chapter.name for i in items if i.execute}
+    kept = {rel: why for rel, why in broken.items() if Path(rel).stem not in executing}
+    if kept:
+        graph = chapter_graph(root)
+        raise ChapterError("; ".join(f"{rel} {why}, and this run does not rewrite it: {repair_command(rel, graph, profile)}"
+                                     for rel, why in kept.items()))
+    for rel in broken:
+        (root / rel).unlink()
+    return broken
+
+
 # --- command line -------------------------------------------------------------------------
 def parse_overrides(pairs: list[str] | None) -> dict:
     """``["seeds=[1, 2]", "p=23"]`` -> {"seeds": [1, 2], "p": 23} (values read as YAML)."""
@@ -403,6 +447,10 @@ def add_run_command(subparsers):
     p.add_argument("--dry-run", action="store_true",
                    help="print what would execute and why, and the results files the runner did not "
                         "write; execute nothing")
+    p.add_argument("--train", action="store_true",
+                   help="train the runs the chapters need that are not stored, also at paper scale (p >= 100: "
+                        "hours each on a CPU); without it such a run stops before training, naming them "
+                        "(--dry-run lists them with an estimate of the wall time)")
     p.add_argument("--replace-paper-build", action="store_true",
                    help=f"let a run of another profile replace the {PAPER_PROFILE} build in chapters/ and "
                         "results/ (`git checkout -- chapters results _freeze` brings it back)")
@@ -416,8 +464,18 @@ def _print_dry_run(items: list[PlanItem], profile: str, project: str | Path | No
         what = f"would execute  ({'; '.join(i.reasons)})" if i.execute else "up to date"
         print(f"{i.chapter.name.ljust(width)}  {what}")
     print(f"{sum(i.execute for i in items)} would execute")
+    training = [i for i in items if i.execute and trains(i.chapter)]
+    if training:
+        root = Path(project).resolve() if project else project_root()
+        pending = runs_to_train(items, root)
+        rate = measure_rate(StudySettings.from_params(training[0].params)) if pending else None
+        print("\n".join(describe(pending, rate, load_profile(profile, project).name)))
     executing = {i.chapter.name for i in items if i.execute}
     graph = chapter_graph(project)
+    for rel, why in unreadable_results(project).items():
+        what = (f"run removes it and re-executes {Path(rel).stem}, which writes it again" if Path(rel).stem in executing
+                else f"run refuses: {repair_command(rel, graph, load_profile(profile, project).name)}")
+        print(f"{rel} {why}: {what}")
     foreign = [rel for rel in foreign_results(project, graph) if Path(rel).stem not in executing]
     if foreign:
         print("results the runner did not write (render refuses them):\n"
@@ -439,7 +497,7 @@ def run_command(args) -> int:
             _print_dry_run(items, args.profile, args.project, args.replace_paper_build)
             return 0
         run(args.profile, args.chapter, overrides, args.force, args.project,
-            downstream=not args.only, replace_paper_build=args.replace_paper_build)
+            downstream=not args.only, replace_paper_build=args.replace_paper_build, train=args.train)
         return 0
     except (ParamsError, ChapterError) as e:
         print(f"error: {e}", file=sys.stderr)

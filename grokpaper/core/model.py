@@ -22,7 +22,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from safetensors import safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save
 
 from grokpaper.core.files import atomic_path
 
@@ -252,12 +252,33 @@ def check_param_shapes(params: dict[str, torch.Tensor], cfg: ModelConfig, batch_
 
 
 def save_checkpoint(path: str | Path, params: dict[str, torch.Tensor], cfg: ModelConfig, meta: dict | None = None) -> None:
-    """Write weights (original names) and the model config to one safetensors file, atomically."""
+    """Write weights (original names) and the model config to one safetensors file, atomically.
+    The same weights, config and meta give the same bytes (the header's metadata in one order)."""
     check_param_shapes(params, cfg)
     tensors = {name: params[name].detach().to("cpu", torch.float32).contiguous() for name in PARAM_NAMES}
     metadata = {"model_config": json.dumps(asdict(cfg)), "meta": json.dumps(meta or {}, sort_keys=True)}
+    blob = _metadata_in_order(save(tensors, metadata=metadata), list(metadata))
     with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata=metadata)
+        Path(tmp).write_bytes(blob)
+
+
+def _metadata_in_order(blob: bytes, order: list[str]) -> bytes:
+    """A safetensors file's bytes with the header's ``__metadata__`` entries in ``order``.
+
+    safetensors writes them from a hash map whose order changes from call to call, so the same
+    run saved twice differed in those bytes (and a retrained run could not match the store's
+    manifest). The order chosen here, model_config first, is the one 22 of the 35 committed
+    weight files have; the other 13 hold the same bytes but for that order. Left as written if
+    the header is not in the compact form safetensors writes (then it cannot be rewritten here
+    byte for byte)."""
+    length = int.from_bytes(blob[:8], "little")
+    raw = blob[8:8 + length]
+    header = json.loads(raw)
+    compact = lambda h: json.dumps(h, separators=(",", ":"), ensure_ascii=False).encode().ljust(length)  # noqa: E731
+    if compact(header) != raw or sorted(header.get("__metadata__", {})) != sorted(order):
+        return blob
+    header["__metadata__"] = {key: header["__metadata__"][key] for key in order}
+    return blob[:8] + compact(header) + blob[8 + length:]
 
 
 def load_checkpoint(path: str | Path, cfg: ModelConfig | None = None) -> tuple[dict[str, torch.Tensor], ModelConfig]:

@@ -287,7 +287,7 @@ def _train_run(job: Job, command: tuple[str, ...], store_root: str, owner: str, 
     if returncode != 0:
         raise RunFailed(f"in {minutes:.1f} min (exit {returncode}; see {_log_path(logs, job.label)})")
     if not RunStore(store_root).has(job.key):
-        raise RunFailed(f"in {minutes:.1f} min: exit 0, but run {job.key} is not in the store {store_root} (does the "
+        raise RunFailed(f"in {minutes:.1f} min: exit 0, but run {job.key} is not in the run store at {store_root} (does the "
                         f"worker run this version of grokpaper? see {_log_path(logs, job.label)})")
     return minutes
 

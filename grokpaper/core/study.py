@@ -337,9 +337,9 @@ class Study:
             how = [f"{_run_name(configs[label])} (key {keys[label]})" for label in missing]
             commands = [f"`{self.train_command(configs[label])}`" for label in missing]
             if len(missing) == 1:
-                raise RunNotStored(f"run {how[0]} is not in the store {display_path(self.store.root)}; "
+                raise RunNotStored(f"run {how[0]} is not in the run store at {display_path(self.store.root)}/; "
                                    f"train it with {commands[0]}{hours}")
-            raise RunNotStored(f"{len(missing)} runs are not in the store {display_path(self.store.root)}; train them with "
+            raise RunNotStored(f"{len(missing)} runs are not in the run store at {display_path(self.store.root)}/; train them with "
                                + "; ".join(f"{c} for {h}" for h, c in zip(how, commands)) + hours)
         if missing:
             # Another process asking for the same runs (a `train all` worker, a chapter) waits
