@@ -140,3 +140,9 @@ def test_the_permutation_p_is_seeded_and_exact_for_one_stratum():
     assert a["p"] == pytest.approx(10 / 24, abs=0.015)
     with pytest.raises(ValueError, match="same length"):
         stats.stratified_permutation_spearman([1, 2], [1], ["s", "s"], n_permutations=10)
+
+
+def test_secondary_results_of_a_build_where_no_run_converged_are_empty_not_an_error():
+    ev = study(random_314=None)
+    nobody = ev.without(tuple(RunId(c, s) for c, s in zip(ev.transfers["condition"], ev.transfers["seed"])))
+    assert len(inference.secondary(nobody, 0.95)) == 0 and "p_holm" in inference.secondary(nobody, 0.95)

@@ -87,8 +87,9 @@ def test_preview_serves_the_report_and_shows_an_edit_of_the_article(tmp_path):
         edit(project / "paper.qmd", "# Methods {#sec-methods}\n",
              "# Methods {#sec-methods}\n\nA sentence added while previewing.\n")
         preview.wait_for_page("", "A sentence added while previewing.")
-        assert preview.get("__preview__/build") != build
+        # the counter moves when the build is done, just after the page is written: wait for that line
         preview.wait_for_line(r"paper\.qmd changed: built in")
+        assert preview.get("__preview__/build") != build
     finally:
         code = preview.stop()
     assert code == 0

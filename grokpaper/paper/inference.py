@@ -297,9 +297,9 @@ def secondary(ev: Evidence, confidence: float) -> pd.DataFrame:
     """Results reported beside the family, outside its correction (``p_holm`` NaN): the pairwise
     comparisons of the *sustained* epoch to the highest threshold (the same question as the
     first-reached one, the primary measure) and the correlation within each condition alone."""
-    frames = [pairwise(ev, confidence=confidence, kinds=(SUSTAINED,)),
-              within_condition_correlations(ev, confidence=confidence)]
-    out = pd.concat([f for f in frames if len(f)], ignore_index=True)
+    frames = [f for f in (pairwise(ev, confidence=confidence, kinds=(SUSTAINED,)),
+                          within_condition_correlations(ev, confidence=confidence)) if len(f)]
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
     out["p_holm"] = math.nan
     out["confidence"] = confidence
     for column in ("p_welch_log", "p_welch"):

@@ -125,8 +125,11 @@ def holm_p(R, condition: str, without_nonconverged: bool = False) -> str:
     """The Holm-corrected p of a speed-up's test (epochs to first reach the highest threshold,
     random vs ``condition``): 'p = 0.0097', 'p < 0.001' or 'p n/a'; with ``without_nonconverged``
     the family recomputed without the runs that never converged."""
-    p = R.statistics.test(epochs_column(FIRST, highest(R)), RANDOM, condition,
-                          without_nonconverged=without_nonconverged).p_holm
+    try:
+        p = R.statistics.test(epochs_column(FIRST, highest(R)), RANDOM, condition,
+                              without_nonconverged=without_nonconverged).p_holm
+    except KeyError:  # no such test: e.g. no run is left once the non-converged ones are
+        return "p n/a (no test)"
     return "p n/a" if is_missing(p) else p_text(p)
 
 
