@@ -80,6 +80,13 @@ def pair_name(a: str, b: str) -> str:
     return f"{a}_vs_{b}"
 
 
+def relearning_test_id(threshold: float, a: str, b: str) -> str:
+    """Chapter 11's id of a paired comparison of epochs to a threshold: (0.95, 'grokked', 'first
+    learning') -> 'relearning 95%: grokked vs first learning' (a and b: a condition's relearning
+    run, or the source's first learning of the task)."""
+    return f"relearning {pct(threshold)}: {a} vs {b}"
+
+
 def metric_key(name: str) -> str:
     """A results key without dots, spaces or signs: 'first 99.9%' -> 'first_99_9pct',
     'circuit: n > 0.5' -> 'circuit_n_gt_0_5', 'memorized-fixed' -> 'memorized_fixed'."""
@@ -1033,5 +1040,84 @@ class Inside(Numbers):
     circuits_table: Table
 
 
+# ----------------------------------------------------------------------------- 11-relearning
+
+@dataclass(frozen=True)
+class RelearnTest:
+    """A paired-by-seed comparison of epochs to a threshold (``relearning.paired_test``): the
+    geometric mean of the per-seed ratios a / b with its t-interval, the paired t-test on the log
+    ratios and the Wilcoxon signed-rank test, each p uncorrected and outside chapter 06's family."""
+
+    test: str
+    question: str
+    a: str
+    b: str
+    threshold: float
+    n_pairs: int
+    ratio: Num
+    ci_low: Num
+    ci_high: Num
+    confidence: float
+    bound: str | None
+    t: Num
+    df: Num
+    p: Num
+    p_wilcoxon: Num
+    note: str
+
+
+@dataclass(frozen=True)
+class RelearnCorrelation:
+    """Spearman's rho over all relearning runs of the addition readout left inside (R^2 at the
+    start of relearning) against epochs to the primary threshold (censored runs ranked at the cap)."""
+
+    rho: Num
+    ci_low: Num
+    ci_high: Num
+    p: Num
+    n: int
+    censored: list[str]
+    note: str
+
+
+@dataclass(frozen=True)
+class Relearning(Numbers):
+    """11-relearning: each transferred model trained back on the source task, against the
+    source's first learning of it (which is also learning it from random init). Keys of
+    ``epochs``: ``pct(threshold)``, then a condition or ``FIRST_LEARNING``; of ``tests``:
+    ``relearning_test_id``."""
+
+    CHAPTER: ClassVar[str] = "11-relearning"
+    n_seeds: int
+    conditions: list[str]
+    cap: int
+    source_cap: int
+    thresholds: list[float]
+    primary_threshold: float
+    start_acc: dict[str, Described]
+    start_readout: dict[str, Described]
+    final_acc: dict[str, Described]
+    epochs: dict[str, dict[str, TimeToThreshold]]
+    tests: dict[str, RelearnTest]
+    correlation: RelearnCorrelation
+    p_note: str
+    reference_note: str
+    table: Table
+
+    def time(self, threshold: float, who: str) -> TimeToThreshold:
+        """Epochs to a threshold of one condition's relearning (or ``FIRST_LEARNING``)."""
+        return self.epochs[pct(threshold)][who]
+
+    def test(self, threshold: float, a: str, b: str) -> RelearnTest:
+        """One comparison by its parts (``relearning_test_id``); KeyError naming the tests there are."""
+        key = relearning_test_id(threshold, a, b)
+        if key not in self.tests:
+            raise KeyError(f"no relearning test {key!r}; tests: {sorted(self.tests)}")
+        return self.tests[key]
+
+
+FIRST_LEARNING = "first learning"  # the source run's own first learning of the source task (from random init)
+
+
 CONTRACT: dict[str, type[Numbers]] = {cls.CHAPTER: cls for cls in (
-    Sources, Transfer, Retention, Agreement, Circuits, Statistics, Dynamics, Audit, Runs, Inside)}
+    Sources, Transfer, Retention, Agreement, Circuits, Statistics, Dynamics, Audit, Runs, Inside, Relearning)}
