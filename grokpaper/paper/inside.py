@@ -574,6 +574,9 @@ def movement_panels(tables: dict[tuple[str, int], pd.DataFrame], columns) -> dic
 
 # ----------------------------------------------------------------------------- tables for display
 
+EPOCHS = (0.0, math.inf)  # the range of a count of epochs (or of frequencies): an interval is cut there
+
+
 def _text(d: contract.Described | None, digits: int = 0, percent: bool = False, bounds=None) -> str:
     return "–" if d is None else summary_text(d, digits, percent, bounds)
 
@@ -585,11 +588,12 @@ def forgetting_display(summary: dict[str, contract.Forgetting]) -> pd.DataFrame:
     for c, f in summary.items():
         rows.append({"condition": c, "measure": "addition test accuracy",
                      "start": _text(f.addition_acc_start, 1, True), "matched point": _text(f.addition_acc_matched, 1, True),
-                     "end": _text(f.addition_acc_end, 1, True), "below half its start at epoch": _text(f.addition_acc_half_epoch)})
+                     "end": _text(f.addition_acc_end, 1, True),
+                     "below half its start at epoch": _text(f.addition_acc_half_epoch, bounds=EPOCHS)})
         rows.append({"condition": c, "measure": "readout R² (refit)", "start": _text(f.readout_start, 3, bounds=(-math.inf, 1)),
                      "matched point": _text(f.readout_matched, 3, bounds=(-math.inf, 1)),
                      "end": _text(f.readout_end, 3, bounds=(-math.inf, 1)),
-                     "below half its start at epoch": _text(f.readout_half_epoch)})
+                     "below half its start at epoch": _text(f.readout_half_epoch, bounds=EPOCHS)})
     return pd.DataFrame(rows)
 
 
@@ -633,7 +637,7 @@ def circuits_display(summary: dict[str, contract.MatchedCircuits]) -> pd.DataFra
     for c, m in summary.items():
         for point in POINTS:
             rows.append({"condition": c, "point": point, "runs": m.mean_frac[point].n_reached,
-                         "key frequencies (mean number)": _text(m.n_key_freqs[point], 1),
+                         "key frequencies (mean number)": _text(m.n_key_freqs[point], 1, bounds=EPOCHS),
                          "share on the source's key frequencies": _text(m.share_on_source[point], 1, True),
                          "mean fraction explained": _text(m.mean_frac[point], 3, bounds=(0, 1))})
     return pd.DataFrame(rows)
