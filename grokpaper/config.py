@@ -299,11 +299,26 @@ class DynamicsParams(Section):
     collapse_drop: float = param("test-accuracy drop after 99% that counts as a collapse", between(0, 1))
 
 
+MISSING_RUNS = ("train", "wait")
+
+
+@dataclass(frozen=True)
+class ProbeRunsParams(Section):
+    """Chapters 10-inside-transfer and 11-relearning: what to do about the probe or relearning runs
+    they read (their header's ``runs:``) that are not in the store."""
+
+    missing_runs: str = param("runs the chapter reads that are not stored: 'train' them when it executes, or "
+                              "'wait' for `python -m grokpaper train all --runs ...` (the runner then reports the "
+                              "chapter as waiting and the report builds without it)", one_of(MISSING_RUNS))
+
+
 # The chapters that take parameters of their own (``chapters:`` in a profile).
 CHAPTER_PARAMS: dict[str, type[Section]] = {
     "05-circuits": CircuitsParams,
     "06-statistics": StatisticsParams,
     "07-dynamics": DynamicsParams,
+    "10-inside-transfer": ProbeRunsParams,
+    "11-relearning": ProbeRunsParams,
 }
 
 
@@ -315,7 +330,8 @@ def chapter_schema(chapter: str) -> dict[str, Param]:
 
 def all_keys() -> list[str]:
     """Every parameter name any chapter takes."""
-    return list(StudyParams.schema()) + [k for section in CHAPTER_PARAMS.values() for k in section.schema()]
+    # a section several chapters take (ProbeRunsParams) declares its parameters once
+    return list(StudyParams.schema()) + [k for section in dict.fromkeys(CHAPTER_PARAMS.values()) for k in section.schema()]
 
 
 def _parse_string(value, where: str, source: str):

@@ -12,7 +12,7 @@ import pytest
 
 from committed import COMMITTED
 from grokpaper.analysis import stats
-from grokpaper.builder.plan import chapter_graph, check_build
+from grokpaper.builder.plan import chapter_graph, check_build, waiting_chapters
 from grokpaper.paper import contract
 from grokpaper.paper.contract import CONTRACT, CONTRACT_VERSION, ContractError, Num, Numbers, named
 from grokpaper.paper.report import Results, check_contract, save_numbers
@@ -133,7 +133,8 @@ def test_the_family_reads_by_its_parts():
 # ----------------------------------------------------------------------------- the committed results
 
 def test_every_committed_results_file_loads_against_the_contract():
-    assert check_contract(COMMITTED) == list(CONTRACT)
+    # chapters waiting for their runs (plan.waiting_chapters) are not in the committed build yet
+    assert check_contract(COMMITTED) == [c for c in CONTRACT if c not in waiting_chapters(ROOT)]
 
 
 def test_the_committed_build_is_one_consistent_build():

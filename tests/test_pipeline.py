@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from grokpaper.builder import render, runner
-from grokpaper.builder.plan import chapter_graph
+from grokpaper.builder.plan import chapter_graph, plan
+from grokpaper.core.study import CONDITIONS
+from grokpaper.paper import contract
 from grokpaper.paper.contract import CONTRACT
 from grokpaper.paper.report import Results, check_contract
 from reader_check import reader_check
@@ -54,6 +56,24 @@ def test_every_chapter_executes_from_scratch(project, first_run):
 
 def test_every_results_file_of_a_fresh_build_loads_against_the_contract(project, first_run):
     assert check_contract(Results.load(project)) == list(CONTRACT)
+
+
+def test_the_probe_chapters_trained_their_runs_on_smoke(project, first_run):
+    """Chapters 10 and 11 read runs only `train all --runs probes|relearn` trains at paper scale; the
+    smoke profile's `missing_runs: train` trains them in the chapters (the store was empty)."""
+    R = Results.load(project)
+    assert R.inside.n_seeds == 2 and set(R.inside.forgetting) == set(R.inside.conditions) == set(CONDITIONS)
+    assert len(R.inside.runs["seed"]) == 2 + 2 * len(CONDITIONS) and R.inside.phases.table["seed"] == [1, 2]
+    assert R.relearning.cap == R.params(contract.Relearning)["relearn_max_epochs"] and len(R.relearning.tests) == 7
+    assert R.relearning.p_note == "uncorrected, outside the family of chapter 06"
+
+
+def test_with_missing_runs_wait_the_probe_chapters_wait_for_an_empty_store(project, first_run, tmp_path, monkeypatch):
+    monkeypatch.setenv("GROKPAPER_STORE", str(tmp_path / "empty-store"))
+    items = {i.chapter.name: i for i in plan("smoke", overrides={"missing_runs": "wait"}, project=project)}
+    assert "train all --runs probes --profile smoke" in items["10-inside-transfer"].waiting
+    assert "train all --runs relearn --profile smoke" in items["11-relearning"].waiting
+    assert [n for n, i in items.items() if i.execute] == []
 
 
 def test_report_builds_and_reads_right(project, first_run):

@@ -412,6 +412,70 @@ def test_a_smoke_run_refuses_to_replace_the_paper_build(project, capsys):
     assert numbers(project, A)["p"] == 23 and check_build(project) == {}
 
 
+WAITING, READER = "10-inside-transfer", "11-relearning"
+
+
+def waiting_chapter(project, name, depends_on="[]", runs="[probes]"):
+    """A chapter that reads a set of runs and must never execute while it waits for them."""
+    (project / "chapters" / f"{name}.py").write_text(
+        (FIXTURE / "chapters" / f"{A}.py").read_text()
+        .replace("title: Chapter A (fake circuits)", f"title: {name}")
+        .replace("#     depends_on: []", f"#     depends_on: {depends_on}\n#     runs: {runs}")
+        .replace("# %%\nfrom dataclasses", "# %%\nraise RuntimeError('a waiting chapter executed')\n\n# %%\nfrom dataclasses"))
+
+
+def store_every_run(store, keys):
+    for key in keys:
+        (store / "runs" / key).mkdir(parents=True, exist_ok=True)
+        (store / "runs" / key / "result.json").write_text("{}")
+
+
+def test_a_chapter_waits_for_runs_that_are_not_stored(project, tmp_path, monkeypatch, capsys):
+    from grokpaper.core.parallel import jobs
+    from grokpaper.core.study import StudySettings
+
+    store = tmp_path / "store"
+    monkeypatch.setenv("GROKPAPER_STORE", str(store))
+    waiting_chapter(project, WAITING)
+    waiting_chapter(project, READER, depends_on=f"[{WAITING}]", runs="[]")
+    edit(project / "params" / "smoke.yaml", f"{WAITING}: {{missing_runs: train}}", f"{WAITING}: {{missing_runs: wait}}")
+    # Not stored: the chapter and the one reading its results wait, nothing executes, the build is consistent.
+    assert main(["run", "--project", str(project), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert f"{WAITING}  waiting for runs: 12 of the 12 runs of `train all --runs probes` are not stored; " \
+           "`python -m grokpaper train all --runs probes --profile smoke` trains them" in out
+    assert f"{READER}       waiting for {WAITING}" in out and "0 would execute, 2 waiting for runs" in out
+    results = run("smoke", project=project, echo=False)
+    assert [r.status for r in results] == ["up to date"] * 3 + ["waiting"] * 2
+    assert check_build(project) == {} and not (project / "chapters" / f"{WAITING}.ipynb").exists()
+    assert "Chapter A" in report_text(project)  # the report builds without them
+    with pytest.raises(ChapterError, match=f"{WAITING} cannot execute: waiting for runs: .* train all --runs probes"):
+        run("smoke", chapters=[WAITING], project=project, echo=False)
+    # With the seeds overridden, the command names them.
+    items = plan("smoke", overrides={"seeds": [1]}, project=project)
+    assert "--profile smoke -p 'seeds=[1]'` trains them" in items[3].waiting
+    # Some stored: still waiting, and saying how many are missing.
+    settings = StudySettings.from_params(items[3].params)
+    every = [job.key for job in jobs(StudySettings.from_params(plan("smoke", project=project)[3].params), "probes")]
+    store_every_run(store, every[:5])
+    assert "7 of the 12 runs" in plan("smoke", project=project)[3].waiting
+    # Every run stored: an ordinary chapter without an executed notebook, which render refuses until it ran.
+    store_every_run(store, every)
+    items = plan("smoke", project=project)
+    assert [i.execute for i in items] == [False] * 3 + [True, True] and not any(i.waiting for i in items)
+    assert check_build(project) == {WAITING: ["no executed notebook"], READER: ["no executed notebook"]}
+    # missing_runs: train never waits: the chapter trains what is missing when it executes.
+    shutil.rmtree(store)
+    items = plan("smoke", overrides={"missing_runs": "train"}, project=project)
+    assert items[3].execute and items[3].waiting is None and settings.seeds == (1,)
+
+
+def test_a_chapter_header_names_known_run_sets(project):
+    waiting_chapter(project, WAITING, runs="[nope]")
+    with pytest.raises(ChapterError, match=r"grokpaper.runs must be a list of run sets \(study, probes, relearn\)"):
+        chapter_graph(project)
+
+
 def test_module_closure_follows_imports_inside_the_package():
     assert set(module_closure("import grokpaper.config as gp")) == {"grokpaper/__init__.py", "grokpaper/config.py"}
     runner = set(module_closure("%matplotlib inline\nfrom grokpaper.builder import runner"))  # magics are skipped

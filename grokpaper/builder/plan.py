@@ -11,6 +11,16 @@ results files its run wrote (``results/NN-name.json``, recorded with their sha25
 ``check_build`` says which chapters of the executed build are stale and which results files
 the runner did not write; the runner (``runner.py``) executes what ``plan`` says, and the report
 build (``render.py``) refuses a build that ``check_build`` finds inconsistent.
+
+**Chapters waiting for runs.** A chapter may name in its header the sets of runs it reads
+(``runs: [probes]``, sets of ``python -m grokpaper train all --runs``) and take the parameter
+``missing_runs``. With ``missing_runs: wait`` (the paper profile: those runs take hours, on the
+committed runs' CPU kernels) and some of those runs not in the store, the chapter is *waiting*:
+``plan`` does not execute it (nor the chapters that read its results) and says which command
+trains the runs, and ``check_build`` leaves it out of the build as long as it has no executed
+notebook, so the report builds without it. Once the runs are stored, it is a chapter without an
+executed notebook like any other: ``run`` executes it, and ``render`` refuses the build until then.
+With ``missing_runs: train`` (smoke) the chapter trains what is missing when it executes.
 """
 
 from __future__ import annotations
@@ -19,16 +29,29 @@ import ast
 import functools
 import hashlib
 import json
+import os
 import re
-from dataclasses import dataclass
+import shlex
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import jupytext
 import nbformat
 
 import grokpaper
-from grokpaper.config import ParamsError, all_keys, chapter_params, chapter_schema, load_profile, project_root
+from grokpaper.config import (
+    ParamsError,
+    StudyParams,
+    all_keys,
+    chapter_params,
+    chapter_schema,
+    load_profile,
+    project_root,
+)
 from grokpaper.core.files import file_sha256
+from grokpaper.core.parallel import RUN_SETS, jobs
+from grokpaper.core.store import RunStore
+from grokpaper.core.study import StudySettings
 
 HASH_VERSION = 2  # bump when the definition of the input hash changes (2: cell options left out)
 PACKAGE_DIR = Path(grokpaper.__file__).resolve().parent
@@ -51,6 +74,7 @@ class Chapter:
     title: str
     depends_on: list[str]
     notebook: nbformat.NotebookNode
+    runs: list[str] = field(default_factory=list)  # the sets of `train all --runs` it reads (waiting, above)
 
     @property
     def ipynb(self) -> Path:
@@ -69,13 +93,16 @@ def _read_chapter(path: Path) -> Chapter:
     deps = meta.get("depends_on") or []
     if not isinstance(deps, list) or not all(isinstance(d, str) for d in deps):
         raise ChapterError(f"{path}: grokpaper.depends_on must be a list of chapter names; got {deps!r}")
+    runs = meta.get("runs") or []
+    if not isinstance(runs, list) or not all(r in RUN_SETS for r in runs):
+        raise ChapterError(f"{path}: grokpaper.runs must be a list of run sets ({', '.join(RUN_SETS)}); got {runs!r}")
     if not any("parameters" in c.metadata.get("tags", []) for c in nb.cells if c.cell_type == "code"):
         raise ChapterError(f"{path}: no code cell tagged 'parameters' (`# %% tags=[\"parameters\"]`)")
     for i, cell in enumerate(nb.cells):  # stable ids: no churn in the committed notebooks
         cell.id = f"cell-{i}"
     # papermill (and a user's plain `papermill` on the executed notebook) needs a kernelspec
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    return Chapter(path.stem, path, str(meta["title"]), list(deps), nb)
+    return Chapter(path.stem, path, str(meta["title"]), list(deps), nb, list(runs))
 
 
 def chapter_graph(project: str | Path | None = None) -> dict[str, Chapter]:
@@ -263,6 +290,7 @@ class PlanItem:
     overrides: dict  # the overrides this chapter takes (validated values)
     hash_inputs: dict  # code hash, module hashes, upstream hashes
     record: dict | None = None  # the run record of the executed notebook as it is now
+    waiting: str | None = None  # why it cannot execute yet: runs not stored (``waiting_for_runs``)
 
     @property
     def recorded_profile(self) -> str | None:
@@ -389,6 +417,59 @@ def _split_overrides(overrides: dict | None, names: list[str], graph: dict[str, 
     return per_chapter
 
 
+# --- chapters waiting for runs ------------------------------------------------------------
+def run_store(root: Path) -> RunStore:
+    """The run store a chapter of the project reads: ``$GROKPAPER_STORE``, else ``store/`` in the project."""
+    return RunStore(os.environ.get("GROKPAPER_STORE") or Path(root) / "store")
+
+
+def waiting_for_runs(ch: Chapter, params: dict, profile: str, root: Path, overrides: dict | None = None) -> str | None:
+    """Why ``ch`` cannot execute yet with these resolved parameters: with ``missing_runs: wait``,
+    how many runs of each set its header names (``runs:``) are not stored, and the command that
+    trains them (with the study ``overrides`` given); None when none is missing, when the chapter
+    trains what is missing, or when it reads no run set."""
+    if not ch.runs or params.get("missing_runs") != "wait":
+        return None
+    settings, store = StudySettings.from_params(params), run_store(root)
+    extra = "".join(f" -p {shlex.quote(f'{k}={json.dumps(v)}')}" for k, v in (overrides or {}).items()
+                    if k in StudyParams.schema())
+    parts = []
+    for runs in ch.runs:
+        every = jobs(settings, runs)
+        missing = sum(not store.has(job.key) for job in every)
+        if missing:
+            parts.append(f"{missing} of the {len(every)} runs of `train all --runs {runs}` are not stored; "
+                         f"`python -m grokpaper train all --runs {runs} --profile {profile}{extra}` trains them")
+    return "waiting for runs: " + "; ".join(parts) if parts else None
+
+
+def waiting_chapters(project: str | Path | None = None, graph: dict[str, Chapter] | None = None) -> dict[str, str]:
+    """The chapters the executed build leaves out because they wait for runs, {chapter: why}: each
+    chapter without an executed notebook whose runs are not stored (``waiting_for_runs`` under the
+    profile the build was executed with), and each chapter without one that reads its results."""
+    root = Path(project).resolve() if project else project_root()
+    graph = graph or chapter_graph(root)
+    profile = build_profile(root)
+    out: dict[str, str] = {}
+    if profile is None:
+        return out
+    for name, ch in graph.items():
+        if _recorded(ch.ipynb) is not None:
+            continue
+        upstream = [d for d in ch.depends_on if d in out]
+        if upstream:
+            out[name] = f"waiting for {', '.join(upstream)}"
+            continue
+        try:
+            params = chapter_params(name, profile, {}, root)
+        except ParamsError:  # check_build names it as a chapter without an executed notebook
+            continue
+        why = waiting_for_runs(ch, params, profile, root)
+        if why:
+            out[name] = why
+    return out
+
+
 def plan(profile: str = "smoke", chapters: list[str] | None = None, overrides: dict | None = None,
          force: bool = False, project: str | Path | None = None, downstream: bool = True) -> list[PlanItem]:
     """What ``run`` would execute and why, in order: the selected chapters (all by default),
@@ -419,6 +500,15 @@ def plan(profile: str = "smoke", chapters: list[str] | None = None, overrides: d
         if force and n in targets:
             item.reasons = item.reasons or ["forced"]
             item.execute = True
+        if item.execute:
+            blocked = [d for d in graph[n].depends_on if items[d].waiting]
+            item.waiting = (f"waiting for {', '.join(blocked)}" if blocked else
+                            waiting_for_runs(graph[n], params[n], prof.name, root, per_chapter[n]))
+        if item.waiting:
+            if chapters and n in targets:
+                raise ChapterError(f"{n} cannot execute: {item.waiting} (or give -p missing_runs=train to train "
+                                   "them in the chapter)")
+            item.execute = False
         items[n] = item
     return list(items.values())
 
@@ -439,7 +529,8 @@ def check_build(project: str | Path | None = None) -> dict[str, list[str]]:
     """What keeps the executed build from making one consistent report: {chapter: why} for each
     chapter whose notebook or results are stale against its inputs (checked with the profile
     and overrides it was executed with), {results file: why} for each results file the runner
-    did not write. Empty for a consistent build, and for a project without chapter sources."""
+    did not write. Empty for a consistent build, and for a project without chapter sources.
+    Chapters waiting for runs (``waiting_chapters``) are left out of the build, not stale."""
     root = Path(project).resolve() if project else project_root()
     graph = chapter_graph(root)
     if not graph:  # not a runner project (e.g. hand-made notebooks): nothing to check against
@@ -460,9 +551,13 @@ def build_items(project: str | Path | None = None, graph: dict[str, Chapter] | N
     root = Path(project).resolve() if project else project_root()
     out: dict[str, PlanItem | list[str]] = {}
     hashes: dict[str, str | None] = {}
-    for name, ch in (graph or chapter_graph(root)).items():
+    graph = graph or chapter_graph(root)
+    waiting = waiting_chapters(root, graph)  # left out of the build until their runs are stored
+    for name, ch in graph.items():
         record = _recorded(ch.ipynb)
         hashes[name] = None
+        if name in waiting:
+            continue
         if record is None or "profile" not in record:
             out[name] = ["no executed notebook" if record is None else "the notebook has no run record"]
             continue

@@ -3,7 +3,8 @@ offline from the same sources (``offline.py``: pandoc for HTML, typst for the PD
 
 Either way the build first checks that the executed chapters and results are one consistent
 build (``plan.check_build``) and refuses otherwise, unless told `allow_stale` (the article
-then shows ``report.stale_banner``). Then it deletes the article's frozen execution if it was
+then shows ``report.stale_banner``). Chapters waiting for runs (``plan.waiting_chapters``) are
+left out, and named. Then it deletes the article's frozen execution if it was
 made from other inputs (``freeze.invalidate_freeze``), so Quarto re-executes it, and after
 `quarto render` stamps the new freeze record with the inputs it was made from.
 """
@@ -25,6 +26,7 @@ from grokpaper.builder.plan import (
     describe_problems,
     repair_command,
     unreadable_results,
+    waiting_chapters,
 )
 from grokpaper.config import ParamsError
 
@@ -66,6 +68,10 @@ def build(project_dir=".", formats=("html", "pdf"), offline=False, quiet=False, 
     if problems and not quiet:
         print(f"[render] --allow-stale: the report opens with a warning naming these:\n{describe_problems(problems)}",
               file=sys.stderr)
+    waiting = waiting_chapters(project)
+    if waiting and not quiet:
+        print("[render] built without the chapters waiting for runs:\n"
+              + describe_problems({name: [why] for name, why in waiting.items()}), file=sys.stderr)
     article = project / article_name(project)
     if not article.is_file():
         raise RenderError(f"manuscript article {article.name!r} not found in {project}")

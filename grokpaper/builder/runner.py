@@ -77,7 +77,8 @@ class ChapterFailed(RuntimeError):
 # --- execution ----------------------------------------------------------------------------
 @dataclass
 class ChapterResult:
-    """The outcome for one chapter: 'executed', 'up to date', 'failed' or 'not run'."""
+    """The outcome for one chapter: 'executed', 'up to date', 'failed', 'not run' or 'waiting'
+    (for runs that are not stored: ``plan.waiting_for_runs``; ``reasons`` says which and how)."""
 
     chapter: str
     status: str
@@ -312,6 +313,8 @@ def _line(result: ChapterResult, width: int) -> str:
         return f"{name}  FAILED      {result.seconds:6.1f} s  {result.error}\n{'':{width}}  kept: {result.notebook}"
     if result.status == "not run":
         return f"{name}  not run     ({result.error})"
+    if result.status == "waiting":
+        return f"{name}  {result.reasons[0]} (the report builds without it)"
     return f"{name}  up to date" + ("  (prose updated)" if result.reasons else "")
 
 
@@ -360,6 +363,8 @@ def run(profile: str = "smoke", chapters: list[str] | None = None, overrides: di
         if blocked:
             broken.add(ch.name)
             result = ChapterResult(ch.name, "not run", error=f"upstream {', '.join(blocked)} failed")
+        elif item.waiting:
+            result = ChapterResult(ch.name, "waiting", reasons=[item.waiting])
         elif item.execute:
             if echo and sys.stdout.isatty():
                 print(f"{ch.name.ljust(width)}  running ...", end="\r", flush=True)
@@ -375,7 +380,7 @@ def run(profile: str = "smoke", chapters: list[str] | None = None, overrides: di
         results.append(result)
         if echo:
             print(_line(result, width), flush=True)
-    counts = {s: sum(r.status == s for r in results) for s in ("executed", "up to date", "failed", "not run")}
+    counts = {s: sum(r.status == s for r in results) for s in ("executed", "up to date", "waiting", "failed", "not run")}
     if echo:
         print(", ".join(f"{v} {k}" for k, v in counts.items() if v or k == "executed"))
     problems = check_build(root) if echo or counts["executed"] else {}
@@ -461,9 +466,11 @@ def add_run_command(subparsers):
 def _print_dry_run(items: list[PlanItem], profile: str, project: str | Path | None, replace_paper_build: bool) -> None:
     width = max([len(i.chapter.name) for i in items] + [10])
     for i in items:
-        what = f"would execute  ({'; '.join(i.reasons)})" if i.execute else "up to date"
+        what = (f"would execute  ({'; '.join(i.reasons)})" if i.execute else
+                f"{i.waiting} (the report builds without it)" if i.waiting else "up to date")
         print(f"{i.chapter.name.ljust(width)}  {what}")
-    print(f"{sum(i.execute for i in items)} would execute")
+    waiting = sum(bool(i.waiting) for i in items)
+    print(f"{sum(i.execute for i in items)} would execute" + (f", {waiting} waiting for runs" if waiting else ""))
     training = [i for i in items if i.execute and trains(i.chapter)]
     if training:
         root = Path(project).resolve() if project else project_root()

@@ -80,6 +80,13 @@ def pair_name(a: str, b: str) -> str:
     return f"{a}_vs_{b}"
 
 
+def relearning_test_id(threshold: float, a: str, b: str) -> str:
+    """Chapter 11's id of a paired comparison of epochs to a threshold: (0.95, 'grokked', 'first
+    learning') -> 'relearning 95%: grokked vs first learning' (a and b: a condition's relearning
+    run, or the source's first learning of the task)."""
+    return f"relearning {pct(threshold)}: {a} vs {b}"
+
+
 def metric_key(name: str) -> str:
     """A results key without dots, spaces or signs: 'first 99.9%' -> 'first_99_9pct',
     'circuit: n > 0.5' -> 'circuit_n_gt_0_5', 'memorized-fixed' -> 'memorized_fixed'."""
@@ -923,5 +930,194 @@ class Runs(Numbers):
     table: Table
 
 
+# ----------------------------------------------------------------------------- 10-inside-transfer
+
+@dataclass(frozen=True)
+class Forgetting:
+    """One condition's addition during its transfer probe runs (``inside.forgetting_summary``):
+    from the outputs (addition test accuracy) and inside (the refitted linear readout's R^2 of
+    cos/sin of the source's key frequencies from the residual stream after the MLP), at the start,
+    at the matched point (first evaluation at the top threshold; runs that never got there are
+    censored) and at the run's end. Half epochs: the first probe epoch below half the start value
+    (never: censored at the run's end); None for a condition that starts with no addition to forget."""
+
+    n_runs: int
+    addition_acc_start: Described
+    addition_acc_matched: Described
+    addition_acc_end: Described
+    addition_acc_half_epoch: Described | None
+    readout_start: Described
+    readout_matched: Described
+    readout_end: Described
+    readout_frozen_end: Described       # the fit of the run's first probe, kept: how far the representation moved
+    readout_half_epoch: Described | None
+    readout_half_undefined: int         # runs whose start R^2 was <= 0: nothing to halve, left out
+
+
+@dataclass(frozen=True)
+class SourcePhases:
+    """Nanda et al.'s three phases on the source runs, from their curves (``inside.source_phases``):
+    memorization ends at the test loss's peak before the first evaluation at the top threshold,
+    cleanup starts at the first epoch after it with the test loss at or below half the peak, and
+    ends at the first evaluation at the top threshold; circuit formation lies in between. Phases
+    of the memorized (first 100 % train accuracy) and fixed-epoch snapshots: {phase: seeds}."""
+
+    train_100_epoch: Described
+    memorization_end: Described
+    cleanup_start: Described
+    cleanup_end: Described
+    circuit_formation_epochs: Described
+    cleanup_epochs: Described
+    excluded_loss_peak: Described       # probe epoch of the largest excluded loss (addition, source frequencies)
+    memorized_phase: dict[str, int]
+    fixed_phase: dict[str, int]
+    fixed_epoch: int
+    table: Table
+
+
+@dataclass(frozen=True)
+class AttentionOverTime:
+    """One condition's heads (over its seeds), focused on one operand (mean weight from "=" on a or
+    on b at least the focus threshold) at the run's first and last probe, and how that changed."""
+
+    heads: int
+    focused_start: int
+    focused_end: int
+    kept: int          # focused on the same operand at both ends
+    switched: int      # focused on a at the start and on b at the end, or the other way round
+    gained: int        # not focused at the start, focused at the end
+    lost: int          # focused at the start, not at the end
+    max_operand_start: Described   # per run: mean over heads of the larger of the weights on a and on b
+    max_operand_end: Described
+    operand_sd_end: Described      # per run: mean over heads of the per-input sd of that weight, at the end
+
+
+@dataclass(frozen=True)
+class Movement:
+    """One condition's per-matrix movement (``inside.movement_summary``): the distance from the
+    initial weights relative to their norm at the run's end, and the probe epoch at which the
+    matrix moved most per epoch relative to that norm (matrices initialised at zero left out)."""
+
+    relative_end: dict[str, Described]
+    largest_end: str                      # the matrix with the largest median relative distance at the end
+    peak_rate_epoch: dict[str, Described]
+    earliest_peak: str                    # the matrix whose peak comes first (median epoch; ties: the larger rate)
+
+
+@dataclass(frozen=True)
+class MatchedCircuits:
+    """One condition's circuits (neuron method, key frequencies held by >= ``min_neurons``
+    neurons) at the start (the initial weights), at the matched point (the probe run's snapshot at
+    its first evaluation at the top threshold) and at the end (the committed run's final weights)."""
+
+    n_runs: int
+    n_matched: int
+    matched_epoch: Described
+    key_freqs: dict[str, dict[int, list[int]]]    # point -> seed -> key frequencies
+    n_key_freqs: dict[str, Described]             # point -> over runs
+    share_on_source: dict[str, Described]         # point -> share of alive neurons whose best frequency is a source key frequency
+    mean_frac: dict[str, Described]               # point -> mean fraction explained (the document's "specialization")
+    jaccard_matched_end: Described
+
+
+@dataclass(frozen=True)
+class Inside(Numbers):
+    """10-inside-transfer: the probe reruns of the sources and transfers, measured along the way."""
+
+    CHAPTER: ClassVar[str] = "10-inside-transfer"
+    n_seeds: int
+    conditions: list[str]
+    top_threshold: float
+    focus_threshold: float
+    min_neurons: int
+    runs: Table
+    forgetting: dict[str, Forgetting]
+    forgetting_table: Table
+    phases: SourcePhases
+    attention: dict[str, AttentionOverTime]   # "source" and each condition
+    movement: dict[str, Movement]             # "source" and each condition
+    circuits: dict[str, MatchedCircuits]
+    circuits_table: Table
+
+
+# ----------------------------------------------------------------------------- 11-relearning
+
+@dataclass(frozen=True)
+class RelearnTest:
+    """A paired-by-seed comparison of epochs to a threshold (``relearning.paired_test``): the
+    geometric mean of the per-seed ratios a / b with its t-interval, the paired t-test on the log
+    ratios and the Wilcoxon signed-rank test, each p uncorrected and outside chapter 06's family."""
+
+    test: str
+    question: str
+    a: str
+    b: str
+    threshold: float
+    n_pairs: int
+    ratio: Num
+    ci_low: Num
+    ci_high: Num
+    confidence: float
+    bound: str | None
+    t: Num
+    df: Num
+    p: Num
+    p_wilcoxon: Num
+    note: str
+
+
+@dataclass(frozen=True)
+class RelearnCorrelation:
+    """Spearman's rho over all relearning runs of the addition readout left inside (R^2 at the
+    start of relearning) against epochs to the primary threshold (censored runs ranked at the cap)."""
+
+    rho: Num
+    ci_low: Num
+    ci_high: Num
+    p: Num
+    n: int
+    censored: list[str]
+    note: str
+
+
+@dataclass(frozen=True)
+class Relearning(Numbers):
+    """11-relearning: each transferred model trained back on the source task, against the
+    source's first learning of it (which is also learning it from random init). Keys of
+    ``epochs``: ``pct(threshold)``, then a condition or ``FIRST_LEARNING``; of ``tests``:
+    ``relearning_test_id``."""
+
+    CHAPTER: ClassVar[str] = "11-relearning"
+    n_seeds: int
+    conditions: list[str]
+    cap: int
+    source_cap: int
+    thresholds: list[float]
+    primary_threshold: float
+    start_acc: dict[str, Described]
+    start_readout: dict[str, Described]
+    final_acc: dict[str, Described]
+    epochs: dict[str, dict[str, TimeToThreshold]]
+    tests: dict[str, RelearnTest]
+    correlation: RelearnCorrelation
+    p_note: str
+    reference_note: str
+    table: Table
+
+    def time(self, threshold: float, who: str) -> TimeToThreshold:
+        """Epochs to a threshold of one condition's relearning (or ``FIRST_LEARNING``)."""
+        return self.epochs[pct(threshold)][who]
+
+    def test(self, threshold: float, a: str, b: str) -> RelearnTest:
+        """One comparison by its parts (``relearning_test_id``); KeyError naming the tests there are."""
+        key = relearning_test_id(threshold, a, b)
+        if key not in self.tests:
+            raise KeyError(f"no relearning test {key!r}; tests: {sorted(self.tests)}")
+        return self.tests[key]
+
+
+FIRST_LEARNING = "first learning"  # the source run's own first learning of the source task (from random init)
+
+
 CONTRACT: dict[str, type[Numbers]] = {cls.CHAPTER: cls for cls in (
-    Sources, Transfer, Retention, Agreement, Circuits, Statistics, Dynamics, Audit, Runs)}
+    Sources, Transfer, Retention, Agreement, Circuits, Statistics, Dynamics, Audit, Runs, Inside, Relearning)}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import textwrap
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
@@ -21,6 +22,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
 from grokpaper.paper.report import significant
 
@@ -643,4 +645,86 @@ def fraction_panels(fractions_by_model: dict, *, ncols: int = 3, bins: int = 20,
             ax.set_ylabel("neurons (count)", fontsize=8)
             ax.set_xlabel(xlabel, fontsize=8)
             ax.tick_params(labelbottom=True, labelleft=True)
+    return _done(fig)
+
+
+# ----------------------------------------------------------------------------- along training (probes)
+
+# The weight matrices in the figures of movement: a colour per part of the model, a line style per matrix.
+MATRIX_STYLES = {
+    "embed.W_E": (OKABE_ITO["blue"], "-"), "pos_embed.W_pos": (OKABE_ITO["blue"], "--"),
+    "blocks.0.attn.W_Q": (OKABE_ITO["orange"], "-"), "blocks.0.attn.W_K": (OKABE_ITO["orange"], "--"),
+    "blocks.0.attn.W_V": (OKABE_ITO["orange"], ":"), "blocks.0.attn.W_O": (OKABE_ITO["orange"], "-."),
+    "blocks.0.mlp.W_in": (OKABE_ITO["bluish green"], "-"), "blocks.0.mlp.W_out": (OKABE_ITO["bluish green"], "--"),
+    "blocks.0.mlp.b_in": (OKABE_ITO["reddish purple"], "-"), "blocks.0.mlp.b_out": (OKABE_ITO["reddish purple"], "--"),
+    "unembed.W_U": (OKABE_ITO["vermillion"], "-"),
+}
+# Nanda et al.'s phases as shaded spans (light enough that the curves stay readable over them).
+PHASE_COLORS = {"memorization": "0.8", "circuit formation": OKABE_ITO["sky blue"], "cleanup": OKABE_ITO["yellow"]}
+
+
+def epoch_grid(panels: dict, *, rows: list[str], columns: list[str], ylabels: dict, log_y=(), legend: dict | None = None,
+               vlines: dict | None = None, spans: dict | None = None, hlines: dict | None = None,
+               points: dict | None = None, legend_title: str | None = None):
+    """Small multiples against epoch (log scale; epoch 0 left out): one row per measure (``rows``,
+    y label from ``ylabels``, log y for those in ``log_y``), one column per group (``columns``:
+    conditions or seeds, shared x; y shared within a row). ``panels`` = {(row, column): [(frame
+    with columns epoch and value, colour, line style, line width)]}. Optional per panel: ``vlines``
+    [(epoch, colour, style)], ``spans`` [(from, to, colour)] shaded, ``points`` [(epoch, value,
+    colour, marker)]; per row: ``hlines`` {row: value}. ``legend`` = {label: (colour, style)} goes
+    above the panels (a marker style such as "o" draws a marker, a style "span" a shaded patch)."""
+    _check_nonempty("panels", panels)
+    if not rows or not columns:
+        raise ValueError("rows and columns must be non-empty lists")
+    unknown = [key for key in panels if not (isinstance(key, tuple) and key[0] in rows and key[1] in columns)]
+    if unknown:
+        raise ValueError(f"panels {unknown[:3]} are not (row, column) pairs of rows {rows} and columns {columns}")
+    missing = [r for r in rows if r not in ylabels]
+    if missing:
+        raise ValueError(f"ylabels lacks the rows {missing}")
+    for key, lines in panels.items():
+        for line in lines:
+            frame = line[0]
+            if not isinstance(frame, pd.DataFrame) or not {"epoch", "value"} <= set(frame.columns):
+                raise ValueError(f"panel {key}: each line needs a DataFrame with columns 'epoch' and 'value'")
+    with style():
+        fig, axes = _new(len(rows), len(columns), sharex=True, sharey="row",
+                         figsize=(2.35 * len(columns) + 1.0, 1.75 * len(rows) + 1.1))
+        for i, row in enumerate(rows):
+            for j, column in enumerate(columns):
+                ax, key = axes[i, j], (row, column)
+                for start, end, shade in (spans or {}).get(key, []):
+                    ax.axvspan(max(start, 1), max(end, 1), color=shade, alpha=0.35, lw=0)
+                for frame, colour, ls, lw in panels.get(key, []):
+                    f = frame[(frame["epoch"] > 0) & frame["value"].notna()]
+                    ax.plot(f["epoch"], f["value"], color=colour, ls=ls, lw=lw)
+                for epoch, colour, ls in (vlines or {}).get(key, []):
+                    if epoch and epoch > 0:
+                        ax.axvline(epoch, color=colour, ls=ls, lw=1.0)
+                for epoch, value, colour, marker in (points or {}).get(key, []):
+                    if epoch and epoch > 0 and not pd.isna(value):
+                        ax.plot([epoch], [value], marker=marker, color=colour, ms=5, ls="", zorder=3)
+                if row in (hlines or {}):
+                    ax.axhline(hlines[row], color="0.4", lw=0.8, ls="--")
+                ax.set_xscale("log")
+                if row in log_y:
+                    ax.set_yscale("log")
+                if i == 0:
+                    ax.set_title(str(column), fontsize=9)
+                if j == 0:  # wrapped: a long label would run into the next row's
+                    ax.set_ylabel(textwrap.fill(str(ylabels[row]), 26), fontsize=8)
+                if i == len(rows) - 1:
+                    ax.set_xlabel("epoch (log scale)", fontsize=8)
+                ax.tick_params(labelsize=7.5)
+        if legend:
+            handles = []
+            for label, (colour, ls) in legend.items():
+                if ls == "span":
+                    handles.append(Patch(color=colour, alpha=0.35, label=label))
+                elif ls in ("o", "s", "^", "D", "v"):
+                    handles.append(Line2D([], [], marker=ls, ls="", color=colour, label=label))
+                else:
+                    handles.append(Line2D([], [], color=colour, ls=ls, label=label))
+            fig.legend(handles=handles, loc="outside upper center", ncols=min(4, len(columns) + 1, len(handles)), fontsize=8,
+                       title=legend_title, title_fontsize=8)
     return _done(fig)

@@ -1,7 +1,7 @@
 """What chapters hand to the article: their typed numbers, prose formatting, Markdown tables.
 
 A chapter saves the numbers the article quotes, one dataclass of ``contract`` (``Sources`` ...
-``Runs``), with ``save_numbers(numbers, P)``: to ``results/<chapter>.json`` with the parameters
+``Relearning``), with ``save_numbers(numbers, P)``: to ``results/<chapter>.json`` with the parameters
 that produced them when the chapter runner executes it; executed any other way (plain
 papermill, Jupyter), the numbers stay inside the notebook it produces. ``paper.qmd`` reads them
 back with ``Results.load()`` as the same dataclasses (``R.transfer``, ``R.statistics``, ...), so
@@ -151,6 +151,8 @@ class Results:
     dynamics = property(lambda self: self.get(contract.Dynamics), doc="07-dynamics")
     audit = property(lambda self: self.get(contract.Audit), doc="08-audit")
     runs = property(lambda self: self.get(contract.Runs), doc="09-runs")
+    inside = property(lambda self: self.get(contract.Inside), doc="10-inside-transfer")
+    relearning = property(lambda self: self.get(contract.Relearning), doc="11-relearning")
 
 
 def check_contract(results: Results) -> list[str]:
