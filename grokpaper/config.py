@@ -299,11 +299,20 @@ class DynamicsParams(Section):
     collapse_drop: float = param("test-accuracy drop after 99% that counts as a collapse", between(0, 1))
 
 
+@dataclass(frozen=True)
+class WhatTransfersParams(Section):
+    """Chapter 12-what-transfers."""
+
+    ablation_draws: int = param("random draws of non-key frequencies in the null of each key-frequency "
+                                "ablation", at_least(1))
+
+
 # The chapters that take parameters of their own (``chapters:`` in a profile).
 CHAPTER_PARAMS: dict[str, type[Section]] = {
     "05-circuits": CircuitsParams,
     "06-statistics": StatisticsParams,
     "07-dynamics": DynamicsParams,
+    "12-what-transfers": WhatTransfersParams,
 }
 
 

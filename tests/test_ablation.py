@@ -119,7 +119,7 @@ def test_the_neuron_directions_of_a_frequency_hold_the_neuron_methods_share():
      "n_draws must be an integer >= 1"),
     (lambda: ablation.operand_reading(ablation.head_importance(random_params(SMALL), SMALL, "subtract"), 1.5),
      "threshold must be a share"),
-    (lambda: ablation.sign_flip_table(random_params(SMALL), {}, SMALL, [1]), "reference: checkpoint is missing"),
+    (lambda: ablation.sign_flip_table(random_params(SMALL), SMALL, [1], reference={}), "reference: checkpoint is missing"),
 ])
 def test_bad_ablation_input(call, message):
     with pytest.raises(ValueError, match=message):
@@ -152,9 +152,10 @@ TOY = ModelConfig(p=11, d_model=32, n_heads=2, d_head=8, d_mlp=24)
 
 
 def _toy_reader():
-    """A model whose head 0 reads a and head 1 reads b (attention one-hot to within e^-35): the
-    tokens live in dimensions 0..15, positions a, b, "=" are marked by dimensions 16, 17, 18, and
-    each head's query and key pick the markers."""
+    """A toy "addition-like" model whose head 0 reads a and head 1 reads b (attention one-hot to
+    within e^-35) through the same OV map, so both operands reach the neurons alike: the tokens live
+    in dimensions 0..15, positions a, b, "=" are marked by dimensions 16, 17, 18, each head's query
+    and key pick the markers, and head 1's W_V and W_O are head 0's."""
     params = random_params(TOY, 7)
     params["embed.W_E"][16:] = 0
     params["pos_embed.W_pos"] = torch.zeros(3, 32)
@@ -164,6 +165,8 @@ def _toy_reader():
     for head, marker in ((0, 16), (1, 17)):
         params["blocks.0.attn.W_Q"][head, 0, 18] = 100.0
         params["blocks.0.attn.W_K"][head, 0, marker] = 1.0
+    params["blocks.0.attn.W_V"][1] = params["blocks.0.attn.W_V"][0]
+    params["blocks.0.attn.W_O"][:, 8:] = params["blocks.0.attn.W_O"][:, :8]
     return params
 
 
@@ -196,22 +199,30 @@ def test_the_toy_reads_one_operand_per_head_and_its_flip_computes_the_source_on_
     assert torch.allclose(mine, theirs, atol=1e-4)  # an addition source would so compute a - b
 
 
+def _rows(table):
+    return {(int(r["freq"]), r["comparison"]): r for _, r in table.iterrows()}
+
+
 def test_the_sign_flip_statistic_finds_the_flip_on_b_and_nothing_else():
     source = _toy_reader()
     freqs = [1, 2, 3, 4, 5]
-    flipped = ablation.sign_flip_table(_b_head_relabels(source, lambda t: -t), source, TOY, freqs)
-    for _, row in flipped.iterrows():
-        on_b = row["path"] == "b"
-        assert row["cos_similarity_cos"] == pytest.approx(1.0, abs=1e-6)
-        assert row["cos_similarity_sin"] == pytest.approx(-1.0 if on_b else 1.0, abs=1e-6)
-        assert row["orientation"] == (-1.0 if on_b else 1.0) and row["fit"] == pytest.approx(1.0, abs=1e-9)
+    flipped = ablation.sign_flip_table(_b_head_relabels(source, lambda t: -t), TOY, freqs, reference=source)
+    expected = {"b vs a": (1, -1, -1), "a vs source": (1, 1, 1), "b vs source": (1, -1, -1)}  # cos, sin, orientation
+    assert len(flipped) == 5 * 3
+    for (k, comparison), row in _rows(flipped).items():
+        cos, sin, orientation = expected[comparison]
+        assert row["cos_similarity_cos"] == pytest.approx(cos, abs=1e-6), (k, comparison)
+        assert row["cos_similarity_sin"] == pytest.approx(sin, abs=1e-6), (k, comparison)
+        assert row["orientation"] == orientation and row["fit"] == pytest.approx(1.0, abs=1e-9)
     summary = ablation.sign_flip_summary(flipped)
-    assert summary["b"]["reflected"] == 1.0 and summary["a"]["reflected"] == 0.0
-    assert summary["relative_reflection"] == 1.0 and summary["n_freqs"] == 5
-    # A shift b -> b + 2 rotates the (cos, sin) plane: no reflection; the model itself: nothing moves.
-    shifted = ablation.sign_flip_summary(ablation.sign_flip_table(_b_head_relabels(source, lambda t: t + 2),
-                                                                  source, TOY, freqs))
-    assert shifted["relative_reflection"] == 0.0 and shifted["b"]["fit"] == pytest.approx(1.0)
-    same = ablation.sign_flip_table(source, source, TOY, freqs)
-    assert (same["orientation"] == 1.0).all() and same["cos_similarity_sin"].min() == pytest.approx(1.0)
-    assert not math.isnan(same["fit"].min())
+    assert summary["b vs a"]["reflected"] == 1.0 and summary["a vs source"]["reflected"] == 0.0
+    assert summary["b vs source"]["n_freqs"] == 5
+    # The source itself: its operands reach the neurons alike.
+    same = ablation.sign_flip_table(source, TOY, freqs)
+    assert list(same["comparison"].unique()) == ["b vs a"]
+    assert (same["orientation"] == 1).all() and same["cos_similarity_sin"].min() == pytest.approx(1.0)
+    # A shift b -> b + 2 rotates b's (cos, sin) plane: no reflection, still an exact fit.
+    shifted = ablation.sign_flip_summary(ablation.sign_flip_table(_b_head_relabels(source, lambda t: t + 2), TOY, freqs,
+                                                                  reference=source))
+    assert shifted["b vs a"]["reflected"] == 0.0 and shifted["b vs a"]["fit"] == pytest.approx(1.0)
+    assert not math.isnan(shifted["b vs source"]["fit"])

@@ -120,10 +120,14 @@ def test_the_controls_run_set_waits_for_the_sources():
     settings = dataclasses.replace(SMOKE, seeds=(1, 2))
     found = jobs(settings, "controls")
     assert [j.label for j in found[:2]] == ["source seed 1", "source seed 2"]
-    assert len(found) == 2 + 2 * len(CONTROLS)
+    assert len(found) == 2 + 2 * (1 + len(CONTROLS))
     sources = {config_key(settings.source_config(s)) for s in (1, 2)}
-    assert all(j.needs in sources and j.args[0] == "controls" for j in found[2:])
-    assert len(jobs(PAPER, "controls")) - len(PAPER.seeds) == 25
+    assert all(j.needs in sources and j.args[0] in ("controls", "probe-transfer") for j in found[2:])
+    # The grokked transfer's probe rerun (the matched point) is the probe set's run, trained once.
+    probe_set = {j.key for j in jobs(settings, "probes")}
+    assert {j.key for j in found if j.args[0] == "probe-transfer"} <= probe_set
+    paper = [j for j in jobs(PAPER, "controls") if j.args[0] != "sources"]
+    assert len([j for j in paper if j.args[0] == "controls"]) == 25 and len(paper) == 30
 
 
 # --- the runs in the study -------------------------------------------------------------------------

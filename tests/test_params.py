@@ -51,7 +51,8 @@ def test_paper_profile_has_the_documented_values():
     assert {c: section.as_dict() for c, section in prof.chapters.items()} == {
                             "05-circuits": {"min_neuron_count": 5},
                              "06-statistics": {"outlier_z": 2.0},
-                             "07-dynamics": {"early_epochs": 100, "late_epochs": 1000, "collapse_drop": 0.05}}
+                             "07-dynamics": {"early_epochs": 100, "late_epochs": 1000, "collapse_drop": 0.05},
+                             "12-what-transfers": {"ablation_draws": 200}}
 
 
 def test_smoke_profile_loads_and_is_small():

@@ -29,23 +29,27 @@ and "=".
 cos(w(a + b)) = cos wa cos wb - sin wa sin wb: an addition circuit turns into a subtraction one
 if the sin(w b) part of what reaches the neurons from b changes sign relative to a's (b -> -b,
 a reflection of the (cos wb, sin wb) plane). W_E is shared by both positions, so the flip can only
-happen on the way from position b to the MLP. The statistic, per key frequency k of the reference
-(the seed's grokked source) and operand path x in {a, b}:
+happen on the way from position b to the MLP. Per frequency k and operand x in {a, b}:
 
 - the path's OV map ``OV_x = sum_h att_h(x) W_O^h W_V^h`` (att_h(x): head h's mean attention from
   "=" to position x over all inputs), and the embedding's frequency-k components
   ``C_k = W_E[:, :p] [e_cos_k, e_sin_k]`` (e: unit Fourier vectors over the tokens);
 - ``M_x,k = W_in OV_x C_k``, a d_mlp x 2 matrix: column cos (sin) is what the cos(w_k x)
-  (sin(w_k x)) component of the operand adds to each neuron's pre-activation;
-- of the model (T) against the reference (S), on the same neurons: ``cos_similarity_cos`` and
-  ``cos_similarity_sin``, the cosine similarity of T's cos (sin) column with S's (the sign of T's
-  sin input along the neuron direction S used); and the 2 x 2 map R that best carries S's columns
-  to T's (least squares, M_T ~ M_S R), with ``orientation`` = sign det R (-1: a reflection, the
-  flip in any phase; +1: a rotation) and ``fit`` = 1 - |M_T - M_S R|^2 / |M_T|^2.
+  (sin(w_k x)) component of the operand adds to each neuron's pre-activation. A neuron that
+  receives r cos(w a - t_a) + r' cos(w b - t_b) has row (r cos t_a, r sin t_a) in M_a and
+  (r' cos t_b, r' sin t_b) in M_b.
+- Two columns compared, a start S and a target T (both d_mlp x 2): the cosine similarity of T's
+  cos column with S's and of T's sin column with S's, and the 2 x 2 map R that best carries S to T
+  (least squares, T ~ S R), with ``orientation`` = sign det R (-1: a reflection, the flip in any
+  phase; +1: a rotation) and ``fit`` = 1 - |T - S R|^2 / |T|^2.
 
-The hypothesis predicts, on the b path, cos similarity of the cos column > 0 and of the sin column
-< 0 (orientation -1), and on the a path both > 0 (orientation +1), with a good fit. For an even p
-the frequency p/2 has no sin vector and is left out.
+Comparisons: **"b vs a"**, within one model, M_b against M_a (its own W_in). A grokked addition
+source whose heads read a and b alike has M_b = M_a (+1, +1, orientation +1); the hypothesis says
+a subtraction model has M_b = M_a diag(1, -1): cos similarity +1 for the cos columns, -1 for the
+sin columns, orientation -1, fit 1. **"a vs source"** and **"b vs source"**: the model's paths
+against its grokked source's, both read by the source's neurons (the source's W_in: the MLP input
+directions the source used): circuit reuse with the flip on top predicts a kept (+1, +1) and b
+flipped (+1, -1). For an even p the frequency p/2 has no sin vector and is left out.
 """
 
 from __future__ import annotations
@@ -267,6 +271,8 @@ def operand_reading(heads: pd.DataFrame, threshold: float) -> dict:
 
 # --- the sign flip --------------------------------------------------------------------------------
 
+COMPARISONS = ("b vs a", "a vs source", "b vs source")  # the sign-flip table's comparisons, in order
+
 
 @torch.no_grad()
 def operand_paths(params: dict[str, torch.Tensor], cfg: ModelConfig) -> dict[str, torch.Tensor]:
@@ -279,14 +285,16 @@ def operand_paths(params: dict[str, torch.Tensor], cfg: ModelConfig) -> dict[str
 
 
 @torch.no_grad()
-def frequency_inputs(params: dict[str, torch.Tensor], cfg: ModelConfig, freqs: Sequence[int]) -> dict:
+def frequency_inputs(params: dict[str, torch.Tensor], cfg: ModelConfig, freqs: Sequence[int],
+                     neurons: dict[str, torch.Tensor] | None = None) -> dict:
     """{(path, k): M} with M = W_in OV_path W_E[:, :p] [e_cos_k, e_sin_k], (d_mlp, 2) float64: what the
-    cos(w_k x) and sin(w_k x) components of operand x add to each neuron's pre-activation."""
+    cos(w_k x) and sin(w_k x) components of operand x add to each neuron's pre-activation. W_in is
+    the model's own, or that of ``neurons`` (another model's weights: its neurons as the frame)."""
     p = cfg.p
     freqs = [k for k in _check_freqs(freqs, p, "freqs") if 2 * k < p]  # the Nyquist p/2 has no sin
     paths = operand_paths(params, cfg)
     embedding = params["embed.W_E"][:, :p].double()
-    W_in = params["blocks.0.mlp.W_in"].double()
+    W_in = (neurons or params)["blocks.0.mlp.W_in"].double()
     out = {}
     for k in freqs:
         components = embedding @ token_directions(p, [k]).T  # (d_model, 2): cos k, sin k
@@ -300,47 +308,59 @@ def _cosine(u: torch.Tensor, v: torch.Tensor) -> float:
     return float(u @ v) / norm if norm > 0 else math.nan
 
 
-def sign_flip_table(model: dict[str, torch.Tensor], reference: dict[str, torch.Tensor], cfg: ModelConfig,
-                    freqs: Sequence[int]) -> pd.DataFrame:
-    """Per frequency k (of the reference's key frequencies) and operand path (a, b): the cosine
-    similarity of the model's cos and sin inputs to the neurons with the reference's, and the
-    orientation (sign of det R) and fit of the 2 x 2 map R carrying the reference's to the model's
-    (module docstring). Model and reference have the same neurons (one trained from the other)."""
-    for name, params in (("model", model), ("reference", reference)):
+def _compare(target: torch.Tensor, start: torch.Tensor) -> dict:
+    """How the (n, 2) columns ``target`` relate to ``start``: cosine similarity of each column, and
+    the 2 x 2 map R with target ~ start R (least squares): sign of det R and the fit."""
+    if start.norm() == 0 or target.norm() == 0:
+        return {"cos_similarity_cos": math.nan, "cos_similarity_sin": math.nan, "orientation": math.nan,
+                "det": math.nan, "fit": math.nan}
+    r = torch.linalg.lstsq(start, target).solution
+    det = float(torch.linalg.det(r))
+    return {"cos_similarity_cos": _cosine(target[:, 0], start[:, 0]),
+            "cos_similarity_sin": _cosine(target[:, 1], start[:, 1]),
+            "orientation": float(np.sign(det)), "det": det,
+            "fit": 1 - float((target - start @ r).square().sum() / target.square().sum())}
+
+
+def sign_flip_table(model: dict[str, torch.Tensor], cfg: ModelConfig, freqs: Sequence[int],
+                    reference: dict[str, torch.Tensor] | None = None) -> pd.DataFrame:
+    """The sign-flip statistic (module docstring) per frequency k: one row per comparison
+    (``COMPARISONS``) with the cosine similarities of the cos and sin columns, the orientation
+    (sign of det R: -1 a reflection) and the fit of the 2 x 2 map R. "b vs a": within the model,
+    operand b's inputs to its neurons against operand a's; "a vs source", "b vs source" (with a
+    ``reference``, the model's grokked source, the same neurons): each operand's path against the
+    source's, both read by the source's neurons (its W_in)."""
+    models = {"model": model} if reference is None else {"model": model, "reference": reference}
+    for name, params in models.items():
         try:
             check_analysis_inputs(params, cfg)
         except ValueError as err:
             raise ValueError(f"{name}: {err}") from None
-    mine, theirs = frequency_inputs(model, cfg, freqs), frequency_inputs(reference, cfg, freqs)
+    own = frequency_inputs(model, cfg, freqs)
     rows = []
-    for (x, k), m in mine.items():
-        s = theirs[(x, k)]
-        r = torch.linalg.lstsq(s, m).solution if s.norm() > 0 else torch.full((2, 2), math.nan, dtype=s.dtype)
-        residual = (m - s @ r).square().sum() / m.square().sum() if m.norm() > 0 else torch.tensor(math.nan)
-        det = float(torch.linalg.det(r))
-        rows.append({"freq": k, "path": x, "cos_similarity_cos": _cosine(m[:, 0], s[:, 0]),
-                     "cos_similarity_sin": _cosine(m[:, 1], s[:, 1]),
-                     "orientation": math.nan if math.isnan(det) else float(np.sign(det)), "det": det,
-                     "fit": 1 - float(residual), "norm": float(m.norm()), "reference_norm": float(s.norm())})
-    return pd.DataFrame(rows)
+    for k in sorted({k for _, k in own}):
+        rows.append({"freq": k, "comparison": "b vs a", **_compare(own[("b", k)], own[("a", k)])})
+    if reference is not None:
+        seen_by_source = frequency_inputs(model, cfg, freqs, neurons=reference)
+        source = frequency_inputs(reference, cfg, freqs)
+        for k in sorted({k for _, k in own}):
+            for x in PATHS:
+                rows.append({"freq": k, "comparison": f"{x} vs source", **_compare(seen_by_source[(x, k)], source[(x, k)])})
+    return pd.DataFrame(rows, columns=["freq", "comparison", "cos_similarity_cos", "cos_similarity_sin", "orientation",
+                                       "det", "fit"])
 
 
 def sign_flip_summary(table: pd.DataFrame) -> dict:
-    """A ``sign_flip_table`` in a few numbers: per path the mean over frequencies of both cosine
-    similarities, the share of frequencies whose map is a reflection and the mean fit; and the
-    share of frequencies where exactly one path is reflected (``relative_reflection``: the flip
-    between a and b that subtraction from an addition circuit needs)."""
-    missing = {"freq", "path", "cos_similarity_cos", "cos_similarity_sin", "orientation", "fit"} - set(table.columns)
+    """A ``sign_flip_table`` in a few numbers: per comparison present, the means over frequencies of
+    both cosine similarities and of the fit, and the share of frequencies whose map is a reflection."""
+    missing = {"freq", "comparison", "cos_similarity_cos", "cos_similarity_sin", "orientation", "fit"} - set(table.columns)
     if missing:
         raise ValueError(f"table lacks the columns {sorted(missing)} (a sign_flip_table)")
     out = {}
-    for x in PATHS:
-        part = table[table["path"] == x]
-        out[x] = {"cos_similarity_cos": float(part["cos_similarity_cos"].mean()),
-                  "cos_similarity_sin": float(part["cos_similarity_sin"].mean()),
-                  "reflected": float((part["orientation"] < 0).mean()) if len(part) else math.nan,
-                  "fit": float(part["fit"].mean())}
-    wide = table.pivot(index="freq", columns="path", values="orientation")
-    out["relative_reflection"] = float((wide["a"] * wide["b"] < 0).mean()) if len(wide) else math.nan
-    out["n_freqs"] = len(wide)
+    for comparison in [c for c in COMPARISONS if c in set(table["comparison"])]:
+        part = table[table["comparison"] == comparison]
+        out[comparison] = {"cos_similarity_cos": float(part["cos_similarity_cos"].mean()),
+                           "cos_similarity_sin": float(part["cos_similarity_sin"].mean()),
+                           "reflected": float((part["orientation"] < 0).mean()), "fit": float(part["fit"].mean()),
+                           "n_freqs": len(part)}
     return out

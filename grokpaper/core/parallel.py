@@ -87,6 +87,11 @@ def jobs(settings: StudySettings, runs: str = "study") -> list[Job]:
     for s in settings.seeds:
         source = config_key(settings.source_config(s))
         if runs == "controls":
+            # The grokked transfer's probe rerun gives the chapter its matched point (first at the top
+            # threshold): the same run as in the probe set (same key), trained once.
+            out.append(Job(f"probe transfer grokked seed {s}", ("probe-transfer", "--seeds", str(s), "--condition",
+                                                                "grokked"),
+                           config_key(settings.probe_transfer_config(s, "grokked")), source))
             out += [Job(f"control {c} seed {s}", ("controls", "--seeds", str(s), "--control", c),
                         config_key(settings.control_config(s, c)), source) for c in CONTROLS]
         elif runs == "probes":

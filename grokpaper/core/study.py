@@ -400,8 +400,14 @@ class Study:
             if len(missing) == 1:
                 raise RunNotStored(f"run {how[0]} is not in the store {display_path(self.store.root)}; "
                                    f"train it with {commands[0]}{hours}")
-            raise RunNotStored(f"{len(missing)} runs are not in the store {display_path(self.store.root)}; train them with "
-                               + "; ".join(f"{c} for {h}" for h, c in zip(how, commands)) + hours)
+            every = ""
+            if all(configs[label]["kind"] == "control" for label in missing):
+                profile = self.profile or "<profile>"
+                every = (f" (all of them at once: `python -m grokpaper train all --runs controls --profile {profile}` "
+                         f"on CPU workers, or `python -m grokpaper train controls --profile {profile}`, one batch, "
+                         "on a GPU)")
+            raise RunNotStored(f"{len(missing)} runs are not in the store {display_path(self.store.root)}{every}; train "
+                               "them with " + "; ".join(f"{c} for {h}" for h, c in zip(how, commands)) + hours)
         if missing:
             # Another process asking for the same runs (a `train all` worker, a chapter) waits
             # for this one to store them, then finds them stored: a run is trained once.

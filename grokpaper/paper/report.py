@@ -151,6 +151,7 @@ class Results:
     dynamics = property(lambda self: self.get(contract.Dynamics), doc="07-dynamics")
     audit = property(lambda self: self.get(contract.Audit), doc="08-audit")
     runs = property(lambda self: self.get(contract.Runs), doc="09-runs")
+    what_transfers = property(lambda self: self.get(contract.WhatTransfers), doc="12-what-transfers")
 
 
 def check_contract(results: Results) -> list[str]:
