@@ -111,13 +111,13 @@ at_end = {name: t[t["point"] == "end"] for name, t in causal.items()}
 
 # %%
 #| label: fig-speedups
-#| fig-cap: "Speed-up over random initialisation on subtraction, per initial weights: the random-init transfer's epochs to the top threshold (first reached) over the run's, one dot per seed (a triangle: a run never got there by the cap, entered at the cap, so the ratio is a bound), and the geometric mean over seeds with its paired t-interval at the study's {level}. Dashed: as fast as random init."
+#| fig-cap: "Speed-up over random initialisation on subtraction, per initial weights: the random-init transfer's epochs to the top threshold (first reached) over the run's, one dot per seed (a triangle: one of the pair's runs never got there by the cap and entered at the cap, so the ratio is a bound: up, at least; down, at most), and the geometric mean over seeds with its paired t-interval at the study's {level}. Dashed: as fast as random init."
 plots.speedup_points(*wt.speedup_points(found), reference="random init",
                      ylabel=f"speed-up: random init's epochs to {100 * top:g} %\nover this run's")
 
 # %%
 #| label: tbl-speedups
-#| tbl-cap: "Speed-up over random initialisation, paired by seed: n pairs, the geometric mean of the per-seed ratios (random init's epochs to the top threshold, first reached, over the condition's) with its t-interval at the study's {level}, the paired t-test on the log ratios and the exact Wilcoxon signed-rank test, and each seed's ratio ('≥': a lower bound, the condition's run never got there by the cap; '≤': an upper bound)."
+#| tbl-cap: "Speed-up over random initialisation, paired by seed: n pairs, the geometric mean of the per-seed ratios (random init's epochs to the top threshold, first reached, over the condition's) with its t-interval at the study's {level}, the paired t-test on the log ratios and the exact Wilcoxon signed-rank test, and each seed's ratio ('≥': a lower bound, random init's run never got there by the cap; '≤': an upper bound, this condition's run never got there)."
 md_table(wt.speedup_display(found), digits={"speed-up": "sig3", "CI low": "sig3", "CI high": "sig3",
                                            "p (paired t)": "p", "p (Wilcoxon)": "p"})
 

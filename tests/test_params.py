@@ -52,7 +52,7 @@ def test_paper_profile_has_the_documented_values():
                             "05-circuits": {"min_neuron_count": 5},
                              "06-statistics": {"outlier_z": 2.0},
                              "07-dynamics": {"early_epochs": 100, "late_epochs": 1000, "collapse_drop": 0.05},
-                             "12-what-transfers": {"ablation_draws": 200}}
+                             "12-what-transfers": {"ablation_draws": 50}}
 
 
 def test_smoke_profile_loads_and_is_small():

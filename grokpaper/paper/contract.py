@@ -929,7 +929,8 @@ class Runs(Numbers):
 class SpeedUp:
     """One condition's epochs to the top threshold against the reference's (random init), paired by
     seed: ``stats.paired_log_ratio`` of reference / condition, with the per-seed ratios ("bound":
-    ">=" where the condition's run never got there by the cap, "<=" where the reference's did not)."""
+    ">=" where the reference's run never got there by the cap, so the speed-up is at least that;
+    "<=" where the condition's run did not)."""
 
     condition: str
     reference: str

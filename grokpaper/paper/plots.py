@@ -691,7 +691,8 @@ def speedup_points(points: pd.DataFrame, summary: pd.DataFrame, *, reference: st
         ax.set_ylabel(ylabel + " (log scale)")
         _condition_axis(ax, conditions)
         handles = [Line2D([], [], marker="o", ls="", color="0.4", label="one seed"),
-                   Line2D([], [], marker="^", ls="", color="0.4", label="one seed, a lower bound (censored)"),
+                   Line2D([], [], marker="^", ls="", color="0.4", label="one seed, at least (random init censored)"),
+                   Line2D([], [], marker="v", ls="", color="0.4", label="one seed, at most (this run censored)"),
                    Line2D([], [], marker="D", ls="", color="0.15", label="geometric mean with its interval"),
                    Line2D([], [], ls="--", color="0.4", label=f"as fast as {reference}")]
         fig.legend(handles=handles, loc="outside upper center", ncols=2)

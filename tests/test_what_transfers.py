@@ -1,0 +1,116 @@
+"""Chapter 12's logic (grokpaper.paper.what_transfers): speed-ups paired by seed, the models the causal
+tests measure, their tables and summaries, and the chapter's numbers against the contract."""
+
+import math
+from dataclasses import dataclass, field
+
+import pandas as pd
+import pytest
+
+from grokpaper.analysis import stats
+from grokpaper.core.study import CONTROLS
+from grokpaper.paper import contract
+from grokpaper.paper import what_transfers as wt
+from grokpaper.paper.contract import FIRST, epochs_column
+from grokpaper.paper.report import Results
+from small_models import SMALL, random_params
+
+TOP = epochs_column(FIRST, 0.999)
+
+
+def _table(rows):
+    return pd.DataFrame([{"seed": s, "condition": c, TOP: e} for s, c, e in rows])
+
+
+def test_speedups_are_the_paired_log_ratios_of_the_main_comparison():
+    table = _table([(1, "random", 20000.0), (2, "random", None), (3, "random", 18000.0),
+                    (1, "permuted", 10000.0), (2, "permuted", 5000.0), (3, "permuted", None),
+                    (1, "grokked", 500.0), (2, "grokked", 400.0), (3, "grokked", 450.0)])
+    found = wt.speedups(table, 0.999, 30000, ["grokked", "permuted"], confidence=0.9)
+    expected = stats.paired_log_ratio([20000.0, None, 18000.0], [500.0, 400.0, 450.0], labels=[1, 2, 3], cap=30000,
+                                      confidence=0.9)
+    grokked = found["grokked"]
+    assert grokked.geometric_mean == pytest.approx(expected["geometric_mean"])
+    assert (grokked.ci_low, grokked.ci_high, grokked.p) == pytest.approx((expected["ci_low"], expected["ci_high"],
+                                                                          expected["p"]))
+    assert grokked.per_seed == {1: 40.0, 2: 75.0, 3: 40.0} and grokked.per_seed_bound == {1: None, 2: ">=", 3: None}
+    assert grokked.bound == "lower" and grokked.reference == "random"  # random never got there for seed 2
+    permuted = found["permuted"]
+    assert permuted.per_seed_bound == {1: None, 2: ">=", 3: "<="} and permuted.bound == "mixed"
+    points, summary = wt.speedup_points(found)
+    assert len(points) == 6 and list(summary["condition"]) == ["grokked", "permuted"]
+    shown = wt.speedup_display(found).set_index("condition")
+    assert shown.loc["permuted", "per seed"] == "1: 2; 2: ≥6; 3: ≤0.6"
+    with pytest.raises(ValueError, match="table lacks the columns"):
+        wt.speedups(table.drop(columns=[TOP]), 0.999, 30000, ["grokked"], confidence=0.9)
+
+
+@dataclass
+class FakeRun:
+    seed: int
+    condition: str
+    weights: dict = field(default_factory=dict)
+    snapshots: tuple = ()
+
+    @property
+    def result(self):
+        return {"snapshots": {name: {} for name in self.snapshots}}
+
+    def params(self, which="final"):
+        return self.weights[which]
+
+
+def _weights(seed):
+    return {"final": random_params(SMALL, seed), "first_top": random_params(SMALL, seed + 100)}
+
+
+def test_the_causal_models_are_the_sources_the_transfers_and_the_controls_at_both_points():
+    sources = {1: FakeRun(1, "source", _weights(1))}
+    transfers = [FakeRun(1, "grokked", _weights(2)), FakeRun(1, "random", _weights(3))]
+    matched = [FakeRun(1, "grokked", _weights(4), snapshots=("first_top",))]
+    controls = [FakeRun(1, "permuted", _weights(5), snapshots=("first_top",)), FakeRun(1, "norm-matched", _weights(6))]
+    models = wt.causal_models(sources, transfers, controls, matched, "add", "subtract")
+    assert [(m.condition, m.point, m.task) for m in models] == [
+        (wt.SOURCE, "end", "add"), ("grokked", "end", "subtract"), ("random", "end", "subtract"),
+        ("grokked", "matched", "subtract"), ("permuted", "matched", "subtract"), ("permuted", "end", "subtract"),
+        ("norm-matched", "end", "subtract")]  # norm-matched never got to the top threshold: no matched point
+    assert models[4].params is controls[0].weights["first_top"]
+
+
+def test_causal_tables_summaries_and_the_chapters_numbers():
+    sources = {1: FakeRun(1, "source", _weights(1)), 2: FakeRun(2, "source", _weights(2))}
+    transfers = [FakeRun(s, c, _weights(10 * s + i)) for s in (1, 2) for i, c in enumerate(("grokked", "random"))]
+    controls = [FakeRun(s, "frozen-embeddings", _weights(30 + s), snapshots=("first_top",)) for s in (1, 2)]
+    models = wt.causal_models(sources, transfers, controls, [], "add", "subtract")
+    key_freqs = {1: [1, 2], 2: []}  # seed 2's source has no key frequency: no ablation, no sign flip
+    causal = wt.causal_tables(models, sources, key_freqs, SMALL, n_draws=4, focus_threshold=0.9)
+    ablation = causal["ablation"]
+    assert set(ablation["seed"]) == {1} and len(ablation) == 2 * 5  # 5 models of seed 1, two places each
+    assert len(causal["draws"]) == 5 * 2 * (2 + 4)
+    assert len(causal["heads"]) == 10 * SMALL.n_heads
+    flips = causal["sign_flip"]
+    assert set(flips[flips["condition"] == wt.SOURCE]["comparison"]) == {"b vs a"}
+    assert set(flips[flips["condition"] == "grokked"]["comparison"]) == {"b vs a", "a vs source", "b vs source"}
+    by_model = wt.sign_flip_by_model(flips, causal["heads"])
+    assert len(by_model) == 5 and math.isnan(by_model.set_index("condition").loc[wt.SOURCE, "source_b fit"])
+    effects = wt.ablation_effects(ablation)
+    assert set(effects) == {wt.SOURCE, "grokked", "random", "frozen-embeddings"}
+    assert set(effects["frozen-embeddings"]) == {"matched", "end"}
+    assert effects["grokked"]["end"]["neurons"].n_models == 1
+    assert list(wt.ablation_display(ablation)["condition"])[:2] == [wt.SOURCE, wt.SOURCE]
+    heads = wt.head_summaries(causal["heads"])
+    assert heads["random"]["end"].n_models == 2
+    params = {"p": SMALL.p, "seeds": [1, 2], "transfer_max_epochs": 100, "confidence": 0.95,
+              "thresholds": [0.9, 0.999], "ablation_draws": 4, "probe_min_neurons": 2}
+    table = _table([(s, c, 50.0) for s in (1, 2) for c in ("random", "grokked", *CONTROLS)])
+    found = wt.speedups(table, 0.999, 100, ["grokked", *CONTROLS], confidence=0.95)
+    numbers = wt.what_transfers_numbers(table, found, causal, by_model, key_freqs, params, focus_threshold=0.9)
+    loaded = Results.of(numbers).what_transfers  # saved plain and parsed back against the contract
+    assert loaded.sign_flip["grokked"]["end"].n_models == 1 and loaded.key_freqs == {1: [1, 2], 2: []}
+    assert loaded.speedups["permuted"].per_seed == {1: 1.0, 2: 1.0}
+    assert contract.CONTRACT["12-what-transfers"] is contract.WhatTransfers
+
+
+def test_the_chapter_trains_only_off_the_paper_profile():
+    assert wt.trains_in_chapter("smoke") and not wt.trains_in_chapter("paper")
+    assert not wt.trains_in_chapter("params/paper.yaml")
