@@ -214,6 +214,11 @@ def test_the_sign_flip_statistic_finds_the_flip_on_b_and_nothing_else():
         assert row["cos_similarity_cos"] == pytest.approx(cos, abs=1e-6), (k, comparison)
         assert row["cos_similarity_sin"] == pytest.approx(sin, abs=1e-6), (k, comparison)
         assert row["orientation"] == orientation and row["fit"] == pytest.approx(1.0, abs=1e-9)
+    for comparison, reflected in {"b vs a": True, "a vs source": False, "b vs source": True}.items():
+        part = flipped[flipped["comparison"] == comparison]
+        coherent, other = ("coherence_reflected", "coherence_same") if reflected else ("coherence_same",
+                                                                                        "coherence_reflected")
+        assert part[coherent].min() == pytest.approx(1.0, abs=1e-9) and part[other].max() < 0.99, comparison
     summary = ablation.sign_flip_summary(flipped)
     assert summary["b vs a"]["reflected"] == 1.0 and summary["a vs source"]["reflected"] == 0.0
     assert summary["b vs source"]["n_freqs"] == 5
@@ -221,8 +226,10 @@ def test_the_sign_flip_statistic_finds_the_flip_on_b_and_nothing_else():
     same = ablation.sign_flip_table(source, TOY, freqs)
     assert list(same["comparison"].unique()) == ["b vs a"]
     assert (same["orientation"] == 1).all() and same["cos_similarity_sin"].min() == pytest.approx(1.0)
+    assert same["coherence_same"].min() == pytest.approx(1.0)
     # A shift b -> b + 2 rotates b's (cos, sin) plane: no reflection, still an exact fit.
     shifted = ablation.sign_flip_summary(ablation.sign_flip_table(_b_head_relabels(source, lambda t: t + 2), TOY, freqs,
                                                                   reference=source))
     assert shifted["b vs a"]["reflected"] == 0.0 and shifted["b vs a"]["fit"] == pytest.approx(1.0)
+    assert shifted["b vs a"]["coherence_same"] == pytest.approx(1.0)  # one common phase shift
     assert not math.isnan(shifted["b vs source"]["fit"])

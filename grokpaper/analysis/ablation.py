@@ -41,12 +41,17 @@ happen on the way from position b to the MLP. Per frequency k and operand x in {
 - Two columns compared, a start S and a target T (both d_mlp x 2): the cosine similarity of T's
   cos column with S's and of T's sin column with S's, and the 2 x 2 map R that best carries S to T
   (least squares, T ~ S R), with ``orientation`` = sign det R (-1: a reflection, the flip in any
-  phase; +1: a rotation) and ``fit`` = 1 - |T - S R|^2 / |T|^2.
+  phase; +1: a rotation) and ``fit`` = 1 - |T - S R|^2 / |T|^2; and, neuron by neuron, the rows
+  as complex numbers z = cos + i sin (amplitude and phase of the neuron's input): the phase
+  coherences ``coherence_same`` = |sum z_T conj(z_S)| / sum |z_T||z_S| (1: every neuron's phase
+  moved by one common shift, or not at all) and ``coherence_reflected`` = |sum z_T z_S| / sum
+  |z_T||z_S| (1: every neuron's phase reflected, then one common shift). Unlike the single map R,
+  the coherences let the amplitudes change neuron by neuron.
 
 Comparisons: **"b vs a"**, within one model, M_b against M_a (its own W_in). A grokked addition
-source whose heads read a and b alike has M_b = M_a (+1, +1, orientation +1); the hypothesis says
-a subtraction model has M_b = M_a diag(1, -1): cos similarity +1 for the cos columns, -1 for the
-sin columns, orientation -1, fit 1. **"a vs source"** and **"b vs source"**: the model's paths
+source whose heads read a and b alike has M_b = M_a (+1, +1, orientation +1, same phase 1); the
+hypothesis says a subtraction model has M_b = M_a diag(1, -1): cos similarity +1 for the cos
+columns, -1 for the sin columns, orientation -1, fit 1, flipped phase 1. **"a vs source"** and **"b vs source"**: the model's paths
 against its grokked source's, both read by the source's neurons (the source's W_in: the MLP input
 directions the source used): circuit reuse with the flip on top predicts a kept (+1, +1) and b
 flipped (+1, -1). For an even p the frequency p/2 has no sin vector and is left out.
@@ -309,17 +314,23 @@ def _cosine(u: torch.Tensor, v: torch.Tensor) -> float:
 
 
 def _compare(target: torch.Tensor, start: torch.Tensor) -> dict:
-    """How the (n, 2) columns ``target`` relate to ``start``: cosine similarity of each column, and
-    the 2 x 2 map R with target ~ start R (least squares): sign of det R and the fit."""
+    """How the (n, 2) columns ``target`` relate to ``start``: cosine similarity of each column; the
+    2 x 2 map R with target ~ start R (least squares): sign of det R and the fit; and the phase
+    coherences of the rows as complex numbers z = cos + i sin (``coherence_same``: one common phase
+    shift from start to target; ``coherence_reflected``: a common shift after a reflection)."""
     if start.norm() == 0 or target.norm() == 0:
         return {"cos_similarity_cos": math.nan, "cos_similarity_sin": math.nan, "orientation": math.nan,
-                "det": math.nan, "fit": math.nan}
+                "det": math.nan, "fit": math.nan, "coherence_same": math.nan, "coherence_reflected": math.nan}
     r = torch.linalg.lstsq(start, target).solution
     det = float(torch.linalg.det(r))
+    z_target, z_start = torch.complex(target[:, 0], target[:, 1]), torch.complex(start[:, 0], start[:, 1])
+    weight = float((z_target.abs() * z_start.abs()).sum())
     return {"cos_similarity_cos": _cosine(target[:, 0], start[:, 0]),
             "cos_similarity_sin": _cosine(target[:, 1], start[:, 1]),
             "orientation": float(np.sign(det)), "det": det,
-            "fit": 1 - float((target - start @ r).square().sum() / target.square().sum())}
+            "fit": 1 - float((target - start @ r).square().sum() / target.square().sum()),
+            "coherence_same": float((z_target * z_start.conj()).sum().abs()) / weight,
+            "coherence_reflected": float((z_target * z_start).sum().abs()) / weight}
 
 
 def sign_flip_table(model: dict[str, torch.Tensor], cfg: ModelConfig, freqs: Sequence[int],
@@ -347,7 +358,7 @@ def sign_flip_table(model: dict[str, torch.Tensor], cfg: ModelConfig, freqs: Seq
             for x in PATHS:
                 rows.append({"freq": k, "comparison": f"{x} vs source", **_compare(seen_by_source[(x, k)], source[(x, k)])})
     return pd.DataFrame(rows, columns=["freq", "comparison", "cos_similarity_cos", "cos_similarity_sin", "orientation",
-                                       "det", "fit"])
+                                       "det", "fit", "coherence_same", "coherence_reflected"])
 
 
 def sign_flip_summary(table: pd.DataFrame) -> dict:
@@ -362,5 +373,7 @@ def sign_flip_summary(table: pd.DataFrame) -> dict:
         out[comparison] = {"cos_similarity_cos": float(part["cos_similarity_cos"].mean()),
                            "cos_similarity_sin": float(part["cos_similarity_sin"].mean()),
                            "reflected": float((part["orientation"] < 0).mean()), "fit": float(part["fit"].mean()),
+                           "coherence_same": float(part["coherence_same"].mean()),
+                           "coherence_reflected": float(part["coherence_reflected"].mean()),
                            "n_freqs": len(part)}
     return out

@@ -969,24 +969,31 @@ class AblationEffect:
 class SignFlip:
     """The sign-flip statistic (``analysis.ablation``) over the seeds of one condition at one point:
     means over models (each the mean over the key frequencies) of the cosine similarities of the cos
-    and sin columns, the share of frequencies reflected and the fit, for operand b against operand a
-    within the model (``within_*``) and for each operand against the grokked source's
-    (``source_a_*``, ``source_b_*``; None for the source itself); and the models whose every head
-    reads one operand and whose heads read both."""
+    and sin columns, the share of frequencies whose 2 x 2 map is a reflection, its fit, and the phase
+    coherences (one common shift: ``same``; a reflection and a common shift: ``flipped``), for
+    operand b against operand a within the model (``within_*``) and for each operand against the
+    grokked source's (``source_a_*``, ``source_b_*``; None for the source itself); and the models
+    whose every head reads one operand and whose heads read both."""
 
     n_models: int
     within_cos: Num
     within_sin: Num
     within_reflected: Num
     within_fit: Num
+    within_same: Num
+    within_flipped: Num
     source_a_cos: Num
     source_a_sin: Num
     source_a_reflected: Num
     source_a_fit: Num
+    source_a_same: Num
+    source_a_flipped: Num
     source_b_cos: Num
     source_b_sin: Num
     source_b_reflected: Num
     source_b_fit: Num
+    source_b_same: Num
+    source_b_flipped: Num
     n_every_head_one_operand: int
     n_both_operands_read: int
 

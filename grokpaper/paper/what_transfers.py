@@ -224,6 +224,8 @@ def ablation_display(table: pd.DataFrame) -> pd.DataFrame:
 
 
 SIGN_FLIP_PARTS = {"b vs a": "within", "a vs source": "source_a", "b vs source": "source_b"}  # comparison -> key
+MEASURES = {"cos": "cos_similarity_cos", "sin": "cos_similarity_sin", "reflected": "reflected", "fit": "fit",
+            "same": "coherence_same", "flipped": "coherence_reflected"}  # contract.SignFlip's name -> the summary's
 
 
 def sign_flip_by_model(flips: pd.DataFrame, heads: pd.DataFrame) -> pd.DataFrame:
@@ -237,7 +239,7 @@ def sign_flip_by_model(flips: pd.DataFrame, heads: pd.DataFrame) -> pd.DataFrame
         row = {"seed": seed, "condition": condition, "point": point,
                "freqs": max(v["n_freqs"] for v in s.values())}
         for comparison, key in SIGN_FLIP_PARTS.items():
-            for measure in ("cos_similarity_cos", "cos_similarity_sin", "reflected", "fit"):
+            for measure in MEASURES.values():
                 row[f"{key} {measure}"] = s[comparison][measure] if comparison in s else math.nan
         row["every head one operand"] = bool(h["every head one operand"].iloc[0])
         row["both operands read"] = bool(h["both operands read"].iloc[0])
@@ -254,8 +256,7 @@ def sign_flip_summaries(by_model: pd.DataFrame) -> dict[str, dict[str, contract.
             return float(values.mean()) if len(values) else math.nan
 
         fields = {f"{key}_{short}": mean(f"{key} {measure}") for key in SIGN_FLIP_PARTS.values()
-                  for short, measure in (("cos", "cos_similarity_cos"), ("sin", "cos_similarity_sin"),
-                                         ("reflected", "reflected"), ("fit", "fit"))}
+                  for short, measure in MEASURES.items()}
         out.setdefault(condition, {})[point] = contract.typed(contract.SignFlip, {
             "n_models": len(rows), **fields, "n_every_head_one_operand": int(rows["every head one operand"].sum()),
             "n_both_operands_read": int(rows["both operands read"].sum())})
@@ -263,15 +264,20 @@ def sign_flip_summaries(by_model: pd.DataFrame) -> dict[str, dict[str, contract.
 
 
 def sign_flip_display(by_model: pd.DataFrame) -> pd.DataFrame:
-    """The sign-flip statistic per condition and point (``sign_flip_summaries``) as a table."""
-    return pd.DataFrame([{"condition": c, "point": point, "models": s.n_models, "b vs a: cos": s.within_cos,
-                          "b vs a: sin": s.within_sin, "b vs a: reflected": s.within_reflected,
-                          "b vs a: fit": s.within_fit, "vs source a: sin": s.source_a_sin,
-                          "vs source b: cos": s.source_b_cos, "vs source b: sin": s.source_b_sin,
-                          "vs source b: reflected": s.source_b_reflected, "vs source: fit a": s.source_a_fit,
-                          "vs source: fit b": s.source_b_fit, "heads on one operand": s.n_every_head_one_operand,
-                          "a and b read": s.n_both_operands_read}
-                         for c, points in sign_flip_summaries(by_model).items() for point, s in points.items()])
+    """The sign-flip statistic per condition and point (``sign_flip_summaries``) as a table: b
+    against a within the model, then b against the grokked source's b (a's, kept by the hypothesis,
+    in the per-model table)."""
+    rows = []
+    for c, points in sign_flip_summaries(by_model).items():
+        for point, s in points.items():
+            rows.append({"condition": c, "point": point, "models": s.n_models,
+                         "b vs a: cos": s.within_cos, "b vs a: sin": s.within_sin,
+                         "b vs a: same phase": s.within_same, "b vs a: flipped phase": s.within_flipped,
+                         "b vs a: reflected": s.within_reflected, "b vs a: fit": s.within_fit,
+                         "b vs source: cos": s.source_b_cos, "b vs source: sin": s.source_b_sin,
+                         "b vs source: same phase": s.source_b_same, "b vs source: flipped phase": s.source_b_flipped,
+                         "heads on one operand": s.n_every_head_one_operand, "a and b read": s.n_both_operands_read})
+    return pd.DataFrame(rows)
 
 
 def head_summaries(heads: pd.DataFrame) -> dict[str, dict[str, contract.HeadImportance]]:
