@@ -114,3 +114,54 @@ def test_causal_tables_summaries_and_the_chapters_numbers():
 def test_the_chapter_trains_only_off_the_paper_profile():
     assert wt.trains_in_chapter("smoke") and not wt.trains_in_chapter("paper")
     assert not wt.trains_in_chapter("params/paper.yaml")
+
+
+# --- the values and guards of the article's section ---------------------------------------------------
+
+def _numbers(speedup=(12.0, 6.0, 30.0), beyond=5, same=0.7, flipped=0.1, sin=0.6, one_operand=5):
+    nan = float("nan")
+    estimate, low, high = speedup
+    effect = {"n_models": 5, "intact_loss": 1e-5, "key_loss": 69.9, "random_loss": 2e-5, "intact_accuracy": 1.0,
+              "key_accuracy": 0.01, "random_accuracy": 1.0, "n_beyond_every_draw": beyond, "max_p": 0.02}
+    flip = {"n_models": 5, "within_cos": 0.6, "within_sin": sin, "within_reflected": 0.0, "within_fit": 0.5,
+            "within_same": same, "within_flipped": flipped, **{f"source_{x}_{m}": nan for x in "ab"
+                                                               for m in ("cos", "sin", "reflected", "fit", "same",
+                                                                         "flipped")},
+            "n_every_head_one_operand": one_operand, "n_both_operands_read": 5}
+    speed = {"condition": "permuted", "reference": "random", "n_pairs": 5, "geometric_mean": estimate,
+             "ci_low": low, "ci_high": high, "t": 3.0, "df": 4, "p": 0.01, "p_wilcoxon": 0.06, "bound": None,
+             "note": "", "per_seed": {1: estimate}, "per_seed_bound": {1: None}}
+    return contract.typed(contract.WhatTransfers, {
+        "p": 113, "n_seeds": 5, "cap": 30000, "confidence": 0.95, "top_threshold": 0.999, "reference": "random",
+        "controls": list(CONTROLS), "ablation_draws": 50, "key_freq_min_neurons": 5,
+        "attention_focus_threshold": 0.9, "key_freqs": {1: [3, 5]}, "speedups": {"permuted": speed},
+        "ablation": {"grokked": {"end": {"embedding": effect}}}, "sign_flip": {"grokked": {"end": flip}},
+        "heads": {}, "epochs_table": {}, "ablation_table": {}, "sign_flip_table": {}, "head_table": {}})
+
+
+def test_the_sections_values_and_guards_pass_on_agreeing_data_and_raise_on_contradicting_data():
+    from grokpaper.paper import guard, values
+    from grokpaper.paper.guard import SentenceContradicted
+
+    R = Results.of(_numbers())
+    assert values.control_ratio(R, "permuted") == "12.0× (95 % CI 6.0–30.0)"
+    assert values.ablation_effect(R, "grokked", "embedding") == ("loss 69.900 (random frequencies: 0.0000; 5 of 5 "
+                                                                 "seeds beyond every draw)")
+    assert values.phases(R, "grokked") == "same phase 0.70, flipped phase 0.10"
+    assert values.heads_on_one_operand(R, "grokked") == "5 of 5"
+    guard.control_faster(R, "permuted")
+    guard.key_frequencies_needed(R, "grokked", "embedding")
+    guard.operands_not_reflected(R, "grokked")
+    guard.heads_read_one_operand(R, "grokked")
+    for call, numbers in [
+        (lambda: guard.control_not_faster(R, "permuted"), r"random / permuted = 12\.0×"),
+        (lambda: guard.operands_reflected(R, "grokked"), "same phase 0.70, flipped phase 0.10"),
+        (lambda: guard.control_faster(Results.of(_numbers(speedup=(2.0, 0.5, 8.0))), "permuted"), "2.0×"),
+        (lambda: guard.key_frequencies_needed(Results.of(_numbers(beyond=3)), "grokked", "embedding"), "3 of 5"),
+        (lambda: guard.key_frequencies_needed(R, "grokked", "neurons"), "no ablation"),
+        (lambda: guard.operands_not_reflected(Results.of(_numbers(same=0.1, flipped=0.9)), "grokked"), "flipped"),
+        (lambda: guard.heads_read_one_operand(Results.of(_numbers(one_operand=4)), "grokked"), "4 of 5"),
+    ]:
+        with pytest.raises(SentenceContradicted, match=numbers):
+            call()
+    guard.operands_reflected(Results.of(_numbers(same=0.1, flipped=0.9, sin=-0.8)), "grokked")
