@@ -145,6 +145,10 @@ def test_control_runs_in_the_study_start_from_their_construction(tmp_path, monke
     store = RunStore(tmp_path)
     with pytest.raises(RunNotStored, match=r"train controls --control permuted --seeds 1 --profile smoke"):
         Study(_settings(), store, progress=False, train=False, profile="smoke").controls(("permuted",))
+    for ask in (lambda st: st.controls(), lambda st: st.probe_transfers(("grokked",))):
+        with pytest.raises(RunNotStored, match=r"all of them at once: `python -m grokpaper train all --runs controls "
+                                               r"--profile smoke` on CPU workers"):
+            ask(Study(_settings(seeds=(1, 2)), store, progress=False, train=False, profile="smoke"))
     study = Study(_settings(), store, progress=False, probes=make_probes)
     runs = {run.condition: run for run in study.controls()}
     assert list(runs) == list(CONTROLS)

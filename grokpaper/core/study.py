@@ -401,7 +401,7 @@ class Study:
                 raise RunNotStored(f"run {how[0]} is not in the store {display_path(self.store.root)}; "
                                    f"train it with {commands[0]}{hours}")
             every = ""
-            if all(configs[label]["kind"] == "control" for label in missing):
+            if all(_in_controls_set(configs[label]) for label in missing):
                 profile = self.profile or "<profile>"
                 every = (f" (all of them at once: `python -m grokpaper train all --runs controls --profile {profile}` "
                          f"on CPU workers, or `python -m grokpaper train controls --profile {profile}`, one batch, "
@@ -493,6 +493,13 @@ def _machine(device: torch.device) -> dict:
     if os.environ.get("ATEN_CPU_CAPABILITY"):
         machine["aten_cpu_capability"] = os.environ["ATEN_CPU_CAPABILITY"]
     return machine
+
+
+def _in_controls_set(config: dict) -> bool:
+    """Whether `train all --runs controls` trains this run: a control, or a grokked transfer's probe
+    rerun (chapter 12's matched point)."""
+    return config["kind"] == "control" or (config["kind"] == "transfer" and "probes" in config
+                                           and config.get("condition") == "grokked" and not config.get("extended"))
 
 
 def _run_name(config: dict) -> str:
