@@ -72,7 +72,7 @@
 #   columns, by the 2 × 2 map carrying one to the other (least squares): its orientation (a
 #   reflection is the flip in any phase) and its fit, and neuron by neuron by the phase
 #   coherence of the two inputs (same phase: one common shift; flipped phase: a reflection and
-#   one common shift; 1 is perfect). **b vs a**, within the model: a grokked
+#   one common shift; 1 is perfect) and their mean phase gap (0° when b's inputs are in a's phase). **b vs a**, within the model: a grokked
 #   source whose heads read a and b alike gives +1, +1; the hypothesis predicts +1 for the cos
 #   columns and −1 for the sin columns (a reflection, fit 1) after transfer. **a, b vs source**:
 #   each operand's path against the grokked source's, both read by the source's neurons (the MLP
@@ -140,7 +140,7 @@ plots.sign_flip_panels(at_end["sign_flip"], order)
 
 # %%
 #| label: tbl-sign-flip
-#| tbl-cap: "The sign-flip statistic per initial weights and point: models, then means over models (each the mean over the key frequencies) of: b against a within the model (cosine similarity of the cos and of the sin parts, phase coherence as the same phase and as a flipped phase, share of frequencies whose 2 × 2 map is a reflection, its fit: 1 when a's inputs, mixed, give b's exactly); b against the grokked source's b, read by the source's neurons (cos and sin parts, same and flipped phase coherence); then the models whose every head reads one operand (attention ≥ 0.9 to a or b) and whose heads read both a and b. The flip predicts −1 for the sin parts and a flipped phase near 1."
+#| tbl-cap: "The sign-flip statistic per initial weights and point: models, then means over models (each the mean over the key frequencies) of: b against a within the model (cosine similarity of the cos and of the sin parts, phase coherence as the same phase and as a flipped phase, mean phase gap between b's and a's inputs, neuron by neuron, in degrees, share of frequencies whose 2 × 2 map is a reflection, its fit: 1 when a's inputs, mixed, give b's exactly); b against the grokked source's b, read by the source's neurons (cos and sin parts, same and flipped phase coherence); then the models whose every head reads one operand (attention ≥ 0.9 to a or b) and whose heads read both a and b. The flip predicts −1 for the sin parts and a flipped phase near 1."
 md_table(wt.sign_flip_display(flips), digits=3)
 
 # %%

@@ -226,7 +226,8 @@ def test_the_sign_flip_statistic_finds_the_flip_on_b_and_nothing_else():
     same = ablation.sign_flip_table(source, TOY, freqs)
     assert list(same["comparison"].unique()) == ["b vs a"]
     assert (same["orientation"] == 1).all() and same["cos_similarity_sin"].min() == pytest.approx(1.0)
-    assert same["coherence_same"].min() == pytest.approx(1.0)
+    assert same["coherence_same"].min() == pytest.approx(1.0) and same["phase_gap"].max() == pytest.approx(0, abs=1e-4)
+    assert flipped[flipped["comparison"] == "b vs a"]["phase_gap"].min() > 20  # a reflection spreads the phases
     # A shift b -> b + 2 rotates b's (cos, sin) plane: no reflection, still an exact fit.
     shifted = ablation.sign_flip_summary(ablation.sign_flip_table(_b_head_relabels(source, lambda t: t + 2), TOY, freqs,
                                                                   reference=source))

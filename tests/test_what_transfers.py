@@ -126,7 +126,8 @@ def _numbers(speedup=(12.0, 6.0, 30.0), beyond=5, same=0.7, flipped=0.1, sin=0.6
     flip = {"n_models": 5, "within_cos": 0.6, "within_sin": sin, "within_reflected": 0.0, "within_fit": 0.5,
             "within_same": same, "within_flipped": flipped, **{f"source_{x}_{m}": nan for x in "ab"
                                                                for m in ("cos", "sin", "reflected", "fit", "same",
-                                                                         "flipped")},
+                                                                         "flipped", "gap")},
+            "within_gap": 20.0,
             "n_every_head_one_operand": one_operand, "n_both_operands_read": 5}
     speed = {"condition": "permuted", "reference": "random", "n_pairs": 5, "geometric_mean": estimate,
              "ci_low": low, "ci_high": high, "t": 3.0, "df": 4, "p": 0.01, "p_wilcoxon": 0.06, "bound": None,

@@ -46,7 +46,9 @@ happen on the way from position b to the MLP. Per frequency k and operand x in {
   coherences ``coherence_same`` = |sum z_T conj(z_S)| / sum |z_T||z_S| (1: every neuron's phase
   moved by one common shift, or not at all) and ``coherence_reflected`` = |sum z_T z_S| / sum
   |z_T||z_S| (1: every neuron's phase reflected, then one common shift). Unlike the single map R,
-  the coherences let the amplitudes change neuron by neuron.
+  the coherences let the amplitudes change neuron by neuron; ``phase_gap``, the mean over neurons
+  (same weights) of the angle between z_T and z_S, in degrees (0: the same phase; a reflection
+  spreads it over 0..180; two groups of neurons shifted by +d and -d give d).
 
 Comparisons: **"b vs a"**, within one model, M_b against M_a (its own W_in). A grokked addition
 source whose heads read a and b alike has M_b = M_a (+1, +1, orientation +1, same phase 1); the
@@ -320,7 +322,8 @@ def _compare(target: torch.Tensor, start: torch.Tensor) -> dict:
     shift from start to target; ``coherence_reflected``: a common shift after a reflection)."""
     if start.norm() == 0 or target.norm() == 0:
         return {"cos_similarity_cos": math.nan, "cos_similarity_sin": math.nan, "orientation": math.nan,
-                "det": math.nan, "fit": math.nan, "coherence_same": math.nan, "coherence_reflected": math.nan}
+                "det": math.nan, "fit": math.nan, "coherence_same": math.nan, "coherence_reflected": math.nan,
+                "phase_gap": math.nan}
     r = torch.linalg.lstsq(start, target).solution
     det = float(torch.linalg.det(r))
     z_target, z_start = torch.complex(target[:, 0], target[:, 1]), torch.complex(start[:, 0], start[:, 1])
@@ -330,7 +333,9 @@ def _compare(target: torch.Tensor, start: torch.Tensor) -> dict:
             "orientation": float(np.sign(det)), "det": det,
             "fit": 1 - float((target - start @ r).square().sum() / target.square().sum()),
             "coherence_same": float((z_target * z_start.conj()).sum().abs()) / weight,
-            "coherence_reflected": float((z_target * z_start).sum().abs()) / weight}
+            "coherence_reflected": float((z_target * z_start).sum().abs()) / weight,
+            "phase_gap": float(((z_target * z_start.conj()).angle().abs() * z_target.abs() * z_start.abs()).sum())
+            / weight * 180 / math.pi}
 
 
 def sign_flip_table(model: dict[str, torch.Tensor], cfg: ModelConfig, freqs: Sequence[int],
@@ -358,7 +363,7 @@ def sign_flip_table(model: dict[str, torch.Tensor], cfg: ModelConfig, freqs: Seq
             for x in PATHS:
                 rows.append({"freq": k, "comparison": f"{x} vs source", **_compare(seen_by_source[(x, k)], source[(x, k)])})
     return pd.DataFrame(rows, columns=["freq", "comparison", "cos_similarity_cos", "cos_similarity_sin", "orientation",
-                                       "det", "fit", "coherence_same", "coherence_reflected"])
+                                       "det", "fit", "coherence_same", "coherence_reflected", "phase_gap"])
 
 
 def sign_flip_summary(table: pd.DataFrame) -> dict:
@@ -375,5 +380,5 @@ def sign_flip_summary(table: pd.DataFrame) -> dict:
                            "reflected": float((part["orientation"] < 0).mean()), "fit": float(part["fit"].mean()),
                            "coherence_same": float(part["coherence_same"].mean()),
                            "coherence_reflected": float(part["coherence_reflected"].mean()),
-                           "n_freqs": len(part)}
+                           "phase_gap": float(part["phase_gap"].mean()), "n_freqs": len(part)}
     return out

@@ -970,7 +970,8 @@ class SignFlip:
     """The sign-flip statistic (``analysis.ablation``) over the seeds of one condition at one point:
     means over models (each the mean over the key frequencies) of the cosine similarities of the cos
     and sin columns, the share of frequencies whose 2 x 2 map is a reflection, its fit, and the phase
-    coherences (one common shift: ``same``; a reflection and a common shift: ``flipped``), for
+    coherences (one common shift: ``same``; a reflection and a common shift: ``flipped``) and the
+    mean phase gap in degrees (``gap``), for
     operand b against operand a within the model (``within_*``) and for each operand against the
     grokked source's (``source_a_*``, ``source_b_*``; None for the source itself); and the models
     whose every head reads one operand and whose heads read both."""
@@ -982,18 +983,21 @@ class SignFlip:
     within_fit: Num
     within_same: Num
     within_flipped: Num
+    within_gap: Num
     source_a_cos: Num
     source_a_sin: Num
     source_a_reflected: Num
     source_a_fit: Num
     source_a_same: Num
     source_a_flipped: Num
+    source_a_gap: Num
     source_b_cos: Num
     source_b_sin: Num
     source_b_reflected: Num
     source_b_fit: Num
     source_b_same: Num
     source_b_flipped: Num
+    source_b_gap: Num
     n_every_head_one_operand: int
     n_both_operands_read: int
 

@@ -225,7 +225,8 @@ def ablation_display(table: pd.DataFrame) -> pd.DataFrame:
 
 SIGN_FLIP_PARTS = {"b vs a": "within", "a vs source": "source_a", "b vs source": "source_b"}  # comparison -> key
 MEASURES = {"cos": "cos_similarity_cos", "sin": "cos_similarity_sin", "reflected": "reflected", "fit": "fit",
-            "same": "coherence_same", "flipped": "coherence_reflected"}  # contract.SignFlip's name -> the summary's
+            "same": "coherence_same", "flipped": "coherence_reflected",
+            "gap": "phase_gap"}  # contract.SignFlip's name -> the summary's
 
 
 def sign_flip_by_model(flips: pd.DataFrame, heads: pd.DataFrame) -> pd.DataFrame:
@@ -273,6 +274,7 @@ def sign_flip_display(by_model: pd.DataFrame) -> pd.DataFrame:
             rows.append({"condition": c, "point": point, "models": s.n_models,
                          "b vs a: cos": s.within_cos, "b vs a: sin": s.within_sin,
                          "b vs a: same phase": s.within_same, "b vs a: flipped phase": s.within_flipped,
+                         "b vs a: phase gap (°)": s.within_gap,
                          "b vs a: reflected": s.within_reflected, "b vs a: fit": s.within_fit,
                          "b vs source: cos": s.source_b_cos, "b vs source: sin": s.source_b_sin,
                          "b vs source: same phase": s.source_b_same, "b vs source: flipped phase": s.source_b_flipped,
