@@ -16,7 +16,7 @@ from grokpaper.builder.runner import add_run_command, parse_overrides
 from grokpaper.config import ParamsError, chapter_params
 from grokpaper.core.parallel import RUN_SETS, store_files, train_all, unfinished_note, write_manifest
 from grokpaper.core.store import StoreError, display_path
-from grokpaper.core.study import CONDITIONS, Study
+from grokpaper.core.study import CONDITIONS, CONTROLS, Study
 from grokpaper.core.train import TrainingInterrupted
 
 
@@ -46,14 +46,16 @@ def add_train_command(subparsers) -> None:
         description="Train the source runs (grokked + memorized snapshots) or the transfer runs of one "
                     "condition for the given seeds; stored runs are returned without training. probe-sources, "
                     "probe-transfer: the same runs again with probes, stopping at the top threshold held "
-                    "probe_hold_epochs; relearn: each transferred model trained back on the source task.",
+                    "probe_hold_epochs; relearn: each transferred model trained back on the source task; "
+                    "controls: the controls and transplants of what carries the transfer (with probes).",
     )
-    p.add_argument("what", choices=("sources", "transfer", "probe-sources", "probe-transfer", "relearn", "all"),
+    p.add_argument("what", choices=("sources", "transfer", "probe-sources", "probe-transfer", "relearn", "controls",
+                                    "all"),
                    help="all: every missing run of the profile (of the set --runs), as tasks of a Dask cluster "
                         "(by default a local one of single-threaded workers)")
     p.add_argument("--runs", choices=RUN_SETS, default="study",
                    help="with 'all': which runs: the study's (default), the probe reruns of its sources and "
-                        "transfers, or the relearning runs")
+                        "transfers, the relearning runs, or the controls and transplants")
     p.add_argument("--check", action="store_true",
                    help="with 'all --runs probes': compare each stored probe rerun's curve with the run it reruns, "
                         "epoch for epoch up to its stop (exit 1 if any value differs), and train nothing")
@@ -74,6 +76,8 @@ def add_train_command(subparsers) -> None:
                         "with its sha256, and train nothing")
     p.add_argument("--condition", choices=CONDITIONS, action="append",
                    help="transfer condition (repeatable; default: all of them)")
+    p.add_argument("--control", choices=CONTROLS, action="append",
+                   help="with 'controls': which control or transplant (repeatable; default: all of them)")
     p.add_argument("--profile", default="smoke", help="params/<name>.yaml or a path (default: smoke)")
     p.add_argument("--seeds", type=int, nargs="+", help="override the profile's seeds")
     p.add_argument("-p", "--param", action="append", metavar="KEY=VALUE", help="override a study parameter")
@@ -98,6 +102,10 @@ def _train_command(args) -> int:
             raise ValueError(f"--check goes with `train all --runs probes`, not `train {args.what} --runs {args.runs}`")
         if args.runs != "study" and args.what != "all":
             raise ValueError(f"--runs goes with `train all`, not `train {args.what}`")
+        if args.control and args.what != "controls":
+            raise ValueError(f"--control goes with `train controls`, not `train {args.what}`")
+        if args.condition and args.what == "controls":
+            raise ValueError("`train controls` takes --control, not --condition")
         if args.extend and args.what != "probe-transfer":
             raise ValueError(f"--extend goes with `train probe-transfer`, not `train {args.what}`")
     except (ParamsError, ValueError) as err:
@@ -139,6 +147,7 @@ def _train_command(args) -> int:
                 print(f"seed {seed}: {run.result['stop_reason']} after {run.result['epochs_trained']} epochs; {snaps}  [{run.key}]")
         else:
             runs = {"transfer": lambda: study.transfers(conditions),
+                    "controls": lambda: study.controls(tuple(args.control or CONTROLS)),
                     "probe-transfer": lambda: study.probe_transfers(conditions, extended=args.extend),
                     "relearn": lambda: study.relearning(conditions)}[args.what]()
             for run in runs:

@@ -312,6 +312,14 @@ class ProbeRunsParams(Section):
                               "chapter as waiting and the report builds without it)", one_of(MISSING_RUNS))
 
 
+@dataclass(frozen=True)
+class WhatTransfersParams(ProbeRunsParams):
+    """Chapter 12-what-transfers: ``missing_runs`` for its control runs, and the ablation's null."""
+
+    ablation_draws: int = param("random draws of non-key frequencies in the null of each key-frequency "
+                                "ablation", at_least(1))
+
+
 # The chapters that take parameters of their own (``chapters:`` in a profile).
 CHAPTER_PARAMS: dict[str, type[Section]] = {
     "05-circuits": CircuitsParams,
@@ -319,6 +327,7 @@ CHAPTER_PARAMS: dict[str, type[Section]] = {
     "07-dynamics": DynamicsParams,
     "10-inside-transfer": ProbeRunsParams,
     "11-relearning": ProbeRunsParams,
+    "12-what-transfers": WhatTransfersParams,
 }
 
 

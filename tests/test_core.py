@@ -587,3 +587,71 @@ def test_a_crash_while_storing_a_batch_keeps_it_for_the_next_call(tmp_path, monk
     monkeypatch.setattr(batched, "logits_at_eq", lambda *a, **k: pytest.fail("trained the finished batch again"))
     sources = Study(_settings(), store, progress=False).sources()
     assert sorted(sources) == [1, 2] and not list((tmp_path / "resume").iterdir())
+
+
+# --- frozen parameters -----------------------------------------------------------------------
+
+FROZEN = ("embed.W_E", "pos_embed.W_pos")
+
+
+def test_frozen_parameters_stay_bit_identical_and_the_rest_trains_as_torch_adamw():
+    """A frozen tensor never moves (no update, no weight decay: with wd 1.0 and lr 1e-3 it would
+    shrink by about 2 % in 20 epochs); the others follow torch's AdamW on the unfrozen parameters.
+    (20 epochs: a few more and a ReLU kink crossed at the 1e-7 level turns the two apart on this seed.)"""
+    cfg = ModelConfig(p=23)
+    (run,) = _runs(cfg, (1,), max_epochs=20, frozen=FROZEN)
+    outcome = train([run], cfg, eval_every=10, progress=False, device="cpu")[0]
+    for name in FROZEN:
+        assert torch.equal(outcome.params[name], run.init[name]), name
+    model = Transformer(cfg, run.init)
+    trainable = [p for name, p in model.params().items() if name not in FROZEN]
+    opt = torch.optim.AdamW(trainable, lr=1e-3, weight_decay=1.0, betas=(0.9, 0.98), eps=1e-8)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: min(step / 10, 1))
+    for _ in range(20):
+        F.cross_entropy(model(run.split.train_x)[:, -1].double(), run.split.train_y).backward()
+        opt.step()
+        sched.step()
+        opt.zero_grad()
+    assert max(rel_err(outcome.params[k], p.detach()) for k, p in model.params().items()) < 1e-5
+    assert not torch.equal(outcome.params["unembed.W_U"], run.init["unembed.W_U"])
+
+
+def test_freezing_one_run_changes_nothing_for_the_others_in_its_batch():
+    """With nothing frozen a run trains bit for bit as before, alone or beside a run that freezes."""
+    cfg = ModelConfig(p=23)
+    alone = train(_runs(cfg, (2,), 40), cfg, eval_every=10, progress=False, device="cpu")[0]
+    frozen, plain = train(_runs(cfg, (1,), 40, frozen=FROZEN) + _runs(cfg, (2,), 40), cfg, eval_every=10,
+                          progress=False, device="cpu")
+    assert all(torch.equal(alone.params[k], plain.params[k]) for k in alone.params) and alone.curve == plain.curve
+    assert all(torch.equal(frozen.params[k], fresh_params(cfg, 1)[k]) for k in FROZEN)
+
+
+def test_frozen_runs_resume_bit_identical(tmp_path, monkeypatch):
+    cfg = ModelConfig(p=23)
+    reference = train(_runs(cfg, (1, 2), 40, frozen=FROZEN), cfg, eval_every=5, progress=False, device="cpu")
+    real_forward, calls = batched.logits_at_eq, {"n": 0}
+
+    def dying_forward(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 50:
+            raise KeyboardInterrupt("simulated kill")
+        return real_forward(*args, **kwargs)
+
+    resume = tmp_path / "batch.pt"
+    monkeypatch.setattr(batched, "logits_at_eq", dying_forward)
+    with pytest.raises(KeyboardInterrupt):
+        train(_runs(cfg, (1, 2), 40, frozen=FROZEN), cfg, eval_every=5, progress=False, device="cpu",
+              resume_path=resume, checkpoint_every=10)
+    monkeypatch.setattr(batched, "logits_at_eq", real_forward)
+    resumed = train(_runs(cfg, (1, 2), 40, frozen=FROZEN), cfg, eval_every=5, progress=False, device="cpu",
+                    resume_path=resume, checkpoint_every=10)
+    for a, b in zip(reference, resumed):
+        assert all(torch.equal(a.params[k], b.params[k]) for k in a.params) and a.curve == b.curve
+
+
+@pytest.mark.parametrize("frozen", [("embed.W_e",), ("embed.W_E", "embed.W_E"), ("mask",)])
+def test_a_bad_frozen_name_is_one_error_before_compute(frozen, monkeypatch):
+    cfg = ModelConfig(p=23)
+    monkeypatch.setattr(batched, "logits_at_eq", lambda *a, **k: pytest.fail("computed before the check"))
+    with pytest.raises(ValueError, match=r"run s1: frozen must name distinct parameters among embed\.W_E"):
+        train(_runs(cfg, (1,), 10, frozen=frozen), cfg, progress=False, device="cpu")

@@ -52,7 +52,8 @@ def test_paper_profile_has_the_documented_values():
                             "05-circuits": {"min_neuron_count": 5},
                              "06-statistics": {"outlier_z": 2.0},
                              "07-dynamics": {"early_epochs": 100, "late_epochs": 1000, "collapse_drop": 0.05},
-                             "10-inside-transfer": {"missing_runs": "wait"}, "11-relearning": {"missing_runs": "wait"}}
+                             "10-inside-transfer": {"missing_runs": "wait"}, "11-relearning": {"missing_runs": "wait"},
+                             "12-what-transfers": {"missing_runs": "wait", "ablation_draws": 50}}
 
 
 def test_smoke_profile_loads_and_is_small():

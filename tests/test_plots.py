@@ -178,6 +178,9 @@ PARAMS = ("embed.W_E", "pos_embed.W_pos", "blocks.0.attn.W_K", "blocks.0.attn.W_
 SUMMARY = pd.DataFrame({"model": FOUR, "mean": [0.0085, 0.0085, 0.0085, 0.0078], "n": [5] * 4}).assign(
     **{"CI low": lambda d: d["mean"] - 0.0005, "CI high": lambda d: d["mean"] + 0.0005})
 MATRIX = pd.DataFrame(np.full((4, 4), 0.8), index=FOUR, columns=FOUR)
+CONTROLS = ("norm-matched", "permuted", "embeddings-only", "all-but-embeddings", "frozen-embeddings")
+ORDER = ("grokked_source", *FOUR, *CONTROLS)  # chapter 12's initial weights, side by side
+COMPARED = (*[c for c in FOUR if c != "random"], *CONTROLS)
 PAPER_SHAPED = {
     "transfer curves": lambda: P.learning_curves({c: [curve(i), curve(i + 1)] for i, c in enumerate(FOUR)},
                                                  log_x=True, hold_last=True),
@@ -200,6 +203,23 @@ PAPER_SHAPED = {
          for h in range(4)]), MODELS, focus_threshold=0.9),
     "jumps and collapses": lambda: P.jumps_and_collapses(pd.DataFrame(
         {"condition": np.repeat(FOUR, 5), "largest jump": 0.1, "collapses": 0}), collapse_drop=0.05),
+    "speed-ups": lambda: P.speedup_points(
+        pd.DataFrame([{"condition": c, "seed": s, "ratio": 10.0 + s % 7, "bound": ">=" if s == 314 else None}
+                      for c in COMPARED for s in SEEDS]),
+        pd.DataFrame({"condition": COMPARED, "estimate": 12.0, "ci_low": 6.0, "ci_high": 30.0}),
+        reference="random init", ylabel="speed-up: random init's epochs to 99.9 %\nover this run's"),
+    "key-frequency ablation": lambda: P.ablation_null_panels(pd.DataFrame(
+        [{"seed": s, "condition": c, "where": w, "ablated": kind, "loss": loss}
+         for c in ORDER for s in SEEDS for w in ("embedding", "neurons")
+         for kind, loss in [("none", 1e-6), ("key", 10.0)] + [("random", 1e-5 * (1 + i)) for i in range(50)]]),
+        ORDER),
+    "sign flip": lambda: P.sign_flip_panels(pd.DataFrame(
+        [{"condition": c, "seed": s, "freq": k, "comparison": comparison, "cos_similarity_cos": 0.9,
+          "cos_similarity_sin": -0.8} for c in ORDER for s in SEEDS for k in range(6)
+         for comparison in ("b vs a", "a vs source", "b vs source")]), ORDER),
+    "head importance": lambda: P.head_importance_points(pd.DataFrame(
+        [{"condition": c, "seed": s, "head": h, "loss increase": 0.1 * h - 0.05, "reads": "ab"[h % 2]}
+         for c in ORDER for s in SEEDS for h in range(4)]), ORDER),
 }
 
 

@@ -43,7 +43,7 @@ from pathlib import Path
 
 from grokpaper.core.status import STATUS_FILE_ENV, read_status
 from grokpaper.core.store import RunStore, config_key, display_path
-from grokpaper.core.study import CONDITIONS, StudySettings
+from grokpaper.core.study import CONDITIONS, CONTROLS, StudySettings
 
 # Seconds the training processes get to checkpoint and exit after Ctrl-C.
 INTERRUPT_WAIT_S = 120
@@ -65,16 +65,18 @@ class RunFailed(RuntimeError):
 
 
 # The sets of runs ``train all --runs`` trains: the study's own runs; the probe reruns (each
-# source and transfer again with probes, stopping at the top threshold held); the relearning runs.
-RUN_SETS = ("study", "probes", "relearn")
+# source and transfer again with probes, stopping at the top threshold held); the relearning runs;
+# the controls and transplants (``study.CONTROLS``: what carries the transfer).
+RUN_SETS = ("study", "probes", "relearn", "controls")
 
 
 def jobs(settings: StudySettings, runs: str = "study") -> list[Job]:
     """Every run of a set (``RUN_SETS``) of a profile, in the order to start them, seed by seed
     (a stopped study leaves whole seeds finished). ``study``: each seed's source and
     random-init transfer first (neither waits for anything), then its transfers from the
-    source. ``probes`` and ``relearn`` put the study's runs they need first (its sources; for
-    relearning its transfers too; skipped when stored, as in the paper profile): a probe run waits for its seed's source (its reference),
+    source. ``probes``, ``relearn`` and ``controls`` put the study's runs they need first (its
+    sources; for relearning its transfers too; skipped when stored, as in the paper profile): a
+    probe run or a control waits for its seed's source (its reference, and a control's weights),
     a relearning run for its transfer run (its init)."""
     if runs not in RUN_SETS:
         raise ValueError(f"runs must be one of {', '.join(RUN_SETS)}, got {runs!r}")
@@ -84,7 +86,15 @@ def jobs(settings: StudySettings, runs: str = "study") -> list[Job]:
     out = []
     for s in settings.seeds:
         source = config_key(settings.source_config(s))
-        if runs == "probes":
+        if runs == "controls":
+            # The grokked transfer's probe rerun gives the chapter its matched point (first at the top
+            # threshold): the same run as in the probe set (same key), trained once.
+            out.append(Job(f"probe transfer grokked seed {s}", ("probe-transfer", "--seeds", str(s), "--condition",
+                                                                "grokked"),
+                           config_key(settings.probe_transfer_config(s, "grokked")), source))
+            out += [Job(f"control {c} seed {s}", ("controls", "--seeds", str(s), "--control", c),
+                        config_key(settings.control_config(s, c)), source) for c in CONTROLS]
+        elif runs == "probes":
             out.append(Job(f"probe source seed {s}", ("probe-sources", "--seeds", str(s)),
                            config_key(settings.probe_source_config(s)), source))
             out += [Job(f"probe transfer {c} seed {s}", ("probe-transfer", "--seeds", str(s), "--condition", c),
@@ -93,8 +103,8 @@ def jobs(settings: StudySettings, runs: str = "study") -> list[Job]:
             out += [Job(f"relearn {c} seed {s}", ("relearn", "--seeds", str(s), "--condition", c),
                         config_key(settings.relearn_config(s, c)), config_key(settings.transfer_config(s, c)))
                     for c in _random_first()]
-    # Probe runs need only the sources of the study; relearning needs its transfer runs as well.
-    needed = [job for job in study if job.args[0] == "sources"] if runs == "probes" else study
+    # Probe runs and controls need only the sources of the study; relearning needs its transfer runs as well.
+    needed = study if runs == "relearn" else [job for job in study if job.args[0] == "sources"]
     return needed + out
 
 

@@ -20,6 +20,17 @@
 * **Relearning runs** (seed x condition): the transfer run's final weights trained back on the
   source task, on the seed's split, with a fresh optimizer, to the top threshold held
   ``probe_hold_epochs`` epochs (cap ``relearn_max_epochs``), probes on.
+* **Control runs** (seed x control, ``CONTROLS``): what carries the transfer. Each is a transfer
+  to the new task from weights built out of the seed's grokked source and its random init
+  (``grokpaper.core.controls``): *norm-matched* (the random init, each matrix rescaled to the
+  grokked source's norm; the zero biases stay zero), *permuted* (the grokked source with a
+  seeded permutation of the number tokens on W_E and W_U, stored in the config), *embeddings-only*
+  (the source's W_E and W_U, the rest random init), *all-but-embeddings* (the source with W_E and
+  W_U at the random init) and *frozen-embeddings* (the source, with W_E and W_pos frozen). Same
+  protocol as the transfers (the seed's split, a fresh optimizer and warm-up, cap
+  ``transfer_max_epochs``), probes on, stopping once test accuracy held the top threshold
+  ``probe_hold_epochs`` epochs, with snapshots at the first top-threshold accuracy ("first_top")
+  and at the start of the streak that stopped it ("sustained").
 
 Everything is cached in the run store: asking again returns stored runs without training;
 a killed batch resumes from its last checkpoint. ``open_run`` and ``open_study`` (and
@@ -40,6 +51,7 @@ import pandas as pd
 import torch
 
 from grokpaper.config import ParamsError, StudyParams, chapter_params
+from grokpaper.core import controls as build
 from grokpaper.core.data import make_split
 from grokpaper.core.model import ModelConfig, init_params
 from grokpaper.core.store import CURVE_COLUMNS, RunNotStored, RunStore, StoredRun, config_key, display_path
@@ -51,6 +63,9 @@ CONDITIONS = ("grokked", "memorized", "memorized-fixed", "random")
 SOURCE_SNAPSHOT = {"grokked": "final", "memorized": "memorized", "memorized-fixed": "fixed"}
 # Bump when grokpaper.analysis.probes changes what a probe measures: probe runs get new store keys.
 PROBES_REVISION = 1
+# What carries the transfer: controls and transplants, each built from the seed's grokked source
+# and random init (``grokpaper.core.controls``), trained on the transfer task like a transfer.
+CONTROLS = ("norm-matched", "permuted", "embeddings-only", "all-but-embeddings", "frozen-embeddings")
 
 
 @dataclass
@@ -174,6 +189,28 @@ class StudySettings(StudyParams):
                   "snapshots": {"cap": asdict(Event.at_epoch(cap))}}
         return self._probed(config, self.source_task, extra_epochs=(cap,))
 
+    def control_config(self, seed: int, control: str) -> dict:
+        """A control run (``CONTROLS``): the transfer task from weights built out of the seed's
+        grokked source and random init, probes on, stopping at the top threshold held
+        ``probe_hold_epochs`` (cap ``transfer_max_epochs``). The init spec says how the weights
+        are built (``Study._init``); the permutation and the frozen parameters are in the config."""
+        if control not in CONTROLS:
+            raise ValueError(f"control must be one of {', '.join(CONTROLS)}; got {control!r}")
+        source = {"from_run": config_key(self.source_config(seed)), "weights": "final"}
+        random = {"random": seed}
+        init = {
+            "norm-matched": {**random, "norms_from": source},
+            "permuted": {**source, "permutation": build.token_permutation(self.p, seed)},
+            "embeddings-only": {**random, "take": {**source, "params": list(build.EMBEDDINGS)}},
+            "all-but-embeddings": {**source, "take": {**random, "params": list(build.EMBEDDINGS)}},
+            "frozen-embeddings": source,
+        }[control]
+        config = {**self._base(self.transfer_task, seed), "kind": "control", "condition": control, "init": init,
+                  "max_epochs": self.transfer_max_epochs, "stop": self._held_top(), "snapshots": {}}
+        if control == "frozen-embeddings":
+            config["frozen"] = list(build.FROZEN_EMBEDDINGS)
+        return self._probed(config, self.source_task)
+
     def relearn_config(self, seed: int, condition: str) -> dict:
         """The transfer run's final weights trained back on the source task: the seed's split,
         a fresh optimizer, to the top threshold held ``probe_hold_epochs`` (cap ``relearn_max_epochs``)."""
@@ -236,6 +273,8 @@ class Study:
         probed = "probe-" if "probes" in config else ""
         if config["kind"] == "source":
             what = f"{probed}sources --seeds {config['seed']}"
+        elif config["kind"] == "control":
+            what = f"controls --control {config['condition']} --seeds {config['seed']}"
         elif config["kind"] == "relearn":
             what = f"relearn --condition {config['condition']} --seeds {config['seed']}"
         else:
@@ -286,6 +325,14 @@ class Study:
         stored = self._get(configs)
         return [Run(seed=seed, condition=c, stored=stored[(seed, c)]) for seed, c in wanted]
 
+    def controls(self, controls=CONTROLS) -> list[Run]:
+        """Every control run (seed x control, ``CONTROLS``), with probes (one batch if not stored;
+        the seeds' sources come first)."""
+        wanted = [(seed, c) for seed in self.settings.seeds for c in controls]
+        configs = {(seed, c): self.settings.control_config(seed, c) for seed, c in wanted}
+        stored = self._get(configs)
+        return [Run(seed=seed, condition=c, stored=stored[(seed, c)]) for seed, c in wanted]
+
     def rerun_check(self, conditions=CONDITIONS) -> pd.DataFrame:
         """Each stored probe rerun (and extended run) against the run it reruns, over the epochs
         both evaluated: one row per pair with ``rows`` compared, ``differing`` values and the
@@ -310,13 +357,27 @@ class Study:
     # -- machinery ------------------------------------------------------------------------
 
     def _init(self, config: dict) -> dict:
+        """A run's initial weights from its config's init spec: a seed's random init or a stored
+        run's weights, then (control runs) the matrices of ``take`` put in, every matrix rescaled
+        to the norms of ``norms_from``, the number tokens relabelled by ``permutation``."""
         init = config["init"]
-        if "random" in init:
-            return init_params(self.settings.model, torch.Generator().manual_seed(init["random"]))
-        source = next((run for run in self.sources().values() if run.key == init["from_run"]), None)
+        params = self._weights(init)
+        if "take" in init:
+            params = build.transplant(params, self._weights(init["take"]), init["take"]["params"])
+        if "norms_from" in init:
+            params = build.norm_matched(params, self._weights(init["norms_from"]))
+        if "permutation" in init:
+            params = build.permute_tokens(params, init["permutation"])
+        return params
+
+    def _weights(self, spec: dict) -> dict:
+        """The weights an init spec names: ``{"random": seed}`` or ``{"from_run": key, "weights": which}``."""
+        if "random" in spec:
+            return init_params(self.settings.model, torch.Generator().manual_seed(spec["random"]))
+        source = next((run for run in self.sources().values() if run.key == spec["from_run"]), None)
         # Not a source: a transfer run, which ``relearning`` asked for (so stored) before this.
-        source = source or self.store.load(init["from_run"])
-        return source.params(init["weights"])
+        source = source or self.store.load(spec["from_run"])
+        return source.params(spec["weights"])
 
     def _probe_observer(self, configs: dict, runs: list[ModelRun]) -> Observer | None:
         """The probes of a batch (None when none of its runs has probes), from the factory given."""
@@ -339,8 +400,14 @@ class Study:
             if len(missing) == 1:
                 raise RunNotStored(f"run {how[0]} is not in the run store at {display_path(self.store.root)}/; "
                                    f"train it with {commands[0]}{hours}")
-            raise RunNotStored(f"{len(missing)} runs are not in the run store at {display_path(self.store.root)}/; train them with "
-                               + "; ".join(f"{c} for {h}" for h, c in zip(how, commands)) + hours)
+            every = ""
+            if all(_in_controls_set(configs[label]) for label in missing):
+                profile = self.profile or "<profile>"
+                every = (f" (all of them at once: `python -m grokpaper train all --runs controls --profile {profile}` "
+                         f"on CPU workers, or `python -m grokpaper train controls --profile {profile}`, one batch, "
+                         "on a GPU)")
+            raise RunNotStored(f"{len(missing)} runs are not in the run store at {display_path(self.store.root)}/{every}; "
+                               "train them with " + "; ".join(f"{c} for {h}" for h, c in zip(how, commands)) + hours)
         if missing:
             # Another process asking for the same runs (a `train all` worker, a chapter) waits
             # for this one to store them, then finds them stored: a run is trained once.
@@ -376,6 +443,7 @@ class Study:
                 stop_events=tuple(Event(**e) for e in cfg["stop"]),
                 snapshot_events={n: Event(**e) for n, e in cfg["snapshots"].items()},
                 sustained_snapshot=cfg.get("sustained_snapshot"),
+                frozen=tuple(cfg.get("frozen", ())),
             ))
         probes = self._probe_observer(configs, runs)
         device = s.torch_device
@@ -427,11 +495,18 @@ def _machine(device: torch.device) -> dict:
     return machine
 
 
+def _in_controls_set(config: dict) -> bool:
+    """Whether `train all --runs controls` trains this run: a control, or a grokked transfer's probe
+    rerun (chapter 12's matched point)."""
+    return config["kind"] == "control" or (config["kind"] == "transfer" and "probes" in config
+                                           and config.get("condition") == "grokked" and not config.get("extended"))
+
+
 def _run_name(config: dict) -> str:
     name = f"{config['kind']}-{config.get('condition', config['task'])}-seed{config['seed']}"
     if config.get("extended"):
         return f"{name}-extended"
-    return f"{name}-probed" if "probes" in config and config["kind"] != "relearn" else name
+    return f"{name}-probed" if "probes" in config and config["kind"] not in ("relearn", "control") else name
 
 
 def open_study(profile: str = "paper", seeds: list[int] | None = None, store: RunStore | str | None = None,
@@ -450,11 +525,15 @@ def open_study(profile: str = "paper", seeds: list[int] | None = None, store: Ru
 def open_run(seed: int, condition: str = "source", profile: str = "paper",
              store: RunStore | str | None = None, **overrides) -> Run:
     """One stored run of a profile, read-only: the seed's source run (``condition="source"``;
-    its snapshots "memorized" and "fixed" via ``run.params(name)``) or its transfer run from
-    one of CONDITIONS. Raises ``RunNotStored`` (with the train command) if it is not stored."""
-    if condition != "source" and condition not in CONDITIONS:
-        raise ValueError(f"condition must be 'source' or one of {', '.join(CONDITIONS)}; got {condition!r}")
+    its snapshots "memorized" and "fixed" via ``run.params(name)``), its transfer run from
+    one of CONDITIONS or its control run of one of CONTROLS. Raises ``RunNotStored`` (with the
+    train command) if it is not stored."""
+    if condition != "source" and condition not in CONDITIONS + CONTROLS:
+        raise ValueError(f"condition must be 'source' or one of {', '.join(CONDITIONS + CONTROLS)}; "
+                         f"got {condition!r}")
     study = open_study(profile, seeds=[seed], store=store, **overrides)
     if condition == "source":
         return Run(seed=seed, condition="source", stored=study.sources()[seed])
+    if condition in CONTROLS:
+        return study.controls((condition,))[0]
     return study.transfers((condition,))[0]

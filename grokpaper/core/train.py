@@ -27,6 +27,10 @@ progress. An ``Observer`` (the probes of ``grokpaper.analysis.probes``, injected
 layer) sees the weights just evaluated, before anyone leaves and before the update, and never
 changes the training state: training with or without observers gives the same numbers. Its own
 state rides in the resume checkpoints, and its records per run in each ``RunOutcome``.
+
+A run can freeze named parameters (``ModelRun.frozen``, e.g. ``("embed.W_E", "pos_embed.W_pos")``):
+they stay bit-identical to the run's initial weights (no update, no weight decay), and every
+other parameter, of this run and of the others in its batch, trains exactly as without freezing.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ from tqdm import tqdm
 from grokpaper.core import batched
 from grokpaper.core.data import Split
 from grokpaper.core.files import atomic_path
-from grokpaper.core.model import ModelConfig, check_param_shapes
+from grokpaper.core.model import PARAM_NAMES, ModelConfig, check_param_shapes
 from grokpaper.core.status import StatusFile, interrupted_message
 from grokpaper.core.store import StoreError
 
@@ -114,6 +118,8 @@ class ModelRun:
     # A snapshot of this name holds the weights at the start of the streak that fired the stop
     # event (the first evaluation of the streak that the hold window then confirmed).
     sustained_snapshot: str | None = None
+    # Parameters (original names) that never change: no AdamW update and no weight decay reach them.
+    frozen: tuple[str, ...] = ()
 
 
 @dataclass
@@ -380,6 +386,10 @@ def validate_runs(runs: list[ModelRun], cfg: ModelConfig) -> None:
         for event in (*r.stop_events, *r.snapshot_events.values()):
             if event.epoch is not None and event.epoch > r.max_epochs:
                 raise ValueError(f"run {r.name}: event at epoch {event.epoch} is after max_epochs {r.max_epochs}")
+        unknown = [name for name in r.frozen if name not in PARAM_NAMES]
+        if unknown or len(set(r.frozen)) != len(r.frozen):
+            raise ValueError(f"run {r.name}: frozen must name distinct parameters among {', '.join(PARAM_NAMES)}; "
+                             f"got {list(r.frozen)}")
         if r.sustained_snapshot is not None and not any(e.metric for e in r.stop_events):
             raise ValueError(f"run {r.name}: sustained_snapshot {r.sustained_snapshot!r} needs a stop event on a "
                              f"metric (Event.reached), got stop events {[e.describe() for e in r.stop_events]}")
@@ -446,7 +456,7 @@ def train(
                 evaluated_runs = list(state.active)
                 grads = _leave(state, runs, evaluation, grads, observers)
                 if state.active:
-                    _adamw_step(state, grads, hyper, step=state.epoch)
+                    _adamw_step(state, grads, hyper, step=state.epoch, frozen=_frozen_positions(state, runs))
                 state.epoch += 1
                 report.after_epoch(state, evaluation, evaluated_runs, stepped=bool(state.active))
             if keep_checkpoint and resume_path is not None and checkpoints.epoch != state.epoch:
@@ -585,11 +595,28 @@ def _evaluate_now(epoch: int, eval_every: int, runs: list[ModelRun]) -> bool:
     )
 
 
-def _adamw_step(state: TrainingState, grads: dict, hyper: Hyper, step: int) -> None:
+def _frozen_positions(state: TrainingState, runs: list[ModelRun]) -> dict[str, torch.Tensor]:
+    """For each parameter some active model freezes, the positions (in ``active``) of those models."""
+    positions: dict[str, list[int]] = {}
+    for pos, run_index in enumerate(state.active):
+        for name in runs[run_index].frozen:
+            positions.setdefault(name, []).append(pos)
+    device = next(iter(state.params.values())).device
+    return {name: torch.tensor(pos, dtype=torch.long, device=device) for name, pos in positions.items()}
+
+
+def _adamw_step(state: TrainingState, grads: dict, hyper: Hyper, step: int,
+                frozen: dict[str, torch.Tensor] | None = None) -> None:
     """One AdamW update of every model still training, written as torch's single-tensor AdamW.
 
     Every model in a batch started together, so all have taken ``step`` updates before this one.
+    ``frozen``: parameter name -> positions of the models that freeze it (``_frozen_positions``).
     """
+    # The update runs over the whole batch as ever (so a model that freezes nothing gets the very
+    # same numbers, whoever shares its batch), then each frozen tensor, with its AdamW moments
+    # (zero), is put back as it was: neither the update nor the weight decay reaches it.
+    kept = {name: (pos, state.params[name][pos].clone(), state.exp_avg[name][pos].clone(),
+                   state.exp_avg_sq[name][pos].clone()) for name, pos in (frozen or {}).items()}
     lr = hyper.lr_at(step)
     t = step + 1
     bias_correction1 = 1 - hyper.beta1**t
@@ -601,6 +628,10 @@ def _adamw_step(state: TrainingState, grads: dict, hyper: Hyper, step: int) -> N
         exp_avg_sq.mul_(hyper.beta2).addcmul_(grad, grad, value=1 - hyper.beta2)
         denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(hyper.eps)
         param.addcdiv_(exp_avg, denom, value=-lr / bias_correction1)
+    for name, (pos, param, exp_avg, exp_avg_sq) in kept.items():
+        state.params[name][pos] = param
+        state.exp_avg[name][pos] = exp_avg
+        state.exp_avg_sq[name][pos] = exp_avg_sq
 
 
 # --- resume checkpoints -----------------------------------------------------------------

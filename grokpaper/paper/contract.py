@@ -1,7 +1,7 @@
 """The results contract: what each chapter saves to ``results/<chapter>.json``, as declared types.
 
 Each chapter's numbers are one dataclass here (``Sources`` for 01-sources, ... ``Runs`` for
-09-runs; ``CONTRACT`` maps chapter names to them). A chapter builds its numbers as that class
+09-runs, ``WhatTransfers`` for 12-what-transfers; ``CONTRACT`` maps chapter names to them). A chapter builds its numbers as that class
 and saves them with ``report.save_numbers``; ``report.Results`` loads each file back as that
 class, checking every key and the type of every value on the way (``parse``). So the article,
 the audit and the tests read typed fields (``R.transfer.cap``, ``R.statistics.family[...]``),
@@ -1059,6 +1059,21 @@ class RelearnTest:
     ci_high: Num
     confidence: float
     bound: str | None
+# ----------------------------------------------------------------------------- 12-what-transfers
+
+@dataclass(frozen=True)
+class SpeedUp:
+    """One condition's epochs to the top threshold against the reference's (random init), paired by
+    seed: ``stats.paired_log_ratio`` of reference / condition, with the per-seed ratios ("bound":
+    ">=" where the reference's run never got there by the cap, so the speed-up is at least that;
+    "<=" where the condition's run did not)."""
+
+    condition: str
+    reference: str
+    n_pairs: int
+    geometric_mean: Num
+    ci_low: Num
+    ci_high: Num
     t: Num
     df: Num
     p: Num
@@ -1121,3 +1136,102 @@ FIRST_LEARNING = "first learning"  # the source run's own first learning of the 
 
 CONTRACT: dict[str, type[Numbers]] = {cls.CHAPTER: cls for cls in (
     Sources, Transfer, Retention, Agreement, Circuits, Statistics, Dynamics, Audit, Runs, Inside, Relearning)}
+    bound: str | None
+    note: str
+    per_seed: dict[int, Num]
+    per_seed_bound: dict[int, str | None]
+
+
+@dataclass(frozen=True)
+class AblationEffect:
+    """Key-frequency ablation of one place (embedding or neurons) over the seeds of one condition at
+    one point: medians over models of the intact, key-ablated and random-draw (each model's median)
+    loss and accuracy, and how many models' key ablation hurt more than every random draw."""
+
+    n_models: int
+    intact_loss: Num
+    key_loss: Num
+    random_loss: Num
+    intact_accuracy: Num
+    key_accuracy: Num
+    random_accuracy: Num
+    n_beyond_every_draw: int
+    max_p: Num  # the largest p over the models ((1 + draws at least as bad) / (1 + draws))
+
+
+@dataclass(frozen=True)
+class SignFlip:
+    """The sign-flip statistic (``analysis.ablation``) over the seeds of one condition at one point:
+    means over models (each the mean over the key frequencies) of the cosine similarities of the cos
+    and sin columns, the share of frequencies whose 2 x 2 map is a reflection, its fit, and the phase
+    coherences (one common shift: ``same``; a reflection and a common shift: ``flipped``) and the
+    mean phase gap in degrees (``gap``), for
+    operand b against operand a within the model (``within_*``) and for each operand against the
+    grokked source's (``source_a_*``, ``source_b_*``; None for the source itself); and the models
+    whose every head reads one operand and whose heads read both."""
+
+    n_models: int
+    within_cos: Num
+    within_sin: Num
+    within_reflected: Num
+    within_fit: Num
+    within_same: Num
+    within_flipped: Num
+    within_gap: Num
+    source_a_cos: Num
+    source_a_sin: Num
+    source_a_reflected: Num
+    source_a_fit: Num
+    source_a_same: Num
+    source_a_flipped: Num
+    source_a_gap: Num
+    source_b_cos: Num
+    source_b_sin: Num
+    source_b_reflected: Num
+    source_b_fit: Num
+    source_b_same: Num
+    source_b_flipped: Num
+    source_b_gap: Num
+    n_every_head_one_operand: int
+    n_both_operands_read: int
+
+
+@dataclass(frozen=True)
+class HeadImportance:
+    """Mean-ablation of each head over the seeds of one condition at one point: the median over
+    models of the intact loss and of the largest and smallest loss increase of a head."""
+
+    n_models: int
+    intact_loss: Num
+    top_increase: Num
+    least_increase: Num
+
+
+@dataclass(frozen=True)
+class WhatTransfers(Numbers):
+    """12-what-transfers: controls and transplants against random init, and the causal tests."""
+
+    CHAPTER: ClassVar[str] = "12-what-transfers"
+    p: int
+    n_seeds: int
+    cap: int
+    confidence: float
+    top_threshold: float
+    reference: str
+    controls: list[str]
+    ablation_draws: int
+    key_freq_min_neurons: int
+    attention_focus_threshold: float
+    key_freqs: dict[int, list[int]]
+    speedups: dict[str, SpeedUp]
+    ablation: dict[str, dict[str, dict[str, AblationEffect]]]   # condition -> point -> where
+    sign_flip: dict[str, dict[str, SignFlip]]                   # condition -> point
+    heads: dict[str, dict[str, HeadImportance]]                 # condition -> point
+    epochs_table: Table
+    ablation_table: Table
+    sign_flip_table: Table
+    head_table: Table
+
+
+CONTRACT: dict[str, type[Numbers]] = {cls.CHAPTER: cls for cls in (
+    Sources, Transfer, Retention, Agreement, Circuits, Statistics, Dynamics, Audit, Runs, WhatTransfers)}

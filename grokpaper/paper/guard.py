@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from grokpaper.analysis.stats import is_missing
 from grokpaper.paper import values
-from grokpaper.paper.contract import FIRST, REUSE_TEST, ROAD_TEST, epochs_column
+from grokpaper.paper.contract import FIRST, REUSE_TEST, ROAD_TEST, epochs_column, pct
 from grokpaper.paper.verdicts import ALPHA
 
 RANDOM = values.RANDOM
@@ -223,12 +223,73 @@ def some_nonconverged(R) -> None:
                       "at least one run that never converged")
 
 
+# ----------------------------------------------------------------------------- what carries the transfer
+
+def control_faster(R, condition: str) -> None:
+    """'``condition`` reached the top threshold sooner than random initialisation' (chapter 12,
+    outside the family): the geometric-mean ratio over seeds and its interval above 1."""
+    s = R.what_transfers.speedups[condition]
+    if is_missing(s.geometric_mean) or s.geometric_mean <= 1 or is_missing(s.ci_low) or s.ci_low <= 1:
+        _contradicted(f"{condition} reached {pct(R.what_transfers.top_threshold)} sooner than random initialisation",
+                      f"random / {condition} = {values.control_ratio(R, condition)}", "a ratio and its interval above 1")
+
+
+def control_not_faster(R, condition: str) -> None:
+    """'``condition`` was not shown to be faster than random initialisation': the ratio's interval
+    reaches 1 (or the ratio is at most 1)."""
+    s = R.what_transfers.speedups[condition]
+    if not is_missing(s.ci_low) and s.ci_low > 1:
+        _contradicted(f"{condition} was not shown to be faster than random initialisation",
+                      f"random / {condition} = {values.control_ratio(R, condition)}", "an interval that reaches 1")
+
+
+def key_frequencies_needed(R, condition: str, where: str, point: str = "end") -> None:
+    """'Removing the source's key frequencies from the ``where`` breaks ``condition``, and removing as
+    many random ones does not': for every seed, the key ablation's loss above every random draw's."""
+    e = R.what_transfers.ablation.get(condition, {}).get(point, {}).get(where)
+    if e is None or e.n_models == 0 or e.n_beyond_every_draw < e.n_models:
+        _contradicted(f"the source's key frequencies in the {where} carry {condition} ({point})",
+                      values.ablation_effect(R, condition, where, point) if e else "no ablation",
+                      "every seed's key ablation beyond every random draw")
+
+
+def operands_not_reflected(R, condition: str, point: str = "end") -> None:
+    """'Operand b still reaches the neurons in the same phase as operand a, not reflected': the
+    same-phase coherence above the flipped one (chapter 12's sign flip, within the model)."""
+    s = R.what_transfers.sign_flip[condition][point]
+    if is_missing(s.within_same) or is_missing(s.within_flipped) or s.within_same <= s.within_flipped:
+        _contradicted(f"in {condition} ({point}) b reaches the neurons in a's phase, not reflected",
+                      values.phases(R, condition, point), "the same phase above the flipped one")
+
+
+def operands_reflected(R, condition: str, point: str = "end") -> None:
+    """'Operand b reaches the neurons reflected against operand a (the sign flip)': the flipped-phase
+    coherence above the same-phase one, and b's sin part against a's negative on average."""
+    s = R.what_transfers.sign_flip[condition][point]
+    if (is_missing(s.within_flipped) or is_missing(s.within_same) or s.within_flipped <= s.within_same
+            or is_missing(s.within_sin) or s.within_sin >= 0):
+        _contradicted(f"in {condition} ({point}) b reaches the neurons reflected against a",
+                      f"{values.phases(R, condition, point)}; sin parts' cosine similarity {s.within_sin:.2f}",
+                      "the flipped phase above the same one and a negative sin similarity")
+
+
+def heads_read_one_operand(R, condition: str, point: str = "end") -> None:
+    """'Every head of every ``condition`` model reads one operand' (mean attention at least the
+    chapter's threshold on a or on b)."""
+    s = R.what_transfers.sign_flip[condition][point]
+    if s.n_models == 0 or s.n_every_head_one_operand < s.n_models:
+        _contradicted(f"every head of {condition} ({point}) reads one operand",
+                      f"{values.heads_on_one_operand(R, condition, point)} models", "all of them")
+
+
 CHECKS = {f.__name__: f for f in (faster, not_significantly_faster, some_censored, headline_epochs_are_jumps,
                                    nothing_retained, reuses, does_not_reuse, subset_of_source,
                                    own_seed_ahead, not_closer_to_own_seed, attention_rewritten, censored_still_improving,
                                    pooled_significant_within_not, all_within_negative,
                                    still_significant_without_nonconverged, paired_rank_test_cannot_reach,
-                                   unpaired_rank_test_only_before_correction, some_nonconverged)}
+                                   unpaired_rank_test_only_before_correction, some_nonconverged,
+                                   control_faster, control_not_faster, key_frequencies_needed, operands_not_reflected,
+                                   operands_reflected, heads_read_one_operand)}
 
 
 class Guards:

@@ -727,4 +727,160 @@ def epoch_grid(panels: dict, *, rows: list[str], columns: list[str], ylabels: di
                     handles.append(Line2D([], [], color=colour, ls=ls, label=label))
             fig.legend(handles=handles, loc="outside upper center", ncols=min(4, len(columns) + 1, len(handles)), fontsize=8,
                        title=legend_title, title_fontsize=8)
+# ----------------------------------------------------------------------------- what carries the transfer
+
+def _condition_axis(ax, conditions, xlabel: str = "initial weights"):
+    ax.set_xticks(range(len(conditions)), [wrapped(c) for c in conditions], fontsize=TICK_FONT)
+    ax.set_xlabel(xlabel)
+    ax.grid(axis="x", visible=False)
+
+
+def _need(table, columns, name: str) -> None:
+    missing = sorted(set(columns) - set(getattr(table, "columns", [])))
+    if not isinstance(table, pd.DataFrame) or missing or len(table) == 0:
+        raise ValueError(f"{name} must be a non-empty DataFrame with columns {sorted(columns)}; missing {missing}")
+
+
+def speedup_points(points: pd.DataFrame, summary: pd.DataFrame, *, reference: str, ylabel: str):
+    """Speed-ups over ``reference`` per condition (x): one dot per seed (``points``: condition, seed,
+    ratio, bound; a triangle where the ratio is a bound, pointing the way the true value lies) and
+    the geometric mean with its interval (``summary``: condition, estimate, ci_low, ci_high); a line
+    at 1 (as fast as the reference); log y axis."""
+    _need(points, {"condition", "seed", "ratio", "bound"}, "points")
+    _need(summary, {"condition", "estimate", "ci_low", "ci_high"}, "summary")
+    conditions = list(summary["condition"])
+    rng = np.random.default_rng(0)
+    with style():
+        fig, axes = _new(figsize=(0.85 * len(conditions) + 2.0, 4.2))
+        ax = axes[0, 0]
+        for i, c in enumerate(conditions):
+            rows = points[points["condition"] == c]
+            for bound, marker in ((None, "o"), (">=", "^"), ("<=", "v")):
+                part = rows[rows["bound"].isna()] if bound is None else rows[rows["bound"] == bound]
+                if len(part):
+                    ax.scatter(i - 0.15 + rng.uniform(-0.07, 0.07, len(part)), part["ratio"], marker=marker, s=26,
+                               color=_family_color(c), zorder=3, edgecolor="white", lw=0.5)
+            s = summary[summary["condition"] == c].iloc[0]
+            if np.isfinite(s["estimate"]):
+                low, high = s["ci_low"], s["ci_high"]
+                if np.isfinite(low) and np.isfinite(high):
+                    ax.errorbar([i + 0.15], [s["estimate"]], yerr=[[s["estimate"] - low], [high - s["estimate"]]],
+                                fmt="none", ecolor="0.15", capsize=4, lw=1.2)
+                ax.scatter([i + 0.15], [s["estimate"]], marker="D", s=34, color="0.15", zorder=4)
+        ax.axhline(1.0, color="0.4", ls="--", lw=1)
+        ax.set_yscale("log")
+        ax.set_ylabel(ylabel + " (log scale)")
+        _condition_axis(ax, conditions)
+        handles = [Line2D([], [], marker="o", ls="", color="0.4", label="one seed"),
+                   Line2D([], [], marker="^", ls="", color="0.4", label="one seed, at least (random init censored)"),
+                   Line2D([], [], marker="v", ls="", color="0.4", label="one seed, at most (this run censored)"),
+                   Line2D([], [], marker="D", ls="", color="0.15", label="geometric mean with its interval"),
+                   Line2D([], [], ls="--", color="0.4", label=f"as fast as {reference}")]
+        fig.legend(handles=handles, loc="outside upper center", ncols=2)
+    return _done(fig)
+
+
+def ablation_null_panels(draws: pd.DataFrame, conditions, *, ylabel: str = "loss after ablation"):
+    """Key-frequency ablation against its null, one panel per place of ablation (``where``): per
+    condition (x) and seed (side by side), the loss with the seed's key frequencies removed (a
+    marker in the condition's colour), with as many random frequencies removed (grey dots, one
+    per draw) and intact (a black dash); log y axis. ``draws``: the rows of
+    ``ablation.key_frequency_ablation`` with seed and condition."""
+    _need(draws, {"seed", "condition", "where", "ablated", "loss"}, "draws")
+    conditions = [c for c in conditions if (draws["condition"] == c).any()]
+    if not conditions:
+        raise ValueError(f"none of the conditions is in draws; it has {list(pd.unique(draws['condition']))}")
+    places = list(pd.unique(draws["where"]))
+    seeds = list(pd.unique(draws["seed"]))
+    offsets = np.linspace(-0.3, 0.3, len(seeds)) if len(seeds) > 1 else np.zeros(1)
+    floor = max(float(draws["loss"][draws["loss"] > 0].min()) if (draws["loss"] > 0).any() else 1e-12, 1e-12)
+    with style():
+        fig, axes = _new(len(places), 1, sharex=True, figsize=(0.85 * len(conditions) + 2.0, 3.0 * len(places) + 0.8))
+        for ax, where in zip(axes[:, 0], places):
+            for i, c in enumerate(conditions):
+                for offset, seed in zip(offsets, seeds):
+                    rows = draws[(draws["condition"] == c) & (draws["seed"] == seed) & (draws["where"] == where)]
+                    x = i + offset
+                    null = rows[rows["ablated"] == "random"]["loss"].clip(lower=floor)
+                    ax.scatter(np.full(len(null), x), null, s=6, color="0.6", alpha=0.5, lw=0, zorder=2)
+                    for kind, marker, size, tone in (("key", "o", 30, _family_color(c)), ("none", "_", 60, "0.1")):
+                        value = rows[rows["ablated"] == kind]["loss"].clip(lower=floor)
+                        ax.scatter([x] * len(value), value, marker=marker, s=size, color=tone, zorder=3)
+            ax.set_yscale("log")
+            ax.set_ylabel(f"{ylabel}\n(log scale)")
+            ax.set_title(f"key frequencies removed from the {where}")
+            ax.grid(axis="x", visible=False)
+        _condition_axis(axes[-1, 0], conditions)
+        handles = [Line2D([], [], marker="o", ls="", color="0.3", label="key frequencies (one per seed)"),
+                   Line2D([], [], marker="o", ls="", ms=3, color="0.6", label="random frequencies (one per draw)"),
+                   Line2D([], [], marker="_", ls="", ms=8, color="0.1", label="intact")]
+        fig.legend(handles=handles, loc="outside upper center", ncols=3)
+    return _done(fig)
+
+
+SIGN_COLUMNS = {"cos_similarity_cos": ("cos part", "o", -0.17), "cos_similarity_sin": ("sin part", "^", 0.17)}
+
+
+SIGN_PANELS = {"b vs a": "operand b against operand a, within the model",
+               "a vs source": "operand a against the grokked source's operand a",
+               "b vs source": "operand b against the grokked source's operand b"}
+
+
+def sign_flip_panels(flips: pd.DataFrame, conditions):
+    """The sign-flip statistic, one panel per comparison (``comparison``: b vs a within the model, a
+    and b against the grokked source): per condition (x), the cosine similarity of the cos part
+    (circles, left) and of the sin part (triangles, right) of what an operand adds to the neurons,
+    one dot per seed and key frequency; y from -1 (flipped) to 1 (kept)."""
+    _need(flips, {"condition", "comparison", *SIGN_COLUMNS}, "flips")
+    conditions = [c for c in conditions if (flips["condition"] == c).any()]
+    if not conditions:
+        raise ValueError(f"none of the conditions is in flips; it has {list(pd.unique(flips['condition']))}")
+    panels = [c for c in SIGN_PANELS if (flips["comparison"] == c).any()]
+    rng = np.random.default_rng(0)
+    with style():
+        fig, axes = _new(len(panels), 1, sharex=True, figsize=(0.85 * len(conditions) + 2.0, 2.9 * len(panels) + 0.6))
+        for ax, comparison in zip(axes[:, 0], panels):
+            for i, c in enumerate(conditions):
+                rows = flips[(flips["condition"] == c) & (flips["comparison"] == comparison)]
+                for column, (_, marker, offset) in SIGN_COLUMNS.items():
+                    ax.scatter(i + offset + rng.uniform(-0.05, 0.05, len(rows)), rows[column], marker=marker, s=16,
+                               color=_family_color(c), alpha=0.8, lw=0, zorder=3)
+            ax.axhline(0, color="0.4", lw=0.8)
+            ax.set_ylim(-1.08, 1.08)
+            ax.set_ylabel("cosine similarity")
+            ax.set_title(SIGN_PANELS[comparison])
+            ax.grid(axis="x", visible=False)
+        _condition_axis(axes[-1, 0], conditions)
+        handles = [Line2D([], [], marker=marker, ls="", color="0.3", label=f"{label} of a key frequency")
+                   for label, marker, _ in SIGN_COLUMNS.values()]
+        fig.legend(handles=handles, loc="outside upper center", ncols=2)
+    return _done(fig)
+
+
+HEAD_READS_COLORS = {"a": OKABE_ITO["sky blue"], "b": OKABE_ITO["reddish purple"], "both or neither": "0.55"}
+
+
+def head_importance_points(heads: pd.DataFrame, conditions):
+    """Head importance per condition (x): the loss increase when one head's output at "=" is
+    replaced by its mean, one dot per head and seed, coloured by the operand the head reads
+    (``reads``: a, b, both or neither); symmetric log y axis (an increase can be slightly negative)."""
+    _need(heads, {"condition", "loss increase", "reads"}, "heads")
+    conditions = [c for c in conditions if (heads["condition"] == c).any()]
+    if not conditions:
+        raise ValueError(f"none of the conditions is in heads; it has {list(pd.unique(heads['condition']))}")
+    rng = np.random.default_rng(0)
+    with style():
+        fig, axes = _new(figsize=(0.85 * len(conditions) + 2.0, 4.2))
+        ax = axes[0, 0]
+        for i, c in enumerate(conditions):
+            rows = heads[heads["condition"] == c]
+            ax.scatter(i + rng.uniform(-0.25, 0.25, len(rows)), rows["loss increase"], s=18, zorder=3,
+                       color=[HEAD_READS_COLORS.get(r, "0.55") for r in rows["reads"]], edgecolor="white", lw=0.4)
+        ax.set_yscale("symlog", linthresh=1e-3)
+        ax.axhline(0, color="0.4", lw=0.8)
+        ax.set_ylabel("loss increase when the head is\nmean-ablated (symmetric log scale)")
+        _condition_axis(ax, conditions)
+        handles = [Line2D([], [], marker="o", ls="", color=tone, label=f"head reads {reads}")
+                   for reads, tone in HEAD_READS_COLORS.items()]
+        fig.legend(handles=handles, loc="outside upper center", ncols=3)
     return _done(fig)

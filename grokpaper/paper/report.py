@@ -153,6 +153,7 @@ class Results:
     runs = property(lambda self: self.get(contract.Runs), doc="09-runs")
     inside = property(lambda self: self.get(contract.Inside), doc="10-inside-transfer")
     relearning = property(lambda self: self.get(contract.Relearning), doc="11-relearning")
+    what_transfers = property(lambda self: self.get(contract.WhatTransfers), doc="12-what-transfers")
 
 
 def check_contract(results: Results) -> list[str]:

@@ -452,3 +452,41 @@ def verdicts(R) -> str:
     """The verdict counts: '2 supported, 15 contradicted by the data, ... and 15 not testable'."""
     counts = R.audit.counts
     return and_(f"{counts.of(v)} {v}" for v in CATEGORIES if counts.of(v))
+
+
+# ----------------------------------------------------------------------------- what carries the transfer
+
+def control_ratio(R, condition: str, digits: int = 1) -> str:
+    """'≥ 12.0× (95 % CI 6.1–25.0)': chapter 12's speed-up of ``condition`` over random initialisation
+    (random's epochs to the top threshold over the condition's), geometric mean over seeds with its
+    interval; '≥' / '≤' when censored runs make it a lower / upper bound."""
+    s = R.what_transfers.speedups[condition]
+    if is_missing(s.geometric_mean):
+        return "undefined (no seed has a run of both that reached it)"
+    mark = {"lower": "≥ ", "upper": "≤ "}.get(s.bound or "", "")
+    head = f"{mark}{fmt(s.geometric_mean, digits)}×"
+    if is_missing(s.ci_low):
+        return head
+    level = round(100 * R.what_transfers.confidence)
+    return f"{head} ({level} % CI {fmt(s.ci_low, digits)}–{fmt(s.ci_high, digits)})"
+
+
+def ablation_effect(R, condition: str, where: str, point: str = "end") -> str:
+    """'loss 69.9 (random frequencies: 0.0000; 5 of 5 seeds beyond every draw)': chapter 12's
+    key-frequency ablation of ``condition`` at ``point``, removed from ``where`` (medians over seeds)."""
+    e = R.what_transfers.ablation[condition][point][where]
+    return (f"loss {fmt(e.key_loss, 3)} (random frequencies: {fmt(e.random_loss, 4)}; {e.n_beyond_every_draw} of "
+            f"{e.n_models} seeds beyond every draw)")
+
+
+def phases(R, condition: str, point: str = "end") -> str:
+    """'same phase 0.70, flipped phase 0.11': chapter 12's phase coherences of operand b's inputs to
+    the neurons against operand a's, mean over seeds."""
+    s = R.what_transfers.sign_flip[condition][point]
+    return f"same phase {fmt(s.within_same, 2)}, flipped phase {fmt(s.within_flipped, 2)}"
+
+
+def heads_on_one_operand(R, condition: str, point: str = "end") -> str:
+    """'5 of 5': chapter 12's models of ``condition`` at ``point`` whose every head reads one operand."""
+    s = R.what_transfers.sign_flip[condition][point]
+    return f"{s.n_every_head_one_operand} of {s.n_models}"
