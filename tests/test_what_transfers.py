@@ -111,9 +111,6 @@ def test_causal_tables_summaries_and_the_chapters_numbers():
     assert contract.CONTRACT["12-what-transfers"] is contract.WhatTransfers
 
 
-def test_the_chapter_trains_only_off_the_paper_profile():
-
-
 # --- the values and guards of the article's section ---------------------------------------------------
 
 def _numbers(speedup=(12.0, 6.0, 30.0), beyond=5, same=0.7, flipped=0.1, sin=0.6, one_operand=5):

@@ -1,7 +1,7 @@
 """The results contract: what each chapter saves to ``results/<chapter>.json``, as declared types.
 
 Each chapter's numbers are one dataclass here (``Sources`` for 01-sources, ... ``Runs`` for
-09-runs, ``WhatTransfers`` for 12-what-transfers; ``CONTRACT`` maps chapter names to them). A chapter builds its numbers as that class
+09-runs; ``CONTRACT`` maps chapter names to them). A chapter builds its numbers as that class
 and saves them with ``report.save_numbers``; ``report.Results`` loads each file back as that
 class, checking every key and the type of every value on the way (``parse``). So the article,
 the audit and the tests read typed fields (``R.transfer.cap``, ``R.statistics.family[...]``),
@@ -1059,21 +1059,6 @@ class RelearnTest:
     ci_high: Num
     confidence: float
     bound: str | None
-# ----------------------------------------------------------------------------- 12-what-transfers
-
-@dataclass(frozen=True)
-class SpeedUp:
-    """One condition's epochs to the top threshold against the reference's (random init), paired by
-    seed: ``stats.paired_log_ratio`` of reference / condition, with the per-seed ratios ("bound":
-    ">=" where the reference's run never got there by the cap, so the speed-up is at least that;
-    "<=" where the condition's run did not)."""
-
-    condition: str
-    reference: str
-    n_pairs: int
-    geometric_mean: Num
-    ci_low: Num
-    ci_high: Num
     t: Num
     df: Num
     p: Num
@@ -1134,8 +1119,25 @@ class Relearning(Numbers):
 FIRST_LEARNING = "first learning"  # the source run's own first learning of the source task (from random init)
 
 
-CONTRACT: dict[str, type[Numbers]] = {cls.CHAPTER: cls for cls in (
-    Sources, Transfer, Retention, Agreement, Circuits, Statistics, Dynamics, Audit, Runs, Inside, Relearning)}
+# ----------------------------------------------------------------------------- 12-what-transfers
+
+@dataclass(frozen=True)
+class SpeedUp:
+    """One condition's epochs to the top threshold against the reference's (random init), paired by
+    seed: ``stats.paired_log_ratio`` of reference / condition, with the per-seed ratios ("bound":
+    ">=" where the reference's run never got there by the cap, so the speed-up is at least that;
+    "<=" where the condition's run did not)."""
+
+    condition: str
+    reference: str
+    n_pairs: int
+    geometric_mean: Num
+    ci_low: Num
+    ci_high: Num
+    t: Num
+    df: Num
+    p: Num
+    p_wilcoxon: Num
     bound: str | None
     note: str
     per_seed: dict[int, Num]
@@ -1234,4 +1236,4 @@ class WhatTransfers(Numbers):
 
 
 CONTRACT: dict[str, type[Numbers]] = {cls.CHAPTER: cls for cls in (
-    Sources, Transfer, Retention, Agreement, Circuits, Statistics, Dynamics, Audit, Runs, WhatTransfers)}
+    Sources, Transfer, Retention, Agreement, Circuits, Statistics, Dynamics, Audit, Runs, Inside, Relearning, WhatTransfers)}
