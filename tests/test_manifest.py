@@ -78,7 +78,7 @@ def test_list_files_gives_finished_runs_and_the_manifest_and_says_how_unfinished
     for name in ("config.json", "curve.csv", "final.safetensors", "result.json"):  # stand-ins of a stored run
         path = store.entry(finished.key) / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(name)
+        path.write_text("{}" if name == "config.json" else name)
     store.resume_path([unfinished.key]).parent.mkdir(parents=True)
     store.resume_path([unfinished.key]).write_bytes(b"checkpoint")
 
@@ -135,3 +135,26 @@ def test_the_same_weights_give_the_same_bytes_every_time(tmp_path):
         save_checkpoint(tmp_path / f"{i}.safetensors", params, cfg, {"run": "x"})
     assert len({(tmp_path / f"{i}.safetensors").read_bytes() for i in range(12)}) == 1
     assert _header(tmp_path / "0.safetensors")[0] == ["model_config", "meta"]
+
+
+def test_weights_are_committed_only_where_a_chapter_reads_them(tmp_path):
+    """A probe rerun keeps its records, curve and matched-point snapshot, not its other weights; a
+    relearning run no weights; a study run all of them."""
+    from grokpaper.core.store import weights_read
+
+    store = RunStore(tmp_path)
+    for key, config, weights in (("probe", {"kind": "transfer", "probes": {}}, ("final", "first_top", "sustained")),
+                                 ("relearn", {"kind": "relearn", "probes": {}}, ("final", "sustained")),
+                                 ("study", {"kind": "transfer"}, ("final",))):
+        entry = store.entry(key)
+        entry.mkdir(parents=True)
+        (entry / "config.json").write_text(json.dumps(config))
+        for name in ("result.json", "curve.csv", "probes.csv"):
+            (entry / name).write_text("x")
+        for w in weights:
+            (entry / ("final.safetensors" if w == "final" else f"snapshot-{w}.safetensors")).write_bytes(b"w")
+    names = {key: [f.name for f in store.committed_files(key)] for key in ("probe", "relearn", "study")}
+    assert names["probe"] == ["config.json", "curve.csv", "probes.csv", "result.json", "snapshot-first_top.safetensors"]
+    assert names["relearn"] == ["config.json", "curve.csv", "probes.csv", "result.json"]
+    assert "final.safetensors" in names["study"]
+    assert weights_read({"kind": "control", "probes": {}}) == ("first_top", "final")

@@ -352,7 +352,7 @@ def store_files(settings: StudySettings, store: RunStore | None = None) -> list[
     unfinished runs are not among them: they never enter git (``unfinished_note`` says how an
     unfinished run is carried instead)."""
     store = store or RunStore()
-    out = [f for key in finished_keys(settings, store, every_set=True) for f in store.files(key)]
+    out = [f for key in finished_keys(settings, store, every_set=True) for f in store.committed_files(key)]
     return out + ([store.manifest] if store.manifest.is_file() else [])
 
 

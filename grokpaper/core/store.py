@@ -76,6 +76,22 @@ def default_root() -> Path:
     return project_root() / "store"
 
 
+def weights_read(config: dict) -> tuple[str, ...] | None:
+    """The weights of a run that a chapter reads, by name ("final" or a snapshot's), or None for
+    all of them. The study's runs: all (the circuits, retention and agreement chapters read their
+    final weights and snapshots). A probe rerun: its snapshot at the first evaluation at the top
+    threshold (chapter 10's matched point; its final state lies past the committed run's record,
+    which keeps the end). A relearning run: none (chapter 11 reads curves and probes). A control:
+    that snapshot and its final weights (chapter 12's causal tests)."""
+    if config.get("kind") == "relearn":
+        return ()
+    if config.get("kind") == "control":
+        return ("first_top", "final")
+    if "probes" in config:
+        return ("first_top",)
+    return None
+
+
 @dataclass
 class StoredRun:
     """A finished run read back from the store."""
@@ -217,14 +233,23 @@ class RunStore:
         """The files of a stored run's entry, sorted."""
         return sorted(p for p in self.entry(key).iterdir() if p.is_file())
 
+    def committed_files(self, key: str) -> list[Path]:
+        """The files of a stored run that the project commits: its record, curve and probe records
+        always, and of its weights only those a chapter reads (``weights_read``)."""
+        config = json.loads((self.entry(key) / "config.json").read_text())
+        keep = weights_read(config)
+        return [f for f in self.files(key)
+                if f.suffix != ".safetensors" or keep is None or f.stem.removeprefix("snapshot-") in keep]
+
     @property
     def manifest(self) -> Path:
         return self.root / MANIFEST
 
     def write_manifest(self, keys: list[str]) -> Path:
-        """Write the manifest: every file of the stored runs ``keys`` with its sha256, one
-        ``<sha256>  runs/<key>/<file>`` line each, sorted by path (``sha256sum -c`` reads it)."""
-        files = sorted(f for key in keys for f in self.files(key))
+        """Write the manifest: every committed file of the stored runs ``keys`` (``committed_files``)
+        with its sha256, one ``<sha256>  runs/<key>/<file>`` line each, sorted by path (``sha256sum
+        -c`` reads it)."""
+        files = sorted(f for key in keys for f in self.committed_files(key))
         lines = [f"{file_sha256(f)}  {f.relative_to(self.root).as_posix()}\n" for f in files]
         with atomic_path(self.manifest) as tmp:
             tmp.write_text("".join(lines))
