@@ -339,8 +339,10 @@ def chapter_schema(chapter: str) -> dict[str, Param]:
 
 def all_keys() -> list[str]:
     """Every parameter name any chapter takes."""
-    # a section several chapters take (ProbeRunsParams) declares its parameters once
-    return list(StudyParams.schema()) + [k for section in dict.fromkeys(CHAPTER_PARAMS.values()) for k in section.schema()]
+    # a section several chapters take (ProbeRunsParams), or one that extends it (WhatTransfersParams),
+    # declares its parameters once
+    keys = list(StudyParams.schema()) + [k for section in CHAPTER_PARAMS.values() for k in section.schema()]
+    return list(dict.fromkeys(keys))
 
 
 def _parse_string(value, where: str, source: str):

@@ -88,9 +88,11 @@ def test_bad_construction_input(call, message):
 
 
 def test_the_committed_runs_keep_their_store_keys():
-    """The study's run configs are as before: their keys are the 25 committed runs' in the manifest."""
+    """The study's run configs are as before: their keys are the 25 committed study runs' in the
+    manifest (which lists the committed probe reruns too)."""
     committed = {line.split()[1].split("/")[1] for line in (ROOT / "store" / "MANIFEST.sha256").read_text().splitlines()}
-    assert {job.key for job in jobs(PAPER)} == committed and len(committed) == 25
+    study = {job.key for job in jobs(PAPER)}
+    assert study <= committed and len(study) == 25
 
 
 def test_control_configs():

@@ -126,7 +126,9 @@ def test_weights_saved_again_are_the_committed_bytes_up_to_the_order_of_the_head
         data = 8 + int.from_bytes(again[:8], "little")  # where the tensors start, in both files
         assert again[:8] == committed.read_bytes()[:8] and again[data:] == committed.read_bytes()[data:], rel
         reordered += 1
-    assert (same_bytes, reordered) == (22, 13)
+    # the study's 35 weight files: 22 and 13; the probe reruns committed since (trained by the writer
+    # before the fix) are mixed the same way
+    assert same_bytes + reordered == len(weights) and same_bytes >= 22 and reordered >= 13
 
 
 def test_the_same_weights_give_the_same_bytes_every_time(tmp_path):

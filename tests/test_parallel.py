@@ -197,7 +197,8 @@ def test_ctrl_c_stops_every_run_at_a_checkpoint_with_one_line(tmp_path):
     """Ctrl-C at the terminal (SIGINT to the whole process group, local cluster included): each
     running run checkpoints and says where it resumes, the command prints one line and exits 130,
     and no training process is left behind."""
-    long = {**OVERRIDES, "grokked_max_epochs": "5000", "grokked_hold_epochs": "5000", "transfer_max_epochs": "5000"}
+    long = {**OVERRIDES, "grokked_max_epochs": "5000", "grokked_hold_epochs": "5000", "transfer_max_epochs": "5000",
+            "extended_max_epochs": "5000"}  # an extended run's cap is at least the transfers' (config checks it)
     command = [sys.executable, "-m", "grokpaper", "train", "all", "--profile", "smoke", "--seeds", "1",
                "--workers", "2", *[arg for k, v in long.items() for arg in ("-p", f"{k}={v}")]]
     proc = subprocess.Popen(command, env={**os.environ, "GROKPAPER_STORE": str(tmp_path)}, stdout=subprocess.PIPE,

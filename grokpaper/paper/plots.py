@@ -727,6 +727,9 @@ def epoch_grid(panels: dict, *, rows: list[str], columns: list[str], ylabels: di
                     handles.append(Line2D([], [], color=colour, ls=ls, label=label))
             fig.legend(handles=handles, loc="outside upper center", ncols=min(4, len(columns) + 1, len(handles)), fontsize=8,
                        title=legend_title, title_fontsize=8)
+    return _done(fig)
+
+
 # ----------------------------------------------------------------------------- what carries the transfer
 
 def _condition_axis(ax, conditions, xlabel: str = "initial weights"):

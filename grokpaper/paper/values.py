@@ -348,7 +348,8 @@ def within_text(R) -> str:
     """'mean within-condition rho −0.48, Holm-corrected p = 0.21 (stratified permutation test)'."""
     row = within_test(R)
     return (f"mean within-condition rho {fmt(row.estimate, 2)}, Holm-corrected "
-            f"{'p n/a' if is_missing(row.p_holm) else p_text(row.p_holm)} (uncorrected {p_text(row.p)})")
+            f"{'p n/a' if is_missing(row.p_holm) else p_text(row.p_holm)} "
+            f"(uncorrected {'p n/a' if is_missing(row.p) else p_text(row.p)})")
 
 
 def nonconverged(R, why: bool = True) -> str:
