@@ -13,10 +13,10 @@ from grokpaper.builder.preview import add_cli as add_preview_command
 from grokpaper.builder.release import add_cli as add_release_commands
 from grokpaper.builder.render import add_cli as add_render_command
 from grokpaper.builder.runner import add_run_command, parse_overrides
-from grokpaper.config import ParamsError, chapter_params
+from grokpaper.config import TASKS, ParamsError, chapter_params
 from grokpaper.core.parallel import RUN_SETS, store_files, train_all, unfinished_note, write_manifest
 from grokpaper.core.store import StoreError, display_path
-from grokpaper.core.study import CONDITIONS, CONTROLS, Study
+from grokpaper.core.study import CONDITIONS, CONTROLS, SCRATCH, TASK_EXPERIMENTS, Study
 from grokpaper.core.train import TrainingInterrupted
 
 
@@ -47,15 +47,16 @@ def add_train_command(subparsers) -> None:
                     "condition for the given seeds; stored runs are returned without training. probe-sources, "
                     "probe-transfer: the same runs again with probes, stopping at the top threshold held "
                     "probe_hold_epochs; relearn: each transferred model trained back on the source task; "
-                    "controls: the controls and transplants of what carries the transfer (with probes).",
+                    "controls: the controls and transplants of what carries the transfer (with probes); "
+                    "tasks: the runs with task tokens (sequential, replay, multi-task, task similarity).",
     )
     p.add_argument("what", choices=("sources", "transfer", "probe-sources", "probe-transfer", "relearn", "controls",
-                                    "all"),
+                                    "tasks", "all"),
                    help="all: every missing run of the profile (of the set --runs), as tasks of a Dask cluster "
                         "(by default a local one of single-threaded workers)")
     p.add_argument("--runs", choices=RUN_SETS, default="study",
                    help="with 'all': which runs: the study's (default), the probe reruns of its sources and "
-                        "transfers, the relearning runs, or the controls and transplants")
+                        "transfers, the relearning runs, the controls and transplants, or the runs with task tokens")
     p.add_argument("--check", action="store_true",
                    help="with 'all --runs probes': compare each stored probe rerun's curve with the run it reruns, "
                         "epoch for epoch up to its stop (exit 1 if any value differs), and train nothing")
@@ -74,10 +75,15 @@ def add_train_command(subparsers) -> None:
     p.add_argument("--write-manifest", action="store_true",
                    help="with 'all': write <store>/MANIFEST.sha256, every file of the profile's finished runs "
                         "with its sha256, and train nothing")
-    p.add_argument("--condition", choices=CONDITIONS, action="append",
-                   help="transfer condition (repeatable; default: all of them)")
+    p.add_argument("--condition", choices=(*CONDITIONS, SCRATCH), action="append",
+                   help="transfer condition (repeatable; default: all of them); 'scratch': the multi-task runs "
+                        "of `train tasks`")
     p.add_argument("--control", choices=CONTROLS, action="append",
                    help="with 'controls': which control or transplant (repeatable; default: all of them)")
+    p.add_argument("--experiment", choices=TASK_EXPERIMENTS, action="append",
+                   help="with 'tasks': which experiment (repeatable; default: all of them)")
+    p.add_argument("--target", choices=TASKS, action="append",
+                   help="with 'tasks': which target task (repeatable; default: every target of the experiments)")
     p.add_argument("--profile", default="smoke", help="params/<name>.yaml or a path (default: smoke)")
     p.add_argument("--seeds", type=int, nargs="+", help="override the profile's seeds")
     p.add_argument("-p", "--param", action="append", metavar="KEY=VALUE", help="override a study parameter")
@@ -104,6 +110,10 @@ def _train_command(args) -> int:
             raise ValueError(f"--runs goes with `train all`, not `train {args.what}`")
         if args.control and args.what != "controls":
             raise ValueError(f"--control goes with `train controls`, not `train {args.what}`")
+        if SCRATCH in (args.condition or ()) and args.what != "tasks":
+            raise ValueError(f"--condition {SCRATCH} goes with `train tasks` (the multi-task runs), not `train {args.what}`")
+        if (args.experiment or args.target) and args.what != "tasks":
+            raise ValueError(f"--experiment and --target go with `train tasks`, not `train {args.what}`")
         if args.condition and args.what == "controls":
             raise ValueError("`train controls` takes --control, not --condition")
         if args.extend and args.what != "probe-transfer":
@@ -139,6 +149,19 @@ def _train_command(args) -> int:
                 return 1
             return 1 if failed else 0
         conditions = tuple(args.condition or CONDITIONS)
+        if args.what == "tasks":
+            designs = [(e, c, t) for e, c, t in study.settings.task_designs()
+                       if (not args.experiment or e in args.experiment) and (not args.target or t in args.target)
+                       and (not args.condition or c in args.condition)]
+            if not designs:
+                print("error: no run with task tokens matches --experiment/--condition/--target; runs: "
+                      + ", ".join("/".join(d) for d in study.settings.task_designs()))
+                return 2
+            for run in study.task_runs(designs):
+                final = run.curve.iloc[-1]
+                print(f"seed {run.seed} {run.experiment} {run.condition} -> {run.target}: {run.result['stop_reason']} "
+                      f"after {run.result['epochs_trained']} epochs, test acc {final['test_acc']:.4f}  [{run.stored.key}]")
+            return 0
         if args.what in ("sources", "probe-sources"):
             sources = study.sources() if args.what == "sources" else study.probe_sources()
             for seed, run in sources.items():

@@ -261,6 +261,17 @@ class StudyParams(Section):
     relearn_max_epochs: int = param("cap for relearning the source task from a transferred model", at_least(1))
     extended_max_epochs: int = param("cap of an extended transfer probe run (one that goes on past "
                                      "transfer_max_epochs)", at_least(1))
+    task_max_epochs: int = param("cap of the runs with task tokens (sequential, replay, multi-task, "
+                                 "task similarity); each stops once test accuracy held the top threshold "
+                                 "probe_hold_epochs", at_least(1))
+    random_table_max_epochs: int = param("cap of the runs whose target is the 'random' table (it cannot "
+                                         "generalise; how fast it is memorised is what they show)", at_least(1))
+    replay_share: float = param("replay: the share of every full batch made of the source task's examples "
+                                "(with its own task token)", between(0, 1))
+    ill_posed_epochs: int = param("length of the run that replays without a task token (the same input with two "
+                                  "labels): it shows the training loss staying above its floor", at_least(1))
+    similarity_targets: tuple[str, ...] = param("targets of the task-similarity gradient, each with its own task "
+                                                "token", one_of(TASKS), distinct=True)
 
     @classmethod
     def check_together(cls, values: dict, source: str) -> None:
@@ -328,6 +339,10 @@ CHAPTER_PARAMS: dict[str, type[Section]] = {
     "10-inside-transfer": ProbeRunsParams,
     "11-relearning": ProbeRunsParams,
     "12-what-transfers": WhatTransfersParams,
+    "13-task-tokens": ProbeRunsParams,
+    "14-replay": ProbeRunsParams,
+    "15-multitask": ProbeRunsParams,
+    "16-similarity": ProbeRunsParams,
 }
 
 

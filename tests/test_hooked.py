@@ -13,10 +13,10 @@ pytest.importorskip("transformer_lens", reason="transformer-lens is not installe
 from grokpaper.core.hooked import HOOK_NAMES, hooked_activation, to_hooked_transformer  # noqa: E402
 
 
-def _compare(params, cfg):
+def _compare(params, cfg, task_token: int = 0):
     ours = Transformer(cfg, params)
     theirs = to_hooked_transformer(params, cfg)
-    tokens = data.tokens(data.all_pairs(cfg.p), cfg.p)  # all p^2 inputs [a, b, =]
+    tokens = data.tokens(data.all_pairs(cfg.p), cfg.p, task_token)  # all p^2 inputs [a, b, =]
     with torch.no_grad():
         our_logits, our_cache = ours.run_with_cache(tokens)
         their_logits, their_cache = theirs.run_with_cache(tokens)
@@ -36,6 +36,15 @@ def test_export_to_transformer_lens_gives_the_same_logits_and_activations():
     config = theirs.cfg
     assert (config.n_layers, config.d_model, config.n_heads, config.d_head, config.d_mlp) == (1, 128, 4, 32, 512)
     assert (config.d_vocab, config.d_vocab_out, config.n_ctx, config.normalization_type) == (24, 24, 3, None)
+
+
+def test_export_of_a_model_with_task_tokens_reads_each_token():
+    """A vocabulary of p + 2 (two task tokens, issue 22) exports whole: the same logits at either "=" token."""
+    cfg = ModelConfig(p=23, n_task_tokens=2)
+    params = init_params(cfg, torch.Generator().manual_seed(4))
+    for token in (0, 1):
+        theirs = _compare(params, cfg, token)
+    assert (theirs.cfg.d_vocab, theirs.cfg.d_vocab_out) == (25, 25)
 
 
 @needs_reference

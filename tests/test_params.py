@@ -53,7 +53,12 @@ def test_paper_profile_has_the_documented_values():
                              "06-statistics": {"outlier_z": 2.0},
                              "07-dynamics": {"early_epochs": 100, "late_epochs": 1000, "collapse_drop": 0.05},
                              "10-inside-transfer": {"missing_runs": "wait"}, "11-relearning": {"missing_runs": "wait"},
-                             "12-what-transfers": {"missing_runs": "wait", "ablation_draws": 50}}
+                             "12-what-transfers": {"missing_runs": "wait", "ablation_draws": 50},
+                             **{c: {"missing_runs": "wait"} for c in ("13-task-tokens", "14-replay", "15-multitask",
+                                                                      "16-similarity")}}
+    assert (s["task_max_epochs"], s["random_table_max_epochs"], s["replay_share"], s["ill_posed_epochs"]) == (
+        30000, 5000, 0.1, 3000)
+    assert s["similarity_targets"] == ["subtract", "multiply", "x2xyy2", "random"]
 
 
 def test_smoke_profile_loads_and_is_small():

@@ -68,11 +68,26 @@ def test_the_probe_chapters_trained_their_runs_on_smoke(project, first_run):
     assert R.relearning.p_note == "uncorrected, outside the family of chapter 06"
 
 
+def test_the_task_token_chapters_trained_their_runs_on_smoke(project, first_run):
+    """Chapters 13-16 read the runs with task tokens (`train all --runs tasks` at paper scale); on smoke
+    they train them, and each hypothesis of the design document gets its verdict row."""
+    R = Results.load(project)
+    seeds = R.params(contract.TaskTokens)["seeds"]
+    assert set(R.task_tokens.retention) == {"grokked", "memorized-fixed", "random"}
+    assert all(r.n_runs == len(seeds) for r in R.task_tokens.retention.values())
+    assert R.replay.ill_posed.loss_floor > 0 and R.replay.ill_posed.lowest_train_loss >= R.replay.ill_posed.loss_floor
+    verdicts = [R.replay.hypothesis, R.multitask.hypothesis, R.similarity.hypothesis]
+    assert all(v.verdict in ("supported", "contradicted", "not established", "not testable") for v in verdicts)
+    assert R.similarity.targets == R.params(contract.Similarity)["similarity_targets"]
+    assert set(R.similarity.retention) == set(R.similarity.targets) and len(R.similarity.bases["basis"]) == 4 * len(seeds)
+
+
 def test_with_missing_runs_wait_the_probe_chapters_wait_for_an_empty_store(project, first_run, tmp_path, monkeypatch):
     monkeypatch.setenv("GROKPAPER_STORE", str(tmp_path / "empty-store"))
     items = {i.chapter.name: i for i in plan("smoke", overrides={"missing_runs": "wait"}, project=project)}
     assert "train all --runs probes --profile smoke" in items["10-inside-transfer"].waiting
     assert "train all --runs relearn --profile smoke" in items["11-relearning"].waiting
+    assert "train all --runs tasks --profile smoke" in items["16-similarity"].waiting
     assert [n for n, i in items.items() if i.execute] == []
 
 

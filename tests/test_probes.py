@@ -226,7 +226,9 @@ def test_bad_probe_spec_is_one_clear_error():
     run = ModelRun("m", data.make_split("subtract", SMALL.p, 5, 0.7), random_params(SMALL, 5), max_epochs=10)
     for spec, message in [({k: v for k, v in SPEC.items() if k != "ridge"}, "probe spec is missing ridge"),
                           ({**SPEC, "ridge": 0}, "probe spec ridge must be > 0"),
-                          ({**SPEC, "other_task": "multiply"}, "task must be one of add, subtract")]:
+                          ({**SPEC, "other_task": "power"}, "other_task must be one of add, subtract"),
+                          ({**SPEC, "source_task": "multiply"}, "task must be one of add, subtract"),
+                          ({**SPEC, "tokens": {"add": -1}}, "tokens must map tasks")]:
         with pytest.raises(ValueError, match=message):
             make_probes([ProbeRequest(0, run, "subtract", spec, random_params(SMALL, 7))], SMALL)
 

@@ -472,7 +472,7 @@ def test_a_chapter_waits_for_runs_that_are_not_stored(project, tmp_path, monkeyp
 
 def test_a_chapter_header_names_known_run_sets(project):
     waiting_chapter(project, WAITING, runs="[nope]")
-    with pytest.raises(ChapterError, match=r"grokpaper.runs must be a list of run sets \(study, probes, relearn, controls\)"):
+    with pytest.raises(ChapterError, match=r"grokpaper.runs must be a list of run sets \(study, probes, relearn, controls, tasks\)"):
         chapter_graph(project)
 
 

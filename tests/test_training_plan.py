@@ -53,7 +53,8 @@ def test_the_chapters_that_open_a_study_are_the_ones_that_train():
     graph = chapter_graph(ROOT)
     assert {name for name, chapter in graph.items() if trains(chapter)} == {
         "01-sources", "02-transfer", "03-retention", "04-agreement", "05-circuits", "07-dynamics", "09-runs",
-        "10-inside-transfer", "11-relearning", "12-what-transfers"}
+        "10-inside-transfer", "11-relearning", "12-what-transfers", "13-task-tokens", "14-replay", "15-multitask",
+        "16-similarity"}
 
 
 def test_the_runs_to_train_leave_out_stored_runs(tmp_path, monkeypatch):

@@ -46,6 +46,11 @@ reference model's computation at "=", tested equal to ``run_with_cache``):
 - ``from_init:<param>`` and ``update:<param>``: per weight matrix, the Frobenius distance from
   the run's initial weights and from the weights of the previous probe.
 
+**Task tokens** (a run whose spec has ``tokens``, ``grokpaper.core.tasks``): each task is read at
+its own "=" token: the other task's accuracy and the linear probe at theirs, the neuron picture and
+attention at the run's own task's, each template's progress measures at its task's token (NaN for a
+template whose task the run has no token for). Without ``tokens`` every task is read at "=", as before.
+
 The probe's state (each run's rows, last probed weights, thresholds crossed, frozen fits) rides
 in the batch's resume checkpoints, so an interrupted run loses no probe.
 """
@@ -53,7 +58,7 @@ in the batch's resume checkpoints, so an interrupted run loses no probe.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -66,6 +71,7 @@ from grokpaper.analysis.progress import (
     fourier_gini,
     restricted_and_excluded_logits,
 )
+from grokpaper.config import TASKS
 from grokpaper.core.data import all_pairs, labels
 from grokpaper.core.model import PARAM_NAMES, ModelConfig
 from grokpaper.core.study import ProbeRequest
@@ -105,8 +111,8 @@ def probe_epochs(max_epochs: int, eval_every: int, dense_until: int, dense_every
 
 
 @torch.no_grad()
-def all_pairs_forward(params: dict[str, torch.Tensor], cfg: ModelConfig) -> dict[str, torch.Tensor]:
-    """The reference model at "=" for all p^2 inputs [a, b, =] (row-major (a, b)): attention
+def all_pairs_forward(params: dict[str, torch.Tensor], cfg: ModelConfig, task_token: int = 0) -> dict[str, torch.Tensor]:
+    """The reference model at "=" (token p + ``task_token``) for all p^2 inputs [a, b, =] (row-major (a, b)): attention
     pattern (p^2, heads, 3: on a, b, "="), residual stream after attention (``resid_mid``) and
     after the MLP (``resid_post``), MLP activations (``mlp_post``) and logits.
 
@@ -117,7 +123,7 @@ def all_pairs_forward(params: dict[str, torch.Tensor], cfg: ModelConfig) -> dict
     """
     p, heads, d_head = cfg.p, cfg.n_heads, cfg.d_head
     W_E, W_pos = params["embed.W_E"], params["pos_embed.W_pos"]
-    resid = [W_E[:, :p].T + W_pos[0], W_E[:, :p].T + W_pos[1], (W_E[:, p] + W_pos[2])[None]]  # a, b, "="
+    resid = [W_E[:, :p].T + W_pos[0], W_E[:, :p].T + W_pos[1], (W_E[:, p + task_token] + W_pos[2])[None]]  # a, b, "="
     query = torch.einsum("hkd,d->hk", params["blocks.0.attn.W_Q"], resid[2][0])
     W_O = params["blocks.0.attn.W_O"].reshape(cfg.d_model, heads, d_head)
     scores, head_out = [], []
@@ -206,6 +212,10 @@ class ProbeContext:
     train_idx: torch.Tensor  # row-major indices (a p + b) of the split's train pairs
     test_idx: torch.Tensor
     labels: dict[str, torch.Tensor]  # task -> targets of all p^2 pairs (row-major)
+    # task -> its "=" token (a run with task tokens; ``spec["tokens"]``): the probes read each task
+    # at its own token; without tokens every task is read at token 0.
+    tokens: dict[str, int]
+    task: str  # the run's own task: its neurons and attention are read at its token
     source_freqs: list[int]  # key frequencies of the seed's grokked source
     readout_targets: torch.Tensor  # (p^2, 2K): cos/sin(w_k t) of the source task, source's frequencies
     init: dict[str, torch.Tensor]
@@ -217,18 +227,22 @@ class ProbeContext:
         """The context of one run of a batch, from the study's request (validated first)."""
         spec = check_spec(request.spec)
         p = cfg.p
-        for task in (spec["source_task"], spec["other_task"], request.task):
-            check_template_task(task)
+        check_template_task(spec["source_task"])  # the linear probe's targets are its template
         index = {name: torch.as_tensor(np.asarray(pairs)[:, 0] * p + np.asarray(pairs)[:, 1])
                  for name, pairs in (("train", request.run.split.train_pairs), ("test", request.run.split.test_pairs))}
         pairs = all_pairs(p)
-        source_freqs = neuron_fourier_analysis(request.source, cfg, spec["source_task"]).frequencies(spec["min_neurons"])
+        # The source is a one-token model (a run with task tokens added one): analysed with its own config.
+        source_cfg = replace(cfg, n_task_tokens=request.source["embed.W_E"].shape[1] - p)
+        source_freqs = neuron_fourier_analysis(request.source, source_cfg,
+                                               spec["source_task"]).frequencies(spec["min_neurons"])
         # Log-spaced epochs are rounded to multiples of dense_every, which are evaluation epochs.
         schedule = probe_epochs(request.run.max_epochs, spec["dense_every"], spec["dense_until"],
                                 spec["dense_every"], spec["per_decade"], spec["at_epochs"])
         return cls(
             cfg=cfg, spec=spec, train_idx=index["train"], test_idx=index["test"],
-            labels={task: torch.from_numpy(labels(task, pairs, p)) for task in TEMPLATE_TASKS},
+            labels={task: torch.from_numpy(labels(task, pairs, p))
+                    for task in dict.fromkeys((*TEMPLATE_TASKS, spec["other_task"], request.task))},
+            tokens=dict(spec.get("tokens", {})), task=request.task,
             source_freqs=source_freqs,
             readout_targets=template_targets(pairs, p, spec["source_task"], source_freqs) if source_freqs else None,
             init={k: v.detach().cpu().clone() for k, v in request.run.init.items()},
@@ -245,6 +259,11 @@ def check_spec(spec: dict) -> dict:
         raise ValueError(f"probe spec is missing {', '.join(missing)} (keys: {', '.join(SPEC_KEYS)})")
     if not spec["ridge"] > 0:
         raise ValueError(f"probe spec ridge must be > 0, got {spec['ridge']!r}")
+    if spec["other_task"] not in TASKS:
+        raise ValueError(f"probe spec other_task must be one of {', '.join(TASKS)}, got {spec['other_task']!r}")
+    tokens = spec.get("tokens", {})
+    if not isinstance(tokens, dict) or any(t not in TASKS or not isinstance(n, int) or n < 0 for t, n in tokens.items()):
+        raise ValueError(f"probe spec tokens must map tasks ({', '.join(TASKS)}) to tokens >= 0, got {tokens!r}")
     if not isinstance(spec["min_neurons"], int) or spec["min_neurons"] < 1:
         raise ValueError(f"probe spec min_neurons must be a positive integer, got {spec['min_neurons']!r}")
     return spec
@@ -256,11 +275,20 @@ def measure(params: dict[str, torch.Tensor], context: ProbeContext, previous: di
     """One probe of one model: the row of measures (module docstring) and this probe's linear-probe
     fits (the run's first ones are kept frozen). ``previous``: the weights of the previous probe."""
     cfg, spec, p = context.cfg, context.spec, context.cfg.p
-    forward = all_pairs_forward(params, cfg)
+    # One forward per "=" token read: the run's own task's, the other task's, the source task's.
+    forwards: dict[int, dict[str, torch.Tensor]] = {}
+
+    def at(task: str) -> dict[str, torch.Tensor]:
+        token = context.tokens.get(task, 0)
+        if token not in forwards:
+            forwards[token] = all_pairs_forward(params, cfg, token)
+        return forwards[token]
+
+    forward = at(context.task)
     row: dict = {}
 
-    # The other task, with the trainer's loss and accuracy (all logits).
-    logits = forward["logits"]
+    # The other task, with the trainer's loss and accuracy (all logits), at its own token.
+    logits = at(spec["other_task"])["logits"]
     logprobs = torch.log_softmax(logits.double(), dim=-1)
     other = context.labels[spec["other_task"]].to(logits.device)
     correct = logits.argmax(-1) == other
@@ -276,7 +304,7 @@ def measure(params: dict[str, torch.Tensor], context: ProbeContext, previous: di
             row[f"readout_r2_{kind}_{where}"] = math.nan
         if context.readout_targets is None:
             continue
-        features = forward[f"resid_{where}"].double()
+        features = at(spec["source_task"])[f"resid_{where}"].double()
         targets = context.readout_targets.to(features.device)
         train, test = context.train_idx.to(features.device), context.test_idx.to(features.device)
         fits[where] = ridge_fit(features[train], targets[train], spec["ridge"])
@@ -298,11 +326,18 @@ def measure(params: dict[str, torch.Tensor], context: ProbeContext, previous: di
     row["current_freqs"] = " ".join(map(str, current))
     row.update({f"neurons_k{k}": n for k, n in enumerate(counts, start=1)})
 
-    # Nanda et al.'s progress measures for both templates, at the source's and the current key frequencies.
-    number_logits = logits[:, :p].double()
-    train = context.train_idx.to(logits.device)
+    # Nanda et al.'s progress measures for both templates, at the source's and the current key frequencies,
+    # each from the logits at its task's token (a run with task tokens that lacks one of them: NaN).
+    train = context.train_idx.to(forward["logits"].device)
     for template in TEMPLATE_TASKS:
-        targets = context.labels[template].to(logits.device)
+        if context.tokens and template not in context.tokens:
+            for name in (f"full_loss_{template}_all", f"full_loss_{template}_train",
+                         *(f"{kind}_loss_{template}_{which}" for kind in ("restricted", "excluded")
+                           for which in ("source", "current"))):
+                row[name] = math.nan
+            continue
+        number_logits = at(template)["logits"][:, :p].double()
+        targets = context.labels[template].to(number_logits.device)
         row[f"full_loss_{template}_all"] = cross_entropy_f64(number_logits, targets)
         row[f"full_loss_{template}_train"] = cross_entropy_f64(number_logits[train], targets[train])
         for name, freqs in (("source", context.source_freqs), ("current", current)):

@@ -10,7 +10,7 @@ transfer run of one seed see the same training pairs.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -82,6 +82,9 @@ class Split:
     test_y: torch.Tensor
     train_pairs: np.ndarray  # (n_train, 2)
     test_pairs: np.ndarray
+    # Further test sets evaluated with the test set, by name: (inputs, targets). A run with task
+    # tokens watches its other tasks here (``grokpaper.core.tasks``); the study's runs have none.
+    extra_tests: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
 
 
 def make_split(task: str, p: int, seed: int, frac_train: float = 0.3, table_seed: int = 0, task_token: int = 0) -> Split:

@@ -67,7 +67,7 @@ class RunFailed(RuntimeError):
 # The sets of runs ``train all --runs`` trains: the study's own runs; the probe reruns (each
 # source and transfer again with probes, stopping at the top threshold held); the relearning runs;
 # the controls and transplants (``study.CONTROLS``: what carries the transfer).
-RUN_SETS = ("study", "probes", "relearn", "controls")
+RUN_SETS = ("study", "probes", "relearn", "controls", "tasks")
 
 
 def jobs(settings: StudySettings, runs: str = "study") -> list[Job]:
@@ -94,6 +94,11 @@ def jobs(settings: StudySettings, runs: str = "study") -> list[Job]:
                            config_key(settings.probe_transfer_config(s, "grokked")), source))
             out += [Job(f"control {c} seed {s}", ("controls", "--seeds", str(s), "--control", c),
                         config_key(settings.control_config(s, c)), source) for c in CONTROLS]
+        elif runs == "tasks":
+            out += [Job(f"task {e} {c} -> {t} seed {s}", ("tasks", "--seeds", str(s), "--experiment", e, "--condition", c,
+                                                         "--target", t),
+                        config_key(settings.task_config(s, e, c, t)), source)
+                    for e, c, t in settings.task_designs() if s in settings.task_seeds(e)]
         elif runs == "probes":
             out.append(Job(f"probe source seed {s}", ("probe-sources", "--seeds", str(s)),
                            config_key(settings.probe_source_config(s)), source))

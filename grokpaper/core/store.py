@@ -82,11 +82,14 @@ def weights_read(config: dict) -> tuple[str, ...] | None:
     final weights and snapshots). A probe rerun: its snapshot at the first evaluation at the top
     threshold (chapter 10's matched point; its final state lies past the committed run's record,
     which keeps the end). A relearning run: none (chapter 11 reads curves and probes). A control:
-    that snapshot and its final weights (chapter 12's causal tests)."""
+    that snapshot and its final weights (chapter 12's causal tests). A run with task tokens: its
+    final weights (chapters 15 and 16: key frequencies per task token, the discrete-log basis)."""
     if config.get("kind") == "relearn":
         return ()
     if config.get("kind") == "control":
         return ("first_top", "final")
+    if config.get("kind") == "task":  # chapters 13-16: frequencies per task token, the discrete-log basis
+        return ("final",)
     if "probes" in config:
         return ("first_top",)
     return None

@@ -52,9 +52,18 @@ import torch
 
 from grokpaper.config import ParamsError, StudyParams, chapter_params
 from grokpaper.core import controls as build
+from grokpaper.core import tasks
 from grokpaper.core.data import make_split
 from grokpaper.core.model import ModelConfig, init_params
-from grokpaper.core.store import CURVE_COLUMNS, RunNotStored, RunStore, StoredRun, config_key, display_path
+from grokpaper.core.store import (
+    CURVE_COLUMNS,
+    RunNotStored,
+    RunStore,
+    StoredRun,
+    canonical_json,
+    config_key,
+    display_path,
+)
 from grokpaper.core.train import Event, Hyper, ModelRun, Observer, default_device, sigint_deferred, train
 
 # "memorized-fixed" is the original study's memorized condition: the source's state after
@@ -66,6 +75,18 @@ PROBES_REVISION = 1
 # What carries the transfer: controls and transplants, each built from the seed's grokked source
 # and random init (``grokpaper.core.controls``), trained on the transfer task like a transfer.
 CONTROLS = ("norm-matched", "permuted", "embeddings-only", "all-but-embeddings", "frozen-embeddings")
+# The runs with task tokens (issue 22, ``grokpaper.core.tasks``), by experiment:
+#  sequential        the transfer task with its own token, "=" copied into it; addition keeps its token
+#  new-token-random  the same from the grokked source, the new token's column drawn at random
+#  replay            sequential, with replay_share of every full batch addition examples (their token)
+#  replay-no-token   the document's design: replay with one "=" for both tasks (ill-posed; one seed, short)
+#  multitask         addition and the transfer task together from the seed's random init ("scratch")
+#  similarity        the grokked source and random init to each of similarity_targets (the transfer
+#                    task's pair is the sequential experiment's, not trained twice)
+TASK_EXPERIMENTS = ("sequential", "new-token-random", "replay", "replay-no-token", "multitask", "similarity")
+TASK_CONDITIONS = ("grokked", "memorized-fixed", "random")
+SIMILARITY_CONDITIONS = ("grokked", "random")
+SCRATCH = "scratch"  # the multi-task runs' condition: from the seed's random init
 
 
 @dataclass
@@ -154,21 +175,23 @@ class StudySettings(StudyParams):
         """The highest accuracy threshold: probe, relearning and extended runs stop once it held."""
         return max(self.thresholds)
 
-    def probe_spec(self, other_task: str, extra_epochs: tuple[int, ...] = ()) -> dict:
+    def probe_spec(self, other_task: str, extra_epochs: tuple[int, ...] = (), tokens: dict | None = None) -> dict:
         """The probes of a run (part of its config, so of its store key): cadence, the linear
-        probe's ridge, key-frequency rule, the other task measured, and extra probe epochs."""
-        return {
+        probe's ridge, key-frequency rule, the other task measured, and extra probe epochs; a run
+        with task tokens also gives each task's token (``tokens``)."""
+        return {**({"tokens": tokens} if tokens else {}),
             "revision": PROBES_REVISION, "dense_until": self.probe_dense_until, "dense_every": self.probe_dense_every,
             "per_decade": self.probe_per_decade, "thresholds": list(self.thresholds), "ridge": self.probe_ridge,
             "min_neurons": self.probe_min_neurons, "source_task": self.source_task, "other_task": other_task,
             "at_epochs": list(extra_epochs),
         }
 
-    def _probed(self, config: dict, other_task: str, extra_epochs: tuple[int, ...] = ()) -> dict:
+    def _probed(self, config: dict, other_task: str, extra_epochs: tuple[int, ...] = (),
+                tokens: dict | None = None) -> dict:
         """``config`` with probes on and the probe runs' snapshots: the first evaluation at the top
         threshold, and the start of the streak that stopped the run."""
         first = asdict(Event.reached("test_acc", self.top_threshold, 0))
-        return {**config, "probes": self.probe_spec(other_task, extra_epochs),
+        return {**config, "probes": self.probe_spec(other_task, extra_epochs, tokens),
                 "snapshots": {**config["snapshots"], "first_top": first}, "sustained_snapshot": "sustained"}
 
     def _held_top(self) -> list[dict]:
@@ -211,6 +234,64 @@ class StudySettings(StudyParams):
             config["frozen"] = list(build.FROZEN_EMBEDDINGS)
         return self._probed(config, self.source_task)
 
+    # -- runs with task tokens (issue 22) ------------------------------------------------------
+
+    def task_designs(self) -> list[tuple[str, str, str]]:
+        """Every (experiment, condition, target) of the runs with task tokens (``TASK_EXPERIMENTS``);
+        each is run for every seed, but replay-no-token for the first seed only."""
+        target = self.transfer_task
+        designs = [("sequential", c, target) for c in TASK_CONDITIONS]
+        designs += [("new-token-random", "grokked", target), ("replay-no-token", "grokked", target)]
+        designs += [("replay", c, target) for c in TASK_CONDITIONS]
+        designs += [("multitask", SCRATCH, target)]
+        designs += [("similarity", c, t) for t in self.similarity_targets if t != target for c in SIMILARITY_CONDITIONS]
+        return designs
+
+    def task_seeds(self, experiment: str) -> tuple[int, ...]:
+        """The seeds an experiment runs: all, but the ill-posed demonstration runs on the first."""
+        return self.seeds[:1] if experiment == "replay-no-token" else self.seeds
+
+    def task_data(self, experiment: str, target: str) -> tasks.DataSpec:
+        """What a run with task tokens trains on, is tested on and watches (``grokpaper.core.tasks``).
+        The source task keeps token 0 (the source's "="); the target gets token 1 (none in replay-no-token)."""
+        Entry, source = tasks.TaskEntry, self.source_task
+        if experiment == "replay-no-token":
+            return tasks.DataSpec(train=(Entry(target, 0), Entry(source, 0, self.replay_share)),
+                                  test=(Entry(target, 0),), watch=(Entry(source, 0),))
+        if experiment == "multitask":
+            both = (Entry(target, 1), Entry(source, 0))
+            return tasks.DataSpec(train=both, test=both, watch=both)
+        replay = (Entry(source, 0, self.replay_share),) if experiment == "replay" else ()
+        return tasks.DataSpec(train=(Entry(target, 1), *replay), test=(Entry(target, 1),), watch=(Entry(source, 0),))
+
+    def task_config(self, seed: int, experiment: str, condition: str, target: str | None = None) -> dict:
+        """A run with task tokens: ``experiment`` (``TASK_EXPERIMENTS``) from ``condition`` (a source
+        snapshot, 'random' init, or 'scratch' for multitask) to ``target`` (default: the transfer task)."""
+        target = target or self.transfer_task
+        if (experiment, condition, target) not in self.task_designs():
+            raise ValueError(f"no task-token run {experiment} / {condition} / {target} in this profile; runs: "
+                             + ", ".join("/".join(d) for d in self.task_designs()))
+        data = self.task_data(experiment, target)
+        model = ModelConfig(p=self.p, n_task_tokens=data.n_task_tokens)
+        if condition in ("random", SCRATCH):
+            init = {"random": seed}
+        else:
+            init = {"from_run": config_key(self.source_config(seed)), "weights": SOURCE_SNAPSHOT[condition]}
+        if model.n_task_tokens > 1:  # the 114-token weights, with a column for the new task's token
+            init["new_token"] = "random" if experiment == "new-token-random" else "copy"
+        if experiment == "replay-no-token":
+            cap, stop = self.ill_posed_epochs, []
+        else:
+            cap = self.random_table_max_epochs if target == "random" else self.task_max_epochs
+            stop = self._held_top()
+        config = {**self._base(target, seed), "model": asdict(model), "kind": "task", "experiment": experiment,
+                  "condition": condition, "init": init, "data": data.as_config(), "max_epochs": cap, "stop": stop,
+                  "snapshots": {}}
+        if experiment == "replay-no-token":
+            return config  # no probes: it shows a loss floor, nothing inside
+        token_of = {e.task: e.token for e in (*data.train, *data.watch)}
+        return self._probed(config, self.source_task, tokens=token_of)
+
     def relearn_config(self, seed: int, condition: str) -> dict:
         """The transfer run's final weights trained back on the source task: the seed's split,
         a fresh optimizer, to the top threshold held ``probe_hold_epochs`` (cap ``relearn_max_epochs``)."""
@@ -245,6 +326,14 @@ class Run:
         return self.stored.model(which)
 
 
+@dataclass
+class TaskRun(Run):
+    """A stored run with task tokens, with its experiment and target task (``TASK_EXPERIMENTS``)."""
+
+    experiment: str = ""
+    target: str = ""
+
+
 class Study:
     """Get the study's runs for one set of settings: read them from the store, and train the
     missing ones (``train=True``) or raise ``RunNotStored`` naming them (``train=False``)."""
@@ -275,6 +364,9 @@ class Study:
             what = f"{probed}sources --seeds {config['seed']}"
         elif config["kind"] == "control":
             what = f"controls --control {config['condition']} --seeds {config['seed']}"
+        elif config["kind"] == "task":
+            what = (f"tasks --experiment {config['experiment']} --condition {config['condition']} "
+                    f"--target {config['task']} --seeds {config['seed']}")
         elif config["kind"] == "relearn":
             what = f"relearn --condition {config['condition']} --seeds {config['seed']}"
         else:
@@ -333,6 +425,22 @@ class Study:
         stored = self._get(configs)
         return [Run(seed=seed, condition=c, stored=stored[(seed, c)]) for seed, c in wanted]
 
+    def task_runs(self, designs=None) -> list["TaskRun"]:
+        """The runs with task tokens of ``designs`` ((experiment, condition, target) triples; default:
+        all of ``settings.task_designs()``), for each seed of the experiment (``settings.task_seeds``),
+        with probes. Runs of one experiment and target have the same data sizes: each such group
+        trains as one batch if not stored."""
+        s = self.settings
+        designs = list(designs or s.task_designs())
+        out = []
+        for group in dict.fromkeys((e, t) for e, _, t in designs):
+            wanted = [(seed, e, c, t) for e, c, t in designs if (e, t) == group for seed in s.task_seeds(e)]
+            configs = {w: s.task_config(w[0], w[1], w[2], w[3]) for w in wanted}
+            stored = self._get(configs)
+            out += [TaskRun(seed=seed, condition=c, stored=stored[(seed, e, c, t)], experiment=e, target=t)
+                    for seed, e, c, t in wanted]
+        return out
+
     def rerun_check(self, conditions=CONDITIONS) -> pd.DataFrame:
         """Each stored probe rerun (and extended run) against the run it reruns, over the epochs
         both evaluated: one row per pair with ``rows`` compared, ``differing`` values and the
@@ -362,6 +470,8 @@ class Study:
         to the norms of ``norms_from``, the number tokens relabelled by ``permutation``."""
         init = config["init"]
         params = self._weights(init)
+        if "new_token" in init:  # a run with task tokens: one more "=" column (``tasks.add_task_token``)
+            params = tasks.add_task_token(params, init["new_token"], torch.Generator().manual_seed(config["seed"]))
         if "take" in init:
             params = build.transplant(params, self._weights(init["take"]), init["take"]["params"])
         if "norms_from" in init:
@@ -379,7 +489,15 @@ class Study:
         source = source or self.store.load(spec["from_run"])
         return source.params(spec["weights"])
 
-    def _probe_observer(self, configs: dict, runs: list[ModelRun]) -> Observer | None:
+    def _split(self, config: dict):
+        """A run's data: the seed's split of its task, or (a run with task tokens) the tasks of its
+        ``data`` section (``grokpaper.core.tasks.task_split``)."""
+        s = self.settings
+        if "data" in config:
+            return tasks.task_split(tasks.DataSpec.from_config(config["data"]), s.p, config["seed"], s.frac_train)
+        return make_split(config["task"], s.p, config["seed"], s.frac_train)
+
+    def _probe_observer(self, configs: dict, runs: list[ModelRun], model: ModelConfig) -> Observer | None:
         """The probes of a batch (None when none of its runs has probes), from the factory given."""
         requests = [ProbeRequest(i, run, cfg["task"], cfg["probes"], self.sources()[cfg["seed"]].params())
                     for i, (cfg, run) in enumerate(zip(configs.values(), runs)) if "probes" in cfg]
@@ -388,7 +506,7 @@ class Study:
         if self.probes is None:
             raise ValueError("probe runs need probes: Study(..., probes=grokpaper.analysis.probes.make_probes) "
                              "(or `python -m grokpaper train probe-...`, which gives them)")
-        return self.probes(requests, self.settings.model)
+        return self.probes(requests, model)
 
     def _get(self, configs: dict) -> dict:
         keys = {label: config_key(cfg) for label, cfg in configs.items()}
@@ -432,12 +550,16 @@ class Study:
     def _train(self, configs: dict, keys: dict) -> None:
         s = self.settings
         runs, labels = [], {}
+        models = {canonical_json(cfg["model"]) for cfg in configs.values()}
+        if len(models) != 1:
+            raise ValueError(f"a batch trains one architecture; these runs have {len(models)}: {sorted(models)}")
+        model = ModelConfig(**next(iter(configs.values()))["model"])
         for label, cfg in configs.items():
             name = _run_name(cfg)
             labels[name] = label
             runs.append(ModelRun(
                 name=name,
-                split=make_split(cfg["task"], s.p, cfg["seed"], s.frac_train),
+                split=self._split(cfg),
                 init=self._init(cfg),
                 max_epochs=cfg["max_epochs"],
                 stop_events=tuple(Event(**e) for e in cfg["stop"]),
@@ -445,7 +567,7 @@ class Study:
                 sustained_snapshot=cfg.get("sustained_snapshot"),
                 frozen=tuple(cfg.get("frozen", ())),
             ))
-        probes = self._probe_observer(configs, runs)
+        probes = self._probe_observer(configs, runs, model)
         device = s.torch_device
         # Outcomes are stored when the whole batch ends (until then they live in its resume
         # checkpoint), so an interrupted batch is asked for again as the same batch. The
@@ -453,7 +575,7 @@ class Study:
         # finds the finished batch there, and storing a batch half-way would leave the rest to
         # be asked for as a new batch, from epoch 0 (hence Ctrl-C waits until storing is done).
         resume_path = self.store.resume_path([keys[label] for label in configs])
-        outcomes = train(runs, s.model, s.hyper, eval_every=s.eval_every, device=device,
+        outcomes = train(runs, model, s.hyper, eval_every=s.eval_every, device=device,
                          resume_path=resume_path, checkpoint_every=s.checkpoint_every,
                          progress=self.progress, keep_checkpoint=True, observers=(probes,) if probes else ())
         failures = [o for o in outcomes if o.failed]
@@ -461,7 +583,7 @@ class Study:
             for outcome in outcomes:
                 label = labels[outcome.name]
                 if not outcome.failed and not self.store.has(keys[label]):
-                    self.store.save(keys[label], configs[label], outcome, s.model, extra=_machine(device))
+                    self.store.save(keys[label], configs[label], outcome, model, extra=_machine(device))
             resume_path.unlink(missing_ok=True)
         if interrupt["at"] is not None:
             raise KeyboardInterrupt
@@ -503,6 +625,8 @@ def _in_controls_set(config: dict) -> bool:
 
 
 def _run_name(config: dict) -> str:
+    if config["kind"] == "task":
+        return f"task-{config['experiment']}-{config['task']}-{config['condition']}-seed{config['seed']}"
     name = f"{config['kind']}-{config.get('condition', config['task'])}-seed{config['seed']}"
     if config.get("extended"):
         return f"{name}-extended"

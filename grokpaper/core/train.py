@@ -383,6 +383,10 @@ def validate_runs(runs: list[ModelRun], cfg: ModelConfig) -> None:
                 f"{len(r.split.train_x)}/{len(r.split.test_x)}, {first.name} has "
                 f"{len(first.split.train_x)}/{len(first.split.test_x)}"
             )
+        extra = {name: (x.shape, y.shape) for name, (x, y) in r.split.extra_tests.items()}
+        if extra != {name: (x.shape, y.shape) for name, (x, y) in first.split.extra_tests.items()}:
+            raise ValueError(f"run {r.name}: a batch needs the same extra test sets (names and sizes); {r.name} has "
+                             f"{sorted(r.split.extra_tests)}, {first.name} has {sorted(first.split.extra_tests)}")
         for event in (*r.stop_events, *r.snapshot_events.values()):
             if event.epoch is not None and event.epoch > r.max_epochs:
                 raise ValueError(f"run {r.name}: event at epoch {event.epoch} is after max_epochs {r.max_epochs}")
@@ -434,6 +438,9 @@ def train(
         models_per_chunk = len(runs) if device.type == "cuda" else 1
     data = {key: torch.stack([getattr(r.split, key) for r in runs]).to(device)
             for key in ("train_x", "train_y", "test_x", "test_y")}
+    # Watched test sets (``Split.extra_tests``), evaluated with the test set: name -> (x, y) of the batch.
+    extra_tests = {name: tuple(torch.stack([r.split.extra_tests[name][i] for r in runs]).to(device) for i in (0, 1))
+                   for name in runs[0].split.extra_tests}
 
     checkpoints = _ResumeCheckpoints(resume_path, checkpoint_every, runs, list(observers))
     state = checkpoints.load(device) or TrainingState.fresh(runs, device)
@@ -449,7 +456,7 @@ def train(
                     report.checkpointed(state)
                 train_loss, train_acc, grads = _loss_and_grads(state.params, data, state.active, cfg, models_per_chunk)
                 evaluation = _evaluate_and_record(state, runs, data, cfg, train_loss, train_acc, eval_every,
-                                                  models_per_chunk)
+                                                  models_per_chunk, extra_tests)
                 if evaluation.rows:  # observers see the weights just evaluated, before anyone leaves
                     for observer in observers:
                         observer.evaluated(state, evaluation)
@@ -474,10 +481,11 @@ def train(
 
 def _evaluate_and_record(state: TrainingState, runs: list[ModelRun], data: dict, cfg: ModelConfig,
                          train_loss: torch.Tensor, train_acc: torch.Tensor, eval_every: int,
-                         models_per_chunk: int) -> Evaluation:
+                         models_per_chunk: int, extra_tests: dict | None = None) -> Evaluation:
     """The epoch's verdicts on the weights before its update: a non-finite train loss stops its
-    model at any epoch; when an evaluation is due, the test set is evaluated, curves extended,
-    snapshots taken, and stop events and caps checked."""
+    model at any epoch; when an evaluation is due, the test set (and each watched test set, as
+    ``test_loss_<name>``, ``test_acc_<name>``) is evaluated, curves extended, snapshots taken, and
+    stop events and caps checked."""
     epoch, active = state.epoch, state.active
     evaluation = Evaluation(epoch=epoch, rows={}, leaving={})
     for pos, finite in enumerate(torch.isfinite(train_loss).tolist()):
@@ -486,14 +494,18 @@ def _evaluate_and_record(state: TrainingState, runs: list[ModelRun], data: dict,
     if not _evaluate_now(epoch, eval_every, [runs[i] for i in active]):
         return evaluation
     test_loss, test_acc = _evaluate(state.params, data, active, cfg, models_per_chunk)
-    rows = torch.stack([train_loss, train_acc, test_loss, test_acc], dim=1).tolist()
+    columns, values = list(METRICS), [train_loss, train_acc, test_loss, test_acc]
+    for name, (x, y) in (extra_tests or {}).items():
+        columns += [f"test_loss_{name}", f"test_acc_{name}"]
+        values += _evaluate(state.params, {"test_x": x, "test_y": y}, active, cfg, models_per_chunk)
+    rows = torch.stack(values, dim=1).tolist()
     for pos, run_index in enumerate(active):
-        row = dict(zip(METRICS, rows[pos]))
+        row = dict(zip(columns, rows[pos]))
         evaluation.rows[pos] = row
         run, curve = runs[run_index], state.curves[run_index]
         curve["epoch"].append(epoch)
-        for k in METRICS:
-            curve[k].append(row[k])
+        for k in columns:
+            curve.setdefault(k, []).append(row[k])
         for name, event in run.snapshot_events.items():
             if name not in state.snapshots[run_index] and state.streaks.fires(run_index, name, event, epoch, row):
                 state.snapshots[run_index][name] = {"epoch": epoch, **row, "params": state.weights_of(pos)}

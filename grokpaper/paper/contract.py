@@ -1235,5 +1235,152 @@ class WhatTransfers(Numbers):
     head_table: Table
 
 
+# ----------------------------------------------------------------------------- 13-16: task tokens
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """Per seed a - b, their mean with its t-interval and the paired t-test's p (``task_tokens.paired_difference``)."""
+
+    what: str
+    n_pairs: int
+    mean: Num
+    ci_low: Num
+    ci_high: Num
+    p: Num
+    confidence: float
+    per_seed: dict[int, Num]
+
+
+@dataclass(frozen=True)
+class HypothesisVerdict:
+    """One of the design document's future-work hypotheses, with its one test and verdict
+    (``task_tokens.hypothesis_verdict`` / ``trend_verdict``)."""
+
+    hypothesis: str
+    effect: str
+    estimate: Num
+    ci_low: Num
+    ci_high: Num
+    p: Num
+    p_note: str
+    n: int
+    verdict: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class TaskRetention:
+    """A watched task's test accuracy over a group of runs (``task_tokens.retention``)."""
+
+    task: str
+    n_runs: int
+    start_mean: Num
+    at_top_mean: Num
+    end_mean: Num
+    end_ci_low: Num
+    end_ci_high: Num
+    end_min: Num
+    end_max: Num
+    lowest_min: Num
+    readout_end_mean: Num
+    per_seed_end: dict[int, Num]
+
+
+@dataclass(frozen=True)
+class FrequencySharing:
+    """Two frequency sets per seed, what they share, and the chance of sharing that much (``task_tokens.frequency_sharing``)."""
+
+    what: str
+    n_seeds: int
+    n_candidates: int
+    sets: dict[int, list[list[int]]]
+    shared: dict[int, int]
+    jaccard: dict[int, Num]
+    total_shared: int
+    expected_by_chance: Num
+    p_null: Num
+
+
+@dataclass(frozen=True)
+class IllPosed:
+    """Replay without a task token: the loss floor of its data against the training loss reached."""
+
+    seed: int
+    epochs: int
+    n_examples: int
+    n_inputs_with_two_labels: int
+    loss_floor: float
+    lowest_train_loss: float
+    final_train_loss: float
+    final_train_acc: float
+
+
+@dataclass(frozen=True)
+class TaskRunsCommon(Numbers):
+    """What chapters 13-16 share: the setting of the runs with task tokens."""
+
+    p: int
+    n_seeds: int
+    cap: int
+    hold_epochs: int
+    confidence: float
+    top_threshold: float
+    runs_table: Table
+
+
+@dataclass(frozen=True)
+class TaskTokens(TaskRunsCommon):
+    """13-task-tokens: sequential transfer with a task token per task."""
+
+    CHAPTER: ClassVar[str] = "13-task-tokens"
+    speedups: dict[str, SpeedUp]              # condition -> over random init
+    new_token_copy: SpeedUp | None            # the copied "=" column over a random one (grokked)
+    retention: dict[str, TaskRetention]       # condition -> addition at its own token
+
+
+@dataclass(frozen=True)
+class Replay(TaskRunsCommon):
+    """14-replay: subtraction with a share of addition examples, against without."""
+
+    CHAPTER: ClassVar[str] = "14-replay"
+    replay_share: float
+    speed: dict[str, SpeedUp]                 # condition -> no replay's epochs over replay's
+    retention: dict[str, TaskRetention]       # condition -> addition, with replay
+    retention_gain: dict[str, PairedDifference]  # condition -> replay minus no replay, addition at the end
+    hypothesis: HypothesisVerdict
+    ill_posed: IllPosed | None
+
+
+@dataclass(frozen=True)
+class Multitask(TaskRunsCommon):
+    """15-multitask: addition and subtraction together from random init, each with its token."""
+
+    CHAPTER: ClassVar[str] = "15-multitask"
+    together: SpeedUp | None                  # subtraction's epochs over addition's, per seed
+    gap: PairedDifference                     # subtraction's minus addition's epochs to the top threshold
+    sharing: dict[str, FrequencySharing]      # comparison -> key frequencies at the two tokens
+    jaccard_difference: PairedDifference      # multi-task minus sequential, per seed
+    hypothesis: HypothesisVerdict
+
+
+@dataclass(frozen=True)
+class Similarity(TaskRunsCommon):
+    """16-similarity: the grokked source and random init to targets of decreasing similarity."""
+
+    CHAPTER: ClassVar[str] = "16-similarity"
+    targets: list[str]
+    random_table_cap: int
+    speedups: dict[str, SpeedUp]              # target -> grokked over random init
+    memorising: SpeedUp | None                # the random table: train accuracy's epochs to the top threshold
+    retention: dict[str, TaskRetention]       # target -> addition, grokked source
+    reuse: dict[str, FrequencySharing]        # target -> final key frequencies vs the source's (grokked)
+    reuse_random: dict[str, FrequencySharing]  # target -> the same for the random-init runs (a null)
+    measures: Table
+    bases: Table
+    hypothesis: HypothesisVerdict
+
+
 CONTRACT: dict[str, type[Numbers]] = {cls.CHAPTER: cls for cls in (
-    Sources, Transfer, Retention, Agreement, Circuits, Statistics, Dynamics, Audit, Runs, Inside, Relearning, WhatTransfers)}
+    Sources, Transfer, Retention, Agreement, Circuits, Statistics, Dynamics, Audit, Runs, Inside, Relearning, WhatTransfers,
+    TaskTokens, Replay, Multitask, Similarity)}

@@ -122,6 +122,9 @@ def _model_panels(by_model: dict, ncols: int):
 def _metric_label(metric: str) -> tuple[str, float]:
     """Axis label with units and the factor applied to the values."""
     split, _, kind = metric.partition("_")
+    if kind.startswith(("acc_", "loss_")):  # a watched task's test set (``Split.extra_tests``): test_acc_add
+        kind, _, task = kind.partition("_")
+        return (f"{task}: test accuracy (%)", 100.0) if kind == "acc" else (f"{task}: test loss (nats)", 1.0)
     if kind == "acc":
         return f"{split} accuracy (%)", 100.0
     if kind == "loss":
@@ -886,4 +889,21 @@ def head_importance_points(heads: pd.DataFrame, conditions):
         handles = [Line2D([], [], marker="o", ls="", color=tone, label=f"head reads {reads}")
                    for reads, tone in HEAD_READS_COLORS.items()]
         fig.legend(handles=handles, loc="outside upper center", ncols=3)
+    return _done(fig)
+
+
+def loss_floor_curve(curve: pd.DataFrame, floor: float):
+    """Training loss against epoch (log scales, epoch 0 left out) with the data's loss floor dashed."""
+    _need(curve, {"epoch", "train_loss"}, "curve")
+    with style():
+        fig, axes = _new()
+        ax = axes[0, 0]
+        shown = curve[curve["epoch"] > 0]
+        ax.plot(shown["epoch"], shown["train_loss"], color=color("grokked"), label="training loss")
+        ax.axhline(floor, color="0.3", ls="--", lw=1, label=f"loss floor of the data ({floor:.3g} nats)")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("epoch (log scale)")
+        ax.set_ylabel("training loss (nats, log scale)")
+        fig.legend(*ax.get_legend_handles_labels(), loc="outside upper center", ncols=2)
     return _done(fig)

@@ -154,6 +154,10 @@ class Results:
     inside = property(lambda self: self.get(contract.Inside), doc="10-inside-transfer")
     relearning = property(lambda self: self.get(contract.Relearning), doc="11-relearning")
     what_transfers = property(lambda self: self.get(contract.WhatTransfers), doc="12-what-transfers")
+    task_tokens = property(lambda self: self.get(contract.TaskTokens), doc="13-task-tokens")
+    replay = property(lambda self: self.get(contract.Replay), doc="14-replay")
+    multitask = property(lambda self: self.get(contract.Multitask), doc="15-multitask")
+    similarity = property(lambda self: self.get(contract.Similarity), doc="16-similarity")
 
 
 def check_contract(results: Results) -> list[str]:

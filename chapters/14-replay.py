@@ -1,0 +1,133 @@
+# ---
+# jupyter:
+#   grokpaper:
+#     title: "14 · Replay: subtraction with a share of addition examples"
+#     depends_on: []
+#     runs: [tasks]
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Replay: subtraction with a share of addition examples
+#
+# The design document's second future experiment: fine-tune on subtraction "with 10 % addition
+# replay" and measure addition retention against no replay, with the hypothesis that replay helps
+# grokked models more than memorized ones. With task tokens the question is well posed: every
+# full batch holds the seed's subtraction training pairs on subtraction's token and a fixed,
+# seeded subset of the source's addition training pairs on addition's token, sized so that addition
+# makes up `replay_share` of the batch (`grokpaper.core.tasks.replay_count`). The loss is the mean
+# cross-entropy over every example of the batch, each weighted 1, so replay carries `replay_share`
+# of the loss. Everything else is chapter 13's sequential transfer with task tokens (its runs are
+# the no-replay arm), paired by seed: the same stop rule (subtraction's test accuracy held the top
+# threshold for `probe_hold_epochs` epochs, cap `task_max_epochs`).
+#
+# **The document's own design is ill-posed.** Without a task token, replay puts the same input
+# [a, b, =] in the batch with the label a + b and with a - b. No model can predict both: its best
+# is each input's empirical label distribution, so the training loss is at least the labels'
+# entropy per input, weighted by how often the input occurs (`grokpaper.core.tasks.loss_floor`).
+# A replayed pair with b ≠ 0 conflicts with the same pair in subtraction's training split (the
+# splits are one split), costing 2 ln 2 per conflicting pair of examples: the floor is above 0 and
+# the loss cannot reach 0. One short run (`ill_posed_epochs`, first seed, grokked source) shows it.
+#
+# **The hypothesis's test** (one test, uncorrected, outside the family of chapter 06): per seed,
+# the gain in addition's test accuracy at the end from replay for the grokked source minus that
+# for the memorized-fixed source, its mean with a paired t-interval at the study's confidence.
+
+# %% tags=["parameters"]
+# The profile gives every value (params/<profile>.yaml). `papermill ... -p KEY VALUE` overrides
+# any parameter defined in grokpaper/config.py; the next cell checks it.
+profile = "smoke"
+
+# %%
+import pandas as pd
+
+from grokpaper.analysis.probes import make_probes
+from grokpaper.config import resolve_in_notebook
+from grokpaper.core.study import TASK_CONDITIONS, Study
+from grokpaper.paper import plots
+from grokpaper.paper import task_tokens as tt
+from grokpaper.paper import what_transfers as wt
+from grokpaper.paper.contract import Replay
+from grokpaper.paper.report import md_table, save_numbers
+
+P = resolve_in_notebook("14-replay", globals())
+study = Study.from_params(P, progress=False, probes=make_probes, train=P["missing_runs"] == "train", profile=profile)
+top, source, cap, level = max(P["thresholds"]), P["source_task"], P["task_max_epochs"], P["confidence"]
+runs = study.task_runs([d for d in study.settings.task_designs()
+                        if d[0] in ("sequential", "replay", "replay-no-token")])
+table = tt.runs_table(runs, P["thresholds"])
+end = f"{source} acc end"
+speed, gain = {}, {}
+for c in TASK_CONDITIONS:
+    pair = pd.concat([tt.relabel(tt.select(table, "sequential", conditions=[c]), "no replay"),
+                      tt.relabel(tt.select(table, "replay", conditions=[c]), "replay")])
+    speed[c] = tt.speedup(pair, top, cap, "replay", "no replay", level)
+    gain[c] = tt.paired_difference(tt.by_seed(tt.select(table, "replay", conditions=[c]), end),
+                                   tt.by_seed(tt.select(table, "sequential", conditions=[c]), end), level,
+                                   f"{c}: addition at the end, replay minus none", tt.DIFFERENCE_OF_SHARES)
+retention = {c: tt.retention(tt.select(table, "replay", conditions=[c]), source, level) for c in TASK_CONDITIONS}
+helps_more = tt.paired_difference(gain["grokked"].per_seed, gain["memorized-fixed"].per_seed, level,
+                                  "gain from replay: grokked minus memorized-fixed", tt.DIFFERENCE_OF_GAINS)
+hypothesis = tt.hypothesis_verdict(
+    "Replay helps grokked models more than memorized", "addition's test accuracy at the end, gain from replay, "
+    "grokked minus memorized-fixed (per seed)", helps_more.mean, helps_more.ci_low, helps_more.ci_high, helps_more.p,
+    helps_more.n_pairs, note="a gain near the ceiling (accuracy near 100 % without replay) cannot be large")
+ill_posed_runs = [r for r in runs if r.experiment == "replay-no-token"]
+ill_posed = tt.ill_posed(ill_posed_runs[0], P["p"], P["frac_train"]) if ill_posed_runs else None
+
+# %%
+#| label: fig-replay-curves
+#| fig-cap: "Replay: test accuracy on subtraction (top) and on addition at its own token (bottom) against epoch (log scale), with replay (addition making up `replay_share` of every full batch) per initial weights: median over seeds, min-max band, thin lines per seed. A run stops once subtraction's test accuracy held the top threshold for the hold window (`probe_hold_epochs`), or at the cap (`task_max_epochs`); runs that stopped early are held at their last value. The runs without replay are chapter 13's."
+plots.learning_curves(tt.curves_of(runs, "replay"), metric=["test_acc", f"test_acc_{source}"], log_x=True,
+                      hold_last=True)
+
+# %%
+#| label: tbl-replay-retention
+#| tbl-cap: "Addition with replay, per initial weights: runs, mean test accuracy on addition at its own token (source's test pairs) at the start, at the first top-threshold evaluation on subtraction and at the end, with the t-interval of the end's mean at the study's {level}, the lowest end value and the lowest value at any evaluation; the mean R² of the addition readout at the last probe."
+md_table(tt.retention_display(retention), digits="sig3")
+
+# %%
+#| label: tbl-replay-gain
+#| tbl-cap: "What replay changes, paired by seed: addition's test accuracy at the end with replay minus without (percentage points; mean, t-interval at the study's {level}, paired t-test p, uncorrected), per initial weights, and the difference of those gains between the grokked and the memorized-fixed source (the hypothesis's test)."
+md_table(tt.paired_display({**gain, "hypothesis": helps_more}, scale=100), digits={"mean": 3, "CI low": 3,
+                                                                                    "CI high": 3, "p (paired t)": "p"})
+
+# %%
+#| label: tbl-replay-speed
+#| tbl-cap: "Subtraction's speed with replay: the no-replay run's epochs to the top threshold (first reached) over the replay run's, paired by seed: geometric mean with its t-interval at the study's {level}, paired t-test and Wilcoxon p (uncorrected), per-seed ratios ('≥'/'≤': a bound, one run never got there by the cap)."
+md_table(wt.speedup_display({k: v for k, v in speed.items() if v is not None}),
+         digits={"speed-up": "sig3", "CI low": "sig3", "CI high": "sig3", "p (paired t)": "p", "p (Wilcoxon)": "p"})
+
+# %%
+#| label: tbl-replay-hypothesis
+#| tbl-cap: "The design document's hypothesis on replay, its one test and verdict: supported when the interval of the effect lies wholly on the predicted side of 0, contradicted when wholly on the other, not established when it holds 0 (interval at the study's {level}; p uncorrected, outside the family of chapter 06)."
+md_table(tt.verdict_display([hypothesis]), digits={"estimate": 3, "CI low": 3, "CI high": 3, "p": "p"})
+
+# %%
+#| label: fig-ill-posed
+#| fig-cap: "Replay without a task token (the design document's design, first seed, grokked source, a short run of `ill_posed_epochs` epochs): training loss against epoch (log scales) with the floor no model can go below on its data (dashed): the same input appears with the labels a + b and a − b, so the best a model can do is each input's label distribution."
+if ill_posed_runs:
+    plots.loss_floor_curve(ill_posed_runs[0].curve, ill_posed.loss_floor)
+
+# %%
+#| label: tbl-ill-posed
+#| tbl-cap: "Replay without a task token: training examples, inputs that carry two labels, the loss floor of the data (nats, computed from the data), the lowest and the final training loss of the run, and its final training accuracy."
+if ill_posed:
+    md_table(pd.DataFrame([{"seed": ill_posed.seed, "epochs": ill_posed.epochs, "examples": ill_posed.n_examples,
+                            "inputs with two labels": ill_posed.n_inputs_with_two_labels,
+                            "loss floor": ill_posed.loss_floor, "lowest train loss": ill_posed.lowest_train_loss,
+                            "final train loss": ill_posed.final_train_loss,
+                            "final train acc %": 100 * ill_posed.final_train_acc}]), digits="sig4")
+
+# %%
+save_numbers(Replay(p=P["p"], n_seeds=len(P["seeds"]), cap=cap, hold_epochs=P["probe_hold_epochs"], confidence=level,
+                    top_threshold=top, runs_table=tt.table_of(table), replay_share=P["replay_share"],
+                    speed={k: v for k, v in speed.items() if v is not None}, retention=retention,
+                    retention_gain=gain, hypothesis=hypothesis, ill_posed=ill_posed), P);

@@ -1,0 +1,160 @@
+# ---
+# jupyter:
+#   grokpaper:
+#     title: "16 · The task-similarity gradient"
+#     depends_on: []
+#     runs: [tasks]
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # The task-similarity gradient
+#
+# The design document's first future experiment: transfer to targets of decreasing similarity to
+# addition, with the hypothesis that multi-task retention scales with task similarity. Each seed
+# trains, from its grokked addition source and from its random init (the weights the source started
+# from), each target mod p on its own task token (a copy of "="), addition keeping its token:
+# subtraction (chapter 13's runs), multiplication a·b, a² + ab + b², and a fixed random table
+# (`table_seed` 0, the same table for every seed). The document's order of similarity, from most
+# to least similar, is the profile's `similarity_targets` order: subtraction, multiplication,
+# a² + ab + b², then the random table, which has nothing to share.
+#
+# A run stops once the target's test accuracy held the top threshold for `probe_hold_epochs`
+# epochs, or at its cap: `task_max_epochs`, and `random_table_max_epochs` for the random table,
+# which cannot generalise (its runs show how fast it is memorised: epochs to the top threshold on
+# training accuracy).
+#
+# Per target: the speed-up over random init (paired by seed, a run that never got there entering at
+# the cap); frequency reuse (the neuron method's key frequencies at the target's token at the end,
+# against the grokked source's, with the hypergeometric null, and the same for the random-init runs
+# as a control); addition's test accuracy at its own token over training and at the end; and
+# measures of the final weights beside Nanda et al.'s: our reading of Furuta et al.'s Fourier
+# frequency sparsity and coefficient ratio (`grokpaper.analysis.furuta`; the paper's exact
+# definitions were not available to us, the module states the reading), the Gini of W_E's Fourier
+# norms, and addition's restricted and excluded loss at the source's key frequencies.
+#
+# **Multiplication** is addition of discrete logarithms (a·b = g^(log a + log b) for a primitive
+# root g), so its circuit is expected to be sparse in the discrete-log basis, not the additive one.
+# The neuron method is run in both bases (`grokpaper.analysis.dlog`); the inputs with a = 0 or
+# b = 0 have no logarithm and are set aside in the discrete-log basis (their share of each
+# neuron's variance is reported).
+#
+# **The hypothesis's test** (one test, uncorrected, outside the family of chapter 06): Page's trend
+# test over the targets, repeated by seed, on addition's test accuracy at the end of the grokked
+# runs, in the predicted order (more retention for more similar targets) and in the reverse order.
+
+# %% tags=["parameters"]
+# The profile gives every value (params/<profile>.yaml). `papermill ... -p KEY VALUE` overrides
+# any parameter defined in grokpaper/config.py; the next cell checks it.
+profile = "smoke"
+
+# %%
+import pandas as pd
+
+from grokpaper.analysis.probes import make_probes
+from grokpaper.config import resolve_in_notebook
+from grokpaper.core.study import SIMILARITY_CONDITIONS, Study
+from grokpaper.paper import plots
+from grokpaper.paper import task_tokens as tt
+from grokpaper.paper import what_transfers as wt
+from grokpaper.paper.contract import Similarity
+from grokpaper.paper.report import md_table, save_numbers
+
+P = resolve_in_notebook("16-similarity", globals())
+study = Study.from_params(P, progress=False, probes=make_probes, train=P["missing_runs"] == "train", profile=profile)
+top, source, target = max(P["thresholds"]), P["source_task"], P["transfer_task"]
+level, min_neurons, targets = P["confidence"], P["probe_min_neurons"], list(P["similarity_targets"])
+designs = [d for d in study.settings.task_designs()
+           if d[0] == "similarity" or (d[0] == "sequential" and d[1] in SIMILARITY_CONDITIONS)]
+runs = study.task_runs(designs)
+for run in runs:  # the transfer task's pair is the sequential experiment's: one row per target
+    run.experiment = "similarity"
+table = tt.runs_table(runs, P["thresholds"])
+cap_of = {t: P["random_table_max_epochs"] if t == "random" else P["task_max_epochs"] for t in targets}
+speedups = {t: tt.speedup(tt.select(table, "similarity", t), top, cap_of[t], "grokked", "random", level)
+            for t in targets}
+memorising = (tt.speedup(tt.select(table, "similarity", "random"), top, cap_of["random"], "grokked", "random", level,
+                         column="train first top") if "random" in targets else None)
+retention = {t: tt.retention(tt.select(table, "similarity", t, ["grokked"]), source, level) for t in targets}
+sources = study.sources()
+reuse, reuse_random = {}, {}
+for t in targets:
+    for condition, found in (("grokked", reuse), ("random", reuse_random)):
+        pairs = {r.seed: (tt.key_frequencies(sources[r.seed].params(), P["p"], source, 0, min_neurons),
+                          tt.key_frequencies(r.params(), P["p"], t, 1, min_neurons))
+                 for r in runs if r.target == t and r.condition == condition}
+        found[t] = tt.frequency_sharing(pairs, P["p"] // 2, f"{t}, {condition}: source vs final")
+measures = tt.weight_measures(runs, P["p"], source)
+bases = tt.basis_table([r for r in runs if r.target == "multiply"], P["p"], min_neurons) if "multiply" in targets \
+    else pd.DataFrame()
+end = tt.select(table, "similarity", conditions=["grokked"]).pivot(index="seed", columns="target",
+                                                                    values=f"{source} acc end")
+hypothesis = tt.trend_verdict("Multi-task retention scales with task similarity",
+                              "addition's test accuracy at the end of the grokked runs, over the targets from least to "
+                              "most similar (Page's L, repeated by seed)", end, targets[::-1], level)
+
+# %%
+#| label: fig-similarity-curves
+#| fig-cap: "The task-similarity gradient: test accuracy on the target at its own token (top) and on addition at its own token (bottom) against epoch (log scale), from the grokked source, one colour per target: median over seeds, min-max band, thin lines per seed. A run stops once the target's test accuracy held the top threshold for the hold window (`probe_hold_epochs`), or at its cap (`task_max_epochs`; `random_table_max_epochs` for the random table); runs that stopped early are held at their last value."
+plots.learning_curves({t: [r.curve for r in runs if r.target == t and r.condition == "grokked"] for t in targets},
+                      metric=["test_acc", f"test_acc_{source}"], log_x=True, hold_last=True)
+
+# %%
+#| label: fig-similarity-speedups
+#| fig-cap: "Speed-up of the grokked source over random init per target: random init's epochs to the top threshold on the target (first reached) over the grokked source's, one dot per seed (a triangle: a bound, one run never got there by its cap), and the geometric mean with its paired t-interval at the study's {level}. Dashed: as fast as random init."
+found = {t: s for t, s in speedups.items() if s is not None and s.n_pairs}
+if found:
+    plots.speedup_points(*wt.speedup_points(found), reference="random init",
+                         ylabel=f"speed-up: random init's epochs to {100 * top:g} %\nover the grokked source's")
+
+# %%
+#| label: tbl-similarity-speedups
+#| tbl-cap: "Speed-up of the grokked source over random init per target, paired by seed: n pairs, geometric mean with its t-interval at the study's {level}, paired t and Wilcoxon p (uncorrected, outside the family of chapter 06), per-seed ratios ('≥'/'≤': a bound). Last row: the random table's memorising (epochs to the top threshold on training accuracy)."
+md_table(wt.speedup_display({**{t: s for t, s in speedups.items() if s is not None},
+                             **({"random table, memorising": memorising} if memorising else {})}),
+         digits={"speed-up": "sig3", "CI low": "sig3", "CI high": "sig3", "p (paired t)": "p", "p (Wilcoxon)": "p"})
+
+# %%
+#| label: tbl-similarity-retention
+#| tbl-cap: "Addition at its own token after transfer from the grokked source, per target: runs, mean test accuracy on addition at the start, at the first top-threshold evaluation on the target and at the end, with the t-interval of the end's mean at the study's {level}, the lowest end value and the lowest at any evaluation; the mean R² of the addition readout at the last probe."
+md_table(tt.retention_display(retention), digits="sig3")
+
+# %%
+#| label: tbl-similarity-reuse
+#| tbl-cap: "Frequency reuse per target: the grokked source's key frequencies (addition) against the final model's at the target's token (the neuron method, at least `probe_min_neurons` neurons), per seed, from the grokked source and (a control) from random init: shared of the sets' sizes, total against chance with the exact tail p, mean Jaccard index."
+md_table(tt.sharing_display({**{f"grokked: {t}": s for t, s in reuse.items()},
+                             **{f"random init: {t}": s for t, s in reuse_random.items()}}),
+         digits={"expected by chance": 3, "p (chance)": "p", "mean Jaccard": 3})
+
+# %%
+#| label: tbl-similarity-measures
+#| tbl-cap: "Measures of the final weights per target and initial weights (medians over seeds): our reading of Furuta et al.'s Fourier frequency sparsity (share of frequencies with an embedding amplitude at least 0.1 of the largest) and coefficient ratio (mean min/max of the cos and sin amplitudes), the Gini of W_E's Fourier norms (Nanda et al.), and addition's restricted and excluded loss at the source's key frequencies, read at addition's token (last probe)."
+md_table(measures.drop(columns=["experiment", "seed"]).groupby(["target", "condition"], sort=False).median()
+         .reset_index(), digits="sig3")
+
+# %%
+#| label: tbl-similarity-bases
+#| tbl-cap: "Multiplication in two bases: the neuron method on the final model at multiplication's token, in the additive Fourier basis over the tokens and in the discrete-log (multiplicative character) basis over the nonzero tokens; per run the mean share of a neuron's variance its best frequency explains (on the inputs the basis covers, and over all inputs), the number of key frequencies, and the share of variance on the inputs with a = 0 or b = 0, which the discrete-log basis sets aside (against the share those inputs would hold by chance)."
+if len(bases):
+    md_table(bases[["condition", "seed", "basis", "mean_frac_explained", "mean_frac_explained_all_inputs", "n_key_freqs",
+                    "excluded_share", "zero_line_share", "zero_line_chance"]], digits=3)
+
+# %%
+#| label: tbl-similarity-hypothesis
+#| tbl-cap: "The design document's hypothesis on task similarity, its one test and verdict: Page's trend test over the targets, repeated by seed (p one-sided, uncorrected, outside the family of chapter 06); supported when the predicted order's p is below 1 minus the study's {level}, contradicted when the reverse order's is, not established otherwise."
+md_table(tt.verdict_display([hypothesis]).drop(columns=["CI low", "CI high"]), digits={"estimate": 4, "p": "p"})
+
+# %%
+save_numbers(Similarity(p=P["p"], n_seeds=len(P["seeds"]), cap=P["task_max_epochs"], hold_epochs=P["probe_hold_epochs"],
+                        confidence=level, top_threshold=top, runs_table=tt.table_of(table), targets=targets,
+                        random_table_cap=P["random_table_max_epochs"],
+                        speedups={t: s for t, s in speedups.items() if s is not None}, memorising=memorising,
+                        retention=retention, reuse=reuse, reuse_random=reuse_random, measures=tt.table_of(measures),
+                        bases=tt.table_of(bases), hypothesis=hypothesis), P);

@@ -1,0 +1,350 @@
+"""The runs with task tokens (issue 22; ``grokpaper.core.tasks``), as chapters 13-16 report them.
+
+Every comparison is paired by seed. Epochs to a threshold are first reached; a run that never got
+there by its cap enters at the cap, which makes a ratio a bound (``stats.paired_log_ratio``, the
+main study's speed-up). Differences of accuracies are paired t-intervals (``paired_difference``).
+The document's future-work hypotheses each get one verdict (``hypothesis_verdict``): *supported*
+when the interval of the effect lies wholly on the predicted side of no effect, *contradicted*
+when it lies wholly on the other side, *not established* when it holds no effect; each test is
+uncorrected and outside the family of chapter 06 (one test per hypothesis, stated as such).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy import stats as scipy_stats
+
+from grokpaper.analysis import curves, dlog, furuta
+from grokpaper.analysis.fourier import neuron_fourier_analysis, overlap_null, overlap_sum_pvalue
+from grokpaper.analysis.progress import fourier_gini
+from grokpaper.core.model import ModelConfig
+from grokpaper.core.tasks import DataSpec, loss_floor, task_split
+from grokpaper.paper import contract
+from grokpaper.paper import what_transfers as wt
+from grokpaper.paper.contract import FIRST, epochs_column
+from grokpaper.paper.report import SHARE_RANGE, clip_interval
+from grokpaper.paper.tables import transfer_table
+
+VERDICTS = ("supported", "contradicted", "not established", "not testable")
+DIFFERENCE_OF_SHARES = (-1.0, 1.0)  # a difference of two accuracies (or Jaccard indices)
+DIFFERENCE_OF_GAINS = (-2.0, 2.0)  # a difference of two such differences
+P_NOTE = "uncorrected, outside the family of chapter 06"
+READOUT = "readout_r2_refit_post"  # the linear probe of addition at its own "=", after the MLP
+
+
+# --- one table of every run --------------------------------------------------------------------
+
+
+def watched(curve: pd.DataFrame) -> list[str]:
+    """The tasks a run watched (``test_acc_<task>`` columns of its curve)."""
+    return [c.removeprefix("test_acc_") for c in curve.columns if c.startswith("test_acc_")]
+
+
+def runs_table(runs, thresholds) -> pd.DataFrame:
+    """One row per run: ``tables.transfer_table``'s columns (epochs to each threshold on the run's
+    test set, first reached and sustained, final accuracies), its experiment and target, and per
+    watched task: test accuracy at the start, at the run's first top-threshold evaluation, at the
+    end and its lowest, and epochs to the top threshold on that task alone; the epochs to the top
+    threshold on train accuracy (memorising); the addition readout R^2 at the last probe."""
+    top = max(thresholds)
+    table = transfer_table(runs, thresholds)
+    extra = []
+    for run in runs:
+        curve = run.curve
+        row = {"experiment": run.experiment, "target": run.target,
+               "train first top": curves.epochs_to_threshold(curve, top, metric="train_acc")}
+        reached = curves.epochs_to_threshold(curve, top)
+        for task in watched(curve):
+            column = f"test_acc_{task}"
+            row[f"{task} acc start"] = float(curve[column].iloc[0])
+            row[f"{task} acc at top"] = (curves.value_at_epoch(curve, reached, column) if reached is not None
+                                         else math.nan)
+            row[f"{task} acc end"] = float(curve[column].iloc[-1])
+            row[f"{task} acc lowest"] = float(curve[column].min())
+            row[f"{task} first top"] = curves.epochs_to_threshold(curve, top, metric=column)
+        try:
+            row["readout end"] = float(run.stored.probes[READOUT].iloc[-1])
+        except FileNotFoundError:  # the ill-posed run has no probes
+            row["readout end"] = math.nan
+        extra.append(row)
+    return pd.concat([table, pd.DataFrame(extra)], axis=1)
+
+
+def select(table: pd.DataFrame, experiment: str, target: str | None = None, conditions=None) -> pd.DataFrame:
+    """The rows of one experiment (and target, and conditions)."""
+    rows = table[table["experiment"] == experiment]
+    if target is not None:
+        rows = rows[rows["target"] == target]
+    if conditions is not None:
+        rows = rows[rows["condition"].isin(list(conditions))]
+    return rows
+
+
+def relabel(rows: pd.DataFrame, label: str) -> pd.DataFrame:
+    """``rows`` with their condition renamed ``label`` (to pair two experiments' runs by seed)."""
+    return rows.assign(condition=label)
+
+
+def per_task(rows: pd.DataFrame, tasks) -> pd.DataFrame:
+    """Each run once per watched task, labelled with the task (as its condition) and with that task's
+    epochs to the top threshold in the epochs column ``speedup`` reads: to pair two tasks of a run."""
+    top_column = [c for c in rows.columns if c.startswith(f"{FIRST} ") and not c.endswith(" at")]
+    top_column = max(top_column, key=lambda c: float(c.split()[1].rstrip("%")))
+    return pd.concat([relabel(rows, task).assign(**{top_column: rows[f"{task} first top"]}) for task in tasks])
+
+
+def speedup(table: pd.DataFrame, top: float, cap: int, compared: str, reference: str, confidence: float,
+            column: str | None = None) -> contract.SpeedUp | None:
+    """The reference's epochs to ``top`` over ``compared``'s, paired by seed (``what_transfers.speedups``);
+    ``column``: another epochs column (e.g. train accuracy's) in place of the test set's first top."""
+    if column is not None:
+        table = table.assign(**{epochs_column(FIRST, top): table[column]})
+    return wt.speedups(table, top, cap, [compared], confidence=confidence, reference=reference).get(compared)
+
+
+# --- paired differences and verdicts -----------------------------------------------------------
+
+
+def paired_difference(a: dict, b: dict, confidence: float, label: str,
+                      bounds: tuple[float, float] | None = None) -> contract.PairedDifference:
+    """Per seed a - b (seeds in both), their mean with its t-interval and the paired t-test's p.
+    With fewer than 2 pairs (or no spread) the interval and p are NaN (None when saved).
+    ``bounds``: the difference's possible range (e.g. (-1, 1) for accuracies); the interval is
+    truncated to it (``report.clip_interval``), as every interval of the paper is."""
+    seeds = [s for s in a if s in b and not (pd.isna(a[s]) or pd.isna(b[s]))]
+    d = np.array([float(a[s]) - float(b[s]) for s in seeds])
+    n = len(d)
+    mean = float(d.mean()) if n else math.nan
+    low = high = p = math.nan
+    if n >= 2:
+        sem = float(d.std(ddof=1) / math.sqrt(n))
+        if sem > 0:
+            half = float(scipy_stats.t.ppf(0.5 + confidence / 2, n - 1)) * sem
+            low, high = mean - half, mean + half
+            p = float(2 * scipy_stats.t.sf(abs(mean / sem), n - 1))
+        elif n:
+            low = high = mean
+            p = 0.0 if mean != 0 else 1.0
+    low, high = clip_interval(low, high, bounds)
+    return contract.typed(contract.PairedDifference, {
+        "what": label, "n_pairs": n, "mean": mean, "ci_low": low, "ci_high": high, "p": p, "confidence": confidence,
+        "per_seed": {int(s): float(a[s]) - float(b[s]) for s in seeds}})
+
+
+def hypothesis_verdict(hypothesis: str, effect: str, estimate: float, low: float, high: float, p: float, n: int,
+                       predicted: int = 1, note: str = "") -> contract.HypothesisVerdict:
+    """One hypothesis's verdict (module docstring) from its effect's interval: ``predicted`` +1 when
+    the hypothesis predicts an effect above 0 (a ratio's log above 0), -1 below."""
+    if any(pd.isna(v) for v in (estimate, low, high)):
+        verdict, reason = "not testable", "no interval: too few pairs or no spread"
+    elif (predicted > 0 and low > 0) or (predicted < 0 and high < 0):
+        verdict, reason = "supported", "the interval lies wholly on the predicted side of no effect"
+    elif (predicted > 0 and high < 0) or (predicted < 0 and low > 0):
+        verdict, reason = "contradicted", "the interval lies wholly on the other side of no effect"
+    else:
+        verdict, reason = "not established", "the interval holds no effect"
+    return contract.typed(contract.HypothesisVerdict, {
+        "hypothesis": hypothesis, "effect": effect, "estimate": estimate, "ci_low": low, "ci_high": high, "p": p,
+        "p_note": P_NOTE, "n": n, "verdict": verdict, "reason": reason + (f"; {note}" if note else "")})
+
+
+def verdict_display(verdicts: list[contract.HypothesisVerdict]) -> pd.DataFrame:
+    """The verdict rows as a table."""
+    return pd.DataFrame([{"hypothesis": v.hypothesis, "effect": v.effect, "n": v.n, "estimate": v.estimate,
+                          "CI low": v.ci_low, "CI high": v.ci_high, "p": v.p, "verdict": v.verdict,
+                          "why": v.reason} for v in verdicts])
+
+
+# --- retention ---------------------------------------------------------------------------------
+
+
+def retention(rows: pd.DataFrame, task: str, confidence: float) -> contract.TaskRetention:
+    """The watched ``task``'s test accuracy over a group of runs: at the start, at the first
+    top-threshold evaluation, at the end (mean with t-interval over seeds) and the lowest."""
+    end = rows[f"{task} acc end"].astype(float)
+    n = len(end)
+    half = (float(scipy_stats.t.ppf(0.5 + confidence / 2, n - 1)) * float(end.std(ddof=1)) / math.sqrt(n)
+            if n >= 2 else math.nan)
+    low, high = clip_interval(float(end.mean()) - half, float(end.mean()) + half, SHARE_RANGE)
+    return contract.typed(contract.TaskRetention, {
+        "task": task, "n_runs": n, "start_mean": float(rows[f"{task} acc start"].mean()),
+        "at_top_mean": float(rows[f"{task} acc at top"].mean()), "end_mean": float(end.mean()),
+        "end_ci_low": low, "end_ci_high": high,
+        "end_min": float(end.min()), "end_max": float(end.max()), "lowest_min": float(rows[f"{task} acc lowest"].min()),
+        "readout_end_mean": float(rows["readout end"].mean()),
+        "per_seed_end": {int(s): float(v) for s, v in zip(rows["seed"], end)}})
+
+
+def by_seed(rows: pd.DataFrame, column: str) -> dict[int, float]:
+    return {int(s): float(v) for s, v in zip(rows["seed"], rows[column])}
+
+
+# --- key frequencies per task token ---------------------------------------------------------------
+
+
+def key_frequencies(params: dict[str, torch.Tensor], p: int, task: str, token: int, min_neurons: int) -> list[int]:
+    """The neuron method's key frequencies (>= ``min_neurons`` neurons) of a model read at "=" token ``token``."""
+    cfg = ModelConfig(p=p, n_task_tokens=params["embed.W_E"].shape[1] - p)
+    return neuron_fourier_analysis(params, cfg, task, task_token=token).frequencies(min_neurons)
+
+
+def frequency_sharing(pairs: dict[int, tuple[list[int], list[int]]], n_candidates: int, label: str
+                      ) -> contract.FrequencySharing:
+    """Per seed two frequency sets and how many they share, against chance: the exact tail of the
+    sum over seeds of hypergeometric overlaps (``fourier.overlap_sum_pvalue``)."""
+    shared = {s: len(set(a) & set(b)) for s, (a, b) in pairs.items()}
+    jaccard = {s: (len(set(a) & set(b)) / len(set(a) | set(b)) if set(a) | set(b) else math.nan)
+               for s, (a, b) in pairs.items()}
+    pmfs = [overlap_null(n_candidates, len(a), len(b))["pmf"] for a, b in pairs.values()]
+    expected = sum(overlap_null(n_candidates, len(a), len(b))["mean"] for a, b in pairs.values())
+    return contract.typed(contract.FrequencySharing, {
+        "what": label, "n_seeds": len(pairs), "n_candidates": n_candidates,
+        "sets": {int(s): [sorted(a), sorted(b)] for s, (a, b) in pairs.items()},
+        "shared": {int(s): v for s, v in shared.items()}, "jaccard": {int(s): v for s, v in jaccard.items()},
+        "total_shared": int(sum(shared.values())), "expected_by_chance": float(expected),
+        "p_null": overlap_sum_pvalue(pmfs, int(sum(shared.values()))) if pmfs else math.nan})
+
+
+def sharing_display(sharings: dict[str, contract.FrequencySharing]) -> pd.DataFrame:
+    return pd.DataFrame([{"comparison": s.what, "seeds": s.n_seeds, "shared (total)": s.total_shared,
+                          "expected by chance": s.expected_by_chance, "p (chance)": s.p_null,
+                          "mean Jaccard": np.nanmean(list(s.jaccard.values())) if s.jaccard else math.nan,
+                          "per seed (shared of sizes)": "; ".join(f"{seed}: {s.shared[seed]} of {len(a)}/{len(b)}"
+                                                                  for seed, (a, b) in s.sets.items())}
+                         for s in sharings.values()])
+
+
+# --- the ill-posed design ------------------------------------------------------------------------
+
+
+def ill_posed(run, p: int, frac_train: float) -> contract.IllPosed:
+    """The replay-without-token run: its data's loss floor (``tasks.loss_floor``), recomputed from its
+    config, against the lowest training loss it reached."""
+    config = run.stored.config
+    split = task_split(DataSpec.from_config(config["data"]), p, config["seed"], frac_train)
+    inputs, counts = torch.unique(split.train_x, dim=0, return_counts=True)
+    conflicting = int(sum(1 for row, c in zip(inputs.tolist(), counts.tolist()) if c > 1
+                          and len(set(split.train_y[(split.train_x == torch.tensor(row)).all(1)].tolist())) > 1))
+    curve = run.curve
+    return contract.typed(contract.IllPosed, {
+        "seed": run.seed, "epochs": int(run.result["epochs_trained"]), "n_examples": len(split.train_y),
+        "n_inputs_with_two_labels": conflicting, "loss_floor": loss_floor(split.train_x, split.train_y),
+        "lowest_train_loss": float(curve["train_loss"].min()), "final_train_loss": float(curve["train_loss"].iloc[-1]),
+        "final_train_acc": float(curve["train_acc"].iloc[-1])})
+
+
+# --- measures of the final weights ---------------------------------------------------------------
+
+
+def weight_measures(runs, p: int, source_task: str) -> pd.DataFrame:
+    """Per run, of its final weights: our reading of Furuta et al.'s Fourier frequency sparsity and
+    coefficient ratio (``analysis.furuta``) and Nanda et al.'s Gini of W_E's Fourier norms; and, from
+    its last probe, addition's restricted and excluded loss at the source's key frequencies, read at
+    addition's token (Nanda et al.'s measures of the addition circuit left in the model)."""
+    rows = []
+    for run in runs:
+        params = run.params()
+        n_tokens = params["embed.W_E"].shape[1] - p
+        last = run.stored.probes.iloc[-1]
+        rows.append({"experiment": run.experiment, "target": run.target, "condition": run.condition, "seed": run.seed,
+                     **furuta.furuta_measures(params, p, n_task_tokens=n_tokens),
+                     "gini W_E": fourier_gini(params, p)["gini_W_E"],
+                     f"restricted loss {source_task}": float(last[f"restricted_loss_{source_task}_source"]),
+                     f"excluded loss {source_task}": float(last[f"excluded_loss_{source_task}_source"])})
+    return pd.DataFrame(rows)
+
+
+def basis_table(runs, p: int, min_neurons: int) -> pd.DataFrame:
+    """Per multiplication run: the neuron method in the additive basis and in the discrete-log basis
+    (``analysis.dlog.basis_comparison``, the inputs with a = 0 or b = 0 set aside and reported)."""
+    frames = []
+    for run in runs:
+        params = run.params()
+        cfg = ModelConfig(p=p, n_task_tokens=params["embed.W_E"].shape[1] - p)
+        token = run.stored.config["data"]["train"][0]["token"]
+        frame = dlog.basis_comparison(params, cfg, task_token=token, min_neurons=min_neurons, task="multiply")
+        frames.append(frame.assign(condition=run.condition, seed=run.seed))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def page_trend(table: pd.DataFrame, ordered_columns: list[str]) -> dict:
+    """Page's trend test for repeated measures (rows: seeds, columns in the predicted increasing
+    order): L, its exact or normal-approximation p."""
+    data = table[ordered_columns].dropna()
+    if len(data) < 2 or len(ordered_columns) < 3:
+        return {"L": math.nan, "p": math.nan, "n": len(data)}
+    result = scipy_stats.page_trend_test(data.to_numpy())
+    return {"L": float(result.statistic), "p": float(result.pvalue), "n": len(data), "method": result.method}
+
+
+def trend_verdict(hypothesis: str, effect: str, table: pd.DataFrame, ordered_columns: list[str],
+                  confidence: float) -> contract.HypothesisVerdict:
+    """A predicted order over repeated measures (rows: seeds; columns from the lowest predicted to the
+    highest): Page's trend test, one-sided, in the predicted order and in the reverse one. Supported
+    when the predicted order's p is below 1 - confidence, contradicted when the reverse's is, else
+    not established. The estimate is Page's L in the predicted order."""
+    forward, backward = page_trend(table, ordered_columns), page_trend(table, ordered_columns[::-1])
+    alpha = 1 - confidence
+    if pd.isna(forward["p"]):
+        verdict, reason = "not testable", f"Page's test needs >= 2 seeds and >= 3 targets; has {forward['n']} seeds"
+    elif forward["p"] < alpha:
+        verdict, reason = "supported", f"Page's trend test in the predicted order: p < {alpha:g}"
+    elif backward["p"] < alpha:
+        verdict, reason = "contradicted", f"Page's trend test in the reverse order: p = {backward['p']:.3g} < {alpha:g}"
+    else:
+        verdict, reason = "not established", f"neither order's Page test reaches p < {alpha:g}"
+    return contract.typed(contract.HypothesisVerdict, {
+        "hypothesis": hypothesis, "effect": effect, "estimate": forward["L"], "ci_low": math.nan, "ci_high": math.nan,
+        "p": forward["p"], "p_note": P_NOTE, "n": forward["n"], "verdict": verdict, "reason": reason})
+
+
+def _times(scale: float, value):
+    """``scale * value``, None (undefined: NaN when saved) kept."""
+    return None if value is None or pd.isna(value) else scale * value
+
+
+def retention_display(found: dict[str, contract.TaskRetention]) -> pd.DataFrame:
+    """The retention summaries as a table (accuracies in %)."""
+    return pd.DataFrame([{"runs": label, "n": r.n_runs, "start %": _times(100, r.start_mean),
+                          "at top %": _times(100, r.at_top_mean), "end %": _times(100, r.end_mean),
+                          "CI low %": _times(100, r.end_ci_low), "CI high %": _times(100, r.end_ci_high),
+                          "end min %": _times(100, r.end_min), "lowest %": _times(100, r.lowest_min),
+                          "readout R² at end": r.readout_end_mean}
+                         for label, r in found.items()])
+
+
+def paired_display(found: dict[str, contract.PairedDifference], scale: float = 1.0) -> pd.DataFrame:
+    """Paired differences as a table (``scale``: 100 for accuracies in percentage points)."""
+    return pd.DataFrame([{"comparison": d.what, "n": d.n_pairs, "mean": _times(scale, d.mean),
+                          "CI low": _times(scale, d.ci_low), "CI high": _times(scale, d.ci_high), "p (paired t)": d.p,
+                          "per seed": "; ".join(f"{s}: {scale * v:.3g}" for s, v in d.per_seed.items())}
+                         for d in found.values()])
+
+
+def curves_of(runs, experiment: str, conditions=None, target: str | None = None) -> dict[str, list[pd.DataFrame]]:
+    """The learning curves of one experiment's runs by condition (``plots.learning_curves``)."""
+    out: dict[str, list[pd.DataFrame]] = {}
+    for run in runs:
+        if run.experiment == experiment and (target is None or run.target == target) \
+                and (conditions is None or run.condition in conditions):
+            out.setdefault(run.condition, []).append(run.curve)
+    return out
+
+
+def readout_curves(runs, experiment: str, label: str) -> dict[str, list[pd.DataFrame]]:
+    """Each run's addition readout R^2 over training (its probes), by condition, as a column ``label``."""
+    out: dict[str, list[pd.DataFrame]] = {}
+    for run in runs:
+        if run.experiment == experiment:
+            probes = run.stored.probes
+            out.setdefault(run.condition, []).append(probes[["epoch", READOUT]].rename(columns={READOUT: label}))
+    return out
+
+
+def table_of(frame: pd.DataFrame) -> dict:
+    """A DataFrame as a contract ``Table`` (column -> values; NaN saved as null)."""
+    return contract.plain(frame.to_dict(orient="list"))

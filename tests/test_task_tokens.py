@@ -1,0 +1,57 @@
+"""The numbers chapters 13-16 report: paired differences, verdicts, frequency sharing, the trend test."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from grokpaper.paper import task_tokens as tt
+
+
+def test_paired_difference_is_the_paired_t_interval():
+    a, b = {1: 0.9, 2: 0.8, 3: 0.95, 4: 0.7}, {1: 0.5, 2: 0.6, 3: 0.55, 4: 0.65, 9: 0.1}
+    d = tt.paired_difference(a, b, 0.95, "a minus b")
+    diffs = np.array([0.4, 0.2, 0.4, 0.05])
+    assert d.n_pairs == 4 and d.mean == pytest.approx(diffs.mean())
+    t = stats.ttest_1samp(diffs, 0.0)
+    assert d.p == pytest.approx(t.pvalue)
+    half = stats.t.ppf(0.975, 3) * diffs.std(ddof=1) / 2
+    assert (d.ci_low, d.ci_high) == (pytest.approx(diffs.mean() - half), pytest.approx(diffs.mean() + half))
+    assert set(d.per_seed) == {1, 2, 3, 4}  # seed 9 has no pair
+    clipped = tt.paired_difference({1: 1.0, 2: 0.0}, {1: 0.0, 2: 0.0}, 0.95, "wide", tt.DIFFERENCE_OF_SHARES)
+    assert clipped.ci_low >= -1 and clipped.ci_high <= 1
+    one = tt.paired_difference({1: 0.5}, {1: 0.2}, 0.95, "one pair")
+    assert one.n_pairs == 1 and one.ci_low is None and one.p is None
+
+
+@pytest.mark.parametrize("low, high, predicted, verdict", [
+    (0.1, 0.3, 1, "supported"), (-0.3, -0.1, 1, "contradicted"), (-0.1, 0.2, 1, "not established"),
+    (-0.3, -0.1, -1, "supported"), (0.1, 0.3, -1, "contradicted"), (math.nan, 0.1, 1, "not testable")])
+def test_hypothesis_verdict_reads_the_interval_against_the_predicted_side(low, high, predicted, verdict):
+    v = tt.hypothesis_verdict("h", "effect", 0.0 if math.isnan(low) else (low + high) / 2, low, high, 0.01, 5,
+                              predicted=predicted)
+    assert v.verdict == verdict and v.p_note == tt.P_NOTE
+
+
+def test_frequency_sharing_counts_and_tests_against_chance():
+    pairs = {1: ([1, 2, 3], [2, 3, 4]), 2: ([5, 6], [5, 6])}
+    s = tt.frequency_sharing(pairs, 10, "x")
+    assert s.shared == {1: 2, 2: 2} and s.total_shared == 4
+    assert s.jaccard == {1: pytest.approx(0.5), 2: pytest.approx(1.0)}
+    assert s.expected_by_chance == pytest.approx(3 * 3 / 10 + 2 * 2 / 10)
+    # P(S >= 4) for the sum of two hypergeometric overlaps, by enumeration
+    h1, h2 = stats.hypergeom(10, 3, 3), stats.hypergeom(10, 2, 2)
+    exact = sum(h1.pmf(i) * h2.pmf(j) for i in range(4) for j in range(3) if i + j >= 4)
+    assert s.p_null == pytest.approx(exact)
+
+
+def test_trend_verdict_reads_pages_test_both_ways():
+    increasing = pd.DataFrame({"low": [0.1, 0.2, 0.1, 0.0, 0.2, 0.1], "mid": [0.5, 0.4, 0.6, 0.5, 0.5, 0.4],
+                               "high": [0.9, 0.8, 0.95, 0.9, 0.85, 0.9]})
+    assert tt.trend_verdict("h", "e", increasing, ["low", "mid", "high"], 0.95).verdict == "supported"
+    assert tt.trend_verdict("h", "e", increasing, ["high", "mid", "low"], 0.95).verdict == "contradicted"
+    flat = pd.DataFrame({"a": [0.1, 0.9, 0.5], "b": [0.5, 0.1, 0.9], "c": [0.9, 0.5, 0.1]})
+    assert tt.trend_verdict("h", "e", flat, ["a", "b", "c"], 0.95).verdict == "not established"
+    assert tt.trend_verdict("h", "e", flat.iloc[:1], ["a", "b", "c"], 0.95).verdict == "not testable"
