@@ -78,7 +78,8 @@ helps_more = tt.paired_difference(gain["grokked"].per_seed, gain["memorized-fixe
 hypothesis = tt.hypothesis_verdict(
     "Replay helps grokked models more than memorized", "addition's test accuracy at the end, gain from replay, "
     "grokked minus memorized-fixed (per seed)", helps_more.mean, helps_more.ci_low, helps_more.ci_high, helps_more.p,
-    helps_more.n_pairs, note="a gain near the ceiling (accuracy near 100 % without replay) cannot be large")
+    helps_more.n_pairs, note=tt.ceiling_note(tt.select(table, "sequential", conditions=["grokked", "memorized-fixed"]),
+                                             end))
 ill_posed_runs = [r for r in runs if r.experiment == "replay-no-token"]
 ill_posed = tt.ill_posed(ill_posed_runs[0], P["p"], P["frac_train"]) if ill_posed_runs else None
 

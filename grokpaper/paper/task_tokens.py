@@ -348,3 +348,10 @@ def readout_curves(runs, experiment: str, label: str) -> dict[str, list[pd.DataF
 def table_of(frame: pd.DataFrame) -> dict:
     """A DataFrame as a contract ``Table`` (column -> values; NaN saved as null)."""
     return contract.plain(frame.to_dict(orient="list"))
+
+
+def ceiling_note(without: pd.DataFrame, column: str, near: float = 0.9) -> str:
+    """A verdict's note when the runs without the intervention already score at least ``near`` on
+    ``column`` (mean): there is little room for a gain, so a small one says little."""
+    mean = float(without[column].mean())
+    return (f"without replay the mean is already {100 * mean:.1f} %: little room for a gain" if mean >= near else "")
