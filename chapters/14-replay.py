@@ -114,18 +114,16 @@ md_table(tt.verdict_display([hypothesis]), digits={"estimate": 3, "CI low": 3, "
 # %%
 #| label: fig-ill-posed
 #| fig-cap: "Replay without a task token (the design document's design, first seed, grokked source, a short run of `ill_posed_epochs` epochs): training loss against epoch (log scales) with the floor no model can go below on its data (dashed): the same input appears with the labels a + b and a − b, so the best a model can do is each input's label distribution."
-if ill_posed_runs:
-    plots.loss_floor_curve(ill_posed_runs[0].curve, ill_posed.loss_floor)
+plots.loss_floor_curve(ill_posed_runs[0].curve, ill_posed.loss_floor) if ill_posed_runs else None
 
 # %%
 #| label: tbl-ill-posed
 #| tbl-cap: "Replay without a task token: training examples, inputs that carry two labels, the loss floor of the data (nats, computed from the data), the lowest and the final training loss of the run, and its final training accuracy."
-if ill_posed:
-    md_table(pd.DataFrame([{"seed": ill_posed.seed, "epochs": ill_posed.epochs, "examples": ill_posed.n_examples,
-                            "inputs with two labels": ill_posed.n_inputs_with_two_labels,
-                            "loss floor": ill_posed.loss_floor, "lowest train loss": ill_posed.lowest_train_loss,
-                            "final train loss": ill_posed.final_train_loss,
-                            "final train acc %": 100 * ill_posed.final_train_acc}]), digits="sig4")
+md_table(pd.DataFrame([{"seed": ill_posed.seed, "epochs": ill_posed.epochs, "examples": ill_posed.n_examples,
+                        "inputs with two labels": ill_posed.n_inputs_with_two_labels,
+                        "loss floor": ill_posed.loss_floor, "lowest train loss": ill_posed.lowest_train_loss,
+                        "final train loss": ill_posed.final_train_loss,
+                        "final train acc %": 100 * ill_posed.final_train_acc}]), digits="sig4") if ill_posed else None
 
 # %%
 save_numbers(Replay(p=P["p"], n_seeds=len(P["seeds"]), cap=cap, hold_epochs=P["probe_hold_epochs"], confidence=level,

@@ -101,11 +101,13 @@ plots.learning_curves(tt.curves_of(runs, "multitask"), metric=[f"test_acc_{sourc
 
 # %%
 #| label: tbl-multitask-together
-#| tbl-cap: "Do the two tasks grok together? Per seed, epochs to the top threshold on each task's test set (first reached): subtraction's over addition's (geometric mean with its t-interval at the study's {level}, paired t and Wilcoxon p, uncorrected; '≥'/'≤' where one task never got there by the cap), then subtraction's minus addition's epochs (mean, t-interval, paired t p)."
+#| tbl-cap: "Do the two tasks grok together? Per seed, epochs to the top threshold on each task's test set (first reached): subtraction's over addition's (geometric mean with its t-interval at the study's {level}, paired t and Wilcoxon p, uncorrected; '≥'/'≤' where one task never got there by the cap)."
 md_table(wt.speedup_display({"ratio": together} if together else {}),
          digits={"speed-up": "sig3", "CI low": "sig3", "CI high": "sig3", "p (paired t)": "p", "p (Wilcoxon)": "p"})
 
 # %%
+#| label: tbl-multitask-gap
+#| tbl-cap: "The same per seed as a difference: subtraction's epochs to the top threshold minus addition's (first reached, each on its own test set): mean with its t-interval at the study's {level}, paired t-test p (uncorrected), per-seed differences; a seed where a task never got there by the cap is left out."
 md_table(tt.paired_display({"gap": gap}), digits={"mean": "sig3", "CI low": "sig3", "CI high": "sig3",
                                                   "p (paired t)": "p"})
 

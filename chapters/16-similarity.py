@@ -110,9 +110,9 @@ plots.learning_curves({t: [r.curve for r in runs if r.target == t and r.conditio
 #| label: fig-similarity-speedups
 #| fig-cap: "Speed-up of the grokked source over random init per target: random init's epochs to the top threshold on the target (first reached) over the grokked source's, one dot per seed (a triangle: a bound, one run never got there by its cap), and the geometric mean with its paired t-interval at the study's {level}. Dashed: as fast as random init."
 found = {t: s for t, s in speedups.items() if s is not None and s.n_pairs}
-if found:
-    plots.speedup_points(*wt.speedup_points(found), reference="random init",
-                         ylabel=f"speed-up: random init's epochs to {100 * top:g} %\nover the grokked source's")
+(plots.speedup_points(*wt.speedup_points(found), reference="random init",
+                      ylabel=f"speed-up: random init's epochs to {100 * top:g} %\nover the grokked source's")
+ if found else None)
 
 # %%
 #| label: tbl-similarity-speedups
@@ -142,9 +142,8 @@ md_table(measures.drop(columns=["experiment", "seed"]).groupby(["target", "condi
 # %%
 #| label: tbl-similarity-bases
 #| tbl-cap: "Multiplication in two bases: the neuron method on the final model at multiplication's token, in the additive Fourier basis over the tokens and in the discrete-log (multiplicative character) basis over the nonzero tokens; per run the mean share of a neuron's variance its best frequency explains (on the inputs the basis covers, and over all inputs), the number of key frequencies, and the share of variance on the inputs with a = 0 or b = 0, which the discrete-log basis sets aside (against the share those inputs would hold by chance)."
-if len(bases):
-    md_table(bases[["condition", "seed", "basis", "mean_frac_explained", "mean_frac_explained_all_inputs", "n_key_freqs",
-                    "excluded_share", "zero_line_share", "zero_line_chance"]], digits=3)
+(md_table(bases[["condition", "seed", "basis", "mean_frac_explained", "mean_frac_explained_all_inputs", "n_key_freqs",
+                 "excluded_share", "zero_line_share", "zero_line_chance"]], digits=3) if len(bases) else None)
 
 # %%
 #| label: tbl-similarity-hypothesis
