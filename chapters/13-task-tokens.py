@@ -76,14 +76,14 @@ plots.learning_curves(tt.readout_curves(runs, "sequential", "addition readout R�
 
 # %%
 #| label: tbl-task-token-speedups
-#| tbl-cap: "Speed-up of sequential transfer with task tokens over random initialisation (the random-init run's epochs to the top threshold on subtraction, first reached, over the condition's), paired by seed: n pairs, the geometric mean with its t-interval at the study's {level}, the paired t-test and Wilcoxon p (uncorrected, outside the family of chapter 06), per-seed ratios ('≥' a lower bound: random init never got there by the cap). Last row: the grokked source with the new token's column copied from '=' against drawn at random."
+#| tbl-cap: "Speed-up of sequential transfer with task tokens over random initialisation (the random-init run's epochs to the top threshold on subtraction, first reached, over the condition's), paired by seed: n pairs, the geometric mean with its t-interval at the study's {level}, the paired t-test and Wilcoxon p (uncorrected, outside the family of chapter 06), per-seed ratios ('≥'/'≤': a bound, one run never got there by the cap). Runs stop once the top threshold held the hold window (`probe_hold_epochs`), or at the cap (`task_max_epochs`). Last row: the grokked source with the new token's column copied from '=' against drawn at random."
 found = {**speedups, **({"copied '=' vs random column": new_token_copy} if new_token_copy else {})}
 md_table(wt.speedup_display({k: v for k, v in found.items() if v is not None}),
          digits={"speed-up": "sig3", "CI low": "sig3", "CI high": "sig3", "p (paired t)": "p", "p (Wilcoxon)": "p"})
 
 # %%
 #| label: tbl-task-token-retention
-#| tbl-cap: "Addition kept at its own token during sequential transfer, per initial weights: runs, mean test accuracy on addition (source's test pairs) at the start, at the run's first top-threshold evaluation on subtraction and at the end, with the t-interval of the end's mean at the study's {level}, the lowest end value and the lowest value at any evaluation; the mean R² of the addition readout at the last probe."
+#| tbl-cap: "Addition kept at its own token during sequential transfer, per initial weights: runs, mean test accuracy on addition (source's test pairs) at the start, at the run's first top-threshold evaluation on subtraction and at the end, with the t-interval of the end's mean at the study's {level}, the lowest end value and the lowest value at any evaluation; the mean R² of the addition readout at the last probe. The mean at the first top-threshold evaluation is over the runs that reached it."
 md_table(tt.retention_display(retention), digits="sig3")
 
 # %%

@@ -37,8 +37,10 @@
 # the loss cannot reach 0. One short run (`ill_posed_epochs`, first seed, grokked source) shows it.
 #
 # **The hypothesis's test** (one test, uncorrected, outside the family of chapter 06): per seed,
-# the gain in addition's test accuracy at the end from replay for the grokked source minus that
-# for the memorized-fixed source, its mean with a paired t-interval at the study's confidence.
+# the gain in addition's test accuracy from replay for the grokked source minus that for the
+# memorized-fixed source, its mean with a paired t-interval at the study's confidence. A replay
+# run and its run without replay stop at different epochs, so each pair is compared at its
+# common epoch (the earlier of the two stops), after the same training.
 
 # %% tags=["parameters"]
 # The profile gives every value (params/<profile>.yaml). `papermill ... -p KEY VALUE` overrides
@@ -69,15 +71,17 @@ for c in TASK_CONDITIONS:
     pair = pd.concat([tt.relabel(tt.select(table, "sequential", conditions=[c]), "no replay"),
                       tt.relabel(tt.select(table, "replay", conditions=[c]), "replay")])
     speed[c] = tt.speedup(pair, top, cap, "replay", "no replay", level)
-    gain[c] = tt.paired_difference(tt.by_seed(tt.select(table, "replay", conditions=[c]), end),
-                                   tt.by_seed(tt.select(table, "sequential", conditions=[c]), end), level,
-                                   f"{c}: addition at the end, replay minus none", tt.DIFFERENCE_OF_SHARES)
+    # Each pair of runs stops at its own epoch: addition is compared after the same training (the earlier stop).
+    common = tt.at_common_epoch({e: {r.seed: r.curve for r in runs if r.experiment == e and r.condition == c}
+                                 for e in ("replay", "sequential")}, f"test_acc_{source}")
+    gain[c] = tt.paired_difference(common["replay"], common["sequential"], level,
+                                   f"{c}: addition at the common epoch, replay minus none", tt.DIFFERENCE_OF_SHARES)
 retention = {c: tt.retention(tt.select(table, "replay", conditions=[c]), source, level) for c in TASK_CONDITIONS}
 helps_more = tt.paired_difference(gain["grokked"].per_seed, gain["memorized-fixed"].per_seed, level,
                                   "gain from replay: grokked minus memorized-fixed", tt.DIFFERENCE_OF_GAINS)
 hypothesis = tt.hypothesis_verdict(
-    "Replay helps grokked models more than memorized", "addition's test accuracy at the end, gain from replay, "
-    "grokked minus memorized-fixed (per seed)", helps_more.mean, helps_more.ci_low, helps_more.ci_high, helps_more.p,
+    "Replay helps grokked models more than memorized", "addition's test accuracy at the pair's common epoch, gain "
+    "from replay, grokked minus memorized-fixed (per seed)", helps_more.mean, helps_more.ci_low, helps_more.ci_high, helps_more.p,
     helps_more.n_pairs, note=tt.ceiling_note(tt.select(table, "sequential", conditions=["grokked", "memorized-fixed"]),
                                              end))
 ill_posed_runs = [r for r in runs if r.experiment == "replay-no-token"]
@@ -96,13 +100,13 @@ md_table(tt.retention_display(retention), digits="sig3")
 
 # %%
 #| label: tbl-replay-gain
-#| tbl-cap: "What replay changes, paired by seed: addition's test accuracy at the end with replay minus without (percentage points; mean, t-interval at the study's {level}, paired t-test p, uncorrected), per initial weights, and the difference of those gains between the grokked and the memorized-fixed source (the hypothesis's test)."
+#| tbl-cap: "What replay changes, paired by seed: addition's test accuracy with replay minus without, at the pair's common epoch (the earlier of the two runs' stops; percentage points; mean, t-interval at the study's {level}, paired t-test p, uncorrected), per initial weights, and the difference of those gains between the grokked and the memorized-fixed source (the hypothesis's test)."
 md_table(tt.paired_display({**gain, "hypothesis": helps_more}, scale=100), digits={"mean": 3, "CI low": 3,
                                                                                     "CI high": 3, "p (paired t)": "p"})
 
 # %%
 #| label: tbl-replay-speed
-#| tbl-cap: "Subtraction's speed with replay: the no-replay run's epochs to the top threshold (first reached) over the replay run's, paired by seed: geometric mean with its t-interval at the study's {level}, paired t-test and Wilcoxon p (uncorrected), per-seed ratios ('≥'/'≤': a bound, one run never got there by the cap)."
+#| tbl-cap: "Subtraction's speed with replay: the no-replay run's epochs to the top threshold (first reached) over the replay run's, paired by seed: geometric mean with its t-interval at the study's {level}, paired t-test and Wilcoxon p (uncorrected), per-seed ratios ('≥'/'≤': a bound, one run never got there by the cap). Runs stop once the top threshold held the hold window (`probe_hold_epochs`), or at the cap (`task_max_epochs`)."
 md_table(wt.speedup_display({k: v for k, v in speed.items() if v is not None}),
          digits={"speed-up": "sig3", "CI low": "sig3", "CI high": "sig3", "p (paired t)": "p", "p (Wilcoxon)": "p"})
 

@@ -47,8 +47,10 @@
 # neuron's variance is reported).
 #
 # **The hypothesis's test** (one test, uncorrected, outside the family of chapter 06): Page's trend
-# test over the targets, repeated by seed, on addition's test accuracy at the end of the grokked
-# runs, in the predicted order (more retention for more similar targets) and in the reverse order.
+# test over the targets, repeated by seed, on addition's test accuracy in the grokked runs, in the
+# predicted order (more retention for more similar targets) and in the reverse order. The targets'
+# runs stop at different epochs, so each seed's runs are compared at their common epoch (the
+# earliest stop among them; the random table's cap bounds it), after the same training.
 
 # %% tags=["parameters"]
 # The profile gives every value (params/<profile>.yaml). `papermill ... -p KEY VALUE` overrides
@@ -94,11 +96,13 @@ for t in targets:
 measures = tt.weight_measures(runs, P["p"], source)
 bases = tt.basis_table([r for r in runs if r.target == "multiply"], P["p"], min_neurons) if "multiply" in targets \
     else pd.DataFrame()
-end = tt.select(table, "similarity", conditions=["grokked"]).pivot(index="seed", columns="target",
-                                                                    values=f"{source} acc end")
+# The targets' runs stop at different epochs (each at its threshold held, or its cap): addition is compared
+# after the same training, at each seed's common epoch (its earliest stop among the targets).
+common = pd.DataFrame(tt.at_common_epoch({t: {r.seed: r.curve for r in runs if r.target == t and r.condition == "grokked"}
+                                          for t in targets}, f"test_acc_{source}"))
 hypothesis = tt.trend_verdict("Multi-task retention scales with task similarity",
-                              "addition's test accuracy at the end of the grokked runs, over the targets from least to "
-                              "most similar (Page's L, repeated by seed)", end, targets[::-1], level)
+                              "addition's test accuracy of the grokked runs at each seed's common epoch, over the targets "
+                              "from least to most similar (Page's L, repeated by seed)", common, targets[::-1], level)
 
 # %%
 #| label: fig-similarity-curves
@@ -116,7 +120,7 @@ found = {t: s for t, s in speedups.items() if s is not None and s.n_pairs}
 
 # %%
 #| label: tbl-similarity-speedups
-#| tbl-cap: "Speed-up of the grokked source over random init per target, paired by seed: n pairs, geometric mean with its t-interval at the study's {level}, paired t and Wilcoxon p (uncorrected, outside the family of chapter 06), per-seed ratios ('≥'/'≤': a bound). Last row: the random table's memorising (epochs to the top threshold on training accuracy)."
+#| tbl-cap: "Speed-up of the grokked source over random init per target, paired by seed: n pairs, geometric mean with its t-interval at the study's {level}, paired t and Wilcoxon p (uncorrected, outside the family of chapter 06), per-seed ratios ('≥'/'≤': a bound, one run never got there by its cap). Runs stop once the top threshold held the hold window (`probe_hold_epochs`), or at the cap (`task_max_epochs`; `random_table_max_epochs` for the random table). Last row: the random table's memorising (epochs to the top threshold on training accuracy)."
 md_table(wt.speedup_display({**{t: s for t, s in speedups.items() if s is not None},
                              **({"random table, memorising": memorising} if memorising else {})}),
          digits={"speed-up": "sig3", "CI low": "sig3", "CI high": "sig3", "p (paired t)": "p", "p (Wilcoxon)": "p"})
@@ -144,6 +148,11 @@ md_table(measures.drop(columns=["experiment", "seed"]).groupby(["target", "condi
 #| tbl-cap: "Multiplication in two bases: the neuron method on the final model at multiplication's token, in the additive Fourier basis over the tokens and in the discrete-log (multiplicative character) basis over the nonzero tokens; per run the mean share of a neuron's variance its best frequency explains (on the inputs the basis covers, and over all inputs), the number of key frequencies, and the share of variance on the inputs with a = 0 or b = 0, which the discrete-log basis sets aside (against the share those inputs would hold by chance)."
 (md_table(bases[["condition", "seed", "basis", "mean_frac_explained", "mean_frac_explained_all_inputs", "n_key_freqs",
                  "excluded_share", "zero_line_share", "zero_line_chance"]], digits=3) if len(bases) else None)
+
+# %%
+#| label: tbl-similarity-common
+#| tbl-cap: "Addition's test accuracy (%) at its own token in the grokked runs at each seed's common epoch (the earliest stop among the seed's runs over the targets): the values the trend test reads, one row per seed, the targets from most to least similar."
+md_table((100 * common[targets]).reset_index(names="seed"), digits=3)
 
 # %%
 #| label: tbl-similarity-hypothesis

@@ -175,6 +175,8 @@ def test_task_designs_and_configs():
     config = s.task_config(1, "sequential", "grokked")
     assert config["model"]["n_task_tokens"] == 2 and config["init"]["new_token"] == "copy"
     assert config["probes"]["tokens"] == {"subtract": 1, "add": 0}
+    drawn = s.task_config(1, "new-token-random", "grokked")["init"]
+    assert drawn["new_token"] == "random" and drawn["new_token_seed"] != 1  # a stream of its own, not the init's
     ill_posed = s.task_config(1, "replay-no-token", "grokked")
     assert ill_posed["model"]["n_task_tokens"] == 1 and "new_token" not in ill_posed["init"]
     assert ill_posed["stop"] == [] and "probes" not in ill_posed
@@ -206,3 +208,18 @@ def test_task_runs_train_with_probes_at_each_token(tmp_path):
                                                                                                  "grokked"))
     ill_posed = runs[2]
     assert ill_posed.result["epochs_trained"] == 30 and "test_acc_add" in ill_posed.curve
+
+
+def test_guaranteed_threshold_and_common_epoch():
+    from grokpaper.paper import task_tokens as tt
+
+    # both tasks' test sets pooled at 99.9 %: each task alone is at least 99.8 %, so 99 % is sure, 99.9 % is not
+    assert tt.guaranteed_threshold([0.9, 0.95, 0.99, 0.999], 0.999, 2000, 1000) == 0.99
+    assert tt.guaranteed_threshold([0.999], 0.999, 2000, 1000) is None
+    assert tt.guaranteed_threshold([0.9, 0.999], 0.999, 1000, 1000) == 0.999  # one task alone: the top itself
+    import pandas as pd
+
+    short = pd.DataFrame({"epoch": [0, 10, 20], "test_acc_add": [1.0, 0.5, 0.4]})
+    long = pd.DataFrame({"epoch": [0, 10, 20, 30], "test_acc_add": [1.0, 0.9, 0.8, 0.7]})
+    values = tt.at_common_epoch({"a": {1: short}, "b": {1: long, 2: long}}, "test_acc_add")
+    assert values == {"a": {1: 0.4}, "b": {1: 0.8}}  # seed 1 at epoch 20, the earlier stop; seed 2 has no pair

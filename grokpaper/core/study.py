@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import os
 import shlex
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -87,6 +87,7 @@ TASK_EXPERIMENTS = ("sequential", "new-token-random", "replay", "replay-no-token
 TASK_CONDITIONS = ("grokked", "memorized-fixed", "random")
 SIMILARITY_CONDITIONS = ("grokked", "random")
 SCRATCH = "scratch"  # the multi-task runs' condition: from the seed's random init
+NEW_TOKEN_SEED_BASE = 1_000_000  # a random new-token column is drawn from seed NEW_TOKEN_SEED_BASE + the run's seed
 
 
 @dataclass
@@ -272,13 +273,16 @@ class StudySettings(StudyParams):
             raise ValueError(f"no task-token run {experiment} / {condition} / {target} in this profile; runs: "
                              + ", ".join("/".join(d) for d in self.task_designs()))
         data = self.task_data(experiment, target)
-        model = ModelConfig(p=self.p, n_task_tokens=data.n_task_tokens)
+        model = replace(self.model, n_task_tokens=data.n_task_tokens)
         if condition in ("random", SCRATCH):
             init = {"random": seed}
         else:
             init = {"from_run": config_key(self.source_config(seed)), "weights": SOURCE_SNAPSHOT[condition]}
         if model.n_task_tokens > 1:  # the 114-token weights, with a column for the new task's token
             init["new_token"] = "random" if experiment == "new-token-random" else "copy"
+        if init.get("new_token") == "random":
+            # A stream of its own: the seed itself would redraw the first entries of the seed's random init.
+            init["new_token_seed"] = NEW_TOKEN_SEED_BASE + seed
         if experiment == "replay-no-token":
             cap, stop = self.ill_posed_epochs, []
         else:
@@ -471,7 +475,8 @@ class Study:
         init = config["init"]
         params = self._weights(init)
         if "new_token" in init:  # a run with task tokens: one more "=" column (``tasks.add_task_token``)
-            params = tasks.add_task_token(params, init["new_token"], torch.Generator().manual_seed(config["seed"]))
+            generator = torch.Generator().manual_seed(init.get("new_token_seed", config["seed"]))
+            params = tasks.add_task_token(params, init["new_token"], generator)
         if "take" in init:
             params = build.transplant(params, self._weights(init["take"]), init["take"]["params"])
         if "norms_from" in init:

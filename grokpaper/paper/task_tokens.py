@@ -66,6 +66,8 @@ def runs_table(runs, thresholds) -> pd.DataFrame:
             row[f"{task} acc end"] = float(curve[column].iloc[-1])
             row[f"{task} acc lowest"] = float(curve[column].min())
             row[f"{task} first top"] = curves.epochs_to_threshold(curve, top, metric=column)
+            for t in thresholds:
+                row[f"{task} first {contract.pct(t)}"] = curves.epochs_to_threshold(curve, t, metric=column)
         try:
             row["readout end"] = float(run.stored.probes[READOUT].iloc[-1])
         except FileNotFoundError:  # the ill-posed run has no probes
@@ -89,12 +91,20 @@ def relabel(rows: pd.DataFrame, label: str) -> pd.DataFrame:
     return rows.assign(condition=label)
 
 
-def per_task(rows: pd.DataFrame, tasks) -> pd.DataFrame:
+def per_task(rows: pd.DataFrame, tasks, threshold: float) -> pd.DataFrame:
     """Each run once per watched task, labelled with the task (as its condition) and with that task's
-    epochs to the top threshold in the epochs column ``speedup`` reads: to pair two tasks of a run."""
-    top_column = [c for c in rows.columns if c.startswith(f"{FIRST} ") and not c.endswith(" at")]
-    top_column = max(top_column, key=lambda c: float(c.split()[1].rstrip("%")))
-    return pd.concat([relabel(rows, task).assign(**{top_column: rows[f"{task} first top"]}) for task in tasks])
+    epochs to ``threshold`` in the epochs column ``speedup`` reads at that threshold: to pair two
+    tasks of one run."""
+    column = epochs_column(FIRST, threshold)
+    return pd.concat([relabel(rows, task).assign(**{column: rows[f"{task} first {contract.pct(threshold)}"]})
+                      for task in tasks])
+
+
+def pooled_sizes(run, p: int, frac_train: float) -> tuple[int, int]:
+    """A run's pooled test set size and its smallest watched task's test set size (from its config)."""
+    config = run.stored.config
+    split = task_split(DataSpec.from_config(config["data"]), p, config["seed"], frac_train)
+    return len(split.test_y), min(len(y) for _, y in split.extra_tests.values())
 
 
 def speedup(table: pd.DataFrame, top: float, cap: int, compared: str, reference: str, confidence: float,
@@ -180,7 +190,31 @@ def retention(rows: pd.DataFrame, task: str, confidence: float) -> contract.Task
 
 
 def by_seed(rows: pd.DataFrame, column: str) -> dict[int, float]:
-    return {int(s): float(v) for s, v in zip(rows["seed"], rows[column])}
+    """``column`` per seed (None, a run that never got there, as NaN)."""
+    return {int(s): float(v) for s, v in zip(rows["seed"], pd.to_numeric(rows[column], errors="coerce"))}
+
+
+def at_common_epoch(curves_by_label: dict[str, dict[int, pd.DataFrame]], column: str) -> dict[str, dict[int, float]]:
+    """``column`` per label and seed at the seed's common epoch: the last epoch every one of the
+    seed's curves evaluated (the earliest stop among them). Runs that stop at different epochs
+    (each at its own threshold held, or its cap) are compared after the same training, not at
+    their different ends. Seeds missing from a label are left out."""
+    seeds = set.intersection(*(set(by) for by in curves_by_label.values())) if curves_by_label else set()
+    out: dict[str, dict[int, float]] = {label: {} for label in curves_by_label}
+    for seed in sorted(seeds):
+        epoch = min(int(by[seed]["epoch"].iloc[-1]) for by in curves_by_label.values())
+        for label, by in curves_by_label.items():
+            out[label][seed] = curves.value_at_epoch(by[seed], epoch, column)
+    return out
+
+
+def guaranteed_threshold(thresholds, top: float, n_pooled: int, n_task: int) -> float | None:
+    """The highest of ``thresholds`` that each task of a pooled test set is sure to have reached when
+    the pooled accuracy reaches ``top``: the pooled errors, at most (1 - top) * n_pooled, could all be
+    one task's, so that task is at least 1 - (1 - top) * n_pooled / n_task. None if no threshold is sure."""
+    floor = 1 - (1 - top) * n_pooled / n_task
+    sure = [t for t in thresholds if t <= floor + 1e-12]
+    return max(sure) if sure else None
 
 
 # --- key frequencies per task token ---------------------------------------------------------------
