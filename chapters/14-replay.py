@@ -94,6 +94,16 @@ plots.learning_curves(tt.curves_of(runs, "replay"), metric=["test_acc", f"test_a
                       hold_last=True)
 
 # %%
+#| label: fig-replay-retention
+#| fig-cap: "Addition at its own token over training, with replay (solid) and without (dashed; chapter 13's runs), one panel per initial weights, one line per run: test accuracy on addition (source's test pairs, %) against epoch (log scale). Runs stop once subtraction's test accuracy held the top threshold for the hold window (`probe_hold_epochs`), or at the cap (`task_max_epochs`)."
+plots.epoch_grid({("addition", c): [(r.curve.assign(value=100 * r.curve[f"test_acc_{source}"]), plots.color(c),
+                                     "-" if r.experiment == "replay" else "--", 1.0)
+                                    for r in runs if r.condition == c and r.experiment in ("replay", "sequential")]
+                  for c in TASK_CONDITIONS}, rows=["addition"], columns=list(TASK_CONDITIONS),
+                 ylabels={"addition": "addition: test accuracy (%)"},
+                 legend={"replay": ("0.3", "-"), "no replay": ("0.3", "--")})
+
+# %%
 #| label: tbl-replay-retention
 #| tbl-cap: "Addition with replay, per initial weights: runs, mean test accuracy on addition at its own token (source's test pairs) at the start, at the first top-threshold evaluation on subtraction and at the end, with the t-interval of the end's mean at the study's {level}, the lowest end value and the lowest value at any evaluation; the mean R² of the addition readout at the last probe."
 md_table(tt.retention_display(retention), digits="sig3")
