@@ -105,7 +105,7 @@ def test_keys_are_built_by_functions():
 
 
 def test_the_contract_has_one_class_per_chapter():
-    assert list(CONTRACT) == list(chapter_graph(ROOT))
+    assert sorted(CONTRACT) == sorted(chapter_graph(ROOT))   # the graph lists them in execution order
     for chapter in CONTRACT:
         source = (ROOT / "chapters" / f"{chapter}.py").read_text()
         assert "save_numbers(" in source and "save_numbers(\"" not in source, chapter

@@ -197,3 +197,40 @@ def test_circuit_guards_raise_on_contradicting_data():
     with pytest.raises(SentenceContradicted, match="Holm-corrected p = 0.01"):
         guard.not_closer_to_own_seed(study(random_matching_p=0.01), "random")
     assert values.road_holm(study(random_matching_p=0.125), "random") == "p = 0.12"
+
+
+# ----------------------------------------------------------------------------- inside the transfer (chapter 10)
+
+
+def test_the_inside_guards_hold_on_the_committed_build_and_fail_on_contradicting_numbers():
+    from committed import COMMITTED as R
+    from grokpaper.paper import inside_values
+
+    qk = ("blocks.0.attn.W_Q", "blocks.0.attn.W_K")
+    small = ("embed.W_E", "pos_embed.W_pos", "blocks.0.attn.W_V", "blocks.0.attn.W_O", "unembed.W_U")
+    guard.outputs_forget(R, "grokked")
+    guard.frozen_readout_lost(R, "grokked")
+    guard.readout_kept(R, "grokked")
+    guard.readout_gained(R, "memorized")
+    guard.readout_above(R, "grokked", "memorized", "memorized-fixed")
+    guard.snapshot_in_phase(R, "fixed", "circuit formation")
+    guard.heads_gain_focus(R, "grokked")
+    guard.moved_more(R, "grokked", qk, small)
+    guard.circuit_measure_rose(R, "grokked")
+    guard.extension_still_faster(R, "grokked")
+    assert inside_values.reruns_equal(R) == f"0 differing values in each of the {len(R.inside.rerun_check['run'])} reruns"
+    assert inside_values.extension_ratio(R, "grokked", False).startswith("≥ ")
+    assert not inside_values.extension_ratio(R, "grokked", True).startswith("≥ ")
+    assert inside_values.in_seeds(5, 5) == "in each of the 5 seeds" and inside_values.in_seeds(4, 5) == "in 4 of 5 seeds"
+    assert inside_values.moved(R, "grokked", "embed.W_E").startswith("W_E 0.")
+    for call, numbers in [
+        (lambda: guard.readout_gained(R, "random"), "at the start"),
+        (lambda: guard.readout_above(R, "memorized", "grokked"), "0 of 5 seeds"),
+        (lambda: guard.snapshot_in_phase(R, "memorized", "circuit formation"), "memorization"),
+        (lambda: guard.heads_gain_focus(R, "memorized"), "5 of 20 at the start"),
+        (lambda: guard.moved_more(R, "grokked", small, qk), "W_E"),
+        (lambda: guard.outputs_forget(R, "memorized"), "runs fell below half"),
+        (lambda: guard.readout_kept(R, "memorized-fixed"), "runs fell below half"),
+    ]:
+        with pytest.raises(SentenceContradicted, match=numbers):
+            call()

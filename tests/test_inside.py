@@ -228,3 +228,45 @@ def test_epoch_grid_rejects_a_panel_outside_its_rows_and_columns():
     with pytest.raises(ValueError, match="columns 'epoch' and 'value'"):
         plots.epoch_grid({("loss", "grokked"): [(frame.rename(columns={"value": "v"}), "k", "-", 1.0)]},
                          rows=["loss"], columns=["grokked"], ylabels={"loss": "loss"})
+
+
+# ----------------------------------------------------------------------------- runs carried past the cap
+
+def _curve_run(seed, condition, first_top, last):
+    """A study run (seed, condition, curve, result) reaching 100 % test accuracy at ``first_top``
+    (None: never, up to ``last``)."""
+    from grokpaper.core.study import Run
+
+    epochs = list(range(0, last + 1, 10))
+    acc = [1.0 if first_top is not None and e >= first_top else 0.5 for e in epochs]
+
+    class Stored:
+        curve = pd.DataFrame({"epoch": epochs, "test_acc": acc})
+        result = {"stop_reason": "max_epochs"}
+    return Run(seed=seed, condition=condition, stored=Stored())
+
+
+def test_the_extension_replaces_the_censored_epoch_and_nothing_else():
+    seeds, cap = [1, 2, 3], 300
+    committed = [_curve_run(s, "grokked", 20 * s, cap) for s in seeds]
+    committed += [_curve_run(s, "random", 100 * s if s < 3 else None, cap) for s in seeds]
+    extended = [_curve_run(3, "random", 600, 700)]
+    tests = inside.extension_tests(committed, extended, 0.999, cap, 1000, "random", ["grokked", "random"], 0.95)
+    at_cap, longer = tests.iloc[0], tests.iloc[1]
+    # ratios 100/20 = 5, 200/40 = 5, and seed 3: 300/60 at the cap (a lower bound), 600/60 with the extension
+    assert at_cap["censored"] == 1 and at_cap["bound"] == "lower"
+    assert at_cap["ratio"] == pytest.approx((5 * 5 * 5) ** (1 / 3))
+    assert longer["censored"] == 0 and pd.isna(longer["bound"]) and longer["cap"] == 1000
+    assert longer["ratio"] == pytest.approx((5 * 5 * 10) ** (1 / 3))
+    table = inside.extended_runs_table(extended, committed, 0.999, cap, {(3, "random"): 0})
+    assert table.to_dict(orient="records") == [{"seed": 3, "condition": "random", "test acc at cap": 0.5,
+                                                "first top": 600, "last epoch": 700, "stop": "max_epochs",
+                                                "differing up to cap": 0}]
+    shown = inside.extension_display(tests)["ratio (CI)"]
+    assert shown.iloc[0].startswith("≥ 5.0×") and not shown.iloc[1].startswith("≥")
+
+
+def test_extended_differing_reads_only_the_extended_rows():
+    checked = pd.DataFrame({"run": ["transfer random seed 314", "transfer random seed 314 extended",
+                                    "transfer memorized-fixed seed 7 extended"], "differing": [0, 2, 0]})
+    assert inside.extended_differing(checked) == {(314, "random"): 2, (7, "memorized-fixed"): 0}

@@ -319,3 +319,23 @@ def test_bad_project_filter_is_a_clear_error(tmp_path, entry, match):
     (project / "_quarto.yml").write_text((project / "_quarto.yml").read_text() + f"\nfilters:\n  - {entry}\n")
     with pytest.raises(RenderError, match=r"_quarto\.yml filters: " + match):
         render.build(project, formats=("html",), offline=True, quiet=True)
+
+
+def test_a_leftover_temporary_notebook_is_no_chapter(tmp_path):
+    # A killed `run` can leave the runner's ".<chapter>.*.tmp.ipynb" beside the chapters; Quarto's
+    # glob skips dot files, and so does the offline build's.
+    from grokpaper.builder.offline import discover_notebooks
+
+    project = tmp_path / "p"
+    (project / "chapters").mkdir(parents=True)
+    for name in ("01-a.ipynb", ".01-a.x1y2.tmp.ipynb"):
+        (project / "chapters" / name).write_text('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
+    found = discover_notebooks(project, {"notebooks": [], "render": ["paper.qmd", "chapters/*.ipynb"]})
+    assert [entry["notebook"] for entry in found] == ["chapters/01-a.ipynb"]
+
+
+def test_an_apostrophe_after_a_digit_is_no_prime_in_the_pdf():
+    from grokpaper.builder.offline import apostrophes_after_digits
+
+    assert apostrophes_after_digits("seed 42's jump, chapter 06's test") == "seed 42\u2019s jump, chapter 06\u2019s test"
+    assert apostrophes_after_digits("the 5' end, it's") == "the 5' end, it's"   # no letter after, or no digit before

@@ -133,7 +133,9 @@ def discover_notebooks(project: Path, config: dict) -> list[dict]:
         globs = [g for g in config["render"] if str(g).endswith(".ipynb")]
         if globs:
             for g in globs:
-                paths += sorted(project.glob(g))
+                # Python's glob matches dot files, Quarto's does not: the runner's temporary
+                # ".<chapter>.*.tmp.ipynb" (left behind by a killed run) is no chapter.
+                paths += sorted(p for p in project.glob(g) if not p.name.startswith("."))
         else:
             for p in sorted(project.rglob("*.ipynb")):
                 rel = p.relative_to(project)
@@ -485,6 +487,12 @@ def render_html(source: Path, out: Path, filters=()) -> dict:
     return {"html": out}
 
 
+def apostrophes_after_digits(typ: str) -> str:
+    """Typst's smart quotes print an apostrophe after a digit as a prime ("seed 42′s"): write
+    the apostrophe (U+2019) itself there, as pandoc's HTML does."""
+    return re.sub(r"(?<=\d)'(?=[A-Za-z])", "\u2019", typ)
+
+
 def render_pdf(source: Path, out: Path, filters=()) -> dict:
     """PDF through pandoc's typst writer and the typst Python package."""
     import typst  # the optional `offline` extra: only the offline PDF needs it
@@ -493,6 +501,7 @@ def render_pdf(source: Path, out: Path, filters=()) -> dict:
                 f"--include-in-header={ASSETS / 'article.typ'}", "-V", "abstract-title=Abstract",
                 "-V", "papersize=a4", "-V", "margin.x=2.2cm", "-V", "margin.y=2.5cm",
                 "-V", "fontsize=10.5pt", "-o", typ.name], cwd=source.parent)
+    typ.write_text(apostrophes_after_digits(typ.read_text()))
     tmp = out.with_name(out.name + ".tmp")
     try:
         typst.compile(str(typ), output=str(tmp), root=str(source.parent))

@@ -412,6 +412,18 @@ class Study:
         stored = self._get(configs)
         return [Run(seed=seed, condition=c, stored=stored[(seed, c)]) for seed, c in wanted]
 
+    def extended_transfers(self, conditions=CONDITIONS) -> list[Run]:
+        """The extended transfer probe runs that are stored (``train probe-transfer --extend``: a run
+        censored at the protocol's cap, carried on to ``extended_max_epochs``). Read only: an
+        extension is trained by hand for the runs that need one, so a missing one is not an error."""
+        out = []
+        for seed in self.settings.seeds:
+            for c in conditions:
+                key = config_key(self.settings.probe_transfer_config(seed, c, extended=True))
+                if self.store.has(key):
+                    out.append(Run(seed=seed, condition=c, stored=self.store.load(key)))
+        return out
+
     def relearning(self, conditions=CONDITIONS) -> list[Run]:
         """Every transferred model (seed x condition) trained back on the source task, with probes;
         the transfer runs come first (read from the store, or trained if allowed)."""

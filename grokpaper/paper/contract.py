@@ -1038,6 +1038,9 @@ class Inside(Numbers):
     movement: dict[str, Movement]             # "source" and each condition
     circuits: dict[str, MatchedCircuits]
     circuits_table: Table
+    extended_runs: Table    # the runs censored at the cap, carried on (``inside.extended_runs_table``)
+    extension: Table        # chapter 06's speed-up test at the cap and with them (``inside.extension_tests``)
+    rerun_check: Table      # each probe rerun's curve against its committed run's (``Study.rerun_check``)
 
 
 # ----------------------------------------------------------------------------- 11-relearning

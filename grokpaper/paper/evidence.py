@@ -31,6 +31,7 @@ TABLES = {  # attribute: (chapter's contract class, its field holding the one-ro
     "agreement": (contract.Agreement, "table"),
     "circuits": (contract.Circuits, "neuron_table"),
     "dynamics": (contract.Dynamics, "table"),
+    "inside": (contract.Inside, "circuits_table"),   # one row per transfer run and point (start, matched, end)
 }
 
 
@@ -56,6 +57,7 @@ class Evidence:
     agreement: pd.DataFrame | None = None
     circuits: pd.DataFrame | None = None
     dynamics: pd.DataFrame | None = None
+    inside: pd.DataFrame | None = None
     params: dict = field(default_factory=dict)
     excluded: tuple[RunId, ...] = ()
 
@@ -141,7 +143,7 @@ class Evidence:
 
         return replace(self, sources=keep(self.sources), transfers=keep(self.transfers),
                        retention=keep(self.retention), agreement=keep(self.agreement),
-                       circuits=keep(self.circuits), dynamics=keep(self.dynamics))
+                       circuits=keep(self.circuits), dynamics=keep(self.dynamics), inside=keep(self.inside))
 
     def without(self, runs) -> "Evidence":
         """These tables without the given runs: every row of a transfer run (its transfer, retention,
@@ -174,4 +176,5 @@ class Evidence:
         return replace(self, sources=sources, transfers=keep(self.transfers, "condition"),
                        retention=keep(self.retention, "model"), agreement=agreement,
                        circuits=keep(self.circuits, "model"), dynamics=keep(self.dynamics, "condition"),
+                       inside=keep(self.inside, "condition"),
                        excluded=self.excluded + runs)

@@ -19,7 +19,7 @@ keeps the sentence and marks it in place with what contradicts it.
 from __future__ import annotations
 
 from grokpaper.analysis.stats import is_missing
-from grokpaper.paper import values
+from grokpaper.paper import contract, inside_values, values
 from grokpaper.paper.contract import FIRST, REUSE_TEST, ROAD_TEST, epochs_column, pct
 from grokpaper.paper.verdicts import ALPHA
 
@@ -282,6 +282,102 @@ def heads_read_one_operand(R, condition: str, point: str = "end") -> None:
                       f"{values.heads_on_one_operand(R, condition, point)} models", "all of them")
 
 
+# ----------------------------------------------------------------------------- inside the transfer (chapter 10)
+
+def outputs_forget(R, model: str) -> None:
+    """'From the outputs, ``model``'s addition fell below half its start in every run and ended at
+    chance': every run's half epoch reached and its end accuracy below twice chance (2 / p)."""
+    f, p = R.inside.forgetting[model], R.params(contract.Transfer)["p"]
+    half = f.addition_acc_half_epoch
+    if half is None or half.n_reached < f.n_runs or is_missing(f.addition_acc_end.max) or f.addition_acc_end.max >= 2 / p:
+        _contradicted(f"{model}'s addition accuracy fell below half its start in every run and ended at chance",
+                      f"{0 if half is None else half.n_reached} of {f.n_runs} runs fell below half; highest end "
+                      f"accuracy {values.fmt(f.addition_acc_end.max, 2, percent=True)} (chance {values.fmt(1 / p, 2, percent=True)})",
+                      f"all runs, and below {values.fmt(2 / p, 2, percent=True)}")
+
+
+def frozen_readout_lost(R, model: str) -> None:
+    """'The readout fitted at the start, kept fixed, lost all it read (R^2 below 0 in every run)'."""
+    d = R.inside.forgetting[model].readout_frozen_end
+    if is_missing(d.max) or d.max >= 0:
+        _contradicted(f"{model}'s addition readout fitted at the start no longer reads anything at the end",
+                      f"highest R^2 at the end {d.max:.3f}", "R^2 below 0 in every run")
+
+
+def readout_kept(R, model: str) -> None:
+    """'A readout refitted at each probe never fell below half its start': no run's half epoch."""
+    f = R.inside.forgetting[model]
+    half = f.readout_half_epoch
+    if half is None or half.n_reached > 0:
+        _contradicted(f"{model}'s refitted addition readout never fell below half its start",
+                      f"{'no start to halve' if half is None else half.n_reached} runs fell below half", "none")
+
+
+def readout_gained(R, condition: str) -> None:
+    """'``condition``'s transfers, starting with a readout near 0, gained one while learning the
+    new task': the mean R^2 at the end above the start by more than 0.3, and the intervals apart."""
+    f = R.inside.forgetting[condition]
+    a, b = f.readout_start, f.readout_end
+    if any(is_missing(x) for x in (a.mean, b.mean, a.ci_high, b.ci_low)) or b.mean - a.mean <= 0.3 or b.ci_low <= a.ci_high:
+        _contradicted(f"{condition}'s transfers gained an addition readout while learning subtraction",
+                      f"R^2 {a.mean:.3f} (CI to {a.ci_high:.3f}) at the start, {b.mean:.3f} (CI from {b.ci_low:.3f}) at the end",
+                      "a rise above 0.3 with the intervals apart")
+
+
+def readout_above(R, model: str, *baselines: str) -> None:
+    """'``model``'s readout at the end exceeded each baseline's, in every seed'."""
+    n, of = inside_values.readout_above(R, model, *baselines)
+    if of == 0 or n < of:
+        _contradicted(f"{model}'s addition readout at the end exceeded {values.and_(baselines)}'s in every seed",
+                      f"{n} of {of} seeds", "every seed")
+
+
+def snapshot_in_phase(R, snapshot: str, phase: str) -> None:
+    """'The ``snapshot`` ("memorized" or "fixed") source snapshot lies in ``phase`` in every seed'."""
+    phases = R.inside.phases.memorized_phase if snapshot == "memorized" else R.inside.phases.fixed_phase
+    if phases.get(phase, 0) < R.inside.n_seeds:
+        _contradicted(f"the {snapshot} snapshot lies in {phase} in every seed", str(phases),
+                      f"{phase} in all {R.inside.n_seeds} seeds")
+
+
+def heads_gain_focus(R, condition: str) -> None:
+    """'No head of ``condition``'s starting models read one operand, and most heads did at the end'."""
+    a = R.inside.attention[condition]
+    if a.focused_start > 0 or 2 * a.focused_end <= a.heads:
+        _contradicted(f"no {condition} head started focused on one operand and most ended so",
+                      f"{a.focused_start} of {a.heads} at the start, {a.focused_end} at the end",
+                      "none at the start and more than half at the end")
+
+
+def moved_more(R, model: str, more: tuple, less: tuple) -> None:
+    """'In ``model``'s transfers the matrices ``more`` moved further from their start (relative to
+    their norm) than ``less``': every interval of the first above every interval of the second."""
+    relative = R.inside.movement[model].relative_end
+    low, high = min(relative[m].ci_low for m in more), max(relative[m].ci_high for m in less)
+    if is_missing(low) or is_missing(high) or low <= high:
+        _contradicted(f"in {model}'s transfers {values.and_(map(inside_values.short, more))} moved more than "
+                      f"{values.and_(map(inside_values.short, less))}",
+                      f"{inside_values.moved(R, model, *more)} against {inside_values.moved(R, model, *less)}",
+                      "every interval of the first above every one of the second")
+
+
+def circuit_measure_rose(R, model: str, column: str = "mean frac") -> None:
+    """'``model``'s ``column`` rose from the start to the end': the per-seed change's interval above 0."""
+    d = inside_values.change(R, model, column)
+    if is_missing(d.ci_low) or d.ci_low <= 0:
+        _contradicted(f"{model}'s {column} rose from the start to the end", inside_values.change_text(R, model, column),
+                      "a per-seed change with its interval above 0")
+
+
+def extension_still_faster(R, model: str) -> None:
+    """'With the extended runs' epochs in place of the cap, random initialisation still needed more
+    epochs than ``model``': the ratio's interval above 1 and the uncorrected p below ALPHA."""
+    r = inside_values.extension_row(R, model, extended=True)
+    if is_missing(r["ci_low"]) or r["ci_low"] <= 1 or is_missing(r["p"]) or r["p"] >= ALPHA:
+        _contradicted(f"with the extended runs random initialisation still needed more epochs than {model}",
+                      inside_values.extension_ratio(R, model, True), f"an interval above 1 and p below {ALPHA}")
+
+
 CHECKS = {f.__name__: f for f in (faster, not_significantly_faster, some_censored, headline_epochs_are_jumps,
                                    nothing_retained, reuses, does_not_reuse, subset_of_source,
                                    own_seed_ahead, not_closer_to_own_seed, attention_rewritten, censored_still_improving,
@@ -289,7 +385,9 @@ CHECKS = {f.__name__: f for f in (faster, not_significantly_faster, some_censore
                                    still_significant_without_nonconverged, paired_rank_test_cannot_reach,
                                    unpaired_rank_test_only_before_correction, some_nonconverged,
                                    control_faster, control_not_faster, key_frequencies_needed, operands_not_reflected,
-                                   operands_reflected, heads_read_one_operand)}
+                                   operands_reflected, heads_read_one_operand, outputs_forget, frozen_readout_lost,
+                                   readout_kept, readout_gained, readout_above, snapshot_in_phase, heads_gain_focus,
+                                   moved_more, circuit_measure_rose, extension_still_faster)}
 
 
 class Guards:

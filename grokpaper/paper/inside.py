@@ -25,6 +25,7 @@ question.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -102,6 +103,59 @@ def half_epoch(probes: pd.DataFrame, column: str) -> tuple[float, int | None, bo
         return start, None, False
     below = np.flatnonzero(values[1:] < start / 2)
     return start, (int(probes["epoch"].iloc[below[0] + 1]) if len(below) else None), True
+
+
+# ----------------------------------------------------------------------------- runs carried past the cap
+
+def extended_runs_table(extended, committed, top: float, cap: int, differing: dict) -> pd.DataFrame:
+    """One row per extended run (``Study.extended_transfers``): where the committed run stood at the
+    protocol's cap, the extended run's first evaluation at ``top`` and its last epoch, and how many
+    curve values differ from the committed run's up to the cap (``differing``: (seed, condition) ->
+    count, from ``Study.rerun_check``)."""
+    ends = {(r.seed, r.condition): r for r in committed}
+    rows = []
+    for run in extended:
+        end = ends[(run.seed, run.condition)]
+        rows.append({"seed": run.seed, "condition": run.condition,
+                     "test acc at cap": curves.value_at_epoch(end.curve, cap),
+                     "first top": curves.epochs_to_threshold(run.curve, top),
+                     "last epoch": int(run.curve["epoch"].max()), "stop": run.result.get("stop_reason", ""),
+                     "differing up to cap": differing.get((run.seed, run.condition))})
+    return pd.DataFrame(rows, columns=["seed", "condition", "test acc at cap", "first top", "last epoch", "stop",
+                                       "differing up to cap"])
+
+
+def extended_differing(checked: pd.DataFrame) -> dict[tuple[int, str], int]:
+    """(seed, condition) -> curve values that differ, of each extended run against its committed run
+    (the rows of ``Study.rerun_check`` labelled "transfer <condition> seed <seed> extended")."""
+    out = {}
+    for row in checked.itertuples():
+        match = re.fullmatch(r"transfer (\S+) seed (\d+) extended", row.run)
+        if match:
+            out[(int(match[2]), match[1])] = int(row.differing)
+    return out
+
+
+def extension_tests(committed, extended, top: float, cap: int, extended_cap: int, reference: str,
+                    conditions, confidence: float) -> pd.DataFrame:
+    """Chapter 06's speed-up test (per-seed ratio of epochs to ``top``, first reached, ``reference``
+    over each condition: ``stats.paired_log_ratio``) twice: as at the protocol's cap, and with each
+    extended run's epoch in place of its censored one (censoring then at ``extended_cap``). Neither
+    replaces the other; the p-values are uncorrected (chapter 06 holds the family's)."""
+    epochs = {(r.seed, r.condition): curves.epochs_to_threshold(r.curve, top) for r in committed}
+    longer = {**epochs, **{(r.seed, r.condition): curves.epochs_to_threshold(r.curve, top) for r in extended}}
+    seeds = sorted({seed for seed, _ in epochs})
+    rows = []
+    for c in [c for c in conditions if c != reference]:
+        for version, values, censor_at in (("entered at the cap", epochs, cap),
+                                           ("its extended run's epoch", longer, extended_cap)):
+            r = stats.paired_log_ratio([values.get((s, reference)) for s in seeds], [values.get((s, c)) for s in seeds],
+                                       labels=seeds, cap=censor_at, confidence=confidence)
+            rows.append({"comparison": f"{reference} / {c}", "version": version, "cap": censor_at,
+                         "censored": sum(values.get((s, k)) is None for s in seeds for k in (reference, c)),
+                         "ratio": r["geometric_mean"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
+                         "bound": r["bound"], "p": r["p"], "p_wilcoxon": r["p_wilcoxon"], "n_pairs": r["n_pairs"]})
+    return pd.DataFrame(rows)
 
 
 # ----------------------------------------------------------------------------- forgetting
@@ -641,3 +695,14 @@ def circuits_display(summary: dict[str, contract.MatchedCircuits]) -> pd.DataFra
                          "share on the source's key frequencies": _text(m.share_on_source[point], 1, True),
                          "mean fraction explained": _text(m.mean_frac[point], 3, bounds=(0, 1))})
     return pd.DataFrame(rows)
+
+
+def extension_display(tests: pd.DataFrame) -> pd.DataFrame:
+    """Chapter 10's table of the speed-up test at the protocol's cap and with the extended runs."""
+    def ratio(row):
+        sign = "≥ " if row["bound"] == "lower" else "≤ " if row["bound"] == "upper" else ""
+        return f"{sign}{row['ratio']:.1f}× ({row['ci_low']:.1f}–{row['ci_high']:.1f})"
+    return pd.DataFrame({"comparison": tests["comparison"], "a censored run's epoch": tests["version"],
+                         "runs censored": tests["censored"], "ratio (CI)": [ratio(r) for _, r in tests.iterrows()],
+                         "p, paired t (uncorrected)": tests["p"].map(lambda p: f"{p:.2g}"),
+                         "p, Wilcoxon": tests["p_wilcoxon"].map(lambda p: f"{p:.2g}")})

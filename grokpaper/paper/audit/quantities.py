@@ -93,6 +93,13 @@ def q_circuit(ev: Evidence, family, column: str, model: str) -> RunValues:
                        f"{model} models: {column}", items="models", model=model)
 
 
+def q_inside_circuit(ev: Evidence, family, column: str, condition: str, point: str) -> RunValues:
+    """Per transfer run of one condition: a circuit column of chapter 10's table at one point of the
+    run (start: its initial weights, matched: its first evaluation at the top threshold, end)."""
+    return _run_values(ev, "inside", column, lambda r: f"{r['condition']} seed {r['seed']} ({point})",
+                       f"{condition} models at the {point}: {column}", items="models", condition=condition, point=point)
+
+
 def q_dynamics(ev: Evidence, family, column: str, condition: str) -> RunValues:
     """Per transfer run of one condition: a column of the dynamics table (07)."""
     return _run_values(ev, "dynamics", column, lambda r: f"{r['condition']} seed {r['seed']}",
@@ -188,7 +195,7 @@ def q_chance(ev: Evidence, family) -> Estimate:
 
 QUANTITIES = {
     "transfer": q_transfer, "source": q_source, "retention": q_retention, "agreement": q_agreement,
-    "circuit": q_circuit, "dynamics": q_dynamics, "speedup": q_speedup, "paired_difference": q_paired_difference,
+    "circuit": q_circuit, "inside_circuit": q_inside_circuit, "dynamics": q_dynamics, "speedup": q_speedup, "paired_difference": q_paired_difference,
     "family_test": q_family_test, "correlation": q_correlation, "abs_z": q_abs_z, "shapiro_p": q_shapiro_p,
     "param_count": q_param_count, "vocab_size": q_vocab_size, "split_size": q_split_size, "chance": q_chance,
 }
