@@ -35,8 +35,8 @@
 # the cap); frequency reuse (the neuron method's key frequencies at the target's token at the end,
 # against the grokked source's, with the hypergeometric null, and the same for the random-init runs
 # as a control); addition's test accuracy at its own token over training and at the end; and
-# measures of the final weights beside Nanda et al.'s: our reading of Furuta et al.'s Fourier
-# frequency sparsity and coefficient ratio (`grokpaper.analysis.furuta`; the paper's exact
+# progress measures over training and of the final weights beside Nanda et al.'s: our reading of
+# Furuta et al.'s Fourier frequency sparsity and coefficient ratio (`grokpaper.analysis.furuta`; the paper's exact
 # definitions were not available to us, the module states the reading), the Gini of W_E's Fourier
 # norms, and addition's restricted and excluded loss at the source's key frequencies.
 #
@@ -109,6 +109,11 @@ hypothesis = tt.trend_verdict("Multi-task retention scales with task similarity"
 #| fig-cap: "The task-similarity gradient: test accuracy on the target at its own token (top) and on addition at its own token (bottom) against epoch (log scale), from the grokked source, one colour per target: median over seeds, min-max band, thin lines per seed. A run stops once the target's test accuracy held the top threshold for the hold window (`probe_hold_epochs`), or at its cap (`task_max_epochs`; `random_table_max_epochs` for the random table); runs that stopped early are held at their last value."
 plots.learning_curves({t: [r.curve for r in runs if r.target == t and r.condition == "grokked"] for t in targets},
                       metric=["test_acc", f"test_acc_{source}"], log_x=True, hold_last=True)
+
+# %%
+#| label: fig-similarity-progress
+#| fig-cap: "Progress measures over training per target (columns), against epoch (log scale), one line per seed, from the grokked source (blue) and from random init (grey, dashed): our reading of Furuta et al.'s Fourier frequency sparsity and coefficient ratio of W_E's number tokens, Nanda et al.'s Gini of W_E's Fourier norms, and addition's excluded loss at the source's key frequencies, read at addition's token (log scale). A run ends where it stopped: the target's test accuracy held the top threshold for the hold window (`probe_hold_epochs`), or its cap."
+plots.epoch_grid(**tt.progress_panels(runs, targets, source))
 
 # %%
 #| label: fig-similarity-speedups

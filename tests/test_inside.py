@@ -259,7 +259,7 @@ def test_the_extension_replaces_the_censored_epoch_and_nothing_else():
     assert longer["censored"] == 0 and pd.isna(longer["bound"]) and longer["cap"] == 1000
     assert longer["ratio"] == pytest.approx((5 * 5 * 10) ** (1 / 3))
     table = inside.extended_runs_table(extended, committed, 0.999, cap, {(3, "random"): 0})
-    assert table.to_dict(orient="records") == [{"seed": 3, "condition": "random", "test acc at cap": 0.5,
+    assert table.to_dict(orient="records") == [{"seed": 3, "condition": "random", "test acc at cap (%)": 50.0,
                                                 "first top": 600, "last epoch": 700, "stop": "max_epochs",
                                                 "differing up to cap": 0}]
     shown = inside.extension_display(tests)["ratio (CI)"]

@@ -334,3 +334,24 @@ def test_a_probe_rerun_reproduces_the_committed_curve_bit_for_bit():
     if result["capability"] != "AVX2":
         pytest.skip(f"this CPU cannot run torch's AVX2 kernels (capability {result['capability']})")
     assert result["rows"] == 21 and result["equal"] and result["probes"] >= 21
+
+
+def test_runs_with_task_tokens_record_furutas_measures_and_the_others_do_not():
+    import dataclasses
+
+    from grokpaper.analysis.furuta import furuta_measures
+    from grokpaper.core.tasks import add_task_token
+
+    cfg2 = dataclasses.replace(SMALL, n_task_tokens=2)
+    split = data.make_split("subtract", SMALL.p, 5, 0.7, task_token=1)
+    params = add_task_token(random_params(SMALL, 6), "copy")
+    run = ModelRun("m", split, params, max_epochs=100)
+    spec = {**SPEC, "tokens": {"subtract": 1, "add": 0}, "furuta": True}
+    row, _ = measure(params, ProbeContext.for_request(ProbeRequest(0, run, "subtract", spec, random_params(SMALL, 7)), cfg2),
+                     previous=params, frozen=None)
+    expected = furuta_measures(params, SMALL.p, n_task_tokens=2)
+    assert row["ffs"] == expected["ffs"] and row["fcr"] == expected["fcr"]
+    plain = ModelRun("m", data.make_split("subtract", SMALL.p, 5, 0.7), random_params(SMALL, 6), max_epochs=100)
+    row, _ = measure(random_params(SMALL, 6), ProbeContext.for_request(
+        ProbeRequest(0, plain, "subtract", SPEC, random_params(SMALL, 7)), SMALL), previous=random_params(SMALL, 6), frozen=None)
+    assert "ffs" not in row and "fcr" not in row

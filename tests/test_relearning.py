@@ -86,7 +86,7 @@ def test_paired_test_ratios_and_bounds():
     random = relearning.paired_test(table, 0.95, "random", "grokked", CAPS, 0.95, "q")
     assert random.bound == "lower" and random.n_pairs == 5 and "never reached it by its cap 1,000 for seeds [99]" in random.note
     assert random.ratio == pytest.approx(math.exp(np.mean(np.log(np.array([400, 600, 1000, 700, 500]) / [100, 120, 90, 200, 110]))))
-    assert "uncorrected, outside the family of chapter 06" in random.note
+    assert relearning.P_NOTE in random.note
 
 
 def test_pairs_censored_on_both_sides_are_left_out_and_none_left_is_no_test():

@@ -174,7 +174,7 @@ def test_task_designs_and_configs():
     assert s.task_seeds("replay-no-token") == (1,) and s.task_seeds("replay") == (1, 2)
     config = s.task_config(1, "sequential", "grokked")
     assert config["model"]["n_task_tokens"] == 2 and config["init"]["new_token"] == "copy"
-    assert config["probes"]["tokens"] == {"subtract": 1, "add": 0}
+    assert config["probes"]["tokens"] == {"subtract": 1, "add": 0} and config["probes"]["furuta"] is True
     drawn = s.task_config(1, "new-token-random", "grokked")["init"]
     assert drawn["new_token"] == "random" and drawn["new_token_seed"] != 1  # a stream of its own, not the init's
     ill_posed = s.task_config(1, "replay-no-token", "grokked")
@@ -182,7 +182,7 @@ def test_task_designs_and_configs():
     assert ill_posed["stop"] == [] and "probes" not in ill_posed
     assert s.task_config(1, "similarity", "random", "multiply")["max_epochs"] == 40
     # the study's runs keep their keys: no probe spec of theirs gains a tokens entry
-    assert "tokens" not in s.probe_transfer_config(1, "grokked")["probes"]
+    assert not {"tokens", "furuta"} & set(s.probe_transfer_config(1, "grokked")["probes"])
     with pytest.raises(ValueError, match="no task-token run"):
         s.task_config(1, "similarity", "memorized", "multiply")
 

@@ -33,7 +33,9 @@ reference model's computation at "=", tested equal to ``run_with_cache``):
   are its last probe's current ones; with ``neurons_k<k>`` a chapter can redo the neuron shares
   for any set after the run.
 - ``gini_W_E``, ``gini_W_L``: Gini of the Fourier norms (``progress.fourier_gini``);
-  ``weight_norm``: the L2 norm of all weights together.
+  ``weight_norm``: the L2 norm of all weights together; with ``furuta`` in the spec (the runs
+  with task tokens), ``ffs`` and ``fcr``: Furuta et al.'s Fourier frequency sparsity and
+  coefficient ratio of W_E's number tokens (``grokpaper.analysis.furuta``, this project's reading).
 - ``neurons_dead``, ``neurons_k<k>`` (alive neurons whose best frequency, by the original neuron
   method of ``grokpaper.analysis.fourier``, is k), ``share_source_freqs`` and
   ``share_current_freqs`` (the share of alive neurons whose best frequency is a source key
@@ -64,6 +66,7 @@ import numpy as np
 import torch
 
 from grokpaper.analysis.fourier import neuron_fourier_analysis, neuron_fourier_shares_from_sums
+from grokpaper.analysis.furuta import furuta_measures
 from grokpaper.analysis.progress import (
     TEMPLATE_TASKS,
     check_template_task,
@@ -349,6 +352,8 @@ def measure(params: dict[str, torch.Tensor], context: ProbeContext, previous: di
             row[f"restricted_loss_{template}_{name}"] = restricted_loss
             row[f"excluded_loss_{template}_{name}"] = excluded_loss
     row.update(fourier_gini(params, p))
+    if context.spec.get("furuta"):
+        row.update(furuta_measures(params, p, n_task_tokens=cfg.n_task_tokens))
     row["weight_norm"] = math.sqrt(sum(float(params[k].double().square().sum()) for k in PARAM_NAMES))
 
     # Attention from "=", per head.

@@ -179,8 +179,9 @@ class StudySettings(StudyParams):
     def probe_spec(self, other_task: str, extra_epochs: tuple[int, ...] = (), tokens: dict | None = None) -> dict:
         """The probes of a run (part of its config, so of its store key): cadence, the linear
         probe's ridge, key-frequency rule, the other task measured, and extra probe epochs; a run
-        with task tokens also gives each task's token (``tokens``)."""
-        return {**({"tokens": tokens} if tokens else {}),
+        with task tokens also gives each task's token (``tokens``) and asks for Furuta et al.'s
+        measures over training (``furuta``: the task chapters read them beside Nanda et al.'s)."""
+        return {**({"tokens": tokens, "furuta": True} if tokens else {}),
             "revision": PROBES_REVISION, "dense_until": self.probe_dense_until, "dense_every": self.probe_dense_every,
             "per_decade": self.probe_per_decade, "thresholds": list(self.thresholds), "ridge": self.probe_ridge,
             "min_neurons": self.probe_min_neurons, "source_task": self.source_task, "other_task": other_task,

@@ -32,6 +32,7 @@ TABLES = {  # attribute: (chapter's contract class, its field holding the one-ro
     "circuits": (contract.Circuits, "neuron_table"),
     "dynamics": (contract.Dynamics, "table"),
     "inside": (contract.Inside, "circuits_table"),   # one row per transfer run and point (start, matched, end)
+    "relearning": (contract.Relearning, "table"),    # one row per relearning run and per source's first learning
 }
 
 
@@ -58,6 +59,7 @@ class Evidence:
     circuits: pd.DataFrame | None = None
     dynamics: pd.DataFrame | None = None
     inside: pd.DataFrame | None = None
+    relearning: pd.DataFrame | None = None
     params: dict = field(default_factory=dict)
     excluded: tuple[RunId, ...] = ()
 
@@ -72,7 +74,7 @@ class Evidence:
         tables = {name: pd.DataFrame(getattr(results.get(kind), key)) if name in tables and results.has(kind) else None
                   for name, (kind, key) in TABLES.items()}
         params = {}
-        for kind in (contract.Circuits, contract.Transfer, contract.Sources):  # later ones win: all share the study keys
+        for kind in (contract.Relearning, contract.Circuits, contract.Transfer, contract.Sources):  # later ones win: all share the study keys
             if results.has(kind):
                 params.update(results.params(kind))
         if tables["circuits"] is not None:
@@ -143,11 +145,12 @@ class Evidence:
 
         return replace(self, sources=keep(self.sources), transfers=keep(self.transfers),
                        retention=keep(self.retention), agreement=keep(self.agreement),
-                       circuits=keep(self.circuits), dynamics=keep(self.dynamics), inside=keep(self.inside))
+                       circuits=keep(self.circuits), dynamics=keep(self.dynamics), inside=keep(self.inside),
+                       relearning=keep(self.relearning))
 
     def without(self, runs) -> "Evidence":
         """These tables without the given runs: every row of a transfer run (its transfer, retention,
-        circuit and dynamics rows and the agreement pairs it is part of); for a source run, its
+        circuit, dynamics, chapter 10 and relearning rows and the agreement pairs it is part of); for a source run, its
         source row and every model of its seed that started from it."""
         runs = tuple(runs)
         if not runs:
@@ -176,5 +179,5 @@ class Evidence:
         return replace(self, sources=sources, transfers=keep(self.transfers, "condition"),
                        retention=keep(self.retention, "model"), agreement=agreement,
                        circuits=keep(self.circuits, "model"), dynamics=keep(self.dynamics, "condition"),
-                       inside=keep(self.inside, "condition"),
+                       inside=keep(self.inside, "condition"), relearning=keep(self.relearning, "condition"),
                        excluded=self.excluded + runs)

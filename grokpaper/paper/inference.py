@@ -49,17 +49,19 @@ from scipy import stats as sps
 
 from grokpaper.analysis import stats
 from grokpaper.core.study import CONDITIONS
-from grokpaper.paper import circuits, contract, multiseed
+from grokpaper.paper import circuits, contract, multiseed, relearning
 from grokpaper.paper.contract import (
     CIRCUIT_QUANTITY,
     EARLY,
     FIRST,
+    FIRST_LEARNING,
     REUSE_TEST,
     ROAD_TEST,
     SUSTAINED,
     correlation_quantity,
     epochs_column,
     family_test_id,
+    relearning_test_id,
 )
 from grokpaper.paper.evidence import Evidence
 
@@ -268,7 +270,35 @@ def frequency_family(ev: Evidence, confidence: float) -> pd.DataFrame:
 
 COLUMNS = ["test", "group", "quantity", "a", "b", "effect", "estimate", "ci_low", "ci_high", "n", "null", "bound",
            "p", "p_rank", "note", "method", "p_welch_log", "p_welch", "data"]
-PARTS = (("transfers", pairwise), ("transfers", correlation_family), ("circuits", frequency_family))
+def relearning_quantity(threshold: float) -> str:
+    """The family's quantity of chapter 11's tests, so that ``family_test_id(quantity, a, b)`` is
+    their ``relearning_test_id``: 'relearning 95%'."""
+    return relearning_test_id(threshold, "a", "b").split(":")[0]
+
+
+def relearning_family(ev: Evidence, conditions=CONDITIONS, *, confidence: float) -> pd.DataFrame:
+    """Chapter 11's questions at its primary threshold (``relearning.primary_threshold``): each
+    condition's relearning of the source task against the source's first learning of it, and each
+    other condition's relearning against the grokked transfer's (``relearning.relearning_tests``:
+    paired log ratios of epochs, each side censored at its own cap: the relearning cap, or the
+    source runs' cap for first learning)."""
+    table = ev.table("relearning")
+    primary = relearning.primary_threshold(ev.params["thresholds"])
+    present = [c for c in conditions if c in set(table["condition"])]
+    caps = {**dict.fromkeys(present, ev.params["relearn_max_epochs"]), FIRST_LEARNING: ev.params["grokked_max_epochs"]}
+    column, method = epochs_column(FIRST, primary), "paired t on log ratios, each side censored at its own cap"
+    rows = []
+    for t in relearning.relearning_tests(table, primary, present, caps, confidence).values():
+        seeds, va, vb = _matched(table, "condition", t.a, t.b, column)
+        rows.append({"test": t.test, "group": "relearning", "quantity": relearning_quantity(primary), "a": t.a, "b": t.b,
+                     "effect": "ratio", "estimate": t.ratio, "ci_low": t.ci_low, "ci_high": t.ci_high, "n": t.n_pairs,
+                     "null": 1.0, "bound": t.bound, "p": t.p, "p_rank": t.p_wilcoxon, "note": t.note, "method": method,
+                     "p_welch_log": math.nan, "p_welch": math.nan, "data": data_digest(method, seeds, va, vb)})
+    return pd.DataFrame(rows)
+
+
+PARTS = (("transfers", pairwise), ("transfers", correlation_family), ("circuits", frequency_family),
+         ("relearning", relearning_family))
 
 
 def _with_holm(out: pd.DataFrame, confidence: float) -> pd.DataFrame:

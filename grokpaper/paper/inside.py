@@ -35,7 +35,7 @@ import torch
 from grokpaper.analysis import curves, fourier, stats
 from grokpaper.core.model import PARAM_NAMES, ModelConfig, init_params
 from grokpaper.paper import contract, plots
-from grokpaper.paper.report import summary_text
+from grokpaper.paper.report import bound_sign, summary_text
 
 SOURCE = "source"  # the condition label of a source run among the transfer conditions
 PHASES = ("memorization", "circuit formation", "cleanup", "after cleanup")
@@ -117,11 +117,11 @@ def extended_runs_table(extended, committed, top: float, cap: int, differing: di
     for run in extended:
         end = ends[(run.seed, run.condition)]
         rows.append({"seed": run.seed, "condition": run.condition,
-                     "test acc at cap": curves.value_at_epoch(end.curve, cap),
+                     "test acc at cap (%)": 100 * curves.value_at_epoch(end.curve, cap),
                      "first top": curves.epochs_to_threshold(run.curve, top),
                      "last epoch": int(run.curve["epoch"].max()), "stop": run.result.get("stop_reason", ""),
                      "differing up to cap": differing.get((run.seed, run.condition))})
-    return pd.DataFrame(rows, columns=["seed", "condition", "test acc at cap", "first top", "last epoch", "stop",
+    return pd.DataFrame(rows, columns=["seed", "condition", "test acc at cap (%)", "first top", "last epoch", "stop",
                                        "differing up to cap"])
 
 
@@ -700,8 +700,7 @@ def circuits_display(summary: dict[str, contract.MatchedCircuits]) -> pd.DataFra
 def extension_display(tests: pd.DataFrame) -> pd.DataFrame:
     """Chapter 10's table of the speed-up test at the protocol's cap and with the extended runs."""
     def ratio(row):
-        sign = "≥ " if row["bound"] == "lower" else "≤ " if row["bound"] == "upper" else ""
-        return f"{sign}{row['ratio']:.1f}× ({row['ci_low']:.1f}–{row['ci_high']:.1f})"
+        return f"{bound_sign(row['bound'])}{row['ratio']:.1f}× ({row['ci_low']:.1f}–{row['ci_high']:.1f})"
     return pd.DataFrame({"comparison": tests["comparison"], "a censored run's epoch": tests["version"],
                          "runs censored": tests["censored"], "ratio (CI)": [ratio(r) for _, r in tests.iterrows()],
                          "p, paired t (uncorrected)": tests["p"].map(lambda p: f"{p:.2g}"),

@@ -241,6 +241,12 @@ def fmt(value, digits: int = 0, percent: bool = False) -> str:
     return f"{value:,.{digits}f}"
 
 
+def bound_sign(bound) -> str:
+    """'≥ ' before a ratio that is a lower bound (a censored run entered at its cap), '≤ ' before
+    an upper bound, '' otherwise (None, NaN, "mixed")."""
+    return {"lower": "≥ ", "upper": "≤ "}.get(bound if isinstance(bound, str) else "", "")
+
+
 def significant(value: float, sig: int = 4) -> str:
     """A number with up to ``sig`` significant digits and thousands separators, without trailing
     zeros ("0.042", not "0.04200"); whole numbers as integers."""

@@ -292,6 +292,37 @@ def weight_measures(runs, p: int, source_task: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+# Furuta et al.'s measures beside Nanda et al.'s, over training (probe columns): row label -> column.
+PROGRESS_OVER_TRAINING = {"Fourier frequency sparsity (Furuta, our reading)": "ffs",
+                          "Fourier coefficient ratio (Furuta, our reading)": "fcr",
+                          "Gini of W_E's Fourier norms (Nanda)": "gini_W_E"}
+CONDITION_LINES = {"grokked": ("tab:blue", "-"), "random": ("tab:grey", "--")}
+
+
+def progress_panels(runs, targets, source_task: str) -> dict:
+    """``plots.epoch_grid`` arguments of the progress measures over training (probe records): a
+    column per target, a row per measure (``PROGRESS_OVER_TRAINING``, then the source task's
+    excluded loss at the source's key frequencies, read at its own token), a line per run, coloured
+    by initial weights (``CONDITION_LINES``)."""
+    excluded = f"{source_task} excluded loss, source frequencies (Nanda)"
+    columns = {**PROGRESS_OVER_TRAINING, excluded: f"excluded_loss_{source_task}_source"}
+    panels = {}
+    for run in runs:
+        probes = run.stored.probes.sort_values("epoch")
+        missing = [c for c in columns.values() if c not in probes.columns]
+        if missing:
+            raise ValueError(f"probes of {run.target} {run.condition} seed {run.seed} lack {missing}: "
+                             "a run trained before its probes recorded them; train it again")
+        colour, style = CONDITION_LINES.get(run.condition, ("tab:orange", ":"))
+        for row, column in columns.items():
+            frame = pd.DataFrame({"epoch": probes["epoch"].to_numpy(float), "value": probes[column].to_numpy(float)})
+            panels.setdefault((row, run.target), []).append((frame, colour, style, 0.8))
+    present = [t for t in targets if any(key[1] == t for key in panels)]
+    legend = {f"from {c}" if c == "random" else f"from the {c} source": line for c, line in CONDITION_LINES.items()}
+    return {"panels": panels, "rows": list(columns), "columns": present, "ylabels": {r: r for r in columns},
+            "log_y": [excluded], "legend": legend, "legend_title": "one line per seed"}
+
+
 def basis_table(runs, p: int, min_neurons: int) -> pd.DataFrame:
     """Per multiplication run: the neuron method in the additive basis and in the discrete-log basis
     (``analysis.dlog.basis_comparison``, the inputs with a = 0 or b = 0 set aside and reported)."""

@@ -1,0 +1,40 @@
+"""The values the article's section on relearning states (chapter 11, ``R.relearning``; its tests
+at the primary threshold are in chapter 06's family, ``R.statistics``).
+
+As in ``values``: one number or one short formatted value per function, for an inline
+``{python}`` expression; what a sentence claims about it is checked by ``guard``.
+"""
+
+from __future__ import annotations
+
+from grokpaper.paper.inference import relearning_quantity
+from grokpaper.paper.report import bound_sign, fmt
+from grokpaper.paper.values import p_text
+
+
+def relearning_test(R, a: str, b: str):
+    """The family's test of chapter 11 at its primary threshold: epochs of ``a`` over ``b``
+    (a condition's relearning, or ``contract.FIRST_LEARNING``)."""
+    return R.statistics.test(relearning_quantity(R.relearning.primary_threshold), a, b)
+
+
+def relearning_ratio(R, a: str, b: str) -> str:
+    """'0.05× (95 % CI 0.02–0.11; Holm-corrected p < 0.001)'; '≥' / '≤' for a bound."""
+    t = relearning_test(R, a, b)
+    digits = 2 if t.estimate < 1 else 1
+    return (f"{bound_sign(t.bound)}{fmt(t.estimate, digits)}× ({round(100 * t.confidence)} % CI "
+            f"{fmt(t.ci_low, digits)}–{fmt(t.ci_high, digits)}; Holm-corrected {p_text(t.p_holm)})")
+
+
+def relearning_median(R, who: str) -> str:
+    """Epochs to the primary threshold of one learner: 'median 140 (5 of 5 runs)'."""
+    t = R.relearning.time(R.relearning.primary_threshold, who)
+    return f"median {fmt(t.median)} ({t.reached} of {t.runs} runs)"
+
+
+def relearned_top(R) -> str:
+    """'7 of 20 runs held it by the cap': the relearning runs that stopped on the hold rule."""
+    t = R.relearning.table
+    runs = [stop for c, stop in zip(t["condition"], t["stop"]) if c in R.relearning.conditions]
+    held = sum("held" in str(stop) for stop in runs)
+    return f"{held} of {len(runs)} runs held it by the cap"
