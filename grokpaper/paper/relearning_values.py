@@ -7,6 +7,7 @@ As in ``values``: one number or one short formatted value per function, for an i
 
 from __future__ import annotations
 
+from grokpaper.analysis.stats import is_missing
 from grokpaper.paper.inference import relearning_quantity
 from grokpaper.paper.report import bound_sign, fmt
 from grokpaper.paper.values import p_text
@@ -21,15 +22,19 @@ def relearning_test(R, a: str, b: str):
 def relearning_ratio(R, a: str, b: str) -> str:
     """'0.05× (95 % CI 0.02–0.11; Holm-corrected p < 0.001)'; '≥' / '≤' for a bound."""
     t = relearning_test(R, a, b)
+    if is_missing(t.estimate):
+        return f"n/a ({t.note or 'no pairs to compare'})"
     digits = 2 if t.estimate < 1 else 1
     return (f"{bound_sign(t.bound)}{fmt(t.estimate, digits)}× ({round(100 * t.confidence)} % CI "
             f"{fmt(t.ci_low, digits)}–{fmt(t.ci_high, digits)}; Holm-corrected {p_text(t.p_holm)})")
 
 
 def relearning_median(R, who: str) -> str:
-    """Epochs to the primary threshold of one learner: 'median 140 (5 of 5 runs)'."""
+    """Epochs to the primary threshold of one learner: 'a median of 140 epochs (5 of 5 runs reached
+    it)' (Kaplan-Meier, runs that never did censored at their cap)."""
     t = R.relearning.time(R.relearning.primary_threshold, who)
-    return f"median {fmt(t.median)} ({t.reached} of {t.runs} runs)"
+    median = "no median (fewer than half reached it)" if is_missing(t.median) else f"a median of {fmt(t.median)} epochs"
+    return f"{median} ({t.reached} of {t.runs} runs reached it)"
 
 
 def relearned_top(R) -> str:

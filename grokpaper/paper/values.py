@@ -54,7 +54,9 @@ def sentence(text: str) -> str:
 
 
 def p_text(p: float) -> str:
-    """'p < 0.001' or 'p = 0.0097'."""
+    """'p < 0.001' or 'p = 0.0097'; 'p n/a' where there is no test."""
+    if is_missing(p):
+        return "p n/a"
     return "p < 0.001" if p < 0.001 else f"p = {p:.2g}"
 
 
