@@ -11,7 +11,7 @@ import pytest
 from grokpaper.builder import render, runner
 from grokpaper.builder.plan import chapter_graph, plan
 from grokpaper.core.study import CONDITIONS
-from grokpaper.paper import contract
+from grokpaper.paper import contract, relearning
 from grokpaper.paper.contract import CONTRACT
 from grokpaper.paper.report import Results, check_contract
 from reader_check import reader_check
@@ -65,7 +65,7 @@ def test_the_probe_chapters_trained_their_runs_on_smoke(project, first_run):
     assert R.inside.n_seeds == 2 and set(R.inside.forgetting) == set(R.inside.conditions) == set(CONDITIONS)
     assert len(R.inside.runs["seed"]) == 2 + 2 * len(CONDITIONS) and R.inside.phases.table["seed"] == [1, 2]
     assert R.relearning.cap == R.params(contract.Relearning)["relearn_max_epochs"] and len(R.relearning.tests) == 7
-    assert R.relearning.p_note == "uncorrected, outside the family of chapter 06"
+    assert R.relearning.p_note == relearning.P_NOTE
 
 
 def test_the_task_token_chapters_trained_their_runs_on_smoke(project, first_run):
