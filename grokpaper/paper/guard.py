@@ -419,6 +419,15 @@ def relearns_faster_than_first(R, condition: str) -> None:
                       f"a ratio and its interval below 1, Holm p below {ALPHA}")
 
 
+def relearned_sooner_in_every_seed(R, condition: str) -> None:
+    """'In every seed, ``condition``'s transfer relearned the source task to the primary threshold
+    before its source first learned it'."""
+    n, of = relearning_values.sooner_in_seeds(R, condition)
+    if of == 0 or n < of:
+        _contradicted(f"in every seed {condition}'s transfer relearned the source task before its source first learned it",
+                      f"{n} of {of} seeds", "every seed")
+
+
 def not_shown_to_relearn_faster(R, model: str, other: str) -> None:
     """'``model``'s transfers were not shown to relearn sooner than ``other``'s': the family's test
     of ``other``'s epochs over ``model``'s not significant after Holm's correction (or its ratio at most 1)."""
@@ -438,7 +447,8 @@ CHECKS = {f.__name__: f for f in (faster, not_significantly_faster, some_censore
                                    readout_kept, readout_gained, readout_above, snapshot_in_phase,
                                    no_head_focused_at_start, most_heads_focused_at_end, moved_more, end_within_matched,
                                    circuit_measure_rose, extension_still_faster,
-                                   relearns_faster_than_first, not_shown_to_relearn_faster)}
+                                   relearns_faster_than_first, relearned_sooner_in_every_seed,
+                                   not_shown_to_relearn_faster)}
 
 
 class Guards:

@@ -27,6 +27,7 @@ from grokpaper.paper import contract, multiseed, plots
 from grokpaper.paper.contract import FIRST, FIRST_LEARNING, epochs_column, pct, relearning_test_id
 
 P_NOTE = "uncorrected here; chapter 06 corrects it with the paper's family of tests"
+CORRELATION_P_NOTE = "uncorrected: a descriptive correlation, outside the paper's family of tests"
 REFERENCE_NOTE = ("the random-init reference is the source's first learning: every source run starts from its "
                   "seed's random init, so learning the task from random init and the source's first learning are "
                   "the same runs and the same numbers")
@@ -161,7 +162,7 @@ def readout_correlation(table: pd.DataFrame, threshold: float, conditions, cap: 
                                   labels=labels, cap=cap, confidence=confidence)
     return contract.typed(contract.RelearnCorrelation, {
         "rho": r["rho"], "ci_low": r["ci_low"], "ci_high": r["ci_high"], "p": r["p"], "n": r["n"],
-        "censored": [str(c) for c in r["censored"]], "note": stats.join_notes(r["note"], f"p {P_NOTE}")})
+        "censored": [str(c) for c in r["censored"]], "note": stats.join_notes(r["note"], f"p {CORRELATION_P_NOTE}")})
 
 
 def tests_display(tests: dict[str, contract.RelearnTest]) -> pd.DataFrame:

@@ -43,3 +43,16 @@ def relearned_top(R) -> str:
     runs = [stop for c, stop in zip(t["condition"], t["stop"]) if c in R.relearning.conditions]
     held = sum("held" in str(stop) for stop in runs)
     return f"{held} of {len(runs)} runs held it by the cap"
+
+
+def sooner_in_seeds(R, condition: str) -> tuple[int, int]:
+    """(seeds where ``condition``'s relearning reached the primary threshold before the seed's
+    source first learned it, seeds with both; a relearning that never reached it counts as not sooner)."""
+    from grokpaper.paper.contract import FIRST, FIRST_LEARNING, epochs_column
+
+    t, column = R.relearning.table, epochs_column(FIRST, R.relearning.primary_threshold)
+    rows = list(zip(t["seed"], t["condition"], t[column]))
+    first = {s: e for s, c, e in rows if c == FIRST_LEARNING and not is_missing(e)}
+    mine = {s: e for s, c, e in rows if c == condition}
+    both = [s for s in mine if s in first]
+    return sum(not is_missing(mine[s]) and mine[s] < first[s] for s in both), len(both)

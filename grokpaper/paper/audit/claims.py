@@ -12,7 +12,7 @@ import yaml
 from grokpaper.analysis.stats import is_missing
 from grokpaper.paper import contract, inference
 from grokpaper.paper.audit.consistency import CONSISTENCY
-from grokpaper.paper.audit.estimates import RunValues, describe_estimate, reason_number, statistic
+from grokpaper.paper.audit.estimates import RunValues, describe_estimate, reason_number, shown_as, statistic
 from grokpaper.paper.audit.printed import parse_printed, plain_text
 from grokpaper.paper.audit.quantities import NOT_PER_SEED, QUANTITIES, quantity_fields
 from grokpaper.paper.audit.rules import KINDS, RULES, combine, tolerance
@@ -196,7 +196,7 @@ def evaluate_check(check: Check, evidence: Evidence, family) -> contract.CheckRo
     if check.seeds:
         reason = f"seed {', '.join(map(str, check.seeds))} alone: {reason}"
         everyone = statistic(check.kind, _quantity(check, evidence, family), confidence)
-        reason += f" [all seeds: {_statistic_text(check.kind, everyone)}]"
+        reason += f" [all seeds: {_statistic_text(check.kind, shown_as(everyone, x.text))}]"
     if check.explains == "perfect_subtraction_share":
         reason = (f"{check.printed} is the share of b = 0 pairs in the original split, what a model that does "
                   "subtraction perfectly scores on addition there; each run is judged against its own split's "
@@ -208,12 +208,13 @@ def evaluate_check(check: Check, evidence: Evidence, family) -> contract.CheckRo
             check.of["quantity"], "model" if "model" in check.of else "condition")
         try:
             other_q = _quantity(check, about, family, **{key: other})
-            reason += f" [{other}: {_statistic_text(check.kind, statistic(check.kind, other_q, confidence))}]"
+            other_s = shown_as(statistic(check.kind, other_q, confidence), x.text)
+            reason += f" [{other}: {_statistic_text(check.kind, other_s)}]"
         except KeyError:
             pass
     value, low, high, bound = _reproduced_value(check.kind, s)
     return contract.CheckRow(check.printed, check.kind, verdict, reason, value, low, high, bound,
-                             _statistic_text(check.kind, s), tol.size, tol.words, seeds)
+                             _statistic_text(check.kind, shown_as(s, x.text)), tol.size, tol.words, seeds)
 
 
 def evaluate(claim: Claim, evidence: Evidence, family) -> contract.AuditRow:

@@ -5,7 +5,7 @@ level, a lower bound where runs were censored, and for tests the p-values)."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import stats as sps
@@ -85,6 +85,14 @@ def _interval(e: Estimate) -> str:
         return f"n = {e.n}, no CI" if e.n is not None else "no CI"
     return (f"{level_text(e.confidence)} CI {reason_number(e.ci_low, e.unit)} to {reason_number(e.ci_high, e.unit)}, "
             f"n = {e.n}").lstrip()
+
+
+def shown_as(e, printed: str):
+    """The estimate as the claim prints its number: a share the document writes as a fraction
+    ("0.828") is shown as one, not in per cent. Other estimates (and per-run values) as they are."""
+    if isinstance(e, Estimate) and e.unit in ("share", "fraction") and "%" not in printed:
+        return replace(e, unit="value")
+    return e
 
 
 def describe_estimate(e: Estimate) -> str:

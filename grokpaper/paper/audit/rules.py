@@ -34,7 +34,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from grokpaper.analysis.stats import is_missing
-from grokpaper.paper.audit.estimates import Estimate, RunValues, describe_estimate, finite, reason_number
+from grokpaper.paper.audit.estimates import Estimate, RunValues, describe_estimate, finite, reason_number, shown_as
 from grokpaper.paper.audit.printed import Printed
 from grokpaper.paper.verdicts import (
     ALPHA,
@@ -97,8 +97,9 @@ def judge_estimate(x: Printed, e: Estimate, tol: Tolerance | None = None) -> Ver
     tol = tol or tolerance("mean", x, e.unit)
     if e.value is None or not finite(e.value):
         return NOT_TESTABLE, f"no reproduced value ({e.note or 'no runs'})"
-    band = f"{x.text} ± {reason_number(tol.size, e.unit)}"
-    got = f"reproduced {describe_estimate(e)} vs claimed {band} ({tol.words})"
+    shown = shown_as(e, x.text)
+    band = f"{x.text} ± {reason_number(tol.size, shown.unit)}"
+    got = f"reproduced {describe_estimate(shown)} vs claimed {band} ({tol.words})"
     has_ci = finite(e.ci_low) and finite(e.ci_high)
     if e.bound == "lower":
         floor = e.ci_low if has_ci else e.value
