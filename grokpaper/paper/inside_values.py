@@ -17,6 +17,7 @@ from collections import Counter
 
 from grokpaper.analysis import stats
 from grokpaper.paper import contract
+from grokpaper.paper.contract import FIRST, epochs_column
 from grokpaper.paper.report import bound_sign, fmt, summary_text
 
 
@@ -149,7 +150,6 @@ def extension_row(R, model: str, extended: bool, reference: str = "random") -> d
 def extension_holm(R, model: str, reference: str = "random") -> float:
     """The Holm-corrected p of chapter 06's headline test with the extended run's epoch in place of
     the cap: its uncorrected p replaced in the paper's family, the correction run again."""
-    from grokpaper.paper.contract import FIRST, epochs_column
     test = R.statistics.test(epochs_column(FIRST, R.inside.top_threshold), reference, model)
     family = {name: row.p for name, row in R.statistics.family.items() if not stats.is_missing(row.p)}
     family[test.test] = extension_row(R, model, True, reference)["p"]

@@ -8,6 +8,7 @@ As in ``values``: one number or one short formatted value per function, for an i
 from __future__ import annotations
 
 from grokpaper.analysis.stats import is_missing
+from grokpaper.paper.contract import FIRST, FIRST_LEARNING, epochs_column
 from grokpaper.paper.inference import relearning_quantity
 from grokpaper.paper.report import bound_sign, fmt
 from grokpaper.paper.values import p_text
@@ -48,8 +49,6 @@ def relearned_top(R) -> str:
 def sooner_in_seeds(R, condition: str) -> tuple[int, int]:
     """(seeds where ``condition``'s relearning reached the primary threshold before the seed's
     source first learned it, seeds with both; a relearning that never reached it counts as not sooner)."""
-    from grokpaper.paper.contract import FIRST, FIRST_LEARNING, epochs_column
-
     t, column = R.relearning.table, epochs_column(FIRST, R.relearning.primary_threshold)
     rows = list(zip(t["seed"], t["condition"], t[column]))
     first = {s: e for s, c, e in rows if c == FIRST_LEARNING and not is_missing(e)}
