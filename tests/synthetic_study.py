@@ -1,6 +1,8 @@
 """A made-up study of five seeds and four conditions, as per-run tables (``Evidence``), for the
 tests of the audit and the statistics family."""
 
+import dataclasses
+
 import pandas as pd
 
 from grokpaper.paper.evidence import Evidence
@@ -40,3 +42,16 @@ def study(random_314=None, memorized_fixed=True) -> Evidence:
               "n_permutations": 2000}
     return Evidence(transfers=pd.DataFrame(rows), retention=pd.DataFrame(retention), circuits=pd.DataFrame(circuits),
                     params=params)
+
+
+def with_relearning(ev: Evidence, random=(900, 1000, None, 800, 950)) -> Evidence:
+    """``ev`` with a relearning table (chapter 11): each condition's epochs to 95 % when trained back
+    on the source task (None: never, by the relearning cap of 5,000; random seed 99 by default), and
+    each seed's first learning of it (the source run, about 10,000 epochs)."""
+    seeds = [42, 7, 99, 314, 123]
+    epochs = {"grokked": (100, 150, 120, 140, 110), "memorized": (130, 160, 150, 170, 120),
+              "memorized-fixed": (110, 140, 160, 120, 130), "random": random}
+    rows = [{"seed": s, "condition": c, "first 95%": v} for c, values in epochs.items() for s, v in zip(seeds, values)]
+    rows += [{"seed": s, "condition": "first learning", "first 95%": 10_000 + 100 * i} for i, s in enumerate(seeds)]
+    return dataclasses.replace(ev, relearning=pd.DataFrame(rows),
+                               params={**ev.params, "thresholds": [0.95, 0.999], "relearn_max_epochs": 5_000})

@@ -1,7 +1,6 @@
 """The family of tests the paper reports (grokpaper.paper.inference) and the per-run evidence it reads
 (grokpaper.paper.evidence): paired by seed, censored runs kept, Holm over the whole family."""
 
-import dataclasses
 import math
 
 import numpy as np
@@ -10,10 +9,11 @@ from scipy import stats as sps
 
 from committed import COMMITTED
 from grokpaper.analysis import stats
+from grokpaper.core.study import CONDITIONS
 from grokpaper.paper import inference
 from grokpaper.paper.contract import FIRST, SUSTAINED
 from grokpaper.paper.evidence import Evidence, RunId
-from synthetic_study import CAP, study
+from synthetic_study import CAP, study, with_relearning
 
 
 def test_pairs_put_the_later_condition_first_so_ratios_are_speedups():
@@ -149,31 +149,18 @@ def test_secondary_results_of_a_build_where_no_run_converged_are_empty_not_an_er
     assert len(inference.secondary(nobody, 0.95)) == 0 and "p_holm" in inference.secondary(nobody, 0.95)
 
 
-def _with_relearning(ev, grokked=(100, 150, 120, 140, 110), random=(900, 1000, None, 800, 950)):
-    """``ev`` with a relearning table: each condition's epochs to 95 % on relearning (None: never,
-    by the relearning cap) and each seed's first learning (the source run: ~10,000 epochs)."""
-    import pandas as pd
-
-    seeds = [42, 7, 99, 314, 123]
-    rows = [{"seed": s, "condition": c, "first 95%": v}
-            for c, values in (("grokked", grokked), ("random", random)) for s, v in zip(seeds, values)]
-    rows += [{"seed": s, "condition": "first learning", "first 95%": 10_000 + 100 * i} for i, s in enumerate(seeds)]
-    return dataclasses.replace(ev, relearning=pd.DataFrame(rows),
-                               params={**ev.params, "thresholds": [0.95, 0.999], "relearn_max_epochs": 5_000})
-
-
 def test_the_relearning_questions_join_the_family_and_its_correction():
-    ev = _with_relearning(study(random_314=19_000))
+    ev = with_relearning(study(random_314=19_000))
     family = inference.family(ev, 0.95)
     relearn = family[family["group"] == "relearning"].set_index("test")
-    assert list(relearn.index) == ["relearning 95%: grokked vs first learning", "relearning 95%: random vs first learning",
-                                   "relearning 95%: random vs grokked"]
+    assert list(relearn.index) == [f"relearning 95%: {c} vs first learning" for c in CONDITIONS] + [
+        f"relearning 95%: {c} vs grokked" for c in CONDITIONS if c != "grokked"]
     # random seed 99 never relearned by the cap (5,000): entered there, its ratio against grokked a lower bound
     row = relearn.loc["relearning 95%: random vs grokked"]
     assert row["bound"] == "lower" and row["estimate"] > 1 and row["n"] == 5
     defined = family["p"].notna()
     assert np.allclose(family.loc[defined, "p_holm"], stats.holm(family.loc[defined, "p"]))
-    assert inference.family_size(family) == inference.family_size(inference.family(study(random_314=19_000), 0.95)) + 3
+    assert inference.family_size(family) == inference.family_size(inference.family(study(random_314=19_000), 0.95)) + 7
     # without a run, its relearning row goes too
     dropped = ev.without([RunId("random", 99)])
     assert 99 not in set(dropped.relearning.loc[dropped.relearning["condition"] == "random", "seed"])

@@ -141,7 +141,7 @@ def family_size(R) -> int:
 
 
 FAMILY_PARTS = {"pairwise": "comparisons of pairs of conditions", "correlation": "correlation tests",
-                "frequency": "frequency-reuse tests"}
+                "frequency": "frequency-reuse tests", "relearning": "relearning tests"}
 
 
 def family_parts(R) -> str:
