@@ -13,6 +13,7 @@ from grokpaper.builder.preview import add_cli as add_preview_command
 from grokpaper.builder.release import add_cli as add_release_commands
 from grokpaper.builder.render import add_cli as add_render_command
 from grokpaper.builder.runner import add_run_command, parse_overrides
+from grokpaper.builder.training import cost_lines, measured_cost
 from grokpaper.config import TASKS, ParamsError, chapter_params
 from grokpaper.core.parallel import RUN_SETS, store_files, train_all, unfinished_note, write_manifest
 from grokpaper.core.store import StoreError, display_path
@@ -75,6 +76,10 @@ def add_train_command(subparsers) -> None:
     p.add_argument("--write-manifest", action="store_true",
                    help="with 'all': write <store>/MANIFEST.sha256, every file of the profile's finished runs "
                         "with its sha256, and train nothing")
+    p.add_argument("--cost", action="store_true",
+                   help="with 'all': print what the stored runs of the set --runs cost when they trained (runs "
+                        "stored, model-epochs, summed wall time, device; the runs with task tokens per experiment) "
+                        "and train nothing")
     p.add_argument("--condition", choices=(*CONDITIONS, SCRATCH), action="append",
                    help="transfer condition (repeatable; default: all of them); 'scratch': the multi-task runs "
                         "of `train tasks`")
@@ -100,8 +105,8 @@ def _train_command(args) -> int:
             overrides["seeds"] = args.seeds
         study = Study.from_params(chapter_params("01-sources", args.profile, overrides),
                                   profile=args.profile, overrides=overrides, probes=make_probes)
-        if (args.list_files or args.write_manifest) and args.what != "all":
-            raise ValueError(f"--list-files and --write-manifest go with `train all`, not `train {args.what}`")
+        if (args.list_files or args.write_manifest or args.cost) and args.what != "all":
+            raise ValueError(f"--list-files, --write-manifest and --cost go with `train all`, not `train {args.what}`")
         if args.scheduler and args.what != "all":
             raise ValueError(f"--scheduler goes with `train all`, not `train {args.what}`")
         if args.check and (args.what, args.runs) != ("all", "probes"):
@@ -127,6 +132,9 @@ def _train_command(args) -> int:
             print(table.to_string(index=False) if len(table) else "no probe rerun is stored yet")
             return 1 if (table["differing"] > 0).any() else 0
         if args.what == "all":
+            if args.cost:
+                print("\n".join(cost_lines(measured_cost(study.settings, study.store, args.runs))))
+                return 0
             if args.write_manifest:
                 path = write_manifest(study.settings, study.store)
                 print(f"wrote {display_path(path)}: {len(study.store.read_manifest())} files of the profile's "

@@ -11,7 +11,15 @@ from pathlib import Path
 
 from grokpaper.__main__ import main
 from grokpaper.builder.plan import chapter_graph, plan
-from grokpaper.builder.training import PAPER_SCALE_P, describe, refusal, runs_to_train, trains
+from grokpaper.builder.training import (
+    PAPER_SCALE_P,
+    cost_lines,
+    describe,
+    measured_cost,
+    refusal,
+    runs_to_train,
+    trains,
+)
 from grokpaper.config import chapter_params
 from grokpaper.core.store import RunStore
 from grokpaper.core.study import Study, StudySettings
@@ -104,3 +112,26 @@ def test_the_committed_build_trains_nothing(capsys):
     assert main(["run", "--project", str(ROOT), "--profile", "paper", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "0 would execute" in out and "would train" not in out
+
+
+def test_the_measured_cost_of_a_set_counts_its_own_stored_runs_from_their_records(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("GROKPAPER_STORE", str(tmp_path / "store"))
+    settings = StudySettings.from_params(chapter_params("01-sources", "smoke", SMALL))
+    study = Study(settings, RunStore(tmp_path / "store"), progress=False)
+    stored = study.sources()[1]
+    [cost] = measured_cost(settings, study.store, "study")
+    assert (cost.group, cost.runs, cost.stored) == ("study", 5, 1)
+    assert cost.model_epochs == stored.result["epochs_trained"] > 0
+    assert cost.wall_s == stored.result["wall_s"] and cost.devices == ("cpu",)
+    # a set other than the study's leaves out the study runs it needs first (the source)
+    [controls] = measured_cost(settings, study.store, "controls")
+    assert (controls.runs, controls.stored, controls.model_epochs, controls.devices) == (6, 0, 0, ())
+    # the runs with task tokens report per experiment (chapters 13-16 read different ones)
+    groups = [c.group for c in measured_cost(settings, study.store, "tasks")]
+    assert groups and all(g.startswith("tasks: ") for g in groups) and "tasks: replay" in groups
+    assert cost_lines([cost])[0].startswith(f"study: 1 of 5 runs stored, {cost.model_epochs:,} model-epochs, ")
+    args = ["train", "all", "--cost", "--profile", "smoke", "-p", "seeds=[1]", "-p", "grokked_max_epochs=30",
+            "-p", "transfer_max_epochs=20"]
+    assert main(args) == 0 and capsys.readouterr().out.startswith("study: 1 of 5 runs stored")
+    assert main(["train", "sources", "--cost"]) == 2
+    assert "go with `train all`, not `train sources`" in capsys.readouterr().out

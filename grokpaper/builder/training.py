@@ -11,6 +11,7 @@ trains runs at paper scale only when told to with ``--train`` (``refusal``).
 from __future__ import annotations
 
 import ast
+import json
 import os
 import time
 from dataclasses import dataclass
@@ -182,3 +183,57 @@ def refusal(runs: list[PendingRun], profile: str = "<profile>") -> str | None:
             f"{PAPER_SCALE_P}; {up_to}{model_epochs(paper):,} model-epochs, hours of CPU each): "
             f"{', '.join(run.label for run in paper)}. Pass --train to train them (`--dry-run` estimates the "
             f"wall time), or train them beforehand with `python -m grokpaper train all --profile {profile}`")
+
+
+# --- what the stored runs cost ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MeasuredCost:
+    """What one group of runs of a set cost when they trained, from their store records: runs in
+    the group and stored, model-epochs trained, the sum of the stored runs' wall times and the
+    devices they trained on (``measured_cost``)."""
+
+    group: str
+    runs: int
+    stored: int
+    model_epochs: int
+    wall_s: float
+    devices: tuple[str, ...]
+
+
+def _cost_group(runs: str, label: str) -> str:
+    """The group a job of set ``runs`` reports under: the set, or for the runs with task tokens
+    their experiment (chapters 13-16 read different experiments): 'tasks: replay'."""
+    return f"tasks: {label.split()[1]}" if runs == "tasks" else runs
+
+
+def measured_cost(settings: StudySettings, store: RunStore, runs: str) -> list[MeasuredCost]:
+    """The measured training cost of a set of runs (``parallel.jobs``, without the study runs it
+    needs first), per group (``_cost_group``). A run's wall time is that of the process or batch
+    that trained it, carried across resumes: runs trained one per process (``train all``) add up
+    to the CPU time spent; runs trained together in one batch each carry the batch's time, so
+    their sum overstates it (the device column says where)."""
+    study = set() if runs == "study" else {job.key for job in jobs(settings, "study")}
+    own = [job for job in jobs(settings, runs) if job.key not in study]
+    groups: dict[str, list] = {}
+    for job in own:
+        groups.setdefault(_cost_group(runs, job.label), []).append(job)
+    out = []
+    for group, members in groups.items():
+        results = [json.loads((store.entry(job.key) / "result.json").read_text())
+                   for job in dict.fromkeys(members) if store.has(job.key)]
+        out.append(MeasuredCost(group, len(members), len(results), sum(int(r["epochs_trained"]) for r in results),
+                                sum(float(r["wall_s"]) for r in results),
+                                tuple(sorted({str(r.get("device", "?")) for r in results}))))
+    return out
+
+
+def cost_lines(costs: list[MeasuredCost]) -> list[str]:
+    """The measured cost as lines for a person: per group, stored runs, model-epochs, wall time."""
+    lines = []
+    for c in costs:
+        per_s = f", {c.model_epochs / c.wall_s:,.1f} model-epochs/s per run" if c.wall_s else ""
+        lines.append(f"{c.group}: {c.stored} of {c.runs} runs stored, {c.model_epochs:,} model-epochs, "
+                     f"{duration(c.wall_s)} of run wall time summed{per_s} ({', '.join(c.devices) or 'no device yet'})")
+    return lines
