@@ -63,7 +63,7 @@ import pandas as pd
 from grokpaper.analysis.probes import make_probes
 from grokpaper.config import resolve_in_notebook
 from grokpaper.core.study import SIMILARITY_CONDITIONS, Study
-from grokpaper.paper import plots
+from grokpaper.paper import plots, task_plots
 from grokpaper.paper import task_tokens as tt
 from grokpaper.paper import what_transfers as wt
 from grokpaper.paper.contract import Similarity
@@ -141,6 +141,14 @@ md_table(tt.retention_display(retention), digits="sig3")
 md_table(tt.sharing_display({**{f"grokked: {t}": s for t, s in reuse.items()},
                              **{f"random init: {t}": s for t, s in reuse_random.items()}}),
          digits={"expected by chance": 3, "p (chance)": "p", "mean Jaccard": 3})
+
+# %%
+#| label: fig-similarity-reuse
+#| fig-cap: "Frequency reuse per target: the share of the grokked source's key frequencies (addition, the neuron method, at least `probe_min_neurons` neurons) that the final model holds again at the target's token, one dot per seed, bar: their mean; from the grokked source and, as a control, from random init (which never saw the source). Black dash: what chance gives, a set of the same size drawn at random among the p // 2 frequencies. The test against chance: the table above."
+task_plots.frequency_overlap(tt.overlap_points({**{(t, "grokked"): s for t, s in reuse.items()},
+                                                **{(t, "random"): s for t, s in reuse_random.items()}}),
+                             targets, ["grokked", "random"], labels={"grokked": "from the grokked source",
+                                                                      "random": "from random init"})
 
 # %%
 #| label: tbl-similarity-measures

@@ -47,6 +47,22 @@ def test_frequency_sharing_counts_and_tests_against_chance():
     assert s.p_null == pytest.approx(exact)
 
 
+def test_overlap_points_give_the_share_found_again_and_chances_exact_expectation():
+    s = tt.frequency_sharing({1: ([1, 2, 3], [2, 3, 4, 7]), 2: ([5, 6], [5])}, 10, "x")
+    points = tt.overlap_points({("subtract", "grokked"): s})
+    assert list(points["seed"]) == [1, 2] and list(points["share"]) == [pytest.approx(2 / 3), 0.5]
+    assert list(points["chance"]) == [0.4, 0.1]
+    # chance's share is the hypergeometric mean overlap over the source set's size: k / n
+    assert points["chance"].iloc[0] == pytest.approx(stats.hypergeom(10, 3, 4).mean() / 3)
+    from grokpaper.paper import task_plots
+    fig = task_plots.frequency_overlap(points, ["subtract", "multiply"], ["grokked", "random"])
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["subtract", "multiply"]
+    assert len(ax.patches) == 1  # one bar: the only (target, initial weights) with points
+    with pytest.raises(ValueError, match="points must be a non-empty DataFrame"):
+        task_plots.frequency_overlap(points.iloc[:0], ["subtract"], ["grokked"])
+
+
 def test_trend_verdict_reads_pages_test_both_ways():
     increasing = pd.DataFrame({"low": [0.1, 0.2, 0.1, 0.0, 0.2, 0.1], "mid": [0.5, 0.4, 0.6, 0.5, 0.5, 0.4],
                                "high": [0.9, 0.8, 0.95, 0.9, 0.85, 0.9]})

@@ -420,3 +420,20 @@ def ceiling_note(without: pd.DataFrame, column: str, near: float = 0.9) -> str:
     ``column`` (mean): there is little room for a gain, so a small one says little."""
     mean = float(without[column].mean())
     return (f"without replay the mean is already {100 * mean:.1f} %: little room for a gain" if mean >= near else "")
+
+
+def overlap_points(sharings: dict[tuple[str, str], contract.FrequencySharing]) -> pd.DataFrame:
+    """Per (target, initial weights) and seed, from ``frequency_sharing`` of the source's key
+    frequencies (first set) against the final model's at the target's token (second set): the
+    share of the source's key frequencies found again, and what chance gives that share. With
+    ``n`` candidates and a second set of size ``k`` drawn at random, each source frequency is in
+    it with probability k / n, so chance's expected share is k / n whatever the source set's size."""
+    rows = []
+    for (target, condition), s in sharings.items():
+        for seed, (first, second) in s.sets.items():
+            rows.append({"target": target, "condition": condition, "seed": int(seed), "source keys": len(first),
+                         "target keys": len(second), "shared": s.shared[seed],
+                         "share": s.shared[seed] / len(first) if first else math.nan,
+                         "chance": len(second) / s.n_candidates})
+    return pd.DataFrame(rows, columns=["target", "condition", "seed", "source keys", "target keys", "shared", "share",
+                                       "chance"])
