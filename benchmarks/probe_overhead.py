@@ -11,6 +11,12 @@ each of the 25 probe reruns takes (``probe_epochs`` to its stop, plus the thresh
 and its last epoch), with each rerun's stop read off the committed curve (a source stops where
 it did; a transfer at the top threshold held ``probe_hold_epochs``, or at its cap), and prints
 the overhead per run, per condition and over the whole rerun.
+
+``--tasks`` measures the runs with task tokens instead (chapters 13-16: their probes add the
+addition readout at its own token and Furuta et al.'s measures): seed 42's sequential transfer to
+subtraction and its similarity transfer to multiplication, both from the grokked source, without
+and with their probes, side by side in the same way. Their stops are not known before they train,
+so it prints the overhead of a run stopping at a few epochs instead.
 """
 
 from __future__ import annotations
@@ -27,8 +33,9 @@ import torch
 from grokpaper.analysis.probes import make_probes, probe_epochs
 from grokpaper.config import chapter_params
 from grokpaper.core.data import make_split
+from grokpaper.core.model import ModelConfig
 from grokpaper.core.store import RunStore, config_key
-from grokpaper.core.study import CONDITIONS, ProbeRequest, StudySettings
+from grokpaper.core.study import CONDITIONS, ProbeRequest, Study, StudySettings
 from grokpaper.core.train import ModelRun, train
 
 
@@ -44,6 +51,49 @@ def timed_run(settings: StudySettings, source: dict, epochs: int, probes: bool) 
     outcome = train([run], settings.model, settings.hyper, settings.eval_every, device="cpu", progress=False,
                     observers=observers)[0]
     return time.perf_counter() - started, len(outcome.records.get("probes", []))
+
+
+def timed_task_run(study: Study, config: dict, epochs: int, probes: bool) -> tuple[float, int]:
+    """Seconds to train one run with task tokens (``config``: ``settings.task_config``) for
+    ``epochs`` epochs without or with its probes, and probes taken; built as ``Study`` builds it."""
+    run = ModelRun("task", study._split(config), study._init(config), max_epochs=epochs,
+                   frozen=tuple(config.get("frozen", ())))
+    model = ModelConfig(**config["model"])
+    observer = study._probe_observer({"task": config}, [run], model) if probes else None
+    started = time.perf_counter()
+    outcome = train([run], model, study.settings.hyper, study.settings.eval_every, device="cpu", progress=False,
+                    observers=(observer,) if observer else ())[0]
+    return time.perf_counter() - started, len(outcome.records.get("probes", []))
+
+
+def side_by_side(timed, epochs: int, rounds: int) -> tuple[float, float]:
+    """(seconds per epoch without probes, seconds per probe): ``timed(probes)`` run without and with
+    probes in alternating order each round, medians over rounds."""
+    without, extra = [], []
+    for round_number in range(rounds):
+        order = (False, True) if round_number % 2 == 0 else (True, False)
+        times = {probes: timed(probes) for probes in order}
+        without.append(times[False][0] / epochs)
+        extra.append((times[True][0] - times[False][0]) / times[True][1])
+    return statistics.median(without), statistics.median(extra)
+
+
+def task_main(args) -> None:
+    """``--tasks``: the probes of the runs with task tokens, side by side with their training."""
+    settings = StudySettings.from_params(chapter_params("13-task-tokens", "paper"))
+    study = Study(settings, RunStore(), progress=False, probes=make_probes)
+    print(f"{date.today()}  p={settings.p}  {platform.machine()}, {torch.get_num_threads()} thread(s), CPU kernels "
+          f"{torch.backends.cpu.get_cpu_capability()}  torch {torch.__version__}  ({args.rounds} round(s) of "
+          f"{args.epochs} epochs with and without probes)")
+    stops = (1_000, 3_000, 10_000, settings.task_max_epochs)
+    for experiment, target in (("sequential", settings.transfer_task), ("similarity", "multiply")):
+        config = settings.task_config(42, experiment, "grokked", target)
+        epoch_s, probe_s = side_by_side(lambda probes, c=config: timed_task_run(study, c, args.epochs, probes),
+                                        args.epochs, args.rounds)
+        overhead = ", ".join(f"{stop:,}: {probes_taken(stop, settings) * probe_s / (stop * epoch_s):.1%}" for stop in stops)
+        print(f"{experiment} -> {target}, seed 42, grokked: one epoch (no probes) {1000 * epoch_s:.1f} ms; one probe "
+              f"{1000 * probe_s:.0f} ms = {probe_s / epoch_s:.1f} epochs; probes add, to a run stopping at "
+              f"(epochs) {overhead}")
 
 
 def rerun_stop(curve: pd.DataFrame, threshold: float, hold: int, cap: int) -> int:
@@ -68,20 +118,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--tasks", action="store_true", help="the runs with task tokens (chapters 13-16) instead")
     args = parser.parse_args()
     if args.epochs < 10 or args.rounds < 1:
         raise SystemExit(f"--epochs must be >= 10 and --rounds >= 1, got {args.epochs} and {args.rounds}")
+    if args.tasks:
+        task_main(args)
+        return
     settings = StudySettings.from_params(chapter_params("01-sources", "paper"))
     store = RunStore()
     source = store.load(config_key(settings.source_config(42))).params()
 
-    without, extra = [], []
-    for round_number in range(args.rounds):
-        order = (False, True) if round_number % 2 == 0 else (True, False)
-        times = {probes: timed_run(settings, source, args.epochs, probes) for probes in order}
-        without.append(times[False][0] / args.epochs)
-        extra.append((times[True][0] - times[False][0]) / times[True][1])
-    epoch_s, probe_s = statistics.median(without), statistics.median(extra)
+    epoch_s, probe_s = side_by_side(lambda probes: timed_run(settings, source, args.epochs, probes),
+                                    args.epochs, args.rounds)
 
     rows = []
     for seed in settings.seeds:

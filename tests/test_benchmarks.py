@@ -113,3 +113,18 @@ def test_study_wall_time_caps_only_the_epochs():
     assert (capped["study"]["grokked_max_epochs"], capped["study"]["memorized_fixed_epochs"],
             capped["study"]["transfer_max_epochs"]) == (400, 200, 200)
     assert capped["chapters"] == paper["chapters"]
+
+
+def test_probe_overhead_compares_with_and_without_probes_in_alternating_order():
+    spec = importlib.util.spec_from_file_location("probe_overhead", BENCHMARKS / "probe_overhead.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    calls = []
+
+    def timed(probes):  # 100 epochs: 10 s without probes, 12 s with 4 probes taken
+        calls.append(probes)
+        return (12.0, 4) if probes else (10.0, 0)
+
+    epoch_s, probe_s = module.side_by_side(timed, 100, 2)
+    assert calls == [False, True, True, False]
+    assert (epoch_s, probe_s) == (0.1, 0.5)
