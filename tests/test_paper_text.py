@@ -60,3 +60,10 @@ def test_the_check_catches_a_typed_result():
     assert numbers(prose(text)) == {"11.02"}
     cell = '```{python}\n#| label: abstract\nx = f"sooner by {ratio}, in 7 of {n} runs"\n```\n'
     assert numbers(abstract(cell)) == {"7"}
+
+
+def test_no_line_opens_with_a_parenthesised_reference():
+    """Pandoc reads '(@label)' opening a line and followed by a space as an example-list marker:
+    where a guard adds text after it (any build but the paper's), the reference became '(1)'."""
+    opening = [n for n, line in enumerate(PAPER.read_text().splitlines(), 1) if re.match(r"\s*\(@", line)]
+    assert opening == [], f"paper.qmd lines {opening} open with '(@': move the reference into the line before"
