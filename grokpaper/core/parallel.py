@@ -9,7 +9,9 @@ running cluster (``scheduler="tcp://HOST:PORT"``, e.g. Slurm jobs started with d
 A grokked or memorized transfer is a task that depends on its seed's source run (its future
 is an argument), so it starts once the source is stored; random-init transfers depend on
 nothing. Tasks start seed by seed (task priorities), so a stopped study leaves whole seeds
-finished. Runs already stored are not submitted.
+finished. The client hands the cluster no more runs than it has threads, each once its source
+has finished, and the next as one ends: a task Dask has placed on a busy worker is not reliably
+moved to one that falls idle. Runs already stored are not submitted.
 
 A task runs ``python -m grokpaper train ...`` for its run, the command that trains it by hand,
 in a process of its own (log: ``<store>/logs/<label>.log``): the same single-run batch, so it
@@ -192,16 +194,33 @@ def train_all(settings: StudySettings, profile: str, workers: int = 2, store: Ru
 
         client.subscribe_topic(owner, started)
         futures = {}  # store key -> the future of its task
-        for position, job in enumerate(pending):
-            # A transfer from a source still to train gets the source's future as an argument:
-            # Dask starts it once the source is stored, and not at all if the source failed.
-            futures[job.key] = client.submit(_train_run, job, command, str(store_root), owner, futures.get(job.needs),
-                                             key=f"{_file_name(job.label)}-{owner}", priority=-position)
-        remaining = {futures[job.key]: job for job in pending}
+        queue = list(enumerate(pending))  # (position, job) not yet handed to the cluster
+        remaining = {}  # future -> job, submitted and not yet seen done
+
+        def submit_ready() -> None:
+            # Hand the cluster no more runs than it has threads, each once what it needs has finished:
+            # Dask places a task on a worker when it is submitted and did not move queued runs to a
+            # worker that fell idle (one of `train all --workers 2` sat idle with six runs pending).
+            # A transfer from a source that failed still goes: its task fails at once, unstarted.
+            free = max(1, sum(client.nthreads().values())) - sum(not f.done() for f in remaining)
+            for item in list(queue):
+                if free <= 0:
+                    break
+                position, job = item
+                source = futures.get(job.needs)
+                if job.needs in {j.key for _, j in queue} or (source is not None and not source.done()):
+                    continue  # its source still waits or trains
+                queue.remove(item)
+                futures[job.key] = client.submit(_train_run, job, command, str(store_root), owner, source,
+                                                 key=f"{_file_name(job.label)}-{owner}", priority=-position)
+                remaining[futures[job.key]] = job
+                free -= 1
+
         failed, orphaned = 0, set()
         last_status = time.monotonic()
         try:
-            while remaining:
+            submit_ready()
+            while remaining or queue:
                 for future, job in list(remaining.items()):
                     if not future.done():
                         continue
@@ -217,6 +236,7 @@ def train_all(settings: StudySettings, profile: str, workers: int = 2, store: Ru
                         error = future.exception()
                         log(f"FAILED: {job.label} " + (str(error) if isinstance(error, RunFailed)
                                                        else f"({type(error).__name__}: {error})"))
+                submit_ready()
                 if running and time.monotonic() - last_status >= status_every_s:
                     last_status = time.monotonic()
                     for label in list(running):
