@@ -245,3 +245,64 @@ def test_training_processes_do_without_the_allocator_setting_dask_gives_its_work
     assert training_env({**worker, "MALLOC_TRIM_THRESHOLD_": chosen})["MALLOC_TRIM_THRESHOLD_"] == chosen
     assert "MALLOC_TRIM_THRESHOLD_" not in training_env({"PATH": "/bin"})
     assert worker["MALLOC_TRIM_THRESHOLD_"] == dasks  # the worker's own environment is not changed
+
+
+class _FakeFuture:
+    def __init__(self, job, source, ticks):
+        self.job, self.source, self.ticks_left, self.status = job, source, ticks, "pending"
+
+    def done(self):
+        return self.status in ("finished", "error")
+
+    def result(self):
+        return 0.0
+
+
+class _FakeCluster:
+    """Two single-thread workers whose runs take ``ticks`` polls each (by label), run in the order
+    handed over; it records how many runs train at each poll and what was handed over while
+    its source still trained."""
+
+    def __init__(self, ticks):
+        self.ticks, self.futures, self.busy, self.early = ticks, [], [], []
+
+    def nthreads(self):
+        return {"worker-1": 1, "worker-2": 1}
+
+    def submit(self, fn, job, command, store_root, owner, source, key, priority):
+        if source is not None and not source.done():
+            self.early.append(job.label)
+        self.futures.append(_FakeFuture(job, source, self.ticks(job.label)))
+        return self.futures[-1]
+
+    def tick(self):
+        training = [f for f in self.futures if not f.done()][:2]   # two workers
+        self.busy.append(len(training))
+        for f in training:
+            f.ticks_left -= 1
+            if f.ticks_left <= 0:
+                f.status = "finished"
+
+    def subscribe_topic(self, *args):
+        pass
+
+    def run(self, *args, **kwargs):
+        return {}
+
+    def cancel(self, *args):
+        pass
+
+
+def test_the_client_keeps_every_worker_busy_and_hands_over_a_transfer_once_its_source_is_stored(tmp_path, monkeypatch):
+    # Seed 1's source trains long; its random-init transfer and seed 2's runs are short. Dask, given every
+    # run at once, once left a worker idle with runs pending; the client now hands them over one by one.
+    import grokpaper.core.parallel as parallel
+    two = settings(seeds=[1, 2])
+    cluster = _FakeCluster(lambda label: 6 if label == "source seed 1" else 1)
+    monkeypatch.setattr(parallel, "_dask_client", lambda workers, scheduler: contextlib.nullcontext(cluster))
+    monkeypatch.setattr(parallel.time, "sleep", lambda s: cluster.tick())
+    assert train_all(two, "smoke", workers=2, store=RunStore(tmp_path), poll_s=0, log=lambda line: None) == 0
+    pending = len(jobs(two))
+    assert len(cluster.futures) == pending and cluster.early == []
+    # both workers train while two or more runs are ready: seed 1's transfers from its source must wait for it
+    assert cluster.busy[:5] == [2, 2, 2, 2, 2] and max(cluster.busy) == 2
