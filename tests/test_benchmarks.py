@@ -36,6 +36,16 @@ def test_gpu_check_stops_loudly_without_cuda():
 
 
 @no_cuda
+def test_gpu_pending_trains_nothing_without_cuda_or_without_a_folder_for_the_runs(tmp_path):
+    script = str(BENCHMARKS / "gpu_pending.sh")
+    nowhere = run("env", f"PYTHON={sys.executable}", "OUT=", "bash", script)
+    assert nowhere.returncode == 2 and "set OUT" in nowhere.stderr and "nothing was run" in nowhere.stderr
+    done = run("env", f"PYTHON={sys.executable}", f"OUT={tmp_path}", "bash", script)
+    assert done.returncode == 1 and "no CUDA GPU" in done.stderr and "never trains on the CPU" in done.stderr
+    assert list(tmp_path.iterdir()) == []  # it stopped before writing anything
+
+
+@no_cuda
 def test_train_speed_refuses_cuda_without_one():
     done = run(sys.executable, str(BENCHMARKS / "train_speed.py"), "--device", "cuda")
     assert done.returncode != 0
