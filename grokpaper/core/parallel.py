@@ -203,12 +203,13 @@ def train_all(settings: StudySettings, profile: str, workers: int = 2, store: Ru
             # worker that fell idle (one of `train all --workers 2` sat idle with six runs pending).
             # A transfer from a source that failed still goes: its task fails at once, unstarted.
             free = max(1, sum(client.nthreads().values())) - sum(not f.done() for f in remaining)
+            waiting = {job.key for _, job in queue}
             for item in list(queue):
                 if free <= 0:
                     break
                 position, job = item
                 source = futures.get(job.needs)
-                if job.needs in {j.key for _, j in queue} or (source is not None and not source.done()):
+                if job.needs in waiting or (source is not None and not source.done()):
                     continue  # its source still waits or trains
                 queue.remove(item)
                 futures[job.key] = client.submit(_train_run, job, command, str(store_root), owner, source,
