@@ -2,7 +2,7 @@
 # jupyter:
 #   grokpaper:
 #     title: "06 · Multi-seed statistics"
-#     depends_on: [01-sources, 02-transfer, 03-retention, 05-circuits, 11-relearning]
+#     depends_on: [01-sources, 02-transfer, 03-retention, 05-circuits, 11-relearning, 12-what-transfers]
 #   jupytext:
 #     text_representation:
 #       extension: .py
@@ -61,7 +61,7 @@ from grokpaper.paper.report import Results, md_table, save_numbers
 
 P = resolve_in_notebook("06-statistics", globals())
 R = Results.load()
-evidence = Evidence.from_results(R, tables=("sources", "transfers", "retention", "circuits", "relearning"))  # this chapter's inputs
+evidence = Evidence.from_results(R, tables=("sources", "transfers", "retention", "circuits", "relearning", "controls"))  # this chapter's inputs
 runs, cap, top = evidence.transfers, P["transfer_max_epochs"], evidence.top_threshold
 conditions = [c for c in CONDITIONS if c in set(runs["condition"])]
 highest, sustained = (epochs_column(kind, evidence.highest) for kind in (FIRST, SUSTAINED))
@@ -121,7 +121,7 @@ md_table(multiseed.family_display(pd.concat([family, secondary], ignore_index=Tr
 
 # %%
 #| label: tbl-family
-#| tbl-cap: "The whole family of tests the paper reports, one per question: pairwise comparisons of conditions (paired by seed; epochs to first reach the highest threshold, accuracy at epoch 100, circuit mean fraction explained), the correlation of early accuracy with convergence over all runs and within conditions (one stratified permutation test), key-frequency reuse (chapter 05), and the relearning questions of chapter 11 (epochs to the primary threshold on the source task, each side censored at its own cap). Effect with its interval at the study's {level}, p, and Holm's correction over every test of the family with a defined p; the Welch columns replace the paired test by Welch's t on log or raw epochs; the last column recomputes the family without the runs that never converged. Addition accuracy after transfer is not tested: it is fixed by the input format (Methods)."
+#| tbl-cap: "The whole family of tests the paper reports, one per question: pairwise comparisons of conditions (paired by seed; epochs to first reach the highest threshold, accuracy at epoch 100, circuit mean fraction explained), the correlation of early accuracy with convergence over all runs and within conditions (one stratified permutation test), key-frequency reuse (chapter 05), the relearning questions of chapter 11 (epochs to the primary threshold on the source task, each side censored at its own cap), and chapter 12's controls and transplants (epochs to the highest threshold, first reached: each against random initialisation, and the two embedding transplants against the grokked transfer). Effect with its interval at the study's {level}, p, and Holm's correction over every test of the family with a defined p; the Welch columns replace the paired test by Welch's t on log or raw epochs; the last column recomputes the family without the runs that never converged. Addition accuracy after transfer is not tested: it is fixed by the input format (Methods)."
 md_table(multiseed.family_display(family, without=family_converged), digits={"n": 0, "p": "p", "p Holm": "p",
          "p Holm, Welch on log": "p", "p Holm, Welch": "p", "p Holm without non-converged runs": "p"})
 

@@ -2,7 +2,7 @@
 # jupyter:
 #   grokpaper:
 #     title: "08 · Claims audit"
-#     depends_on: [01-sources, 02-transfer, 03-retention, 04-agreement, 05-circuits, 06-statistics, 07-dynamics, 10-inside-transfer]
+#     depends_on: [01-sources, 02-transfer, 03-retention, 04-agreement, 05-circuits, 06-statistics, 07-dynamics, 10-inside-transfer, 11-relearning, 12-what-transfers]
 #   jupytext:
 #     text_representation:
 #       extension: .py

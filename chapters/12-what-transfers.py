@@ -43,7 +43,9 @@
 # the main comparison: the geometric mean of the per-seed ratios with its t-interval and the
 # paired t-test on the log ratios (a run that never got there enters at the cap, which makes its
 # ratio a bound). The study's own transfers (grokked, memorized, memorized-fixed) are shown the
-# same way for reference; the tests here are outside the paper's family of tests.
+# same way for reference. The p-values here are uncorrected: the controls' tests (each against
+# random initialisation, and the two embedding transplants against the grokked transfer) join the
+# paper's family of tests in chapter 06, where Holm's correction runs over all of them.
 #
 # **Causal tests** (`grokpaper.analysis.ablation`) on every model at the end of its run, and on
 # the controls and the grokked transfer also at the **matched point** (their first evaluation at
@@ -60,7 +62,8 @@
 #   loss on the neurons). The null removes as many random other frequencies, in
 #   `ablation_draws` seeded draws.
 # * **Head importance**: each head's output at "=" replaced by its mean over all inputs; the
-#   loss increase. A head **reads one operand** when its mean attention from "=" to a or to b is
+#   loss increase. It is measured at three points (the grokked source, the matched point, the end),
+#   not at every probe: the probes record each head's attention over training, not its ablation. A head **reads one operand** when its mean attention from "=" to a or to b is
 #   at least 0.9 (`circuits.FOCUSED_ATTENTION`).
 # * **The sign flip**: cos w(a − b) = cos wa cos wb + sin wa sin wb and cos w(a + b) =
 #   cos wa cos wb − sin wa sin wb, so an addition circuit computes subtraction when the sin(wb)
@@ -114,13 +117,13 @@ at_end = {name: t[t["point"] == "end"] for name, t in causal.items()}
 
 # %%
 #| label: fig-speedups
-#| fig-cap: "Speed-up over random initialisation on subtraction, per initial weights: the random-init transfer's epochs to the top threshold (first reached) over the run's, one dot per seed (a triangle: one of the pair's runs never got there by the cap and entered at the cap, so the ratio is a bound: up, at least; down, at most), and the geometric mean over seeds with its paired t-interval at the study's {level}. Dashed: as fast as random init."
+#| fig-cap: "Speed-up over random initialisation on subtraction, per initial weights: the random-init transfer's epochs to the top threshold (first reached) over the run's, one dot per seed (a triangle: one of the pair's runs never got there by the cap and entered at the cap, so the ratio is a bound: up, at least; down, at most), and the geometric mean over seeds with its paired t-interval at the study's {level}. Dashed: as fast as random init. A control stops once its test accuracy has held the top threshold for {hold}, or at the cap of {cap}; a transfer trains to the cap."
 plots.speedup_points(*wt.speedup_points(found), reference="random init",
                      ylabel=f"speed-up: random init's epochs to {100 * top:g} %\nover this run's")
 
 # %%
 #| label: tbl-speedups
-#| tbl-cap: "Speed-up over random initialisation, paired by seed: n pairs, the geometric mean of the per-seed ratios (random init's epochs to the top threshold, first reached, over the condition's) with its t-interval at the study's {level}, the paired t-test on the log ratios and the exact Wilcoxon signed-rank test, and each seed's ratio ('≥': a lower bound, random init's run never got there by the cap; '≤': an upper bound, this condition's run never got there)."
+#| tbl-cap: "Speed-up over random initialisation, paired by seed: n pairs, the geometric mean of the per-seed ratios (random init's epochs to the top threshold, first reached, over the condition's) with its t-interval at the study's {level}, the paired t-test on the log ratios and the exact Wilcoxon signed-rank test, and each seed's ratio ('≥': a lower bound, random init's run never got there by the cap of {cap}; '≤': an upper bound, this condition's run never got there). The p-values are uncorrected; chapter 06 corrects them with the paper's family. A control stops once its test accuracy has held the top threshold for {hold}."
 md_table(wt.speedup_display(found), digits={"speed-up": "sig3", "CI low": "sig3", "CI high": "sig3",
                                            "p (paired t)": "p", "p (Wilcoxon)": "p"})
 

@@ -55,3 +55,17 @@ def with_relearning(ev: Evidence, random=(900, 1000, None, 800, 950)) -> Evidenc
     rows += [{"seed": s, "condition": "first learning", "first 95%": 10_000 + 100 * i} for i, s in enumerate(seeds)]
     return dataclasses.replace(ev, relearning=pd.DataFrame(rows),
                                params={**ev.params, "thresholds": [0.95, 0.999], "relearn_max_epochs": 5_000})
+
+
+def with_controls(ev: Evidence, permuted=(None, 25_000, None, None, 23_000)) -> Evidence:
+    """``ev`` with chapter 12's table: its transfer rows and each control's epochs to 99.9 % (None:
+    never, by the cap; the permuted control's seeds 42, 99 and 314 by default)."""
+    seeds = [42, 7, 99, 314, 123]
+    epochs = {"norm-matched": (22_000, 11_000, 14_000, 23_000, 13_700), "permuted": permuted,
+              "embeddings-only": (170, 1380, 140, 200, 160), "all-but-embeddings": (None,) * 5,
+              "frozen-embeddings": (2580, 1560, 440, 410, 680)}
+    rows = [{"seed": s, "condition": c, "first 99.9%": v, "sustained 99.9%": v}
+            for c, values in epochs.items() for s, v in zip(seeds, values)]
+    table = pd.concat([ev.transfers[["seed", "condition", "first 99.9%", "sustained 99.9%"]], pd.DataFrame(rows)],
+                      ignore_index=True)
+    return dataclasses.replace(ev, controls=table)

@@ -9,11 +9,11 @@ from scipy import stats as sps
 
 from committed import COMMITTED
 from grokpaper.analysis import stats
-from grokpaper.core.study import CONDITIONS
+from grokpaper.core.study import CONDITIONS, CONTROLS
 from grokpaper.paper import inference
 from grokpaper.paper.contract import FIRST, SUSTAINED
 from grokpaper.paper.evidence import Evidence, RunId
-from synthetic_study import CAP, study, with_relearning
+from synthetic_study import CAP, study, with_controls, with_relearning
 
 
 def test_pairs_put_the_later_condition_first_so_ratios_are_speedups():
@@ -164,3 +164,29 @@ def test_the_relearning_questions_join_the_family_and_its_correction():
     # without a run, its relearning row goes too
     dropped = ev.without([RunId("random", 99)])
     assert 99 not in set(dropped.relearning.loc[dropped.relearning["condition"] == "random", "seed"])
+
+
+def test_the_controls_join_the_family_against_random_init_and_the_embedding_transplants_against_grokked():
+    ev = with_controls(study(random_314=None))
+    family = inference.family(ev, 0.95)
+    controls = family[family["group"] == "controls"].set_index("test")
+    assert list(controls.index) == [f"first 99.9%: random vs {c}" for c in CONTROLS] + [
+        "first 99.9%: grokked vs embeddings-only", "first 99.9%: grokked vs frozen-embeddings"]
+    assert inference.family_size(family) == inference.family_size(inference.family(study(random_314=None), 0.95)) + 7
+    defined = family["p"].notna()
+    assert np.allclose(family.loc[defined, "p_holm"], stats.holm(family.loc[defined, "p"]))
+    # the same numbers as the paired log ratio by hand: random / embeddings-only, seed 314's random censored
+    by_hand = stats.paired_log_ratio([21810, 17170, 17800, None, 22450], [170, 1380, 140, 200, 160],
+                                     labels=[42, 7, 99, 314, 123], cap=CAP, confidence=0.95)
+    row = controls.loc["first 99.9%: random vs embeddings-only"]
+    assert row["estimate"] == pytest.approx(by_hand["geometric_mean"]) and row["p"] == pytest.approx(by_hand["p"])
+    assert row["bound"] == "lower" and row["n"] == 5
+    # all but the embeddings never got there: censored on the control's side, the ratio is an upper bound
+    assert controls.loc["first 99.9%: random vs all-but-embeddings", "bound"] in ("upper", "mixed")
+    # each of chapter 12's tests compares data of its own
+    others = set(family.loc[family["group"] != "controls", "data"])
+    assert controls["data"].is_unique and not set(controls["data"]) & others
+    # without the run that never converged, its chapter 12 row goes too
+    dropped = ev.without([RunId("random", 314)])
+    assert 314 not in set(dropped.controls.loc[dropped.controls["condition"] == "random", "seed"])
+    assert inference.family(dropped, 0.95).set_index("test").loc["first 99.9%: random vs embeddings-only", "n"] == 4

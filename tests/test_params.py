@@ -320,3 +320,11 @@ def test_the_runner_fills_the_level_into_captions():
     filled = fill_captions(source, {"confidence": 0.99})
     assert "at the study's 99 % confidence level." in filled
     assert filled.endswith('print("{level}")\n')          # code is never touched
+
+
+def test_the_runner_fills_the_hold_window_and_the_cap_into_captions():
+    from grokpaper.builder.plan import fill_captions
+
+    source = '#| label: fig-x\n#| fig-cap: "Stopped after {hold} at the top, or at the cap of {cap}."\nx = 1\n'
+    filled = fill_captions(source, {"confidence": 0.95, "probe_hold_epochs": 1000, "transfer_max_epochs": 30000})
+    assert "Stopped after 1,000 epochs at the top, or at the cap of 30,000 epochs." in filled

@@ -135,29 +135,75 @@ def _numbers(speedup=(12.0, 6.0, 30.0), beyond=5, same=0.7, flipped=0.1, sin=0.6
         "heads": {}, "epochs_table": {}, "ablation_table": {}, "sign_flip_table": {}, "head_table": {}})
 
 
+class _Build:
+    """A build with chapter 12's numbers and one test of the family (``values.control_test`` reads
+    every control's test from it): what the section's values and guards read."""
+
+    def __init__(self, numbers, estimate=12.0, ci=(6.0, 30.0), p_holm=0.004, bound=None):
+        self.what_transfers = Results.of(numbers).what_transfers
+        nan = float("nan")
+        row = contract.FamilyTest("first 99.9%: random vs permuted", "controls", "first 99.9%", "random", "permuted",
+                                  "ratio", estimate, ci[0], ci[1], 5, 1.0, bound, p_holm / 44, nan, "",
+                                  "paired t on log ratios", nan, nan, p_holm, 0.95, nan, nan, "d")
+        self.asked = []
+
+        def test(quantity, a, b=None, without_nonconverged=False):
+            self.asked.append((quantity, a, b))
+            return row
+        self.statistics = type("Statistics", (), {"test": staticmethod(test), "family_size": 44})()
+
+    def params(self, kind):
+        return {"thresholds": [0.9, 0.999]}
+
+
 def test_the_sections_values_and_guards_pass_on_agreeing_data_and_raise_on_contradicting_data():
     from grokpaper.paper import guard, values
     from grokpaper.paper.guard import SentenceContradicted
 
-    R = Results.of(_numbers())
-    assert values.control_ratio(R, "permuted") == "12.0× (95 % CI 6.0–30.0)"
+    R = _Build(_numbers())
+    assert values.control_ratio(R, "permuted") == "12.0× (95 % CI 6.0–30.0; Holm-corrected p = 0.004)"
+    assert R.asked[-1] == ("first 99.9%", "random", "permuted")
+    values.control_ratio(R, "permuted", against="grokked")
+    assert R.asked[-1] == ("first 99.9%", "grokked", "permuted")
+    assert values.control_ratio(_Build(_numbers(), bound="upper", ci=(float("nan"),) * 2, p_holm=0.6),
+                                "permuted") == "≤ 12.0× (Holm-corrected p = 0.6)"
     assert values.ablation_effect(R, "grokked", "embedding") == ("loss 69.900 (random frequencies: 0.0000; 5 of 5 "
                                                                  "seeds beyond every draw)")
     assert values.phases(R, "grokked") == "same phase 0.70, flipped phase 0.10"
     assert values.heads_on_one_operand(R, "grokked") == "5 of 5"
     guard.control_faster(R, "permuted")
+    guard.control_not_faster(_Build(_numbers(), p_holm=0.2), "permuted")
+    guard.control_not_faster(_Build(_numbers(), estimate=0.7, ci=(0.3, 1.5), p_holm=0.001), "permuted")
     guard.key_frequencies_needed(R, "grokked", "embedding")
+    guard.key_frequencies_not_needed(Results.of(_numbers(beyond=2)), "grokked", "embedding")
+    guard.control_not_different(_Build(_numbers(), p_holm=0.5), "permuted", "grokked")
     guard.operands_not_reflected(R, "grokked")
     guard.heads_read_one_operand(R, "grokked")
     for call, numbers in [
         (lambda: guard.control_not_faster(R, "permuted"), r"random / permuted = 12\.0×"),
+        (lambda: guard.control_faster(_Build(_numbers(), p_holm=0.07), "permuted"), r"p = 0\.07"),
+        (lambda: guard.control_faster(_Build(_numbers(), ci=(0.5, 8.0)), "permuted"), "0.5–8.0"),
         (lambda: guard.operands_reflected(R, "grokked"), "same phase 0.70, flipped phase 0.10"),
-        (lambda: guard.control_faster(Results.of(_numbers(speedup=(2.0, 0.5, 8.0))), "permuted"), "2.0×"),
         (lambda: guard.key_frequencies_needed(Results.of(_numbers(beyond=3)), "grokked", "embedding"), "3 of 5"),
         (lambda: guard.key_frequencies_needed(R, "grokked", "neurons"), "no ablation"),
+        (lambda: guard.key_frequencies_not_needed(Results.of(_numbers(beyond=3)), "grokked", "embedding"), "3 of 5"),
+        (lambda: guard.control_not_different(_Build(_numbers(), estimate=0.2, ci=(0.1, 0.4), p_holm=0.01),
+                                             "permuted", "grokked"), r"grokked / permuted = 0\.2×"),
         (lambda: guard.operands_not_reflected(Results.of(_numbers(same=0.1, flipped=0.9)), "grokked"), "flipped"),
         (lambda: guard.heads_read_one_operand(Results.of(_numbers(one_operand=4)), "grokked"), "4 of 5"),
     ]:
         with pytest.raises(SentenceContradicted, match=numbers):
             call()
     guard.operands_reflected(Results.of(_numbers(same=0.1, flipped=0.9, sin=-0.8)), "grokked")
+
+
+def test_the_sensitivity_without_nonconverged_runs_says_which_side_of_alpha_the_holm_p_falls():
+    from grokpaper.paper import values
+
+    for p_holm, words in [(0.054, "p = 0.054 without the run that never converged, not below 0.05"),
+                          (0.03, "p = 0.03 without the run that never converged, still below 0.05")]:
+        R = _Build(_numbers(), p_holm=p_holm)
+        R.statistics.nonconverged = ["random seed 314"]
+        assert values.nonconverged_sensitivity(R, "grokked") == words
+    R.statistics.nonconverged = ["random seed 314", "random seed 7"]
+    assert values.nonconverged_sensitivity(R, "grokked").endswith("without the runs that never converged, still below 0.05")

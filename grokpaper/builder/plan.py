@@ -248,7 +248,9 @@ def without_cell_options(source: str) -> str:
 # Placeholders a caption (``#| fig-cap:`` / ``#| tbl-cap:``) may hold, filled from the chapter's
 # resolved parameters when the runner writes the executed notebook: a caption then states the
 # level its numbers used, whatever the profile or override.
-CAPTION_VALUES = {"{level}": lambda params: f"{100 * params['confidence']:g} % confidence level"}
+CAPTION_VALUES = {"{level}": lambda params: f"{100 * params['confidence']:g} % confidence level",
+                  "{hold}": lambda params: f"{params['probe_hold_epochs']:,} epochs",
+                  "{cap}": lambda params: f"{params['transfer_max_epochs']:,} epochs"}
 
 
 def fill_captions(source: str, params: dict) -> str:

@@ -33,6 +33,7 @@ TABLES = {  # attribute: (chapter's contract class, its field holding the one-ro
     "dynamics": (contract.Dynamics, "table"),
     "inside": (contract.Inside, "circuits_table"),   # one row per transfer run and point (start, matched, end)
     "relearning": (contract.Relearning, "table"),    # one row per relearning run and per source's first learning
+    "controls": (contract.WhatTransfers, "epochs_table"),  # one row per transfer and control run (chapter 12)
 }
 
 
@@ -60,6 +61,7 @@ class Evidence:
     dynamics: pd.DataFrame | None = None
     inside: pd.DataFrame | None = None
     relearning: pd.DataFrame | None = None
+    controls: pd.DataFrame | None = None
     params: dict = field(default_factory=dict)
     excluded: tuple[RunId, ...] = ()
 
@@ -146,11 +148,11 @@ class Evidence:
         return replace(self, sources=keep(self.sources), transfers=keep(self.transfers),
                        retention=keep(self.retention), agreement=keep(self.agreement),
                        circuits=keep(self.circuits), dynamics=keep(self.dynamics), inside=keep(self.inside),
-                       relearning=keep(self.relearning))
+                       relearning=keep(self.relearning), controls=keep(self.controls))
 
     def without(self, runs) -> "Evidence":
         """These tables without the given runs: every row of a transfer run (its transfer, retention,
-        circuit, dynamics, chapter 10 and relearning rows and the agreement pairs it is part of); for a source run, its
+        circuit, dynamics, chapter 10, relearning and chapter 12 rows and the agreement pairs it is part of); for a source run, its
         source row and every model of its seed that started from it."""
         runs = tuple(runs)
         if not runs:
@@ -180,4 +182,4 @@ class Evidence:
                        retention=keep(self.retention, "model"), agreement=agreement,
                        circuits=keep(self.circuits, "model"), dynamics=keep(self.dynamics, "condition"),
                        inside=keep(self.inside, "condition"), relearning=keep(self.relearning, "condition"),
-                       excluded=self.excluded + runs)
+                       controls=keep(self.controls, "condition"), excluded=self.excluded + runs)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from grokpaper.analysis.stats import is_missing
 from grokpaper.paper import contract, inside_values, relearning_values, values
-from grokpaper.paper.contract import FIRST, REUSE_TEST, ROAD_TEST, epochs_column, pct
+from grokpaper.paper.contract import FIRST, REUSE_TEST, ROAD_TEST, epochs_column
 from grokpaper.paper.verdicts import ALPHA
 
 RANDOM = values.RANDOM
@@ -225,22 +225,45 @@ def some_nonconverged(R) -> None:
 
 # ----------------------------------------------------------------------------- what carries the transfer
 
-def control_faster(R, condition: str) -> None:
-    """'``condition`` reached the top threshold sooner than random initialisation' (chapter 12,
-    outside the family): the geometric-mean ratio over seeds and its interval above 1."""
-    s = R.what_transfers.speedups[condition]
-    if is_missing(s.geometric_mean) or s.geometric_mean <= 1 or is_missing(s.ci_low) or s.ci_low <= 1:
-        _contradicted(f"{condition} reached {pct(R.what_transfers.top_threshold)} sooner than random initialisation",
-                      f"random / {condition} = {values.control_ratio(R, condition)}", "a ratio and its interval above 1")
+def control_faster(R, condition: str, against: str = RANDOM) -> None:
+    """'``condition`` reached the top threshold sooner than ``against``, significantly' (chapter 12's
+    test in the paper's family): the ratio and its interval above 1 and the Holm p below ALPHA."""
+    t = values.control_test(R, condition, against)
+    if (is_missing(t.estimate) or t.estimate <= 1 or is_missing(t.ci_low) or t.ci_low <= 1
+            or is_missing(t.p_holm) or t.p_holm >= ALPHA):
+        _contradicted(f"{condition} reached {values.top(R)} sooner than {against}, significantly",
+                      f"{against} / {condition} = {values.control_ratio(R, condition, against)} over "
+                      f"{R.statistics.family_size} tests", f"a ratio and its interval above 1 and Holm p below {ALPHA}")
 
 
-def control_not_faster(R, condition: str) -> None:
-    """'``condition`` was not shown to be faster than random initialisation': the ratio's interval
-    reaches 1 (or the ratio is at most 1)."""
-    s = R.what_transfers.speedups[condition]
-    if not is_missing(s.ci_low) and s.ci_low > 1:
-        _contradicted(f"{condition} was not shown to be faster than random initialisation",
-                      f"random / {condition} = {values.control_ratio(R, condition)}", "an interval that reaches 1")
+def control_not_faster(R, condition: str, against: str = RANDOM) -> None:
+    """'``condition`` was not shown to reach the top threshold sooner than ``against``': its Holm p
+    over the paper's family not below ALPHA, or its ratio at most 1."""
+    t = values.control_test(R, condition, against)
+    if not is_missing(t.estimate) and t.estimate > 1 and not is_missing(t.p_holm) and t.p_holm < ALPHA:
+        _contradicted(f"{condition} was not shown to be faster than {against}",
+                      f"{against} / {condition} = {values.control_ratio(R, condition, against)} over "
+                      f"{R.statistics.family_size} tests", f"Holm p of at least {ALPHA} or a ratio at most 1")
+
+
+def control_not_different(R, condition: str, against: str) -> None:
+    """'``condition`` was not shown to differ from ``against``': its Holm p over the paper's family
+    not below ALPHA, whichever way the ratio points."""
+    t = values.control_test(R, condition, against)
+    if not is_missing(t.p_holm) and t.p_holm < ALPHA:
+        _contradicted(f"{condition} was not shown to differ from {against}",
+                      f"{against} / {condition} = {values.control_ratio(R, condition, against)} over "
+                      f"{R.statistics.family_size} tests", f"Holm p of at least {ALPHA}")
+
+
+def key_frequencies_not_needed(R, condition: str, where: str, point: str = "end") -> None:
+    """'Removing the source's key frequencies from the ``where`` of ``condition`` models (which did not
+    start from the source) is not beyond every random draw in most of them': at most half the models."""
+    e = R.what_transfers.ablation.get(condition, {}).get(point, {}).get(where)
+    if e is None or e.n_models == 0 or 2 * e.n_beyond_every_draw > e.n_models:
+        _contradicted(f"the source's key frequencies in the {where} do not carry {condition} ({point})",
+                      values.ablation_effect(R, condition, where, point) if e else "no ablation",
+                      "at most half the seeds' key ablation beyond every random draw")
 
 
 def key_frequencies_needed(R, condition: str, where: str, point: str = "end") -> None:
@@ -442,7 +465,8 @@ CHECKS = {f.__name__: f for f in (faster, not_significantly_faster, some_censore
                                    pooled_significant_within_not, all_within_negative,
                                    still_significant_without_nonconverged, paired_rank_test_cannot_reach,
                                    unpaired_rank_test_only_before_correction, some_nonconverged,
-                                   control_faster, control_not_faster, key_frequencies_needed, operands_not_reflected,
+                                   control_faster, control_not_faster, control_not_different, key_frequencies_needed,
+                                   key_frequencies_not_needed, operands_not_reflected,
                                    operands_reflected, heads_read_one_operand, outputs_forget, frozen_readout_lost,
                                    readout_kept, readout_gained, readout_above, snapshot_in_phase,
                                    no_head_focused_at_start, most_heads_focused_at_end, moved_more, end_within_matched,

@@ -19,6 +19,9 @@ initial weights (or from a source trained from them). So conditions are compared
   relation *within* conditions: the mean within-condition rho against its null with early
   accuracy permuted within each condition (``stats.stratified_permutation_spearman``). The rho of
   each condition alone is descriptive (``secondary``).
+* **Controls and transplants** (chapter 12): each against random initialisation, and the two that
+  carry the source's embeddings against the grokked transfer, on epochs to the highest threshold
+  (first reached) with the paired log ratio above.
 * **Frequency reuse**: the key frequencies a model shares with its own seed's grokked source
   against a hypergeometric null (``circuits.frequency_reuse``), and whether a memorized source or
   the random init is closer to its own seed's grokked source than to other seeds'
@@ -48,7 +51,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from grokpaper.analysis import stats
-from grokpaper.core.study import CONDITIONS
+from grokpaper.core.study import CONDITIONS, CONTROLS
 from grokpaper.paper import circuits, contract, multiseed, relearning
 from grokpaper.paper.contract import (
     CIRCUIT_QUANTITY,
@@ -297,8 +300,44 @@ def relearning_family(ev: Evidence, conditions=CONDITIONS, *, confidence: float)
     return pd.DataFrame(rows)
 
 
+# Chapter 12's questions: does a control or transplant reach the top threshold sooner than random
+# initialisation (each of them), and does an embedding transplant lose anything against the whole
+# grokked source (the two that carry the source's embeddings)?
+CONTROL_REFERENCE = "random"
+AGAINST_GROKKED = ("embeddings-only", "frozen-embeddings")
+
+
+def control_pairs(present) -> list[tuple[str, str]]:
+    """(a, b) of chapter 12's tests among the conditions ``present``: random vs each control, then
+    grokked vs each embedding transplant; each ratio a / b is a speed-up of b."""
+    out = [(CONTROL_REFERENCE, c) for c in CONTROLS if c in present]
+    return [(a, b) for a, b in out + [("grokked", c) for c in AGAINST_GROKKED if c in present]
+            if a in present]
+
+
+def controls_family(ev: Evidence, *, confidence: float) -> pd.DataFrame:
+    """Chapter 12's speed-ups with the main comparison's inference: epochs to the highest threshold,
+    first reached, paired by seed (``stats.paired_log_ratio``, a run that never got there censored at
+    the cap), for each control and transplant against random initialisation and for the embedding
+    transplants against the grokked transfer."""
+    table = ev.table("controls")
+    column = epochs_column(FIRST, ev.highest)
+    rows = []
+    for a, b in control_pairs(set(table["condition"])):
+        seeds, va, vb = _matched(table, "condition", a, b, column)
+        if not seeds:
+            continue
+        r = stats.paired_log_ratio(va, vb, labels=seeds, cap=ev.cap, confidence=confidence)
+        rows.append({"test": family_test_id(column, a, b), "group": "controls", "quantity": column, "a": a, "b": b,
+                     "effect": "ratio", "estimate": r["geometric_mean"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
+                     "n": r["n_pairs"], "null": 1.0, "bound": r["bound"], "p": r["p"], "p_rank": r["p_wilcoxon"],
+                     "note": r["note"], "method": "paired t on log ratios", "p_welch_log": _welch(va, vb, ev.cap, True),
+                     "p_welch": _welch(va, vb, ev.cap, False), "data": data_digest("paired t on log ratios", va, vb)})
+    return pd.DataFrame(rows)
+
+
 PARTS = (("transfers", pairwise), ("transfers", correlation_family), ("circuits", frequency_family),
-         ("relearning", relearning_family))
+         ("relearning", relearning_family), ("controls", controls_family))
 
 
 def _with_holm(out: pd.DataFrame, confidence: float) -> pd.DataFrame:

@@ -20,7 +20,7 @@ from grokpaper.paper.evidence import Evidence
 from grokpaper.paper.verdicts import INCONSISTENT, NOT_TESTABLE
 
 PAPER_SECTIONS = ("methods", "sources", "transfer", "retention", "agreement", "circuits", "statistics",
-                  "dynamics", "inside", "relearning", "resources")
+                  "dynamics", "inside", "relearning", "what-transfers", "resources")
 CLAIMS_FILE = Path(__file__).parent.parent / "claims.yaml"
 CLAIM_FIELDS = ("id", "quote", "section", "paper_section", "also_in", "replaces", "provenance", "inconsistent",
                 "untestable", "checks")
