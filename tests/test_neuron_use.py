@@ -55,3 +55,18 @@ def test_bad_input_gets_one_clear_error():
         nu.use_overlap(torch.ones(3), torch.ones(4))
     with pytest.raises(ValueError, match="n_draws"):
         nu.overlap_null(torch.ones(3), torch.ones(3), n_draws=0, seed=0)
+
+
+def test_the_chapters_overlaps_per_seed_same_use_is_one_and_seeds_doing_both_tasks_are_named():
+    from grokpaper.paper import task_tokens as tt
+
+    params = {s: random_params(TWO_TOKENS, seed=s) for s in (1, 2)}
+    sides = {1: ((params[1], "add", 0, 1.0), (params[1], "add", 0, 0.95)),        # one model, one task, twice
+             2: ((params[2], "add", 0, 1.0), (params[2], "subtract", 1, 0.5))}
+    found = tt.neuron_use_overlaps(sides, SMALL.p, "test", n_draws=200, seed=0)
+    assert found.overlap[1] == pytest.approx(1.0) and found.corrected[1] == pytest.approx(1.0)
+    assert found.p_null[1] == pytest.approx(1 / 201)                     # no relabelling reaches it
+    assert 0 <= found.overlap[2] < 1 and found.accuracy[2] == [1.0, 0.5]
+    assert tt.doing_both(found, 0.9) == [1]
+    shown = tt.use_display({"test": found})
+    assert list(shown["seed"]) == [1, 2] and shown["accuracy"].iloc[1] == "100.0 % / 50.0 %"

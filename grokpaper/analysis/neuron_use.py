@@ -85,9 +85,18 @@ def overlap_null(u: torch.Tensor, v: torch.Tensor, n_draws: int, seed: int) -> t
     """(n_draws,): ``use_overlap`` with ``v``'s neurons relabelled by seeded random permutations."""
     if n_draws < 1:
         raise ValueError(f"n_draws must be at least 1; got {n_draws}")
+    if u.shape != v.shape:
+        raise ValueError(f"use vectors must have the same shape; got {tuple(u.shape)} and {tuple(v.shape)}")
     generator = torch.Generator().manual_seed(seed)
-    return torch.tensor([use_overlap(u, v[torch.randperm(len(v), generator=generator)]) for _ in range(n_draws)],
-                        dtype=torch.float64)
+    a, b = shares(u).double(), shares(v).double()
+    out = []
+    for start in range(0, n_draws, 1000):   # draws in chunks: 1,000 permutations of d_mlp at a time
+        k = min(1000, n_draws - start)
+        order = torch.argsort(torch.rand(k, len(b), generator=generator), dim=1)
+        relabelled = b[order]
+        low, high = torch.minimum(a, relabelled).sum(dim=1), torch.maximum(a, relabelled).sum(dim=1)
+        out.append(torch.where(high > 0, low / high, torch.full_like(high, float("nan"))))
+    return torch.cat(out)
 
 
 def chance_corrected(observed: float, null: torch.Tensor) -> float:
