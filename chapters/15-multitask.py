@@ -41,10 +41,25 @@
 # every weight but one column of W_E (and of W_U), so their frequency sets may coincide whatever
 # the training; comparing one model's two tokens in both designs keeps that alike on both sides.
 # For the document's sense of "distinct circuits" the table also compares the grokked source on
-# addition with the transferred model on subtraction (two models). The hypothesis's test (one test,
-# uncorrected, outside the family of chapter 06): per seed, the Jaccard index of the two tokens'
-# sets in the multi-task model minus in the sequential one, its mean with a paired t-interval; a
-# seed with no key frequency at either token has no index and is left out (the verdict says so).
+# addition with the transferred model on subtraction (two models). These frequency overlaps are
+# descriptive.
+#
+# **Which neurons carry each task** (`grokpaper.analysis.neuron_use`) decides the hypothesis. For
+# one model and one task token, each MLP neuron's direct attribution to the correct answer's
+# margin (its activation at "=" times its path to the logits, the answer's logit minus the mean
+# over the p numbers), averaged over the task's p² inputs and clamped at 0, is the neuron's *use*;
+# the overlap of two use vectors is their weighted Jaccard index, against a null that relabels one
+# side's neurons (`n_permutations` seeded draws) and rescaled so that chance is 0 and the same use 1.
+# Compared like for like, one model doing both tasks at the end: the multi-task model, and the
+# model after sequential transfer from the grokked source *with replay* (chapter 14), the only
+# sequential model that still does addition. Beside them: the sequential model without replay
+# (its addition is lost, the floor of a model doing one task), and a drift control, the grokked
+# source against the replay model, both on addition (how far one task's neurons move in sequential
+# training). The hypothesis's test (one test, uncorrected, outside the family of chapter 06): per
+# seed, the chance-corrected overlap in the multi-task model minus in the model with replay, its
+# mean with a paired t-interval, over the seeds where both models end at or above the lowest
+# threshold on both tasks (the verdict names the seeds left out). Replay trains the two tasks
+# partly together, so this compares joint training with sequential training that keeps addition.
 
 # %% tags=["parameters"]
 # The profile gives every value (params/<profile>.yaml). `papermill ... -p KEY VALUE` overrides
@@ -65,7 +80,8 @@ P = resolve_in_notebook("15-multitask", globals())
 study = Study.from_params(P, progress=False, probes=make_probes, train=P["missing_runs"] == "train", profile=profile)
 top, source, target = max(P["thresholds"]), P["source_task"], P["transfer_task"]
 cap, level, min_neurons = P["task_max_epochs"], P["confidence"], P["probe_min_neurons"]
-runs = study.task_runs([("multitask", SCRATCH, target), ("sequential", "grokked", target)])
+runs = study.task_runs([("multitask", SCRATCH, target), ("sequential", "grokked", target),
+                        ("replay", "grokked", target)])
 table = tt.runs_table(runs, P["thresholds"])
 multi = tt.select(table, "multitask")
 # The run stops on both test sets pooled, so a task alone may stop a little short of the top threshold;
@@ -98,13 +114,51 @@ multi_label, _, sequential_label = list(sets)
 jaccard = tt.paired_difference(sharing[multi_label].jaccard, sharing[sequential_label].jaccard, level,
                                "Jaccard of the key frequencies at the two tokens, multi-task minus sequential",
                                tt.DIFFERENCE_OF_SHARES)
-dropped = len(P["seeds"]) - jaccard.n_pairs
+
+
+def end_accuracy(experiment, task):
+    """Per seed, the run's test accuracy on ``task`` at its end: a watched task's own column, else
+    (the target of a sequential run, its test set) the run's final test accuracy."""
+    rows = tt.select(table, experiment)
+    column = f"{task} acc end"
+    if column in rows and rows[column].notna().all():
+        return tt.by_seed(rows, column)
+    return tt.by_seed(rows, "final test acc")
+
+
+def one_model(experiment):
+    """Per seed, the run's two tasks each at its own token, with its end accuracy on each."""
+    acc = {task: end_accuracy(experiment, task) for task in (source, target)}
+    return {r.seed: tuple((r.params(), task, token[task], acc[task][r.seed]) for task in (source, target))
+            for r in runs if r.experiment == experiment}
+
+
+source_acc = {s: float(run.curve["test_acc"].iloc[-1]) for s, run in sources.items()}
+replay_add = end_accuracy("replay", source)
+use_sides = {
+    "multi-task, one model": one_model("multitask"),
+    "sequential with replay, one model": one_model("replay"),
+    "sequential without replay, one model (floor)": one_model("sequential"),
+    "drift: grokked source, then the replay model, on addition": {
+        r.seed: ((sources[r.seed].params(), source, 0, source_acc[r.seed]),
+                 (r.params(), source, token[source], replay_add[r.seed])) for r in runs if r.experiment == "replay"}}
+neuron_use = {label: tt.neuron_use_overlaps(sides, P["p"], label, P["n_permutations"], P["seeds"][0])
+              for label, sides in use_sides.items()}
+multi_use, replay_use = neuron_use["multi-task, one model"], neuron_use["sequential with replay, one model"]
+lowest = min(P["thresholds"])
+both = [s for s in tt.doing_both(multi_use, lowest) if s in tt.doing_both(replay_use, lowest)]
+use_difference = tt.paired_difference({s: multi_use.corrected[s] for s in both},
+                                      {s: replay_use.corrected[s] for s in both}, level,
+                                      "chance-corrected overlap of the neurons used for the two tasks, multi-task minus "
+                                      "sequential with replay")
+left_out = sorted((set(multi_use.overlap) | set(replay_use.overlap)) - set(both))
 hypothesis = tt.hypothesis_verdict(
     "Multi-task training from scratch creates shared circuits, while sequential training forces distinct circuits",
-    "Jaccard index of the key frequencies at addition's and at subtraction's token of one model: the multi-task "
-    "model minus the model after sequential transfer from the grokked source, per seed", jaccard.mean,
-    jaccard.ci_low, jaccard.ci_high, jaccard.p, jaccard.n_pairs,
-    note=f"{dropped} seed(s) left out: no key frequency at either token" if dropped else "")
+    "chance-corrected overlap of the MLP neurons one model uses for addition and for subtraction (direct attribution "
+    "to the correct answer): the multi-task model minus the model after sequential transfer with replay, per seed",
+    use_difference.mean, use_difference.ci_low, use_difference.ci_high, use_difference.p, use_difference.n_pairs,
+    note=(f"seed(s) {', '.join(map(str, left_out))} left out: a model ends below {100 * lowest:g} % on a task"
+          if left_out else ""))
 
 # %%
 #| label: fig-multitask-curves
@@ -130,6 +184,11 @@ md_table(tt.paired_display({"gap": gap}), digits={"mean": "sig3", "CI low": "sig
 md_table(tt.sharing_display(sharing), digits={"expected by chance": 3, "p (chance)": "p", "mean Jaccard": 3})
 
 # %%
+#| label: tbl-multitask-neuron-use
+#| tbl-cap: "Which MLP neurons carry each task: per comparison and seed, the weighted Jaccard overlap of the two sides' neuron use (direct attribution to the correct answer's margin, mean over the task's inputs, clamped at 0), the mean overlap of the null that relabels one side's neurons (`n_permutations` seeded draws), the overlap rescaled to 0 at chance and 1 for the same use, the null's p (draws at or above the observed, with it), each side's test accuracy at the end of its run (runs stop once their test set held the top threshold for the hold window, `probe_hold_epochs`, or at the cap) and the share of its attribution the clamp left out. The hypothesis compares the first two comparisons; the floor and the drift control are beside them."
+md_table(tt.use_display(neuron_use), digits={"overlap": 3, "chance": 3, "corrected": 3, "p (null)": "p"})
+
+# %%
 #| label: tbl-multitask-hypothesis
 #| tbl-cap: "The design document's hypothesis on multi-task training, its one test and verdict: supported when the interval of the effect lies wholly above 0, contradicted when wholly below, not established when it holds 0 (interval at the study's {level}; p uncorrected, outside the family of chapter 06)."
 md_table(tt.verdict_display([hypothesis]), digits={"estimate": 3, "CI low": 3, "CI high": 3, "p": "p"})
@@ -137,4 +196,5 @@ md_table(tt.verdict_display([hypothesis]), digits={"estimate": 3, "CI low": 3, "
 # %%
 save_numbers(Multitask(p=P["p"], n_seeds=len(P["seeds"]), cap=cap, hold_epochs=P["probe_hold_epochs"], confidence=level,
                        top_threshold=top, runs_table=tt.table_of(table), together=together, gap=gap, sharing=sharing,
-                       jaccard_difference=jaccard, hypothesis=hypothesis), P);
+                       jaccard_difference=jaccard, neuron_use=neuron_use, use_difference=use_difference,
+                       hypothesis=hypothesis), P);

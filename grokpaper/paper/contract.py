@@ -1306,6 +1306,23 @@ class FrequencySharing:
 
 
 @dataclass(frozen=True)
+class NeuronUseOverlap:
+    """Per seed, the overlap of the MLP neurons one model uses for its two tasks, or two models for
+    one task (``task_tokens.neuron_use_overlaps``, ``analysis.neuron_use``): the weighted Jaccard
+    index of the two use vectors, its relabelling null's mean and the share of draws at or above it,
+    the overlap rescaled to 0 at chance, and each side's end accuracy and share dropped by the clamp."""
+
+    what: str
+    n_draws: int
+    overlap: dict[int, Num]
+    chance: dict[int, Num]
+    p_null: dict[int, Num]
+    corrected: dict[int, Num]
+    accuracy: dict[int, list[Num]]        # the two sides' test accuracy at the end
+    dropped_share: dict[int, list[Num]]   # the two sides' attribution left out by the clamp at 0
+
+
+@dataclass(frozen=True)
 class IllPosed:
     """Replay without a task token: the loss floor of its data against the training loss reached."""
 
@@ -1363,7 +1380,9 @@ class Multitask(TaskRunsCommon):
     together: SpeedUp | None                  # subtraction's epochs over addition's, per seed
     gap: PairedDifference                     # subtraction's minus addition's epochs to the top threshold
     sharing: dict[str, FrequencySharing]      # comparison -> key frequencies at the two tokens
-    jaccard_difference: PairedDifference      # multi-task minus sequential, per seed
+    jaccard_difference: PairedDifference      # multi-task minus sequential, per seed (descriptive)
+    neuron_use: dict[str, NeuronUseOverlap]   # comparison -> the neurons the two sides use
+    use_difference: PairedDifference          # chance-corrected use overlap, multi-task minus sequential with replay
     hypothesis: HypothesisVerdict
 
 

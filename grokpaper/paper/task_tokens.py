@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 from scipy import stats as scipy_stats
 
-from grokpaper.analysis import curves, dlog, furuta
+from grokpaper.analysis import curves, dlog, furuta, neuron_use
 from grokpaper.analysis.fourier import neuron_fourier_analysis, overlap_null, overlap_sum_pvalue
 from grokpaper.analysis.progress import fourier_gini
 from grokpaper.core.model import ModelConfig
@@ -437,3 +437,57 @@ def overlap_points(sharings: dict[tuple[str, str], contract.FrequencySharing]) -
                          "chance": len(second) / s.n_candidates})
     return pd.DataFrame(rows, columns=["target", "condition", "seed", "source keys", "target keys", "shared", "share",
                                        "chance"])
+
+
+def config_of(params: dict[str, torch.Tensor], p: int) -> ModelConfig:
+    """The ModelConfig of a set of weights: its widths and task tokens read off their shapes."""
+    n_heads, d_head, d_model = params["blocks.0.attn.W_Q"].shape
+    return ModelConfig(p=p, d_model=d_model, n_heads=n_heads, d_head=d_head,
+                       d_mlp=params["blocks.0.mlp.W_in"].shape[0], n_task_tokens=params["embed.W_E"].shape[1] - p)
+
+
+# One side of a neuron-use comparison: (a model's params, its task, that task's token, its end accuracy).
+UseSide = tuple
+
+
+def neuron_use_overlaps(sides: dict[int, tuple[UseSide, UseSide]], p: int, label: str, n_draws: int,
+                        seed: int) -> contract.NeuronUseOverlap:
+    """Per seed, the overlap of the neurons two sides use (``analysis.neuron_use``): one model's two
+    tasks each at its own token, or two models on one task. The null relabels the second side's
+    neurons (``n_draws`` seeded draws, the seed's own stream); ``p_null`` counts the draws at or
+    above the observed overlap, with the observed one among them."""
+    out = {key: {} for key in ("overlap", "chance", "p_null", "corrected", "accuracy", "dropped_share")}
+    for s, pair in sides.items():
+        uses, dropped = [], []
+        for params, task, token, _ in pair:
+            cfg = config_of(params, p)
+            attribution = neuron_use.direct_attribution(params, cfg, task, token)
+            uses.append(neuron_use.neuron_use(attribution))
+            dropped.append(neuron_use.dropped_share(attribution))
+        observed = neuron_use.use_overlap(*uses)
+        null = neuron_use.overlap_null(*uses, n_draws=n_draws, seed=seed + int(s))
+        out["overlap"][int(s)] = observed
+        out["chance"][int(s)] = float(null.mean())
+        out["p_null"][int(s)] = float((1 + (null >= observed - 1e-12).sum()) / (1 + len(null)))
+        out["corrected"][int(s)] = neuron_use.chance_corrected(observed, null)
+        out["accuracy"][int(s)] = [float(side[3]) for side in pair]
+        out["dropped_share"][int(s)] = dropped
+    return contract.typed(contract.NeuronUseOverlap, {"what": label, "n_draws": n_draws, **out})
+
+
+def use_display(found: dict[str, contract.NeuronUseOverlap]) -> pd.DataFrame:
+    """The neuron-use overlaps per comparison: per seed the overlap (chance's mean), the chance-corrected
+    overlap, the null's p, the two sides' end accuracy and the share the clamp dropped."""
+    rows = []
+    for label, u in found.items():
+        for s in u.overlap:
+            rows.append({"comparison": label, "seed": s, "overlap": u.overlap[s], "chance": u.chance[s],
+                         "corrected": u.corrected[s], "p (null)": u.p_null[s],
+                         "accuracy": " / ".join(f"{100 * a:.1f} %" for a in u.accuracy[s]),
+                         "dropped by the clamp": " / ".join(f"{100 * d:.1f} %" for d in u.dropped_share[s])})
+    return pd.DataFrame(rows)
+
+
+def doing_both(u: contract.NeuronUseOverlap, threshold: float) -> list[int]:
+    """The seeds whose two sides both end at or above ``threshold`` test accuracy."""
+    return [s for s, accs in u.accuracy.items() if all(a is not None and a >= threshold for a in accs)]
