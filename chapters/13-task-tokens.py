@@ -60,7 +60,10 @@ speedups = {c: tt.speedup(sequential, top, cap, c, "random", level) for c in TAS
 copy_or_random = pd.concat([tt.relabel(tt.select(table, "sequential", conditions=["grokked"]), "copied '='"),
                             tt.relabel(tt.select(table, "new-token-random"), "random column")])
 new_token_copy = tt.speedup(copy_or_random, top, cap, "copied '='", "random column", level)
-retention = {c: tt.retention(tt.select(table, "sequential", conditions=[c]), source, level) for c in TASK_CONDITIONS}
+retention = {c: tt.retention(tt.select(table, "sequential", conditions=[c]), source, level,
+                             tt.kept_by_seed(study, [r for r in runs if r.experiment == "sequential" and r.condition == c],
+                                             P["p"], source, P["frac_train"]))
+             for c in TASK_CONDITIONS}
 
 # %%
 #| label: fig-task-token-curves
@@ -83,7 +86,7 @@ md_table(wt.speedup_display({k: v for k, v in found.items() if v is not None}),
 
 # %%
 #| label: tbl-task-token-retention
-#| tbl-cap: "Addition kept at its own token during sequential transfer, per initial weights: runs, mean test accuracy on addition (source's test pairs) at the start, at the run's first top-threshold evaluation on subtraction and at the end, with the t-interval of the end's mean at the study's {level}, the lowest end value and the lowest value at any evaluation; the mean R² of the addition readout at the last probe. The mean at the first top-threshold evaluation is over the runs that reached it."
+#| tbl-cap: "Addition kept at its own token during sequential transfer, per initial weights: runs, mean test accuracy on addition (source's test pairs) at the start, at the run's first top-threshold evaluation on subtraction and at the end, with the t-interval of the end's mean at the study's {level}, the lowest end value and the lowest value at any evaluation; the mean R² of the addition readout at the last probe. The mean at the first top-threshold evaluation is over the runs that reached it. Then what the source knew: per seed, the test pairs of addition its source answered correctly, and the mean share of those the run still answered at its end (test accuracy alone cannot say it: a source that never generalised had little on the test pairs to keep)."
 md_table(tt.retention_display(retention), digits="sig3")
 
 # %%

@@ -76,7 +76,10 @@ for c in TASK_CONDITIONS:
                                  for e in ("replay", "sequential")}, f"test_acc_{source}")
     gain[c] = tt.paired_difference(common["replay"], common["sequential"], level,
                                    f"{c}: addition at the common epoch, replay minus none", tt.DIFFERENCE_OF_SHARES)
-retention = {c: tt.retention(tt.select(table, "replay", conditions=[c]), source, level) for c in TASK_CONDITIONS}
+retention = {c: tt.retention(tt.select(table, "replay", conditions=[c]), source, level,
+                             tt.kept_by_seed(study, [r for r in runs if r.experiment == "replay" and r.condition == c],
+                                             P["p"], source, P["frac_train"]))
+             for c in TASK_CONDITIONS}
 helps_more = tt.paired_difference(gain["grokked"].per_seed, gain["memorized-fixed"].per_seed, level,
                                   "gain from replay: grokked minus memorized-fixed", tt.DIFFERENCE_OF_GAINS)
 hypothesis = tt.hypothesis_verdict(
@@ -105,7 +108,7 @@ plots.epoch_grid({("addition", c): [(r.curve.assign(value=100 * r.curve[f"test_a
 
 # %%
 #| label: tbl-replay-retention
-#| tbl-cap: "Addition with replay, per initial weights: runs, mean test accuracy on addition at its own token (source's test pairs) at the start, at the first top-threshold evaluation on subtraction and at the end, with the t-interval of the end's mean at the study's {level}, the lowest end value and the lowest value at any evaluation; the mean R² of the addition readout at the last probe."
+#| tbl-cap: "Addition with replay, per initial weights: runs, mean test accuracy on addition at its own token (source's test pairs) at the start, at the first top-threshold evaluation on subtraction and at the end, with the t-interval of the end's mean at the study's {level}, the lowest end value and the lowest value at any evaluation; the mean R² of the addition readout at the last probe. Then what the source knew: per seed, the test pairs of addition its source answered correctly, and the mean share of those the run still answered at its end (test accuracy alone cannot say it: a source that never generalised had little on the test pairs to keep)."
 md_table(tt.retention_display(retention), digits="sig3")
 
 # %%

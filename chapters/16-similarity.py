@@ -84,7 +84,10 @@ speedups = {t: tt.speedup(tt.select(table, "similarity", t), top, cap_of[t], "gr
             for t in targets}
 memorising = (tt.speedup(tt.select(table, "similarity", "random"), top, cap_of["random"], "grokked", "random", level,
                          column="train first top") if "random" in targets else None)
-retention = {t: tt.retention(tt.select(table, "similarity", t, ["grokked"]), source, level) for t in targets}
+retention = {t: tt.retention(tt.select(table, "similarity", t, ["grokked"]), source, level,
+                             tt.kept_by_seed(study, [r for r in runs if r.target == t and r.condition == "grokked"],
+                                             P["p"], source, P["frac_train"]))
+             for t in targets}
 sources = study.sources()
 reuse, reuse_random = {}, {}
 for t in targets:
@@ -132,7 +135,7 @@ md_table(wt.speedup_display({**{t: s for t, s in speedups.items() if s is not No
 
 # %%
 #| label: tbl-similarity-retention
-#| tbl-cap: "Addition at its own token after transfer from the grokked source, per target: runs, mean test accuracy on addition at the start, at the first top-threshold evaluation on the target and at the end, with the t-interval of the end's mean at the study's {level}, the lowest end value and the lowest at any evaluation; the mean R² of the addition readout at the last probe."
+#| tbl-cap: "Addition at its own token after transfer from the grokked source, per target: runs, mean test accuracy on addition at the start, at the first top-threshold evaluation on the target and at the end, with the t-interval of the end's mean at the study's {level}, the lowest end value and the lowest at any evaluation; the mean R² of the addition readout at the last probe. Then what the source knew: per seed, the test pairs of addition its source answered correctly, and the mean share of those the run still answered at its end (test accuracy alone cannot say it: a source that never generalised had little on the test pairs to keep)."
 md_table(tt.retention_display(retention), digits="sig3")
 
 # %%

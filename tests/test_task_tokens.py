@@ -71,3 +71,26 @@ def test_trend_verdict_reads_pages_test_both_ways():
     flat = pd.DataFrame({"a": [0.1, 0.9, 0.5], "b": [0.5, 0.1, 0.9], "c": [0.9, 0.5, 0.1]})
     assert tt.trend_verdict("h", "e", flat, ["a", "b", "c"], 0.95).verdict == "not established"
     assert tt.trend_verdict("h", "e", flat.iloc[:1], ["a", "b", "c"], 0.95).verdict == "not testable"
+
+
+def test_kept_is_the_share_of_the_pairs_the_source_answered_that_the_model_still_answers():
+    import dataclasses
+
+    from grokpaper.core.data import make_split
+    from grokpaper.core.model import Transformer
+    from small_models import SMALL, random_params
+
+    source, other = random_params(SMALL, seed=1), random_params(dataclasses.replace(SMALL, n_task_tokens=2), seed=2)
+    n, kept = tt.answered_kept(source, source, SMALL.p, "add", seed=3, frac_train=0.5)
+    split = make_split("add", SMALL.p, 3, 0.5)
+    right = Transformer(SMALL, source)(split.test_x)[:, -1].argmax(-1) == split.test_y
+    assert n == int(right.sum()) and (kept == 1.0 or n == 0)
+    n2, kept2 = tt.answered_kept(source, other, SMALL.p, "add", seed=3, frac_train=0.5)
+    cfg2 = dataclasses.replace(SMALL, n_task_tokens=2)
+    by_hand = (Transformer(cfg2, other)(split.test_x)[:, -1].argmax(-1) == split.test_y)[right]
+    assert n2 == n and kept2 == pytest.approx(float(by_hand.double().mean()) if n else float("nan"), nan_ok=True)
+    # the retention summary carries them
+    rows = pd.DataFrame({"seed": [3], "add acc end": [0.5], "add acc start": [1.0], "add acc at top": [0.6],
+                         "add acc lowest": [0.4], "readout end": [0.1]})
+    r = tt.retention(rows, "add", 0.95, {3: (n2, kept2)})
+    assert r.answered == {3: n2} and (r.kept_mean == pytest.approx(kept2) or math.isnan(kept2))

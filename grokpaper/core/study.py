@@ -507,6 +507,11 @@ class Study:
         source = source or self.store.load(spec["from_run"])
         return source.params(spec["weights"])
 
+    def starting_weights(self, run: Run) -> dict:
+        """The weights a run started from, before anything its config adds (a task token's column):
+        its seed's random init or the stored weights it names (a source's snapshot)."""
+        return self._weights(run.stored.config["init"])
+
     def _split(self, config: dict):
         """A run's data: the seed's split of its task, or (a run with task tokens) the tasks of its
         ``data`` section (``grokpaper.core.tasks.task_split``)."""

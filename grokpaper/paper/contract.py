@@ -1288,6 +1288,9 @@ class TaskRetention:
     lowest_min: Num
     readout_end_mean: Num
     per_seed_end: dict[int, Num]
+    answered: dict[int, int]     # per seed: the source's test pairs of the task it answered correctly
+    kept: dict[int, Num]         # per seed: the share of those the run still answers at its end
+    kept_mean: Num
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,8 @@ from scipy import stats as scipy_stats
 from grokpaper.analysis import curves, dlog, furuta, neuron_use
 from grokpaper.analysis.fourier import neuron_fourier_analysis, overlap_null, overlap_sum_pvalue
 from grokpaper.analysis.progress import fourier_gini
-from grokpaper.core.model import ModelConfig
+from grokpaper.core.data import make_split
+from grokpaper.core.model import ModelConfig, Transformer
 from grokpaper.core.tasks import DataSpec, loss_floor, task_split
 from grokpaper.paper import contract
 from grokpaper.paper import what_transfers as wt
@@ -172,9 +173,13 @@ def verdict_display(verdicts: list[contract.HypothesisVerdict]) -> pd.DataFrame:
 # --- retention ---------------------------------------------------------------------------------
 
 
-def retention(rows: pd.DataFrame, task: str, confidence: float) -> contract.TaskRetention:
+def retention(rows: pd.DataFrame, task: str, confidence: float,
+              kept: dict[int, tuple[int, float]] | None = None) -> contract.TaskRetention:
     """The watched ``task``'s test accuracy over a group of runs: at the start, at the first
-    top-threshold evaluation, at the end (mean with t-interval over seeds) and the lowest."""
+    top-threshold evaluation, at the end (mean with t-interval over seeds) and the lowest; with
+    ``kept`` (per seed, ``answered_kept``), the test pairs the source answered and the share of them
+    each run still answered at its end."""
+    kept = kept or {}
     end = rows[f"{task} acc end"].astype(float)
     n = len(end)
     half = (float(scipy_stats.t.ppf(0.5 + confidence / 2, n - 1)) * float(end.std(ddof=1)) / math.sqrt(n)
@@ -186,7 +191,33 @@ def retention(rows: pd.DataFrame, task: str, confidence: float) -> contract.Task
         "end_ci_low": low, "end_ci_high": high,
         "end_min": float(end.min()), "end_max": float(end.max()), "lowest_min": float(rows[f"{task} acc lowest"].min()),
         "readout_end_mean": float(rows["readout end"].mean()),
-        "per_seed_end": {int(s): float(v) for s, v in zip(rows["seed"], end)}})
+        "per_seed_end": {int(s): float(v) for s, v in zip(rows["seed"], end)},
+        "answered": {int(s): n for s, (n, _) in kept.items()}, "kept": {int(s): k for s, (_, k) in kept.items()},
+        "kept_mean": float(np.nanmean([k for _, k in kept.values()])) if any(
+            not math.isnan(k) for _, k in kept.values()) else math.nan})
+
+
+def answered_kept(source_params: dict[str, torch.Tensor], model_params: dict[str, torch.Tensor], p: int, task: str,
+                  seed: int, frac_train: float) -> tuple[int, float]:
+    """What the source knew of ``task`` and how much of it a model kept: the seed's test pairs of the
+    task (at "=", the task's own token in both models) the source answers correctly (argmax over
+    all logits), and the share of those the model still answers correctly (NaN when the source
+    answered none). Test accuracy alone cannot say it: a source that never generalised had little
+    on the test pairs to keep."""
+    split = make_split(task, p, seed, frac_train, task_token=0)
+    with torch.no_grad():
+        def correct(params):
+            logits = Transformer(config_of(params, p), params)(split.test_x)[:, -1]
+            return logits.argmax(-1) == split.test_y
+        answered = correct(source_params)
+        n = int(answered.sum())
+        kept = float(correct(model_params)[answered].double().mean()) if n else math.nan
+    return n, kept
+
+
+def kept_by_seed(study, runs, p: int, task: str, frac_train: float) -> dict[int, tuple[int, float]]:
+    """``answered_kept`` of each run against the weights it started from (``Study.starting_weights``)."""
+    return {r.seed: answered_kept(study.starting_weights(r), r.params(), p, task, r.seed, frac_train) for r in runs}
 
 
 def by_seed(rows: pd.DataFrame, column: str) -> dict[int, float]:
@@ -378,7 +409,9 @@ def retention_display(found: dict[str, contract.TaskRetention]) -> pd.DataFrame:
                           "at top %": _times(100, r.at_top_mean), "end %": _times(100, r.end_mean),
                           "CI low %": _times(100, r.end_ci_low), "CI high %": _times(100, r.end_ci_high),
                           "end min %": _times(100, r.end_min), "lowest %": _times(100, r.lowest_min),
-                          "readout R² at end": r.readout_end_mean}
+                          "readout R² at end": r.readout_end_mean,
+                          "source answered (test pairs)": " / ".join(str(n) for n in r.answered.values()) or "–",
+                          "kept of those, mean %": _times(100, r.kept_mean)}
                          for label, r in found.items()])
 
 
