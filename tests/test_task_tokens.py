@@ -94,3 +94,10 @@ def test_kept_is_the_share_of_the_pairs_the_source_answered_that_the_model_still
                          "add acc lowest": [0.4], "readout end": [0.1]})
     r = tt.retention(rows, "add", 0.95, {3: (n2, kept2)})
     assert r.answered == {3: n2} and (r.kept_mean == pytest.approx(kept2) or math.isnan(kept2))
+
+
+def test_a_paired_difference_without_spread_has_no_interval_and_the_sign_flip_p():
+    same = tt.paired_difference({1: 0.3, 2: 0.4, 3: 0.5}, {1: 0.1, 2: 0.2, 3: 0.3}, 0.95, "no spread")
+    assert same.ci_low is None and same.ci_high is None and same.p == pytest.approx(2 / 8)   # NaN is saved as None
+    zero = tt.paired_difference({1: 0.3, 2: 0.4}, {1: 0.3, 2: 0.4}, 0.95, "nothing")
+    assert zero.p == 1.0 and zero.mean == 0.0

@@ -123,7 +123,8 @@ def speedup(table: pd.DataFrame, top: float, cap: int, compared: str, reference:
 def paired_difference(a: dict, b: dict, confidence: float, label: str,
                       bounds: tuple[float, float] | None = None) -> contract.PairedDifference:
     """Per seed a - b (seeds in both), their mean with its t-interval and the paired t-test's p.
-    With fewer than 2 pairs (or no spread) the interval and p are NaN (None when saved).
+    With fewer than 2 pairs the interval and p are NaN (None when saved); with no spread the
+    interval is NaN and p the exact sign-flip test's.
     ``bounds``: the difference's possible range (e.g. (-1, 1) for accuracies); the interval is
     truncated to it (``report.clip_interval``), as every interval of the paper is."""
     seeds = [s for s in a if s in b and not (pd.isna(a[s]) or pd.isna(b[s]))]
@@ -133,13 +134,15 @@ def paired_difference(a: dict, b: dict, confidence: float, label: str,
     low = high = p = math.nan
     if n >= 2:
         sem = float(d.std(ddof=1) / math.sqrt(n))
-        if sem > 0:
+        if np.ptp(d) > 1e-12 * max(1.0, abs(mean)):  # a spread beyond rounding
             half = float(scipy_stats.t.ppf(0.5 + confidence / 2, n - 1)) * sem
             low, high = mean - half, mean + half
             p = float(2 * scipy_stats.t.sf(abs(mean / sem), n - 1))
-        elif n:
-            low = high = mean
-            p = 0.0 if mean != 0 else 1.0
+        else:
+            # Every pair differs by the same amount: no spread, so no t-interval; the exact sign-flip
+            # test (each difference's sign flipped with probability 1/2) gives 2 / 2^n when they all
+            # lie on one side of 0, 1 when they are all 0.
+            p = min(1.0, 2 / 2 ** n) if mean != 0 else 1.0
     low, high = clip_interval(low, high, bounds)
     return contract.typed(contract.PairedDifference, {
         "what": label, "n_pairs": n, "mean": mean, "ci_low": low, "ci_high": high, "p": p, "confidence": confidence,
