@@ -281,6 +281,15 @@ def _metadata_in_order(blob: bytes, order: list[str]) -> bytes:
     return blob[:8] + compact(header) + blob[8 + length:]
 
 
+def config_of(params: dict[str, torch.Tensor], p: int) -> ModelConfig:
+    """The ModelConfig of a set of weights: the widths read off their shapes, and as many task tokens
+    as W_E has columns beyond the p numbers."""
+    d_model, d_vocab = params["embed.W_E"].shape
+    n_heads, d_head, _ = params["blocks.0.attn.W_Q"].shape
+    return ModelConfig(p=p, d_model=d_model, n_heads=n_heads, d_head=d_head, d_mlp=params["blocks.0.mlp.W_in"].shape[0],
+                       n_task_tokens=d_vocab - p)
+
+
 def load_checkpoint(path: str | Path, cfg: ModelConfig | None = None) -> tuple[dict[str, torch.Tensor], ModelConfig]:
     """Read weights from our safetensors checkpoints or the original ``torch.save`` format.
 
@@ -298,11 +307,6 @@ def load_checkpoint(path: str | Path, cfg: ModelConfig | None = None) -> tuple[d
         blob = torch.load(path, map_location="cpu", weights_only=False)
         state = blob["model"] if isinstance(blob, dict) and "model" in blob else blob
         params = {k: v for k, v in state.items() if k in PARAM_NAMES}
-        d_model, d_vocab = state["embed.W_E"].shape
-        n_heads, d_head, _ = state["blocks.0.attn.W_Q"].shape
-        stored_cfg = ModelConfig(
-            p=d_vocab - 1, d_model=d_model, n_heads=n_heads, d_head=d_head,
-            d_mlp=state["blocks.0.mlp.W_in"].shape[0],
-        )
+        stored_cfg = config_of(state, p=state["embed.W_E"].shape[1] - 1)   # the original's one "=" token
     check_param_shapes(params, cfg or stored_cfg)
     return params, cfg or stored_cfg

@@ -22,7 +22,7 @@ from grokpaper.analysis import curves, dlog, furuta, neuron_use
 from grokpaper.analysis.fourier import neuron_fourier_analysis, overlap_null, overlap_sum_pvalue
 from grokpaper.analysis.progress import fourier_gini
 from grokpaper.core.data import make_split
-from grokpaper.core.model import ModelConfig, Transformer
+from grokpaper.core.model import Transformer, config_of
 from grokpaper.core.tasks import DataSpec, loss_floor, task_split
 from grokpaper.paper import contract
 from grokpaper.paper import what_transfers as wt
@@ -256,7 +256,7 @@ def guaranteed_threshold(thresholds, top: float, n_pooled: int, n_task: int) -> 
 
 def key_frequencies(params: dict[str, torch.Tensor], p: int, task: str, token: int, min_neurons: int) -> list[int]:
     """The neuron method's key frequencies (>= ``min_neurons`` neurons) of a model read at "=" token ``token``."""
-    cfg = ModelConfig(p=p, n_task_tokens=params["embed.W_E"].shape[1] - p)
+    cfg = config_of(params, p)
     return neuron_fourier_analysis(params, cfg, task, task_token=token).frequencies(min_neurons)
 
 
@@ -363,7 +363,7 @@ def basis_table(runs, p: int, min_neurons: int) -> pd.DataFrame:
     frames = []
     for run in runs:
         params = run.params()
-        cfg = ModelConfig(p=p, n_task_tokens=params["embed.W_E"].shape[1] - p)
+        cfg = config_of(params, p)
         token = run.stored.config["data"]["train"][0]["token"]
         frame = dlog.basis_comparison(params, cfg, task_token=token, min_neurons=min_neurons, task="multiply")
         frames.append(frame.assign(condition=run.condition, seed=run.seed))
@@ -473,13 +473,6 @@ def overlap_points(sharings: dict[tuple[str, str], contract.FrequencySharing]) -
                          "chance": len(second) / s.n_candidates})
     return pd.DataFrame(rows, columns=["target", "condition", "seed", "source keys", "target keys", "shared", "share",
                                        "chance"])
-
-
-def config_of(params: dict[str, torch.Tensor], p: int) -> ModelConfig:
-    """The ModelConfig of a set of weights: its widths and task tokens read off their shapes."""
-    n_heads, d_head, d_model = params["blocks.0.attn.W_Q"].shape
-    return ModelConfig(p=p, d_model=d_model, n_heads=n_heads, d_head=d_head,
-                       d_mlp=params["blocks.0.mlp.W_in"].shape[0], n_task_tokens=params["embed.W_E"].shape[1] - p)
 
 
 # One side of a neuron-use comparison: (a model's params, its task, that task's token, its end accuracy).
