@@ -333,3 +333,15 @@ def test_every_family_test_a_claim_names_is_one_the_family_computes():
              for c in audit.load_claims() for check in c.checks if check.of["quantity"] in ("family_test", "correlation")
              for test in (check.of["test"], *check.also)]
     assert named and [(claim, test) for claim, test in named if test not in family] == []
+
+
+def test_a_control_claim_reads_the_familys_control_tests_and_names_its_also_tests_at_the_top_threshold():
+    from synthetic_study import with_controls
+
+    c = claim("m", "Meta-level transfer is common", {
+        "printed": "common", "kind": "p-value", "op": "<", "direction": ">",
+        "also": ["first {top}: random vs norm-matched"],
+        "of": {"quantity": "family_test", "test": "first {top}: random vs embeddings-only"}}, paper_section="what-transfers")
+    row = audit.audit(with_controls(study(random_314=None)), [c])[0]
+    assert "first 99.9%: random vs embeddings-only" in row.reason
+    assert "[first 99.9%: random vs norm-matched: Holm p" in row.reason and "{top}" not in row.reason

@@ -177,6 +177,7 @@ def test_the_sections_values_and_guards_pass_on_agreeing_data_and_raise_on_contr
     guard.key_frequencies_needed(R, "grokked", "embedding")
     guard.key_frequencies_not_needed(Results.of(_numbers(beyond=2)), "grokked", "embedding")
     guard.control_not_different(_Build(_numbers(), p_holm=0.5), "permuted", "grokked")
+    guard.control_below_one(_Build(_numbers(), estimate=0.7, bound="upper"), "permuted")
     guard.operands_not_reflected(R, "grokked")
     guard.heads_read_one_operand(R, "grokked")
     for call, numbers in [
@@ -187,6 +188,8 @@ def test_the_sections_values_and_guards_pass_on_agreeing_data_and_raise_on_contr
         (lambda: guard.key_frequencies_needed(Results.of(_numbers(beyond=3)), "grokked", "embedding"), "3 of 5"),
         (lambda: guard.key_frequencies_needed(R, "grokked", "neurons"), "no ablation"),
         (lambda: guard.key_frequencies_not_needed(Results.of(_numbers(beyond=3)), "grokked", "embedding"), "3 of 5"),
+        (lambda: guard.control_below_one(_Build(_numbers(), estimate=0.9, bound="lower"), "permuted"), "≥ 0.9×"),
+        (lambda: guard.control_below_one(R, "permuted"), r"12\.0×"),
         (lambda: guard.control_not_different(_Build(_numbers(), estimate=0.2, ci=(0.1, 0.4), p_holm=0.01),
                                              "permuted", "grokked"), r"grokked / permuted = 0\.2×"),
         (lambda: guard.operands_not_reflected(Results.of(_numbers(same=0.1, flipped=0.9)), "grokked"), "flipped"),

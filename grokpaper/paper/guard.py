@@ -246,6 +246,16 @@ def control_not_faster(R, condition: str, against: str = RANDOM) -> None:
                       f"{R.statistics.family_size} tests", f"Holm p of at least {ALPHA} or a ratio at most 1")
 
 
+def control_below_one(R, condition: str, against: str = RANDOM) -> None:
+    """'``condition`` was, if anything, slower than ``against``': the ratio of ``against``'s epochs
+    over the condition's below 1 (a point estimate or an upper bound)."""
+    t = values.control_test(R, condition, against)
+    if is_missing(t.estimate) or t.estimate >= 1 or t.bound == "lower":
+        _contradicted(f"{condition} was, if anything, slower than {against}",
+                      f"{against} / {condition} = {values.control_ratio(R, condition, against)}",
+                      "a ratio below 1 that is not a lower bound")
+
+
 def control_not_different(R, condition: str, against: str) -> None:
     """'``condition`` was not shown to differ from ``against``': its Holm p over the paper's family
     not below ALPHA, whichever way the ratio points."""
@@ -465,7 +475,8 @@ CHECKS = {f.__name__: f for f in (faster, not_significantly_faster, some_censore
                                    pooled_significant_within_not, all_within_negative,
                                    still_significant_without_nonconverged, paired_rank_test_cannot_reach,
                                    unpaired_rank_test_only_before_correction, some_nonconverged,
-                                   control_faster, control_not_faster, control_not_different, key_frequencies_needed,
+                                   control_faster, control_not_faster, control_below_one, control_not_different,
+                                   key_frequencies_needed,
                                    key_frequencies_not_needed, operands_not_reflected,
                                    operands_reflected, heads_read_one_operand, outputs_forget, frozen_readout_lost,
                                    readout_kept, readout_gained, readout_above, snapshot_in_phase,

@@ -145,11 +145,15 @@ def load_claims(path: str | Path = CLAIMS_FILE) -> list[Claim]:
 
 # ----------------------------------------------------------------------------- evaluation
 
+def _with_top(text: str, evidence: Evidence) -> str:
+    """A claim's field with ``{top}`` read as the build's highest threshold ('99.9%')."""
+    return text.replace("{top}", evidence.top_threshold if evidence.params.get("thresholds") else "99.9%")
+
+
 def _quantity(check: Check, evidence: Evidence, family, **replace_args):
     args = {k: v for k, v in check.of.items() if k != "quantity"}
     args.update(replace_args)
-    top = evidence.top_threshold if evidence.params.get("thresholds") else "99.9%"
-    args = {k: v.replace("{top}", top) if isinstance(v, str) else v for k, v in args.items()}
+    args = {k: _with_top(v, evidence) if isinstance(v, str) else v for k, v in args.items()}
     return QUANTITIES[check.of["quantity"]](evidence, family, **args)
 
 
@@ -209,7 +213,7 @@ def evaluate_check(check: Check, evidence: Evidence, family) -> contract.CheckRo
         try:
             other_q = _quantity(check, about, family, **{key: other})
             other_s = shown_as(statistic(check.kind, other_q, confidence), x.text)
-            reason += f" [{other}: {_statistic_text(check.kind, other_s)}]"
+            reason += f" [{_with_top(other, evidence)}: {_statistic_text(check.kind, other_s)}]"
         except KeyError:
             pass
     value, low, high, bound = _reproduced_value(check.kind, s)
