@@ -13,7 +13,7 @@ from grokpaper.builder.preview import add_cli as add_preview_command
 from grokpaper.builder.release import add_cli as add_release_commands
 from grokpaper.builder.render import add_cli as add_render_command
 from grokpaper.builder.runner import add_run_command, parse_overrides
-from grokpaper.builder.training import cost_lines, measured_cost
+from grokpaper.builder.training import cost_lines, kernel_notice, measured_cost
 from grokpaper.config import TASKS, ParamsError, chapter_params
 from grokpaper.core.parallel import RUN_SETS, store_files, train_all, unfinished_note, write_manifest
 from grokpaper.core.store import StoreError, display_path
@@ -126,6 +126,10 @@ def _train_command(args) -> int:
     except (ParamsError, ValueError) as err:
         print(f"error: {err}")
         return 2
+    on_gpu = study.settings.device == "cuda" or (study.settings.device == "auto" and torch.cuda.is_available())
+    notice = None if on_gpu else kernel_notice()
+    if notice and not (args.list_files or args.write_manifest or args.cost):
+        print(notice, file=sys.stderr)
     try:
         if args.check:
             table = study.rerun_check(tuple(args.condition or CONDITIONS))

@@ -135,3 +135,12 @@ def test_the_measured_cost_of_a_set_counts_its_own_stored_runs_from_their_record
     assert main(args) == 0 and capsys.readouterr().out.startswith("study: 1 of 5 runs stored")
     assert main(["train", "sources", "--cost"]) == 2
     assert "go with `train all`, not `train sources`" in capsys.readouterr().out
+
+
+def test_a_cpu_with_other_kernels_than_the_committed_runs_gets_one_notice_with_the_fix():
+    from grokpaper.builder.training import kernel_notice
+
+    notice = kernel_notice("AVX512", environ={})
+    assert "AVX512 kernels" in notice and "ATEN_CPU_CAPABILITY=avx2" in notice
+    assert kernel_notice("AVX2", environ={}) is None
+    assert kernel_notice("AVX512", environ={"ATEN_CPU_CAPABILITY": "avx2"}) is None

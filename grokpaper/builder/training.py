@@ -31,6 +31,21 @@ from grokpaper.core.train import ModelRun, train
 # about 0.1 s on a CPU core and a run 30,000 epochs: hours per run. The smoke profile (p = 23)
 # trains its ten runs in about two minutes, and trains without asking.
 PAPER_SCALE_P = 100
+COMMITTED_KERNELS = "AVX2"  # the torch CPU kernels every committed run was trained with (README)
+
+
+def kernel_notice(capability: str | None = None, environ=None) -> str | None:
+    """One line for a CPU host whose torch picks other kernels than the committed runs' (AVX-512
+    rounds differently from AVX2: a run trained here does not equal the same run trained there), with
+    the fix; None when the kernels match or ``ATEN_CPU_CAPABILITY`` chose them."""
+    environ = os.environ if environ is None else environ
+    capability = capability or torch.backends.cpu.get_cpu_capability()
+    if capability == COMMITTED_KERNELS or environ.get("ATEN_CPU_CAPABILITY"):
+        return None
+    return (f"note: torch uses {capability} kernels on this CPU; the committed runs were trained with "
+            f"{COMMITTED_KERNELS} kernels, which round differently, so a run trained here will not equal the same run "
+            f"trained there. ATEN_CPU_CAPABILITY={COMMITTED_KERNELS.lower()} (README: 'Launch them with the AVX2 "
+            "kernels') makes them equal; a GPU run is unaffected.")
 TIMING_SECONDS = 2.0  # about how long the measurement of the training rate takes
 
 
