@@ -328,7 +328,9 @@ def test_the_committed_counts_add_up():
 def test_every_family_test_a_claim_names_is_one_the_family_computes():
     # Claims name family tests by id (data in claims.yaml); the family builds its ids with
     # contract.family_test_id: a renamed quantity must fail here, not leave a claim untestable.
-    family = set(inference.family(with_relearning(study()), 0.95)["test"])
+    from synthetic_study import with_controls
+
+    family = set(inference.family(with_controls(with_relearning(study())), 0.95)["test"])
     named = [(c.id, test.replace("{top}", "99.9%"))
              for c in audit.load_claims() for check in c.checks if check.of["quantity"] in ("family_test", "correlation")
              for test in (check.of["test"], *check.also)]
