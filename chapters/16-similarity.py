@@ -2,7 +2,7 @@
 # jupyter:
 #   grokpaper:
 #     title: "16 · The task-similarity gradient"
-#     depends_on: []
+#     depends_on: [13-task-tokens, 14-replay, 15-multitask]
 #     runs: [tasks]
 #   jupytext:
 #     text_representation:
@@ -67,7 +67,7 @@ from grokpaper.paper import plots, task_plots
 from grokpaper.paper import task_tokens as tt
 from grokpaper.paper import what_transfers as wt
 from grokpaper.paper.contract import Similarity
-from grokpaper.paper.report import md_table, save_numbers
+from grokpaper.paper.report import Results, md_table, save_numbers
 
 P = resolve_in_notebook("16-similarity", globals())
 study = Study.from_params(P, progress=False, probes=make_probes, train=P["missing_runs"] == "train", profile=profile)
@@ -176,9 +176,18 @@ md_table((100 * common[targets]).reset_index(names="seed"), digits=3)
 md_table(tt.verdict_display([hypothesis]).drop(columns=["CI low", "CI high"]), digits={"estimate": 4, "p": "p"})
 
 # %%
+#| label: tbl-task-family
+#| tbl-cap: "The tests of chapters 13-16 as one family, one test per question: each with its estimate (a ratio of epochs, '≥'/'≤' where a censored run makes it a bound; a difference; or frequencies shared), its interval at the study's {level} where it has one, its p and Holm's correction over the family's tests with a defined p. The new experiments are corrected among themselves, apart from chapter 06's family of the document's claims; the chapters' own tables show p before this correction. Left out, as descriptive or as the same data twice: the gap in epochs (the pairs of 'together'), the key-frequency sharing of one model's two tokens, random init's replay gain, the random table's speed-up, the random-init runs' frequency reuse (the grokked runs' null) and this chapter's subtraction speed-up (chapter 13's runs)."
+R = Results.load()
+task_family = tt.task_family(tt.task_family_rows(R.task_tokens, R.replay, R.multitask,
+                                                 {"speedups": {t: s for t, s in speedups.items() if s is not None},
+                                                  "reuse": reuse, "hypothesis": hypothesis}))
+md_table(tt.task_family_display(task_family), digits={"CI low": "sig3", "CI high": "sig3", "p": "p", "p (Holm)": "p"})
+
+# %%
 save_numbers(Similarity(p=P["p"], n_seeds=len(P["seeds"]), cap=P["task_max_epochs"], hold_epochs=P["probe_hold_epochs"],
                         confidence=level, top_threshold=top, runs_table=tt.table_of(table), targets=targets,
                         random_table_cap=P["random_table_max_epochs"],
                         speedups={t: s for t, s in speedups.items() if s is not None}, memorising=memorising,
                         retention=retention, reuse=reuse, reuse_random=reuse_random, measures=tt.table_of(measures),
-                        bases=tt.table_of(bases), hypothesis=hypothesis), P);
+                        bases=tt.table_of(bases), hypothesis=hypothesis, task_family=task_family), P);

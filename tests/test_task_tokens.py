@@ -101,3 +101,19 @@ def test_a_paired_difference_without_spread_has_no_interval_and_the_sign_flip_p(
     assert same.ci_low is None and same.ci_high is None and same.p == pytest.approx(2 / 8)   # NaN is saved as None
     zero = tt.paired_difference({1: 0.3, 2: 0.4}, {1: 0.3, 2: 0.4}, 0.95, "nothing")
     assert zero.p == 1.0 and zero.mean == 0.0
+
+
+def test_the_task_family_is_one_test_per_question_with_holm_over_them():
+    from grokpaper.analysis import stats as gstats
+    from grokpaper.paper import contract
+
+    rows = [{"test": f"t{i}", "chapter": "13-task-tokens", "effect": "ratio", "estimate": 2.0, "ci_low": 1.0,
+             "ci_high": 3.0, "n": 5, "bound": None, "p": p} for i, p in enumerate([0.01, 0.04, None, 0.03])]
+    found = tt.task_family(rows)
+    assert list(found) == ["t0", "t1", "t2", "t3"]
+    assert [found[t].p_holm for t in ("t0", "t1", "t3")] == pytest.approx(list(gstats.holm([0.01, 0.04, 0.03])))
+    assert found["t2"].p_holm is None                        # no p: not in the family (NaN is saved as None)
+    with pytest.raises(ValueError, match="appears twice"):
+        tt.task_family(rows + rows[:1])
+    shown = tt.task_family_display(found)
+    assert list(shown["test"]) == ["t0", "t1", "t2", "t3"] and isinstance(found["t0"], contract.TaskFamilyTest)

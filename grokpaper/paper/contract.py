@@ -1326,6 +1326,23 @@ class NeuronUseOverlap:
 
 
 @dataclass(frozen=True)
+class TaskFamilyTest:
+    """One test of chapters 13-16, with Holm over their family (``task_tokens.task_family``): the
+    new experiments are corrected among themselves, apart from the family of chapter 06."""
+
+    test: str
+    chapter: str
+    effect: str
+    estimate: Num
+    ci_low: Num
+    ci_high: Num
+    n: int
+    bound: str | None
+    p: Num
+    p_holm: Num
+
+
+@dataclass(frozen=True)
 class IllPosed:
     """Replay without a task token: the loss floor of its data against the training loss reached."""
 
@@ -1404,6 +1421,7 @@ class Similarity(TaskRunsCommon):
     measures: Table
     bases: Table
     hypothesis: HypothesisVerdict
+    task_family: dict[str, TaskFamilyTest]    # the tests of chapters 13-16, Holm within them
 
 
 CONTRACT: dict[str, type[Numbers]] = {cls.CHAPTER: cls for cls in (

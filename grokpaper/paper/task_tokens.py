@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 from scipy import stats as scipy_stats
 
-from grokpaper.analysis import curves, dlog, furuta, neuron_use
+from grokpaper.analysis import curves, dlog, furuta, neuron_use, stats
 from grokpaper.analysis.fourier import neuron_fourier_analysis, overlap_null, overlap_sum_pvalue
 from grokpaper.analysis.progress import fourier_gini
 from grokpaper.core.data import make_split
@@ -520,3 +520,69 @@ def use_display(found: dict[str, contract.NeuronUseOverlap]) -> pd.DataFrame:
 def doing_both(u: contract.NeuronUseOverlap, threshold: float) -> list[int]:
     """The seeds whose two sides both end at or above ``threshold`` test accuracy."""
     return [s for s, accs in u.accuracy.items() if all(a is not None and a >= threshold for a in accs)]
+
+
+# --- the tests of chapters 13-16 as one family ------------------------------------------------------
+
+
+def _speed_row(test: str, chapter: str, s: contract.SpeedUp | None) -> dict | None:
+    if s is None:
+        return None
+    return {"test": test, "chapter": chapter, "effect": "ratio", "estimate": s.geometric_mean, "ci_low": s.ci_low,
+            "ci_high": s.ci_high, "n": s.n_pairs, "bound": s.bound, "p": s.p}
+
+
+def _difference_row(test: str, chapter: str, d) -> dict:
+    """A paired difference or a hypothesis's test (their fields differ only in name)."""
+    return {"test": test, "chapter": chapter, "effect": "difference",
+            "estimate": getattr(d, "mean", getattr(d, "estimate", math.nan)), "ci_low": d.ci_low, "ci_high": d.ci_high,
+            "n": getattr(d, "n_pairs", getattr(d, "n", 0)), "bound": None, "p": d.p}
+
+
+def _sharing_row(test: str, chapter: str, f: contract.FrequencySharing) -> dict:
+    return {"test": test, "chapter": chapter, "effect": "shared", "estimate": f.total_shared, "ci_low": math.nan,
+            "ci_high": math.nan, "n": f.n_seeds, "bound": None, "p": f.p_null}
+
+
+def task_family_rows(task_tokens: contract.TaskTokens, replay: contract.Replay, multitask: contract.Multitask,
+                     similarity: dict) -> list[dict]:
+    """One row per question of chapters 13-16 (one test each). Left out, as descriptive or as the
+    same data twice: the gap in epochs (the same pairs as 'together'), the frequency Jaccard and
+    sharing of one model's two tokens (equal by construction), random init's replay gain (it had no
+    addition to keep), the random table's speed-up (it cannot generalise; its memorising is shown
+    apart), the random-init runs' frequency reuse (the null of the grokked runs'), and chapter 16's
+    subtraction speed-up (the runs of chapter 13's grokked speed-up). ``similarity``: chapter 16's
+    ``speedups``, ``reuse`` and ``hypothesis``, as the chapter computes them."""
+    rows = [_speed_row(f"13 sequential speed-up: random vs {c}", "13-task-tokens", s)
+            for c, s in task_tokens.speedups.items()]
+    rows.append(_speed_row("13 new token: random column vs copied '='", "13-task-tokens", task_tokens.new_token_copy))
+    rows += [_speed_row(f"14 replay speed: no replay vs replay, {c}", "14-replay", s) for c, s in replay.speed.items()]
+    rows += [_difference_row(f"14 replay's gain in addition: {c}", "14-replay", d)
+             for c, d in replay.retention_gain.items() if c != "random"]
+    rows.append(_difference_row("14 hypothesis: replay helps grokked more than memorized", "14-replay", replay.hypothesis))
+    rows.append(_speed_row("15 together: addition vs subtraction", "15-multitask", multitask.together))
+    rows.append(_difference_row("15 hypothesis: shared circuits in multi-task training", "15-multitask",
+                                multitask.hypothesis))
+    rows += [_speed_row(f"16 speed-up: random vs grokked, {t}", "16-similarity", s)
+             for t, s in similarity["speedups"].items() if t not in ("subtract", "random")]
+    rows += [_sharing_row(f"16 frequency reuse: {t}", "16-similarity", f) for t, f in similarity["reuse"].items()]
+    rows.append(_difference_row("16 hypothesis: retention scales with similarity", "16-similarity",
+                                similarity["hypothesis"]))
+    return [r for r in rows if r is not None]
+
+
+def task_family(rows: list[dict]) -> dict[str, contract.TaskFamilyTest]:
+    """The rows with Holm's correction over every row with a defined p (``stats.holm``)."""
+    tests = [r["test"] for r in rows]
+    if len(set(tests)) != len(tests):
+        raise ValueError(f"a test of chapters 13-16 appears twice: {sorted(t for t in tests if tests.count(t) > 1)}")
+    adjusted = stats.holm([math.nan if r["p"] is None else r["p"] for r in rows]) if rows else []
+    return {r["test"]: contract.typed(contract.TaskFamilyTest, {**r, "p_holm": float(q)}) for r, q in zip(rows, adjusted)}
+
+
+def task_family_display(found: dict[str, contract.TaskFamilyTest]) -> pd.DataFrame:
+    """The family of chapters 13-16 as a table."""
+    marks = {"lower": "≥ ", "upper": "≤ "}
+    return pd.DataFrame([{"test": t.test, "n": t.n, "estimate": f"{marks.get(t.bound or '', '')}{t.estimate:.3g}"
+                          if t.estimate is not None else "–", "CI low": t.ci_low, "CI high": t.ci_high, "p": t.p,
+                          "p (Holm)": t.p_holm} for t in found.values()])
