@@ -27,7 +27,7 @@ from grokpaper.core.tasks import DataSpec, loss_floor, task_split
 from grokpaper.paper import contract
 from grokpaper.paper import what_transfers as wt
 from grokpaper.paper.contract import FIRST, epochs_column
-from grokpaper.paper.report import SHARE_RANGE, clip_interval
+from grokpaper.paper.report import SHARE_RANGE, bound_sign, clip_interval
 from grokpaper.paper.tables import transfer_table
 
 VERDICTS = ("supported", "contradicted", "not established", "not testable")
@@ -582,7 +582,6 @@ def task_family(rows: list[dict]) -> dict[str, contract.TaskFamilyTest]:
 
 def task_family_display(found: dict[str, contract.TaskFamilyTest]) -> pd.DataFrame:
     """The family of chapters 13-16 as a table."""
-    marks = {"lower": "≥ ", "upper": "≤ "}
-    return pd.DataFrame([{"test": t.test, "n": t.n, "estimate": f"{marks.get(t.bound or '', '')}{t.estimate:.3g}"
+    return pd.DataFrame([{"test": t.test, "n": t.n, "estimate": f"{bound_sign(t.bound)}{t.estimate:.3g}"
                           if t.estimate is not None else "–", "CI low": t.ci_low, "CI high": t.ci_high, "p": t.p,
                           "p (Holm)": t.p_holm} for t in found.values()])

@@ -26,7 +26,7 @@ from grokpaper.paper.contract import (
 )
 from grokpaper.paper.inference import WITHIN
 from grokpaper.paper.original import load_original_run
-from grokpaper.paper.report import count, fmt
+from grokpaper.paper.report import bound_sign, count, fmt
 from grokpaper.paper.verdicts import ALPHA, CATEGORIES
 
 RANDOM = "random"
@@ -474,8 +474,7 @@ def control_ratio(R, condition: str, against: str = RANDOM, digits: int = 1, int
     t = control_test(R, condition, against)
     if is_missing(t.estimate):
         return "undefined (no seed has a run of both that reached it)"
-    mark = {"lower": "≥ ", "upper": "≤ "}.get(t.bound or "", "")
-    head = f"{mark}{fmt(t.estimate, digits)}×"
+    head = f"{bound_sign(t.bound)}{fmt(t.estimate, digits)}×"
     ci = "" if is_missing(t.ci_low) or not interval else (f"{round(100 * t.confidence)} % CI {fmt(t.ci_low, digits)}–"
                                           f"{fmt(t.ci_high, digits)}; ")
     return f"{head} ({ci}Holm-corrected {p_text(t.p_holm)})"
