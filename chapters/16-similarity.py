@@ -46,9 +46,10 @@
 # b = 0 have no logarithm and are set aside in the discrete-log basis (their share of each
 # neuron's variance is reported).
 #
-# **The hypothesis's test** (one test, uncorrected, outside the family of chapter 06): Page's trend
-# test over the targets, repeated by seed, on addition's test accuracy in the grokked runs, in the
-# predicted order (more retention for more similar targets) and in the reverse order. The targets'
+# **The hypothesis's test** (one test, outside the family of chapter 06, in this chapter's family of
+# chapters 13-16's tests): Page's trend test over the targets, repeated by seed, on addition's test
+# accuracy in the grokked runs, two-sided (twice the smaller p of the predicted order, more retention
+# for more similar targets, and of the reverse order). The targets'
 # runs stop at different epochs, so each seed's runs are compared at their common epoch (the
 # earliest stop among them; the random table's cap bounds it), after the same training.
 
@@ -172,7 +173,7 @@ md_table((100 * common[targets]).reset_index(names="seed"), digits=3)
 
 # %%
 #| label: tbl-similarity-hypothesis
-#| tbl-cap: "The design document's hypothesis on task similarity, its one test and verdict: Page's trend test over the targets, repeated by seed (p one-sided, uncorrected, outside the family of chapter 06); supported when the predicted order's p is below 1 minus the study's {level}, contradicted when the reverse order's is, not established otherwise."
+#| tbl-cap: "The design document's hypothesis on task similarity, its one test and verdict: Page's trend test over the targets, repeated by seed (p two-sided: twice the smaller of the two orders' one-sided p; before the correction of this chapter's task family, outside the family of chapter 06); supported when it is below 1 minus the study's {level} in the predicted order, contradicted when in the reverse order, not established otherwise."
 md_table(tt.verdict_display([hypothesis]).drop(columns=["CI low", "CI high"]), digits={"estimate": 4, "p": "p"})
 
 # %%

@@ -66,7 +66,11 @@ def test_overlap_points_give_the_share_found_again_and_chances_exact_expectation
 def test_trend_verdict_reads_pages_test_both_ways():
     increasing = pd.DataFrame({"low": [0.1, 0.2, 0.1, 0.0, 0.2, 0.1], "mid": [0.5, 0.4, 0.6, 0.5, 0.5, 0.4],
                                "high": [0.9, 0.8, 0.95, 0.9, 0.85, 0.9]})
-    assert tt.trend_verdict("h", "e", increasing, ["low", "mid", "high"], 0.95).verdict == "supported"
+    found = tt.trend_verdict("h", "e", increasing, ["low", "mid", "high"], 0.95)
+    assert found.verdict == "supported"
+    # two-sided: twice the smaller one-sided p
+    one_sided = stats.page_trend_test(increasing[["low", "mid", "high"]].to_numpy()).pvalue
+    assert found.p == pytest.approx(min(1.0, 2 * one_sided))
     assert tt.trend_verdict("h", "e", increasing, ["high", "mid", "low"], 0.95).verdict == "contradicted"
     flat = pd.DataFrame({"a": [0.1, 0.9, 0.5], "b": [0.5, 0.1, 0.9], "c": [0.9, 0.5, 0.1]})
     assert tt.trend_verdict("h", "e", flat, ["a", "b", "c"], 0.95).verdict == "not established"

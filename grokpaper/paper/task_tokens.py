@@ -383,22 +383,25 @@ def page_trend(table: pd.DataFrame, ordered_columns: list[str]) -> dict:
 def trend_verdict(hypothesis: str, effect: str, table: pd.DataFrame, ordered_columns: list[str],
                   confidence: float) -> contract.HypothesisVerdict:
     """A predicted order over repeated measures (rows: seeds; columns from the lowest predicted to the
-    highest): Page's trend test, one-sided, in the predicted order and in the reverse one. Supported
-    when the predicted order's p is below 1 - confidence, contradicted when the reverse's is, else
-    not established. The estimate is Page's L in the predicted order."""
+    highest): Page's trend test, two-sided (twice the smaller of the two one-sided p, in the predicted
+    order and in the reverse one: testing each side at the level alone would double the error rate).
+    Supported when the two-sided p is below 1 - confidence and the predicted order is the one that
+    reaches it, contradicted when the reverse is, else not established. The estimate is Page's L in
+    the predicted order; p the two-sided one."""
     forward, backward = page_trend(table, ordered_columns), page_trend(table, ordered_columns[::-1])
     alpha = 1 - confidence
+    two_sided = min(1.0, 2 * min(forward["p"], backward["p"])) if not pd.isna(forward["p"]) else math.nan
     if pd.isna(forward["p"]):
         verdict, reason = "not testable", f"Page's test needs >= 2 seeds and >= 3 targets; has {forward['n']} seeds"
-    elif forward["p"] < alpha:
-        verdict, reason = "supported", f"Page's trend test in the predicted order: p < {alpha:g}"
-    elif backward["p"] < alpha:
-        verdict, reason = "contradicted", f"Page's trend test in the reverse order: p = {backward['p']:.3g} < {alpha:g}"
+    elif two_sided < alpha and forward["p"] <= backward["p"]:
+        verdict, reason = "supported", f"Page's trend test, two-sided p = {two_sided:.3g} < {alpha:g}, in the predicted order"
+    elif two_sided < alpha:
+        verdict, reason = "contradicted", f"Page's trend test, two-sided p = {two_sided:.3g} < {alpha:g}, in the reverse order"
     else:
-        verdict, reason = "not established", f"neither order's Page test reaches p < {alpha:g}"
+        verdict, reason = "not established", f"Page's trend test, two-sided p = {two_sided:.3g}, not below {alpha:g}"
     return contract.typed(contract.HypothesisVerdict, {
         "hypothesis": hypothesis, "effect": effect, "estimate": forward["L"], "ci_low": math.nan, "ci_high": math.nan,
-        "p": forward["p"], "p_note": P_NOTE, "n": forward["n"], "verdict": verdict, "reason": reason})
+        "p": two_sided, "p_note": P_NOTE, "n": forward["n"], "verdict": verdict, "reason": reason})
 
 
 def _times(scale: float, value):
