@@ -528,23 +528,26 @@ def doing_both(u: contract.NeuronUseOverlap, threshold: float) -> list[int]:
 # --- the tests of chapters 13-16 as one family ------------------------------------------------------
 
 
+def _row(test: str, chapter: str, effect: str, estimate, low, high, n: int, p, bound: str | None = None) -> dict:
+    return {"test": test, "chapter": chapter, "effect": effect, "estimate": estimate, "ci_low": low, "ci_high": high,
+            "n": n, "bound": bound, "p": p}
+
+
 def _speed_row(test: str, chapter: str, s: contract.SpeedUp | None) -> dict | None:
-    if s is None:
-        return None
-    return {"test": test, "chapter": chapter, "effect": "ratio", "estimate": s.geometric_mean, "ci_low": s.ci_low,
-            "ci_high": s.ci_high, "n": s.n_pairs, "bound": s.bound, "p": s.p}
+    return None if s is None else _row(test, chapter, "ratio", s.geometric_mean, s.ci_low, s.ci_high, s.n_pairs, s.p,
+                                       s.bound)
 
 
-def _difference_row(test: str, chapter: str, d) -> dict:
-    """A paired difference or a hypothesis's test (their fields differ only in name)."""
-    return {"test": test, "chapter": chapter, "effect": "difference",
-            "estimate": getattr(d, "mean", getattr(d, "estimate", math.nan)), "ci_low": d.ci_low, "ci_high": d.ci_high,
-            "n": getattr(d, "n_pairs", getattr(d, "n", 0)), "bound": None, "p": d.p}
+def _difference_row(test: str, chapter: str, d: contract.PairedDifference) -> dict:
+    return _row(test, chapter, "difference", d.mean, d.ci_low, d.ci_high, d.n_pairs, d.p)
+
+
+def _hypothesis_row(test: str, chapter: str, h: contract.HypothesisVerdict, effect: str) -> dict:
+    return _row(test, chapter, effect, h.estimate, h.ci_low, h.ci_high, h.n, h.p)
 
 
 def _sharing_row(test: str, chapter: str, f: contract.FrequencySharing) -> dict:
-    return {"test": test, "chapter": chapter, "effect": "shared", "estimate": f.total_shared, "ci_low": math.nan,
-            "ci_high": math.nan, "n": f.n_seeds, "bound": None, "p": f.p_null}
+    return _row(test, chapter, "shared", f.total_shared, math.nan, math.nan, f.n_seeds, f.p_null)
 
 
 def task_family_rows(task_tokens: contract.TaskTokens, replay: contract.Replay, multitask: contract.Multitask,
@@ -562,15 +565,16 @@ def task_family_rows(task_tokens: contract.TaskTokens, replay: contract.Replay, 
     rows += [_speed_row(f"14 replay speed: no replay vs replay, {c}", "14-replay", s) for c, s in replay.speed.items()]
     rows += [_difference_row(f"14 replay's gain in addition: {c}", "14-replay", d)
              for c, d in replay.retention_gain.items() if c != "random"]
-    rows.append(_difference_row("14 hypothesis: replay helps grokked more than memorized", "14-replay", replay.hypothesis))
+    rows.append(_hypothesis_row("14 hypothesis: replay helps grokked more than memorized", "14-replay", replay.hypothesis,
+                                "difference"))
     rows.append(_speed_row("15 together: addition vs subtraction", "15-multitask", multitask.together))
-    rows.append(_difference_row("15 hypothesis: shared circuits in multi-task training", "15-multitask",
-                                multitask.hypothesis))
+    rows.append(_hypothesis_row("15 hypothesis: shared circuits in multi-task training", "15-multitask",
+                                multitask.hypothesis, "difference"))
     rows += [_speed_row(f"16 speed-up: random vs grokked, {t}", "16-similarity", s)
              for t, s in similarity["speedups"].items() if t not in ("subtract", "random")]
     rows += [_sharing_row(f"16 frequency reuse: {t}", "16-similarity", f) for t, f in similarity["reuse"].items()]
-    rows.append(_difference_row("16 hypothesis: retention scales with similarity", "16-similarity",
-                                similarity["hypothesis"]))
+    rows.append(_hypothesis_row("16 hypothesis: retention scales with similarity", "16-similarity",
+                                similarity["hypothesis"], "Page's L"))
     return [r for r in rows if r is not None]
 
 
