@@ -16,9 +16,12 @@
 # %% [markdown]
 # # Claims audit
 #
-# Every quantitative claim of the design document is one entry of `grokpaper/claims.yaml`: the
-# quote as printed, the numbers in it as printed, what each is compared against, and the kind of
-# statement it is. A claim the document makes in several places is one entry (the other places are
+# Every claim of the design document, its numbers and the effects it claims in words, is one entry
+# of `grokpaper/claims.yaml`: the quote as printed, the numbers in it as printed, what each is
+# compared against, and the kind of statement it is. This chapter judges every entry but the
+# hypotheses of the document's high-priority future experiments: their experiments (chapters 13-16) are
+# this study's own, with a family of tests of their own, and chapter 16 judges them there by the
+# same rules. A claim the document makes in several places is one entry (the other places are
 # listed with it); a number the original computed on one run names that run's seed. The verdict
 # rule is one short function per kind (`grokpaper.paper.audit.rules`, whose docstring states it
 # in full). Each number is judged with a **tolerance**: the precision its digits imply ("-1.000"
@@ -39,6 +42,11 @@
 #   absence of a difference, a difference significant at 0.05 but not at the claimed level);
 # * **contradicted by the data**: the interval and the claim's tolerance do not meet, a bound
 #   fails, or a claimed significant difference does not survive the correction;
+# * **not established**: an effect the document asserts or predicts in words, without a number
+#   (a hypothesis, or a finding such as "Grokking creates meta-structure"), whose test does not
+#   show it after the correction: the data do not show the effect, and these runs cannot show
+#   that it is absent (a significant effect on the claimed side supports it, on the other side
+#   contradicts it);
 # * **inconsistent within the document**: the claim contradicts the document's own setup (e.g.
 #   "t(3)" with five seeds per group); what the data say is given beside it;
 # * **definitional**: true by the setup's arithmetic (1/113);
@@ -68,7 +76,7 @@ CENTRAL = ("speedup-grokked", "speedup-memorized", "epochs-grokked", "budget-10k
 
 # %%
 #| label: tbl-audit-counts
-#| tbl-cap: "The design document's claims by verdict: supported (the data pin the value within the claim's tolerance), consistent but not confirmed (the data hold the claim and values beyond its tolerance), contradicted by this rerun's data, inconsistent within the document itself, definitional (true by the setup's arithmetic) and not testable."
+#| tbl-cap: "The design document's claims by verdict: supported (the data pin the value within the claim's tolerance, or show the claimed effect after correction), consistent but not confirmed (the data hold the claim and values beyond its tolerance), contradicted by this rerun's data, not established (an effect claimed in words whose test is not significant after correction), inconsistent within the document itself, definitional (true by the setup's arithmetic) and not testable."
 md_table(audit.counts_table(rows))
 
 # %%
@@ -78,7 +86,7 @@ md_table(audit.summary_table(rows, CENTRAL))
 
 # %%
 #| label: tbl-claims-audit
-#| tbl-cap: "Every quantitative claim of the design document, once, with where it is printed: what this rerun gives for each number of the quote (with its interval at the study's {level}, and n), the verdict, and the reason computed from the numbers, with what the original study's saved outputs show about the number where that explains it."
+#| tbl-cap: "Every claim of the design document but the hypotheses of its high-priority future experiments (chapter 16 judges them), once, with where it is printed: what this rerun gives for each number of the quote (with its interval at the study's {level}, and n), the verdict, and the reason computed from the numbers, with what the original study's saved outputs show about the number where that explains it."
 md_table(audit.appendix_table(rows))
 
 # %%

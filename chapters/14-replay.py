@@ -125,7 +125,7 @@ md_table(wt.speedup_display({k: v for k, v in speed.items() if v is not None}),
 
 # %%
 #| label: tbl-replay-hypothesis
-#| tbl-cap: "The design document's hypothesis on replay, its one test and verdict: supported when the interval of the effect lies wholly on the predicted side of 0, contradicted when wholly on the other, not established when it holds 0 (interval at the study's {level}; p uncorrected, outside the family of chapter 06)."
+#| tbl-cap: "The design document's hypothesis on replay, its one test and verdict: supported when the interval of the effect lies wholly on the predicted side of 0, contradicted when wholly on the other, not established when it holds 0 (interval at the study's {level}; p uncorrected, outside the family of chapter 06). This verdict is before any correction; the paper's, after Holm's correction within the tests of chapters 13-16, is the claims audit's in chapter 16."
 md_table(tt.verdict_display([hypothesis]), digits={"estimate": 3, "CI low": 3, "CI high": 3, "p": "p"})
 
 # %%

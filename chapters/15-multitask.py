@@ -190,7 +190,7 @@ md_table(tt.use_display(neuron_use), digits={"overlap": 3, "chance": 3, "correct
 
 # %%
 #| label: tbl-multitask-hypothesis
-#| tbl-cap: "The design document's hypothesis on multi-task training, its one test and verdict: supported when the interval of the effect lies wholly above 0, contradicted when wholly below, not established when it holds 0 (interval at the study's {level}; p uncorrected, outside the family of chapter 06)."
+#| tbl-cap: "The design document's hypothesis on multi-task training, its one test and verdict: supported when the interval of the effect lies wholly above 0, contradicted when wholly below, not established when it holds 0 (interval at the study's {level}; p uncorrected, outside the family of chapter 06). This verdict is before any correction; the paper's, after Holm's correction within the tests of chapters 13-16, is the claims audit's in chapter 16."
 md_table(tt.verdict_display([hypothesis]), digits={"estimate": 3, "CI low": 3, "CI high": 3, "p": "p"})
 
 # %%

@@ -2,7 +2,7 @@
 # jupyter:
 #   grokpaper:
 #     title: "16 · The task-similarity gradient"
-#     depends_on: [13-task-tokens, 14-replay, 15-multitask]
+#     depends_on: [06-statistics, 13-task-tokens, 14-replay, 15-multitask]
 #     runs: [tasks]
 #   jupytext:
 #     text_representation:
@@ -64,7 +64,7 @@ import pandas as pd
 from grokpaper.analysis.probes import make_probes
 from grokpaper.config import resolve_in_notebook
 from grokpaper.core.study import SIMILARITY_CONDITIONS, Study
-from grokpaper.paper import plots, task_plots
+from grokpaper.paper import audit, plots, task_plots
 from grokpaper.paper import task_tokens as tt
 from grokpaper.paper import what_transfers as wt
 from grokpaper.paper.contract import Similarity
@@ -173,17 +173,27 @@ md_table((100 * common[targets]).reset_index(names="seed"), digits=3)
 
 # %%
 #| label: tbl-similarity-hypothesis
-#| tbl-cap: "The design document's hypothesis on task similarity, its one test and verdict: Page's trend test over the targets, repeated by seed (p two-sided: twice the smaller of the two orders' one-sided p; before the correction of this chapter's task family, outside the family of chapter 06); supported when it is below 1 minus the study's {level} in the predicted order, contradicted when in the reverse order, not established otherwise."
+#| tbl-cap: "The design document's hypothesis on task similarity, its one test and verdict: Page's trend test over the targets, repeated by seed (p two-sided: twice the smaller of the two orders' one-sided p; before the correction of this chapter's task family, outside the family of chapter 06); supported when it is below 1 minus the study's {level} in the predicted order, contradicted when in the reverse order, not established otherwise. The paper's verdict, after the correction, is the claims audit's below."
 md_table(tt.verdict_display([hypothesis]).drop(columns=["CI low", "CI high"]), digits={"estimate": 4, "p": "p"})
 
 # %%
 #| label: tbl-task-family
-#| tbl-cap: "The tests of chapters 13-16 as one family, one test per question: each with its estimate (a ratio of epochs, '≥'/'≤' where a censored run makes it a bound; a difference; or frequencies shared), its interval at the study's {level} where it has one, its p and Holm's correction over the family's tests with a defined p. The new experiments are corrected among themselves, apart from chapter 06's family of the document's claims; the chapters' own tables show p before this correction. Left out, as descriptive or as the same data twice: the gap in epochs (the pairs of 'together'), the key-frequency sharing of one model's two tokens, random init's replay gain, the random table's speed-up, the random-init runs' frequency reuse (the grokked runs' null) and this chapter's subtraction speed-up (chapter 13's runs)."
+#| tbl-cap: "The tests of chapters 13-16 as one family, one test per question: each with its estimate (a ratio of epochs, '≥'/'≤' where a censored run makes it a bound; a difference; or frequencies shared), its interval at the study's {level} where it has one, its p and Holm's correction over the family's tests with a defined p. The new experiments are corrected among themselves, apart from chapter 06's family of the document's claims; the last column, a sensitivity check, corrects over both families at once. The chapters' own tables show p before any correction. Left out, as descriptive or as the same data twice: the gap in epochs (the pairs of 'together'), the key-frequency sharing of one model's two tokens, random init's replay gain, the random table's speed-up, the random-init runs' frequency reuse (the grokked runs' null) and this chapter's subtraction speed-up (chapter 13's runs)."
 R = Results.load()
 task_family = tt.task_family(tt.task_family_rows(R.task_tokens, R.replay, R.multitask,
                                                  {"speedups": {t: s for t, s in speedups.items() if s is not None},
-                                                  "reuse": reuse, "hypothesis": hypothesis}))
-md_table(tt.task_family_display(task_family), digits={"CI low": "sig3", "CI high": "sig3", "p": "p", "p (Holm)": "p"})
+                                                  "reuse": reuse, "hypothesis": hypothesis, "n_targets": len(targets)}),
+                             other_family=[t.p for t in R.statistics.family.values()])
+md_table(tt.task_family_display(task_family), digits={"CI low": "sig3", "CI high": "sig3", "p": "p", "p (Holm)": "p",
+                                                       "p (Holm, both families)": "p"})
+
+# %%
+#| label: tbl-future-audit
+#| tbl-cap: "The design document's future-work hypotheses in the claims audit: each judged by the audit's rule for an effect claimed in words on its test in the family above (Holm within it): supported when the corrected p is below {alpha} on the predicted side, contradicted when below it on the other side, not established otherwise (these runs cannot show an effect absent). The verdict rows of chapters 14-16 judge the same tests before the correction, so a verdict there can be stronger than here; this one is the paper's."
+future_audit = audit.future_work_audit(task_family, P, notes={
+    tt.REPLAY_HYPOTHESIS_TEST: R.replay.hypothesis.reason, tt.MULTITASK_HYPOTHESIS_TEST: R.multitask.hypothesis.reason,
+    tt.SIMILARITY_HYPOTHESIS_TEST: hypothesis.reason})
+md_table(audit.appendix_table(future_audit))
 
 # %%
 save_numbers(Similarity(p=P["p"], n_seeds=len(P["seeds"]), cap=P["task_max_epochs"], hold_epochs=P["probe_hold_epochs"],
@@ -191,4 +201,5 @@ save_numbers(Similarity(p=P["p"], n_seeds=len(P["seeds"]), cap=P["task_max_epoch
                         random_table_cap=P["random_table_max_epochs"],
                         speedups={t: s for t, s in speedups.items() if s is not None}, memorising=memorising,
                         retention=retention, reuse=reuse, reuse_random=reuse_random, measures=tt.table_of(measures),
-                        bases=tt.table_of(bases), hypothesis=hypothesis, task_family=task_family), P);
+                        bases=tt.table_of(bases), hypothesis=hypothesis, task_family=task_family,
+                        future_audit={r.id: r for r in future_audit}), P);

@@ -17,6 +17,7 @@ from grokpaper.paper.verdicts import (
     CONTRADICTED,
     DEFINITIONAL,
     INCONSISTENT,
+    NOT_ESTABLISHED,
     NOT_TESTABLE,
     SUPPORTED,
 )
@@ -185,6 +186,78 @@ def test_family_tests_reach_the_audit_with_their_holm_p():
     assert "Holm-corrected over the family of" in row.reason
 
 
+@pytest.mark.parametrize("low, high, p_holm, verdict", [
+    (1.2, 3.0, 0.01, SUPPORTED),            # significant after correction, on the predicted side
+    (0.3, 0.8, 0.01, CONTRADICTED),         # significant, the other side
+    (0.3, 1.9, 0.8, NOT_ESTABLISHED),       # not significant: not shown, and not shown absent
+    (1.1, 2.0, 0.2, NOT_ESTABLISHED),       # significant before correction only: still not established
+])
+def test_an_effect_claimed_in_words_is_supported_or_contradicted_only_by_a_significant_corrected_test(low, high, p_holm, verdict):
+    e = estimate((low * high) ** 0.5, low, high, unit="ratio", p=p_holm / 10, p_holm=p_holm, family_size=44, null=1.0)
+    got, reason = audit.judge_effect(parse_printed("relearn faster"), e, ">")
+    assert got == verdict and "family of 44 tests" in reason
+    assert audit.judge_effect(parse_printed("relearn faster"), estimate(1.0, p_holm=None), ">")[0] == NOT_TESTABLE
+
+
+@pytest.mark.parametrize("bound, low, high, direction, verdict", [
+    ("lower", 0.3, 0.8, ">", NOT_ESTABLISHED),   # at least 0.3-0.8x: censoring leaves the '<' side open
+    ("lower", 1.5, 3.0, ">", SUPPORTED),         # at least 1.5x: a lower bound can show '>'
+    ("upper", 1.5, 3.0, ">", NOT_ESTABLISHED),   # at most 1.5-3x: it cannot show '>'
+    ("upper", 0.3, 0.8, ">", CONTRADICTED),      # at most 0.8x: the other side, shown
+    ("mixed", 1.5, 3.0, ">", NOT_ESTABLISHED),   # censored on both sides: no side
+    (None, 0.3, 0.8, "<", SUPPORTED),            # a claim of '<' (slower), shown
+])
+def test_a_claimed_effect_is_never_given_a_side_that_censoring_leaves_open(bound, low, high, direction, verdict):
+    e = estimate((low * high) ** 0.5, low, high, unit="ratio", p=0.001, p_holm=0.01, family_size=44, null=1.0,
+                 bound=bound)
+    got, reason = audit.judge_effect(parse_printed("faster"), e, direction)
+    assert got == verdict, reason
+    if got == NOT_ESTABLISHED:
+        assert "side the data cannot tell" in reason
+
+
+def test_a_claimed_effect_without_a_reference_value_has_no_side():
+    no_null = estimate(2.0, 1.5, 3.0, unit="ratio", p=0.001, p_holm=0.01, family_size=44, null=None)
+    assert audit.judge_effect(parse_printed("faster"), no_null, ">")[0] == NOT_ESTABLISHED
+    # no interval (Page's L): the estimate against its reference value decides the side
+    page = estimate(140.0, None, None, unit="value", p=0.001, p_holm=0.01, family_size=8, null=125.0)
+    assert audit.judge_effect(parse_printed("scales"), page, ">")[0] == SUPPORTED
+    assert audit.judge_effect(parse_printed("scales"), page, "<")[0] == CONTRADICTED
+    quiet = estimate(126.0, None, None, unit="value", p=0.5, p_holm=1.0, family_size=8, null=125.0)
+    verdict, reason = audit.judge_effect(parse_printed("scales"), quiet, ">")
+    assert verdict == NOT_ESTABLISHED and "no interval" in reason
+
+
+def test_a_claimed_effect_with_one_test_not_established_is_not_established():
+    assert audit.combine([SUPPORTED, NOT_ESTABLISHED]) == NOT_ESTABLISHED
+    assert audit.combine([NOT_ESTABLISHED, CONTRADICTED]) == CONTRADICTED
+    assert audit.combine([NOT_ESTABLISHED, NOT_ESTABLISHED]) == NOT_ESTABLISHED
+
+
+def test_a_claimed_effect_check_needs_its_side(tmp_path):
+    bad = tmp_path / "claims.yaml"
+    bad.write_text("""- id: h
+  quote: "Hypothesis: Grokked models relearn faster"
+  section: s
+  paper_section: relearning
+  checks:
+    - {printed: "relearn faster", kind: effect, of: {quantity: family_test, test: "relearning 95%: random vs grokked"}}
+""")
+    with pytest.raises(ClaimError, match="claim 'h'.*'direction' must be '<' or '>'"):
+        audit.load_claims(bad)
+
+
+def test_an_effect_claimed_in_words_is_never_judged_as_a_claimed_p():
+    """A p-value check asserting an effect is for a printed p ("p < 0.01"); an effect the document
+    claims in words (a hypothesis, a finding) is the effect kind: not significant is not established."""
+    for c in audit.load_claims():
+        for check in c.checks:
+            if check.kind == "p-value" and check.op == "<":
+                assert check.printed.startswith("p "), (c.id, check.printed)
+        if c.quote.startswith("Hypothesis:") and c.checks:
+            assert {check.kind for check in c.checks} == {"effect"}, c.id
+
+
 @pytest.mark.parametrize("p_holm, verdict", [(0.0153, CONSISTENT), (0.001, SUPPORTED), (0.2, CONTRADICTED)])
 def test_p_equals_and_p_less_than_are_judged_against_the_printed_level(p_holm, verdict):
     """The build's convergence test: 'p = 0.003' was called supported at a Holm p of 0.0153."""
@@ -321,7 +394,8 @@ def test_every_committed_claim_row_has_a_reproduced_value_or_says_why_not():
 
 def test_the_committed_counts_add_up():
     counts = COMMITTED.audit.counts
-    assert sum(counts.of(c) for c in CATEGORIES) == counts.total == len(audit.load_claims())
+    judged_here = [c for c in audit.load_claims() if c.paper_section != audit.FUTURE_WORK]   # chapter 16 judges those
+    assert sum(counts.of(c) for c in CATEGORIES) == counts.total == len(judged_here)
     assert not re.search(r"\bnot supported\b", json.dumps(contract.plain(counts)))
 
 
@@ -332,7 +406,8 @@ def test_every_family_test_a_claim_names_is_one_the_family_computes():
 
     family = set(inference.family(with_controls(with_relearning(study())), 0.95)["test"])
     named = [(c.id, test.replace("{top}", "99.9%"))
-             for c in audit.load_claims() for check in c.checks if check.of["quantity"] in ("family_test", "correlation")
+             for c in audit.load_claims() if c.paper_section != audit.FUTURE_WORK
+             for check in c.checks if check.of["quantity"] in ("family_test", "correlation")
              for test in (check.of["test"], *check.also)]
     assert named and [(claim, test) for claim, test in named if test not in family] == []
 
@@ -341,9 +416,50 @@ def test_a_control_claim_reads_the_familys_control_tests_and_names_its_also_test
     from synthetic_study import with_controls
 
     c = claim("m", "Meta-level transfer is common", {
-        "printed": "common", "kind": "p-value", "op": "<", "direction": ">",
+        "printed": "common", "kind": "effect", "direction": ">",
         "also": ["first {top}: random vs norm-matched"],
         "of": {"quantity": "family_test", "test": "first {top}: random vs embeddings-only"}}, paper_section="what-transfers")
     row = audit.audit(with_controls(study(random_314=None)), [c])[0]
     assert "first 99.9%: random vs embeddings-only" in row.reason
     assert "[first 99.9%: random vs norm-matched: Holm p" in row.reason and "{top}" not in row.reason
+
+
+# ----------------------------------------------------------------------------- the future-work hypotheses
+
+def task_family(**p_of) -> dict:
+    """A family of chapters 13-16 as chapter 16 saves it, its three hypotheses' tests with the given
+    (estimate, ci_low, ci_high, p); Holm over them and one more test."""
+    from grokpaper.paper import task_tokens as tt
+
+    rows = [tt._row(tt.REPLAY_HYPOTHESIS_TEST, "14-replay", "difference", *p_of["replay"][:3], 5, p_of["replay"][3]),
+            tt._row(tt.MULTITASK_HYPOTHESIS_TEST, "15-multitask", "difference", *p_of["multitask"][:3], 5,
+                    p_of["multitask"][3]),
+            tt._row(tt.SIMILARITY_HYPOTHESIS_TEST, "16-similarity", "Page's L", *p_of["similarity"][:3], 5,
+                    p_of["similarity"][3], null=tt.page_null(5, 4)),
+            tt._row("13 other", "13-task-tokens", "ratio", 2.0, 1.5, 3.0, 5, 0.5),
+            tt._row("13 undefined", "13-task-tokens", "ratio", None, None, None, 1, None)]   # no p: not counted
+    return tt.task_family(rows)
+
+
+def test_the_future_work_hypotheses_are_judged_on_their_tests_in_the_task_family():
+    from grokpaper.paper import task_tokens as tt
+
+    claims = [c for c in audit.load_claims() if c.paper_section == audit.FUTURE_WORK]
+    assert {check.of["test"] for c in claims for check in c.checks} == set(tt.HYPOTHESIS_TESTS)
+    assert all(check.kind == "effect" for c in claims for check in c.checks)
+    # chapter 08's audit leaves them out: their runs and their family are chapters 13-16's
+    assert not {c.id for c in claims} & {r.id for r in audit.audit(study(random_314=19_000), claims=None)}
+    nan = float("nan")
+    family = task_family(replay=(0.3, 0.2, 0.4, 0.001),             # a gain, significant after Holm over 4: supported
+                         multitask=(0.05, -0.1, 0.2, 0.4),          # holds no effect: not established
+                         similarity=(tt.page_null(5, 4) - 20, nan, nan, 0.002))   # a trend the other way
+    rows = {r.id: r for r in audit.future_work_audit(family, {"confidence": 0.95, "thresholds": [0.999]})}
+    assert rows["future-replay"].verdict == SUPPORTED and "family of 4 tests" in rows["future-replay"].reason
+    # what the chapter says of a test reaches the audit's reason
+    noted = audit.future_work_audit(family, {"confidence": 0.95}, notes={tt.MULTITASK_HYPOTHESIS_TEST: "seed 7 left out"})
+    assert "seed 7 left out" in {r.id: r for r in noted}["future-multitask"].reason
+    assert rows["future-multitask"].verdict == NOT_ESTABLISHED
+    assert rows["future-similarity"].verdict == CONTRADICTED      # L below its chance value: the reverse order
+    flipped = task_family(replay=(0.3, 0.2, 0.4, 0.001), multitask=(0.05, -0.1, 0.2, 0.4),
+                          similarity=(tt.page_null(5, 4) + 20, nan, nan, 0.002))
+    assert {r.id: r.verdict for r in audit.future_work_audit(flipped, {"confidence": 0.95})}["future-similarity"] == SUPPORTED

@@ -17,7 +17,7 @@ ALLOWED = {
     "0.1",               # the original study's weight decay (a fact of its code)
     "2,000",             # the original study's fixed epochs for its memorized model
     "0.9", "0.98", "10",  # AdamW betas and the warm-up length of the original code
-    "06", "08", "12",  # chapter names: "chapter 06", "chapter 08", ..., "chapter 12"
+    "06", "08", "12", "16",  # chapter names: "chapter 06", "chapter 08", ..., "chapter 16"
     "42",                # the original run's seed whose largest single-epoch jumps the document quotes
 }
 

@@ -328,3 +328,11 @@ def test_the_runner_fills_the_hold_window_and_the_cap_into_captions():
     source = '#| label: fig-x\n#| fig-cap: "Stopped after {hold} at the top, or at the cap of {cap}."\nx = 1\n'
     filled = fill_captions(source, {"confidence": 0.95, "probe_hold_epochs": 1000, "transfer_max_epochs": 30000})
     assert "Stopped after 1,000 epochs at the top, or at the cap of 30,000 epochs." in filled
+
+
+def test_the_runner_fills_the_verdicts_level_into_captions():
+    from grokpaper.builder.plan import fill_captions
+    from grokpaper.paper.verdicts import ALPHA
+
+    source = '#| label: tbl-x\n#| tbl-cap: "Supported when the corrected p is below {alpha}."\nx = 1\n'
+    assert f"Supported when the corrected p is below {ALPHA:g}." in fill_captions(source, {"confidence": 0.95})

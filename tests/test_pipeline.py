@@ -80,6 +80,13 @@ def test_the_task_token_chapters_trained_their_runs_on_smoke(project, first_run)
     assert all(v.verdict in ("supported", "contradicted", "not established", "not testable") for v in verdicts)
     assert R.similarity.targets == R.params(contract.Similarity)["similarity_targets"]
     assert set(R.similarity.retention) == set(R.similarity.targets) and len(R.similarity.bases["basis"]) == 4 * len(seeds)
+    # the task family's sensitivity column: corrected over chapter 06's tests as well, never below its own Holm p
+    tested = [t for t in R.similarity.task_family.values() if t.p_holm is not None]
+    assert tested and all(t.p_holm_over_both >= t.p_holm for t in tested)
+    # the document's three future-work hypotheses are judged in the claims audit's categories, on that family
+    assert set(R.similarity.future_audit) == {"future-replay", "future-multitask", "future-similarity"}
+    assert all(r.verdict in ("supported", "contradicted by the data", "not established", "not testable")
+               for r in R.similarity.future_audit.values())
 
 
 def test_with_missing_runs_wait_the_probe_chapters_wait_for_an_empty_store(project, first_run, tmp_path, monkeypatch):

@@ -112,11 +112,22 @@ def test_the_task_family_is_one_test_per_question_with_holm_over_them():
     from grokpaper.paper import contract
 
     rows = [{"test": f"t{i}", "chapter": "13-task-tokens", "effect": "ratio", "estimate": 2.0, "ci_low": 1.0,
-             "ci_high": 3.0, "n": 5, "bound": None, "p": p} for i, p in enumerate([0.01, 0.04, None, 0.03])]
+             "ci_high": 3.0, "n": 5, "bound": None, "null": 1.0, "p": p} for i, p in enumerate([0.01, 0.04, None, 0.03])]
     found = tt.task_family(rows)
     assert list(found) == ["t0", "t1", "t2", "t3"]
     assert [found[t].p_holm for t in ("t0", "t1", "t3")] == pytest.approx(list(gstats.holm([0.01, 0.04, 0.03])))
     assert found["t2"].p_holm is None                        # no p: not in the family (NaN is saved as None)
+    # the sensitivity column corrects over both families: chapter 06's p-values join the ranking
+    both = tt.task_family(rows, other_family=[0.001, None, 0.5])
+    expected = gstats.holm([0.01, 0.04, 0.03, 0.001, 0.5])[:3]
+    assert [both[t].p_holm_over_both for t in ("t0", "t1", "t3")] == pytest.approx(list(expected))
+    assert [both[t].p_holm for t in ("t0", "t1", "t3")] == [found[t].p_holm for t in ("t0", "t1", "t3")]
+    assert all(both[t].p_holm_over_both >= both[t].p_holm for t in ("t0", "t1", "t3"))
+    assert found["t0"].p_holm_over_both == pytest.approx(found["t0"].p_holm)   # nothing else: the same correction
+    # each row says its effect's value under no effect: the audit judges a hypothesis's side against it
+    assert tt._row("x", "13", "ratio", 2.0, 1.0, 3.0, 5, 0.1)["null"] == 1.0
+    assert tt._row("x", "14", "difference", 0.1, 0.0, 0.2, 5, 0.1)["null"] == 0.0
+    assert tt._row("x", "16", "Page's L", 130.0, None, None, 5, 0.1, null=tt.page_null(5, 4)) ["null"] == 125.0
     with pytest.raises(ValueError, match="appears twice"):
         tt.task_family(rows + rows[:1])
     shown = tt.task_family_display(found)

@@ -52,6 +52,7 @@ from grokpaper.core.files import file_sha256
 from grokpaper.core.parallel import RUN_SETS, jobs
 from grokpaper.core.store import RunStore
 from grokpaper.core.study import StudySettings
+from grokpaper.paper.verdicts import ALPHA
 
 HASH_VERSION = 2  # bump when the definition of the input hash changes (2: cell options left out)
 PACKAGE_DIR = Path(grokpaper.__file__).resolve().parent
@@ -250,7 +251,8 @@ def without_cell_options(source: str) -> str:
 # level its numbers used, whatever the profile or override.
 CAPTION_VALUES = {"{level}": lambda params: f"{100 * params['confidence']:g} % confidence level",
                   "{hold}": lambda params: f"{params['probe_hold_epochs']:,} epochs",
-                  "{cap}": lambda params: f"{params['transfer_max_epochs']:,} epochs"}
+                  "{cap}": lambda params: f"{params['transfer_max_epochs']:,} epochs",
+                  "{alpha}": lambda params: f"{ALPHA:g}"}   # the family-wise level of every verdict
 
 
 def fill_captions(source: str, params: dict) -> str:

@@ -874,6 +874,7 @@ class VerdictCounts:
 
     supported: int = named("supported")
     contradicted: int = named("contradicted by the data")
+    not_established: int = named("not established")
     consistent: int = named("consistent, not confirmed")
     inconsistent: int = named("inconsistent within the document")
     definitional: int = named("definitional")
@@ -1338,8 +1339,10 @@ class TaskFamilyTest:
     ci_high: Num
     n: int
     bound: str | None
+    null: Num               # the effect under no effect (ratio 1, difference 0, Page's L by chance); None: none
     p: Num
     p_holm: Num
+    p_holm_over_both: Num   # sensitivity: Holm over this family and chapter 06's at once
 
 
 @dataclass(frozen=True)
@@ -1422,6 +1425,7 @@ class Similarity(TaskRunsCommon):
     bases: Table
     hypothesis: HypothesisVerdict
     task_family: dict[str, TaskFamilyTest]    # the tests of chapters 13-16, Holm within them
+    future_audit: dict[str, AuditRow]         # the document's future-work hypotheses, judged on that family
 
 
 CONTRACT: dict[str, type[Numbers]] = {cls.CHAPTER: cls for cls in (

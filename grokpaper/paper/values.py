@@ -452,6 +452,12 @@ def shared(R, model: str) -> str:
     return f"{r.observed} of {r.total}"
 
 
+def not_established(R) -> str:
+    """'3 claimed effects': the effects the document claims in words that the data leave not
+    established (the audit's count)."""
+    return count(R.audit.counts.not_established, "claimed effect")
+
+
 def verdicts(R) -> str:
     """The verdict counts: '2 supported, 15 contradicted by the data, ... and 15 not testable'."""
     counts = R.audit.counts

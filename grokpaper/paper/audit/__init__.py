@@ -21,6 +21,7 @@ The verdict categories and ``ALPHA`` are in ``grokpaper.paper.verdicts``.
 
 from grokpaper.paper.audit.claims import (
     CLAIMS_FILE,
+    FUTURE_WORK,
     PAPER_SECTIONS,
     Check,
     Claim,
@@ -28,6 +29,7 @@ from grokpaper.paper.audit.claims import (
     audit,
     evaluate,
     evaluate_check,
+    future_work_audit,
     load_claims,
 )
 from grokpaper.paper.audit.consistency import (
@@ -58,6 +60,7 @@ from grokpaper.paper.audit.rules import (
     combine,
     judge_category,
     judge_definitional,
+    judge_effect,
     judge_estimate,
     judge_exact,
     judge_p_value,
@@ -74,11 +77,11 @@ from grokpaper.paper.audit.tables import (
 )
 
 __all__ = [
-    "CLAIMS_FILE", "PAPER_SECTIONS", "Check", "Claim", "ClaimError", "audit", "evaluate", "evaluate_check",
+    "CLAIMS_FILE", "FUTURE_WORK", "future_work_audit", "PAPER_SECTIONS", "Check", "Claim", "ClaimError", "audit", "evaluate", "evaluate_check",
     "load_claims", "CONSISTENCY", "architecture_params", "df_impossible", "exceeds_budget", "overlap_mismatch",
     "restated_differently", "units_mismatch", "vacuous_z", "Estimate", "RunValues", "describe_estimate",
     "mean_estimate", "reason_number", "spread_estimate", "statistic", "Printed", "parse_printed", "plain_text",
     "QUANTITIES", "KINDS", "MARGINS", "RULES", "combine", "judge_category", "judge_definitional", "judge_estimate",
-    "judge_exact", "judge_p_value", "judge_per_run", "tolerance", "appendix_table", "audit_numbers", "counts_table",
+    "judge_exact", "judge_effect", "judge_p_value", "judge_per_run", "tolerance", "appendix_table", "audit_numbers", "counts_table",
     "summary_table", "verdict_counts", "verdict_text",
 ]

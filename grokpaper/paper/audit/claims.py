@@ -4,9 +4,10 @@ the document, and the same again without the runs that never converged."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
+import pandas as pd
 import yaml
 
 from grokpaper.analysis.stats import is_missing
@@ -20,7 +21,10 @@ from grokpaper.paper.evidence import Evidence
 from grokpaper.paper.verdicts import INCONSISTENT, NOT_TESTABLE
 
 PAPER_SECTIONS = ("methods", "sources", "transfer", "retention", "agreement", "circuits", "statistics",
-                  "dynamics", "inside", "relearning", "what-transfers", "resources")
+                  "dynamics", "inside", "relearning", "what-transfers", "resources", "future-work")
+# The document's future-work hypotheses: judged in chapter 16 on the family of chapters 13-16 (their
+# runs are not the audit's, and the audit of chapter 08 does not wait for them).
+FUTURE_WORK = "future-work"
 CLAIMS_FILE = Path(__file__).parent.parent / "claims.yaml"
 CLAIM_FIELDS = ("id", "quote", "section", "paper_section", "also_in", "replaces", "provenance", "inconsistent",
                 "untestable", "checks")
@@ -93,6 +97,9 @@ def _check(c, where: str, wordings: list[str]) -> Check:
         raise ClaimError(f"{where}: field 'printed': the value {printed!r} is not in the quote")
     if c["kind"] in ("per-run", "p-value") and not c.get("op"):
         raise ClaimError(f"{where}: field 'op' is missing; a {c['kind']} check needs it")
+    if c["kind"] == "effect" and c.get("direction") not in ("<", ">"):
+        raise ClaimError(f"{where}: field 'direction' must be '<' or '>' (the side of the null the claimed "
+                         f"effect lies on); got {c.get('direction')!r}")
     seeds = c.get("seeds")
     if seeds is not None:
         if (not isinstance(seeds, list) or not seeds
@@ -162,7 +169,7 @@ def _statistic_text(kind: str, s) -> str:
     if isinstance(s, RunValues):
         shown = ", ".join(reason_number(v, s.unit) if not is_missing(v) else "censored" for _, v in s.values)
         return f"{len(s.values)} {s.items}: {shown}"
-    if kind == "p-value":
+    if kind in ("p-value", "effect"):
         return "n/a" if is_missing(s.p_holm) else f"Holm p = {s.p_holm:.3g} (effect {describe_estimate(s)})"
     return describe_estimate(s)
 
@@ -172,7 +179,7 @@ def _reproduced_value(kind: str, s) -> tuple:
     none; a p-value check: its Holm-corrected p)."""
     if isinstance(s, RunValues):
         return None, None, None, None
-    if kind == "p-value":
+    if kind in ("p-value", "effect"):
         return s.p_holm, None, None, None
     return s.value, s.ci_low, s.ci_high, s.bound
 
@@ -252,9 +259,10 @@ def evaluate(claim: Claim, evidence: Evidence, family) -> contract.AuditRow:
 
 
 def audit(results, claims: list[Claim] | None = None) -> list[contract.AuditRow]:
-    """Every claim judged on all runs and again without the runs that never converged
+    """Every claim (by default those of ``claims.yaml`` but the future-work hypotheses, which
+    ``future_work_audit`` judges) on all runs and again without the runs that never converged
     (``Evidence.nonconverged``); a row whose data verdict differs says it depends on them."""
-    claims = load_claims() if claims is None else claims
+    claims = [c for c in load_claims() if c.paper_section != FUTURE_WORK] if claims is None else claims
     evidence = Evidence.from_results(results) if not isinstance(results, Evidence) else results
     rows = _audit_once(claims, evidence)
     dropped = evidence.nonconverged()
@@ -277,3 +285,25 @@ def _audit_once(claims, evidence: Evidence) -> list[contract.AuditRow]:
     except KeyError:
         family = None
     return [evaluate(c, evidence, family) for c in claims]
+
+
+def future_work_audit(task_family: dict[str, contract.TaskFamilyTest], params: dict,
+                      claims: list[Claim] | None = None, notes: dict[str, str] | None = None) -> list[contract.AuditRow]:
+    """The design document's future-work hypotheses (``FUTURE_WORK``), each judged by its checks'
+    rule (a claimed effect's) on its test in the family of chapters 13-16 (``task_family``: Holm
+    within that family), as chapter 08 judges the other claims on chapter 06's family. ``params``:
+    the chapter's (its confidence level and thresholds); ``notes``: per test, what its chapter says
+    of it beside the numbers (its verdict row's reason: seeds left out, a ceiling), added to the
+    row's reason."""
+    claims = [c for c in (load_claims() if claims is None else claims) if c.paper_section == FUTURE_WORK]
+    notes = notes or {}
+    family = pd.DataFrame([{**asdict(t), "method": "paired test" if t.effect != "Page's L" else "Page's trend test",
+                            "note": ""} for t in task_family.values()],
+                          columns=[*(f.name for f in fields(contract.TaskFamilyTest)), "method", "note"])
+    evidence = Evidence(params=params)
+    rows = []
+    for c in claims:
+        row = evaluate(c, evidence, family)
+        said = [notes[check.of["test"]] for check in c.checks if notes.get(check.of.get("test"))]
+        rows.append(replace(row, reason=row.reason + "".join(f". The chapter's verdict row: {n}" for n in said)))
+    return rows

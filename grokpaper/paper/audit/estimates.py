@@ -98,7 +98,9 @@ def shown_as(e, printed: str):
 def describe_estimate(e: Estimate) -> str:
     """'764 (95 % CI 450 to 1,610, n = 5)', '>= 21,846 (...)' for a lower bound, or
     '150 in each of the 5 runs' when there is no spread."""
-    head = (">= " if e.bound == "lower" else "") + reason_number(e.value, e.unit)
+    head = {"lower": ">= ", "upper": "<= "}.get(e.bound, "") + reason_number(e.value, e.unit)
+    if e.bound == "mixed":
+        head += " (censored runs on both sides: a bound of neither side)"
     if e.n and e.n > 1 and e.ci_low == e.ci_high == e.value:
         return f"{head} in each of the {e.n} runs"
     return f"{head} ({_interval(e)})"

@@ -136,8 +136,11 @@ def q_family_test(ev: Evidence, family: pd.DataFrame, test: str) -> Estimate:
         raise KeyError(f"no test {test!r} in the family")
     r = rows.iloc[0]
     unit = {"ratio": "ratio", "difference": "fraction", "rho": "value"}.get(r["effect"], "value")
+    # A censored test's bound ("lower", "upper", or "mixed": censored runs on both sides) goes with
+    # it: a rule may not read a side the censoring leaves open.
+    bound = r["bound"] if r["bound"] in ("lower", "upper", "mixed") else None
     return Estimate(test, r["estimate"], r["ci_low"], r["ci_high"], n=int(r["n"]), unit=unit,
-                    bound="lower" if r["bound"] == "lower" else None, method=r["method"], note=r["note"] or "",
+                    bound=bound, method=r["method"], note=r["note"] or "",
                     p=r["p"], p_holm=r["p_holm"], family_size=inference.family_size(family), null=r["null"],
                     confidence=ev.confidence)
 

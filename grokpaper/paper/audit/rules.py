@@ -23,6 +23,13 @@ what the number means. The margins are stated in Methods and printed on every ro
   **contradicted** otherwise. A claimed absence of a difference is contradicted by a
   significant corrected p and otherwise consistent, not confirmed: five seeds cannot show that
   there is no difference.
+* ``effect``: an effect the document asserts or predicts in words, without a number of its own
+  ("Hypothesis: Grokked models relearn faster", "Grokking creates meta-structure"), judged on
+  the family-wise (Holm) p of its test and the side of its effect: **supported** when the
+  corrected p is below ``ALPHA`` on the claimed side, **contradicted** when it is below
+  ``ALPHA`` on the other side, **not established** otherwise: not below ``ALPHA`` (the data
+  neither show the effect nor, with these runs, its absence), or below it on a side that
+  censoring leaves open. A claimed p is the ``p-value`` kind: a number the data can fail.
 * ``exact``: a computed quantity without sampling (a parameter count): equal or not.
 * ``category``: the most common value over runs (no value repeating: contradicted).
 * ``definitional``: true by the setup's arithmetic (1/113, p + 1 tokens); counted apart.
@@ -41,6 +48,7 @@ from grokpaper.paper.verdicts import (
     CONSISTENT,
     CONTRADICTED,
     DEFINITIONAL,
+    NOT_ESTABLISHED,
     NOT_TESTABLE,
     SUPPORTED,
 )
@@ -180,6 +188,46 @@ def judge_p_value(x: Printed, e: Estimate, op: str, direction: str | None) -> Ve
     return CONSISTENT, f"{got}: significant at {ALPHA} after correction but not below the claimed {x.text}"
 
 
+def _side(e: Estimate) -> str | None:
+    """Where an effect lies against its null: '>' or '<' (the interval, else the estimate), None
+    when the interval holds the null, nothing says, or censoring leaves that side open: a lower
+    bound (the effect is at least this) can show only '>', an upper bound only '<', a bound
+    censored on both sides neither."""
+    if e.null is None or not finite(e.null) or e.bound == "mixed":
+        return None
+    if finite(e.ci_low) and finite(e.ci_high):
+        side = ">" if e.ci_low > e.null else "<" if e.ci_high < e.null else None
+    elif finite(e.value) and e.value != e.null:
+        side = ">" if e.value > e.null else "<"
+    else:
+        side = None
+    if (e.bound == "lower" and side == "<") or (e.bound == "upper" and side == ">"):
+        return None
+    return side
+
+
+def judge_effect(x: Printed, e: Estimate, direction: str) -> Verdict:
+    """An effect claimed or predicted in words (no number), judged on the Holm-corrected p of its
+    test and the side of its effect (``direction``: '>' or '<' the null): supported, contradicted
+    (a significant effect on the other side) or not established (not significant after
+    correction, or significant on a side the data cannot tell)."""
+    if e.p_holm is None or not finite(e.p_holm):
+        return NOT_TESTABLE, f"the test is undefined here ({e.note or 'too few runs'})"
+    got = (f"{e.what}: effect {describe_estimate(e)}; p = {e.p:.3g}, Holm-corrected over the family of "
+           f"{e.family_size} tests p = {e.p_holm:.3g}")
+    if e.p_holm >= ALPHA:
+        bounds = "the interval bounds its size" if finite(e.ci_low) and finite(e.ci_high) else "no interval"
+        return NOT_ESTABLISHED, (f"{got}: not significant after correction; the data do not show the claimed "
+                                 f"effect, and with n = {e.n} they cannot show it absent ({bounds})")
+    side = _side(e)
+    if side == direction:
+        return SUPPORTED, f"{got}: significant after correction, on the claimed side"
+    if side is None:
+        return NOT_ESTABLISHED, (f"{got}: significant after correction, but on a side the data cannot tell "
+                                 "(a censored bound, or no reference value)")
+    return CONTRADICTED, f"{got}: significant after correction, on the other side of the claim"
+
+
 def judge_category(x: Printed, q: RunValues) -> Verdict:
     """The claimed category (e.g. a top frequency) against the most common value over runs."""
     values = [int(v) if float(v).is_integer() else v for v in q.reached]
@@ -214,6 +262,7 @@ RULES = {  # kind -> judge(printed, statistic, check spec, tolerance)
     "cv": lambda x, s, c, t: judge_estimate(x, s, t),
     "per-run": lambda x, s, c, t: judge_per_run(x, s, c["op"], c.get("threshold")),
     "p-value": lambda x, s, c, t: judge_p_value(x, s, c["op"], c.get("direction")),
+    "effect": lambda x, s, c, t: judge_effect(x, s, c["direction"]),
     "exact": lambda x, s, c, t: judge_exact(x, s, t),
     "category": lambda x, s, c, t: judge_category(x, s),
     "definitional": lambda x, s, c, t: judge_definitional(x, s, t),
@@ -222,14 +271,17 @@ KINDS = tuple(RULES)
 
 
 def combine(verdicts) -> str:
-    """One verdict for a claim with several numbers: contradicted when one is, supported when all
-    are, definitional when all are, not testable when none can be tested, else consistent, not
-    confirmed."""
+    """One verdict for a claim with several numbers: contradicted when one is, not established when
+    one is (and none contradicted: a claimed effect holds only if each of its tests shows it),
+    supported when all are, definitional when all are, not testable when none can be tested,
+    else consistent, not confirmed."""
     verdicts = list(verdicts)
     if not verdicts:
         return NOT_TESTABLE
     if CONTRADICTED in verdicts:
         return CONTRADICTED
+    if NOT_ESTABLISHED in verdicts:
+        return NOT_ESTABLISHED
     if all(v == DEFINITIONAL for v in verdicts):
         return DEFINITIONAL
     if all(v in (SUPPORTED, DEFINITIONAL) for v in verdicts):
