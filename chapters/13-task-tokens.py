@@ -3,7 +3,7 @@
 #   grokpaper:
 #     title: "13 · Sequential transfer with a task token per task"
 #     depends_on: []
-#     runs: [tasks]
+#     runs: [tasks:sequential, tasks:new-token-random]
 #   jupytext:
 #     text_representation:
 #       extension: .py

@@ -3,7 +3,7 @@
 #   grokpaper:
 #     title: "14 · Replay: subtraction with a share of addition examples"
 #     depends_on: []
-#     runs: [tasks]
+#     runs: [tasks:sequential, tasks:replay, tasks:replay-no-token]
 #   jupytext:
 #     text_representation:
 #       extension: .py

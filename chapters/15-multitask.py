@@ -3,7 +3,7 @@
 #   grokpaper:
 #     title: "15 · Multi-task training from scratch"
 #     depends_on: []
-#     runs: [tasks]
+#     runs: [tasks:multitask, tasks:sequential/grokked, tasks:replay/grokked]
 #   jupytext:
 #     text_representation:
 #       extension: .py

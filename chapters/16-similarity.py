@@ -3,7 +3,7 @@
 #   grokpaper:
 #     title: "16 · The task-similarity gradient"
 #     depends_on: [06-statistics, 13-task-tokens, 14-replay, 15-multitask]
-#     runs: [tasks]
+#     runs: [tasks:similarity, tasks:sequential/grokked, tasks:sequential/random]
 #   jupytext:
 #     text_representation:
 #       extension: .py

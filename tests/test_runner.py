@@ -508,3 +508,36 @@ def test_provenance_is_dirty_for_code_changes_only(tmp_path):
     assert not git_commit(tmp_path).endswith("-dirty")
     (tmp_path / "grokpaper/core/model.py").write_text("v2")
     assert git_commit(tmp_path).endswith("-dirty")
+
+
+def test_a_chapter_waits_only_for_the_part_of_the_task_set_it_reads(project, tmp_path, monkeypatch):
+    """A chapter reading the sequential runs from random init does not wait for the similarity
+    runs: 'tasks:<experiment>[/<condition>]' names the part of the set it reads."""
+    from grokpaper.builder.plan import part_jobs, run_part
+    from grokpaper.core.parallel import jobs
+    from grokpaper.core.study import StudySettings
+
+    assert run_part("tasks:replay/grokked") == ("tasks", "replay", "grokked")
+    assert run_part("probes") == ("probes", None, None)
+    for bad in ("probes:replay", "tasks:nope", "nope"):
+        with pytest.raises(ValueError, match=repr(bad)):
+            run_part(bad)
+    store = tmp_path / "store"
+    monkeypatch.setenv("GROKPAPER_STORE", str(store))
+    waiting_chapter(project, WAITING, runs="[tasks:sequential/random]")
+    edit(project / "params" / "smoke.yaml", f"{WAITING}: {{missing_runs: train}}", f"{WAITING}: {{missing_runs: wait}}")
+    settings = StudySettings.from_params(plan("smoke", project=project)[3].params)
+    part = part_jobs(settings, "tasks:sequential/random")
+    assert part and all(("--experiment", "sequential") == j.args[3:5] and "random" in j.args for j in part)
+    assert "runs (sequential from random) of `train all --runs tasks`" in plan("smoke", project=project)[3].waiting
+    # every run of that part stored, the rest of the task set not: the chapter no longer waits
+    store_every_run(store, [j.key for j in part])
+    assert len(jobs(settings, "tasks")) > len(part) and plan("smoke", project=project)[3].waiting is None
+    with pytest.raises(ChapterError, match="names no run of this profile's task set"):
+        part_jobs(settings, "tasks:multitask/grokked")
+
+
+def test_a_chapter_header_names_a_known_part_of_the_task_set(project):
+    waiting_chapter(project, WAITING, runs="[tasks:nope]")
+    with pytest.raises(ChapterError, match=r"grokpaper.runs must be .* parts of the task set; 'tasks:nope': only the task set"):
+        plan("smoke", project=project)

@@ -13,8 +13,9 @@ the runner did not write; the runner (``runner.py``) executes what ``plan`` says
 build (``render.py``) refuses a build that ``check_build`` finds inconsistent.
 
 **Chapters waiting for runs.** A chapter may name in its header the sets of runs it reads
-(``runs: [probes]``, sets of ``python -m grokpaper train all --runs``) and take the parameter
-``missing_runs``. With ``missing_runs: wait`` (the paper profile: those runs take hours, on the
+(``runs: [probes]``, sets of ``python -m grokpaper train all --runs``), or the part of the task
+set it reads (``runs: [tasks:sequential, tasks:replay/grokked]``: an experiment, and a condition),
+and take the parameter ``missing_runs``. With ``missing_runs: wait`` (the paper profile: those runs take hours, on the
 committed runs' CPU kernels) and some of those runs not in the store, the chapter is *waiting*:
 ``plan`` does not execute it (nor the chapters that read its results) and says which command
 trains the runs, and ``check_build`` leaves it out of the build as long as it has no executed
@@ -51,7 +52,7 @@ from grokpaper.config import (
 from grokpaper.core.files import file_sha256
 from grokpaper.core.parallel import RUN_SETS, jobs
 from grokpaper.core.store import RunStore
-from grokpaper.core.study import StudySettings
+from grokpaper.core.study import TASK_EXPERIMENTS, StudySettings
 from grokpaper.paper.verdicts import ALPHA
 
 HASH_VERSION = 2  # bump when the definition of the input hash changes (2: cell options left out)
@@ -95,8 +96,14 @@ def _read_chapter(path: Path) -> Chapter:
     if not isinstance(deps, list) or not all(isinstance(d, str) for d in deps):
         raise ChapterError(f"{path}: grokpaper.depends_on must be a list of chapter names; got {deps!r}")
     runs = meta.get("runs") or []
-    if not isinstance(runs, list) or not all(r in RUN_SETS for r in runs):
+    if not isinstance(runs, list) or not all(isinstance(r, str) for r in runs):
         raise ChapterError(f"{path}: grokpaper.runs must be a list of run sets ({', '.join(RUN_SETS)}); got {runs!r}")
+    for entry in runs:
+        try:
+            run_part(entry)
+        except ValueError as e:
+            raise ChapterError(f"{path}: grokpaper.runs must be a list of run sets ({', '.join(RUN_SETS)}) or parts "
+                               f"of the task set; {e}") from None
     if not any("parameters" in c.metadata.get("tags", []) for c in nb.cells if c.cell_type == "code"):
         raise ChapterError(f"{path}: no code cell tagged 'parameters' (`# %% tags=[\"parameters\"]`)")
     for i, cell in enumerate(nb.cells):  # stable ids: no churn in the committed notebooks
@@ -427,6 +434,41 @@ def run_store(root: Path) -> RunStore:
     return RunStore(os.environ.get("GROKPAPER_STORE") or Path(root) / "store")
 
 
+def run_part(entry: str) -> tuple[str, str | None, str | None]:
+    """A chapter's ``runs:`` entry as (run set, experiment, condition): 'probes' -> ('probes', None,
+    None); 'tasks:replay/grokked' -> ('tasks', 'replay', 'grokked'), the part of the task set a
+    chapter reads, so that it waits for those runs only. ValueError naming what is allowed."""
+    name, _, part = entry.partition(":")
+    if name not in RUN_SETS:
+        raise ValueError(f"{entry!r}: the run set must be one of {', '.join(RUN_SETS)}")
+    if not part:
+        return name, None, None
+    experiment, _, condition = part.partition("/")
+    if name != "tasks" or experiment not in TASK_EXPERIMENTS:
+        raise ValueError(f"{entry!r}: only the task set has parts, 'tasks:<experiment>[/<condition>]' with an "
+                         f"experiment of {', '.join(TASK_EXPERIMENTS)}")
+    return name, experiment, condition or None
+
+
+def part_jobs(settings: StudySettings, entry: str) -> list:
+    """The jobs of a chapter's ``runs:`` entry (``run_part``): a whole set, or the task runs of one
+    experiment (and condition). ChapterError when a part names no run of the profile (a typo would
+    otherwise wait for nothing)."""
+    name, experiment, condition = run_part(entry)
+    every = jobs(settings, name)
+    if experiment is None:
+        return every
+
+    def arg(job, flag):
+        return job.args[job.args.index(flag) + 1] if flag in job.args else None
+
+    chosen = [j for j in every if arg(j, "--experiment") == experiment
+              and (condition is None or arg(j, "--condition") == condition)]
+    if not chosen:
+        raise ChapterError(f"runs entry {entry!r} names no run of this profile's task set")
+    return chosen
+
+
 def waiting_for_runs(ch: Chapter, params: dict, profile: str, root: Path, overrides: dict | None = None) -> str | None:
     """Why ``ch`` cannot execute yet with these resolved parameters: with ``missing_runs: wait``,
     how many runs of each set its header names (``runs:``) are not stored, and the command that
@@ -437,13 +479,17 @@ def waiting_for_runs(ch: Chapter, params: dict, profile: str, root: Path, overri
     settings, store = StudySettings.from_params(params), run_store(root)
     extra = "".join(f" -p {shlex.quote(f'{k}={json.dumps(v)}')}" for k, v in (overrides or {}).items()
                     if k in StudyParams.schema())
-    parts = []
-    for runs in ch.runs:
-        every = jobs(settings, runs)
+    missing_by_set: dict[str, list[str]] = {}
+    for entry in ch.runs:
+        name, experiment, condition = run_part(entry)
+        every = part_jobs(settings, entry)
         missing = sum(not store.has(job.key) for job in every)
         if missing:
-            parts.append(f"{missing} of the {len(every)} runs of `train all --runs {runs}` are not stored; "
-                         f"`python -m grokpaper train all --runs {runs} --profile {profile}{extra}` trains them")
+            which = "" if experiment is None else f" ({experiment}{f' from {condition}' if condition else ''})"
+            missing_by_set.setdefault(name, []).append(f"{missing} of the {len(every)} runs{which}")
+    parts = [f"{', '.join(counts)} of `train all --runs {name}` are not stored; "
+             f"`python -m grokpaper train all --runs {name} --profile {profile}{extra}` trains them"
+             for name, counts in missing_by_set.items()]
     return "waiting for runs: " + "; ".join(parts) if parts else None
 
 
