@@ -68,7 +68,7 @@ retention = {c: tt.retention(tt.select(table, "sequential", conditions=[c]), sou
 # %%
 #| label: fig-task-token-curves
 #| fig-cap: "Sequential transfer with a task token per task: test accuracy on subtraction at its own token (top) and on addition at its own token, on the source's test pairs (bottom), against epoch (log scale), per initial weights: median over seeds, min-max band, thin lines per seed. A run stops once subtraction's test accuracy held the top threshold for the hold window (`probe_hold_epochs`), or at the cap (`task_max_epochs`); a run that stopped early is held at its last value."
-plots.learning_curves(tt.curves_of(runs, "sequential"), metric=["test_acc", f"test_acc_{source}"], log_x=True,
+plots.learning_curves(tt.curves_of(runs, "sequential"), metric=[f"test_acc_{P['transfer_task']}", f"test_acc_{source}"], log_x=True,
                       hold_last=True)
 
 # %%

@@ -93,7 +93,7 @@ ill_posed = tt.ill_posed(ill_posed_runs[0], P["p"], P["frac_train"]) if ill_pose
 # %%
 #| label: fig-replay-curves
 #| fig-cap: "Replay: test accuracy on subtraction (top) and on addition at its own token (bottom) against epoch (log scale), with replay (addition making up `replay_share` of every full batch) per initial weights: median over seeds, min-max band, thin lines per seed. A run stops once subtraction's test accuracy held the top threshold for the hold window (`probe_hold_epochs`), or at the cap (`task_max_epochs`); runs that stopped early are held at their last value. The runs without replay are chapter 13's."
-plots.learning_curves(tt.curves_of(runs, "replay"), metric=["test_acc", f"test_acc_{source}"], log_x=True,
+plots.learning_curves(tt.curves_of(runs, "replay"), metric=[f"test_acc_{P['transfer_task']}", f"test_acc_{source}"], log_x=True,
                       hold_last=True)
 
 # %%

@@ -132,3 +132,19 @@ def test_the_task_family_is_one_test_per_question_with_holm_over_them():
         tt.task_family(rows + rows[:1])
     shown = tt.task_family_display(found)
     assert list(shown["test"]) == ["t0", "t1", "t2", "t3"] and isinstance(found["t0"], contract.TaskFamilyTest)
+
+
+def test_a_runs_curve_names_its_target_tasks_accuracy_so_a_panel_says_which_task_it_shows():
+    from types import SimpleNamespace
+
+    curve = pd.DataFrame({"epoch": [0, 10], "test_acc": [0.1, 0.9], "test_acc_add": [1.0, 0.2]})
+    runs = [SimpleNamespace(experiment="sequential", target="subtract", condition="grokked", curve=curve),
+            SimpleNamespace(experiment="replay", target="subtract", condition="grokked", curve=curve)]
+    got = tt.curves_of(runs, "sequential")
+    assert list(got) == ["grokked"] and len(got["grokked"]) == 1
+    assert got["grokked"][0]["test_acc_subtract"].tolist() == [0.1, 0.9]
+    assert "test_acc_subtract" not in curve                      # the run's own curve is left as it is
+    both = curve.assign(test_acc_subtract=[0.5, 0.6])            # a multi-task run watches both: kept
+    kept = tt.curves_of([SimpleNamespace(experiment="multitask", target="subtract", condition="scratch", curve=both)],
+                        "multitask")
+    assert kept["scratch"][0]["test_acc_subtract"].tolist() == [0.5, 0.6]

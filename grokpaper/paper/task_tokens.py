@@ -430,12 +430,16 @@ def paired_display(found: dict[str, contract.PairedDifference], scale: float = 1
 
 
 def curves_of(runs, experiment: str, conditions=None, target: str | None = None) -> dict[str, list[pd.DataFrame]]:
-    """The learning curves of one experiment's runs by condition (``plots.learning_curves``)."""
+    """The learning curves of one experiment's runs by condition (``plots.learning_curves``), each
+    with its test set's accuracy under the target task's name too (``test_acc_<target>``), so that
+    a panel says which task it shows."""
     out: dict[str, list[pd.DataFrame]] = {}
     for run in runs:
         if run.experiment == experiment and (target is None or run.target == target) \
                 and (conditions is None or run.condition in conditions):
-            out.setdefault(run.condition, []).append(run.curve)
+            named = f"test_acc_{run.target}"
+            out.setdefault(run.condition, []).append(
+                run.curve if named in run.curve else run.curve.assign(**{named: run.curve["test_acc"]}))
     return out
 
 
