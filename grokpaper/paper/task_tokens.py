@@ -538,6 +538,29 @@ REPLAY_HYPOTHESIS_TEST = "14 hypothesis: replay helps grokked more than memorize
 MULTITASK_HYPOTHESIS_TEST = "15 hypothesis: shared circuits in multi-task training"
 SIMILARITY_HYPOTHESIS_TEST = "16 hypothesis: retention scales with similarity"
 HYPOTHESIS_TESTS = (REPLAY_HYPOTHESIS_TEST, MULTITASK_HYPOTHESIS_TEST, SIMILARITY_HYPOTHESIS_TEST)
+# The family's other rows, by what they test (the article's values read them by these names).
+NEW_TOKEN_TEST = "13 new token: random column vs copied '='"
+TOGETHER_TEST = "15 together: addition vs subtraction"
+
+
+def sequential_speedup_test(condition: str) -> str:
+    return f"13 sequential speed-up: random vs {condition}"
+
+
+def replay_speed_test(condition: str) -> str:
+    return f"14 replay speed: no replay vs replay, {condition}"
+
+
+def replay_gain_test(condition: str) -> str:
+    return f"14 replay's gain in addition: {condition}"
+
+
+def similarity_speedup_test(target: str) -> str:
+    return f"16 speed-up: random vs grokked, {target}"
+
+
+def reuse_test(target: str) -> str:
+    return f"16 frequency reuse: {target}"
 NULLS = {"ratio": 1.0, "difference": 0.0}   # an effect's value under no effect (Page's L: page_null)
 
 
@@ -579,18 +602,17 @@ def task_family_rows(task_tokens: contract.TaskTokens, replay: contract.Replay, 
     subtraction speed-up (the runs of chapter 13's grokked speed-up). ``similarity``: chapter 16's
     ``speedups``, ``reuse``, ``hypothesis`` and ``n_targets`` (the columns of its trend test), as the
     chapter computes them."""
-    rows = [_speed_row(f"13 sequential speed-up: random vs {c}", "13-task-tokens", s)
-            for c, s in task_tokens.speedups.items()]
-    rows.append(_speed_row("13 new token: random column vs copied '='", "13-task-tokens", task_tokens.new_token_copy))
-    rows += [_speed_row(f"14 replay speed: no replay vs replay, {c}", "14-replay", s) for c, s in replay.speed.items()]
-    rows += [_difference_row(f"14 replay's gain in addition: {c}", "14-replay", d)
+    rows = [_speed_row(sequential_speedup_test(c), "13-task-tokens", s) for c, s in task_tokens.speedups.items()]
+    rows.append(_speed_row(NEW_TOKEN_TEST, "13-task-tokens", task_tokens.new_token_copy))
+    rows += [_speed_row(replay_speed_test(c), "14-replay", s) for c, s in replay.speed.items()]
+    rows += [_difference_row(replay_gain_test(c), "14-replay", d)
              for c, d in replay.retention_gain.items() if c != "random"]
     rows.append(_hypothesis_row(REPLAY_HYPOTHESIS_TEST, "14-replay", replay.hypothesis, "difference"))
-    rows.append(_speed_row("15 together: addition vs subtraction", "15-multitask", multitask.together))
+    rows.append(_speed_row(TOGETHER_TEST, "15-multitask", multitask.together))
     rows.append(_hypothesis_row(MULTITASK_HYPOTHESIS_TEST, "15-multitask", multitask.hypothesis, "difference"))
-    rows += [_speed_row(f"16 speed-up: random vs grokked, {t}", "16-similarity", s)
+    rows += [_speed_row(similarity_speedup_test(t), "16-similarity", s)
              for t, s in similarity["speedups"].items() if t not in ("subtract", "random")]
-    rows += [_sharing_row(f"16 frequency reuse: {t}", "16-similarity", f) for t, f in similarity["reuse"].items()]
+    rows += [_sharing_row(reuse_test(t), "16-similarity", f) for t, f in similarity["reuse"].items()]
     rows.append(_hypothesis_row(SIMILARITY_HYPOTHESIS_TEST, "16-similarity", similarity["hypothesis"], "Page's L",
                                 null=page_null(similarity["hypothesis"].n, similarity["n_targets"])))
     return [r for r in rows if r is not None]

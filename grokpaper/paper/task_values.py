@@ -1,0 +1,99 @@
+"""The values the article's sections on the document's future experiments state (chapters 13-16:
+``R.task_tokens``, ``R.replay``, ``R.multitask``, ``R.similarity``; their tests are one family of
+their own, Holm-corrected within it, in ``R.similarity.task_family``).
+
+As in ``values``: one number or one short formatted value per function, for an inline
+``{python}`` expression; what a sentence claims about it is checked by a guard. A test's p is
+always the one corrected within chapters 13-16's family, the one the verdicts use.
+"""
+
+from __future__ import annotations
+
+from grokpaper.analysis.stats import is_missing
+from grokpaper.paper import task_tokens as tt
+from grokpaper.paper.report import bound_sign, count, fmt
+from grokpaper.paper.values import p_text
+
+
+def family_test(R, test: str):
+    """One test of chapters 13-16's family by its name (``task_tokens``' test names); KeyError
+    naming the family's tests when it is not there."""
+    family = R.similarity.task_family
+    if test not in family:
+        raise KeyError(f"no test {test!r} in chapters 13-16's family (tests: {sorted(family)})")
+    return family[test]
+
+
+def _interval(t, confidence: float, digits: int, scale: float = 1.0) -> str:
+    """'95 % CI 4.1–23.5; ' (scaled), or '' for a test without an interval."""
+    if is_missing(t.ci_low) or is_missing(t.ci_high):
+        return ""
+    return f"{round(100 * confidence)} % CI {fmt(scale * t.ci_low, digits)}–{fmt(scale * t.ci_high, digits)}; "
+
+
+def ratio(R, test: str, digits: int = 1) -> str:
+    """'≥ 9.8× (95 % CI 4.1–23.5; Holm-corrected p = 0.012)': a ratio of epochs of the family
+    (geometric mean over seeds, '≥'/'≤' where censored runs make it a bound) with its interval and
+    its p corrected within chapters 13-16; 'undefined (...)' without pairs."""
+    t = family_test(R, test)
+    if is_missing(t.estimate):
+        return "undefined (no seed has two runs that reached it)"
+    return (f"{bound_sign(t.bound)}{fmt(t.estimate, digits)}× ({_interval(t, R.similarity.confidence, digits)}"
+            f"Holm-corrected {p_text(t.p_holm)})")
+
+
+def difference(R, test: str, digits: int = 1) -> str:
+    """'+12.3 points (95 % CI 2.0–22.6; Holm-corrected p = 0.04)': a paired difference of shares
+    of the family, in percentage points."""
+    t = family_test(R, test)
+    if is_missing(t.estimate):
+        return "undefined (no pairs)"
+    return (f"{100 * t.estimate:+.{digits}f} points ({_interval(t, R.similarity.confidence, digits, 100)}"
+            f"Holm-corrected {p_text(t.p_holm)})")
+
+
+def addition_at_end(R, condition: str, experiment: str = "sequential") -> str:
+    """'0.9 % (95 % CI 0.1–1.7) of addition's test pairs at the end, from 100 % at the start':
+    addition's test accuracy at its own token over a condition's runs (chapter 13's sequential
+    transfers, or chapter 14's with replay)."""
+    r = (R.task_tokens if experiment == "sequential" else R.replay).retention[condition]
+    level = round(100 * (R.task_tokens if experiment == "sequential" else R.replay).confidence)
+    ci = "" if is_missing(r.end_ci_low) else f" ({level} % CI {fmt(100 * r.end_ci_low, 1)}–{fmt(100 * r.end_ci_high, 1)})"
+    return (f"{fmt(100 * r.end_mean, 1)} %{ci} of addition's test pairs at the end, from "
+            f"{fmt(100 * r.start_mean, 1)} % at the start")
+
+
+def kept_of_answered(R, condition: str, experiment: str = "sequential") -> str:
+    """'0.9 % of the test pairs its source answered (8,939 per seed, mean over 5 seeds)': what a
+    condition's runs still answer of what their source knew (``TaskRetention.kept``)."""
+    r = (R.task_tokens if experiment == "sequential" else R.replay).retention[condition]
+    answered = sorted(r.answered.values())
+    if not answered or is_missing(r.kept_mean):
+        return "nothing to keep (its source answered none of the test pairs)"
+    n = f"{answered[0]:,}" if answered[0] == answered[-1] else f"{answered[0]:,}–{answered[-1]:,}"
+    return f"{fmt(100 * r.kept_mean, 1)} % of the test pairs its source answered ({n} per seed, mean over " \
+           f"{count(len(r.kept), 'seed')})"
+
+
+def loss_floor(R) -> str:
+    """'0.35 nats, and its run ended at 0.36': the loss floor of replay without a task token
+    (chapter 14) and the lowest training loss its run reached."""
+    x = R.replay.ill_posed
+    if x is None:
+        return "n/a (no run)"
+    return f"{fmt(x.loss_floor, 3)} nats, and its run's lowest was {fmt(x.lowest_train_loss, 3)}"
+
+
+def future_verdict(R, claim_id: str) -> str:
+    """The claims audit's verdict on one of the document's future-work hypotheses (chapter 16)."""
+    return R.similarity.future_audit[claim_id].verdict
+
+
+def speedup_over_random(R, condition: str) -> str:
+    """Chapter 13's speed-up of a condition over random init, with task tokens (``ratio``)."""
+    return ratio(R, tt.sequential_speedup_test(condition))
+
+
+def similarity_speedup(R, target: str) -> str:
+    """Chapter 16's speed-up of the grokked source over random init to one target (``ratio``)."""
+    return ratio(R, tt.similarity_speedup_test(target))

@@ -1,0 +1,51 @@
+"""The values of the article's sections on the document's future experiments (chapters 13-16):
+each reads its test from chapters 13-16's family by the name the chapters give it, and says the
+p corrected within that family."""
+
+import dataclasses
+
+import pytest
+
+from grokpaper.paper import contract
+from grokpaper.paper import task_tokens as tt
+from grokpaper.paper import task_values as tv
+from typed_results import blank
+
+
+def results(**family_rows):
+    """A build whose chapter 16 holds ``family_rows`` ({test: (estimate, low, high, p_holm, bound)})
+    and whose chapters 13-14 hold one retention row each."""
+    family = {test: dataclasses.replace(blank(contract.TaskFamilyTest), test=test, estimate=e, ci_low=lo, ci_high=hi,
+                                        p=p_holm, p_holm=p_holm, bound=bound, n=5)
+              for test, (e, lo, hi, p_holm, bound) in family_rows.items()}
+    similarity = dataclasses.replace(blank(contract.Similarity), confidence=0.95, task_family=family)
+    kept = dataclasses.replace(blank(contract.TaskRetention), start_mean=1.0, end_mean=0.009, end_ci_low=0.001,
+                               end_ci_high=0.017, answered={42: 8939, 7: 8939}, kept={42: 0.01, 7: 0.008}, kept_mean=0.009)
+    none = dataclasses.replace(kept, answered={}, kept={}, kept_mean=None)
+    task_tokens = dataclasses.replace(blank(contract.TaskTokens), confidence=0.95,
+                                      retention={"grokked": kept, "random": none})
+    return type("R", (), {"similarity": similarity, "task_tokens": task_tokens, "replay": task_tokens})()
+
+
+def test_a_ratio_of_the_family_says_its_bound_interval_and_corrected_p():
+    R = results(**{tt.sequential_speedup_test("grokked"): (9.82, 4.1, 23.5, 0.012, "lower"),
+                   tt.sequential_speedup_test("random"): (None, None, None, None, None)})
+    assert tv.speedup_over_random(R, "grokked") == "≥ 9.8× (95 % CI 4.1–23.5; Holm-corrected p = 0.012)"
+    assert tv.speedup_over_random(R, "random").startswith("undefined")
+    with pytest.raises(KeyError, match="no test '13 sequential speed-up: random vs memorized' in chapters 13-16"):
+        tv.speedup_over_random(R, "memorized")
+
+
+def test_a_difference_of_shares_is_said_in_points():
+    R = results(**{tt.replay_gain_test("grokked"): (0.123, 0.02, 0.226, 0.04, None)})
+    assert tv.difference(R, tt.replay_gain_test("grokked")) == \
+        "+12.3 points (95 % CI 2.0–22.6; Holm-corrected p = 0.04)"
+
+
+def test_addition_at_its_own_token_and_what_the_source_knew():
+    R = results()
+    assert tv.addition_at_end(R, "grokked") == \
+        "0.9 % (95 % CI 0.1–1.7) of addition's test pairs at the end, from 100.0 % at the start"
+    assert tv.kept_of_answered(R, "grokked") == \
+        "0.9 % of the test pairs its source answered (8,939 per seed, mean over 2 seeds)"
+    assert tv.kept_of_answered(R, "random").startswith("nothing to keep")
