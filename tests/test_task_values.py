@@ -49,3 +49,15 @@ def test_addition_at_its_own_token_and_what_the_source_knew():
     assert tv.kept_of_answered(R, "grokked") == \
         "0.9 % of the test pairs its source answered (8,939 per seed, mean over 2 seeds)"
     assert tv.kept_of_answered(R, "random").startswith("nothing to keep")
+
+
+def test_the_loss_floor_of_replay_without_a_task_token_and_the_audits_verdicts():
+    R = results()
+    floor = dataclasses.replace(blank(contract.IllPosed), loss_floor=0.3512, lowest_train_loss=0.3608)
+    R.replay = dataclasses.replace(blank(contract.Replay), ill_posed=floor)
+    assert tv.loss_floor(R) == "0.351 nats, and its run's lowest was 0.361"
+    R.replay = dataclasses.replace(R.replay, ill_posed=None)
+    assert tv.loss_floor(R) == "n/a (no run)"
+    row = dataclasses.replace(blank(contract.AuditRow), id="future-replay", verdict="not established")
+    R.similarity = dataclasses.replace(R.similarity, future_audit={"future-replay": row})
+    assert tv.future_verdict(R, "future-replay") == "not established"
