@@ -61,3 +61,16 @@ def test_the_loss_floor_of_replay_without_a_task_token_and_the_audits_verdicts()
     row = dataclasses.replace(blank(contract.AuditRow), id="future-replay", verdict="not established")
     R.similarity = dataclasses.replace(R.similarity, future_audit={"future-replay": row})
     assert tv.future_verdict(R, "future-replay") == "not established"
+
+
+def test_the_sensitivity_to_correcting_both_families_at_once_names_the_tests_that_flip():
+    R = results(**{tt.sequential_speedup_test("grokked"): (9.8, 4.1, 23.5, 0.012, None),
+                   tt.TOGETHER_TEST: (1.1, 0.9, 1.3, 0.4, None)})
+    over_both = {tt.sequential_speedup_test("grokked"): 0.09, tt.TOGETHER_TEST: 1.0}
+    R.similarity = dataclasses.replace(R.similarity, task_family={
+        k: dataclasses.replace(t, p_holm_over_both=over_both[k]) for k, t in R.similarity.task_family.items()})
+    said = tv.flips_over_both(R)
+    assert said.startswith("1 test would change significance at 0.05") and "0.012 -> 0.09" in said
+    R.similarity = dataclasses.replace(R.similarity, task_family={
+        k: dataclasses.replace(t, p_holm_over_both=t.p_holm) for k, t in R.similarity.task_family.items()})
+    assert tv.flips_over_both(R) == "no test changes significance at 0.05"

@@ -13,6 +13,7 @@ from grokpaper.analysis.stats import is_missing
 from grokpaper.paper import task_tokens as tt
 from grokpaper.paper.report import bound_sign, count, fmt
 from grokpaper.paper.values import p_text
+from grokpaper.paper.verdicts import ALPHA
 
 
 def family_test(R, test: str):
@@ -97,3 +98,15 @@ def speedup_over_random(R, condition: str) -> str:
 def similarity_speedup(R, target: str) -> str:
     """Chapter 16's speed-up of the grokked source over random init to one target (``ratio``)."""
     return ratio(R, tt.similarity_speedup_test(target))
+
+
+def flips_over_both(R) -> str:
+    """'no test changes significance' or 'the test "..." would not be significant (Holm p 0.03 ->
+    0.31)': the sensitivity of chapters 13-16's verdicts to correcting them together with chapter
+    06's family (``TaskFamilyTest.p_holm_over_both``)."""
+    flips = [t for t in R.similarity.task_family.values()
+             if not is_missing(t.p_holm) and (t.p_holm < ALPHA) != (t.p_holm_over_both < ALPHA)]
+    if not flips:
+        return f"no test changes significance at {ALPHA:g}"
+    said = "; ".join(f'"{t.test}" (Holm p {t.p_holm:.2g} -> {t.p_holm_over_both:.2g})' for t in flips)
+    return f"{count(len(flips), 'test')} would change significance at {ALPHA:g}: {said}"
