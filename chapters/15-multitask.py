@@ -47,19 +47,22 @@
 # **Which neurons carry each task** (`grokpaper.analysis.neuron_use`) decides the hypothesis. For
 # one model and one task token, each MLP neuron's direct attribution to the correct answer's
 # margin (its activation at "=" times its path to the logits, the answer's logit minus the mean
-# over the p numbers), averaged over the task's p² inputs and clamped at 0, is the neuron's *use*;
+# over the p numbers), averaged over the task's inputs the model answers correctly and clamped at
+# 0, is the neuron's *use* (the circuit that does the task, where the model does it);
 # the overlap of two use vectors is their weighted Jaccard index, against a null that relabels one
 # side's neurons (`n_permutations` seeded draws) and rescaled so that chance is 0 and the same use 1.
 # Compared like for like, one model doing both tasks at the end: the multi-task model, and the
 # model after sequential transfer from the grokked source *with replay* (chapter 14), the only
-# sequential model that still does addition. Beside them: the sequential model without replay
-# (its addition is lost, the floor of a model doing one task), and a drift control, the grokked
-# source against the replay model, both on addition (how far one task's neurons move in sequential
-# training). The hypothesis's test (one test, uncorrected, outside the family of chapter 06): per
-# seed, the chance-corrected overlap in the multi-task model minus in the model with replay, its
-# mean with a paired t-interval, over the seeds where both models end at or above the lowest
-# threshold on both tasks (the verdict names the seeds left out). Replay trains the two tasks
-# partly together, so this compares joint training with sequential training that keeps addition.
+# sequential model that still does addition, though on part of its inputs only (its accuracy is in
+# the table, and its addition use is measured where it answers). Beside them: the sequential model
+# without replay (its addition is lost, the floor of a model doing one task), and a drift control,
+# the grokked source against the replay model, both on addition (how far one task's neurons move
+# in sequential training). The hypothesis's test (one test, uncorrected, outside the family of
+# chapter 06): per seed, the chance-corrected overlap in the multi-task model minus in the model
+# with replay, its mean with a paired t-interval, over the seeds where both overlaps are defined
+# (a model that answers no input of a task has none; the verdict names such seeds). Replay trains
+# the two tasks partly together, so this compares joint training with sequential training that
+# keeps some addition.
 
 # %% tags=["parameters"]
 # The profile gives every value (params/<profile>.yaml). `papermill ... -p KEY VALUE` overrides
@@ -145,20 +148,20 @@ use_sides = {
 neuron_use = {label: tt.neuron_use_overlaps(sides, P["p"], label, P["n_permutations"], P["seeds"][0])
               for label, sides in use_sides.items()}
 multi_use, replay_use = neuron_use["multi-task, one model"], neuron_use["sequential with replay, one model"]
-lowest = min(P["thresholds"])
-both = [s for s in tt.doing_both(multi_use, lowest) if s in tt.doing_both(replay_use, lowest)]
-use_difference = tt.paired_difference({s: multi_use.corrected[s] for s in both},
-                                      {s: replay_use.corrected[s] for s in both}, level,
+use_difference = tt.paired_difference(multi_use.corrected, replay_use.corrected, level,
                                       "chance-corrected overlap of the neurons used for the two tasks, multi-task minus "
                                       "sequential with replay")
-left_out = sorted((set(multi_use.overlap) | set(replay_use.overlap)) - set(both))
+left_out = sorted((set(multi_use.overlap) | set(replay_use.overlap)) - set(use_difference.per_seed))
+replay_addition = [a[0] for a in replay_use.accuracy.values()]
 hypothesis = tt.hypothesis_verdict(
     "Multi-task training from scratch creates shared circuits, while sequential training forces distinct circuits",
     "chance-corrected overlap of the MLP neurons one model uses for addition and for subtraction (direct attribution "
     "to the correct answer): the multi-task model minus the model after sequential transfer with replay, per seed",
     use_difference.mean, use_difference.ci_low, use_difference.ci_high, use_difference.p, use_difference.n_pairs,
-    note=(f"seed(s) {', '.join(map(str, left_out))} left out: a model ends below {100 * lowest:g} % on a task"
-          if left_out else ""))
+    note="; ".join(part for part in (
+        f"seed(s) {', '.join(map(str, left_out))} left out: a model answers no input of a task" if left_out else "",
+        f"use measured where each model answers; the replay model answers {tt.share_range(replay_addition)} of "
+        "addition's test pairs" if replay_addition else "") if part))
 
 # %%
 #| label: fig-multitask-curves
@@ -185,7 +188,7 @@ md_table(tt.sharing_display(sharing), digits={"expected by chance": 3, "p (chanc
 
 # %%
 #| label: tbl-multitask-neuron-use
-#| tbl-cap: "Which MLP neurons carry each task: per comparison and seed, the weighted Jaccard overlap of the two sides' neuron use (direct attribution to the correct answer's margin, mean over the task's inputs, clamped at 0), the mean overlap of the null that relabels one side's neurons (`n_permutations` seeded draws), the overlap rescaled to 0 at chance and 1 for the same use, the null's p (draws at or above the observed, with it), each side's test accuracy at the end of its run (runs stop once their test set held the top threshold for the hold window, `probe_hold_epochs`, or at the cap) and the share of its attribution the clamp left out. The hypothesis compares the first two comparisons; the floor and the drift control are beside them."
+#| tbl-cap: "Which MLP neurons carry each task: per comparison and seed, the weighted Jaccard overlap of the two sides' neuron use (direct attribution to the correct answer's margin, mean over the task's inputs the model answers correctly, clamped at 0), the mean overlap of the null that relabels one side's neurons (`n_permutations` seeded draws), the overlap rescaled to 0 at chance and 1 for the same use, the null's p (draws at or above the observed, with it), each side's test accuracy at the end of its run (runs stop once their test set held the top threshold for the hold window, `probe_hold_epochs`, or at the cap) and the share of its attribution the clamp left out. The hypothesis compares the first two comparisons; the floor and the drift control are beside them."
 md_table(tt.use_display(neuron_use), digits={"overlap": 3, "chance": 3, "corrected": 3, "p (null)": "p"})
 
 # %%

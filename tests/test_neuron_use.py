@@ -57,7 +57,7 @@ def test_bad_input_gets_one_clear_error():
         nu.overlap_null(torch.ones(3), torch.ones(3), n_draws=0, seed=0)
 
 
-def test_the_chapters_overlaps_per_seed_same_use_is_one_and_seeds_doing_both_tasks_are_named():
+def test_the_chapters_overlaps_per_seed_same_use_is_one():
     from grokpaper.paper import task_tokens as tt
 
     params = {s: random_params(TWO_TOKENS, seed=s) for s in (1, 2)}
@@ -67,6 +67,35 @@ def test_the_chapters_overlaps_per_seed_same_use_is_one_and_seeds_doing_both_tas
     assert found.overlap[1] == pytest.approx(1.0) and found.corrected[1] == pytest.approx(1.0)
     assert found.p_null[1] == pytest.approx(1 / 201)                     # no relabelling reaches it
     assert 0 <= found.overlap[2] < 1 and found.accuracy[2] == [1.0, 0.5]
-    assert tt.doing_both(found, 0.9) == [1]
     shown = tt.use_display({"test": found})
     assert list(shown["seed"]) == [1, 2] and shown["accuracy"].iloc[1] == "100.0 % / 50.0 %"
+
+
+def test_use_is_measured_on_the_inputs_the_model_answers():
+    params = random_params(TWO_TOKENS, seed=5)
+    attribution = nu.direct_attribution(params, TWO_TOKENS, "add", 0)
+    correct = nu.answered(params, TWO_TOKENS, "add", 0)
+    # by hand: the argmax of the logits at "=" against the labels, in direct_attribution's order
+    pairs = all_pairs(SMALL.p, "add")
+    logits = Transformer(TWO_TOKENS, params)(tokens(pairs, SMALL.p, task_token=0))[:, -1]
+    assert torch.equal(correct, logits.argmax(-1) == torch.as_tensor(labels("add", pairs, SMALL.p)))
+    assert 0 < int(correct.sum()) < len(pairs)     # a random model answers a few inputs by chance
+    assert torch.allclose(nu.neuron_use(attribution, on=correct), attribution[correct].mean(dim=0).clamp(min=0))
+    assert torch.equal(nu.neuron_use(attribution, on=torch.zeros_like(correct)), torch.zeros(SMALL.d_mlp))
+    assert nu.dropped_share(attribution, on=torch.zeros_like(correct)) == 0.0
+    with pytest.raises(ValueError, match="on must mark each of the"):
+        nu.neuron_use(attribution, on=correct[:3])
+
+
+def test_a_side_that_answers_no_input_has_no_overlap(monkeypatch):
+    from grokpaper.paper import task_tokens as tt
+
+    params, silent = random_params(TWO_TOKENS, seed=1), random_params(TWO_TOKENS, seed=2)
+    real = nu.answered
+    monkeypatch.setattr(nu, "answered", lambda w, *a, **k: torch.zeros_like(real(w, *a, **k)) if w is silent
+                        else real(w, *a, **k))
+    found = tt.neuron_use_overlaps({1: ((params, "add", 0, 1.0), (silent, "add", 0, 0.0)),
+                                    2: ((params, "add", 0, 1.0), (params, "add", 0, 1.0))}, SMALL.p, "t",
+                                   n_draws=50, seed=0)
+    assert all(v is None or v != v for v in (found.overlap[1], found.corrected[1], found.chance[1]))   # no use to compare
+    assert found.overlap[2] == pytest.approx(1.0) and found.accuracy[1] == [1.0, 0.0]

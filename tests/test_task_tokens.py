@@ -148,3 +148,8 @@ def test_a_runs_curve_names_its_target_tasks_accuracy_so_a_panel_says_which_task
     kept = tt.curves_of([SimpleNamespace(experiment="multitask", target="subtract", condition="scratch", curve=both)],
                         "multitask")
     assert kept["scratch"][0]["test_acc_subtract"].tolist() == [0.5, 0.6]
+
+
+def test_a_range_of_shares_in_words():
+    assert tt.share_range([0.44, 0.8419, 0.71]) == "44-84 %"
+    assert tt.share_range([0.711]) == "71 %"

@@ -10,8 +10,10 @@ answer*. That is measured here, like for like in any model with task tokens:
   n's activation at "=" times its direct path to the logits (``W_U^T W_out[:, n]``), read as the
   correct answer's logit minus the mean logit over the p number tokens (the *margin*; the mean takes
   out what a neuron adds to every answer alike). One value per input and neuron.
-* **Use** (``neuron_use``): each neuron's mean attribution over the task's inputs, clamped at 0: a
-  neuron that on average lowers the correct answer's margin is not *used* for it.
+* **Use** (``neuron_use``): each neuron's mean attribution over the task's inputs the model
+  answers correctly (``answered``: the circuit that does the task, where the model does it; a
+  model that does a task on half its inputs is measured on that half), clamped at 0: a neuron
+  that on average lowers the correct answer's margin is not *used* for it.
   ``dropped_share`` says how much of the attribution the clamp leaves out, so that a reader can see
   whether the clamp matters.
 * **Overlap** of two tasks' use (``use_overlap``): the weighted Jaccard index
@@ -53,15 +55,41 @@ def direct_attribution(params: dict[str, torch.Tensor], cfg: ModelConfig, task: 
         return post * margin[y]                                               # (inputs, d_mlp)
 
 
-def neuron_use(attribution: torch.Tensor) -> torch.Tensor:
-    """(d_mlp,): each neuron's mean attribution over the task's inputs, clamped at 0."""
-    return attribution.mean(dim=0).clamp(min=0)
+def answered(params: dict[str, torch.Tensor], cfg: ModelConfig, task: str, token: int,
+             table_seed: int = 0) -> torch.Tensor:
+    """(p²,) bool: the inputs ``[a, b, =_token]`` of ``task`` (in ``direct_attribution``'s order)
+    whose correct answer is the model's argmax over all logits at "="."""
+    pairs = all_pairs(cfg.p, task)
+    y = torch.as_tensor(labels(task, pairs, cfg.p, table_seed=table_seed), dtype=torch.long)
+    with torch.no_grad():
+        return Transformer(cfg, params)(tokens(pairs, cfg.p, task_token=token))[:, -1].argmax(-1) == y
 
 
-def dropped_share(attribution: torch.Tensor) -> float:
-    """The share of the neurons' summed absolute mean attribution that the clamp of ``neuron_use``
-    leaves out (the negative part); 0 when no neuron lowers the margin on average."""
-    mean = attribution.mean(dim=0)
+def _rows(attribution: torch.Tensor, on: torch.Tensor | None) -> torch.Tensor:
+    if on is None:
+        return attribution
+    if on.shape != attribution.shape[:1]:
+        raise ValueError(f"on must mark each of the {attribution.shape[0]} inputs; got shape {tuple(on.shape)}")
+    return attribution[on]
+
+
+def neuron_use(attribution: torch.Tensor, on: torch.Tensor | None = None) -> torch.Tensor:
+    """(d_mlp,): each neuron's mean attribution over the task's inputs (or those ``on`` marks, e.g.
+    ``answered``), clamped at 0; all 0 when ``on`` marks none (the model does the task nowhere)."""
+    rows = _rows(attribution, on)
+    if len(rows) == 0:
+        return torch.zeros(attribution.shape[1], dtype=attribution.dtype)
+    return rows.mean(dim=0).clamp(min=0)
+
+
+def dropped_share(attribution: torch.Tensor, on: torch.Tensor | None = None) -> float:
+    """The share of the neurons' summed absolute mean attribution (over the inputs ``on`` marks, or
+    all) that the clamp of ``neuron_use`` leaves out (the negative part); 0 when no neuron lowers
+    the margin on average, or no input is marked."""
+    rows = _rows(attribution, on)
+    if len(rows) == 0:
+        return 0.0
+    mean = rows.mean(dim=0)
     total = float(mean.abs().sum())
     return float((-mean.clamp(max=0)).sum()) / total if total > 0 else 0.0
 

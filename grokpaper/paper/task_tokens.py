@@ -488,26 +488,32 @@ UseSide = tuple
 
 def neuron_use_overlaps(sides: dict[int, tuple[UseSide, UseSide]], p: int, label: str, n_draws: int,
                         seed: int) -> contract.NeuronUseOverlap:
-    """Per seed, the overlap of the neurons two sides use (``analysis.neuron_use``): one model's two
-    tasks each at its own token, or two models on one task. The null relabels the second side's
-    neurons (``n_draws`` seeded draws, the seed's own stream); ``p_null`` counts the draws at or
-    above the observed overlap, with the observed one among them."""
+    """Per seed, the overlap of the neurons two sides use (``analysis.neuron_use``), each measured on
+    the inputs its model answers correctly: one model's two tasks each at its own token, or two
+    models on one task. The null relabels the second side's neurons (``n_draws`` seeded draws, the
+    seed's own stream); ``p_null`` counts the draws at or above the observed overlap, with the
+    observed one among them. A side that answers no input has no use: its seed's overlap is NaN."""
     out = {key: {} for key in ("overlap", "chance", "p_null", "corrected", "accuracy", "dropped_share")}
     for s, pair in sides.items():
         uses, dropped = [], []
         for params, task, token, _ in pair:
             cfg = config_of(params, p)
             attribution = neuron_use.direct_attribution(params, cfg, task, token)
-            uses.append(neuron_use.neuron_use(attribution))
-            dropped.append(neuron_use.dropped_share(attribution))
+            correct = neuron_use.answered(params, cfg, task, token)
+            uses.append(neuron_use.neuron_use(attribution, on=correct))
+            dropped.append(neuron_use.dropped_share(attribution, on=correct))
+        out["accuracy"][int(s)] = [float(side[3]) for side in pair]
+        out["dropped_share"][int(s)] = dropped
+        if any(float(u.sum()) == 0 for u in uses):   # a side that does its task on no input uses nothing
+            for key in ("overlap", "chance", "p_null", "corrected"):
+                out[key][int(s)] = math.nan
+            continue
         observed = neuron_use.use_overlap(*uses)
         null = neuron_use.overlap_null(*uses, n_draws=n_draws, seed=seed + int(s))
         out["overlap"][int(s)] = observed
         out["chance"][int(s)] = float(null.mean())
         out["p_null"][int(s)] = float((1 + (null >= observed - 1e-12).sum()) / (1 + len(null)))
         out["corrected"][int(s)] = neuron_use.chance_corrected(observed, null)
-        out["accuracy"][int(s)] = [float(side[3]) for side in pair]
-        out["dropped_share"][int(s)] = dropped
     return contract.typed(contract.NeuronUseOverlap, {"what": label, "n_draws": n_draws, **out})
 
 
@@ -524,9 +530,10 @@ def use_display(found: dict[str, contract.NeuronUseOverlap]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def doing_both(u: contract.NeuronUseOverlap, threshold: float) -> list[int]:
-    """The seeds whose two sides both end at or above ``threshold`` test accuracy."""
-    return [s for s, accs in u.accuracy.items() if all(a is not None and a >= threshold for a in accs)]
+def share_range(shares) -> str:
+    """'44-84 %' over runs, '71 %' when they agree to the percent."""
+    low, high = round(100 * min(shares)), round(100 * max(shares))
+    return f"{low} %" if low == high else f"{low}-{high} %"
 
 
 # --- the tests of chapters 13-16 as one family ------------------------------------------------------
