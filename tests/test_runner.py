@@ -519,7 +519,7 @@ def test_a_chapter_waits_only_for_the_part_of_the_task_set_it_reads(project, tmp
 
     assert run_part("tasks:replay/grokked") == ("tasks", "replay", "grokked")
     assert run_part("probes") == ("probes", None, None)
-    for bad in ("probes:replay", "tasks:nope", "nope"):
+    for bad in ("probes:replay", "tasks:nope", "nope", "tasks:replay/grokd"):
         with pytest.raises(ValueError, match=repr(bad)):
             run_part(bad)
     store = tmp_path / "store"

@@ -16,7 +16,8 @@ def results(**family_rows):
     """A build whose chapter 16 holds ``family_rows`` ({test: (estimate, low, high, p_holm, bound)})
     and whose chapters 13-14 hold one retention row each."""
     family = {test: dataclasses.replace(blank(contract.TaskFamilyTest), test=test, estimate=e, ci_low=lo, ci_high=hi,
-                                        p=p_holm, p_holm=p_holm, bound=bound, n=5)
+                                        p=p_holm, p_holm=p_holm, bound=bound, n=5,
+                                        effect="difference" if "gain" in test or "hypothesis" in test else "ratio")
               for test, (e, lo, hi, p_holm, bound) in family_rows.items()}
     similarity = dataclasses.replace(blank(contract.Similarity), confidence=0.95, task_family=family)
     kept = dataclasses.replace(blank(contract.TaskRetention), start_mean=1.0, end_mean=0.009, end_ci_low=0.001,
@@ -49,6 +50,19 @@ def test_addition_at_its_own_token_and_what_the_source_knew():
     assert tv.kept_of_answered(R, "grokked") == \
         "0.9 % of the test pairs its source answered (8,939 per seed, mean over 2 seeds)"
     assert tv.kept_of_answered(R, "random").startswith("nothing to keep")
+    with pytest.raises(ValueError, match="experiment must be 'sequential'"):
+        tv.addition_at_end(R, "grokked", "multitask")
+
+
+def test_the_wrong_kind_of_test_is_refused_and_a_negative_interval_reads_to():
+    R = results(**{tt.replay_gain_test("memorized-fixed"): (-0.03, -0.05, -0.01, 0.2, None),
+                   tt.MULTITASK_HYPOTHESIS_TEST: (0.6, 0.4, 0.8, 0.01, None),
+                   tt.sequential_speedup_test("grokked"): (9.8, 4.1, 23.5, 0.012, None)})
+    assert "95 % CI -5.0 to -1.0" in tv.difference(R, tt.replay_gain_test("memorized-fixed"))
+    with pytest.raises(ValueError, match="not a difference of shares"):
+        tv.difference(R, tt.MULTITASK_HYPOTHESIS_TEST)        # an overlap, not a share: no "points"
+    with pytest.raises(ValueError, match="not a ratio of epochs"):
+        tv.ratio(R, tt.replay_gain_test("memorized-fixed"))
 
 
 def test_the_loss_floor_of_replay_without_a_task_token_and_the_audits_verdicts():
@@ -70,7 +84,7 @@ def test_the_sensitivity_to_correcting_both_families_at_once_names_the_tests_tha
     R.similarity = dataclasses.replace(R.similarity, task_family={
         k: dataclasses.replace(t, p_holm_over_both=over_both[k]) for k, t in R.similarity.task_family.items()})
     said = tv.flips_over_both(R)
-    assert said.startswith("1 test would change significance at 0.05") and "0.012 -> 0.09" in said
+    assert said.startswith("1 test would change significance at 0.05") and "p = 0.012 -> p = 0.09" in said
     R.similarity = dataclasses.replace(R.similarity, task_family={
         k: dataclasses.replace(t, p_holm_over_both=t.p_holm) for k, t in R.similarity.task_family.items()})
     assert tv.flips_over_both(R) == "no test changes significance at 0.05"

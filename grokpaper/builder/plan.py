@@ -52,7 +52,7 @@ from grokpaper.config import (
 from grokpaper.core.files import file_sha256
 from grokpaper.core.parallel import RUN_SETS, jobs
 from grokpaper.core.store import RunStore
-from grokpaper.core.study import TASK_EXPERIMENTS, StudySettings
+from grokpaper.core.study import SCRATCH, TASK_CONDITIONS, TASK_EXPERIMENTS, StudySettings
 from grokpaper.paper.verdicts import ALPHA
 
 HASH_VERSION = 2  # bump when the definition of the input hash changes (2: cell options left out)
@@ -447,6 +447,8 @@ def run_part(entry: str) -> tuple[str, str | None, str | None]:
     if name != "tasks" or experiment not in TASK_EXPERIMENTS:
         raise ValueError(f"{entry!r}: only the task set has parts, 'tasks:<experiment>[/<condition>]' with an "
                          f"experiment of {', '.join(TASK_EXPERIMENTS)}")
+    if condition and condition not in (*TASK_CONDITIONS, SCRATCH):
+        raise ValueError(f"{entry!r}: the condition must be one of {', '.join((*TASK_CONDITIONS, SCRATCH))}")
     return name, experiment, condition or None
 
 
@@ -482,7 +484,10 @@ def waiting_for_runs(ch: Chapter, params: dict, profile: str, root: Path, overri
     missing_by_set: dict[str, list[str]] = {}
     for entry in ch.runs:
         name, experiment, condition = run_part(entry)
-        every = part_jobs(settings, entry)
+        try:
+            every = part_jobs(settings, entry)
+        except ChapterError as e:
+            raise ChapterError(f"{ch.path}: {e}") from None
         missing = sum(not store.has(job.key) for job in every)
         if missing:
             which = "" if experiment is None else f" ({experiment}{f' from {condition}' if condition else ''})"

@@ -21,7 +21,7 @@ from scipy import stats as scipy_stats
 from grokpaper.analysis import curves, dlog, furuta, neuron_use, stats
 from grokpaper.analysis.fourier import neuron_fourier_analysis, overlap_null, overlap_sum_pvalue
 from grokpaper.analysis.progress import fourier_gini
-from grokpaper.core.data import make_split
+from grokpaper.core.data import all_pairs, make_split, split_indices
 from grokpaper.core.model import Transformer, config_of
 from grokpaper.core.tasks import DataSpec, loss_floor, task_split
 from grokpaper.paper import contract
@@ -486,25 +486,44 @@ def overlap_points(sharings: dict[tuple[str, str], contract.FrequencySharing]) -
 UseSide = tuple
 
 
+def test_inputs(task: str, p: int, seed: int, frac_train: float) -> torch.Tensor:
+    """(p²,) bool, in ``all_pairs`` order: the seed's test pairs of ``task``, which no run of the seed
+    trained on (every run of a seed splits each task alike, ``core.tasks.task_split``)."""
+    mask = torch.zeros(len(all_pairs(p, task)), dtype=torch.bool)
+    mask[torch.from_numpy(split_indices(len(mask), seed, frac_train)[1])] = True
+    return mask
+
+
+def answered_inputs(params: dict[str, torch.Tensor], p: int, task: str, token: int) -> torch.Tensor:
+    """(p²,) bool: the inputs of ``task`` at ``token`` the model answers correctly (``neuron_use.answered``)."""
+    return neuron_use.answered(params, config_of(params, p), task, token)
+
+
 def neuron_use_overlaps(sides: dict[int, tuple[UseSide, UseSide]], p: int, label: str, n_draws: int,
-                        seed: int) -> contract.NeuronUseOverlap:
-    """Per seed, the overlap of the neurons two sides use (``analysis.neuron_use``), each measured on
-    the inputs its model answers correctly: one model's two tasks each at its own token, or two
-    models on one task. The null relabels the second side's neurons (``n_draws`` seeded draws, the
-    seed's own stream); ``p_null`` counts the draws at or above the observed overlap, with the
-    observed one among them. A side that answers no input has no use: its seed's overlap is NaN."""
+                        seed: int, inputs: dict[int, tuple[torch.Tensor, torch.Tensor]] | None = None,
+                        answered_only: bool = True) -> contract.NeuronUseOverlap:
+    """Per seed, the overlap of the neurons two sides use (``analysis.neuron_use``): one model's two
+    tasks each at its own token, or two models on one task. Each side's use is the mean over the
+    inputs ``inputs`` marks for it (per seed, one mask per side; default every input), of those its
+    model answers correctly (``answered_only``; False: all of them, a sensitivity check). The null
+    relabels the second side's neurons (``n_draws`` seeded draws, the seed's own stream); ``p_null``
+    counts the draws at or above the observed overlap, with the observed one among them. A side
+    left with no input has no use: its seed's overlap is NaN."""
     out = {key: {} for key in ("overlap", "chance", "p_null", "corrected", "accuracy", "dropped_share")}
     for s, pair in sides.items():
-        uses, dropped = [], []
-        for params, task, token, _ in pair:
+        uses, dropped, empty = [], [], False
+        for i, (params, task, token, _) in enumerate(pair):
             cfg = config_of(params, p)
             attribution = neuron_use.direct_attribution(params, cfg, task, token)
-            correct = neuron_use.answered(params, cfg, task, token)
-            uses.append(neuron_use.neuron_use(attribution, on=correct))
-            dropped.append(neuron_use.dropped_share(attribution, on=correct))
+            on = torch.ones(len(attribution), dtype=torch.bool) if inputs is None else inputs[s][i]
+            if answered_only:
+                on = on & neuron_use.answered(params, cfg, task, token)
+            empty |= not bool(on.any())
+            uses.append(neuron_use.neuron_use(attribution, on=on))
+            dropped.append(neuron_use.dropped_share(attribution, on=on))
         out["accuracy"][int(s)] = [float(side[3]) for side in pair]
         out["dropped_share"][int(s)] = dropped
-        if any(float(u.sum()) == 0 for u in uses):   # a side that does its task on no input uses nothing
+        if empty or any(float(u.sum()) == 0 for u in uses):   # no input, or no neuron adds to the margin
             for key in ("overlap", "chance", "p_null", "corrected"):
                 out[key][int(s)] = math.nan
             continue

@@ -29,7 +29,8 @@ def _interval(t, confidence: float, digits: int, scale: float = 1.0) -> str:
     """'95 % CI 4.1–23.5; ' (scaled), or '' for a test without an interval."""
     if is_missing(t.ci_low) or is_missing(t.ci_high):
         return ""
-    return f"{round(100 * confidence)} % CI {fmt(scale * t.ci_low, digits)}–{fmt(scale * t.ci_high, digits)}; "
+    low, high = fmt(scale * t.ci_low, digits), fmt(scale * t.ci_high, digits)
+    return f"{round(100 * confidence)} % CI {low}{' to ' if t.ci_low < 0 else '–'}{high}; "
 
 
 def ratio(R, test: str, digits: int = 1) -> str:
@@ -37,6 +38,8 @@ def ratio(R, test: str, digits: int = 1) -> str:
     (geometric mean over seeds, '≥'/'≤' where censored runs make it a bound) with its interval and
     its p corrected within chapters 13-16; 'undefined (...)' without pairs."""
     t = family_test(R, test)
+    if t.effect != "ratio":
+        raise ValueError(f"{test!r} is a {t.effect}, not a ratio of epochs")
     if is_missing(t.estimate):
         return "undefined (no seed has two runs that reached it)"
     return (f"{bound_sign(t.bound)}{fmt(t.estimate, digits)}× ({_interval(t, R.similarity.confidence, digits)}"
@@ -45,20 +48,30 @@ def ratio(R, test: str, digits: int = 1) -> str:
 
 def difference(R, test: str, digits: int = 1) -> str:
     """'+12.3 points (95 % CI 2.0–22.6; Holm-corrected p = 0.04)': a paired difference of shares
-    of the family, in percentage points."""
+    of the family (addition's accuracy), in percentage points; not for the multi-task hypothesis's
+    difference of chance-corrected overlaps, which is not a share."""
     t = family_test(R, test)
+    if t.effect != "difference" or test == tt.MULTITASK_HYPOTHESIS_TEST:
+        raise ValueError(f"{test!r} is not a difference of shares")
     if is_missing(t.estimate):
         return "undefined (no pairs)"
     return (f"{100 * t.estimate:+.{digits}f} points ({_interval(t, R.similarity.confidence, digits, 100)}"
             f"Holm-corrected {p_text(t.p_holm)})")
 
 
+def _chapter(R, experiment: str):
+    """The chapter whose runs an experiment names: chapter 13 ('sequential') or 14 ('replay')."""
+    if experiment not in ("sequential", "replay"):
+        raise ValueError(f"experiment must be 'sequential' (chapter 13) or 'replay' (chapter 14); got {experiment!r}")
+    return R.task_tokens if experiment == "sequential" else R.replay
+
+
 def addition_at_end(R, condition: str, experiment: str = "sequential") -> str:
     """'0.9 % (95 % CI 0.1–1.7) of addition's test pairs at the end, from 100 % at the start':
     addition's test accuracy at its own token over a condition's runs (chapter 13's sequential
     transfers, or chapter 14's with replay)."""
-    r = (R.task_tokens if experiment == "sequential" else R.replay).retention[condition]
-    level = round(100 * (R.task_tokens if experiment == "sequential" else R.replay).confidence)
+    numbers = _chapter(R, experiment)
+    r, level = numbers.retention[condition], round(100 * numbers.confidence)
     ci = "" if is_missing(r.end_ci_low) else f" ({level} % CI {fmt(100 * r.end_ci_low, 1)}–{fmt(100 * r.end_ci_high, 1)})"
     return (f"{fmt(100 * r.end_mean, 1)} %{ci} of addition's test pairs at the end, from "
             f"{fmt(100 * r.start_mean, 1)} % at the start")
@@ -67,17 +80,18 @@ def addition_at_end(R, condition: str, experiment: str = "sequential") -> str:
 def kept_of_answered(R, condition: str, experiment: str = "sequential") -> str:
     """'0.9 % of the test pairs its source answered (8,939 per seed, mean over 5 seeds)': what a
     condition's runs still answer of what their source knew (``TaskRetention.kept``)."""
-    r = (R.task_tokens if experiment == "sequential" else R.replay).retention[condition]
-    answered = sorted(r.answered.values())
-    if not answered or is_missing(r.kept_mean):
+    r = _chapter(R, experiment).retention[condition]
+    seeds = [s for s, k in r.kept.items() if not is_missing(k)]   # a source that answered none has nothing kept
+    if not seeds or is_missing(r.kept_mean):
         return "nothing to keep (its source answered none of the test pairs)"
+    answered = sorted(r.answered[s] for s in seeds)
     n = f"{answered[0]:,}" if answered[0] == answered[-1] else f"{answered[0]:,}–{answered[-1]:,}"
     return f"{fmt(100 * r.kept_mean, 1)} % of the test pairs its source answered ({n} per seed, mean over " \
-           f"{count(len(r.kept), 'seed')})"
+           f"{count(len(seeds), 'seed')})"
 
 
 def loss_floor(R) -> str:
-    """'0.35 nats, and its run ended at 0.36': the loss floor of replay without a task token
+    """'0.351 nats, and its run's lowest was 0.361': the loss floor of replay without a task token
     (chapter 14) and the lowest training loss its run reached."""
     x = R.replay.ill_posed
     if x is None:
@@ -96,7 +110,8 @@ def speedup_over_random(R, condition: str) -> str:
 
 
 def similarity_speedup(R, target: str) -> str:
-    """Chapter 16's speed-up of the grokked source over random init to one target (``ratio``)."""
+    """Chapter 16's speed-up of the grokked source over random init to one target (``ratio``); the
+    family has none for subtraction (chapter 13's runs) or the random table (it cannot generalise)."""
     return ratio(R, tt.similarity_speedup_test(target))
 
 
@@ -104,9 +119,9 @@ def flips_over_both(R) -> str:
     """'no test changes significance' or 'the test "..." would not be significant (Holm p 0.03 ->
     0.31)': the sensitivity of chapters 13-16's verdicts to correcting them together with chapter
     06's family (``TaskFamilyTest.p_holm_over_both``)."""
-    flips = [t for t in R.similarity.task_family.values()
-             if not is_missing(t.p_holm) and (t.p_holm < ALPHA) != (t.p_holm_over_both < ALPHA)]
+    flips = [t for t in R.similarity.task_family.values() if not is_missing(t.p_holm)
+             and not is_missing(t.p_holm_over_both) and (t.p_holm < ALPHA) != (t.p_holm_over_both < ALPHA)]
     if not flips:
         return f"no test changes significance at {ALPHA:g}"
-    said = "; ".join(f'"{t.test}" (Holm p {t.p_holm:.2g} -> {t.p_holm_over_both:.2g})' for t in flips)
+    said = "; ".join(f'"{t.test}" (Holm {p_text(t.p_holm)} -> {p_text(t.p_holm_over_both)})' for t in flips)
     return f"{count(len(flips), 'test')} would change significance at {ALPHA:g}: {said}"
