@@ -94,7 +94,7 @@ def test_with_missing_runs_wait_the_probe_chapters_wait_for_an_empty_store(proje
     items = {i.chapter.name: i for i in plan("smoke", overrides={"missing_runs": "wait"}, project=project)}
     assert "train all --runs probes --profile smoke" in items["10-inside-transfer"].waiting
     assert "train all --runs relearn --profile smoke" in items["11-relearning"].waiting
-    assert "train all --runs tasks --profile smoke" in items["13-task-tokens"].waiting
+    assert "train tasks --experiment sequential --profile smoke" in items["13-task-tokens"].waiting
     assert "13-task-tokens" in items["16-similarity"].waiting      # it gathers chapters 13-15's tests
     assert [n for n, i in items.items() if i.execute] == []
 

@@ -529,7 +529,8 @@ def test_a_chapter_waits_only_for_the_part_of_the_task_set_it_reads(project, tmp
     settings = StudySettings.from_params(plan("smoke", project=project)[3].params)
     part = part_jobs(settings, "tasks:sequential/random")
     assert part and all(("--experiment", "sequential") == j.args[3:5] and "random" in j.args for j in part)
-    assert "runs (sequential from random) of `train all --runs tasks`" in plan("smoke", project=project)[3].waiting
+    assert "task runs (sequential from random) are not stored; `python -m grokpaper train tasks --experiment " \
+           "sequential --condition random --profile smoke` trains them" in plan("smoke", project=project)[3].waiting
     # every run of that part stored, the rest of the task set not: the chapter no longer waits
     store_every_run(store, [j.key for j in part])
     assert len(jobs(settings, "tasks")) > len(part) and plan("smoke", project=project)[3].waiting is None

@@ -473,15 +473,17 @@ def part_jobs(settings: StudySettings, entry: str) -> list:
 
 def waiting_for_runs(ch: Chapter, params: dict, profile: str, root: Path, overrides: dict | None = None) -> str | None:
     """Why ``ch`` cannot execute yet with these resolved parameters: with ``missing_runs: wait``,
-    how many runs of each set its header names (``runs:``) are not stored, and the command that
-    trains them (with the study ``overrides`` given); None when none is missing, when the chapter
-    trains what is missing, or when it reads no run set."""
+    how many runs of each set (or part of the task set) its header names (``runs:``) are not
+    stored, and the command that trains just those (with the study ``overrides`` given): a part's
+    own ``train tasks --experiment ...``, not the whole set, which goes seed by seed through every
+    experiment. None when none is missing, when the chapter trains what is missing, or when it
+    reads no run set."""
     if not ch.runs or params.get("missing_runs") != "wait":
         return None
     settings, store = StudySettings.from_params(params), run_store(root)
     extra = "".join(f" -p {shlex.quote(f'{k}={json.dumps(v)}')}" for k, v in (overrides or {}).items()
                     if k in StudyParams.schema())
-    missing_by_set: dict[str, list[str]] = {}
+    parts = []
     for entry in ch.runs:
         name, experiment, condition = run_part(entry)
         try:
@@ -489,12 +491,16 @@ def waiting_for_runs(ch: Chapter, params: dict, profile: str, root: Path, overri
         except ChapterError as e:
             raise ChapterError(f"{ch.path}: {e}") from None
         missing = sum(not store.has(job.key) for job in every)
-        if missing:
-            which = "" if experiment is None else f" ({experiment}{f' from {condition}' if condition else ''})"
-            missing_by_set.setdefault(name, []).append(f"{missing} of the {len(every)} runs{which}")
-    parts = [f"{', '.join(counts)} of `train all --runs {name}` are not stored; "
-             f"`python -m grokpaper train all --runs {name} --profile {profile}{extra}` trains them"
-             for name, counts in missing_by_set.items()]
+        if not missing:
+            continue
+        if experiment is None:
+            parts.append(f"{missing} of the {len(every)} runs of `train all --runs {name}` are not stored; "
+                         f"`python -m grokpaper train all --runs {name} --profile {profile}{extra}` trains them")
+        else:
+            which = f"{experiment}{f' from {condition}' if condition else ''}"
+            command = f"train tasks --experiment {experiment}{f' --condition {condition}' if condition else ''}"
+            parts.append(f"{missing} of the {len(every)} task runs ({which}) are not stored; "
+                         f"`python -m grokpaper {command} --profile {profile}{extra}` trains them")
     return "waiting for runs: " + "; ".join(parts) if parts else None
 
 
