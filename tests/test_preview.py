@@ -3,6 +3,7 @@ serves the report; an edit of the article's prose, or of a chapter's, shows on t
 executing anything; Ctrl-C stops it. Every wait polls with a time limit (a build here takes a
 few seconds, and longer on a busy machine); nothing is timed."""
 
+import _thread
 import os
 import queue
 import re
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from grokpaper.builder.preview import serve
 from grokpaper.builder.runner import run
 from test_render import make_project
 
@@ -113,3 +115,28 @@ def test_preview_copies_a_chapters_prose_edit_and_executes_nothing(tmp_path):
     assert "edited in preview" in (project / "chapters" / "06-statistics.ipynb").read_text()
     assert {p.name: re.search(r'"started": "[^"]+"', p.read_text())[0]
             for p in (project / "chapters").glob("*.ipynb")} == records  # no chapter executed again
+
+
+def test_an_edit_made_the_moment_the_page_is_served_is_built(tmp_path):
+    """The edit is made inside the "serving" line's echo, before serve() goes on: a baseline of the
+    watched files taken after that line (as it once was, a race CI lost) would take the edit in and
+    never build it."""
+    project = make_project(tmp_path / "project")
+    lines = []
+
+    def echo(line):
+        lines.append(line)
+        if "serving http" in line:
+            edit(project / "paper.qmd", "# Methods {#sec-methods}\n",
+                 "# Methods {#sec-methods}\n\nAn edit made the moment the page is served.\n")
+        elif "changed:" in line:
+            raise KeyboardInterrupt  # the edit was built: stop serving
+
+    timer = threading.Timer(WAIT_S, _thread.interrupt_main)  # stops a preview that never sees the edit
+    timer.start()
+    try:
+        serve(project, port=0, echo=echo)
+    finally:
+        timer.cancel()
+    assert any(line.startswith("[preview] paper.qmd changed: built in") for line in lines), lines
+    assert "An edit made the moment the page is served." in (project / "_manuscript" / "index.html").read_text()

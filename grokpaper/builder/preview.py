@@ -126,6 +126,9 @@ def serve(project: Path, port: int = 8000, poll_s: float = 0.5, echo=print) -> N
     line and the last good one stays served."""
     project = Path(project).resolve()
     echo(f"[preview] {rebuild(project)}")
+    # Before "serving" is announced: an edit made as soon as the page is up must differ from
+    # this (taken later, it could take in the edit and the edit would never be built).
+    seen = snapshot(project)
     state = {"builds": 1}
     handler = functools.partial(_Handler, directory=str(project / OUTPUT_DIR), state=state)
     try:
@@ -140,7 +143,6 @@ def serve(project: Path, port: int = 8000, poll_s: float = 0.5, echo=print) -> N
     if stop_on_term:  # `kill` (SIGTERM) stops it as Ctrl-C does: a job started in the background ignores SIGINT
         before = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        seen = snapshot(project)
         while True:
             time.sleep(poll_s)
             now = snapshot(project)
