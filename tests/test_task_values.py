@@ -88,3 +88,27 @@ def test_the_sensitivity_to_correcting_both_families_at_once_names_the_tests_tha
     R.similarity = dataclasses.replace(R.similarity, task_family={
         k: dataclasses.replace(t, p_holm_over_both=t.p_holm) for k, t in R.similarity.task_family.items()})
     assert tv.flips_over_both(R) == "no test changes significance at 0.05"
+
+
+def speed_up(mean, low, high, p, bound=None, n=5):
+    return dataclasses.replace(blank(contract.SpeedUp), geometric_mean=mean, ci_low=low, ci_high=high, p=p,
+                               bound=bound, n_pairs=n)
+
+
+def test_a_chapters_own_tests_say_they_are_before_correction():
+    R = results()
+    R.task_tokens = dataclasses.replace(R.task_tokens, speedups={
+        "grokked": speed_up(9.82, 4.1, 23.5, 0.012, "lower"), "memorized": speed_up(None, None, None, None, n=0)})
+    assert tv.speedup_before_correction(R, "grokked") == "≥ 9.8× (95 % CI 4.1–23.5; p = 0.012 before correction, 5 seeds)"
+    assert tv.speedup_before_correction(R, "memorized").startswith("undefined")
+    h = dataclasses.replace(blank(contract.HypothesisVerdict), estimate=0.617, ci_low=0.402, ci_high=0.85, p=0.003,
+                            n=5, verdict="supported")
+    R.multitask = dataclasses.replace(blank(contract.Multitask), confidence=0.95, hypothesis=h,
+                                      together=speed_up(1.05, 0.91, 1.21, 0.4))
+    assert tv.hypothesis_before_correction(R, "multitask") == \
+        "+0.62 (95 % CI +0.40 to +0.85; p = 0.003 before correction, 5 seeds)"
+    assert tv.together_ratio(R) == "1.05× (95 % CI 0.91–1.21; p = 0.4 before correction, 5 seeds)"
+    R.multitask = dataclasses.replace(R.multitask, hypothesis=dataclasses.replace(h, estimate=None, reason="no seed"))
+    assert tv.hypothesis_before_correction(R, "multitask") == "undefined (no seed)"
+    with pytest.raises(ValueError, match="chapter must be"):
+        tv.hypothesis_before_correction(R, "task_tokens")

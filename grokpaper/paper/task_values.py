@@ -125,3 +125,43 @@ def flips_over_both(R) -> str:
         return f"no test changes significance at {ALPHA:g}"
     said = "; ".join(f'"{t.test}" (Holm {p_text(t.p_holm)} -> {p_text(t.p_holm_over_both)})' for t in flips)
     return f"{count(len(flips), 'test')} would change significance at {ALPHA:g}: {said}"
+
+
+# ----------------------------------------------------------------------------- each chapter's own test
+# Before chapter 16 (and the correction over chapters 13-16's family it applies), the article can
+# only state a chapter's own tests, uncorrected; these say so in their text.
+
+def _speedup_text(s, confidence: float, digits: int) -> str:
+    if s is None or is_missing(s.geometric_mean):
+        return "undefined (no seed has two runs that reached it)"
+    interval = "" if is_missing(s.ci_low) else (f"{round(100 * confidence)} % CI {fmt(s.ci_low, digits)}–"
+                                                f"{fmt(s.ci_high, digits)}; ")
+    return (f"{bound_sign(s.bound)}{fmt(s.geometric_mean, digits)}× ({interval}{p_text(s.p)} before correction, "
+            f"{count(s.n_pairs, 'seed')})")
+
+
+def speedup_before_correction(R, condition: str, digits: int = 1) -> str:
+    """'≥ 9.8× (95 % CI 4.1–23.5; p = 0.012 before correction, 5 seeds)': chapter 13's paired
+    speed-up of a condition over random init, with task tokens, uncorrected."""
+    return _speedup_text(R.task_tokens.speedups[condition], R.task_tokens.confidence, digits)
+
+
+def together_ratio(R, digits: int = 2) -> str:
+    """Chapter 15's subtraction's epochs over addition's in the multi-task runs, per seed
+    (geometric mean, uncorrected p of a ratio of 1)."""
+    return _speedup_text(R.multitask.together, R.multitask.confidence, digits)
+
+
+def hypothesis_before_correction(R, chapter: str, digits: int = 2) -> str:
+    """'+0.62 (95 % CI 0.40 to 0.85; p = 0.003 before correction, 5 seeds)': the effect of a
+    chapter's future-work hypothesis (``replay``, ``multitask`` or ``similarity``), in its own
+    unit, with its uncorrected p; the verdict is ``R.<chapter>.hypothesis.verdict``."""
+    if chapter not in ("replay", "multitask", "similarity"):
+        raise ValueError(f"chapter must be 'replay', 'multitask' or 'similarity'; got {chapter!r}")
+    h = getattr(R, chapter).hypothesis
+    if is_missing(h.estimate):
+        return f"undefined ({h.reason})"
+    confidence = getattr(R, chapter).confidence
+    interval = "" if is_missing(h.ci_low) else (f"{round(100 * confidence)} % CI {h.ci_low:+.{digits}f} to "
+                                                f"{h.ci_high:+.{digits}f}; ")
+    return f"{h.estimate:+.{digits}f} ({interval}{p_text(h.p)} before correction, {count(h.n, 'seed')})"

@@ -1,0 +1,46 @@
+"""Guards of the article's sentences on the document's future experiments (chapters 13-16), as
+``guard`` holds those of the main study: each raises ``SentenceContradicted`` with the numbers
+when the data contradict its sentence, and ``Guards`` binds them to a build (``guard.task_faster``).
+
+These read each chapter's own numbers, before the correction over chapters 13-16's family that
+chapter 16 applies; a sentence that relies on one says "before correction".
+"""
+
+from __future__ import annotations
+
+from grokpaper.analysis.stats import is_missing
+from grokpaper.paper.guard import SentenceContradicted
+from grokpaper.paper.report import fmt
+from grokpaper.paper.values import p_text
+from grokpaper.paper.verdicts import ALPHA
+
+
+def _contradicted(sentence: str, numbers: str, needed: str):
+    raise SentenceContradicted(f"'{sentence}': {numbers} (the sentence needs {needed})")
+
+
+def task_faster(R, condition: str) -> None:
+    """'With a task token per task, transfer from ``condition`` reached the top threshold on
+    subtraction sooner than random initialisation (before correction)': chapter 13's paired
+    speed-up over random init above 1, its interval above 1 and its p below ALPHA."""
+    s = R.task_tokens.speedups[condition]
+    sentence = f"with task tokens, {condition} transfer reached the top threshold sooner than random init, before correction"
+    numbers = (f"random / {condition} = {fmt(s.geometric_mean, 2)}× (CI {fmt(s.ci_low, 2)}–{fmt(s.ci_high, 2)}), "
+               f"{p_text(s.p)} over {s.n_pairs} pairs")
+    if is_missing(s.geometric_mean) or is_missing(s.ci_low) or s.ci_low <= 1 or is_missing(s.p) or s.p >= ALPHA:
+        _contradicted(sentence, numbers, f"an interval above 1 and p below {ALPHA}")
+
+
+def addition_lost(R, condition: str, below: float = 0.1, experiment: str = "sequential") -> None:
+    """'... kept less than ``below`` of the addition test pairs its source answered, in every seed':
+    each seed's share kept at the run's end (``TaskRetention.kept``) under ``below``; a seed whose
+    source answered none has nothing to lose and contradicts the sentence."""
+    retention = (R.task_tokens if experiment == "sequential" else R.replay).retention[condition]
+    sentence = f"{condition} runs ({experiment}) kept less than {fmt(100 * below)} % of what their source answered, in every seed"
+    numbers = "kept per seed: " + (", ".join(f"{s}: {'n/a' if is_missing(k) else fmt(100 * k, 1) + ' %'}"
+                                             for s, k in sorted(retention.kept.items())) or "none")
+    if not retention.kept or any(is_missing(k) or k >= below for k in retention.kept.values()):
+        _contradicted(sentence, numbers, f"every seed under {fmt(100 * below)} %")
+
+
+CHECKS = {f.__name__: f for f in (task_faster, addition_lost)}

@@ -1,0 +1,43 @@
+"""The guards of the article's sentences on chapters 13-16: quiet when the data say what the
+sentence says, raising with the numbers when they do not, and bound to a build by ``Guards``."""
+
+import dataclasses
+
+import pytest
+
+from grokpaper.paper import contract, task_guards
+from grokpaper.paper.guard import Guards, SentenceContradicted
+from typed_results import blank
+
+
+def build(speedup=(9.8, 4.1, 23.5, 0.012), kept=None):
+    mean, low, high, p = speedup
+    s = dataclasses.replace(blank(contract.SpeedUp), geometric_mean=mean, ci_low=low, ci_high=high, p=p, n_pairs=5)
+    r = dataclasses.replace(blank(contract.TaskRetention), kept=kept if kept is not None else {42: 0.01, 7: 0.03})
+    numbers = dataclasses.replace(blank(contract.TaskTokens), speedups={"grokked": s}, retention={"grokked": r})
+    return type("R", (), {"task_tokens": numbers})()
+
+
+def test_faster_with_task_tokens_needs_an_interval_above_one_and_p_below_alpha():
+    task_guards.task_faster(build(), "grokked")
+    with pytest.raises(SentenceContradicted, match=r"random / grokked = 2\.10× \(CI 0\.90–4\.80\), p = 0\.07 over 5 pairs"):
+        task_guards.task_faster(build(speedup=(2.1, 0.9, 4.8, 0.07)), "grokked")
+    with pytest.raises(SentenceContradicted):
+        task_guards.task_faster(build(speedup=(None, None, None, None)), "grokked")
+
+
+def test_addition_lost_needs_every_seed_under_the_bound():
+    task_guards.addition_lost(build(), "grokked", below=0.1)
+    with pytest.raises(SentenceContradicted, match=r"7: 30\.0 %, 42: 1\.0 %"):
+        task_guards.addition_lost(build(kept={42: 0.01, 7: 0.3}), "grokked", below=0.1)
+    with pytest.raises(SentenceContradicted, match="kept per seed: none"):
+        task_guards.addition_lost(build(kept={}), "grokked")
+
+
+def test_guards_binds_the_task_guards_too():
+    assert Guards(build(), strict=True).task_faster("grokked") == ""
+    lenient = Guards(build(kept={42: 0.5}), strict=False)
+    assert lenient.addition_lost("grokked").startswith(" **[contradicted by this build:")
+    assert len(lenient.contradicted) == 1
+    with pytest.raises(AttributeError, match="no guard 'task_slower'"):
+        Guards(build()).task_slower("grokked")
