@@ -112,3 +112,15 @@ def test_a_chapters_own_tests_say_they_are_before_correction():
     assert tv.hypothesis_before_correction(R, "multitask") == "undefined (no seed)"
     with pytest.raises(ValueError, match="chapter must be"):
         tv.hypothesis_before_correction(R, "task_tokens")
+
+
+def test_the_chapters_not_in_the_build_are_named_and_the_p_values_said_uncorrected_without_chapter_16():
+    from grokpaper.paper.report import Results
+    R = Results.of(blank(contract.TaskTokens), blank(contract.Multitask))
+    said = tv.chapters_waiting(R)
+    assert said.startswith("Chapters 14 (replay) and 16 (task similarity, with the correction")
+    assert "are not in this build: their runs are still training" in said and "each p below is before the correction" in said
+    R = Results.of(blank(contract.TaskTokens), blank(contract.Multitask), blank(contract.Similarity))
+    assert tv.chapters_waiting(R).startswith("Chapter 14 (replay) is not in this build: its runs") \
+        and "before the correction" not in tv.chapters_waiting(R)
+    assert tv.chapters_waiting(Results.of(*(blank(k) for k in tv.TASK_CHAPTERS))) == ""
