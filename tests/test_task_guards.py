@@ -6,6 +6,7 @@ import dataclasses
 import pytest
 
 from grokpaper.paper import contract, task_guards
+from grokpaper.paper import task_tokens as tt
 from grokpaper.paper.guard import Guards, SentenceContradicted
 from typed_results import blank
 
@@ -15,12 +16,12 @@ def build(speedup=(9.8, 4.1, 23.5, 0.012), kept=None):
     s = dataclasses.replace(blank(contract.SpeedUp), geometric_mean=mean, ci_low=low, ci_high=high, p=p, n_pairs=5)
     r = dataclasses.replace(blank(contract.TaskRetention), kept=kept if kept is not None else {42: 0.01, 7: 0.03})
     numbers = dataclasses.replace(blank(contract.TaskTokens), speedups={"grokked": s}, retention={"grokked": r})
-    return type("R", (), {"task_tokens": numbers})()
+    return type("R", (), {"task_tokens": numbers, "has": lambda self, kind: kind is not contract.Similarity})()
 
 
 def test_faster_with_task_tokens_needs_an_interval_above_one_and_p_below_alpha():
     task_guards.task_faster(build(), "grokked")
-    with pytest.raises(SentenceContradicted, match=r"random / grokked = 2\.10× \(CI 0\.90–4\.80\), p = 0\.07 over 5 pairs"):
+    with pytest.raises(SentenceContradicted, match=r"random / grokked = 2\.10× \(CI 0\.90–4\.80\), p = 0\.07 before correction"):
         task_guards.task_faster(build(speedup=(2.1, 0.9, 4.8, 0.07)), "grokked")
     with pytest.raises(SentenceContradicted):
         task_guards.task_faster(build(speedup=(None, None, None, None)), "grokked")
@@ -41,3 +42,15 @@ def test_guards_binds_the_task_guards_too():
     assert len(lenient.contradicted) == 1
     with pytest.raises(AttributeError, match="no guard 'task_slower'"):
         Guards(build()).task_slower("grokked")
+
+
+def test_faster_with_task_tokens_uses_the_family_correction_once_chapter_16_is_in():
+    R = build()   # chapter 13 alone: significant before correction
+    row = dataclasses.replace(blank(contract.TaskFamilyTest), test=tt.sequential_speedup_test("grokked"),
+                              estimate=9.8, ci_low=4.1, ci_high=23.5, p=0.012, p_holm=0.09)
+    R.similarity = dataclasses.replace(blank(contract.Similarity), task_family={row.test: row})
+    R.has = lambda kind: True
+    with pytest.raises(SentenceContradicted, match="p = 0.09 Holm-corrected within chapters 13-16"):
+        task_guards.task_faster(R, "grokked")
+    R.similarity.task_family[row.test] = dataclasses.replace(row, p_holm=0.03)
+    task_guards.task_faster(R, "grokked")

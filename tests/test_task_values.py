@@ -25,7 +25,8 @@ def results(**family_rows):
     none = dataclasses.replace(kept, answered={}, kept={}, kept_mean=None)
     task_tokens = dataclasses.replace(blank(contract.TaskTokens), confidence=0.95,
                                       retention={"grokked": kept, "random": none})
-    return type("R", (), {"similarity": similarity, "task_tokens": task_tokens, "replay": task_tokens})()
+    return type("R", (), {"similarity": similarity, "task_tokens": task_tokens, "replay": task_tokens,
+                          "has": lambda self, kind: True})()
 
 
 def test_a_ratio_of_the_family_says_its_bound_interval_and_corrected_p():
@@ -105,6 +106,7 @@ def test_a_chapters_own_tests_say_they_are_before_correction():
                             n=5, verdict="supported")
     R.multitask = dataclasses.replace(blank(contract.Multitask), confidence=0.95, hypothesis=h,
                                       together=speed_up(1.05, 0.91, 1.21, 0.4))
+    R.has = lambda kind: kind is not contract.Similarity    # chapter 16 not in the build
     assert tv.hypothesis_before_correction(R, "multitask") == \
         "+0.62 (95 % CI +0.40 to +0.85; p = 0.003 before correction, 5 seeds)"
     assert tv.together_ratio(R) == "1.05× (95 % CI 0.91–1.21; p = 0.4 before correction, 5 seeds)"
@@ -124,3 +126,22 @@ def test_the_chapters_not_in_the_build_are_named_and_the_p_values_said_uncorrect
     assert tv.chapters_waiting(R).startswith("Chapter 14 (replay) is not in this build: its runs") \
         and "before the correction" not in tv.chapters_waiting(R)
     assert tv.chapters_waiting(Results.of(*(blank(k) for k in tv.TASK_CHAPTERS))) == ""
+
+
+def test_the_sentences_read_the_family_correction_once_chapter_16_is_in_and_the_chapters_own_test_before():
+    R = results(**{tt.sequential_speedup_test("grokked"): (9.82, 4.1, 23.5, 0.03, "lower"),
+                   tt.MULTITASK_HYPOTHESIS_TEST: (0.617, 0.402, 0.85, 0.02, None)})
+    row = dataclasses.replace(blank(contract.AuditRow), id="future-multitask", verdict="supported")
+    R.similarity = dataclasses.replace(R.similarity, future_audit={"future-multitask": row})
+    R.task_tokens = dataclasses.replace(R.task_tokens, speedups={"grokked": speed_up(9.82, 4.1, 23.5, 0.004, "lower")})
+    R.multitask = dataclasses.replace(blank(contract.Multitask), confidence=0.95, hypothesis=dataclasses.replace(
+        blank(contract.HypothesisVerdict), estimate=0.617, ci_low=0.402, ci_high=0.85, p=0.004, n=5, verdict="supported"))
+    assert tv.speedup_over_random(R, "grokked").endswith("Holm-corrected p = 0.03)")
+    assert tv.hypothesis_effect(R, "multitask") == "+0.62 (95 % CI +0.40 to +0.85; Holm-corrected p = 0.02, 5 seeds)"
+    assert tv.hypothesis_verdict(R, "multitask") == "supported"
+    R.has = lambda kind: kind is not contract.Similarity    # chapter 16 not in the build
+    assert tv.speedup_over_random(R, "grokked").endswith("p = 0.004 before correction, 5 seeds)")
+    assert tv.hypothesis_effect(R, "multitask").endswith("p = 0.004 before correction, 5 seeds)")
+    assert tv.hypothesis_verdict(R, "multitask") == "supported before correction"
+    with pytest.raises(ValueError, match="chapter must be one of"):
+        tv.hypothesis_verdict(R, "sequential")

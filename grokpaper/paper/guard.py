@@ -19,19 +19,15 @@ keeps the sentence and marks it in place with what contradicts it.
 from __future__ import annotations
 
 from grokpaper.analysis.stats import is_missing
-from grokpaper.paper import contract, inside_values, relearning_values, values
+from grokpaper.paper import contract, inside_values, relearning_values, task_guards, values
 from grokpaper.paper.contract import FIRST, REUSE_TEST, ROAD_TEST, epochs_column
+from grokpaper.paper.contradiction import SentenceContradicted, contradicted
 from grokpaper.paper.verdicts import ALPHA
 
 RANDOM = values.RANDOM
 
 
-class SentenceContradicted(Exception):
-    """The data contradict a sentence of the article; the message quotes it and gives the numbers."""
-
-
-def _contradicted(sentence: str, numbers: str, needed: str):
-    raise SentenceContradicted(f"'{sentence}': {numbers} (the sentence needs {needed})")
+_contradicted = contradicted
 
 
 def _p(p) -> str:
@@ -497,8 +493,6 @@ class Guards:
         self.contradicted: list[str] = []
 
     def __getattr__(self, name: str):
-        from grokpaper.paper import task_guards  # imported here: it imports this module
-
         checks = {**CHECKS, **task_guards.CHECKS}
         if name not in checks:
             raise AttributeError(f"no guard {name!r}; guards: {', '.join(checks)}")

@@ -105,9 +105,49 @@ def future_verdict(R, claim_id: str) -> str:
     return R.similarity.future_audit[claim_id].verdict
 
 
+def family_corrected(R) -> bool:
+    """Whether this build holds chapter 16, which corrects chapters 13-16's tests as one family:
+    without it, the article states each chapter's own tests, before correction."""
+    return R.has(contract.Similarity)
+
+
 def speedup_over_random(R, condition: str) -> str:
-    """Chapter 13's speed-up of a condition over random init, with task tokens (``ratio``)."""
+    """Chapter 13's speed-up of a condition over random init, with task tokens: corrected within
+    chapters 13-16's family (``ratio``) once chapter 16 is in the build, before correction until then."""
+    if not family_corrected(R):
+        return speedup_before_correction(R, condition)
     return ratio(R, tt.sequential_speedup_test(condition))
+
+
+HYPOTHESIS = {"replay": (tt.REPLAY_HYPOTHESIS_TEST, "future-replay"),
+              "multitask": (tt.MULTITASK_HYPOTHESIS_TEST, "future-multitask"),
+              "similarity": (tt.SIMILARITY_HYPOTHESIS_TEST, "future-similarity")}
+
+
+def hypothesis_effect(R, chapter: str, digits: int = 2) -> str:
+    """The effect of a chapter's future-work hypothesis in its own unit ('+0.62 (95 % CI +0.40 to
+    +0.85; Holm-corrected p = 0.01)'): with the p corrected within chapters 13-16's family once
+    chapter 16 is in the build, before correction until then (``hypothesis_before_correction``)."""
+    if chapter not in HYPOTHESIS:
+        raise ValueError(f"chapter must be one of {', '.join(HYPOTHESIS)}; got {chapter!r}")
+    if not family_corrected(R):
+        return hypothesis_before_correction(R, chapter, digits)
+    t = family_test(R, HYPOTHESIS[chapter][0])
+    if is_missing(t.estimate):
+        return "undefined (no pairs)"
+    interval = "" if is_missing(t.ci_low) else (f"{round(100 * R.similarity.confidence)} % CI {t.ci_low:+.{digits}f} "
+                                                f"to {t.ci_high:+.{digits}f}; ")
+    return f"{t.estimate:+.{digits}f} ({interval}Holm-corrected {p_text(t.p_holm)}, {count(t.n, 'seed')})"
+
+
+def hypothesis_verdict(R, chapter: str) -> str:
+    """The verdict on a chapter's future-work hypothesis: the claims audit's (chapter 16, on the
+    corrected family) once chapter 16 is in the build; until then the chapter's, 'before correction'."""
+    if chapter not in HYPOTHESIS:
+        raise ValueError(f"chapter must be one of {', '.join(HYPOTHESIS)}; got {chapter!r}")
+    if not family_corrected(R):
+        return f"{getattr(R, chapter).hypothesis.verdict} before correction"
+    return future_verdict(R, HYPOTHESIS[chapter][1])
 
 
 def similarity_speedup(R, target: str) -> str:
@@ -149,7 +189,10 @@ def speedup_before_correction(R, condition: str, digits: int = 1) -> str:
 
 def together_ratio(R, digits: int = 2) -> str:
     """Chapter 15's subtraction's epochs over addition's in the multi-task runs, per seed
-    (geometric mean, uncorrected p of a ratio of 1)."""
+    (geometric mean): the p corrected within chapters 13-16's family once chapter 16 is in the
+    build, before correction until then."""
+    if family_corrected(R):
+        return ratio(R, tt.TOGETHER_TEST, digits)
     return _speedup_text(R.multitask.together, R.multitask.confidence, digits)
 
 
