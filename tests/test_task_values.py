@@ -145,3 +145,18 @@ def test_the_sentences_read_the_family_correction_once_chapter_16_is_in_and_the_
     assert tv.hypothesis_verdict(R, "multitask") == "supported before correction"
     with pytest.raises(ValueError, match="chapter must be one of"):
         tv.hypothesis_verdict(R, "sequential")
+
+
+def test_replays_effects_are_in_points_before_and_after_the_correction():
+    R = results(**{tt.REPLAY_HYPOTHESIS_TEST: (0.166, 0.02, 0.31, 0.04, None),
+                   tt.replay_gain_test("grokked"): (0.50, 0.40, 0.60, 0.001, None)})
+    assert tv.hypothesis_effect(R, "replay") == "+16.6 points (95 % CI +2.0 to +31.0; Holm-corrected p = 0.04, 5 seeds)"
+    assert tv.replay_gain(R, "grokked") == "+50.0 points (95 % CI 40.0–60.0; Holm-corrected p = 0.001)"
+    gain = dataclasses.replace(blank(contract.PairedDifference), mean=0.5, ci_low=0.4, ci_high=0.6, p=0.0004,
+                               n_pairs=5, confidence=0.95)
+    R.replay = dataclasses.replace(blank(contract.Replay), confidence=0.95, retention_gain={"grokked": gain},
+                                   hypothesis=dataclasses.replace(blank(contract.HypothesisVerdict), estimate=0.166,
+                                                                  ci_low=0.02, ci_high=0.31, p=0.01, n=5))
+    R.has = lambda kind: kind is not contract.Similarity
+    assert tv.replay_gain(R, "grokked") == "+50.0 points (95 % CI +40.0 to +60.0; p < 0.001 before correction, 5 seeds)"
+    assert tv.hypothesis_effect(R, "replay") == "+16.6 points (95 % CI +2.0 to +31.0; p = 0.01 before correction, 5 seeds)"

@@ -135,9 +135,21 @@ def hypothesis_effect(R, chapter: str, digits: int = 2) -> str:
     t = family_test(R, HYPOTHESIS[chapter][0])
     if is_missing(t.estimate):
         return "undefined (no pairs)"
-    interval = "" if is_missing(t.ci_low) else (f"{round(100 * R.similarity.confidence)} % CI {t.ci_low:+.{digits}f} "
-                                                f"to {t.ci_high:+.{digits}f}; ")
-    return f"{t.estimate:+.{digits}f} ({interval}Holm-corrected {p_text(t.p_holm)}, {count(t.n, 'seed')})"
+    return _effect(t.estimate, t.ci_low, t.ci_high, R.similarity.confidence, f"Holm-corrected {p_text(t.p_holm)}",
+                   t.n, chapter, digits)
+
+
+def replay_gain(R, condition: str) -> str:
+    """Replay's gain in addition's test accuracy for a condition's runs, at each pair's common
+    epoch, in points (chapter 14): corrected within chapters 13-16's family once chapter 16 is in
+    the build (``difference``), before correction until then."""
+    if family_corrected(R):
+        return difference(R, tt.replay_gain_test(condition))
+    d = R.replay.retention_gain[condition]
+    if is_missing(d.mean):
+        return "undefined (no pairs)"
+    return _effect(d.mean, d.ci_low, d.ci_high, d.confidence, f"{p_text(d.p)} before correction", d.n_pairs,
+                   "replay", 1)
 
 
 def hypothesis_verdict(R, chapter: str) -> str:
@@ -205,10 +217,16 @@ def hypothesis_before_correction(R, chapter: str, digits: int = 2) -> str:
     h = getattr(R, chapter).hypothesis
     if is_missing(h.estimate):
         return f"undefined ({h.reason})"
-    confidence = getattr(R, chapter).confidence
-    interval = "" if is_missing(h.ci_low) else (f"{round(100 * confidence)} % CI {h.ci_low:+.{digits}f} to "
-                                                f"{h.ci_high:+.{digits}f}; ")
-    return f"{h.estimate:+.{digits}f} ({interval}{p_text(h.p)} before correction, {count(h.n, 'seed')})"
+    return _effect(h.estimate, h.ci_low, h.ci_high, getattr(R, chapter).confidence,
+                   f"{p_text(h.p)} before correction", h.n, chapter, digits)
+
+
+def _effect(estimate, low, high, confidence: float, p: str, n: int, chapter: str, digits: int) -> str:
+    """An effect with its interval: replay's, a difference of addition's accuracy, in percentage points."""
+    scale, unit, digits = (100, " points", 1) if chapter == "replay" else (1, "", digits)
+    interval = "" if is_missing(low) else (f"{round(100 * confidence)} % CI {scale * low:+.{digits}f} to "
+                                           f"{scale * high:+.{digits}f}; ")
+    return f"{scale * estimate:+.{digits}f}{unit} ({interval}{p}, {count(n, 'seed')})"
 
 
 TASK_CHAPTERS = {contract.TaskTokens: "13 (sequential transfer)", contract.Replay: "14 (replay)",
