@@ -160,3 +160,12 @@ def test_replays_effects_are_in_points_before_and_after_the_correction():
     R.has = lambda kind: kind is not contract.Similarity
     assert tv.replay_gain(R, "grokked") == "+50.0 points (95 % CI +40.0 to +60.0; p < 0.001 before correction, 5 seeds)"
     assert tv.hypothesis_effect(R, "replay") == "+16.6 points (95 % CI +2.0 to +31.0; p = 0.01 before correction, 5 seeds)"
+
+
+def test_the_similarity_trend_is_said_as_pages_l_against_chance_and_the_random_table_as_uncorrected():
+    R = results(**{tt.SIMILARITY_HYPOTHESIS_TEST: (171.0, None, None, 0.3, None)})
+    R.similarity.task_family[tt.SIMILARITY_HYPOTHESIS_TEST] = dataclasses.replace(
+        R.similarity.task_family[tt.SIMILARITY_HYPOTHESIS_TEST], null=150.0)
+    assert tv.hypothesis_effect(R, "similarity") == "Page's L = 171 against 150 by chance (Holm-corrected p = 0.3, 5 seeds)"
+    R.similarity = dataclasses.replace(R.similarity, memorising=speed_up(1.4, 1.1, 1.8, 0.02))
+    assert tv.memorising_ratio(R) == "1.40× (95 % CI 1.10–1.80; p = 0.02, uncorrected, 5 seeds)"

@@ -12,7 +12,7 @@ from __future__ import annotations
 from grokpaper.analysis.stats import is_missing
 from grokpaper.paper import contract
 from grokpaper.paper import task_tokens as tt
-from grokpaper.paper.report import bound_sign, count, fmt
+from grokpaper.paper.report import bound_sign, count, fmt, significant
 from grokpaper.paper.values import and_, p_text
 from grokpaper.paper.verdicts import ALPHA
 
@@ -135,6 +135,9 @@ def hypothesis_effect(R, chapter: str, digits: int = 2) -> str:
     t = family_test(R, HYPOTHESIS[chapter][0])
     if is_missing(t.estimate):
         return "undefined (no pairs)"
+    if chapter == "similarity":   # Page's trend test: its statistic against its value by chance
+        return (f"Page's L = {significant(t.estimate)} against {significant(t.null)} by chance (Holm-corrected "
+                f"{p_text(t.p_holm)}, {count(t.n, 'seed')})")
     return _effect(t.estimate, t.ci_low, t.ci_high, R.similarity.confidence, f"Holm-corrected {p_text(t.p_holm)}",
                    t.n, chapter, digits)
 
@@ -247,3 +250,10 @@ def chapters_waiting(R) -> str:
     return (f"Chapter{'s' if len(waiting) > 1 else ''} {and_(waiting)} {'are' if len(waiting) > 1 else 'is'} not in "
             f"this build: {'their' if len(waiting) > 1 else 'its'} runs are still training (a chapter waits for its runs; "
             f"`python -m grokpaper run --dry-run` names them){p_note}. ")
+
+
+def memorising_ratio(R, digits: int = 2) -> str:
+    """Chapter 16's random table, which cannot generalise: random init's epochs to the top threshold
+    on training accuracy over the grokked source's (descriptive, outside the family)."""
+    return _speedup_text(R.similarity.memorising, R.similarity.confidence, digits).replace(" before correction",
+                                                                                          ", uncorrected")
