@@ -169,3 +169,16 @@ def test_the_similarity_trend_is_said_as_pages_l_against_chance_and_the_random_t
     assert tv.hypothesis_effect(R, "similarity") == "Page's L = 171 against 150 by chance (Holm-corrected p = 0.3, 5 seeds)"
     R.similarity = dataclasses.replace(R.similarity, memorising=speed_up(1.4, 1.1, 1.8, 0.02))
     assert tv.memorising_ratio(R) == "1.40× (95 % CI 1.10–1.80; p = 0.02, uncorrected, 5 seeds)"
+
+
+def test_the_audits_verdicts_on_the_three_hypotheses_in_one_sentence():
+    R = results()
+    rows = {claim: dataclasses.replace(blank(contract.AuditRow), id=claim, claim=f"Hypothesis: {text}.", verdict=verdict)
+            for claim, text, verdict in (("future-replay", "Replay helps", "not established"),
+                                         ("future-multitask", "Shared circuits", "supported"),
+                                         ("future-similarity", "Retention scales", "contradicted by the data"))}
+    R.similarity = dataclasses.replace(R.similarity, future_audit=rows)
+    assert tv.future_verdicts(R) == ('"Replay helps" is not established, "Shared circuits" supported and '
+                                     '"Retention scales" contradicted by the data')
+    R.similarity = dataclasses.replace(R.similarity, future_audit={})
+    assert tv.future_verdicts(R) == "not judged (no runs)"

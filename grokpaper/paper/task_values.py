@@ -257,3 +257,15 @@ def memorising_ratio(R, digits: int = 2) -> str:
     on training accuracy over the grokked source's (descriptive, outside the family)."""
     return _speedup_text(R.similarity.memorising, R.similarity.confidence, digits).replace(" before correction",
                                                                                           ", uncorrected")
+
+
+def future_verdicts(R) -> str:
+    """'"Replay helps grokked models more than memorized" is not established, "..." supported and
+    "..." not established': the claims audit's verdicts on the document's future-work hypotheses
+    (chapter 16), each with the hypothesis as the audit quotes it (its 'Hypothesis: ' dropped)."""
+    rows = [R.similarity.future_audit[claim] for _, claim in HYPOTHESIS.values() if claim in R.similarity.future_audit]
+    if not rows:
+        return "not judged (no runs)"
+    said = [f'"{row.claim.removeprefix("Hypothesis: ").rstrip(".")}"{" is" if i == 0 else ""} {row.verdict}'
+            for i, row in enumerate(rows)]
+    return and_(said)
