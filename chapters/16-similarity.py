@@ -125,7 +125,7 @@ plots.epoch_grid(**tt.progress_panels(runs, targets, source))
 found = {t: s for t, s in speedups.items() if s is not None and s.n_pairs}
 (plots.speedup_points(*wt.speedup_points(found), reference="random init",
                       ylabel=f"speed-up: random init's epochs to {100 * top:g} %\nover the grokked source's")
- if found else None)
+ if found else task_plots.no_data(f"No target has a seed whose grokked and random-init runs both reached {100 * top:g} %."))
 
 # %%
 #| label: tbl-similarity-speedups

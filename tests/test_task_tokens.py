@@ -153,3 +153,14 @@ def test_a_runs_curve_names_its_target_tasks_accuracy_so_a_panel_says_which_task
 def test_a_range_of_shares_in_words():
     assert tt.share_range([0.44, 0.8419, 0.71]) == "44-84 %"
     assert tt.share_range([0.711]) == "71 %"
+
+
+def test_a_figure_without_data_says_why_in_its_place():
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    from grokpaper.paper import task_plots
+    fig = task_plots.no_data("No target has a seed whose runs both reached 99.9 %.")
+    assert isinstance(fig, Figure) and not plt.get_fignums()   # closed in pyplot: no second copy inline
+    assert [t.get_text() for ax in fig.axes for t in ax.texts] == ["No target has a seed whose runs both reached 99.9 %."]
+    assert not fig.axes[0].axison

@@ -41,3 +41,15 @@ def frequency_overlap(points: pd.DataFrame, targets, conditions, *, labels: dict
         handles.append(Line2D([], [], color="0.1", lw=1.6, label="chance (same number of frequencies at random)"))
         fig.legend(handles=handles, loc="outside upper center", ncols=2)
     return _done(fig)
+
+
+def no_data(message: str):
+    """A figure that says why it has nothing to show (``message``), for a labelled figure whose data
+    a build lacks (a small profile's runs that never reached the threshold): the label keeps an
+    output, so the article's embed of it still builds, and the reader sees why it is empty."""
+    with style():
+        fig, axes = _new(figsize=(6.0, 1.2))
+        ax = axes[0, 0]
+        ax.axis("off")
+        ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True, transform=ax.transAxes)
+    return _done(fig)
