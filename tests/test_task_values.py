@@ -49,7 +49,7 @@ def test_addition_at_its_own_token_and_what_the_source_knew():
     assert tv.addition_at_end(R, "grokked") == \
         "0.9 % (95 % CI 0.1–1.7) of addition's test pairs at the end, from 100.0 % at the start"
     assert tv.kept_of_answered(R, "grokked") == \
-        "0.9 % of the test pairs its source answered (8,939 per seed, mean over 2 seeds)"
+        "0.9 % of the test pairs their sources answered (8,939 per seed, mean over 2 seeds)"
     assert tv.kept_of_answered(R, "random").startswith("nothing to keep")
     with pytest.raises(ValueError, match="experiment must be 'sequential'"):
         tv.addition_at_end(R, "grokked", "multitask")

@@ -79,15 +79,15 @@ def addition_at_end(R, condition: str, experiment: str = "sequential") -> str:
 
 
 def kept_of_answered(R, condition: str, experiment: str = "sequential") -> str:
-    """'0.9 % of the test pairs its source answered (8,939 per seed, mean over 5 seeds)': what a
+    """'0.9 % of the test pairs their sources answered (8,939 per seed, mean over 5 seeds)': what a
     condition's runs still answer of what their source knew (``TaskRetention.kept``)."""
     r = _chapter(R, experiment).retention[condition]
     seeds = [s for s, k in r.kept.items() if not is_missing(k)]   # a source that answered none has nothing kept
     if not seeds or is_missing(r.kept_mean):
-        return "nothing to keep (its source answered none of the test pairs)"
+        return "nothing to keep (their sources answered none of the test pairs)"
     answered = sorted(r.answered[s] for s in seeds)
     n = f"{answered[0]:,}" if answered[0] == answered[-1] else f"{answered[0]:,}–{answered[-1]:,}"
-    return f"{fmt(100 * r.kept_mean, 1)} % of the test pairs its source answered ({n} per seed, mean over " \
+    return f"{fmt(100 * r.kept_mean, 1)} % of the test pairs their sources answered ({n} per seed, mean over " \
            f"{count(len(seeds), 'seed')})"
 
 
