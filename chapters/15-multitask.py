@@ -194,9 +194,9 @@ hypothesis = tt.hypothesis_verdict(
 
 # %%
 #| label: fig-multitask-curves
-#| fig-cap: "Multi-task training from scratch: test accuracy on addition and on subtraction, each at its own token, against epoch (log scale): median over seeds, min-max band, thin lines per seed. A run stops once both test sets together held the top threshold for the hold window (`probe_hold_epochs`), or at the cap (`task_max_epochs`)."
+#| fig-cap: "Multi-task training from scratch: test accuracy on addition and on subtraction, each at its own token, against epoch (log scale): median over seeds, min-max band, thin lines per seed. A run stops once both test sets together held the top threshold for the hold window (`probe_hold_epochs`), or at the cap (`task_max_epochs`); a run that stopped early is held at its last value, so the median covers every seed to the last stop."
 plots.learning_curves(tt.curves_of(runs, "multitask"), metric=[f"test_acc_{source}", f"test_acc_{target}"],
-                      log_x=True)
+                      log_x=True, hold_last=True)
 
 # %%
 #| label: tbl-multitask-together

@@ -54,3 +54,19 @@ def test_faster_with_task_tokens_uses_the_family_correction_once_chapter_16_is_i
         task_guards.task_faster(R, "grokked")
     R.similarity.task_family[row.test] = dataclasses.replace(row, p_holm=0.03)
     task_guards.task_faster(R, "grokked")
+
+
+def test_subtraction_later_in_every_seed_needs_every_ratio_above_one_and_no_bound():
+    together = dataclasses.replace(blank(contract.SpeedUp), per_seed={42: 1.13, 7: 1.07}, per_seed_bound={42: None, 7: None})
+    R = build()
+    R.multitask = dataclasses.replace(blank(contract.Multitask), together=together)
+    task_guards.subtraction_later_in_every_seed(R)
+    R.multitask = dataclasses.replace(R.multitask, together=dataclasses.replace(together, per_seed={42: 1.13, 7: 0.98}))
+    with pytest.raises(SentenceContradicted, match="42: 1.13, 7: 0.98"):
+        task_guards.subtraction_later_in_every_seed(R)
+    R.multitask = dataclasses.replace(R.multitask, together=dataclasses.replace(together, per_seed_bound={42: "lower", 7: None}))
+    with pytest.raises(SentenceContradicted, match=r"42: 1.13 \(a bound\)"):
+        task_guards.subtraction_later_in_every_seed(R)
+    R.multitask = dataclasses.replace(R.multitask, together=None)
+    with pytest.raises(SentenceContradicted, match="none"):
+        task_guards.subtraction_later_in_every_seed(R)

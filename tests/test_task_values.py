@@ -182,3 +182,12 @@ def test_the_audits_verdicts_on_the_three_hypotheses_in_one_sentence():
                                      '"Retention scales" contradicted by the data')
     R.similarity = dataclasses.replace(R.similarity, future_audit={})
     assert tv.future_verdicts(R) == "not judged (no runs)"
+
+
+def test_the_multitask_gap_in_epochs_with_its_interval():
+    R = results()
+    gap = dataclasses.replace(blank(contract.PairedDifference), mean=520.0, ci_low=308.2, ci_high=731.8, confidence=0.95)
+    R.multitask = dataclasses.replace(blank(contract.Multitask), gap=gap)
+    assert tv.multitask_gap(R) == "520 epochs (95 % CI 308–732)"
+    R.multitask = dataclasses.replace(R.multitask, gap=dataclasses.replace(gap, mean=None))
+    assert tv.multitask_gap(R).startswith("undefined")

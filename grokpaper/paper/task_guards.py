@@ -46,4 +46,18 @@ def addition_lost(R, condition: str, below: float = 0.1, experiment: str = "sequ
         _contradicted(sentence, numbers, f"every seed under {fmt(100 * below)} %")
 
 
-CHECKS = {f.__name__: f for f in (task_faster, addition_lost)}
+def subtraction_later_in_every_seed(R) -> None:
+    """'Trained together, subtraction reached the threshold after addition in every seed': each
+    seed's ratio of subtraction's epochs over addition's (``Multitask.together``) above 1, none of
+    them a bound."""
+    t = R.multitask.together
+    per_seed = {} if t is None else t.per_seed
+    numbers = "subtraction's over addition's epochs per seed: " + (", ".join(
+        f"{s}: {'n/a' if is_missing(r) else fmt(r, 2)}{'' if not t.per_seed_bound.get(s) else ' (a bound)'}"
+        for s, r in per_seed.items()) or "none")
+    if not per_seed or any(is_missing(r) or r <= 1 or t.per_seed_bound.get(s) for s, r in per_seed.items()):
+        _contradicted("trained together, subtraction reached the threshold after addition in every seed", numbers,
+                      "every seed's ratio above 1, none a bound")
+
+
+CHECKS = {f.__name__: f for f in (task_faster, addition_lost, subtraction_later_in_every_seed)}

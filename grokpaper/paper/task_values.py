@@ -269,3 +269,14 @@ def future_verdicts(R) -> str:
     said = [f'"{row.claim.removeprefix("Hypothesis: ").rstrip(".")}"{" is" if i == 0 else ""} {row.verdict}'
             for i, row in enumerate(rows)]
     return and_(said)
+
+
+def multitask_gap(R) -> str:
+    """'520 epochs (95 % CI 308–732)': chapter 15's mean of subtraction's minus addition's epochs
+    to the threshold both reached, per seed (descriptive: its test is the ratio, ``together_ratio``)."""
+    d = R.multitask.gap
+    if is_missing(d.mean):
+        return "undefined (no seed where both reached it)"
+    interval = "" if is_missing(d.ci_low) else (f" ({round(100 * d.confidence)} % CI {fmt(d.ci_low)}"
+                                                f"{' to ' if d.ci_low < 0 else '–'}{fmt(d.ci_high)})")
+    return f"{fmt(d.mean)} epochs{interval}"
