@@ -280,3 +280,16 @@ def multitask_gap(R) -> str:
     interval = "" if is_missing(d.ci_low) else (f" ({round(100 * d.confidence)} % CI {fmt(d.ci_low)}"
                                                 f"{' to ' if d.ci_low < 0 else '–'}{fmt(d.ci_high)})")
     return f"{fmt(d.mean)} epochs{interval}"
+
+
+def corrected_overlaps(R, comparison: str) -> str:
+    """'0.43–0.80 over 5 seeds': the range over seeds of chapter 15's chance-corrected neuron-use
+    overlap of one comparison (``Multitask.neuron_use``, by the chapter's label); KeyError naming the
+    comparisons when there is no such one."""
+    uses = R.multitask.neuron_use
+    if comparison not in uses:
+        raise KeyError(f"no comparison {comparison!r} in chapter 15's neuron use (comparisons: {sorted(uses)})")
+    values = sorted(v for v in uses[comparison].corrected.values() if not is_missing(v))
+    if not values:
+        return "undefined (no seed)"
+    return f"{values[0]:.2f}–{values[-1]:.2f} over {count(len(values), 'seed')}"
