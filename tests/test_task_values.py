@@ -197,6 +197,6 @@ def test_a_neuron_use_comparisons_range_over_seeds():
     R = results()
     use = dataclasses.replace(blank(contract.NeuronUseOverlap), corrected={42: 0.784, 7: 0.536, 99: None, 314: 0.428})
     R.multitask = dataclasses.replace(blank(contract.Multitask), neuron_use={"multi-task, one model": use})
-    assert tv.corrected_overlaps(R, "multi-task, one model") == "0.43–0.78 over 3 seeds"
+    assert tv.corrected_overlaps(R, "multi-task, one model") == "0.43–0.78"
     with pytest.raises(KeyError, match="no comparison 'replay' in chapter 15's neuron use"):
         tv.corrected_overlaps(R, "replay")

@@ -283,7 +283,7 @@ def multitask_gap(R) -> str:
 
 
 def corrected_overlaps(R, comparison: str) -> str:
-    """'0.43–0.80 over 5 seeds': the range over seeds of chapter 15's chance-corrected neuron-use
+    """'0.43–0.80': the range over seeds of chapter 15's chance-corrected neuron-use
     overlap of one comparison (``Multitask.neuron_use``, by the chapter's label); KeyError naming the
     comparisons when there is no such one."""
     uses = R.multitask.neuron_use
@@ -292,4 +292,4 @@ def corrected_overlaps(R, comparison: str) -> str:
     values = sorted(v for v in uses[comparison].corrected.values() if not is_missing(v))
     if not values:
         return "undefined (no seed)"
-    return f"{values[0]:.2f}–{values[-1]:.2f} over {count(len(values), 'seed')}"
+    return f"{values[0]:.2f}–{values[-1]:.2f}"
