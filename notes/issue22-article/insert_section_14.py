@@ -1,0 +1,35 @@
+"""Insert the article's section on chapter 14 (replay), after chapter 15's, once chapter 14 is executed."""
+from pathlib import Path
+
+p = Path("paper.qmd")
+s = p.read_text()
+anchor = "{{< embed chapters/15-multitask.ipynb#tbl-multitask-neuron-use >}}\n"
+section = '''
+### Replay {#sec-task-replay}
+
+Replay puts addition examples, on addition's token, into every full batch of subtraction training, as a
+share of `{python} fmt(100 * R.replay.replay_share)` % of the batch (the document's "10 % addition
+replay"; each example weighs the same in the loss, chapter 14). With replay, the grokked transfers answered
+`{python} tv.addition_at_end(R, "grokked", "replay")` (@fig-replay-retention, @tbl-replay-retention); their
+gain in addition over the transfers without replay, each pair compared at its common epoch, was
+`{python} tv.replay_gain(R, "grokked")`, and the memorized-fixed transfers'
+`{python} tv.replay_gain(R, "memorized-fixed")` (@tbl-replay-gain). The document's hypothesis, "`{python} R.replay.hypothesis.hypothesis`", is tested on
+the difference of those two gains, per seed: `{python} tv.hypothesis_effect(R, "replay")`, so it is
+*`{python} tv.hypothesis_verdict(R, "replay")`* (@tbl-replay-hypothesis). The document's own design,
+replay without a task token, gives one input two labels wherever addition and subtraction differ, so its
+training loss cannot reach 0: its floor is `{python} tv.loss_floor(R)` (@fig-ill-posed).
+
+{{< embed chapters/14-replay.ipynb#fig-replay-retention >}}
+
+{{< embed chapters/14-replay.ipynb#tbl-replay-retention >}}
+
+{{< embed chapters/14-replay.ipynb#tbl-replay-gain >}}
+
+{{< embed chapters/14-replay.ipynb#tbl-replay-hypothesis >}}
+
+{{< embed chapters/14-replay.ipynb#fig-ill-posed >}}
+'''
+assert s.count(anchor) == 1
+s = s.replace(anchor, anchor + section, 1)
+p.write_text(s)
+print("chapter 14 inserted")

@@ -1,0 +1,77 @@
+"""Insert the article's section on chapter 16 (task similarity), the family's Methods sentence, the
+audit's future-work verdicts and the appendix tables, once chapter 16 is executed (after 14's)."""
+from pathlib import Path
+
+p = Path("paper.qmd")
+s = p.read_text()
+
+anchor = "{{< embed chapters/14-replay.ipynb#fig-ill-posed >}}\n"
+section = '''
+### Task similarity {#sec-task-similarity}
+
+The document's first future experiment transfers the grokked addition source to targets of decreasing
+similarity to addition, each on its own token: subtraction (the runs above), multiplication a·b,
+a² + ab + b², and a fixed random table, which cannot generalise (capped at
+`{python} fmt(R.similarity.random_table_cap)` epochs). Random initialisation needed
+`{python} tv.similarity_speedup(R, "multiply")` as many epochs as the grokked source for multiplication and
+`{python} tv.similarity_speedup(R, "x2xyy2")` for a² + ab + b² (@fig-similarity-speedups,
+@tbl-similarity-speedups); to memorise the random table (its training accuracy at the threshold), random
+initialisation needed `{python} tv.memorising_ratio(R)` as many epochs as the grokked source. The document's hypothesis,
+"`{python} R.similarity.hypothesis.hypothesis`", is tested by Page's trend test over the targets in the
+document's order, repeated by seed, on addition's test accuracy at each seed's common epoch:
+`{python} tv.hypothesis_effect(R, "similarity")`, so it is
+*`{python} tv.hypothesis_verdict(R, "similarity")`* (@tbl-similarity-hypothesis). Multiplication, addition of discrete logarithms, is read in both the additive
+and the discrete-log Fourier basis (@tbl-similarity-bases).
+
+{{< embed chapters/16-similarity.ipynb#fig-similarity-speedups >}}
+
+{{< embed chapters/16-similarity.ipynb#tbl-similarity-speedups >}}
+
+{{< embed chapters/16-similarity.ipynb#tbl-similarity-hypothesis >}}
+
+{{< embed chapters/16-similarity.ipynb#tbl-similarity-bases >}}
+'''
+assert s.count(anchor) == 1
+s = s.replace(anchor, anchor + section, 1)
+
+old = """Their tests are not in the family above: each chapter reports its own, uncorrected, and the tests of these
+experiments are corrected as a family of their own (chapter 16).
+"""
+new = """Their tests are not in the family above: they are a family of their own,
+`{python} len(R.similarity.task_family)` tests Holm-corrected within it (@tbl-task-family), so that the new
+experiments cannot move the verdicts on the document's claims; corrected over both families at once, as a
+sensitivity check, `{python} tv.flips_over_both(R)`. The document's three future-work hypotheses are judged on
+that family by the audit's rule for an effect claimed in words (@tbl-future-audit).
+"""
+assert old in s
+s = s.replace(old, new, 1)
+
+old = """with a task token per task, are this study's own, with a family of tests of their own, and are judged
+with them by the same rules once their runs are in (chapter 16).
+"""
+new = """with a task token per task, are this study's own, with a family of tests of their own, and are judged
+on it by the same rules (@sec-task-tokens, @tbl-future-audit): `{python} tv.future_verdicts(R)`.
+"""
+assert old in s
+s = s.replace(old, new, 1)
+
+old = """{{< embed chapters/06-statistics.ipynb#tbl-family >}}
+"""
+new = """{{< embed chapters/06-statistics.ipynb#tbl-family >}}
+
+{{< embed chapters/16-similarity.ipynb#tbl-task-family >}}
+
+{{< embed chapters/16-similarity.ipynb#tbl-future-audit >}}
+"""
+assert old in s
+s = s.replace(old, new, 1)
+
+old = """    f"find {R.audit.counts.inconsistent} inconsistent within the document itself."
+"""
+new = """    f"find {R.audit.counts.inconsistent} inconsistent within the document itself. Of its three future-work "
+    f"hypotheses, tested with a task token per task, {tv.future_verdicts(R)}."
+"""
+assert old in s
+s = s.replace(old, new, 1)
+p.write_text(s)
+print("chapter 16 inserted")
