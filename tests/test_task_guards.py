@@ -70,3 +70,15 @@ def test_subtraction_later_in_every_seed_needs_every_ratio_above_one_and_no_boun
     R.multitask = dataclasses.replace(R.multitask, together=None)
     with pytest.raises(SentenceContradicted, match="none"):
         task_guards.subtraction_later_in_every_seed(R)
+
+
+def test_the_same_key_frequencies_at_both_tokens_needs_a_jaccard_of_one_in_every_seed():
+    R = build()
+    same = dataclasses.replace(blank(contract.FrequencySharing), jaccard={42: 1.0, 7: 1.0})
+    R.multitask = dataclasses.replace(blank(contract.Multitask), sharing={"multi-task, one model": same})
+    task_guards.same_key_frequencies_at_both_tokens(R, "multi-task, one model")
+    R.multitask.sharing["multi-task, one model"] = dataclasses.replace(same, jaccard={42: 1.0, 7: 0.71})
+    with pytest.raises(SentenceContradicted, match="42: 1.00, 7: 0.71"):
+        task_guards.same_key_frequencies_at_both_tokens(R, "multi-task, one model")
+    with pytest.raises(SentenceContradicted, match="none"):
+        task_guards.same_key_frequencies_at_both_tokens(R, "replay")

@@ -60,4 +60,18 @@ def subtraction_later_in_every_seed(R) -> None:
                       "every seed's ratio above 1, none a bound")
 
 
-CHECKS = {f.__name__: f for f in (task_faster, addition_lost, subtraction_later_in_every_seed)}
+def same_key_frequencies_at_both_tokens(R, comparison: str) -> None:
+    """'... one model's key frequencies read at its two tokens were the same set in every seed': the
+    Jaccard index of chapter 15's ``comparison`` (``Multitask.sharing``) is 1 in every seed."""
+    sharing = R.multitask.sharing.get(comparison)
+    jaccard = {} if sharing is None else sharing.jaccard
+    numbers = f"{comparison}: Jaccard per seed " + (", ".join(
+        f"{s}: {'n/a' if is_missing(j) else fmt(j, 2)}" for s, j in sorted(jaccard.items(), key=lambda x: str(x[0])))
+        or "none")
+    if not jaccard or any(is_missing(j) or j < 1 for j in jaccard.values()):
+        _contradicted(f"{comparison}: the same key frequencies at both tokens in every seed", numbers,
+                      "a Jaccard index of 1 in every seed")
+
+
+CHECKS = {f.__name__: f for f in (task_faster, addition_lost, subtraction_later_in_every_seed,
+                                   same_key_frequencies_at_both_tokens)}
