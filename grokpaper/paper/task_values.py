@@ -190,9 +190,8 @@ def flips_over_both(R) -> str:
 def _speedup_text(s, confidence: float, digits: int) -> str:
     if s is None or is_missing(s.geometric_mean):
         return "undefined (no seed has two runs that reached it)"
-    interval = "" if is_missing(s.ci_low) else (f"{round(100 * confidence)} % CI {fmt(s.ci_low, digits)}–"
-                                                f"{fmt(s.ci_high, digits)}; ")
-    return (f"{bound_sign(s.bound)}{fmt(s.geometric_mean, digits)}× ({interval}{p_text(s.p)} before correction, "
+    return (f"{bound_sign(s.bound)}{fmt(s.geometric_mean, digits)}× ({_interval(s, confidence, digits)}"
+            f"{p_text(s.p)} before correction, "
             f"{count(s.n_pairs, 'seed')})")
 
 
