@@ -248,4 +248,3 @@ def test_a_figure_with_overlapping_labels_is_refused_with_the_labels_named():
     with pytest.raises(P.FigureLayoutError, match="x axis of 'a+': 'condition-"):
         P.bar_panels(crowded)
     assert not plt.get_fignums()                     # refused figures are closed too
-
