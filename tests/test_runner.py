@@ -531,6 +531,10 @@ def test_a_chapter_waits_only_for_the_part_of_the_task_set_it_reads(project, tmp
     assert part and all(("--experiment", "sequential") == j.args[3:5] and "random" in j.args for j in part)
     assert "task runs (sequential from random) are not stored; `python -m grokpaper train tasks --experiment " \
            "sequential --condition random --profile smoke` trains them" in plan("smoke", project=project)[3].waiting
+    # one run of the part left: the verb agrees with 1
+    store_every_run(store, [j.key for j in part[1:]])
+    assert f"1 of the {len(part)} task runs (sequential from random) is not stored;" \
+        in plan("smoke", project=project)[3].waiting
     # every run of that part stored, the rest of the task set not: the chapter no longer waits
     store_every_run(store, [j.key for j in part])
     assert len(jobs(settings, "tasks")) > len(part) and plan("smoke", project=project)[3].waiting is None
