@@ -162,6 +162,17 @@ def test_replays_effects_are_in_points_before_and_after_the_correction():
     assert tv.hypothesis_effect(R, "replay") == "+16.6 points (95 % CI +2.0 to +31.0; p = 0.01 before correction, 5 seeds)"
 
 
+def test_replays_speed_is_the_ratio_of_epochs_without_over_with_before_and_after_the_correction():
+    R = results(**{tt.replay_speed_test("grokked"): (1.234, 1.01, 1.5, 0.04, None)})
+    assert tv.replay_speedup(R, "grokked") == "1.23× (95 % CI 1.01–1.50; Holm-corrected p = 0.04)"
+    R.replay = dataclasses.replace(blank(contract.Replay), confidence=0.95,
+                                   speed={"random": speed_up(0.8, 0.5, 1.2, 0.3, "upper")})
+    R.has = lambda kind: kind is not contract.Similarity
+    assert tv.replay_speedup(R, "random") == "≤ 0.80× (95 % CI 0.50–1.20; p = 0.3 before correction, 5 seeds)"
+    with pytest.raises(KeyError, match="no speed comparison for 'grokked'"):
+        tv.replay_speedup(R, "grokked")
+
+
 def test_the_similarity_trend_is_said_as_pages_l_against_chance_and_the_random_table_as_uncorrected():
     R = results(**{tt.SIMILARITY_HYPOTHESIS_TEST: (171.0, None, None, 0.3, None)})
     R.similarity.task_family[tt.SIMILARITY_HYPOTHESIS_TEST] = dataclasses.replace(

@@ -155,6 +155,17 @@ def replay_gain(R, condition: str) -> str:
                    "replay", 1)
 
 
+def replay_speedup(R, condition: str, digits: int = 2) -> str:
+    """Chapter 14's subtraction speed with replay: a condition's epochs to the top threshold without
+    replay over with it, per seed (geometric mean; above 1, replay was the faster): corrected within
+    chapters 13-16's family once chapter 16 is in the build (``ratio``), before correction until then."""
+    if family_corrected(R):
+        return ratio(R, tt.replay_speed_test(condition), digits)
+    if condition not in R.replay.speed:
+        raise KeyError(f"chapter 14 has no speed comparison for {condition!r} (conditions: {sorted(R.replay.speed)})")
+    return _speedup_text(R.replay.speed[condition], R.replay.confidence, digits)
+
+
 def hypothesis_verdict(R, chapter: str) -> str:
     """The verdict on a chapter's future-work hypothesis: the claims audit's (chapter 16, on the
     corrected family) once chapter 16 is in the build; until then the chapter's, 'before correction'."""

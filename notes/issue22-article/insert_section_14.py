@@ -1,9 +1,10 @@
-"""Insert the article's section on chapter 14 (replay), after chapter 15's, once chapter 14 is executed."""
+"""Insert the article's section on chapter 14 (replay), between chapter 13's and chapter 15's (which compares
+with its runs), once chapter 14 is executed."""
 from pathlib import Path
 
 p = Path("paper.qmd")
 s = p.read_text()
-anchor = "{{< embed chapters/15-multitask.ipynb#tbl-multitask-neuron-use >}}\n"
+anchor = "{{< embed chapters/13-task-tokens.ipynb#fig-task-token-readout >}}\n"
 section = '''
 ### Replay {#sec-task-replay}
 
@@ -15,7 +16,11 @@ gain in addition over the transfers without replay, each pair compared at its co
 `{python} tv.replay_gain(R, "grokked")`, and the memorized-fixed transfers'
 `{python} tv.replay_gain(R, "memorized-fixed")` (@tbl-replay-gain). The document's hypothesis, "`{python} R.replay.hypothesis.hypothesis`", is tested on
 the difference of those two gains, per seed: `{python} tv.hypothesis_effect(R, "replay")`, so it is
-*`{python} tv.hypothesis_verdict(R, "replay")`* (@tbl-replay-hypothesis). The document's own design,
+*`{python} tv.hypothesis_verdict(R, "replay")`* (@tbl-replay-hypothesis). Subtraction's epochs to
+`{python} top` without replay over those with it, per seed, were `{python} tv.replay_speedup(R, "grokked")` for the
+grokked source, `{python} tv.replay_speedup(R, "memorized-fixed")` for the memorized-fixed source and
+`{python} tv.replay_speedup(R, "random")` from random initialisation (@tbl-replay-speed; above 1, replay was the
+faster). The document's own design,
 replay without a task token, gives one input two labels wherever addition and subtraction differ, so its
 training loss cannot reach 0: its floor is `{python} tv.loss_floor(R)` (@fig-ill-posed).
 
@@ -27,9 +32,14 @@ training loss cannot reach 0: its floor is `{python} tv.loss_floor(R)` (@fig-ill
 
 {{< embed chapters/14-replay.ipynb#tbl-replay-hypothesis >}}
 
+{{< embed chapters/14-replay.ipynb#tbl-replay-speed >}}
+
 {{< embed chapters/14-replay.ipynb#fig-ill-posed >}}
 '''
 assert s.count(anchor) == 1
 s = s.replace(anchor, anchor + section, 1)
+old = "with replay of addition (chapter 14's runs), per seed"
+assert s.count(old) == 1
+s = s.replace(old, "with replay of addition (@sec-task-replay), per seed", 1)
 p.write_text(s)
 print("chapter 14 inserted")

@@ -5,7 +5,7 @@ from pathlib import Path
 p = Path("paper.qmd")
 s = p.read_text()
 
-anchor = "{{< embed chapters/14-replay.ipynb#fig-ill-posed >}}\n"
+anchor = "{{< embed chapters/15-multitask.ipynb#tbl-multitask-sharing >}}\n"
 section = '''
 ### Task similarity {#sec-task-similarity}
 
