@@ -432,10 +432,10 @@ def task_family(**p_of) -> dict:
     from grokpaper.paper import task_tokens as tt
 
     rows = [tt._row(tt.REPLAY_HYPOTHESIS_TEST, "14-replay", "difference", *p_of["replay"][:3], 5, p_of["replay"][3]),
-            tt._row(tt.MULTITASK_HYPOTHESIS_TEST, "15-multitask", "difference", *p_of["multitask"][:3], 5,
+            tt._row(tt.MULTITASK_HYPOTHESIS_TEST, "15-multitask", "overlap difference", *p_of["multitask"][:3], 5,
                     p_of["multitask"][3]),
-            tt._row(tt.SIMILARITY_HYPOTHESIS_TEST, "16-similarity", "Page's L", *p_of["similarity"][:3], 5,
-                    p_of["similarity"][3], null=tt.page_null(5, 4)),
+            tt._row(tt.SIMILARITY_HYPOTHESIS_TEST, "16-similarity", "trend", *p_of["similarity"][:3], 5,
+                    p_of["similarity"][3]),
             tt._row("13 other", "13-task-tokens", "ratio", 2.0, 1.5, 3.0, 5, 0.5),
             tt._row("13 undefined", "13-task-tokens", "ratio", None, None, None, 1, None)]   # no p: not counted
     return tt.task_family(rows)
@@ -449,17 +449,18 @@ def test_the_future_work_hypotheses_are_judged_on_their_tests_in_the_task_family
     assert all(check.kind == "effect" for c in claims for check in c.checks)
     # chapter 08's audit leaves them out: their runs and their family are chapters 13-16's
     assert not {c.id for c in claims} & {r.id for r in audit.audit(study(random_314=19_000), claims=None)}
-    nan = float("nan")
     family = task_family(replay=(0.3, 0.2, 0.4, 0.001),             # a gain, significant after Holm over 4: supported
                          multitask=(0.05, -0.1, 0.2, 0.4),          # holds no effect: not established
-                         similarity=(tt.page_null(5, 4) - 20, nan, nan, 0.002))   # a trend the other way
+                         similarity=(-0.8, -1.0, -0.6, 0.002))   # a trend the other way
     rows = {r.id: r for r in audit.future_work_audit(family, {"confidence": 0.95, "thresholds": [0.999]})}
     assert rows["future-replay"].verdict == SUPPORTED and "family of 4 tests" in rows["future-replay"].reason
     # what the chapter says of a test reaches the audit's reason
     noted = audit.future_work_audit(family, {"confidence": 0.95}, notes={tt.MULTITASK_HYPOTHESIS_TEST: "seed 7 left out"})
     assert "seed 7 left out" in {r.id: r for r in noted}["future-multitask"].reason
     assert rows["future-multitask"].verdict == NOT_ESTABLISHED
-    assert rows["future-similarity"].verdict == CONTRADICTED      # L below its chance value: the reverse order
+    # a difference of chance-corrected overlaps is a value, not a share: no percentage
+    assert "effect 0.05 (95 % CI -0.1 to 0.2, n = 5)" in rows["future-multitask"].reason
+    assert rows["future-similarity"].verdict == CONTRADICTED      # mean rho below 0: the reverse order
     flipped = task_family(replay=(0.3, 0.2, 0.4, 0.001), multitask=(0.05, -0.1, 0.2, 0.4),
-                          similarity=(tt.page_null(5, 4) + 20, nan, nan, 0.002))
+                          similarity=(0.8, 0.6, 1.0, 0.002))
     assert {r.id: r.verdict for r in audit.future_work_audit(flipped, {"confidence": 0.95})}["future-similarity"] == SUPPORTED

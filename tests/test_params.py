@@ -328,6 +328,10 @@ def test_the_runner_fills_the_hold_window_and_the_cap_into_captions():
     source = '#| label: fig-x\n#| fig-cap: "Stopped after {hold} at the top, or at the cap of {cap}."\nx = 1\n'
     filled = fill_captions(source, {"confidence": 0.95, "probe_hold_epochs": 1000, "transfer_max_epochs": 30000})
     assert "Stopped after 1,000 epochs at the top, or at the cap of 30,000 epochs." in filled
+    # the runs with task tokens and the random table have caps of their own
+    source = '#| label: fig-y\n#| fig-cap: "Capped at {task_cap}; the random table at {table_cap}."\nx = 1\n'
+    filled = fill_captions(source, {"task_max_epochs": 30000, "random_table_max_epochs": 5000})
+    assert "Capped at 30,000 epochs; the random table at 5,000 epochs." in filled
 
 
 def test_the_runner_fills_the_verdicts_level_into_captions():

@@ -8,6 +8,7 @@ import pytest
 from scipy import stats
 
 from grokpaper.paper import task_tokens as tt
+from grokpaper.paper.contract import FIRST, epochs_column
 
 
 def test_paired_difference_is_the_paired_t_interval():
@@ -63,7 +64,7 @@ def test_overlap_points_give_the_share_found_again_and_chances_exact_expectation
         task_plots.frequency_overlap(points.iloc[:0], ["subtract"], ["grokked"])
 
 
-def test_trend_verdict_reads_pages_test_both_ways():
+def test_trend_verdict_needs_pages_test_and_the_mean_rhos_interval_in_one_order():
     increasing = pd.DataFrame({"low": [0.1, 0.2, 0.1, 0.0, 0.2, 0.1], "mid": [0.5, 0.4, 0.6, 0.5, 0.5, 0.4],
                                "high": [0.9, 0.8, 0.95, 0.9, 0.85, 0.9]})
     found = tt.trend_verdict("h", "e", increasing, ["low", "mid", "high"], 0.95)
@@ -71,10 +72,41 @@ def test_trend_verdict_reads_pages_test_both_ways():
     # two-sided: twice the smaller one-sided p
     one_sided = stats.page_trend_test(increasing[["low", "mid", "high"]].to_numpy()).pvalue
     assert found.p == pytest.approx(min(1.0, 2 * one_sided))
-    assert tt.trend_verdict("h", "e", increasing, ["high", "mid", "low"], 0.95).verdict == "contradicted"
+    # the effect: every seed in the predicted order, mean rho 1 with a one-point interval
+    assert (found.estimate, found.ci_low, found.ci_high, found.n) == (1.0, 1.0, 1.0, 6)
+    assert "Page's L = 84 against 72 by chance" in found.reason
+    reverse = tt.trend_verdict("h", "e", increasing, ["high", "mid", "low"], 0.95)
+    assert reverse.verdict == "contradicted" and reverse.estimate == -1.0
     flat = pd.DataFrame({"a": [0.1, 0.9, 0.5], "b": [0.5, 0.1, 0.9], "c": [0.9, 0.5, 0.1]})
     assert tt.trend_verdict("h", "e", flat, ["a", "b", "c"], 0.95).verdict == "not established"
     assert tt.trend_verdict("h", "e", flat.iloc[:1], ["a", "b", "c"], 0.95).verdict == "not testable"
+    # Page's test beyond chance but the seeds' correlations spread across 0: not established
+    mixed = pd.DataFrame({"a": [1, 1, 1, 1, 1, 3], "b": [2, 2, 2, 2, 2, 2], "c": [3, 3, 3, 3, 3, 1]})
+    spread = tt.trend_verdict("h", "e", mixed, ["a", "b", "c"], 0.95)
+    assert spread.p < 0.05 and spread.ci_low < 0 < spread.estimate and spread.verdict == "not established"
+
+
+def test_spearman_with_order_per_seed_and_ties():
+    table = pd.DataFrame({"a": [1.0, 3.0, 2.0], "b": [2.0, 2.0, 2.0], "c": [3.0, 1.0, 2.0]}, index=[42, 7, 99])
+    assert tt.spearman_with_order(table, ["a", "b", "c"]) == {42: 1.0, 7: -1.0, 99: pytest.approx(float("nan"),
+                                                                                                  nan_ok=True)}
+
+
+def test_half_life_is_the_first_epoch_below_half_the_start_and_censored_when_never():
+    curve = pd.DataFrame({"epoch": [0, 10, 20, 30, 40], "test_acc_add": [1.0, 0.9, float("nan"), 0.4, 0.01]})
+    assert tt.half_life(curve, "test_acc_add") == (30.0, False)
+    kept = curve.assign(test_acc_add=[1.0, 0.9, 0.8, 0.7, 0.6])
+    assert tt.half_life(kept, "test_acc_add") == (40.0, True)
+    epochs, censored = tt.half_lives({"x": {42: curve, 7: kept}, "y": {42: kept}}, "test_acc_add")
+    assert epochs.loc[42, "x"] == 30.0 and epochs.loc[7, "x"] == 40.0 and pd.isna(epochs.loc[7, "y"])
+    assert censored.loc[7, "x"] and censored.loc[42, "y"] and not censored.loc[42, "x"] and not censored.loc[7, "y"]
+    with pytest.raises(ValueError, match="no value of 'test_acc_add'"):
+        tt.half_life(curve.assign(test_acc_add=float("nan")), "test_acc_add")
+    assert tt.censored_note(censored) == ("2 runs never fell below half by their stop (x: seed 7; y: seed 42): "
+                                          "entered at their last epoch, a lower bound")
+    assert tt.censored_note(censored & False) == ""
+    shown = tt.half_life_display(epochs, censored, ["x", "y"])
+    assert shown.to_dict("records") == [{"seed": 7, "x": "≥ 40", "y": "–"}, {"seed": 42, "x": "30", "y": "≥ 40"}]
 
 
 def test_kept_is_the_share_of_the_pairs_the_source_answered_that_the_model_still_answers():
@@ -127,7 +159,7 @@ def test_the_task_family_is_one_test_per_question_with_holm_over_them():
     # each row says its effect's value under no effect: the audit judges a hypothesis's side against it
     assert tt._row("x", "13", "ratio", 2.0, 1.0, 3.0, 5, 0.1)["null"] == 1.0
     assert tt._row("x", "14", "difference", 0.1, 0.0, 0.2, 5, 0.1)["null"] == 0.0
-    assert tt._row("x", "16", "Page's L", 130.0, None, None, 5, 0.1, null=tt.page_null(5, 4)) ["null"] == 125.0
+    assert tt._row("x", "16", "trend", 0.6, 0.2, 1.0, 5, 0.1)["null"] == 0.0
     with pytest.raises(ValueError, match="appears twice"):
         tt.task_family(rows + rows[:1])
     shown = tt.task_family_display(found)
@@ -164,3 +196,13 @@ def test_a_figure_without_data_says_why_in_its_place():
     assert isinstance(fig, Figure) and not plt.get_fignums()   # closed in pyplot: no second copy inline
     assert [t.get_text() for ax in fig.axes for t in ax.texts] == ["No target has a seed whose runs both reached 99.9 %."]
     assert not fig.axes[0].axison
+
+
+def test_the_seeds_where_neither_run_reached_the_threshold_are_named():
+    column = epochs_column(FIRST, 0.999)
+    table = pd.DataFrame({"seed": [1, 1, 2, 2, 3], "condition": ["grokked", "random"] * 2 + ["grokked"],
+                          column: [None, None, 100.0, None, None], "train first top": [10.0, 20.0, 5.0, 6.0, None]})
+    assert tt.neither_reached(table, 0.999, "grokked", "random") == [1]      # seed 3 has no random-init run
+    assert tt.neither_reached(table, 0.999, "grokked", "random", column="train first top") == []
+    shown = tt.with_neither_reached(pd.DataFrame({"condition": ["multiply", "x2xyy2"]}), {"multiply": [1, 7]})
+    assert list(shown["neither reached (seeds)"]) == ["1, 7", "–"]

@@ -17,7 +17,8 @@ def results(**family_rows):
     and whose chapters 13-14 hold one retention row each."""
     family = {test: dataclasses.replace(blank(contract.TaskFamilyTest), test=test, estimate=e, ci_low=lo, ci_high=hi,
                                         p=p_holm, p_holm=p_holm, bound=bound, n=5,
-                                        effect="difference" if "gain" in test or "hypothesis" in test else "ratio")
+                                        effect="overlap difference" if test == tt.MULTITASK_HYPOTHESIS_TEST else
+                                        "difference" if "gain" in test or "hypothesis" in test else "ratio")
               for test, (e, lo, hi, p_holm, bound) in family_rows.items()}
     similarity = dataclasses.replace(blank(contract.Similarity), confidence=0.95, task_family=family)
     kept = dataclasses.replace(blank(contract.TaskRetention), start_mean=1.0, end_mean=0.009, end_ci_low=0.001,
@@ -32,8 +33,13 @@ def results(**family_rows):
 def test_a_ratio_of_the_family_says_its_bound_interval_and_corrected_p():
     R = results(**{tt.sequential_speedup_test("grokked"): (9.82, 4.1, 23.5, 0.012, "lower"),
                    tt.sequential_speedup_test("random"): (None, None, None, None, None)})
-    assert tv.speedup_over_random(R, "grokked") == "≥ 9.8× (95 % CI 4.1–23.5; Holm-corrected p = 0.012)"
-    assert tv.speedup_over_random(R, "random").startswith("undefined")
+    assert tv.speedup_over_random(R, "grokked") == "≥ 9.8× (95 % CI 4.1–23.5; Holm-corrected p = 0.012, 5 seeds)"
+    assert tv.speedup_over_random(R, "random") == "undefined (in no seed did either run reach it by the cap)"
+    # censored runs on both sides: no sign, and the sentence says it is neither a bound nor unbiased
+    R.similarity.task_family[tt.sequential_speedup_test("grokked")] = dataclasses.replace(
+        R.similarity.task_family[tt.sequential_speedup_test("grokked")], bound="mixed")
+    assert tv.speedup_over_random(R, "grokked") == ("9.8× (95 % CI 4.1–23.5; Holm-corrected p = 0.012, 5 seeds; censored "
+                                                    "runs on both sides, so neither a bound nor an unbiased estimate)")
     with pytest.raises(KeyError, match="no test '13 sequential speed-up: random vs memorized' in chapters 13-16"):
         tv.speedup_over_random(R, "memorized")
 
@@ -136,7 +142,7 @@ def test_the_sentences_read_the_family_correction_once_chapter_16_is_in_and_the_
     R.task_tokens = dataclasses.replace(R.task_tokens, speedups={"grokked": speed_up(9.82, 4.1, 23.5, 0.004, "lower")})
     R.multitask = dataclasses.replace(blank(contract.Multitask), confidence=0.95, hypothesis=dataclasses.replace(
         blank(contract.HypothesisVerdict), estimate=0.617, ci_low=0.402, ci_high=0.85, p=0.004, n=5, verdict="supported"))
-    assert tv.speedup_over_random(R, "grokked").endswith("Holm-corrected p = 0.03)")
+    assert tv.speedup_over_random(R, "grokked").endswith("Holm-corrected p = 0.03, 5 seeds)")
     assert tv.hypothesis_effect(R, "multitask") == "+0.62 (95 % CI +0.40 to +0.85; Holm-corrected p = 0.02, 5 seeds)"
     assert tv.hypothesis_verdict(R, "multitask") == "supported"
     R.has = lambda kind: kind is not contract.Similarity    # chapter 16 not in the build
@@ -164,7 +170,7 @@ def test_replays_effects_are_in_points_before_and_after_the_correction():
 
 def test_replays_speed_is_the_ratio_of_epochs_without_over_with_before_and_after_the_correction():
     R = results(**{tt.replay_speed_test("grokked"): (1.234, 1.01, 1.5, 0.04, None)})
-    assert tv.replay_speedup(R, "grokked") == "1.23× (95 % CI 1.01–1.50; Holm-corrected p = 0.04)"
+    assert tv.replay_speedup(R, "grokked") == "1.23× (95 % CI 1.01–1.50; Holm-corrected p = 0.04, 5 seeds)"
     R.replay = dataclasses.replace(blank(contract.Replay), confidence=0.95,
                                    speed={"random": speed_up(0.8, 0.5, 1.2, 0.3, "upper")})
     R.has = lambda kind: kind is not contract.Similarity
@@ -173,11 +179,10 @@ def test_replays_speed_is_the_ratio_of_epochs_without_over_with_before_and_after
         tv.replay_speedup(R, "grokked")
 
 
-def test_the_similarity_trend_is_said_as_pages_l_against_chance_and_the_random_table_as_uncorrected():
-    R = results(**{tt.SIMILARITY_HYPOTHESIS_TEST: (171.0, None, None, 0.3, None)})
-    R.similarity.task_family[tt.SIMILARITY_HYPOTHESIS_TEST] = dataclasses.replace(
-        R.similarity.task_family[tt.SIMILARITY_HYPOTHESIS_TEST], null=150.0)
-    assert tv.hypothesis_effect(R, "similarity") == "Page's L = 171 against 150 by chance (Holm-corrected p = 0.3, 5 seeds)"
+def test_the_similarity_trend_is_said_as_a_mean_rho_with_pages_test_and_the_random_table_as_uncorrected():
+    R = results(**{tt.SIMILARITY_HYPOTHESIS_TEST: (0.6, 0.2, 1.0, 0.3, None)})
+    assert tv.hypothesis_effect(R, "similarity") == \
+        "mean rho = +0.60 (95 % CI +0.20 to +1.00; Page's trend test, Holm-corrected p = 0.3, 5 seeds)"
     R.similarity = dataclasses.replace(R.similarity, memorising=speed_up(1.4, 1.1, 1.8, 0.02))
     assert tv.memorising_ratio(R) == "1.40× (95 % CI 1.10–1.80; p = 0.02, uncorrected, 5 seeds)"
 

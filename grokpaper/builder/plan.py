@@ -259,6 +259,8 @@ def without_cell_options(source: str) -> str:
 CAPTION_VALUES = {"{level}": lambda params: f"{100 * params['confidence']:g} % confidence level",
                   "{hold}": lambda params: f"{params['probe_hold_epochs']:,} epochs",
                   "{cap}": lambda params: f"{params['transfer_max_epochs']:,} epochs",
+                  "{task_cap}": lambda params: f"{params['task_max_epochs']:,} epochs",        # runs with task tokens
+                  "{table_cap}": lambda params: f"{params['random_table_max_epochs']:,} epochs",   # the random table's
                   "{alpha}": lambda params: f"{ALPHA:g}"}   # the family-wise level of every verdict
 
 

@@ -117,6 +117,28 @@ def speedup(table: pd.DataFrame, top: float, cap: int, compared: str, reference:
     return wt.speedups(table, top, cap, [compared], confidence=confidence, reference=reference).get(compared)
 
 
+def neither_reached(table: pd.DataFrame, top: float, compared: str, reference: str,
+                    column: str | None = None) -> list[int]:
+    """The seeds whose ``compared`` and ``reference`` runs both never reached ``top`` by their cap
+    (``column``: another epochs column, as in ``speedup``): a paired ratio has no value for them and
+    leaves them out, though they say something (neither learned it)."""
+    column = column or epochs_column(FIRST, top)
+    epochs = table.pivot_table(index="seed", columns="condition", values=column, aggfunc="first", dropna=False)
+    both = [c for c in (compared, reference) if c in epochs.columns]
+    if len(both) < 2:
+        return []
+    runs = table.groupby("seed")["condition"].agg(set)
+    return [int(seed) for seed in epochs.index
+            if {compared, reference} <= runs[seed] and epochs.loc[seed, both].isna().all()]
+
+
+def with_neither_reached(display: pd.DataFrame, seeds: dict[str, list[int]]) -> pd.DataFrame:
+    """A speed-up table (``what_transfers.speedup_display``) with a column of the seeds, per row,
+    whose two runs both never got there (``neither_reached``)."""
+    return display.assign(**{"neither reached (seeds)": [", ".join(map(str, seeds.get(c, []))) or "–"
+                                                         for c in display["condition"]]})
+
+
 # --- paired differences and verdicts -----------------------------------------------------------
 
 
@@ -380,28 +402,97 @@ def page_trend(table: pd.DataFrame, ordered_columns: list[str]) -> dict:
     return {"L": float(result.statistic), "p": float(result.pvalue), "n": len(data), "method": result.method}
 
 
+def spearman_with_order(table: pd.DataFrame, ordered_columns: list[str]) -> dict[int, float]:
+    """Per row (seed): Spearman's correlation of the row's values (ties at their mean rank) with the
+    columns' predicted order (``ordered_columns``, lowest predicted first); NaN for a row whose values
+    are all equal. Page's L, on rows without ties, is an increasing affine function of their mean."""
+    data = table[ordered_columns].dropna()
+    order = np.arange(len(ordered_columns), dtype=float)
+    return {int(seed): (math.nan if np.ptp(row.to_numpy(float)) == 0
+                        else float(scipy_stats.spearmanr(order, row.to_numpy(float)).statistic))
+            for seed, row in data.iterrows()}
+
+
 def trend_verdict(hypothesis: str, effect: str, table: pd.DataFrame, ordered_columns: list[str],
-                  confidence: float) -> contract.HypothesisVerdict:
+                  confidence: float, note: str = "") -> contract.HypothesisVerdict:
     """A predicted order over repeated measures (rows: seeds; columns from the lowest predicted to the
-    highest): Page's trend test, two-sided (twice the smaller of the two one-sided p, in the predicted
-    order and in the reverse one: testing each side at the level alone would double the error rate).
-    Supported when the two-sided p is below 1 - confidence and the predicted order is the one that
-    reaches it, contradicted when the reverse is, else not established. The estimate is Page's L in
-    the predicted order; p the two-sided one."""
+    highest). The test is Page's trend test, two-sided (twice the smaller of the two one-sided p, in
+    the predicted order and in the reverse one: testing each side at the level alone would double the
+    error rate). The effect is the mean over seeds of Spearman's correlation of each seed's values
+    with the predicted order (``spearman_with_order``: 1 when every seed follows it, 0 by chance),
+    with its t-interval over seeds; no spread gives a one-point interval. Supported only when both
+    say so: the two-sided p below 1 - confidence in the predicted order and the interval wholly above
+    0; contradicted when both say the reverse; else not established."""
     forward, backward = page_trend(table, ordered_columns), page_trend(table, ordered_columns[::-1])
     alpha = 1 - confidence
+    rhos = [r for r in spearman_with_order(table, ordered_columns).values() if not pd.isna(r)]
+    mean = float(np.mean(rhos)) if rhos else math.nan
+    low = high = mean
+    if len(rhos) > 1 and np.std(rhos) > 0:
+        half = scipy_stats.t.ppf(0.5 + confidence / 2, len(rhos) - 1) * np.std(rhos, ddof=1) / math.sqrt(len(rhos))
+        low, high = max(-1.0, mean - half), min(1.0, mean + half)
     two_sided = min(1.0, 2 * min(forward["p"], backward["p"])) if not pd.isna(forward["p"]) else math.nan
-    if pd.isna(forward["p"]):
+    said = (f"Page's L = {forward['L']:.4g} against {page_null(forward['n'], len(ordered_columns)):.4g} by chance, "
+            f"two-sided p = {two_sided:.3g}; mean Spearman rho with the predicted order {mean:+.2f} "
+            f"({100 * confidence:g} % CI {low:+.2f} to {high:+.2f}, {len(rhos)} seeds)")
+    if pd.isna(forward["p"]) or not rhos:
         verdict, reason = "not testable", f"Page's test needs >= 2 seeds and >= 3 targets; has {forward['n']} seeds"
-    elif two_sided < alpha and forward["p"] <= backward["p"]:
-        verdict, reason = "supported", f"Page's trend test, two-sided p = {two_sided:.3g} < {alpha:g}, in the predicted order"
-    elif two_sided < alpha:
-        verdict, reason = "contradicted", f"Page's trend test, two-sided p = {two_sided:.3g} < {alpha:g}, in the reverse order"
+    elif two_sided < alpha and forward["p"] <= backward["p"] and low > 0:
+        verdict, reason = "supported", f"{said}: the test and the interval both in the predicted order"
+    elif two_sided < alpha and forward["p"] > backward["p"] and high < 0:
+        verdict, reason = "contradicted", f"{said}: the test and the interval both in the reverse order"
     else:
-        verdict, reason = "not established", f"Page's trend test, two-sided p = {two_sided:.3g}, not below {alpha:g}"
+        verdict, reason = "not established", f"{said}: not both beyond chance in one order"
     return contract.typed(contract.HypothesisVerdict, {
-        "hypothesis": hypothesis, "effect": effect, "estimate": forward["L"], "ci_low": math.nan, "ci_high": math.nan,
-        "p": two_sided, "p_note": P_NOTE, "n": forward["n"], "verdict": verdict, "reason": reason})
+        "hypothesis": hypothesis, "effect": effect, "estimate": mean, "ci_low": low, "ci_high": high,
+        "p": two_sided, "p_note": P_NOTE, "n": len(rhos), "verdict": verdict,
+        "reason": reason + (f"; {note}" if note else "")})
+
+
+# --- addition's retention over training: when it was lost ------------------------------------------
+
+HALF = 0.5   # addition counts as lost once its test accuracy fell below half of its value at the start
+
+
+def half_life(curve: pd.DataFrame, column: str) -> tuple[float, bool]:
+    """Epochs until ``column`` first fell below ``HALF`` of its first evaluated value, and whether it
+    never did (then the curve's last epoch, a lower bound: censored)."""
+    rows = curve[["epoch", column]].dropna()
+    values, epochs = rows[column].to_numpy(float), rows["epoch"].to_numpy(float)
+    if not len(values):
+        raise ValueError(f"the curve has no value of {column!r}")
+    below = np.flatnonzero(values < HALF * values[0])
+    return (float(epochs[below[0]]), False) if len(below) else (float(epochs[-1]), True)
+
+
+def half_lives(curves_by_label: dict[str, dict[int, pd.DataFrame]], column: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``half_life`` per seed (rows) and label (columns), and which of them are censored (the
+    curve never fell below half: entered at its last epoch). Seeds missing from a label are NaN."""
+    found = {label: {seed: half_life(curve, column) for seed, curve in by.items()}
+             for label, by in curves_by_label.items()}
+    epochs = pd.DataFrame({label: {s: e for s, (e, _) in by.items()} for label, by in found.items()}).sort_index()
+    censored = pd.DataFrame({label: {s: c for s, (_, c) in by.items()} for label, by in found.items()}).sort_index()
+    return epochs, censored.reindex_like(epochs).fillna(False).astype(bool)
+
+
+def censored_note(censored: pd.DataFrame) -> str:
+    """'2 runs never fell below half by their stop (multiply: seeds 7, 99): entered at their last
+    epoch, a lower bound' or '' (``half_lives``' censored flags)."""
+    said = [f"{label}: seed{'s' if int(censored[label].sum()) > 1 else ''} "
+            f"{', '.join(str(s) for s in censored.index[censored[label]])}"
+            for label in censored.columns if censored[label].any()]
+    n = int(censored.to_numpy().sum())
+    if not n:
+        return ""
+    return (f"{n} run{'s' if n > 1 else ''} never fell below half by {'their' if n > 1 else 'its'} stop "
+            f"({'; '.join(said)}): entered at {'their' if n > 1 else 'its'} last epoch, a lower bound")
+
+
+def half_life_display(epochs: pd.DataFrame, censored: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """The half-lives as a table, one row per seed, '≥' before a censored one."""
+    return pd.DataFrame([{"seed": int(seed), **{c: ("–" if pd.isna(epochs.loc[seed, c]) else
+                                                    f"{'≥ ' if censored.loc[seed, c] else ''}{epochs.loc[seed, c]:,.0f}")
+                                                for c in columns}} for seed in epochs.index])
 
 
 def _times(scale: float, value):
@@ -587,7 +678,9 @@ def similarity_speedup_test(target: str) -> str:
 
 def reuse_test(target: str) -> str:
     return f"16 frequency reuse: {target}"
-NULLS = {"ratio": 1.0, "difference": 0.0}   # an effect's value under no effect (Page's L: page_null)
+# An effect's value under no effect. "difference": of shares (accuracies); "overlap difference": of
+# chance-corrected overlaps, not a share (the audit states it as a value, not a percentage); "trend": a mean rho.
+NULLS = {"ratio": 1.0, "difference": 0.0, "overlap difference": 0.0, "trend": 0.0}
 
 
 def page_null(n_seeds: int, n_columns: int) -> float:
@@ -626,7 +719,7 @@ def task_family_rows(task_tokens: contract.TaskTokens, replay: contract.Replay, 
     addition to keep), the random table's speed-up (it cannot generalise; its memorising is shown
     apart), the random-init runs' frequency reuse (the null of the grokked runs'), and chapter 16's
     subtraction speed-up (the runs of chapter 13's grokked speed-up). ``similarity``: chapter 16's
-    ``speedups``, ``reuse``, ``hypothesis`` and ``n_targets`` (the columns of its trend test), as the
+    ``speedups``, ``reuse`` and ``hypothesis``, as the
     chapter computes them."""
     rows = [_speed_row(sequential_speedup_test(c), "13-task-tokens", s) for c, s in task_tokens.speedups.items()]
     rows.append(_speed_row(NEW_TOKEN_TEST, "13-task-tokens", task_tokens.new_token_copy))
@@ -635,12 +728,11 @@ def task_family_rows(task_tokens: contract.TaskTokens, replay: contract.Replay, 
              for c, d in replay.retention_gain.items() if c != "random"]
     rows.append(_hypothesis_row(REPLAY_HYPOTHESIS_TEST, "14-replay", replay.hypothesis, "difference"))
     rows.append(_speed_row(TOGETHER_TEST, "15-multitask", multitask.together))
-    rows.append(_hypothesis_row(MULTITASK_HYPOTHESIS_TEST, "15-multitask", multitask.hypothesis, "difference"))
+    rows.append(_hypothesis_row(MULTITASK_HYPOTHESIS_TEST, "15-multitask", multitask.hypothesis, "overlap difference"))
     rows += [_speed_row(similarity_speedup_test(t), "16-similarity", s)
              for t, s in similarity["speedups"].items() if t not in ("subtract", "random")]
     rows += [_sharing_row(reuse_test(t), "16-similarity", f) for t, f in similarity["reuse"].items()]
-    rows.append(_hypothesis_row(SIMILARITY_HYPOTHESIS_TEST, "16-similarity", similarity["hypothesis"], "Page's L",
-                                null=page_null(similarity["hypothesis"].n, similarity["n_targets"])))
+    rows.append(_hypothesis_row(SIMILARITY_HYPOTHESIS_TEST, "16-similarity", similarity["hypothesis"], "trend"))
     return [r for r in rows if r is not None]
 
 

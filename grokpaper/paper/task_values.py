@@ -12,7 +12,7 @@ from __future__ import annotations
 from grokpaper.analysis.stats import is_missing
 from grokpaper.paper import contract
 from grokpaper.paper import task_tokens as tt
-from grokpaper.paper.report import bound_sign, count, fmt, significant
+from grokpaper.paper.report import bound_sign, count, fmt
 from grokpaper.paper.values import and_, p_text
 from grokpaper.paper.verdicts import ALPHA
 
@@ -42,9 +42,14 @@ def ratio(R, test: str, digits: int = 1) -> str:
     if t.effect != "ratio":
         raise ValueError(f"{test!r} is a {t.effect}, not a ratio of epochs")
     if is_missing(t.estimate):
-        return "undefined (no seed has two runs that reached it)"
+        return f"undefined ({UNDEFINED_RATIO})"
+    mixed = "; censored runs on both sides, so neither a bound nor an unbiased estimate" if t.bound == "mixed" else ""
     return (f"{bound_sign(t.bound)}{fmt(t.estimate, digits)}× ({_interval(t, R.similarity.confidence, digits)}"
-            f"Holm-corrected {p_text(t.p_holm)})")
+            f"Holm-corrected {p_text(t.p_holm)}, {count(t.n, 'seed')}{mixed})")
+
+
+# A paired ratio leaves out a seed whose two runs both never reached the threshold by the cap.
+UNDEFINED_RATIO = "in no seed did either run reach it by the cap"
 
 
 def difference(R, test: str, digits: int = 1) -> str:
@@ -52,7 +57,7 @@ def difference(R, test: str, digits: int = 1) -> str:
     of the family (addition's accuracy), in percentage points; not for the multi-task hypothesis's
     difference of chance-corrected overlaps, which is not a share."""
     t = family_test(R, test)
-    if t.effect != "difference" or test == tt.MULTITASK_HYPOTHESIS_TEST:
+    if t.effect != "difference":
         raise ValueError(f"{test!r} is not a difference of shares")
     if is_missing(t.estimate):
         return "undefined (no pairs)"
@@ -135,9 +140,9 @@ def hypothesis_effect(R, chapter: str, digits: int = 2) -> str:
     t = family_test(R, HYPOTHESIS[chapter][0])
     if is_missing(t.estimate):
         return "undefined (no pairs)"
-    if chapter == "similarity":   # Page's trend test: its statistic against its value by chance
-        return (f"Page's L = {significant(t.estimate)} against {significant(t.null)} by chance (Holm-corrected "
-                f"{p_text(t.p_holm)}, {count(t.n, 'seed')})")
+    if chapter == "similarity":   # a trend: mean Spearman rho over seeds, tested by Page's trend test
+        return _effect(t.estimate, t.ci_low, t.ci_high, R.similarity.confidence,
+                       f"Page's trend test, Holm-corrected {p_text(t.p_holm)}", t.n, chapter, digits)
     return _effect(t.estimate, t.ci_low, t.ci_high, R.similarity.confidence, f"Holm-corrected {p_text(t.p_holm)}",
                    t.n, chapter, digits)
 
@@ -200,7 +205,7 @@ def flips_over_both(R) -> str:
 
 def _speedup_text(s, confidence: float, digits: int) -> str:
     if s is None or is_missing(s.geometric_mean):
-        return "undefined (no seed has two runs that reached it)"
+        return f"undefined ({UNDEFINED_RATIO})"
     return (f"{bound_sign(s.bound)}{fmt(s.geometric_mean, digits)}× ({_interval(s, confidence, digits)}"
             f"{p_text(s.p)} before correction, "
             f"{count(s.n_pairs, 'seed')})")
@@ -235,11 +240,13 @@ def hypothesis_before_correction(R, chapter: str, digits: int = 2) -> str:
 
 
 def _effect(estimate, low, high, confidence: float, p: str, n: int, chapter: str, digits: int) -> str:
-    """An effect with its interval: replay's, a difference of addition's accuracy, in percentage points."""
+    """An effect with its interval: replay's, a difference of addition's accuracy, in percentage points;
+    the similarity trend's, a mean Spearman rho ('rho = +0.60 (...)')."""
     scale, unit, digits = (100, " points", 1) if chapter == "replay" else (1, "", digits)
     interval = "" if is_missing(low) else (f"{round(100 * confidence)} % CI {scale * low:+.{digits}f} to "
                                            f"{scale * high:+.{digits}f}; ")
-    return f"{scale * estimate:+.{digits}f}{unit} ({interval}{p}, {count(n, 'seed')})"
+    head = "mean rho = " if chapter == "similarity" else ""
+    return f"{head}{scale * estimate:+.{digits}f}{unit} ({interval}{p}, {count(n, 'seed')})"
 
 
 TASK_CHAPTERS = {contract.TaskTokens: "13 (sequential transfer)", contract.Replay: "14 (replay)",

@@ -297,7 +297,7 @@ def future_work_audit(task_family: dict[str, contract.TaskFamilyTest], params: d
     row's reason."""
     claims = [c for c in (load_claims() if claims is None else claims) if c.paper_section == FUTURE_WORK]
     notes = notes or {}
-    family = pd.DataFrame([{**asdict(t), "method": "paired test" if t.effect != "Page's L" else "Page's trend test",
+    family = pd.DataFrame([{**asdict(t), "method": "paired test" if t.effect != "trend" else "Page's trend test",
                             "note": ""} for t in task_family.values()],
                           columns=[*(f.name for f in fields(contract.TaskFamilyTest)), "method", "note"])
     evidence = Evidence(params=params)
