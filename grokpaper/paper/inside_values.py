@@ -18,6 +18,7 @@ from collections import Counter
 from grokpaper.analysis import stats
 from grokpaper.paper import contract
 from grokpaper.paper.contract import FIRST, epochs_column
+from grokpaper.paper.intervals import ci
 from grokpaper.paper.report import bound_sign, fmt, summary_text
 
 
@@ -126,8 +127,7 @@ def signed_summary(d, digits: int = 3) -> str:
     0.591 to 0.791; n = 5)': 'to', not a dash, between the bounds; an interval cut at 1 above."""
     if d.n_reached < 2 or d.ci_low is None or d.ci_low != d.ci_low or d.min == d.max:
         return summary_text(d, digits=digits, bounds=(-math.inf, 1))
-    text = (f"{fmt(d.mean, digits)} ({round(100 * d.confidence)} % CI {fmt(d.ci_low, digits)} to "
-            f"{fmt(min(d.ci_high, 1.0), digits)}; n = {d.n_reached})")
+    text = f"{fmt(d.mean, digits)} ({ci(d.ci_low, min(d.ci_high, 1.0), d.confidence, digits, to=True)}; n = {d.n_reached})"
     missing = d.n_total - d.n_reached
     return text + (f"; {missing} of {d.n_total} runs never reached it" if missing else "")
 
@@ -160,8 +160,7 @@ def extension_holm(R, model: str, reference: str = "random") -> float:
 def extension_ratio(R, model: str, extended: bool) -> str:
     """'37.6× (95 % CI 13.5–105.2)'; at the cap '≥ 35.0× (95 % CI 14.4–85.2)'."""
     r = extension_row(R, model, extended)
-    return (f"{bound_sign(r['bound'])}{fmt(r['ratio'], 1)}× ({round(100 * _level(R))} % CI {fmt(r['ci_low'], 1)}–"
-            f"{fmt(r['ci_high'], 1)})")
+    return f"{bound_sign(r['bound'])}{fmt(r['ratio'], 1)}× ({ci(r['ci_low'], r['ci_high'], _level(R), 1)})"
 
 
 def extended_runs(R) -> list[dict]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from grokpaper.analysis.stats import is_missing
 from grokpaper.paper.contract import FIRST, FIRST_LEARNING, epochs_column
 from grokpaper.paper.inference import relearning_quantity
+from grokpaper.paper.intervals import ci
 from grokpaper.paper.report import bound_sign, fmt
 from grokpaper.paper.values import p_text
 
@@ -26,8 +27,9 @@ def relearning_ratio(R, a: str, b: str) -> str:
     if is_missing(t.estimate):
         return f"n/a ({t.note or 'no pairs to compare'})"
     digits = 2 if t.estimate < 1 else 1
-    return (f"{bound_sign(t.bound)}{fmt(t.estimate, digits)}× ({round(100 * t.confidence)} % CI "
-            f"{fmt(t.ci_low, digits)}–{fmt(t.ci_high, digits)}; Holm-corrected {p_text(t.p_holm)})")
+    interval = ci(t.ci_low, t.ci_high, t.confidence, digits)
+    return f"{bound_sign(t.bound)}{fmt(t.estimate, digits)}× ({interval + '; ' if interval else ''}Holm-corrected " \
+           f"{p_text(t.p_holm)})"
 
 
 def relearning_median(R, who: str) -> str:

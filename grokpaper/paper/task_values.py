@@ -12,6 +12,7 @@ from __future__ import annotations
 from grokpaper.analysis.stats import is_missing
 from grokpaper.paper import contract
 from grokpaper.paper import task_tokens as tt
+from grokpaper.paper.intervals import ci
 from grokpaper.paper.report import bound_sign, count, fmt
 from grokpaper.paper.values import and_, p_text
 from grokpaper.paper.verdicts import ALPHA
@@ -28,10 +29,8 @@ def family_test(R, test: str):
 
 def _interval(t, confidence: float, digits: int, scale: float = 1.0) -> str:
     """'95 % CI 4.1–23.5; ' (scaled), or '' for a test without an interval."""
-    if is_missing(t.ci_low) or is_missing(t.ci_high):
-        return ""
-    low, high = fmt(scale * t.ci_low, digits), fmt(scale * t.ci_high, digits)
-    return f"{round(100 * confidence)} % CI {low}{' to ' if t.ci_low < 0 else '–'}{high}; "
+    said = ci(t.ci_low, t.ci_high, confidence, digits, scale)
+    return f"{said}; " if said else ""
 
 
 def ratio(R, test: str, digits: int = 1) -> str:
@@ -77,9 +76,9 @@ def addition_at_end(R, condition: str, experiment: str = "sequential") -> str:
     addition's test accuracy at its own token over a condition's runs (chapter 13's sequential
     transfers, or chapter 14's with replay)."""
     numbers = _chapter(R, experiment)
-    r, level = numbers.retention[condition], round(100 * numbers.confidence)
-    ci = "" if is_missing(r.end_ci_low) else f" ({level} % CI {fmt(100 * r.end_ci_low, 1)}–{fmt(100 * r.end_ci_high, 1)})"
-    return (f"{fmt(100 * r.end_mean, 1)} %{ci} of addition's test pairs at the end, from "
+    r = numbers.retention[condition]
+    interval = ci(r.end_ci_low, r.end_ci_high, numbers.confidence, 1, scale=100)
+    return (f"{fmt(100 * r.end_mean, 1)} %{f' ({interval})' if interval else ''} of addition's test pairs at the end, from "
             f"{fmt(100 * r.start_mean, 1)} % at the start")
 
 
@@ -243,8 +242,8 @@ def _effect(estimate, low, high, confidence: float, p: str, n: int, chapter: str
     """An effect with its interval: replay's, a difference of addition's accuracy, in percentage points;
     the similarity trend's, a mean Spearman rho ('rho = +0.60 (...)')."""
     scale, unit, digits = (100, " points", 1) if chapter == "replay" else (1, "", digits)
-    interval = "" if is_missing(low) else (f"{round(100 * confidence)} % CI {scale * low:+.{digits}f} to "
-                                           f"{scale * high:+.{digits}f}; ")
+    interval = ci(low, high, confidence, digits, scale, signed=True)
+    interval = f"{interval}; " if interval else ""
     head = "mean rho = " if chapter == "similarity" else ""
     return f"{head}{scale * estimate:+.{digits}f}{unit} ({interval}{p}, {count(n, 'seed')})"
 
@@ -294,8 +293,8 @@ def multitask_gap(R) -> str:
     d = R.multitask.gap
     if is_missing(d.mean):
         return "undefined (no seed where both reached it)"
-    interval = "" if is_missing(d.ci_low) else (f" ({round(100 * d.confidence)} % CI {fmt(d.ci_low)}"
-                                                f"{' to ' if d.ci_low < 0 else '–'}{fmt(d.ci_high)})")
+    interval = ci(d.ci_low, d.ci_high, d.confidence, 0)
+    interval = f" ({interval})" if interval else ""
     return f"{fmt(d.mean)} epochs{interval}"
 
 

@@ -25,6 +25,7 @@ from grokpaper.paper.contract import (
     pct,
 )
 from grokpaper.paper.inference import WITHIN
+from grokpaper.paper.intervals import ci
 from grokpaper.paper.original import load_original_run
 from grokpaper.paper.report import bound_sign, count, fmt
 from grokpaper.paper.verdicts import ALPHA, CATEGORIES
@@ -118,9 +119,8 @@ def ratio(R, condition: str, kind: str = FIRST, digits: int = 1) -> str:
     if is_missing(row.estimate):
         return "undefined (no seed has a run of both that reached it)"
     head = ("≥ " if row.bound == "lower" else "") + f"{fmt(row.estimate, digits)}×"
-    if is_missing(row.ci_low):
-        return head
-    return f"{head} ({round(100 * row.confidence)} % CI {fmt(row.ci_low, digits)}–{fmt(row.ci_high, digits)})"
+    interval = ci(row.ci_low, row.ci_high, row.confidence, digits)
+    return f"{head} ({interval})" if interval else head
 
 
 def holm_p(R, condition: str, without_nonconverged: bool = False) -> str:
@@ -328,10 +328,8 @@ def correlation(R, scope: str = "all runs") -> contract.FamilyTest:
 def rho(R, scope: str = "all runs") -> str:
     """'−0.93 (95 % CI −0.98 to −0.74)'."""
     row = correlation(R, scope)
-    text = fmt(row.estimate, 2)
-    if is_missing(row.ci_low):
-        return text
-    return f"{text} ({round(100 * row.confidence)} % CI {fmt(row.ci_low, 2)} to {fmt(row.ci_high, 2)})"
+    text, interval = fmt(row.estimate, 2), ci(row.ci_low, row.ci_high, row.confidence, 2, to=True)
+    return f"{text} ({interval})" if interval else text
 
 
 def within_rhos(R) -> str:
@@ -481,9 +479,8 @@ def control_ratio(R, condition: str, against: str = RANDOM, digits: int = 1, int
     if is_missing(t.estimate):
         return "undefined (no seed has a run of both that reached it)"
     head = f"{bound_sign(t.bound)}{fmt(t.estimate, digits)}×"
-    ci = "" if is_missing(t.ci_low) or not interval else (f"{round(100 * t.confidence)} % CI {fmt(t.ci_low, digits)}–"
-                                          f"{fmt(t.ci_high, digits)}; ")
-    return f"{head} ({ci}Holm-corrected {p_text(t.p_holm)})"
+    said = ci(t.ci_low, t.ci_high, t.confidence, digits) if interval else ""
+    return f"{head} ({said + '; ' if said else ''}Holm-corrected {p_text(t.p_holm)})"
 
 
 def nonconverged_sensitivity(R, condition: str) -> str:
