@@ -28,7 +28,9 @@ half-lives' Spearman correlation with the document's order of similarity (assume
 of `{python} tv.hypothesis_effect(R, "similarity")`, so the hypothesis is
 *`{python} tv.hypothesis_verdict(R, "similarity")`* (@tbl-similarity-hypothesis; the verdict needs the
 interval and Page's trend test over the targets, repeated by seed, to agree). Multiplication, addition of discrete logarithms, is read in both the additive
-and the discrete-log Fourier basis (@tbl-similarity-bases).
+and the discrete-log Fourier basis (logarithms to the smallest primitive root of p); the
+`{python} fmt(2 * P["p"] - 1)` pairs with a = 0 or b = 0 have no logarithm, so the discrete-log basis sets
+them aside and the table gives their share of each neuron's variance against chance (@tbl-similarity-bases).
 
 {{< embed chapters/16-similarity.ipynb#fig-similarity-speedups >}}
 
