@@ -47,7 +47,7 @@ def test_a_ratio_of_the_family_says_its_bound_interval_and_corrected_p():
 def test_a_difference_of_shares_is_said_in_points():
     R = results(**{tt.replay_gain_test("grokked"): (0.123, 0.02, 0.226, 0.04, None)})
     assert tv.difference(R, tt.replay_gain_test("grokked")) == \
-        "+12.3 points (95 % CI 2.0–22.6; Holm-corrected p = 0.04)"
+        "+12.3 points (95 % CI 2.0–22.6; Holm-corrected p = 0.04, 5 seeds)"
 
 
 def test_addition_at_its_own_token_and_what_the_source_knew():
@@ -157,7 +157,7 @@ def test_replays_effects_are_in_points_before_and_after_the_correction():
     R = results(**{tt.REPLAY_HYPOTHESIS_TEST: (0.166, 0.02, 0.31, 0.04, None),
                    tt.replay_gain_test("grokked"): (0.50, 0.40, 0.60, 0.001, None)})
     assert tv.hypothesis_effect(R, "replay") == "+16.6 points (95 % CI +2.0 to +31.0; Holm-corrected p = 0.04, 5 seeds)"
-    assert tv.replay_gain(R, "grokked") == "+50.0 points (95 % CI 40.0–60.0; Holm-corrected p = 0.001)"
+    assert tv.replay_gain(R, "grokked") == "+50.0 points (95 % CI 40.0–60.0; Holm-corrected p = 0.001, 5 seeds)"
     gain = dataclasses.replace(blank(contract.PairedDifference), mean=0.5, ci_low=0.4, ci_high=0.6, p=0.0004,
                                n_pairs=5, confidence=0.95)
     R.replay = dataclasses.replace(blank(contract.Replay), confidence=0.95, retention_gain={"grokked": gain},
@@ -182,7 +182,7 @@ def test_replays_speed_is_the_ratio_of_epochs_without_over_with_before_and_after
 def test_the_similarity_trend_is_said_as_a_mean_rho_with_pages_test_and_the_random_table_as_uncorrected():
     R = results(**{tt.SIMILARITY_HYPOTHESIS_TEST: (0.6, 0.2, 1.0, 0.3, None)})
     assert tv.hypothesis_effect(R, "similarity") == \
-        "mean rho = +0.60 (95 % CI +0.20 to +1.00; Page's trend test, Holm-corrected p = 0.3, 5 seeds)"
+        "+0.60 (95 % CI +0.20 to +1.00; Page's trend test, Holm-corrected p = 0.3, 5 seeds)"
     R.similarity = dataclasses.replace(R.similarity, memorising=speed_up(1.4, 1.1, 1.8, 0.02))
     assert tv.memorising_ratio(R) == "1.40× (95 % CI 1.10–1.80; p = 0.02, uncorrected, 5 seeds)"
 

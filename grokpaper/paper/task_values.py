@@ -34,7 +34,7 @@ def _interval(t, confidence: float, digits: int, scale: float = 1.0) -> str:
 
 
 def ratio(R, test: str, digits: int = 1) -> str:
-    """'≥ 9.8× (95 % CI 4.1–23.5; Holm-corrected p = 0.012)': a ratio of epochs of the family
+    """'≥ 9.8× (95 % CI 4.1–23.5; Holm-corrected p = 0.012, 5 seeds)': a ratio of epochs of the family
     (geometric mean over seeds, '≥'/'≤' where censored runs make it a bound) with its interval and
     its p corrected within chapters 13-16; 'undefined (...)' without pairs."""
     t = family_test(R, test)
@@ -52,7 +52,7 @@ UNDEFINED_RATIO = "in no seed did either run reach it by the cap"
 
 
 def difference(R, test: str, digits: int = 1) -> str:
-    """'+12.3 points (95 % CI 2.0–22.6; Holm-corrected p = 0.04)': a paired difference of shares
+    """'+12.3 points (95 % CI 2.0–22.6; Holm-corrected p = 0.04, 5 seeds)': a paired difference of shares
     of the family (addition's accuracy), in percentage points; not for the multi-task hypothesis's
     difference of chance-corrected overlaps, which is not a share."""
     t = family_test(R, test)
@@ -61,7 +61,7 @@ def difference(R, test: str, digits: int = 1) -> str:
     if is_missing(t.estimate):
         return "undefined (no pairs)"
     return (f"{100 * t.estimate:+.{digits}f} points ({_interval(t, R.similarity.confidence, digits, 100)}"
-            f"Holm-corrected {p_text(t.p_holm)})")
+            f"Holm-corrected {p_text(t.p_holm)}, {count(t.n, 'seed')})")
 
 
 def _chapter(R, experiment: str):
@@ -240,12 +240,11 @@ def hypothesis_before_correction(R, chapter: str, digits: int = 2) -> str:
 
 def _effect(estimate, low, high, confidence: float, p: str, n: int, chapter: str, digits: int) -> str:
     """An effect with its interval: replay's, a difference of addition's accuracy, in percentage points;
-    the similarity trend's, a mean Spearman rho ('rho = +0.60 (...)')."""
+    the multi-task hypothesis's, a difference of overlaps; the similarity trend's, a mean Spearman rho."""
     scale, unit, digits = (100, " points", 1) if chapter == "replay" else (1, "", digits)
     interval = ci(low, high, confidence, digits, scale, signed=True)
     interval = f"{interval}; " if interval else ""
-    head = "mean rho = " if chapter == "similarity" else ""
-    return f"{head}{scale * estimate:+.{digits}f}{unit} ({interval}{p}, {count(n, 'seed')})"
+    return f"{scale * estimate:+.{digits}f}{unit} ({interval}{p}, {count(n, 'seed')})"
 
 
 TASK_CHAPTERS = {contract.TaskTokens: "13 (sequential transfer)", contract.Replay: "14 (replay)",

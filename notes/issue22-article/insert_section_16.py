@@ -21,9 +21,9 @@ a² + ab + b², and a fixed random table, which cannot generalise (capped at
 @tbl-similarity-speedups); to memorise the random table (its training accuracy at the threshold), random
 initialisation needed `{python} tv.memorising_ratio(R)` as many epochs as the grokked source. The document's hypothesis,
 "`{python} R.similarity.hypothesis.hypothesis`", is read, as its experiment asks it, of the transfers
-without replay: addition falls to chance for every target long before a run stops, so its accuracy at a
-late epoch cannot rank the targets, and retention is measured as addition's half-life, the epochs until its
-test accuracy at its own token first fell below half its start (@tbl-similarity-half-lives). Per seed, the
+without replay. Retention is measured as addition's half-life, the epochs until its test accuracy at its own
+token first fell below half its start (@tbl-similarity-half-lives), not as its accuracy at a late epoch,
+which for subtraction sits at chance (@sec-task-sequential) and could rank only noise. Per seed, the
 half-lives' Spearman correlation with the document's order of similarity (assumed, not measured) has a mean
 of `{python} tv.hypothesis_effect(R, "similarity")`, so the hypothesis is
 *`{python} tv.hypothesis_verdict(R, "similarity")`* (@tbl-similarity-hypothesis; the verdict needs the
