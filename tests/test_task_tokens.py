@@ -92,21 +92,18 @@ def test_spearman_with_order_per_seed_and_ties():
                                                                                                   nan_ok=True)}
 
 
-def test_half_life_is_the_first_epoch_below_half_the_start_and_censored_when_never():
-    curve = pd.DataFrame({"epoch": [0, 10, 20, 30, 40], "test_acc_add": [1.0, 0.9, float("nan"), 0.4, 0.01]})
-    assert tt.half_life(curve, "test_acc_add") == (30.0, False)
-    kept = curve.assign(test_acc_add=[1.0, 0.9, 0.8, 0.7, 0.6])
-    assert tt.half_life(kept, "test_acc_add") == (40.0, True)
-    epochs, censored = tt.half_lives({"x": {42: curve, 7: kept}, "y": {42: kept}}, "test_acc_add")
-    assert epochs.loc[42, "x"] == 30.0 and epochs.loc[7, "x"] == 40.0 and pd.isna(epochs.loc[7, "y"])
-    assert censored.loc[7, "x"] and censored.loc[42, "y"] and not censored.loc[42, "x"] and not censored.loc[7, "y"]
-    with pytest.raises(ValueError, match="no value of 'test_acc_add'"):
-        tt.half_life(curve.assign(test_acc_add=float("nan")), "test_acc_add")
-    assert tt.censored_note(censored) == ("2 runs never fell below half by their stop (x: seed 7; y: seed 42): "
-                                          "entered at their last epoch, a lower bound")
-    assert tt.censored_note(censored & False) == ""
-    shown = tt.half_life_display(epochs, censored, ["x", "y"])
-    assert shown.to_dict("records") == [{"seed": 7, "x": "≥ 40", "y": "–"}, {"seed": 42, "x": "30", "y": "≥ 40"}]
+def test_early_retention_is_the_mean_over_the_window_and_a_seeds_runs_share_one_window():
+    curve = pd.DataFrame({"epoch": [0, 10, 20, 30, 40], "test_acc_add": [1.0, 0.5, float("nan"), 0.3, 0.1]})
+    assert tt.early_retention(curve, "test_acc_add", 30) == pytest.approx(0.4)     # the start is left out
+    short = curve.iloc[:3].assign(test_acc_add=[1.0, 0.9, 0.7])
+    values, until = tt.early_retention_table({"x": {42: curve, 7: curve}, "y": {42: short}}, "test_acc_add", 30)
+    assert until.to_dict() == {7: 30, 42: 20}            # seed 42's "y" run stopped at epoch 20
+    assert values.loc[42, "x"] == pytest.approx(0.5) and values.loc[42, "y"] == pytest.approx(0.8)
+    assert values.loc[7, "x"] == pytest.approx(0.4) and pd.isna(values.loc[7, "y"])
+    shown = tt.early_retention_display(values, until, ["y", "x"])
+    assert list(shown.columns) == ["seed", "y", "x", "window (epochs)"] and shown["x"].round(6).tolist() == [40.0, 50.0]
+    with pytest.raises(ValueError, match="no value of 'test_acc_add' in epochs 1-5"):
+        tt.early_retention(curve, "test_acc_add", 5)
 
 
 def test_kept_is_the_share_of_the_pairs_the_source_answered_that_the_model_still_answers():

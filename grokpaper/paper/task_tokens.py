@@ -449,50 +449,36 @@ def trend_verdict(hypothesis: str, effect: str, table: pd.DataFrame, ordered_col
         "reason": reason + (f"; {note}" if note else "")})
 
 
-# --- addition's retention over training: when it was lost ------------------------------------------
-
-HALF = 0.5   # addition counts as lost once its test accuracy fell below half of its value at the start
+# --- addition's retention early in a transfer ------------------------------------------------------
 
 
-def half_life(curve: pd.DataFrame, column: str) -> tuple[float, bool]:
-    """Epochs until ``column`` first fell below ``HALF`` of its first evaluated value, and whether it
-    never did (then the curve's last epoch, a lower bound: censored)."""
-    rows = curve[["epoch", column]].dropna()
-    values, epochs = rows[column].to_numpy(float), rows["epoch"].to_numpy(float)
-    if not len(values):
-        raise ValueError(f"the curve has no value of {column!r}")
-    below = np.flatnonzero(values < HALF * values[0])
-    return (float(epochs[below[0]]), False) if len(below) else (float(epochs[-1]), True)
+def early_retention(curve: pd.DataFrame, column: str, until: int) -> float:
+    """The mean of ``column`` over the evaluations after the start up to epoch ``until``: addition's
+    accuracy kept over the first ``until`` epochs of a transfer (evaluations are evenly spaced, so
+    this is the area under the curve over the window, per epoch)."""
+    rows = curve[(curve["epoch"] > 0) & (curve["epoch"] <= until)][column].dropna()
+    if not len(rows):
+        raise ValueError(f"the curve has no value of {column!r} in epochs 1-{until}")
+    return float(rows.mean())
 
 
-def half_lives(curves_by_label: dict[str, dict[int, pd.DataFrame]], column: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``half_life`` per seed (rows) and label (columns), and which of them are censored (the
-    curve never fell below half: entered at its last epoch). Seeds missing from a label are NaN."""
-    found = {label: {seed: half_life(curve, column) for seed, curve in by.items()}
-             for label, by in curves_by_label.items()}
-    epochs = pd.DataFrame({label: {s: e for s, (e, _) in by.items()} for label, by in found.items()}).sort_index()
-    censored = pd.DataFrame({label: {s: c for s, (_, c) in by.items()} for label, by in found.items()}).sort_index()
-    return epochs, censored.reindex_like(epochs).fillna(False).astype(bool)
+def early_retention_table(curves_by_label: dict[str, dict[int, pd.DataFrame]], column: str,
+                          window: int) -> tuple[pd.DataFrame, pd.Series]:
+    """``early_retention`` per seed (rows) and label (columns), each seed's runs over one window: the
+    first ``window`` epochs, or up to the seed's earliest stop if one of its runs stopped sooner (the
+    runs of a seed are compared over the same training); and that window per seed. Seeds missing
+    from a label are NaN."""
+    seeds = sorted({s for by in curves_by_label.values() for s in by})
+    until = pd.Series({seed: min([window] + [int(by[seed]["epoch"].iloc[-1]) for by in curves_by_label.values()
+                                              if seed in by]) for seed in seeds}, dtype=int)
+    values = pd.DataFrame({label: {seed: early_retention(curve, column, int(until[seed])) for seed, curve in by.items()}
+                           for label, by in curves_by_label.items()}).reindex(seeds)
+    return values, until
 
 
-def censored_note(censored: pd.DataFrame) -> str:
-    """'2 runs never fell below half by their stop (multiply: seeds 7, 99): entered at their last
-    epoch, a lower bound' or '' (``half_lives``' censored flags)."""
-    said = [f"{label}: seed{'s' if int(censored[label].sum()) > 1 else ''} "
-            f"{', '.join(str(s) for s in censored.index[censored[label]])}"
-            for label in censored.columns if censored[label].any()]
-    n = int(censored.to_numpy().sum())
-    if not n:
-        return ""
-    return (f"{n} run{'s' if n > 1 else ''} never fell below half by {'their' if n > 1 else 'its'} stop "
-            f"({'; '.join(said)}): entered at {'their' if n > 1 else 'its'} last epoch, a lower bound")
-
-
-def half_life_display(epochs: pd.DataFrame, censored: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """The half-lives as a table, one row per seed, '≥' before a censored one."""
-    return pd.DataFrame([{"seed": int(seed), **{c: ("–" if pd.isna(epochs.loc[seed, c]) else
-                                                    f"{'≥ ' if censored.loc[seed, c] else ''}{epochs.loc[seed, c]:,.0f}")
-                                                for c in columns}} for seed in epochs.index])
+def early_retention_display(values: pd.DataFrame, until: pd.Series, columns: list[str]) -> pd.DataFrame:
+    """The early retention as a table (%), one row per seed, with its window."""
+    return (100 * values[columns]).assign(**{"window (epochs)": until}).reset_index(names="seed")
 
 
 def _times(scale: float, value):
@@ -678,6 +664,8 @@ def similarity_speedup_test(target: str) -> str:
 
 def reuse_test(target: str) -> str:
     return f"16 frequency reuse: {target}"
+
+
 # An effect's value under no effect. "difference": of shares (accuracies); "overlap difference": of
 # chance-corrected overlaps, not a share (the audit states it as a value, not a percentage); "trend": a mean rho.
 NULLS = {"ratio": 1.0, "difference": 0.0, "overlap difference": 0.0, "trend": 0.0}

@@ -21,11 +21,11 @@ a² + ab + b², and a fixed random table, which cannot generalise (capped at
 @tbl-similarity-speedups); to memorise the random table (its training accuracy at the threshold), random
 initialisation needed `{python} tv.memorising_ratio(R)` as many epochs as the grokked source. The document's hypothesis,
 "`{python} R.similarity.hypothesis.hypothesis`", is read, as its experiment asks it, of the transfers
-without replay. Retention is measured as addition's half-life, the epochs until its test accuracy at its own
-token first fell below half its start (@tbl-similarity-half-lives), not as its accuracy at a late epoch,
-which for subtraction sits at chance (@sec-task-sequential) and could rank only noise. Per seed, the
-half-lives' Spearman correlation with the document's order of similarity (assumed, not measured) has a mean
-of `{python} tv.hypothesis_effect(R, "similarity")`, so the hypothesis is
+without replay. Retention is measured early: addition's mean test accuracy at its own token over the
+first `{python} fmt(R.params(contract.Similarity)["probe_dense_until"])` epochs of the transfer (@tbl-similarity-early-retention), not
+its accuracy at a late epoch, which for subtraction sits at chance (@sec-task-sequential) and could rank only
+noise. Per seed, its Spearman correlation with the document's order of similarity (assumed, not measured)
+has a mean of `{python} tv.hypothesis_effect(R, "similarity")`, so the hypothesis is
 *`{python} tv.hypothesis_verdict(R, "similarity")`* (@tbl-similarity-hypothesis; the verdict needs the
 interval and Page's trend test over the targets, repeated by seed, to agree). Multiplication, addition of discrete logarithms, is read in both the additive
 and the discrete-log Fourier basis (logarithms to the smallest primitive root of p); the
@@ -36,7 +36,7 @@ them aside and the table gives their share of each neuron's variance against cha
 
 {{< embed chapters/16-similarity.ipynb#tbl-similarity-speedups >}}
 
-{{< embed chapters/16-similarity.ipynb#tbl-similarity-half-lives >}}
+{{< embed chapters/16-similarity.ipynb#tbl-similarity-early-retention >}}
 
 {{< embed chapters/16-similarity.ipynb#tbl-similarity-hypothesis >}}
 
