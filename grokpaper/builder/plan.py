@@ -495,15 +495,15 @@ def waiting_for_runs(ch: Chapter, params: dict, profile: str, root: Path, overri
         missing = sum(not store.has(job.key) for job in every)
         if not missing:
             continue
-        are = "is" if missing == 1 else "are"
+        are, them = ("is", "it") if missing == 1 else ("are", "them")
         if experiment is None:
             parts.append(f"{missing} of the {len(every)} runs of `train all --runs {name}` {are} not stored; "
-                         f"`python -m grokpaper train all --runs {name} --profile {profile}{extra}` trains them")
+                         f"`python -m grokpaper train all --runs {name} --profile {profile}{extra}` trains {them}")
         else:
             which = f"{experiment}{f' from {condition}' if condition else ''}"
             command = f"train tasks --experiment {experiment}{f' --condition {condition}' if condition else ''}"
             parts.append(f"{missing} of the {len(every)} task runs ({which}) {are} not stored; "
-                         f"`python -m grokpaper {command} --profile {profile}{extra}` trains them")
+                         f"`python -m grokpaper {command} --profile {profile}{extra}` trains {them}")
     return "waiting for runs: " + "; ".join(parts) if parts else None
 
 
