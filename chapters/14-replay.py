@@ -92,13 +92,13 @@ ill_posed = tt.ill_posed(ill_posed_runs[0], P["p"], P["frac_train"]) if ill_pose
 
 # %%
 #| label: fig-replay-curves
-#| fig-cap: "Replay: test accuracy on subtraction (top) and on addition at its own token (bottom) against epoch (log scale), with replay (addition making up `replay_share` of every full batch) per initial weights: median over seeds, min-max band, thin lines per seed. A run stops once subtraction's test accuracy held the top threshold for the hold window (`probe_hold_epochs`), or at the cap (`task_max_epochs`); runs that stopped early are held at their last value. The runs without replay are chapter 13's."
+#| fig-cap: "Replay: test accuracy on subtraction (top) and on addition at its own token (bottom) against epoch (log scale), with replay (addition making up `replay_share` of every full batch) per initial weights: median over seeds, min-max band, thin lines per seed. A run stops once subtraction's test accuracy held the top threshold for {hold}, or at the cap of {task_cap}; runs that stopped early are held at their last value. The runs without replay are chapter 13's."
 plots.learning_curves(tt.curves_of(runs, "replay"), metric=[f"test_acc_{P['transfer_task']}", f"test_acc_{source}"], log_x=True,
                       hold_last=True)
 
 # %%
 #| label: fig-replay-retention
-#| fig-cap: "Addition at its own token over training, with replay (solid) and without (dashed; chapter 13's runs), one panel per initial weights, one line per run: test accuracy on addition (source's test pairs, %) against epoch (log scale). Runs stop once subtraction's test accuracy held the top threshold for the hold window (`probe_hold_epochs`), or at the cap (`task_max_epochs`)."
+#| fig-cap: "Addition at its own token over training, with replay (solid) and without (dashed; chapter 13's runs), one panel per initial weights, one line per run: test accuracy on addition (source's test pairs, %) against epoch (log scale). Runs stop once subtraction's test accuracy held the top threshold for {hold}, or at the cap of {task_cap}."
 plots.epoch_grid({("addition", c): [(r.curve.assign(value=100 * r.curve[f"test_acc_{source}"]), plots.color(c),
                                      "-" if r.experiment == "replay" else "--", 1.0)
                                     for r in runs if r.condition == c and r.experiment in ("replay", "sequential")]
@@ -119,7 +119,7 @@ md_table(tt.paired_display({**gain, "hypothesis": helps_more}, scale=100), digit
 
 # %%
 #| label: tbl-replay-speed
-#| tbl-cap: "Subtraction's speed with replay: the no-replay run's epochs to the top threshold (first reached) over the replay run's, paired by seed: geometric mean with its t-interval at the study's {level}, paired t-test and Wilcoxon p (uncorrected), per-seed ratios ('≥'/'≤': a bound, one run never got there by the cap). Runs stop once the top threshold held the hold window (`probe_hold_epochs`), or at the cap (`task_max_epochs`)."
+#| tbl-cap: "Subtraction's speed with replay: the no-replay run's epochs to the top threshold (first reached) over the replay run's, paired by seed: geometric mean with its t-interval at the study's {level}, paired t-test and Wilcoxon p (uncorrected), per-seed ratios ('≥'/'≤': a bound, one run never got there by the cap). Runs stop once the top threshold held for {hold}, or at the cap of {task_cap}."
 md_table(wt.speedup_display({k: v for k, v in speed.items() if v is not None}),
          digits={"speed-up": "sig3", "CI low": "sig3", "CI high": "sig3", "p (paired t)": "p", "p (Wilcoxon)": "p"})
 
