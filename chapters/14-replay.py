@@ -66,11 +66,12 @@ runs = study.task_runs([d for d in study.settings.task_designs()
                         if d[0] in ("sequential", "replay", "replay-no-token")])
 table = tt.runs_table(runs, P["thresholds"])
 end = f"{source} acc end"
-speed, gain = {}, {}
+speed, gain, neither = {}, {}, {}
 for c in TASK_CONDITIONS:
     pair = pd.concat([tt.relabel(tt.select(table, "sequential", conditions=[c]), "no replay"),
                       tt.relabel(tt.select(table, "replay", conditions=[c]), "replay")])
     speed[c] = tt.speedup(pair, top, cap, "replay", "no replay", level)
+    neither[c] = tt.neither_reached(pair, top, "replay", "no replay")
     # Each pair of runs stops at its own epoch: addition is compared after the same training (the earlier stop).
     common = tt.at_common_epoch({e: {r.seed: r.curve for r in runs if r.experiment == e and r.condition == c}
                                  for e in ("replay", "sequential")}, f"test_acc_{source}")
@@ -119,8 +120,8 @@ md_table(tt.paired_display({**gain, "hypothesis": helps_more}, scale=100), digit
 
 # %%
 #| label: tbl-replay-speed
-#| tbl-cap: "Subtraction's speed with replay: the no-replay run's epochs to the top threshold (first reached) over the replay run's, paired by seed: geometric mean with its t-interval at the study's {level}, paired t-test and Wilcoxon p (uncorrected), per-seed ratios ('≥'/'≤': a bound, one run never got there by the cap). Runs stop once the top threshold held for {hold}, or at the cap of {task_cap}."
-md_table(wt.speedup_display({k: v for k, v in speed.items() if v is not None}),
+#| tbl-cap: "Subtraction's speed with replay: the no-replay run's epochs to the top threshold (first reached) over the replay run's, paired by seed: geometric mean with its t-interval at the study's {level}, paired t-test and Wilcoxon p (uncorrected), per-seed ratios ('≥'/'≤': a bound, one run never got there by the cap), and the seeds whose two runs both never got there (no ratio: left out). Runs stop once the top threshold held for {hold}, or at the cap of {task_cap}."
+md_table(tt.with_neither_reached(wt.speedup_display({k: v for k, v in speed.items() if v is not None}), neither),
          digits={"speed-up": "sig3", "CI low": "sig3", "CI high": "sig3", "p (paired t)": "p", "p (Wilcoxon)": "p"})
 
 # %%

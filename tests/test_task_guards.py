@@ -82,3 +82,16 @@ def test_the_same_key_frequencies_at_both_tokens_needs_a_jaccard_of_one_in_every
         task_guards.same_key_frequencies_at_both_tokens(R, "multi-task, one model")
     with pytest.raises(SentenceContradicted, match="none"):
         task_guards.same_key_frequencies_at_both_tokens(R, "replay")
+
+
+def test_replay_ends_above_start_needs_the_ends_interval_above_the_start():
+    def with_replay(start, end, low, high):
+        r = dataclasses.replace(blank(contract.TaskRetention), start_mean=start, end_mean=end, end_ci_low=low,
+                                end_ci_high=high)
+        return type("R", (), {"replay": dataclasses.replace(blank(contract.Replay), retention={"memorized-fixed": r})})()
+
+    task_guards.replay_ends_above_start(with_replay(0.056, 0.663, 0.331, 0.995), "memorized-fixed")
+    with pytest.raises(SentenceContradicted, match=r"5\.6 % at the start, 30\.0 % at the end \(CI 4\.0–56\.0\)"):
+        task_guards.replay_ends_above_start(with_replay(0.056, 0.30, 0.04, 0.56), "memorized-fixed")
+    with pytest.raises(SentenceContradicted):
+        task_guards.replay_ends_above_start(with_replay(0.056, None, None, None), "memorized-fixed")

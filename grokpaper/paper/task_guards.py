@@ -73,5 +73,21 @@ def same_key_frequencies_at_both_tokens(R, comparison: str) -> None:
                       "a Jaccard index of 1 in every seed")
 
 
+def replay_ends_above_start(R, condition: str) -> None:
+    """'With replay, the ``condition`` transfers ended above what their sources answered of addition's
+    test pairs': chapter 14's interval of addition's mean test accuracy at the end lies above its mean
+    at the start (the source's)."""
+    r = R.replay.retention[condition]
+
+    def pct(v) -> str:
+        return "n/a" if is_missing(v) else fmt(100 * v, 1)
+
+    numbers = (f"{condition} with replay: addition {pct(r.start_mean)} % at the start, "
+               f"{pct(r.end_mean)} % at the end (CI {pct(r.end_ci_low)}–{pct(r.end_ci_high)})")
+    if any(is_missing(v) for v in (r.start_mean, r.end_ci_low)) or r.end_ci_low <= r.start_mean:
+        _contradicted(f"with replay, the {condition} transfers ended above their sources on addition's test pairs",
+                      numbers, "the end's interval above the start")
+
+
 CHECKS = {f.__name__: f for f in (task_faster, addition_lost, subtraction_later_in_every_seed,
-                                   same_key_frequencies_at_both_tokens)}
+                                   same_key_frequencies_at_both_tokens, replay_ends_above_start)}

@@ -1,4 +1,4 @@
-"""Insert the article's section on chapter 14 (replay), between chapter 13's and chapter 15's (which compares
+"""APPLIED in paper version 2.8 (ninth sitting); kept as the record of what it inserted. Inserts the article's section on chapter 14 (replay), between chapter 13's and chapter 15's (which compares
 with its runs), once chapter 14 is executed."""
 from pathlib import Path
 
@@ -14,13 +14,16 @@ replay"; each example weighs the same in the loss, chapter 14). With replay, the
 `{python} tv.addition_at_end(R, "grokked", "replay")` (@fig-replay-retention, @tbl-replay-retention); their
 gain in addition over the transfers without replay, each pair compared at its common epoch, was
 `{python} tv.replay_gain(R, "grokked")`, and the memorized-fixed transfers'
-`{python} tv.replay_gain(R, "memorized-fixed")` (@tbl-replay-gain). The document's hypothesis, "`{python} R.replay.hypothesis.hypothesis`", is tested on
+`{python} tv.replay_gain(R, "memorized-fixed")` (@tbl-replay-gain). With replay, the memorized-fixed
+transfers answered `{python} tv.addition_at_end(R, "memorized-fixed", "replay")`, above what their sources
+answered`{python} guard.replay_ends_above_start("memorized-fixed")`: trained on the replayed training pairs,
+they learned addition's test pairs, so their gain mixes retention with learning. The document's hypothesis, "`{python} R.replay.hypothesis.hypothesis`", is tested on
 the difference of those two gains, per seed: `{python} tv.hypothesis_effect(R, "replay")`, so it is
 *`{python} tv.hypothesis_verdict(R, "replay")`* (@tbl-replay-hypothesis). Subtraction's epochs to
 `{python} top` without replay over those with it, per seed, were `{python} tv.replay_speedup(R, "grokked")` for the
 grokked source, `{python} tv.replay_speedup(R, "memorized-fixed")` for the memorized-fixed source and
-`{python} tv.replay_speedup(R, "random")` from random initialisation (@tbl-replay-speed; above 1, replay was the
-faster). The document's own design,
+`{python} tv.replay_speedup(R, "random")` from random initialisation (@tbl-replay-speed; below 1, replay was the
+slower). The document's own design,
 replay without a task token, gives one input two labels wherever addition and subtraction differ, so its
 training loss cannot reach 0: its floor is `{python} tv.loss_floor(R)` (@fig-ill-posed).
 
