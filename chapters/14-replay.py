@@ -119,6 +119,14 @@ md_table(tt.paired_display({**gain, "hypothesis": helps_more}, scale=100), digit
                                                                                     "CI high": 3, "p (paired t)": "p"})
 
 # %%
+#| label: tbl-replay-sensitivity
+#| tbl-cap: "When addition is read, a sensitivity check of the hypothesis's test: the gain from replay of the grokked source minus that of the memorized-fixed source, per seed (percentage points; mean, t-interval at the study's {level}, paired t-test p, uncorrected), with addition read at the pair's common epoch (the test), at each run's own end, and at each run's first top-threshold evaluation on subtraction. The runs without replay hold addition at chance, so the reading point mostly moves the replay arm."
+md_table(tt.paired_display({"at the pair's common epoch (the test)": helps_more,
+                            **{f"at {where}": tt.replay_hypothesis_at(table, column, level)
+                               for column, where in tt.REPLAY_READ_AT.items()}}, scale=100),
+         digits={"mean": 3, "CI low": 3, "CI high": 3, "p (paired t)": "p"})
+
+# %%
 #| label: tbl-replay-speed
 #| tbl-cap: "Subtraction's speed with replay: the no-replay run's epochs to the top threshold (first reached) over the replay run's, paired by seed: geometric mean with its t-interval at the study's {level}, paired t-test and Wilcoxon p (uncorrected), per-seed ratios ('≥'/'≤': a bound, one run never got there by the cap), and the seeds whose two runs both never got there (no ratio: left out). Runs stop once the top threshold held for {hold}, or at the cap of {task_cap}."
 md_table(tt.with_neither_reached(wt.speedup_display({k: v for k, v in speed.items() if v is not None}), neither),
@@ -131,7 +139,7 @@ md_table(tt.verdict_display([hypothesis]), digits={"estimate": 3, "CI low": 3, "
 
 # %%
 #| label: fig-ill-posed
-#| fig-cap: "Replay without a task token (the design document's design, first seed, grokked source, a short run of `ill_posed_epochs` epochs): training loss against epoch (log scales) with the floor no model can go below on its data (dashed): the same input appears with the labels a + b and a − b, so the best a model can do is each input's label distribution."
+#| fig-cap: "Replay without a task token (the design document's design, first seed, grokked source, a short run of {ill_posed_epochs}): training loss against epoch (log scales) with the floor no model can go below on its data (dashed): the same input appears with the labels a + b and a − b, so the best a model can do is each input's label distribution."
 plots.loss_floor_curve(ill_posed_runs[0].curve, ill_posed.loss_floor) if ill_posed_runs else None
 
 # %%

@@ -332,6 +332,8 @@ def test_the_runner_fills_the_hold_window_and_the_cap_into_captions():
     source = '#| label: fig-y\n#| fig-cap: "Capped at {task_cap}; the random table at {table_cap}."\nx = 1\n'
     filled = fill_captions(source, {"task_max_epochs": 30000, "random_table_max_epochs": 5000})
     assert "Capped at 30,000 epochs; the random table at 5,000 epochs." in filled
+    source = '#| label: fig-z\n#| fig-cap: "A short run of {ill_posed_epochs}."\nx = 1\n'
+    assert "A short run of 3,000 epochs." in fill_captions(source, {"ill_posed_epochs": 3000})
 
 
 def test_the_runner_fills_the_verdicts_level_into_captions():

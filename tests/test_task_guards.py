@@ -95,3 +95,20 @@ def test_replay_ends_above_start_needs_the_ends_interval_above_the_start():
         task_guards.replay_ends_above_start(with_replay(0.056, 0.30, 0.04, 0.56), "memorized-fixed")
     with pytest.raises(SentenceContradicted):
         task_guards.replay_ends_above_start(with_replay(0.056, None, None, None), "memorized-fixed")
+
+
+
+def test_replay_dips_then_recovers_needs_every_runs_lowest_under_half_its_start_and_end():
+    def runs(*start_lowest_end):
+        table = {"experiment": [], "condition": [], "seed": [], "add acc start": [], "add acc lowest": [],
+                 "add acc end": []}
+        for seed, (a, lo, e) in zip((42, 7), start_lowest_end):
+            for key, value in zip(table, ("replay", "grokked", seed, a, lo, e)):
+                table[key].append(value)
+        return type("R", (), {"replay": dataclasses.replace(blank(contract.Replay), runs_table=table)})()
+
+    task_guards.replay_dips_then_recovers(runs((1.0, 0.05, 0.6), (1.0, 0.1, 0.7)), "grokked")
+    with pytest.raises(SentenceContradicted, match=r"7: 100\.0 / 60\.0 / 70\.0 %"):
+        task_guards.replay_dips_then_recovers(runs((1.0, 0.05, 0.6), (1.0, 0.6, 0.7)), "grokked")
+    with pytest.raises(SentenceContradicted, match="none"):
+        task_guards.replay_dips_then_recovers(runs(), "grokked")

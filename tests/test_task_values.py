@@ -4,6 +4,7 @@ p corrected within that family."""
 
 import dataclasses
 
+import pandas as pd
 import pytest
 
 from grokpaper.paper import contract
@@ -74,11 +75,13 @@ def test_the_wrong_kind_of_test_is_refused_and_a_negative_interval_reads_to():
 
 def test_the_loss_floor_of_replay_without_a_task_token_and_the_audits_verdicts():
     R = results()
-    floor = dataclasses.replace(blank(contract.IllPosed), loss_floor=0.3512, lowest_train_loss=0.3608)
+    floor = dataclasses.replace(blank(contract.IllPosed), loss_floor=0.3512, lowest_train_loss=0.3608, epochs=3000,
+                                final_train_loss=0.3608, n_inputs_with_two_labels=424)
     R.replay = dataclasses.replace(blank(contract.Replay), ill_posed=floor)
-    assert tv.loss_floor(R) == "0.351 nats, and its run's lowest was 0.361"
+    assert tv.loss_floor(R) == "0.351 nats, and after 3,000 epochs its run's loss was 0.361"
+    assert tv.two_labels(R) == "424"
     R.replay = dataclasses.replace(R.replay, ill_posed=None)
-    assert tv.loss_floor(R) == "n/a (no run)"
+    assert tv.loss_floor(R) == "n/a (no run)" and tv.two_labels(R) == "n/a (no run)"
     row = dataclasses.replace(blank(contract.AuditRow), id="future-replay", verdict="not established")
     R.similarity = dataclasses.replace(R.similarity, future_audit={"future-replay": row})
     assert tv.future_verdict(R, "future-replay") == "not established"
@@ -177,6 +180,12 @@ def test_replays_speed_is_the_ratio_of_epochs_without_over_with_before_and_after
     assert tv.replay_speedup(R, "random") == "≤ 0.80× (95 % CI 0.50–1.20; p = 0.3 before correction, 5 seeds)"
     with pytest.raises(KeyError, match="no speed comparison for 'grokked'"):
         tv.replay_speedup(R, "grokked")
+    # every pair a bound (every replay run at the cap): the per-seed range, no interval, the seeds with no ratio
+    every = dataclasses.replace(speed_up(0.66, 0.55, 0.79, 0.005, "upper"), per_seed={42: 0.658, 7: 0.641, 314: None},
+                                per_seed_bound={42: "<=", 7: "<=", 314: None})
+    R.replay = dataclasses.replace(R.replay, speed={"random": every})
+    assert tv.replay_speedup(R, "random") == ("≤ 0.64–0.66× per seed, every ratio a bound (one run of each pair never "
+                                              "got there by the cap; no interval), and in seed 314 neither run got there")
 
 
 def test_the_similarity_trend_is_said_as_a_mean_rho_with_pages_test_and_the_random_table_as_uncorrected():
@@ -216,3 +225,31 @@ def test_a_neuron_use_comparisons_range_over_seeds():
     assert tv.corrected_overlaps(R, "multi-task, one model") == "0.43–0.78"
     with pytest.raises(KeyError, match="no comparison 'replay' in chapter 15's neuron use"):
         tv.corrected_overlaps(R, "replay")
+
+
+def chapter_14_runs(lowest_grokked=(0.053, 0.108), end=0.62):
+    """Chapter 14's runs table: a replay and a sequential run per condition and seed."""
+    rows = []
+    for seed, low in zip((42, 7), lowest_grokked):
+        for condition, (start, lowest, end_replay, top, none_end, none_top) in {
+                "grokked": (1.0, low, end, 0.5, 0.009, 0.009),
+                "memorized-fixed": (0.056, 0.012, end + 0.1 * (seed == 7), 0.6, 0.009, 0.008)}.items():
+            rows.append({"experiment": "replay", "condition": condition, "seed": seed, "add acc start": start,
+                         "add acc lowest": lowest, "add acc end": end_replay, "add acc at top": top})
+            rows.append({"experiment": "sequential", "condition": condition, "seed": seed, "add acc start": start,
+                         "add acc lowest": 0.009, "add acc end": none_end, "add acc at top": none_top})
+    return pd.DataFrame(rows).to_dict(orient="list")
+
+
+def test_replays_runs_say_the_fall_the_replayed_pairs_and_the_hypothesis_read_elsewhere():
+    R = results()
+    R.replay = dataclasses.replace(blank(contract.Replay), confidence=0.95, replay_share=0.1,
+                                   runs_table=chapter_14_runs())
+    R.params = lambda kind: {"p": 113, "frac_train": 0.3}
+    assert tv.replay_lowest(R, "grokked") == "5.3–10.8 %"
+    assert tv.replayed_pairs(R) == "426 of the 3,830"
+    said = tv.replay_hypothesis_sensitivity(R)
+    assert said.startswith("-5.0 points (95 % CI") and "at each run's own end and" in said
+    assert said.endswith("uncorrected, 2 seeds) at its first top on subtraction")
+    with pytest.raises(ValueError, match="column must be one of"):
+        tt.replay_hypothesis_at(pd.DataFrame(R.replay.runs_table), "add acc lowest", 0.95)

@@ -261,6 +261,7 @@ CAPTION_VALUES = {"{level}": lambda params: f"{100 * params['confidence']:g} % c
                   "{cap}": lambda params: f"{params['transfer_max_epochs']:,} epochs",
                   "{task_cap}": lambda params: f"{params['task_max_epochs']:,} epochs",        # runs with task tokens
                   "{table_cap}": lambda params: f"{params['random_table_max_epochs']:,} epochs",   # the random table's
+                  "{ill_posed_epochs}": lambda params: f"{params['ill_posed_epochs']:,} epochs",
                   "{alpha}": lambda params: f"{ALPHA:g}"}   # the family-wise level of every verdict
 
 

@@ -8,6 +8,8 @@ chapter 16 applies; a sentence that relies on one says "before correction".
 
 from __future__ import annotations
 
+import pandas as pd
+
 from grokpaper.analysis.stats import is_missing
 from grokpaper.paper import task_tokens as tt
 from grokpaper.paper import task_values
@@ -89,5 +91,20 @@ def replay_ends_above_start(R, condition: str) -> None:
                       numbers, "the end's interval above the start")
 
 
+def replay_dips_then_recovers(R, condition: str) -> None:
+    """'With replay, addition fell at first and then rose again': in every chapter-14 replay run of
+    ``condition``, addition's lowest test accuracy is under half its start and under half its end."""
+    runs = tt.select(pd.DataFrame(R.replay.runs_table), "replay", conditions=[condition])
+    numbers = f"{condition} with replay, addition start / lowest / end per seed: " + (", ".join(
+        f"{s}: {fmt(100 * a, 1)} / {fmt(100 * lo, 1)} / {fmt(100 * e, 1)} %"
+        for s, a, lo, e in zip(runs["seed"], runs["add acc start"], runs["add acc lowest"], runs["add acc end"]))
+        or "none")
+    if not len(runs) or any(is_missing(lo) or is_missing(a) or is_missing(e) or not (lo < a / 2 and lo < e / 2)
+                            for a, lo, e in zip(runs["add acc start"], runs["add acc lowest"], runs["add acc end"])):
+        _contradicted(f"with replay, addition fell at first and rose again in every {condition} run", numbers,
+                      "each run's lowest under half its start and under half its end")
+
+
 CHECKS = {f.__name__: f for f in (task_faster, addition_lost, subtraction_later_in_every_seed,
-                                   same_key_frequencies_at_both_tokens, replay_ends_above_start)}
+                                   same_key_frequencies_at_both_tokens, replay_ends_above_start,
+                                   replay_dips_then_recovers)}

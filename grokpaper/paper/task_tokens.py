@@ -171,6 +171,28 @@ def paired_difference(a: dict, b: dict, confidence: float, label: str,
         "per_seed": {int(s): float(a[s]) - float(b[s]) for s in seeds}})
 
 
+# Where else the replay hypothesis's addition can be read: runs-table columns, with what they are.
+REPLAY_READ_AT = {"add acc end": "each run's own end", "add acc at top": "its first top on subtraction"}
+
+
+def replay_hypothesis_at(table: pd.DataFrame, column: str, confidence: float) -> contract.PairedDifference:
+    """The replay hypothesis's difference (per seed, the gain from replay of the grokked source minus
+    that of the memorized-fixed one), with addition read from a runs-table ``column`` of each run
+    (``REPLAY_READ_AT``) instead of at the pair's common epoch: a sensitivity check of when addition is
+    measured. ``table``: chapter 14's runs table (its replay and sequential runs)."""
+    if column not in REPLAY_READ_AT:
+        raise ValueError(f"column must be one of {', '.join(REPLAY_READ_AT)}; got {column!r}")
+
+    def gain(condition: str) -> dict[int, float]:
+        replay = by_seed(select(table, "replay", conditions=[condition]), column)
+        none = by_seed(select(table, "sequential", conditions=[condition]), column)
+        return {s: replay[s] - none[s] for s in replay if s in none and not (pd.isna(replay[s]) or pd.isna(none[s]))}
+
+    return paired_difference(gain("grokked"), gain("memorized-fixed"), confidence,
+                             f"gain from replay at {REPLAY_READ_AT[column]}: grokked minus memorized-fixed",
+                             DIFFERENCE_OF_GAINS)
+
+
 def hypothesis_verdict(hypothesis: str, effect: str, estimate: float, low: float, high: float, p: float, n: int,
                        predicted: int = 1, note: str = "") -> contract.HypothesisVerdict:
     """One hypothesis's verdict (module docstring) from its effect's interval: ``predicted`` +1 when

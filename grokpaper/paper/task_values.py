@@ -9,7 +9,10 @@ always the one corrected within chapters 13-16's family, the one the verdicts us
 
 from __future__ import annotations
 
+import pandas as pd
+
 from grokpaper.analysis.stats import is_missing
+from grokpaper.core.tasks import replay_count
 from grokpaper.paper import contract
 from grokpaper.paper import task_tokens as tt
 from grokpaper.paper.intervals import ci
@@ -96,12 +99,53 @@ def kept_of_answered(R, condition: str, experiment: str = "sequential") -> str:
 
 
 def loss_floor(R) -> str:
-    """'0.351 nats, and its run's lowest was 0.361': the loss floor of replay without a task token
-    (chapter 14) and the lowest training loss its run reached."""
+    """'0.351 nats, and after 3,000 epochs its run's loss was 0.361': the loss floor of replay without
+    a task token (chapter 14) and where its short run's training loss ended."""
     x = R.replay.ill_posed
     if x is None:
         return "n/a (no run)"
-    return f"{fmt(x.loss_floor, 3)} nats, and its run's lowest was {fmt(x.lowest_train_loss, 3)}"
+    return f"{fmt(x.loss_floor, 3)} nats, and after {fmt(x.epochs)} epochs its run's loss was {fmt(x.final_train_loss, 3)}"
+
+
+def two_labels(R) -> str:
+    """'424': the inputs to which replay without a task token gives two labels (chapter 14's short run)."""
+    x = R.replay.ill_posed
+    return "n/a (no run)" if x is None else fmt(x.n_inputs_with_two_labels)
+
+
+def replayed_pairs(R) -> str:
+    """'426 of the 3,830': the fixed subset of the source's addition training pairs that chapter 14
+    replays (``core.tasks.replay_count``), of the training split's pairs."""
+    params = R.params(contract.Replay)
+    n_train = int(params["frac_train"] * params["p"] ** 2)    # the split's cut (core.data.split_indices)
+    return f"{fmt(replay_count(n_train, R.replay.replay_share))} of the {fmt(n_train)}"
+
+
+def _replay_runs(R, condition: str) -> pd.DataFrame:
+    return tt.select(pd.DataFrame(R.replay.runs_table), "replay", conditions=[condition])
+
+
+def replay_lowest(R, condition: str) -> str:
+    """'5.3–11.8 %': the range over chapter 14's replay runs of a condition of addition's lowest test
+    accuracy at any evaluation."""
+    lows = sorted(v for v in _replay_runs(R, condition)["add acc lowest"] if not is_missing(v))
+    if not lows:
+        return "n/a (no runs)"
+    return f"{fmt(100 * lows[0], 1)}–{fmt(100 * lows[-1], 1)} %"
+
+
+def replay_hypothesis_sensitivity(R) -> str:
+    """'−4.1 points (95 % CI ...) at each run's own end and −5.7 points (...) at subtraction's first top':
+    the replay hypothesis's difference read elsewhere than at the pair's common epoch
+    (``task_tokens.replay_hypothesis_at``; uncorrected, a sensitivity check, not a test of the family)."""
+    table = pd.DataFrame(R.replay.runs_table)
+    said = []
+    for column, where in tt.REPLAY_READ_AT.items():
+        d = tt.replay_hypothesis_at(table, column, R.replay.confidence)
+        said.append("undefined (no pairs)" if is_missing(d.mean) else
+                    f"{_effect(d.mean, d.ci_low, d.ci_high, d.confidence, f'{p_text(d.p)} uncorrected', d.n_pairs, 'replay', 1)}"
+                    f" at {where}")
+    return and_(said)
 
 
 def future_verdict(R, claim_id: str) -> str:
@@ -205,6 +249,15 @@ def flips_over_both(R) -> str:
 def _speedup_text(s, confidence: float, digits: int) -> str:
     if s is None or is_missing(s.geometric_mean):
         return f"undefined ({UNDEFINED_RATIO})"
+    ratios = {seed: r for seed, r in s.per_seed.items() if not is_missing(r)}
+    if ratios and all(s.per_seed_bound.get(seed) for seed in ratios):
+        # Every pair has a run that never got there: each ratio is only a bound, and a t-interval or
+        # test of bounds would state a precision the data do not have.
+        neither = sorted(seed for seed, r in s.per_seed.items() if is_missing(r))
+        return (f"{bound_sign(s.bound)}{fmt(min(ratios.values()), digits)}–{fmt(max(ratios.values()), digits)}× "
+                f"per seed, every ratio a bound (one run of each pair never got there by the cap; no interval)"
+                + (f", and in seed{'s' if len(neither) > 1 else ''} {and_([str(x) for x in neither])} neither run got there"
+                   if neither else ""))
     return (f"{bound_sign(s.bound)}{fmt(s.geometric_mean, digits)}× ({_interval(s, confidence, digits)}"
             f"{p_text(s.p)} before correction, "
             f"{count(s.n_pairs, 'seed')})")
