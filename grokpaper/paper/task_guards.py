@@ -8,8 +8,6 @@ chapter 16 applies; a sentence that relies on one says "before correction".
 
 from __future__ import annotations
 
-import pandas as pd
-
 from grokpaper.analysis.stats import is_missing
 from grokpaper.paper import task_tokens as tt
 from grokpaper.paper import task_values
@@ -75,17 +73,18 @@ def same_key_frequencies_at_both_tokens(R, comparison: str) -> None:
                       "a Jaccard index of 1 in every seed")
 
 
+def _pct(share) -> str:
+    """A share as a percentage with one decimal, 'n/a' when missing (in a guard's numbers)."""
+    return "n/a" if is_missing(share) else fmt(100 * share, 1)
+
+
 def replay_ends_above_start(R, condition: str) -> None:
     """'With replay, the ``condition`` transfers ended above what their sources answered of addition's
     test pairs': chapter 14's interval of addition's mean test accuracy at the end lies above its mean
     at the start (the source's)."""
     r = R.replay.retention[condition]
-
-    def pct(v) -> str:
-        return "n/a" if is_missing(v) else fmt(100 * v, 1)
-
-    numbers = (f"{condition} with replay: addition {pct(r.start_mean)} % at the start, "
-               f"{pct(r.end_mean)} % at the end (CI {pct(r.end_ci_low)}–{pct(r.end_ci_high)})")
+    numbers = (f"{condition} with replay: addition {_pct(r.start_mean)} % at the start, "
+               f"{_pct(r.end_mean)} % at the end (CI {_pct(r.end_ci_low)}–{_pct(r.end_ci_high)})")
     if any(is_missing(v) for v in (r.start_mean, r.end_ci_low)) or r.end_ci_low <= r.start_mean:
         _contradicted(f"with replay, the {condition} transfers ended above their sources on addition's test pairs",
                       numbers, "the end's interval above the start")
@@ -94,9 +93,9 @@ def replay_ends_above_start(R, condition: str) -> None:
 def replay_dips_then_recovers(R, condition: str) -> None:
     """'With replay, addition fell at first and then rose again': in every chapter-14 replay run of
     ``condition``, addition's lowest test accuracy is under half its start and under half its end."""
-    runs = tt.select(pd.DataFrame(R.replay.runs_table), "replay", conditions=[condition])
+    runs = task_values.replay_runs(R, condition)
     numbers = f"{condition} with replay, addition start / lowest / end per seed: " + (", ".join(
-        f"{s}: {fmt(100 * a, 1)} / {fmt(100 * lo, 1)} / {fmt(100 * e, 1)} %"
+        f"{s}: {_pct(a)} / {_pct(lo)} / {_pct(e)} %"
         for s, a, lo, e in zip(runs["seed"], runs["add acc start"], runs["add acc lowest"], runs["add acc end"]))
         or "none")
     if not len(runs) or any(is_missing(lo) or is_missing(a) or is_missing(e) or not (lo < a / 2 and lo < e / 2)

@@ -121,14 +121,15 @@ def replayed_pairs(R) -> str:
     return f"{fmt(replay_count(n_train, R.replay.replay_share))} of the {fmt(n_train)}"
 
 
-def _replay_runs(R, condition: str) -> pd.DataFrame:
+def replay_runs(R, condition: str) -> pd.DataFrame:
+    """Chapter 14's replay runs of a condition, one row each, from its runs table."""
     return tt.select(pd.DataFrame(R.replay.runs_table), "replay", conditions=[condition])
 
 
 def replay_lowest(R, condition: str) -> str:
     """'5.3–11.8 %': the range over chapter 14's replay runs of a condition of addition's lowest test
     accuracy at any evaluation."""
-    lows = sorted(v for v in _replay_runs(R, condition)["add acc lowest"] if not is_missing(v))
+    lows = sorted(v for v in replay_runs(R, condition)["add acc lowest"] if not is_missing(v))
     if not lows:
         return "n/a (no runs)"
     return f"{fmt(100 * lows[0], 1)}–{fmt(100 * lows[-1], 1)} %"
