@@ -203,3 +203,17 @@ def test_the_seeds_where_neither_run_reached_the_threshold_are_named():
     assert tt.neither_reached(table, 0.999, "grokked", "random", column="train first top") == []
     shown = tt.with_neither_reached(pd.DataFrame({"condition": ["multiply", "x2xyy2"]}), {"multiply": [1, 7]})
     assert list(shown["neither reached (seeds)"]) == ["1, 7", "–"]
+
+
+def test_a_speed_up_whose_every_pair_is_a_bound_is_left_out_of_the_family():
+    import dataclasses
+
+    from grokpaper.paper import contract
+    from typed_results import blank
+
+    bounded = dataclasses.replace(blank(contract.SpeedUp), geometric_mean=0.66, ci_low=0.55, ci_high=0.79, p=0.005,
+                                  n_pairs=2, per_seed={42: 0.658, 7: 0.641, 314: None},
+                                  per_seed_bound={42: "<=", 7: "<=", 314: None})
+    assert tt._speed_row("14 replay speed: no replay vs replay, random", "14-replay", bounded) is None
+    one_reached = dataclasses.replace(bounded, per_seed_bound={42: "<=", 7: None, 314: None})
+    assert tt._speed_row("14 replay speed: no replay vs replay, random", "14-replay", one_reached)["p"] == 0.005

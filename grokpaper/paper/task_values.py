@@ -163,9 +163,8 @@ def family_corrected(R) -> bool:
 def speedup_over_random(R, condition: str) -> str:
     """Chapter 13's speed-up of a condition over random init, with task tokens: corrected within
     chapters 13-16's family (``ratio``) once chapter 16 is in the build, before correction until then."""
-    if not family_corrected(R):
-        return speedup_before_correction(R, condition)
-    return ratio(R, tt.sequential_speedup_test(condition))
+    return _family_or_own(R, tt.sequential_speedup_test(condition), R.task_tokens.speedups.get(condition),
+                          R.task_tokens.confidence, 1)
 
 
 HYPOTHESIS = {"replay": (tt.REPLAY_HYPOTHESIS_TEST, "future-replay"),
@@ -208,11 +207,10 @@ def replay_speedup(R, condition: str, digits: int = 2) -> str:
     """Chapter 14's subtraction speed with replay: a condition's epochs to the top threshold without
     replay over with it, per seed (geometric mean; above 1, replay was the faster): corrected within
     chapters 13-16's family once chapter 16 is in the build (``ratio``), before correction until then."""
-    if family_corrected(R):
-        return ratio(R, tt.replay_speed_test(condition), digits)
-    if condition not in R.replay.speed:
+    s = R.replay.speed.get(condition)
+    if s is None and not family_corrected(R):
         raise KeyError(f"chapter 14 has no speed comparison for {condition!r} (conditions: {sorted(R.replay.speed)})")
-    return _speedup_text(R.replay.speed[condition], R.replay.confidence, digits)
+    return _family_or_own(R, tt.replay_speed_test(condition), s, R.replay.confidence, digits)
 
 
 def hypothesis_verdict(R, chapter: str) -> str:
@@ -226,9 +224,11 @@ def hypothesis_verdict(R, chapter: str) -> str:
 
 
 def similarity_speedup(R, target: str) -> str:
-    """Chapter 16's speed-up of the grokked source over random init to one target (``ratio``); the
-    family has none for subtraction (chapter 13's runs) or the random table (it cannot generalise)."""
-    return ratio(R, tt.similarity_speedup_test(target))
+    """Chapter 16's speed-up of the grokked source over random init to one target (``ratio``; its
+    per-seed bounds when every pair is one); the family has none for subtraction (chapter 13's runs)
+    or the random table (it cannot generalise)."""
+    return _family_or_own(R, tt.similarity_speedup_test(target), R.similarity.speedups.get(target),
+                          R.similarity.confidence, 1)
 
 
 def flips_over_both(R) -> str:
@@ -247,11 +247,20 @@ def flips_over_both(R) -> str:
 # Before chapter 16 (and the correction over chapters 13-16's family it applies), the article can
 # only state a chapter's own tests, uncorrected; these say so in their text.
 
+def _family_or_own(R, test: str, s, confidence: float, digits: int) -> str:
+    """A speed-up's text: its family test, Holm-corrected, once chapter 16 is in the build (``ratio``);
+    before that, or when every pair is a bound and the family leaves it out
+    (``task_tokens.every_pair_a_bound``), its chapter's own (``_speedup_text``)."""
+    if family_corrected(R) and not (s is not None and tt.every_pair_a_bound(s)):
+        return ratio(R, test, digits)
+    return _speedup_text(s, confidence, digits)
+
+
 def _speedup_text(s, confidence: float, digits: int) -> str:
     if s is None or is_missing(s.geometric_mean):
         return f"undefined ({UNDEFINED_RATIO})"
     ratios = {seed: r for seed, r in s.per_seed.items() if not is_missing(r)}
-    if ratios and all(s.per_seed_bound.get(seed) for seed in ratios):
+    if tt.every_pair_a_bound(s):
         # Every pair has a run that never got there: each ratio is only a bound, and a t-interval or
         # test of bounds would state a precision the data do not have.
         neither = sorted(seed for seed, r in s.per_seed.items() if is_missing(r))
@@ -274,9 +283,7 @@ def together_ratio(R, digits: int = 2) -> str:
     """Chapter 15's subtraction's epochs over addition's in the multi-task runs, per seed
     (geometric mean): the p corrected within chapters 13-16's family once chapter 16 is in the
     build, before correction until then."""
-    if family_corrected(R):
-        return ratio(R, tt.TOGETHER_TEST, digits)
-    return _speedup_text(R.multitask.together, R.multitask.confidence, digits)
+    return _family_or_own(R, tt.TOGETHER_TEST, R.multitask.together, R.multitask.confidence, digits)
 
 
 def hypothesis_before_correction(R, chapter: str, digits: int = 2) -> str:
