@@ -162,7 +162,8 @@ def family_corrected(R) -> bool:
 
 def speedup_over_random(R, condition: str) -> str:
     """Chapter 13's speed-up of a condition over random init, with task tokens: corrected within
-    chapters 13-16's family (``ratio``) once chapter 16 is in the build, before correction until then."""
+    chapters 13-16's family (``ratio``) once chapter 16 is in the build, before correction until then
+    ('≥ 9.8× (95 % CI 4.1–23.5; p = 0.012 before correction, 5 seeds)')."""
     return _family_or_own(R, tt.sequential_speedup_test(condition), R.task_tokens.speedups.get(condition),
                           R.task_tokens.confidence, 1)
 
@@ -271,12 +272,6 @@ def _speedup_text(s, confidence: float, digits: int) -> str:
     return (f"{bound_sign(s.bound)}{fmt(s.geometric_mean, digits)}× ({_interval(s, confidence, digits)}"
             f"{p_text(s.p)} before correction, "
             f"{count(s.n_pairs, 'seed')})")
-
-
-def speedup_before_correction(R, condition: str, digits: int = 1) -> str:
-    """'≥ 9.8× (95 % CI 4.1–23.5; p = 0.012 before correction, 5 seeds)': chapter 13's paired
-    speed-up of a condition over random init, with task tokens, uncorrected."""
-    return _speedup_text(R.task_tokens.speedups[condition], R.task_tokens.confidence, digits)
 
 
 def together_ratio(R, digits: int = 2) -> str:
