@@ -12,6 +12,7 @@ from __future__ import annotations
 import pandas as pd
 
 from grokpaper.analysis.stats import is_missing
+from grokpaper.core.data import split_indices
 from grokpaper.core.tasks import replay_count
 from grokpaper.paper import contract
 from grokpaper.paper import task_tokens as tt
@@ -117,7 +118,7 @@ def replayed_pairs(R) -> str:
     """'426 of the 3,830': the fixed subset of the source's addition training pairs that chapter 14
     replays (``core.tasks.replay_count``), of the training split's pairs."""
     params = R.params(contract.Replay)
-    n_train = int(params["frac_train"] * params["p"] ** 2)    # the split's cut (core.data.split_indices)
+    n_train = len(split_indices(params["p"] ** 2, 0, params["frac_train"])[0])   # every seed's split has this size
     return f"{fmt(replay_count(n_train, R.replay.replay_share))} of the {fmt(n_train)}"
 
 
@@ -260,8 +261,8 @@ def _family_or_own(R, test: str, s, confidence: float, digits: int) -> str:
 def _speedup_text(s, confidence: float, digits: int) -> str:
     if s is None or is_missing(s.geometric_mean):
         return f"undefined ({UNDEFINED_RATIO})"
-    ratios = {seed: r for seed, r in s.per_seed.items() if not is_missing(r)}
     if tt.every_pair_a_bound(s):
+        ratios = {seed: r for seed, r in s.per_seed.items() if not is_missing(r)}
         # Every pair has a run that never got there: each ratio is only a bound, and a t-interval or
         # test of bounds would state a precision the data do not have.
         neither = sorted(seed for seed, r in s.per_seed.items() if is_missing(r))
