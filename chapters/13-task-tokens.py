@@ -46,7 +46,6 @@ from grokpaper.config import resolve_in_notebook
 from grokpaper.core.study import TASK_CONDITIONS, Study
 from grokpaper.paper import plots
 from grokpaper.paper import task_tokens as tt
-from grokpaper.paper import what_transfers as wt
 from grokpaper.paper.contract import TaskTokens
 from grokpaper.paper.report import md_table, save_numbers
 
@@ -67,7 +66,7 @@ retention = {c: tt.retention(tt.select(table, "sequential", conditions=[c]), sou
 
 # %%
 #| label: fig-task-token-curves
-#| fig-cap: "Sequential transfer with a task token per task: test accuracy on subtraction at its own token (top) and on addition at its own token, on the source's test pairs (bottom), against epoch (log scale), per initial weights: median over seeds, min-max band, thin lines per seed. A run stops once subtraction's test accuracy held the top threshold for the hold window (`probe_hold_epochs`), or at the cap (`task_max_epochs`); a run that stopped early is held at its last value."
+#| fig-cap: "Sequential transfer with a task token per task: test accuracy on subtraction at its own token (top) and on addition at its own token, on the source's test pairs (bottom), against epoch (log scale), per initial weights: median over seeds, min-max band, thin lines per seed. A run stops once subtraction's test accuracy held the top threshold for {hold}, or at the cap of {task_cap}; a run that stopped early is held at its last value."
 plots.learning_curves(tt.curves_of(runs, "sequential"), metric=[f"test_acc_{P['transfer_task']}", f"test_acc_{source}"], log_x=True,
                       hold_last=True)
 
@@ -79,9 +78,9 @@ plots.learning_curves(tt.readout_curves(runs, "sequential", "addition readout R�
 
 # %%
 #| label: tbl-task-token-speedups
-#| tbl-cap: "Speed-up of sequential transfer with task tokens over random initialisation (the random-init run's epochs to the top threshold on subtraction, first reached, over the condition's), paired by seed: n pairs, the geometric mean with its t-interval at the study's {level}, the paired t-test and Wilcoxon p (uncorrected, outside the family of chapter 06), per-seed ratios ('≥'/'≤': a bound, one run never got there by the cap). Runs stop once the top threshold held the hold window (`probe_hold_epochs`), or at the cap (`task_max_epochs`). Last row: the grokked source with the new token's column copied from '=' against drawn at random."
+#| tbl-cap: "Speed-up of sequential transfer with task tokens over random initialisation (the random-init run's epochs to the top threshold on subtraction, first reached, over the condition's), paired by seed: n pairs, the geometric mean with its t-interval at the study's {level}, the paired t-test and Wilcoxon p (uncorrected, outside the family of chapter 06), per-seed ratios ('≥'/'≤': a bound, one run never got there by the cap; a geometric mean marked so is a bound too, and a row whose every ratio is a bound has no interval or p). Runs stop once the top threshold held for {hold}, or at the cap of {task_cap}. Last row: the grokked source with the new token's column copied from '=' against drawn at random."
 found = {**speedups, **({"copied '=' vs random column": new_token_copy} if new_token_copy else {})}
-md_table(wt.speedup_display({k: v for k, v in found.items() if v is not None}),
+md_table(tt.speedup_display({k: v for k, v in found.items() if v is not None}),
          digits={"speed-up": "sig3", "CI low": "sig3", "CI high": "sig3", "p (paired t)": "p", "p (Wilcoxon)": "p"})
 
 # %%

@@ -55,7 +55,6 @@ from grokpaper.config import resolve_in_notebook
 from grokpaper.core.study import TASK_CONDITIONS, Study
 from grokpaper.paper import plots
 from grokpaper.paper import task_tokens as tt
-from grokpaper.paper import what_transfers as wt
 from grokpaper.paper.contract import Replay
 from grokpaper.paper.report import md_table, save_numbers
 
@@ -109,7 +108,7 @@ plots.epoch_grid({("addition", c): [(r.curve.assign(value=100 * r.curve[f"test_a
 
 # %%
 #| label: tbl-replay-retention
-#| tbl-cap: "Addition with replay, per initial weights: runs, mean test accuracy on addition at its own token (source's test pairs) at the start, at the first top-threshold evaluation on subtraction and at the end, with the t-interval of the end's mean at the study's {level}, the lowest end value and the lowest value at any evaluation; the mean R² of the addition readout at the last probe. Then what the source knew: per seed, the test pairs of addition its source answered correctly, and the mean share of those the run still answered at its end (test accuracy alone cannot say it: a source that never generalised had little on the test pairs to keep)."
+#| tbl-cap: "Addition with replay, per initial weights: runs, mean test accuracy on addition at its own token (source's test pairs) at the start, at the first top-threshold evaluation on subtraction and at the end, with the t-interval of the end's mean at the study's {level}, the lowest end value and the lowest value at any evaluation; the mean R² of the addition readout at the last probe. Then what the source knew: per seed, the test pairs of addition its source answered correctly, and the mean share of those the run answered at its end (test accuracy alone cannot say it: a source that never generalised had little on the test pairs to answer). With replay that share is not what was kept: addition fell first and was then regained (the lowest value at any evaluation)."
 md_table(tt.retention_display(retention), digits="sig3")
 
 # %%
@@ -128,8 +127,8 @@ md_table(tt.paired_display({"at the pair's common epoch (the test)": helps_more,
 
 # %%
 #| label: tbl-replay-speed
-#| tbl-cap: "Subtraction's speed with replay: the no-replay run's epochs to the top threshold (first reached) over the replay run's, paired by seed: geometric mean with its t-interval at the study's {level}, paired t-test and Wilcoxon p (uncorrected), per-seed ratios ('≥'/'≤': a bound, one run never got there by the cap), and the seeds whose two runs both never got there (no ratio: left out). Runs stop once the top threshold held for {hold}, or at the cap of {task_cap}."
-md_table(tt.with_neither_reached(wt.speedup_display({k: v for k, v in speed.items() if v is not None}), neither),
+#| tbl-cap: "Subtraction's speed with replay: the no-replay run's epochs to the top threshold (first reached) over the replay run's, paired by seed: geometric mean with its t-interval at the study's {level}, paired t-test and Wilcoxon p (uncorrected), per-seed ratios ('≥'/'≤': a bound, one run never got there by the cap; a geometric mean marked so is a bound too, and a row whose every ratio is a bound has no interval or p), and the seeds whose two runs both never got there (no ratio: left out). Runs stop once the top threshold held for {hold}, or at the cap of {task_cap}."
+md_table(tt.with_neither_reached(tt.speedup_display({k: v for k, v in speed.items() if v is not None}), neither),
          digits={"speed-up": "sig3", "CI low": "sig3", "CI high": "sig3", "p (paired t)": "p", "p (Wilcoxon)": "p"})
 
 # %%

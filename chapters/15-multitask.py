@@ -80,7 +80,6 @@ from grokpaper.config import resolve_in_notebook
 from grokpaper.core.study import SCRATCH, Study
 from grokpaper.paper import plots
 from grokpaper.paper import task_tokens as tt
-from grokpaper.paper import what_transfers as wt
 from grokpaper.paper.contract import Multitask
 from grokpaper.paper.report import md_table, save_numbers
 
@@ -194,14 +193,14 @@ hypothesis = tt.hypothesis_verdict(
 
 # %%
 #| label: fig-multitask-curves
-#| fig-cap: "Multi-task training from scratch: test accuracy on addition and on subtraction, each at its own token, against epoch (log scale): median over seeds, min-max band, thin lines per seed. A run stops once both test sets together held the top threshold for the hold window (`probe_hold_epochs`), or at the cap (`task_max_epochs`); a run that stopped early is held at its last value, so the median covers every seed to the last stop."
+#| fig-cap: "Multi-task training from scratch: test accuracy on addition and on subtraction, each at its own token, against epoch (log scale): median over seeds, min-max band, thin lines per seed. A run stops once both test sets together held the top threshold for {hold}, or at the cap of {task_cap}; a run that stopped early is held at its last value, so the median covers every seed to the last stop."
 plots.learning_curves(tt.curves_of(runs, "multitask"), metric=[f"test_acc_{source}", f"test_acc_{target}"],
                       log_x=True, hold_last=True)
 
 # %%
 #| label: tbl-multitask-together
-#| tbl-cap: "Do the two tasks grok together? Per seed, epochs to the highest threshold each task is sure to have reached when the run stops (first reached, each on its own test set; the run stops once both test sets together held the top threshold for the hold window, `probe_hold_epochs`, or at the cap): subtraction's over addition's (geometric mean with its t-interval at the study's {level}, paired t and Wilcoxon p, uncorrected; '≥'/'≤' where one task never got there by the cap)."
-md_table(wt.speedup_display({f"{target} over {source} at {100 * sure:g} %": together} if together else {}),
+#| tbl-cap: "Do the two tasks grok together? Per seed, epochs to the highest threshold each task is sure to have reached when the run stops (first reached, each on its own test set; the run stops once both test sets together held the top threshold for {hold}, or at the cap of {task_cap}): subtraction's over addition's (geometric mean with its t-interval at the study's {level}, paired t and Wilcoxon p, uncorrected; '≥'/'≤' where one task never got there by the cap)."
+md_table(tt.speedup_display({f"{target} over {source} at {100 * sure:g} %": together} if together else {}),
          digits={"speed-up": "sig3", "CI low": "sig3", "CI high": "sig3", "p (paired t)": "p", "p (Wilcoxon)": "p"})
 
 # %%
@@ -217,7 +216,7 @@ md_table(tt.sharing_display(sharing), digits={"expected by chance": 3, "p (chanc
 
 # %%
 #| label: tbl-multitask-neuron-use
-#| tbl-cap: "Which MLP neurons carry each task: per comparison and seed, the weighted Jaccard overlap of the two sides' neuron use (direct attribution to the correct answer's margin, mean over the seed's test pairs of the task that the model answers correctly, clamped at 0; the multi-task and the replay model each on the test pairs that both answer, the rows marked sensitivity on every input of the task, answered or not), the mean overlap of the null that relabels one side's neurons (`n_permutations` seeded draws), the overlap rescaled to 0 at chance and 1 for the same use, the null's p (draws at or above the observed, with it), each side's test accuracy at the end of its run (runs stop once their test set held the top threshold for the hold window, `probe_hold_epochs`, or at the cap) and the share of its attribution the clamp left out. The hypothesis compares the first two comparisons; the floor and the drift control are beside them."
+#| tbl-cap: "Which MLP neurons carry each task: per comparison and seed, the weighted Jaccard overlap of the two sides' neuron use (direct attribution to the correct answer's margin, mean over the seed's test pairs of the task that the model answers correctly, clamped at 0; the multi-task and the replay model each on the test pairs that both answer, the rows marked sensitivity on every input of the task, answered or not), the mean overlap of the null that relabels one side's neurons (`n_permutations` seeded draws), the overlap rescaled to 0 at chance and 1 for the same use, the null's p (draws at or above the observed, with it), each side's test accuracy at the end of its run (runs stop once their test set held the top threshold for {hold}, or at the cap of {task_cap}) and the share of its attribution the clamp left out. The hypothesis compares the first two comparisons; the floor and the drift control are beside them."
 md_table(tt.use_display(neuron_use), digits={"overlap": 3, "chance": 3, "corrected": 3, "p (null)": "p"})
 
 # %%

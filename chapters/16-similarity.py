@@ -74,7 +74,6 @@ from grokpaper.config import resolve_in_notebook
 from grokpaper.core.study import SIMILARITY_CONDITIONS, Study
 from grokpaper.paper import audit, plots, task_plots
 from grokpaper.paper import task_tokens as tt
-from grokpaper.paper import what_transfers as wt
 from grokpaper.paper.contract import Similarity
 from grokpaper.paper.report import Results, md_table, save_numbers
 
@@ -128,17 +127,17 @@ plots.epoch_grid(**tt.progress_panels(runs, targets, source))
 
 # %%
 #| label: fig-similarity-speedups
-#| fig-cap: "Speed-up of the grokked source over random init per target: random init's epochs to the top threshold on the target (first reached) over the grokked source's, one dot per seed (a triangle: a bound, one run never got there by its cap), and the geometric mean with its paired t-interval at the study's {level}; a seed whose two runs both never got there has no ratio and no dot (the table counts them). Dashed: as fast as random init. A run stops once the target's test accuracy held the top threshold for {hold}, or at its cap ({task_cap}; {table_cap} for the random table)."
+#| fig-cap: "Speed-up of the grokked source over random init per target: random init's epochs to the top threshold on the target (first reached) over the grokked source's, one dot per seed (a triangle: a bound, one run never got there by its cap), and the geometric mean with its paired t-interval at the study's {level} (no interval where every ratio is a bound); a seed whose two runs both never got there has no ratio and no dot (the table counts them). Dashed: as fast as random init. A run stops once the target's test accuracy held the top threshold for {hold}, or at its cap ({task_cap}; {table_cap} for the random table)."
 found = {t: s for t, s in speedups.items() if s is not None and s.n_pairs}
-(plots.speedup_points(*wt.speedup_points(found), reference="random init",
+(plots.speedup_points(*tt.speedup_points(found), reference="random init",
                       ylabel=f"speed-up: random init's epochs to {100 * top:g} %\nover the grokked source's")
  if found else task_plots.no_data(f"No target has a seed where the grokked or the random-init run reached {100 * top:g} %."))
 
 # %%
 #| label: tbl-similarity-speedups
-#| tbl-cap: "Speed-up of the grokked source over random init per target, paired by seed: n pairs, geometric mean with its t-interval at the study's {level}, paired t and Wilcoxon p (uncorrected, outside the family of chapter 06), per-seed ratios ('≥'/'≤': a bound, one run never got there by its cap), and the seeds whose two runs both never got there (no ratio: left out). Runs stop once the top threshold held for {hold}, or at the cap ({task_cap}; {table_cap} for the random table). The random table cannot generalise: its row on test accuracy has no pairs; the last row is its memorising (epochs to the top threshold on training accuracy)."
+#| tbl-cap: "Speed-up of the grokked source over random init per target, paired by seed: n pairs, geometric mean with its t-interval at the study's {level}, paired t and Wilcoxon p (uncorrected, outside the family of chapter 06), per-seed ratios ('≥'/'≤': a bound, one run never got there by its cap; a geometric mean marked so is a bound too, and a row whose every ratio is a bound has no interval or p), and the seeds whose two runs both never got there (no ratio: left out). Runs stop once the top threshold held for {hold}, or at the cap ({task_cap}; {table_cap} for the random table). The random table cannot generalise: its row on test accuracy has no pairs; the last row is its memorising (epochs to the top threshold on training accuracy)."
 md_table(tt.with_neither_reached(
-    wt.speedup_display({**{t: s for t, s in speedups.items() if s is not None},
+    tt.speedup_display({**{t: s for t, s in speedups.items() if s is not None},
                         **({"random table, memorising": memorising} if memorising else {})}),
     {**{t: tt.neither_reached(tt.select(table, "similarity", t), top, "grokked", "random") for t in targets},
      "random table, memorising": tt.neither_reached(tt.select(table, "similarity", "random"), top, "grokked", "random",

@@ -217,3 +217,26 @@ def test_a_speed_up_whose_every_pair_is_a_bound_is_left_out_of_the_family():
     assert tt._speed_row("14 replay speed: no replay vs replay, random", "14-replay", bounded) is None
     one_reached = dataclasses.replace(bounded, per_seed_bound={42: "<=", 7: None, 314: None})
     assert tt._speed_row("14 replay speed: no replay vs replay, random", "14-replay", one_reached)["p"] == 0.005
+
+
+def test_a_speed_up_whose_every_pair_is_a_bound_shows_no_interval_or_p_in_its_table_or_figure():
+    import dataclasses
+
+    from grokpaper.paper import contract
+    from typed_results import blank
+
+    bounded = dataclasses.replace(blank(contract.SpeedUp), geometric_mean=0.66, ci_low=0.55, ci_high=0.79, p=0.005,
+                                  p_wilcoxon=0.5, n_pairs=2, bound="upper", per_seed={42: 0.658, 7: 0.641, 314: None},
+                                  per_seed_bound={42: "<=", 7: "<=", 314: None})
+    reached = dataclasses.replace(bounded, geometric_mean=35.04, bound=None, per_seed_bound={42: None, 7: None})
+    found = {"random": bounded, "grokked": reached}
+    shown = tt.speedup_display(found).set_index("condition")
+    assert shown.loc["random", "speed-up"] == "≤ 0.66" and shown.loc["grokked", "speed-up"] == "35"
+    assert shown.loc["random", ["CI low", "CI high", "p (paired t)", "p (Wilcoxon)"]].isna().all()
+    assert (shown.loc["grokked", "CI low"], shown.loc["grokked", "p (paired t)"]) == (0.55, 0.005)
+    assert shown.loc["random", "per seed"] == "42: ≤0.658; 7: ≤0.641; 314: –"
+    _, summary = tt.speedup_points(found)
+    summary = summary.set_index("condition")
+    assert summary.loc["random", ["ci_low", "ci_high"]].isna().all() and summary.loc["random", "estimate"] == 0.66
+    assert summary.loc["grokked", "ci_high"] == 0.79
+    assert tt.speedup_display({}).empty

@@ -27,7 +27,7 @@ from grokpaper.core.tasks import DataSpec, loss_floor, task_split
 from grokpaper.paper import contract
 from grokpaper.paper import what_transfers as wt
 from grokpaper.paper.contract import FIRST, epochs_column
-from grokpaper.paper.report import SHARE_RANGE, bound_sign, clip_interval
+from grokpaper.paper.report import SHARE_RANGE, bound_sign, clip_interval, significant
 from grokpaper.paper.tables import transfer_table
 
 VERDICTS = ("supported", "contradicted", "not established", "not testable")
@@ -130,6 +130,35 @@ def neither_reached(table: pd.DataFrame, top: float, compared: str, reference: s
     runs = table.groupby("seed")["condition"].agg(set)
     return [int(seed) for seed in epochs.index
             if {compared, reference} <= runs[seed] and epochs.loc[seed, both].isna().all()]
+
+
+# What a speed-up whose every pair is a bound shows in place of its interval and tests.
+BOUNDS_ONLY_COLUMNS = ("CI low", "CI high", "p (paired t)", "p (Wilcoxon)")
+
+
+def speedup_display(found: dict[str, contract.SpeedUp]) -> pd.DataFrame:
+    """``what_transfers.speedup_display`` for the task-token chapters: the geometric mean carries
+    its bound's sign ('≥'/'≤' where a censored run makes it a bound), and a row whose every pair is a
+    bound (``every_pair_a_bound``) has no interval or p: the ratios only bound the effect."""
+    table = wt.speedup_display(found)
+    if table.empty:
+        return table
+    table = table.astype({column: object for column in BOUNDS_ONLY_COLUMNS})
+    for i, s in enumerate(found.values()):
+        if every_pair_a_bound(s):
+            table.loc[i, list(BOUNDS_ONLY_COLUMNS)] = None
+    table["speed-up"] = [None if s.geometric_mean is None or pd.isna(s.geometric_mean)
+                         else bound_sign(s.bound) + significant(s.geometric_mean, 3) for s in found.values()]
+    return table
+
+
+def speedup_points(found: dict[str, contract.SpeedUp]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``what_transfers.speedup_points`` without the interval of a speed-up whose every pair is a
+    bound (its geometric mean is still drawn)."""
+    points, summary = wt.speedup_points(found)
+    only = summary["condition"].map({c: every_pair_a_bound(s) for c, s in found.items()}).astype(bool)
+    summary.loc[only, ["ci_low", "ci_high"]] = np.nan
+    return points, summary
 
 
 def with_neither_reached(display: pd.DataFrame, seeds: dict[str, list[int]]) -> pd.DataFrame:
@@ -448,11 +477,11 @@ def trend_verdict(hypothesis: str, effect: str, table: pd.DataFrame, ordered_col
     forward, backward = page_trend(table, ordered_columns), page_trend(table, ordered_columns[::-1])
     alpha = 1 - confidence
     rhos = [r for r in spearman_with_order(table, ordered_columns).values() if not pd.isna(r)]
-    mean = float(np.mean(rhos)) if rhos else math.nan
-    low = high = mean
-    if len(rhos) > 1 and np.std(rhos) > 0:
-        half = scipy_stats.t.ppf(0.5 + confidence / 2, len(rhos) - 1) * np.std(rhos, ddof=1) / math.sqrt(len(rhos))
-        low, high = max(-1.0, mean - half), min(1.0, mean + half)
+    over_seeds = stats.one_sample(rhos, 0.0, confidence=confidence)
+    mean, low, high = over_seeds["mean"], over_seeds["ci_low"], over_seeds["ci_high"]
+    if len(rhos) > 1 and pd.isna(low):
+        low = high = mean              # every seed's rho the same: a one-point interval
+    low, high = clip_interval(low, high, (-1.0, 1.0))
     two_sided = min(1.0, 2 * min(forward["p"], backward["p"])) if not pd.isna(forward["p"]) else math.nan
     said = (f"Page's L = {forward['L']:.4g} against {page_null(forward['n'], len(ordered_columns)):.4g} by chance, "
             f"two-sided p = {two_sided:.3g}; mean Spearman rho with the predicted order {mean:+.2f} "
@@ -516,7 +545,7 @@ def retention_display(found: dict[str, contract.TaskRetention]) -> pd.DataFrame:
                           "end min %": _times(100, r.end_min), "lowest %": _times(100, r.lowest_min),
                           "readout R² at end": r.readout_end_mean,
                           "source answered (test pairs)": " / ".join(str(n) for n in r.answered.values()) or "–",
-                          "kept of those, mean %": _times(100, r.kept_mean)}
+                          "answered at the end, of those, mean %": _times(100, r.kept_mean)}
                          for label, r in found.items()])
 
 
