@@ -66,7 +66,7 @@ retention = {c: tt.retention(tt.select(table, "sequential", conditions=[c]), sou
 
 # %%
 #| label: fig-task-token-curves
-#| fig-cap: "Sequential transfer with a task token per task: test accuracy on subtraction at its own token (top) and on addition at its own token, on the source's test pairs (bottom), against epoch (log scale), per initial weights: median over seeds, min-max band, thin lines per seed. A run stops once subtraction's test accuracy held the top threshold for {hold}, or at the cap of {task_cap}; a run that stopped early is held at its last value."
+#| fig-cap: "Sequential transfer with a task token per task: test accuracy on subtraction at its own token (top) and on addition at its own token, on the source's test pairs (bottom), against epoch (log scale), per initial weights: median over seeds, min-max band, thin lines per seed. A run stops once subtraction's test accuracy held {top} for {hold}, or at the cap of {task_cap}; a run that stopped early is held at its last value."
 plots.learning_curves(tt.curves_of(runs, "sequential"), metric=[f"test_acc_{P['transfer_task']}", f"test_acc_{source}"], log_x=True,
                       hold_last=True)
 
@@ -78,14 +78,14 @@ plots.learning_curves(tt.readout_curves(runs, "sequential", "addition readout R�
 
 # %%
 #| label: tbl-task-token-speedups
-#| tbl-cap: "Speed-up of sequential transfer with task tokens over random initialisation (the random-init run's epochs to the top threshold on subtraction, first reached, over the condition's), paired by seed: n pairs, the geometric mean with its t-interval at the study's {level}, the paired t-test and Wilcoxon p (uncorrected, outside the family of chapter 06), per-seed ratios ('≥'/'≤': a bound, one run never got there by the cap; a geometric mean marked so is a bound too, and a row whose every ratio is a bound has no interval or p). Runs stop once the top threshold held for {hold}, or at the cap of {task_cap}. Last row: the grokked source with the new token's column copied from '=' against drawn at random."
+#| tbl-cap: "Speed-up of sequential transfer with task tokens over random initialisation (the random-init run's epochs to {top} on subtraction, first reached, over the condition's), paired by seed: n pairs, the geometric mean with its t-interval at the study's {level}, the paired t-test and Wilcoxon p (uncorrected, outside the family of chapter 06), per-seed ratios ('≥'/'≤': a bound, one run never got there by the cap; a geometric mean marked so is a bound too, and a row whose every ratio is a bound has no interval or p). Runs stop once {top} held for {hold}, or at the cap of {task_cap}. Last row: the grokked source with the new token's column copied from '=' against drawn at random."
 found = {**speedups, **({"copied '=' vs random column": new_token_copy} if new_token_copy else {})}
 md_table(tt.speedup_display({k: v for k, v in found.items() if v is not None}),
          digits={"speed-up": "sig3", "CI low": "sig3", "CI high": "sig3", "p (paired t)": "p", "p (Wilcoxon)": "p"})
 
 # %%
 #| label: tbl-task-token-retention
-#| tbl-cap: "Addition kept at its own token during sequential transfer, per initial weights: runs, mean test accuracy on addition (source's test pairs) at the start, at the run's first top-threshold evaluation on subtraction and at the end, with the t-interval of the end's mean at the study's {level}, the lowest end value and the lowest value at any evaluation; the mean R² of the addition readout at the last probe. The mean at the first top-threshold evaluation is over the runs that reached it. Then what the source knew: per seed, the test pairs of addition its source answered correctly, and the mean share of those the run still answered at its end (test accuracy alone cannot say it: a source that never generalised had little on the test pairs to keep)."
+#| tbl-cap: "Addition at its own token during sequential transfer, per initial weights: runs, mean test accuracy on addition (source's test pairs) at the start, at the run's first {top} evaluation on subtraction and at the end, with the t-interval of the end's mean at the study's {level}, the lowest end value and the lowest value at any evaluation; the mean R² of the addition readout at the last probe. The mean at the first {top} evaluation is over the runs that reached it. Then what the source knew: per seed, the test pairs of addition its source answered correctly, and the mean share of those the run still answered at its end (test accuracy alone cannot say it: a source that never generalised had little on the test pairs to keep). Runs stop once subtraction held {top} for {hold}, or at the cap of {task_cap}."
 md_table(tt.retention_display(retention), digits="sig3")
 
 # %%

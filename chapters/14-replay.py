@@ -63,7 +63,8 @@ study = Study.from_params(P, progress=False, probes=make_probes, train=P["missin
 top, source, cap, level = max(P["thresholds"]), P["source_task"], P["task_max_epochs"], P["confidence"]
 runs = study.task_runs([d for d in study.settings.task_designs()
                         if d[0] in ("sequential", "replay", "replay-no-token")])
-table = tt.runs_table(runs, P["thresholds"])
+table = tt.with_seed_common_reading(tt.runs_table(runs, P["thresholds"]), runs, f"test_acc_{source}",
+                                   ("grokked", "memorized-fixed"), ("replay", "sequential"))
 end = f"{source} acc end"
 speed, gain, neither = {}, {}, {}
 for c in TASK_CONDITIONS:
@@ -92,13 +93,13 @@ ill_posed = tt.ill_posed(ill_posed_runs[0], P["p"], P["frac_train"]) if ill_pose
 
 # %%
 #| label: fig-replay-curves
-#| fig-cap: "Replay: test accuracy on subtraction (top) and on addition at its own token (bottom) against epoch (log scale), with replay (addition making up `replay_share` of every full batch) per initial weights: median over seeds, min-max band, thin lines per seed. A run stops once subtraction's test accuracy held the top threshold for {hold}, or at the cap of {task_cap}; runs that stopped early are held at their last value. The runs without replay are chapter 13's."
+#| fig-cap: "Replay: test accuracy on subtraction (top) and on addition at its own token (bottom) against epoch (log scale), with replay (addition making up {replay_share} of every full batch) per initial weights: median over seeds, min-max band, thin lines per seed. A run stops once subtraction's test accuracy held {top} for {hold}, or at the cap of {task_cap}; runs that stopped early are held at their last value. The runs without replay are chapter 13's."
 plots.learning_curves(tt.curves_of(runs, "replay"), metric=[f"test_acc_{P['transfer_task']}", f"test_acc_{source}"], log_x=True,
                       hold_last=True)
 
 # %%
 #| label: fig-replay-retention
-#| fig-cap: "Addition at its own token over training, with replay (solid) and without (dashed; chapter 13's runs), one panel per initial weights, one line per run: test accuracy on addition (source's test pairs, %) against epoch (log scale). Runs stop once subtraction's test accuracy held the top threshold for {hold}, or at the cap of {task_cap}."
+#| fig-cap: "Addition at its own token over training, with replay (solid) and without (dashed; chapter 13's runs), one panel per initial weights, one line per run: test accuracy on addition (source's test pairs, %) against epoch (log scale). Runs stop once subtraction's test accuracy held {top} for {hold}, or at the cap of {task_cap}."
 plots.epoch_grid({("addition", c): [(r.curve.assign(value=100 * r.curve[f"test_acc_{source}"]), plots.color(c),
                                      "-" if r.experiment == "replay" else "--", 1.0)
                                     for r in runs if r.condition == c and r.experiment in ("replay", "sequential")]
@@ -108,18 +109,18 @@ plots.epoch_grid({("addition", c): [(r.curve.assign(value=100 * r.curve[f"test_a
 
 # %%
 #| label: tbl-replay-retention
-#| tbl-cap: "Addition with replay, per initial weights: runs, mean test accuracy on addition at its own token (source's test pairs) at the start, at the first top-threshold evaluation on subtraction and at the end, with the t-interval of the end's mean at the study's {level}, the lowest end value and the lowest value at any evaluation; the mean R² of the addition readout at the last probe. Then what the source knew: per seed, the test pairs of addition its source answered correctly, and the mean share of those the run answered at its end (test accuracy alone cannot say it: a source that never generalised had little on the test pairs to answer). With replay that share is not what was kept: addition fell first and was then regained (the lowest value at any evaluation)."
+#| tbl-cap: "Addition with replay, per initial weights: runs, mean test accuracy on addition at its own token (source's test pairs) at the start, at the first {top} evaluation on subtraction and at the end, with the t-interval of the end's mean at the study's {level}, the lowest end value and the lowest value at any evaluation; the mean R² of the addition readout at the last probe. Then what the source knew: per seed, the test pairs of addition its source answered correctly, and the mean share of those the run answered at its end (test accuracy alone cannot say it: a source that never generalised had little on the test pairs to answer). With replay that share is not what was kept: addition fell first and was then regained (the lowest value at any evaluation). Runs stop once subtraction held {top} for {hold}, or at the cap of {task_cap}."
 md_table(tt.retention_display(retention), digits="sig3")
 
 # %%
 #| label: tbl-replay-gain
-#| tbl-cap: "What replay changes, paired by seed: addition's test accuracy with replay minus without, at the pair's common epoch (the earlier of the two runs' stops; percentage points; mean, t-interval at the study's {level}, paired t-test p, uncorrected), per initial weights, and the difference of those gains between the grokked and the memorized-fixed source (the hypothesis's test)."
+#| tbl-cap: "What replay changes, paired by seed: addition's test accuracy with replay minus without, at the pair's common epoch (the earlier of the two runs' stops; percentage points; mean, t-interval at the study's {level}, paired t-test p, uncorrected), per initial weights, and the difference of those gains between the grokked and the memorized-fixed source (the hypothesis's test). Runs stop once subtraction held {top} for {hold}, or at the cap of {task_cap}."
 md_table(tt.paired_display({**gain, "hypothesis": helps_more}, scale=100), digits={"mean": 3, "CI low": 3,
                                                                                     "CI high": 3, "p (paired t)": "p"})
 
 # %%
 #| label: tbl-replay-sensitivity
-#| tbl-cap: "When addition is read, a sensitivity check of the hypothesis's test: the gain from replay of the grokked source minus that of the memorized-fixed source, per seed (percentage points; mean, t-interval at the study's {level}, paired t-test p, uncorrected), with addition read at the pair's common epoch (the test), at each run's own end, and at each run's first top-threshold evaluation on subtraction. The runs without replay hold addition at chance, so the reading point mostly moves the replay arm."
+#| tbl-cap: "When addition is read, a sensitivity check of the hypothesis's test: the gain from replay of the grokked source minus that of the memorized-fixed source, per seed (percentage points; mean, t-interval at the study's {level}, paired t-test p, uncorrected), with addition read at the pair's common epoch (the test), at each run's own end, at each run's first {top} evaluation on subtraction, and at one epoch common to the seed's four runs (the earliest of their stops: the test reads each pair at its own, so the memorized-fixed pairs, which stop later, are read after more epochs of replay). The runs without replay hold addition at chance, so the reading point mostly moves the replay arm. Runs stop once subtraction held {top} for {hold}, or at the cap of {task_cap}."
 md_table(tt.paired_display({"at the pair's common epoch (the test)": helps_more,
                             **{f"at {where}": tt.replay_hypothesis_at(table, column, level)
                                for column, where in tt.REPLAY_READ_AT.items()}}, scale=100),
@@ -127,7 +128,7 @@ md_table(tt.paired_display({"at the pair's common epoch (the test)": helps_more,
 
 # %%
 #| label: tbl-replay-speed
-#| tbl-cap: "Subtraction's speed with replay: the no-replay run's epochs to the top threshold (first reached) over the replay run's, paired by seed: geometric mean with its t-interval at the study's {level}, paired t-test and Wilcoxon p (uncorrected), per-seed ratios ('≥'/'≤': a bound, one run never got there by the cap; a geometric mean marked so is a bound too, and a row whose every ratio is a bound has no interval or p), and the seeds whose two runs both never got there (no ratio: left out). Runs stop once the top threshold held for {hold}, or at the cap of {task_cap}."
+#| tbl-cap: "Subtraction's speed with replay: the no-replay run's epochs to {top} (first reached) over the replay run's, paired by seed: geometric mean with its t-interval at the study's {level}, paired t-test and Wilcoxon p (uncorrected), per-seed ratios ('≥'/'≤': a bound, one run never got there by the cap; a geometric mean marked so is a bound too, and a row whose every ratio is a bound has no interval or p), and the seeds whose two runs both never got there (no ratio: left out). Runs stop once {top} held for {hold}, or at the cap of {task_cap}."
 md_table(tt.with_neither_reached(tt.speedup_display({k: v for k, v in speed.items() if v is not None}), neither),
          digits={"speed-up": "sig3", "CI low": "sig3", "CI high": "sig3", "p (paired t)": "p", "p (Wilcoxon)": "p"})
 

@@ -182,10 +182,12 @@ left_out = sorted((set(multi_use.overlap) | set(replay_use.overlap)) - set(use_d
 replay_addition = [a[0] for a in replay_use.accuracy.values()]
 hypothesis = tt.hypothesis_verdict(
     "Multi-task training from scratch creates shared circuits, while sequential training forces distinct circuits",
-    "chance-corrected overlap of the MLP neurons one model uses for addition and for subtraction (direct attribution "
+    "its comparative part only: chance-corrected overlap of the MLP neurons one model uses for addition and for "
+    "subtraction (direct attribution "
     "to the correct answer): the multi-task model minus the model after sequential transfer with replay, per seed",
     use_difference.mean, use_difference.ci_low, use_difference.ci_high, use_difference.p, use_difference.n_pairs,
     note="; ".join(part for part in (
+        tt.distinct_part_note(replay_use, neuron_use["sequential without replay, one model (floor)"], 1 - level),
         f"seed(s) {', '.join(map(str, left_out))} left out: no test pair of a task that both models answer, or no "
         "neuron adding to its margin" if left_out else "",
         f"both models measured on the test pairs of each task that both answer; the replay model answers "
@@ -193,13 +195,13 @@ hypothesis = tt.hypothesis_verdict(
 
 # %%
 #| label: fig-multitask-curves
-#| fig-cap: "Multi-task training from scratch: test accuracy on addition and on subtraction, each at its own token, against epoch (log scale): median over seeds, min-max band, thin lines per seed. A run stops once both test sets together held the top threshold for {hold}, or at the cap of {task_cap}; a run that stopped early is held at its last value, so the median covers every seed to the last stop."
+#| fig-cap: "Multi-task training from scratch: test accuracy on addition and on subtraction, each at its own token, against epoch (log scale): median over seeds, min-max band, thin lines per seed. A run stops once both test sets together held {top} for {hold}, or at the cap of {task_cap}; a run that stopped early is held at its last value, so the median covers every seed to the last stop."
 plots.learning_curves(tt.curves_of(runs, "multitask"), metric=[f"test_acc_{source}", f"test_acc_{target}"],
                       log_x=True, hold_last=True)
 
 # %%
 #| label: tbl-multitask-together
-#| tbl-cap: "Do the two tasks grok together? Per seed, epochs to the highest threshold each task is sure to have reached when the run stops (first reached, each on its own test set; the run stops once both test sets together held the top threshold for {hold}, or at the cap of {task_cap}): subtraction's over addition's (geometric mean with its t-interval at the study's {level}, paired t and Wilcoxon p, uncorrected; '≥'/'≤' where one task never got there by the cap)."
+#| tbl-cap: "Do the two tasks grok together? Per seed, epochs to the highest threshold each task is sure to have reached when the run stops (first reached, each on its own test set; the run stops once both test sets together held {top} for {hold}, or at the cap of {task_cap}): subtraction's over addition's (geometric mean with its t-interval at the study's {level}, paired t and Wilcoxon p, uncorrected; '≥'/'≤' where one task never got there by the cap)."
 md_table(tt.speedup_display({f"{target} over {source} at {100 * sure:g} %": together} if together else {}),
          digits={"speed-up": "sig3", "CI low": "sig3", "CI high": "sig3", "p (paired t)": "p", "p (Wilcoxon)": "p"})
 
@@ -211,12 +213,12 @@ md_table(tt.paired_display({"gap": gap}), digits={"mean": "sig3", "CI low": "sig
 
 # %%
 #| label: tbl-multitask-sharing
-#| tbl-cap: "Key frequencies read at addition's and at subtraction's token (the neuron method, at least `probe_min_neurons` neurons): the multi-task model at its two tokens; sequential training, the grokked source on addition and the transferred model (chapter 13) on subtraction (two models); and the transferred model at its two tokens (the hypothesis's comparison with the first row). Per seed the frequencies shared of the two sets' sizes, their total against the total expected by chance (uniform sets of the same sizes among the p//2 candidates) with the exact tail p, and the mean Jaccard index."
+#| tbl-cap: "Key frequencies read at addition's and at subtraction's token (the neuron method, at least {min_neurons} neurons): the multi-task model at its two tokens; sequential training, the grokked source on addition and the transferred model (chapter 13) on subtraction (two models); and the transferred model at its two tokens (descriptive beside the first row: the hypothesis's test is on the neurons each task uses, with the replay model). Per seed the frequencies shared of the two sets' sizes, their total against the total expected by chance (uniform sets of the same sizes among the p//2 candidates) with the exact tail p, and the mean Jaccard index."
 md_table(tt.sharing_display(sharing), digits={"expected by chance": 3, "p (chance)": "p", "mean Jaccard": 3})
 
 # %%
 #| label: tbl-multitask-neuron-use
-#| tbl-cap: "Which MLP neurons carry each task: per comparison and seed, the weighted Jaccard overlap of the two sides' neuron use (direct attribution to the correct answer's margin, mean over the seed's test pairs of the task that the model answers correctly, clamped at 0; the multi-task and the replay model each on the test pairs that both answer, the rows marked sensitivity on every input of the task, answered or not), the mean overlap of the null that relabels one side's neurons (`n_permutations` seeded draws), the overlap rescaled to 0 at chance and 1 for the same use, the null's p (draws at or above the observed, with it), each side's test accuracy at the end of its run (runs stop once their test set held the top threshold for {hold}, or at the cap of {task_cap}) and the share of its attribution the clamp left out. The hypothesis compares the first two comparisons; the floor and the drift control are beside them."
+#| tbl-cap: "Which MLP neurons carry each task: per comparison and seed, the weighted Jaccard overlap of the two sides' neuron use (direct attribution to the correct answer's margin, mean over the seed's test pairs of the task that the model answers correctly, clamped at 0; the multi-task and the replay model each on the test pairs that both answer, the rows marked sensitivity on every input of the task, answered or not), the mean overlap of the null that relabels one side's neurons ({n_permutations} seeded draws), the overlap rescaled to 0 at chance and 1 for the same use, the null's p (draws at or above the observed, with it: 1/({n_permutations} + 1) is the smallest it can be), each side's test accuracy at the end of its run (runs stop once their test set held {top} for {hold}, or at the cap of {task_cap}) and the share of its attribution the clamp left out. The hypothesis compares the first two comparisons; the floor and the drift control are beside them."
 md_table(tt.use_display(neuron_use), digits={"overlap": 3, "chance": 3, "corrected": 3, "p (null)": "p"})
 
 # %%

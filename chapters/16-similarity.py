@@ -116,18 +116,18 @@ hypothesis = tt.trend_verdict("Multi-task retention scales with task similarity"
 
 # %%
 #| label: fig-similarity-curves
-#| fig-cap: "The task-similarity gradient: test accuracy on the target at its own token (top) and on addition at its own token (bottom) against epoch (log scale), from the grokked source, one colour per target: median over seeds, min-max band, thin lines per seed. A run stops once the target's test accuracy held the top threshold for {hold}, or at its cap ({task_cap}; {table_cap} for the random table); runs that stopped early are held at their last value."
+#| fig-cap: "The task-similarity gradient: test accuracy on the target at its own token (top) and on addition at its own token (bottom) against epoch (log scale), from the grokked source, one colour per target: median over seeds, min-max band, thin lines per seed. A run stops once the target's test accuracy held {top} for {hold}, or at its cap ({task_cap}; {table_cap} for the random table); runs that stopped early are held at their last value."
 plots.learning_curves({t: [r.curve for r in runs if r.target == t and r.condition == "grokked"] for t in targets},
                       metric=["test_acc", f"test_acc_{source}"], log_x=True, hold_last=True)
 
 # %%
 #| label: fig-similarity-progress
-#| fig-cap: "Progress measures over training per target (columns), against epoch (log scale), one line per seed, from the grokked source (blue) and from random init (grey, dashed): our reading of Furuta et al.'s Fourier frequency sparsity and coefficient ratio of W_E's number tokens, Nanda et al.'s Gini of W_E's Fourier norms, and addition's excluded loss at the source's key frequencies, read at addition's token (log scale). A run ends where it stopped: the target's test accuracy held the top threshold for {hold}, or its cap ({task_cap}; {table_cap} for the random table)."
+#| fig-cap: "Progress measures over training per target (columns), against epoch (log scale), one line per seed, from the grokked source (blue) and from random init (grey, dashed): our reading of Furuta et al.'s Fourier frequency sparsity and coefficient ratio of W_E's number tokens, Nanda et al.'s Gini of W_E's Fourier norms, and addition's excluded loss at the source's key frequencies, read at addition's token (log scale). A run ends where it stopped: the target's test accuracy held {top} for {hold}, or its cap ({task_cap}; {table_cap} for the random table)."
 plots.epoch_grid(**tt.progress_panels(runs, targets, source))
 
 # %%
 #| label: fig-similarity-speedups
-#| fig-cap: "Speed-up of the grokked source over random init per target: random init's epochs to the top threshold on the target (first reached) over the grokked source's, one dot per seed (a triangle: a bound, one run never got there by its cap), and the geometric mean with its paired t-interval at the study's {level} (no interval where every ratio is a bound); a seed whose two runs both never got there has no ratio and no dot (the table counts them). Dashed: as fast as random init. A run stops once the target's test accuracy held the top threshold for {hold}, or at its cap ({task_cap}; {table_cap} for the random table)."
+#| fig-cap: "Speed-up of the grokked source over random init per target: random init's epochs to {top} on the target (first reached) over the grokked source's, one dot per seed (a triangle: a bound, one run never got there by its cap), and the geometric mean with its paired t-interval at the study's {level} (no interval where every ratio is a bound); a seed whose two runs both never got there has no ratio and no dot (the table counts them). Dashed: as fast as random init. A run stops once the target's test accuracy held {top} for {hold}, or at its cap ({task_cap}; {table_cap} for the random table)."
 found = {t: s for t, s in speedups.items() if s is not None and s.n_pairs}
 (plots.speedup_points(*tt.speedup_points(found), reference="random init",
                       ylabel=f"speed-up: random init's epochs to {100 * top:g} %\nover the grokked source's")
@@ -135,7 +135,7 @@ found = {t: s for t, s in speedups.items() if s is not None and s.n_pairs}
 
 # %%
 #| label: tbl-similarity-speedups
-#| tbl-cap: "Speed-up of the grokked source over random init per target, paired by seed: n pairs, geometric mean with its t-interval at the study's {level}, paired t and Wilcoxon p (uncorrected, outside the family of chapter 06), per-seed ratios ('≥'/'≤': a bound, one run never got there by its cap; a geometric mean marked so is a bound too, and a row whose every ratio is a bound has no interval or p), and the seeds whose two runs both never got there (no ratio: left out). Runs stop once the top threshold held for {hold}, or at the cap ({task_cap}; {table_cap} for the random table). The random table cannot generalise: its row on test accuracy has no pairs; the last row is its memorising (epochs to the top threshold on training accuracy)."
+#| tbl-cap: "Speed-up of the grokked source over random init per target, paired by seed: n pairs, geometric mean with its t-interval at the study's {level}, paired t and Wilcoxon p (uncorrected, outside the family of chapter 06), per-seed ratios ('≥'/'≤': a bound, one run never got there by its cap; a geometric mean marked so is a bound too, and a row whose every ratio is a bound has no interval or p), and the seeds whose two runs both never got there (no ratio: left out). Runs stop once {top} held for {hold}, or at the cap ({task_cap}; {table_cap} for the random table). The random table cannot generalise: its row on test accuracy has no pairs; the last row is its memorising (epochs to {top} on training accuracy)."
 md_table(tt.with_neither_reached(
     tt.speedup_display({**{t: s for t, s in speedups.items() if s is not None},
                         **({"random table, memorising": memorising} if memorising else {})}),
@@ -146,19 +146,19 @@ md_table(tt.with_neither_reached(
 
 # %%
 #| label: tbl-similarity-retention
-#| tbl-cap: "Addition at its own token after transfer from the grokked source, per target: runs, mean test accuracy on addition at the start, at the first top-threshold evaluation on the target and at the end, with the t-interval of the end's mean at the study's {level}, the lowest end value and the lowest at any evaluation; the mean R² of the addition readout at the last probe (runs stop once the target held the top threshold for {hold}, or at the cap: {task_cap}; {table_cap} for the random table). Then what the source knew: per seed, the test pairs of addition its source answered correctly, and the mean share of those the run still answered at its end (test accuracy alone cannot say it: a source that never generalised had little on the test pairs to keep)."
+#| tbl-cap: "Addition at its own token after transfer from the grokked source, per target: runs, mean test accuracy on addition at the start, at the first {top} evaluation on the target and at the end, with the t-interval of the end's mean at the study's {level}, the lowest end value and the lowest at any evaluation; the mean R² of the addition readout at the last probe (runs stop once the target held {top} for {hold}, or at the cap: {task_cap}; {table_cap} for the random table). Then what the source knew: per seed, the test pairs of addition its source answered correctly, and the mean share of those the run still answered at its end (test accuracy alone cannot say it: a source that never generalised had little on the test pairs to keep)."
 md_table(tt.retention_display(retention), digits="sig3")
 
 # %%
 #| label: tbl-similarity-reuse
-#| tbl-cap: "Frequency reuse per target: the grokked source's key frequencies (addition) against the final model's at the target's token (the neuron method, at least `probe_min_neurons` neurons), per seed, from the grokked source and (a control) from random init: shared of the sets' sizes, total against chance with the exact tail p, mean Jaccard index. The target's token starts as a copy of addition's '=', so frequencies shared with the source may have persisted at the token rather than been reused for the target: the random table, which can use no frequency, shows how much persists."
+#| tbl-cap: "Frequency reuse per target: the grokked source's key frequencies (addition) against the final model's at the target's token (the neuron method, at least {min_neurons} neurons), per seed, from the grokked source and (a control) from random init: shared of the sets' sizes, total against chance with the exact tail p, mean Jaccard index. The target's token starts as a copy of addition's '=', so frequencies shared with the source may have persisted at the token rather than been reused for the target: the random table, which can use no frequency, shows how much persists."
 md_table(tt.sharing_display({**{f"grokked: {t}": s for t, s in reuse.items()},
                              **{f"random init: {t}": s for t, s in reuse_random.items()}}),
          digits={"expected by chance": 3, "p (chance)": "p", "mean Jaccard": 3})
 
 # %%
 #| label: fig-similarity-reuse
-#| fig-cap: "Frequency reuse per target: the share of the grokked source's key frequencies (addition, the neuron method, at least `probe_min_neurons` neurons) that the final model holds again at the target's token, one dot per seed, bar: their mean; from the grokked source and, as a control, from random init (which never saw the source). Black dash: what chance gives, a set of the same size drawn at random among the p // 2 frequencies. The test against chance: the table above. Shared is not reused: the target's token starts as a copy of addition's '=', and the random table, which can use no frequency, shows what persists."
+#| fig-cap: "Frequency reuse per target: the share of the grokked source's key frequencies (addition, the neuron method, at least {min_neurons} neurons) that the final model holds again at the target's token, one dot per seed, bar: their mean; from the grokked source and, as a control, from random init (which never saw the source). Black dash: what chance gives, a set of the same size drawn at random among the p // 2 frequencies. The test against chance: the table above. Shared is not reused: the target's token starts as a copy of addition's '=', and the random table, which can use no frequency, shows what persists."
 task_plots.frequency_overlap(tt.overlap_points({**{(t, "grokked"): s for t, s in reuse.items()},
                                                 **{(t, "random"): s for t, s in reuse_random.items()}}),
                              targets, ["grokked", "random"], labels={"grokked": "from the grokked source",
@@ -178,7 +178,7 @@ md_table(measures.drop(columns=["experiment", "seed"]).groupby(["target", "condi
 
 # %%
 #| label: tbl-similarity-early-retention
-#| tbl-cap: "Addition's early retention per target in the grokked runs: its mean test accuracy (%) at its own token over the evaluations of the transfer's first epochs, up to the window given (`probe_dense_until`, or the seed's earliest stop if sooner), one row per seed, the targets from most to least similar; the values the trend test ranks. Chance, 1/p, is about 0.9 %."
+#| tbl-cap: "Addition's early retention per target in the grokked runs: its mean test accuracy (%) at its own token over the evaluations of the transfer's first epochs, up to the window given ({dense_until}, or the seed's earliest stop if sooner), one row per seed, the targets from most to least similar; the values the trend test ranks. Chance, 1/p, is about 0.9 %."
 md_table(tt.early_retention_display(early, window, targets), digits=3)
 
 # %%

@@ -334,6 +334,12 @@ def test_the_runner_fills_the_hold_window_and_the_cap_into_captions():
     assert "Capped at 30,000 epochs; the random table at 5,000 epochs." in filled
     source = '#| label: fig-z\n#| fig-cap: "A short run of {ill_posed_epochs}."\nx = 1\n'
     assert "A short run of 3,000 epochs." in fill_captions(source, {"ill_posed_epochs": 3000})
+    source = ('#| label: tbl-w\n#| tbl-cap: "Held {top} for {hold}; {replay_share} replayed; {n_permutations} draws; at '
+              'least {min_neurons} neurons; up to {dense_until}."\nx = "{top}"\n')
+    filled = fill_captions(source, {"thresholds": [0.9, 0.99, 0.999], "probe_hold_epochs": 1000, "replay_share": 0.1,
+                                    "n_permutations": 100000, "probe_min_neurons": 5, "probe_dense_until": 1000})
+    assert ("Held 99.9 % for 1,000 epochs; 10 % replayed; 100,000 draws; at least 5 neurons; up to 1,000 epochs."
+            in filled) and filled.endswith('x = "{top}"\n')
 
 
 def test_the_runner_fills_the_verdicts_level_into_captions():

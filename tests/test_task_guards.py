@@ -112,3 +112,82 @@ def test_replay_dips_then_recovers_needs_every_runs_lowest_under_half_its_start_
         task_guards.replay_dips_then_recovers(runs((1.0, 0.05, 0.6), (1.0, 0.6, 0.7)), "grokked")
     with pytest.raises(SentenceContradicted, match="none"):
         task_guards.replay_dips_then_recovers(runs(), "grokked")
+
+
+def test_the_guards_of_the_reviewed_sentences_raise_on_data_that_contradict_them():
+    import pandas as pd
+
+    def runs(ends, lows, common_grokked):
+        rows = []
+        for seed, (end, low, c) in enumerate(zip(ends, lows, common_grokked)):
+            for condition, at in (("grokked", c), ("memorized-fixed", 0.1)):
+                rows.append({"experiment": "sequential", "condition": condition, "seed": seed, "add acc end": end,
+                             "add acc at top": 0.01, tt.SEED_COMMON: 0.01})
+                rows.append({"experiment": "replay", "condition": condition, "seed": seed, "add acc end": 0.6,
+                             "add acc lowest": low, "add acc at top": 0.5, tt.SEED_COMMON: at})
+        return pd.DataFrame(rows).to_dict(orient="list")
+
+    def build_(ends=(0.008, 0.009, 0.007), lows=(0.05, 0.1, 0.07), common=(0.5, 0.6, 0.55), hypothesis=(0.1, -0.2, 0.4)):
+        table = runs(ends, lows, common)
+        h = dataclasses.replace(blank(contract.HypothesisVerdict), estimate=hypothesis[0], ci_low=hypothesis[1],
+                                ci_high=hypothesis[2])
+        numbers = dict(p=113, runs_table=table, confidence=0.95)
+        return type("R", (), {"task_tokens": dataclasses.replace(blank(contract.TaskTokens), **numbers),
+                              "replay": dataclasses.replace(blank(contract.Replay), hypothesis=h, **numbers)})()
+
+    task_guards.addition_near_chance(build_(), "grokked")
+    with pytest.raises(SentenceContradicted, match="2: 2.0 %"):
+        task_guards.addition_near_chance(build_(ends=(0.008, 0.009, 0.02)), "grokked")
+    task_guards.replay_lowest_above_chance(build_(), "grokked")
+    with pytest.raises(SentenceContradicted, match="every run's lowest above chance"):
+        task_guards.replay_lowest_above_chance(build_(lows=(0.05, 0.005, 0.07)), "grokked")
+    task_guards.replay_verdict_depends_on_reading(build_())
+    with pytest.raises(SentenceContradicted):       # the test itself excludes 0: nothing depends on the reading
+        task_guards.replay_verdict_depends_on_reading(build_(hypothesis=(0.3, 0.1, 0.5)))
+    with pytest.raises(SentenceContradicted):       # the seed's common epoch does not lie above 0 either
+        task_guards.replay_verdict_depends_on_reading(build_(common=(0.1, 0.05, 0.15)))
+
+
+def test_the_floor_above_the_replay_model_in_most_seeds():
+    use = blank(contract.NeuronUseOverlap)
+
+    def build_(floor):
+        uses = {"sequential with replay, one model": dataclasses.replace(use, p_null={1: 1e-5, 2: 1e-5, 3: 1e-5},
+                                                                          corrected={1: 0.1, 2: 0.3, 3: 0.2}),
+                "sequential without replay, one model (floor)": dataclasses.replace(use, corrected=floor)}
+        return type("R", (), {"multitask": dataclasses.replace(blank(contract.Multitask), neuron_use=uses,
+                                                               confidence=0.95)})()
+
+    task_guards.floor_mostly_higher(build_({1: 0.2, 2: 0.35, 3: 0.1}))
+    with pytest.raises(SentenceContradicted, match="floor higher in 1 of 3 seeds"):
+        task_guards.floor_mostly_higher(build_({1: 0.2, 2: 0.25, 3: 0.1}))
+
+
+def test_the_multitask_tasks_not_shown_apart_at_the_top_and_the_drift_near_chance():
+    import pandas as pd
+
+    def build_(sub, drift):
+        multi = pd.DataFrame([{"experiment": "multitask", "condition": "scratch", "seed": s, "add first 99.9%": 1000.0,
+                               "subtract first 99.9%": b} for s, b in enumerate(sub)])
+        use = dataclasses.replace(blank(contract.NeuronUseOverlap), corrected=dict(enumerate(drift)))
+        return type("R", (), {"multitask": dataclasses.replace(
+            blank(contract.Multitask), runs_table=multi.to_dict(orient="list"), top_threshold=0.999, cap=30000,
+            confidence=0.95, neuron_use={"drift: grokked source, then the replay model, on addition": use})})()
+
+    task_guards.together_at_top_not_shown(build_((1200.0, 900.0, 1100.0), (0.05, -0.03)))
+    with pytest.raises(SentenceContradicted, match="an interval holding 1"):
+        task_guards.together_at_top_not_shown(build_((1200.0, 1210.0, 1190.0), (0.05, -0.03)))
+    task_guards.drift_near_chance(build_((1200.0, 900.0, 1100.0), (0.05, -0.03)))
+    with pytest.raises(SentenceContradicted, match="1: 0.30"):
+        task_guards.drift_near_chance(build_((1200.0, 900.0, 1100.0), (0.05, 0.3)))
+
+
+def test_both_tasks_at_the_top_in_every_multitask_run():
+    import pandas as pd
+
+    multi = pd.DataFrame([{"experiment": "multitask", "condition": "scratch", "seed": s, "add first 99.9%": 1000.0,
+                           "subtract first 99.9%": b} for s, b in enumerate((1200.0, 900.0, None))])
+    R = type("R", (), {"multitask": dataclasses.replace(blank(contract.Multitask), runs_table=multi.to_dict(orient="list"),
+                                                        top_threshold=0.999, cap=30000, confidence=0.95)})()
+    with pytest.raises(SentenceContradicted):    # seed 2's subtraction never got there: a bound, not a ratio
+        task_guards.together_at_top_not_shown(R)

@@ -240,3 +240,36 @@ def test_a_speed_up_whose_every_pair_is_a_bound_shows_no_interval_or_p_in_its_ta
     assert summary.loc["random", ["ci_low", "ci_high"]].isna().all() and summary.loc["random", "estimate"] == 0.66
     assert summary.loc["grokked", "ci_high"] == 0.79
     assert tt.speedup_display({}).empty
+
+
+def test_the_seed_common_reading_reads_all_four_runs_of_a_seed_at_their_earliest_stop():
+    from types import SimpleNamespace
+
+    def run(experiment, condition, seed, stop):
+        epochs = list(range(0, stop + 1, 10))
+        return SimpleNamespace(experiment=experiment, condition=condition, seed=seed,
+                               curve=pd.DataFrame({"epoch": epochs, "test_acc_add": [e / 1000 for e in epochs]}))
+
+    runs = [run("replay", "grokked", 1, 40), run("sequential", "grokked", 1, 20), run("replay", "memorized-fixed", 1, 60),
+            run("sequential", "memorized-fixed", 1, 50), run("replay", "grokked", 2, 30), run("replay", "random", 1, 90)]
+    table = pd.DataFrame([{"experiment": r.experiment, "condition": r.condition, "seed": r.seed} for r in runs])
+    read = tt.with_seed_common_reading(table, runs, "test_acc_add", ("grokked", "memorized-fixed"),
+                                       ("replay", "sequential"))
+    values = list(read[tt.SEED_COMMON])
+    assert values[:4] == [0.02, 0.02, 0.02, 0.02]      # seed 1: all four at epoch 20, the earliest stop
+    assert all(math.isnan(v) for v in values[4:])      # seed 2 lacks three of its runs; random is not read
+    assert tt.SEED_COMMON in tt.REPLAY_READ_AT
+
+
+def test_the_multitask_verdict_says_what_the_overlaps_say_of_distinct_circuits():
+    import dataclasses
+
+    from grokpaper.paper import contract
+    from typed_results import blank
+
+    replay = dataclasses.replace(blank(contract.NeuronUseOverlap), p_null={1: 1e-5, 2: 1e-5, 3: 0.3},
+                                 corrected={1: 0.1, 2: 0.3, 3: 0.2})
+    floor = dataclasses.replace(blank(contract.NeuronUseOverlap), corrected={1: 0.2, 2: 0.25, 3: None})
+    note = tt.distinct_part_note(replay, floor, 0.05)
+    assert "above its relabelling null (p < 0.05) in 2 of 3 seeds" in note
+    assert "higher chance-corrected overlap in 1 of 2" in note

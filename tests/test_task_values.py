@@ -240,9 +240,11 @@ def chapter_14_runs(lowest_grokked=(0.053, 0.108), end=0.62):
                 "grokked": (1.0, low, end, 0.5, 0.009, 0.009),
                 "memorized-fixed": (0.056, 0.012, end + 0.1 * (seed == 7), 0.6, 0.009, 0.008)}.items():
             rows.append({"experiment": "replay", "condition": condition, "seed": seed, "add acc start": start,
-                         "add acc lowest": lowest, "add acc end": end_replay, "add acc at top": top})
+                         "add acc lowest": lowest, "add acc end": end_replay, "add acc at top": top,
+                         tt.SEED_COMMON: top + (0.3 if condition == "grokked" else 0.0) + 0.01 * (seed == 7)})
             rows.append({"experiment": "sequential", "condition": condition, "seed": seed, "add acc start": start,
-                         "add acc lowest": 0.009, "add acc end": none_end, "add acc at top": none_top})
+                         "add acc lowest": 0.009, "add acc end": none_end, "add acc at top": none_top,
+                         tt.SEED_COMMON: 0.009})
     return pd.DataFrame(rows).to_dict(orient="list")
 
 
@@ -254,7 +256,51 @@ def test_replays_runs_say_the_fall_the_replayed_pairs_and_the_hypothesis_read_el
     assert tv.replay_lowest(R, "grokked") == "5.3–10.8 %"
     assert tv.replayed_pairs(R) == "426 of the 3,830"
     said = tv.replay_hypothesis_sensitivity(R)
-    assert said.startswith("-5.0 points (95 % CI") and "at each run's own end and" in said
-    assert said.endswith("uncorrected, 2 seeds) at its first top on subtraction")
+    assert said.startswith("-5.0 points (95 % CI") and "at each run's own end, " in said
+    assert "uncorrected, 2 seeds) at its first top on subtraction and" in said
+    assert said.endswith("uncorrected, 2 seeds) at one epoch common to the seed's four runs")
     with pytest.raises(ValueError, match="column must be one of"):
         tt.replay_hypothesis_at(pd.DataFrame(R.replay.runs_table), "add acc lowest", 0.95)
+
+
+def test_what_the_review_asked_for_is_computed_from_the_runs_tables():
+    R = results()
+    table = chapter_14_runs()
+    extra = pd.DataFrame([{"experiment": e, "condition": "random", "seed": s, "first 99.9%": first,
+                           "final test acc": final, "add acc end": 0.008}
+                          for e, s, first, final in (("replay", 42, None, 0.244), ("replay", 7, None, 0.976),
+                                                     ("sequential", 42, 17460.0, 1.0), ("sequential", 7, None, 0.99))])
+    R.replay = dataclasses.replace(blank(contract.Replay), confidence=0.95, replay_share=0.1, p=113, cap=30000,
+                                   top_threshold=0.999,
+                                   runs_table=pd.concat([pd.DataFrame(table), extra]).to_dict(orient="list"))
+    assert tv.replay_random_unreached(R) == ("no replay run from random initialisation reached 99.9 % by the cap of "
+                                             "30,000 epochs (subtraction ended at 24.4–97.6 % of its test "
+                                             "pairs), against 1 of the 2 without replay")
+    assert tv.addition_end_range(R, "grokked", "replay") == "62.0 %"          # every run the same
+    assert tv.addition_end_range(R, "memorized-fixed", "replay") == "62.0–72.0 %"
+    multi = pd.DataFrame([{"experiment": "multitask", "condition": "scratch", "seed": s, "add first 99.9%": a,
+                           "subtract first 99.9%": b} for s, a, b in ((1, 1000.0, 1100.0), (2, 900.0, 1000.0),
+                                                                       (3, 800.0, 1000.0))])
+    R.multitask = dataclasses.replace(blank(contract.Multitask), runs_table=multi.to_dict(orient="list"),
+                                      top_threshold=0.999, cap=30000, confidence=0.95)
+    said = tv.together_at_top(R)
+    assert said.endswith("uncorrected, 3 seeds), subtraction later in 3 of 3 seeds") and "before" not in said
+    R.params = lambda kind: {"p": 113, "frac_train": 0.3, "thresholds": [0.9, 0.95, 0.99, 0.999]}
+    assert tv.together_threshold(R) == 0.99          # pooled at 99.9 %, each task alone is sure of 99.8 %
+    assert tv.multitask_addition_pairs(R) == "all 3,830 of its training pairs, as many as subtraction's"
+
+
+def test_the_distinct_part_and_the_inputs_rule_of_the_multitask_hypothesis():
+    R = results()
+    use = blank(contract.NeuronUseOverlap)
+    uses = {"sequential with replay, one model": dataclasses.replace(use, p_null={1: 1e-5, 2: 1e-5}, corrected={1: 0.1, 2: 0.3}),
+            "sequential without replay, one model (floor)": dataclasses.replace(use, corrected={1: 0.2, 2: 0.25}),
+            "multi-task, one model, every input (sensitivity)": dataclasses.replace(use, corrected={1: 0.7, 2: 0.8, 3: 0.5}),
+            "sequential with replay, one model, every input (sensitivity)": dataclasses.replace(use, corrected={1: 0.1, 2: 0.25}),
+            "drift": dataclasses.replace(use, corrected={1: -0.036, 2: 0.064})}
+    R.multitask = dataclasses.replace(blank(contract.Multitask), neuron_use=uses, confidence=0.95)
+    assert tv.distinct_part(R) == ("the replay model's overlap is above its relabelling null in 2 of 2 seeds, and the "
+                                   "model without replay, which lost addition, has the higher chance-corrected overlap "
+                                   "in 1 of 2")
+    assert tv.use_difference_every_input(R).startswith("+0.57 (95 % CI") and "uncorrected, 2 seeds" in tv.use_difference_every_input(R)
+    assert tv.corrected_overlaps(R, "drift") == "-0.04 to 0.06"

@@ -257,11 +257,16 @@ def without_cell_options(source: str) -> str:
 # resolved parameters when the runner writes the executed notebook: a caption then states the
 # level its numbers used, whatever the profile or override.
 CAPTION_VALUES = {"{level}": lambda params: f"{100 * params['confidence']:g} % confidence level",
+                  "{top}": lambda params: f"{100 * max(params['thresholds']):g} %",   # the top threshold
                   "{hold}": lambda params: f"{params['probe_hold_epochs']:,} epochs",
                   "{cap}": lambda params: f"{params['transfer_max_epochs']:,} epochs",
                   "{task_cap}": lambda params: f"{params['task_max_epochs']:,} epochs",        # runs with task tokens
                   "{table_cap}": lambda params: f"{params['random_table_max_epochs']:,} epochs",   # the random table's
                   "{ill_posed_epochs}": lambda params: f"{params['ill_posed_epochs']:,} epochs",
+                  "{n_permutations}": lambda params: f"{params['n_permutations']:,}",
+                  "{replay_share}": lambda params: f"{100 * params['replay_share']:g} %",
+                  "{dense_until}": lambda params: f"{params['probe_dense_until']:,} epochs",
+                  "{min_neurons}": lambda params: f"{params['probe_min_neurons']:,}",
                   "{alpha}": lambda params: f"{ALPHA:g}"}   # the family-wise level of every verdict
 
 

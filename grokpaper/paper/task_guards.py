@@ -8,6 +8,8 @@ chapter 16 applies; a sentence that relies on one says "before correction".
 
 from __future__ import annotations
 
+import pandas as pd
+
 from grokpaper.analysis.stats import is_missing
 from grokpaper.paper import task_tokens as tt
 from grokpaper.paper import task_values
@@ -104,6 +106,85 @@ def replay_dips_then_recovers(R, condition: str) -> None:
                       "each run's lowest under half its start and under half its end")
 
 
-CHECKS = {f.__name__: f for f in (task_faster, addition_lost, subtraction_later_in_every_seed,
+def addition_near_chance(R, condition: str, times: float = 2.0, experiment: str = "sequential") -> None:
+    """'... ended at chance on addition at its own token': every run of ``condition`` (chapter 13's, or
+    14's with replay) ends with addition's test accuracy below ``times`` chance (1/p)."""
+    numbers_of = R.task_tokens if experiment == "sequential" else R.replay
+    rows = tt.select(pd.DataFrame(numbers_of.runs_table), experiment, conditions=[condition])
+    chance = 1 / numbers_of.p
+    numbers = f"{condition} ({experiment}), addition at the end per seed: " + (", ".join(
+        f"{s}: {_pct(e)} %" for s, e in zip(rows["seed"], rows["add acc end"])) or "none") + f"; chance {_pct(chance)} %"
+    if not len(rows) or any(is_missing(e) or e >= times * chance for e in rows["add acc end"]):
+        _contradicted(f"the {condition} transfers ({experiment}) ended at chance on addition", numbers,
+                      f"every run under {fmt(times, 0)} times chance")
+
+
+def replay_verdict_depends_on_reading(R) -> None:
+    """'The replay hypothesis's verdict depends on when addition is read: read after the same training
+    for a seed's four runs, the grokked source's gain is the larger': the test's interval (at each
+    pair's common epoch) holds 0, and the reading at the seed's common epoch has its interval above 0."""
+    test = R.replay.hypothesis
+    at = tt.replay_hypothesis_at(pd.DataFrame(R.replay.runs_table), tt.SEED_COMMON, R.replay.confidence)
+    numbers = (f"at each pair's common epoch {_pct(test.estimate)} points (CI {_pct(test.ci_low)} to {_pct(test.ci_high)}); "
+               f"at the seed's common epoch {_pct(at.mean)} points (CI {_pct(at.ci_low)} to {_pct(at.ci_high)})")
+    if (any(is_missing(v) for v in (test.ci_low, test.ci_high, at.ci_low)) or not test.ci_low <= 0 <= test.ci_high
+            or at.ci_low <= 0):
+        _contradicted("the replay verdict depends on when addition is read (the test holds 0, the seed's common "
+                      "epoch lies above it)", numbers, "the test's interval holding 0 and the other above 0")
+
+
+def floor_mostly_higher(R) -> None:
+    """'... the model without replay, which lost addition, has the higher chance-corrected overlap in
+    most seeds, so the measure does not tell a distinct addition circuit from none': chapter 15's floor
+    above the replay model in more than half the seeds with both."""
+    uses = R.multitask.neuron_use
+    c = tt.distinct_part_counts(uses["sequential with replay, one model"],
+                                uses["sequential without replay, one model (floor)"], 1 - R.multitask.confidence)
+    if not c["compared"] or 2 * c["floor_higher"] <= c["compared"]:
+        _contradicted("the model that lost addition has the higher neuron-use overlap in most seeds",
+                      f"floor higher in {c['floor_higher']} of {c['compared']} seeds", "more than half")
+
+
+def replay_lowest_above_chance(R, condition: str) -> None:
+    """'... at its lowest addition was still above chance': in every chapter-14 replay run of
+    ``condition``, addition's lowest test accuracy is above chance (1/p)."""
+    runs = task_values.replay_runs(R, condition)
+    chance = 1 / R.replay.p
+    numbers = f"{condition} with replay, addition's lowest per seed: " + (", ".join(
+        f"{s}: {_pct(lo)} %" for s, lo in zip(runs["seed"], runs["add acc lowest"])) or "none") + f"; chance {_pct(chance)} %"
+    if not len(runs) or any(is_missing(lo) or lo <= chance for lo in runs["add acc lowest"]):
+        _contradicted(f"with replay, addition stayed above chance in every {condition} run", numbers,
+                      "every run's lowest above chance")
+
+
+def together_at_top_not_shown(R) -> None:
+    """'... at the top threshold the two [tasks of the multi-task runs] are not shown apart': chapter
+    15's ratio of subtraction's epochs over addition's at the top threshold has an interval holding 1."""
+    said = task_values.together_at_top(R)
+    m = R.multitask
+    table = tt.select(pd.DataFrame(m.runs_table), "multitask")
+    s = tt.speedup(tt.per_task(table, ("add", "subtract"), m.top_threshold), m.top_threshold, m.cap, "add",
+                   "subtract", m.confidence)
+    if s is None or any(is_missing(v) for v in (s.ci_low, s.ci_high)) or not s.ci_low <= 1 <= s.ci_high:
+        _contradicted("at the top threshold, the multi-task runs' two tasks are not shown apart", said,
+                      "an interval holding 1")
+    if s.n_pairs != len(table) or any(s.per_seed_bound.values()):
+        _contradicted("both tasks reached the top threshold in every multi-task run", said,
+                      f"a ratio, not a bound, for each of the {len(table)} runs")
+
+
+def drift_near_chance(R, below: float = 0.1) -> None:
+    """'The MLP neurons that carry addition in the replay models overlap those of their sources little
+    more than chance': chapter 15's drift comparison, chance-corrected, under ``below`` in every seed."""
+    use = R.multitask.neuron_use["drift: grokked source, then the replay model, on addition"]
+    numbers = "drift, chance-corrected per seed: " + (", ".join(
+        f"{s}: {'n/a' if is_missing(v) else fmt(v, 2)}" for s, v in use.corrected.items()) or "none")
+    if not use.corrected or any(is_missing(v) or v >= below for v in use.corrected.values()):
+        _contradicted("the replay models' addition neurons overlap their sources' little more than chance", numbers,
+                      f"every seed under {fmt(below, 1)}")
+
+
+CHECKS = {f.__name__: f for f in (replay_lowest_above_chance, together_at_top_not_shown, drift_near_chance, task_faster, addition_lost, subtraction_later_in_every_seed,
                                    same_key_frequencies_at_both_tokens, replay_ends_above_start,
-                                   replay_dips_then_recovers)}
+                                   replay_dips_then_recovers, addition_near_chance,
+                                   replay_verdict_depends_on_reading, floor_mostly_higher)}

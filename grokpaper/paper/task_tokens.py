@@ -201,7 +201,24 @@ def paired_difference(a: dict, b: dict, confidence: float, label: str,
 
 
 # Where else the replay hypothesis's addition can be read: runs-table columns, with what they are.
-REPLAY_READ_AT = {"add acc end": "each run's own end", "add acc at top": "its first top on subtraction"}
+# The test reads each pair (replay and none, one source) at its own common epoch, so the
+# memorized-fixed pairs, which stop later, are read after more epochs of replay; the last column
+# reads all four of a seed's runs after the same training (``with_seed_common_reading``).
+SEED_COMMON = "add acc at seed's common epoch"
+REPLAY_READ_AT = {"add acc end": "each run's own end", "add acc at top": "its first top on subtraction",
+                  SEED_COMMON: "one epoch common to the seed's four runs"}
+
+
+def with_seed_common_reading(table: pd.DataFrame, runs, column: str, conditions, experiments) -> pd.DataFrame:
+    """``table`` (a runs table) with the column ``SEED_COMMON``: each run's ``column`` at its seed's
+    common epoch over the runs of ``experiments`` x ``conditions`` (``at_common_epoch``: the earliest
+    stop among them); NaN for the other runs and for a seed that lacks one of them."""
+    curves_by_label = {(e, c): {r.seed: r.curve for r in runs if r.experiment == e and r.condition == c}
+                       for e in experiments for c in conditions}
+    common = at_common_epoch(curves_by_label, column)
+    values = {(e, c, seed): v for (e, c), by_seed_ in common.items() for seed, v in by_seed_.items()}
+    return table.assign(**{SEED_COMMON: [values.get((e, c, seed), np.nan) for e, c, seed
+                                         in zip(table["experiment"], table["condition"], table["seed"])]})
 
 
 def replay_hypothesis_at(table: pd.DataFrame, column: str, confidence: float) -> contract.PairedDifference:
@@ -237,6 +254,31 @@ def hypothesis_verdict(hypothesis: str, effect: str, estimate: float, low: float
     return contract.typed(contract.HypothesisVerdict, {
         "hypothesis": hypothesis, "effect": effect, "estimate": estimate, "ci_low": low, "ci_high": high, "p": p,
         "p_note": P_NOTE, "n": n, "verdict": verdict, "reason": reason + (f"; {note}" if note else "")})
+
+
+def distinct_part_counts(replay: contract.NeuronUseOverlap, floor: contract.NeuronUseOverlap,
+                         alpha: float) -> dict[str, int]:
+    """What the neuron-use overlaps say of the multi-task hypothesis's absolute part ("sequential
+    training forces distinct circuits"). ``replay``: the model after sequential transfer with replay;
+    ``floor``: the one without replay, which lost addition. Returns the seeds where the replay model's
+    overlap is above its relabelling null (p < ``alpha``) of the seeds with a null, and the seeds where
+    the floor's chance-corrected overlap is the higher of the seeds with both."""
+    above = [s for s, p in replay.p_null.items() if not pd.isna(p) and p < alpha]
+    seeds = [s for s in replay.corrected if s in floor.corrected
+             and not (pd.isna(replay.corrected[s]) or pd.isna(floor.corrected[s]))]
+    higher = [s for s in seeds if floor.corrected[s] > replay.corrected[s]]
+    return {"above_null": len(above), "with_null": sum(not pd.isna(p) for p in replay.p_null.values()),
+            "floor_higher": len(higher), "compared": len(seeds)}
+
+
+def distinct_part_note(replay: contract.NeuronUseOverlap, floor: contract.NeuronUseOverlap, alpha: float) -> str:
+    """Why the multi-task hypothesis's verdict is on its comparative part only (``distinct_part_counts``)."""
+    c = distinct_part_counts(replay, floor, alpha)
+    return (f"judged on its comparative part only; its absolute part, distinct circuits after sequential training, "
+            f"is not tested: the replay model's overlap is above its relabelling null (p < {alpha:g}) in "
+            f"{c['above_null']} of {c['with_null']} seeds, and the model without replay, which lost addition, has the "
+            f"higher chance-corrected overlap in {c['floor_higher']} of {c['compared']}, so this measure does not tell a "
+            f"distinct addition circuit from none")
 
 
 def verdict_display(verdicts: list[contract.HypothesisVerdict]) -> pd.DataFrame:
