@@ -161,16 +161,14 @@ def together_at_top_not_shown(R) -> None:
     """'... at the top threshold the two [tasks of the multi-task runs] are not shown apart': chapter
     15's ratio of subtraction's epochs over addition's at the top threshold has an interval holding 1."""
     said = task_values.together_at_top(R)
-    m = R.multitask
-    table = tt.select(pd.DataFrame(m.runs_table), "multitask")
-    s = tt.speedup(tt.per_task(table, ("add", "subtract"), m.top_threshold), m.top_threshold, m.cap, "add",
-                   "subtract", m.confidence)
+    s = task_values.together_at_top_speedup(R)
+    n_runs = len(tt.select(pd.DataFrame(R.multitask.runs_table), "multitask"))
     if s is None or any(is_missing(v) for v in (s.ci_low, s.ci_high)) or not s.ci_low <= 1 <= s.ci_high:
         _contradicted("at the top threshold, the multi-task runs' two tasks are not shown apart", said,
                       "an interval holding 1")
-    if s.n_pairs != len(table) or any(s.per_seed_bound.values()):
+    if s.n_pairs != n_runs or any(s.per_seed_bound.values()):
         _contradicted("both tasks reached the top threshold in every multi-task run", said,
-                      f"a ratio, not a bound, for each of the {len(table)} runs")
+                      f"a ratio, not a bound, for each of the {n_runs} runs")
 
 
 def drift_near_chance(R, below: float = 0.1) -> None:

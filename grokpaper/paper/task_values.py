@@ -388,15 +388,22 @@ def together_threshold(R) -> float:
     return sure
 
 
+def together_at_top_speedup(R) -> contract.SpeedUp | None:
+    """Chapter 15's subtraction's epochs over addition's at the top threshold itself, per seed, from its
+    runs table (``together_at_top`` says it; a guard checks it)."""
+    m = R.multitask
+    table = tt.select(pd.DataFrame(m.runs_table), "multitask")
+    return tt.speedup(tt.per_task(table, ("add", "subtract"), m.top_threshold), m.top_threshold, m.cap, "add",
+                      "subtract", m.confidence)
+
+
 def together_at_top(R, digits: int = 2) -> str:
     """'1.12× (95 % CI 0.91–1.39; p = 0.20, uncorrected, 5 seeds), later in 5 of 5 seeds': chapter 15's
     subtraction's epochs over addition's at the top threshold itself, a sensitivity check of the
     threshold (descriptive, outside the family), from its runs table; 'undefined (...)' where in some
     seed a task never got there."""
     m = R.multitask
-    table = tt.select(pd.DataFrame(m.runs_table), "multitask")
-    s = tt.speedup(tt.per_task(table, ("add", "subtract"), m.top_threshold), m.top_threshold, m.cap, "add",
-                   "subtract", m.confidence)
+    s = together_at_top_speedup(R)
     if s is None or is_missing(s.geometric_mean):
         return f"undefined ({UNDEFINED_RATIO})"
     later = sum(1 for r in s.per_seed.values() if not is_missing(r) and r > 1)
