@@ -36,7 +36,7 @@
 # splits are one split), costing 2 ln 2 per conflicting pair of examples: the floor is above 0 and
 # the loss cannot reach 0. One short run (`ill_posed_epochs`, first seed, grokked source) shows it.
 #
-# **The hypothesis's test** (one test, uncorrected, outside the family of chapter 06): per seed,
+# **The hypothesis's test** (one test, before the correction over chapters 13-16's tests, outside the family of chapter 06): per seed,
 # the gain in addition's test accuracy from replay for the grokked source minus that for the
 # memorized-fixed source, its mean with a paired t-interval at the study's confidence. A replay
 # run and its run without replay stop at different epochs, so each pair is compared at its
@@ -114,27 +114,27 @@ md_table(tt.retention_display(retention), digits="sig3")
 
 # %%
 #| label: tbl-replay-gain
-#| tbl-cap: "What replay changes, paired by seed: addition's test accuracy with replay minus without, at the pair's common epoch (the earlier of the two runs' stops; percentage points; mean, t-interval at the study's {level}, paired t-test p, uncorrected), per initial weights, and the difference of those gains between the grokked and the memorized-fixed source (the hypothesis's test). Runs stop once subtraction held {top} for {hold}, or at the cap of {task_cap}."
+#| tbl-cap: "What replay changes, paired by seed: addition's test accuracy with replay minus without, at the pair's common epoch (the earlier of the two runs' stops; percentage points; mean, t-interval at the study's {level}, paired t-test p before the correction over chapters 13-16's tests), per initial weights, and the difference of those gains between the grokked and the memorized-fixed source (the hypothesis's test). Runs stop once subtraction held {top} for {hold}, or at the cap of {task_cap}."
 md_table(tt.paired_display({**gain, "hypothesis": helps_more}, scale=100), digits={"mean": 3, "CI low": 3,
                                                                                     "CI high": 3, "p (paired t)": "p"})
 
 # %%
 #| label: tbl-replay-sensitivity
-#| tbl-cap: "When addition is read, a sensitivity check of the hypothesis's test: the gain from replay of the grokked source minus that of the memorized-fixed source, per seed (percentage points; mean, t-interval at the study's {level}, paired t-test p, uncorrected), with addition read at the pair's common epoch (the test), at each run's own end, at each run's first {top} evaluation on subtraction, and at one epoch common to the seed's four runs (the earliest of their stops: the test reads each pair at its own, so the memorized-fixed pairs, which stop later, are read after more epochs of replay). The runs without replay hold addition at chance, so the reading point mostly moves the replay arm. Runs stop once subtraction held {top} for {hold}, or at the cap of {task_cap}."
+#| tbl-cap: "When addition is read, a sensitivity check of the hypothesis's test: the gain from replay of the grokked source minus that of the memorized-fixed source, per seed (percentage points; mean, t-interval at the study's {level}, paired t-test p, uncorrected), with addition read at the pair's common epoch (the test), at each run's own end, at each run's first {top} evaluation on subtraction, and at one epoch common to the seed's four runs (the earliest of their stops). The test reads each pair at its own common epoch, so a pair that stops later is read after more epochs of replay; at the seed's common epoch it is read earlier than in the test. The first row is the test; the others check it, the last chosen after the data were seen, and cannot change its verdict. Runs stop once subtraction held {top} for {hold}, or at the cap of {task_cap}."
 md_table(tt.paired_display({"at the pair's common epoch (the test)": helps_more,
                             **{f"at {where}": tt.replay_hypothesis_at(table, column, level)
-                               for column, where in tt.REPLAY_READ_AT.items()}}, scale=100),
+                               for column, where in tt.REPLAY_READ_AT.items()}}, scale=100, key_column="addition read"),
          digits={"mean": 3, "CI low": 3, "CI high": 3, "p (paired t)": "p"})
 
 # %%
 #| label: tbl-replay-speed
-#| tbl-cap: "Subtraction's speed with replay: the no-replay run's epochs to {top} (first reached) over the replay run's, paired by seed: geometric mean with its t-interval at the study's {level}, paired t-test and Wilcoxon p (uncorrected), per-seed ratios ('≥'/'≤': a bound, one run never got there by the cap; a geometric mean marked so is a bound too, and a row whose every ratio is a bound has no interval or p), and the seeds whose two runs both never got there (no ratio: left out). Runs stop once {top} held for {hold}, or at the cap of {task_cap}."
+#| tbl-cap: "Subtraction's speed with replay: the no-replay run's epochs to {top} (first reached) over the replay run's, paired by seed: geometric mean with its t-interval at the study's {level}, paired t-test and Wilcoxon p (before the correction over chapters 13-16's tests), per-seed ratios ('≥'/'≤': a bound, one run never got there by the cap; a geometric mean marked so is a bound too, and a row whose every ratio is a bound has no interval or p), and the seeds whose two runs both never got there (no ratio: left out). Runs stop once {top} held for {hold}, or at the cap of {task_cap}."
 md_table(tt.with_neither_reached(tt.speedup_display({k: v for k, v in speed.items() if v is not None}), neither),
          digits={"speed-up": "sig3", "CI low": "sig3", "CI high": "sig3", "p (paired t)": "p", "p (Wilcoxon)": "p"})
 
 # %%
 #| label: tbl-replay-hypothesis
-#| tbl-cap: "The design document's hypothesis on replay, its one test and verdict: supported when the interval of the effect lies wholly on the predicted side of 0, contradicted when wholly on the other, not established when it holds 0 (interval at the study's {level}; p uncorrected, outside the family of chapter 06). This verdict is before any correction; the paper's, after Holm's correction within the tests of chapters 13-16, is the claims audit's in chapter 16."
+#| tbl-cap: "The design document's hypothesis on replay, its one test and verdict: supported when the interval of the effect lies wholly on the predicted side of 0, contradicted when wholly on the other, not established when it holds 0 (interval at the study's {level}; p before the correction over chapters 13-16's tests, outside the family of chapter 06). This verdict is before any correction; the paper's, after Holm's correction within the tests of chapters 13-16, is the claims audit's in chapter 16."
 md_table(tt.verdict_display([hypothesis]), digits={"estimate": 3, "CI low": 3, "CI high": 3, "p": "p"})
 
 # %%

@@ -62,7 +62,7 @@
 # check beside it). Beside them: the sequential model
 # without replay (its addition is lost, the floor of a model doing one task), and a drift control,
 # the grokked source against the replay model, both on addition (how far one task's neurons move
-# in sequential training). The hypothesis's test (one test, uncorrected, outside the family of
+# in sequential training). The hypothesis's test (one test, before the correction over chapters 13-16's tests, outside the family of
 # chapter 06): per seed, the chance-corrected overlap in the multi-task model minus in the model
 # with replay, its mean with a paired t-interval, over the seeds where both overlaps are defined
 # (a model that answers no input of a task has none; the verdict names such seeds). Replay trains
@@ -201,7 +201,7 @@ plots.learning_curves(tt.curves_of(runs, "multitask"), metric=[f"test_acc_{sourc
 
 # %%
 #| label: tbl-multitask-together
-#| tbl-cap: "Do the two tasks grok together? Per seed, epochs to the highest threshold each task is sure to have reached when the run stops (first reached, each on its own test set; the run stops once both test sets together held {top} for {hold}, or at the cap of {task_cap}): subtraction's over addition's (geometric mean with its t-interval at the study's {level}, paired t and Wilcoxon p, uncorrected; '≥'/'≤' where one task never got there by the cap)."
+#| tbl-cap: "Do the two tasks grok together? Per seed, epochs to the highest threshold each task is sure to have reached when the run stops (first reached, each on its own test set; the run stops once both test sets together held {top} for {hold}, or at the cap of {task_cap}): subtraction's over addition's (geometric mean with its t-interval at the study's {level}, paired t and Wilcoxon p before the correction over chapters 13-16's tests; '≥'/'≤' where one task never got there by the cap)."
 md_table(tt.speedup_display({f"{target} over {source} at {100 * sure:g} %": together} if together else {}),
          digits={"speed-up": "sig3", "CI low": "sig3", "CI high": "sig3", "p (paired t)": "p", "p (Wilcoxon)": "p"})
 
@@ -223,14 +223,14 @@ md_table(tt.use_display(neuron_use), digits={"overlap": 3, "chance": 3, "correct
 
 # %%
 #| label: tbl-multitask-use-difference
-#| tbl-cap: "The hypothesis's effect and its sensitivity to the inputs: per seed, the chance-corrected overlap of the neurons used for the two tasks in the multi-task model minus in the model after sequential transfer with replay, measured on the test pairs both answer (the test) and on every input of each task (sensitivity): mean, t-interval at the study's {level}, paired t-test p (uncorrected), per-seed differences."
+#| tbl-cap: "The hypothesis's effect and its sensitivity to the inputs: per seed, the chance-corrected overlap of the neurons used for the two tasks in the multi-task model minus in the model after sequential transfer with replay, measured on the test pairs both answer (the test) and on every input of each task (sensitivity): mean, t-interval at the study's {level}, paired t-test p (the test's before the correction over chapters 13-16's tests, the sensitivity's uncorrected), per-seed differences."
 md_table(tt.paired_display({"matched answered test pairs (the test)": use_difference,
                             "every input (sensitivity)": use_difference_every_input}),
          digits={"mean": 3, "CI low": 3, "CI high": 3, "p (paired t)": "p"})
 
 # %%
 #| label: tbl-multitask-hypothesis
-#| tbl-cap: "The design document's hypothesis on multi-task training, its one test and verdict: supported when the interval of the effect lies wholly above 0, contradicted when wholly below, not established when it holds 0 (interval at the study's {level}; p uncorrected, outside the family of chapter 06). This verdict is before any correction; the paper's, after Holm's correction within the tests of chapters 13-16, is the claims audit's in chapter 16."
+#| tbl-cap: "The design document's hypothesis on multi-task training, its one test and verdict: supported when the interval of the effect lies wholly above 0, contradicted when wholly below, not established when it holds 0 (interval at the study's {level}; p before the correction over chapters 13-16's tests, outside the family of chapter 06). This verdict is before any correction; the paper's, after Holm's correction within the tests of chapters 13-16, is the claims audit's in chapter 16."
 md_table(tt.verdict_display([hypothesis]), digits={"estimate": 3, "CI low": 3, "CI high": 3, "p": "p"})
 
 # %%

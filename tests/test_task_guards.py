@@ -117,21 +117,24 @@ def test_replay_dips_then_recovers_needs_every_runs_lowest_under_half_its_start_
 def test_the_guards_of_the_reviewed_sentences_raise_on_data_that_contradict_them():
     import pandas as pd
 
-    def runs(ends, lows, common_grokked):
+    def runs(ends, lows, common_grokked, fixed_first):
         rows = []
         for seed, (end, low, c) in enumerate(zip(ends, lows, common_grokked)):
-            for condition, at in (("grokked", c), ("memorized-fixed", 0.1)):
+            for condition, at, stop, first in (("grokked", c, 1500, 500.0), ("memorized-fixed", 0.1, 4000, fixed_first)):
                 rows.append({"experiment": "sequential", "condition": condition, "seed": seed, "add acc end": end,
-                             "add acc at top": 0.01, tt.SEED_COMMON: 0.01})
-                rows.append({"experiment": "replay", "condition": condition, "seed": seed, "add acc end": 0.6,
-                             "add acc lowest": low, "add acc at top": 0.5, tt.SEED_COMMON: at})
+                             "add acc at top": 0.01, tt.SEED_COMMON: 0.01, "epochs trained": stop,
+                             "first 99.9%": first})
+                rows.append({"experiment": "replay", "condition": condition, "seed": seed, "add acc end": 0.6 + 0.01 * seed,
+                             "add acc lowest": low, "add acc at top": 0.5 + 0.01 * seed, tt.SEED_COMMON: at,
+                             "epochs trained": stop + 100, "first 99.9%": first + 50})
         return pd.DataFrame(rows).to_dict(orient="list")
 
-    def build_(ends=(0.008, 0.009, 0.007), lows=(0.05, 0.1, 0.07), common=(0.5, 0.6, 0.55), hypothesis=(0.1, -0.2, 0.4)):
-        table = runs(ends, lows, common)
+    def build_(ends=(0.008, 0.009, 0.007), lows=(0.05, 0.1, 0.07), common=(0.5, 0.6, 0.55), hypothesis=(0.1, -0.2, 0.4),
+               fixed_first=2900.0):
+        table = runs(ends, lows, common, fixed_first)
         h = dataclasses.replace(blank(contract.HypothesisVerdict), estimate=hypothesis[0], ci_low=hypothesis[1],
                                 ci_high=hypothesis[2])
-        numbers = dict(p=113, runs_table=table, confidence=0.95)
+        numbers = dict(p=113, runs_table=table, confidence=0.95, top_threshold=0.999)
         return type("R", (), {"task_tokens": dataclasses.replace(blank(contract.TaskTokens), **numbers),
                               "replay": dataclasses.replace(blank(contract.Replay), hypothesis=h, **numbers)})()
 
@@ -146,6 +149,8 @@ def test_the_guards_of_the_reviewed_sentences_raise_on_data_that_contradict_them
         task_guards.replay_verdict_depends_on_reading(build_(hypothesis=(0.3, 0.1, 0.5)))
     with pytest.raises(SentenceContradicted):       # the seed's common epoch does not lie above 0 either
         task_guards.replay_verdict_depends_on_reading(build_(common=(0.1, 0.05, 0.15)))
+    with pytest.raises(SentenceContradicted, match="not at the top by then"):   # a memorized-fixed replay run got there first
+        task_guards.replay_verdict_depends_on_reading(build_(fixed_first=1000.0))
 
 
 def test_the_floor_above_the_replay_model_in_most_seeds():

@@ -257,7 +257,7 @@ def test_replays_runs_say_the_fall_the_replayed_pairs_and_the_hypothesis_read_el
     assert tv.replayed_pairs(R) == "426 of the 3,830"
     said = tv.replay_hypothesis_sensitivity(R)
     assert said.startswith("-5.0 points (95 % CI") and "at each run's own end, " in said
-    assert "uncorrected, 2 seeds) at its first top on subtraction and" in said
+    assert "uncorrected, 2 seeds) at each run's first top on subtraction and" in said
     assert said.endswith("uncorrected, 2 seeds) at one epoch common to the seed's four runs")
     with pytest.raises(ValueError, match="column must be one of"):
         tt.replay_hypothesis_at(pd.DataFrame(R.replay.runs_table), "add acc lowest", 0.95)
@@ -304,3 +304,4 @@ def test_the_distinct_part_and_the_inputs_rule_of_the_multitask_hypothesis():
                                    "in 1 of 2")
     assert tv.use_difference_every_input(R).startswith("+0.57 (95 % CI") and "uncorrected, 2 seeds" in tv.use_difference_every_input(R)
     assert tv.corrected_overlaps(R, "drift") == "-0.04 to 0.06"
+    assert tv.above_null(R, "sequential with replay, one model") == "2 of 2 seeds"

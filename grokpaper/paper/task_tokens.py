@@ -205,7 +205,7 @@ def paired_difference(a: dict, b: dict, confidence: float, label: str,
 # memorized-fixed pairs, which stop later, are read after more epochs of replay; the last column
 # reads all four of a seed's runs after the same training (``with_seed_common_reading``).
 SEED_COMMON = "add acc at seed's common epoch"
-REPLAY_READ_AT = {"add acc end": "each run's own end", "add acc at top": "its first top on subtraction",
+REPLAY_READ_AT = {"add acc end": "each run's own end", "add acc at top": "each run's first top on subtraction",
                   SEED_COMMON: "one epoch common to the seed's four runs"}
 
 
@@ -591,12 +591,16 @@ def retention_display(found: dict[str, contract.TaskRetention]) -> pd.DataFrame:
                          for label, r in found.items()])
 
 
-def paired_display(found: dict[str, contract.PairedDifference], scale: float = 1.0) -> pd.DataFrame:
-    """Paired differences as a table (``scale``: 100 for accuracies in percentage points)."""
-    return pd.DataFrame([{"comparison": d.what, "n": d.n_pairs, "mean": _times(scale, d.mean),
-                          "CI low": _times(scale, d.ci_low), "CI high": _times(scale, d.ci_high), "p (paired t)": d.p,
-                          "per seed": "; ".join(f"{s}: {scale * v:.3g}" for s, v in d.per_seed.items())}
-                         for d in found.values()])
+def paired_display(found: dict[str, contract.PairedDifference], scale: float = 1.0,
+                   key_column: str | None = None) -> pd.DataFrame:
+    """Paired differences as a table (``scale``: 100 for accuracies in percentage points), each row
+    named by its difference's ``what``; ``key_column``: a first column of ``found``'s keys, where they
+    say what tells the rows apart (e.g. when addition was read). Seeds in ascending order."""
+    return pd.DataFrame([{**({key_column: key} if key_column else {}), "comparison": d.what, "n": d.n_pairs,
+                          "mean": _times(scale, d.mean), "CI low": _times(scale, d.ci_low),
+                          "CI high": _times(scale, d.ci_high), "p (paired t)": d.p,
+                          "per seed": "; ".join(f"{s}: {scale * v:.3g}" for s, v in sorted(d.per_seed.items()))}
+                         for key, d in found.items()])
 
 
 def curves_of(runs, experiment: str, conditions=None, target: str | None = None) -> dict[str, list[pd.DataFrame]]:

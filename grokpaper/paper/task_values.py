@@ -128,7 +128,7 @@ def replay_runs(R, condition: str) -> pd.DataFrame:
 
 
 def replay_lowest(R, condition: str) -> str:
-    """'5.3–11.8 %': the range over chapter 14's replay runs of a condition of addition's lowest test
+    """'5.3–10.8 %': the range over chapter 14's replay runs of a condition of addition's lowest test
     accuracy at any evaluation."""
     lows = sorted(v for v in replay_runs(R, condition)["add acc lowest"] if not is_missing(v))
     if not lows:
@@ -352,6 +352,15 @@ def multitask_gap(R) -> str:
     interval = ci(d.ci_low, d.ci_high, d.confidence, 0)
     interval = f" ({interval})" if interval else ""
     return f"{fmt(d.mean)} epochs{interval}"
+
+
+def above_null(R, comparison: str) -> str:
+    """'2 of 5 seeds': in how many seeds chapter 15's neuron-use overlap of one comparison is above its
+    relabelling null (p below 1 - the study's confidence)."""
+    use = R.multitask.neuron_use[comparison]
+    alpha = 1 - R.multitask.confidence
+    above = sum(1 for p in use.p_null.values() if not is_missing(p) and p < alpha)
+    return f"{above} of {count(sum(not is_missing(p) for p in use.p_null.values()), 'seed')}"
 
 
 def corrected_overlaps(R, comparison: str) -> str:
