@@ -23,6 +23,7 @@ from grokpaper.core.parallel import jobs, store_files, threads_per_worker, train
 from grokpaper.core.status import read_status
 from grokpaper.core.store import RunStore
 from grokpaper.core.study import CONDITIONS, Study, StudySettings
+from terminal import sigint_as_at_a_terminal
 
 ROOT = Path(__file__).resolve().parents[1]
 OVERRIDES = {"grokked_max_epochs": "60", "memorized_fixed_epochs": "20", "transfer_max_epochs": "30",
@@ -202,7 +203,8 @@ def test_ctrl_c_stops_every_run_at_a_checkpoint_with_one_line(tmp_path):
     command = [sys.executable, "-m", "grokpaper", "train", "all", "--profile", "smoke", "--seeds", "1",
                "--workers", "2", *[arg for k, v in long.items() for arg in ("-p", f"{k}={v}")]]
     proc = subprocess.Popen(command, env={**os.environ, "GROKPAPER_STORE": str(tmp_path)}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=sigint_as_at_a_terminal)
     try:
         deadline = time.monotonic() + 180
         # Both runs of the first round (the seed's source and random-init transfer) checkpointed.

@@ -21,6 +21,7 @@ import pytest
 
 from grokpaper.builder.preview import serve
 from grokpaper.builder.runner import run
+from terminal import sigint_as_at_a_terminal
 from test_render import make_project
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,7 +43,7 @@ class Preview:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         self.proc = subprocess.Popen([sys.executable, "-m", "grokpaper", "preview", "--port", "0", "--project",
                                       str(project)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True)
+                                     stderr=subprocess.STDOUT, text=True, preexec_fn=sigint_as_at_a_terminal)
         self.lines: queue.Queue = queue.Queue()
         threading.Thread(target=lambda: [self.lines.put(line) for line in self.proc.stdout], daemon=True).start()
         self.url = self.wait_for_line(r"serving (http://127\.0\.0\.1:\d+/)")[1]
