@@ -109,7 +109,7 @@ def replay_dips_then_recovers(R, condition: str) -> None:
 def addition_near_chance(R, condition: str, times: float = 1.5, experiment: str = "sequential") -> None:
     """'... ended at chance on addition at its own token': every run of ``condition`` (chapter 13's, or
     14's with replay) ends with addition's test accuracy below ``times`` chance (1/p)."""
-    numbers_of = R.task_tokens if experiment == "sequential" else R.replay
+    numbers_of = task_values._chapter(R, experiment)
     rows = tt.select(pd.DataFrame(numbers_of.runs_table), experiment, conditions=[condition])
     chance = 1 / numbers_of.p
     numbers = f"{condition} ({experiment}), addition at the end per seed: " + (", ".join(
@@ -201,7 +201,7 @@ def drift_near_chance(R, below: float = 0.1) -> None:
                       f"every seed under {fmt(below, 1)}")
 
 
-CHECKS = {f.__name__: f for f in (replay_lowest_above_chance, together_at_top_not_shown, drift_near_chance, task_faster, addition_lost, subtraction_later_in_every_seed,
-                                   same_key_frequencies_at_both_tokens, replay_ends_above_start,
-                                   replay_dips_then_recovers, addition_near_chance,
-                                   replay_verdict_depends_on_reading, floor_mostly_higher)}
+CHECKS = {f.__name__: f for f in (task_faster, addition_lost, addition_near_chance, subtraction_later_in_every_seed,
+                                   together_at_top_not_shown, same_key_frequencies_at_both_tokens,
+                                   floor_mostly_higher, replay_ends_above_start, replay_dips_then_recovers,
+                                   replay_lowest_above_chance, replay_verdict_depends_on_reading, drift_near_chance)}

@@ -117,8 +117,7 @@ def two_labels(R) -> str:
 def replayed_pairs(R) -> str:
     """'426 of the 3,830': the fixed subset of the source's addition training pairs that chapter 14
     replays (``core.tasks.replay_count``), of the training split's pairs."""
-    params = R.params(contract.Replay)
-    n_train = len(split_indices(params["p"] ** 2, 0, params["frac_train"])[0])   # every seed's split has this size
+    n_train = _n_train(R, contract.Replay)
     return f"{fmt(replay_count(n_train, R.replay.replay_share))} of the {fmt(n_train)}"
 
 
