@@ -58,7 +58,7 @@ def test_the_censored_run_after_its_loss_peak_and_the_runs_after_convergence():
 
 def test_the_tests_that_change_significance_without_the_nonconverged_runs_are_named():
     text = values.significance_flips(study(p_holm=0.2))   # speed-ups: Holm p 0.2 with the run, 0.03 without
-    assert text.startswith("3 tests change significance: first 99.9%: random vs grokked (Holm p 0.2 with it, 0.03 without); ")
+    assert text.startswith("3 tests change significance: first 99.9%: random vs grokked (Holm p 0.20 with it, 0.030 without); ")
     assert values.significance_flips(study(p_holm=0.001)).startswith("2 tests change significance: first 99.9%: random vs memorized ")
     assert values.nonconverged(study()) == "random seed 314 (never reached 99.9%)"
     assert values.nonconverged(study(), why=False) == "random seed 314"
@@ -122,7 +122,7 @@ def test_faster_raises_with_the_numbers_when_grokked_is_not_faster():
 
 
 def test_faster_significantly_needs_the_holm_p_but_faster_alone_does_not():
-    with pytest.raises(SentenceContradicted, match=r"Holm-corrected p = 0.2 over 30 tests.*needs Holm p below 0.05"):
+    with pytest.raises(SentenceContradicted, match=r"Holm-corrected p = 0.20 over 30 tests.*needs Holm p below 0.05"):
         guard.faster(study(p_holm=0.2), "grokked")
     guard.faster(study(p_holm=0.2), "grokked", significant=False)
     with pytest.raises(SentenceContradicted, match="not significantly faster"):
@@ -132,7 +132,7 @@ def test_faster_significantly_needs_the_holm_p_but_faster_alone_does_not():
 def test_retention_reuse_and_subset_guards_raise_on_contradicting_data():
     with pytest.raises(SentenceContradicted, match="grokked: at most 3 per run"):
         guard.nothing_retained(study(retained=3), "grokked")
-    with pytest.raises(SentenceContradicted, match=r"grokked shares more.*Holm-corrected p = 0.2"):
+    with pytest.raises(SentenceContradicted, match=r"grokked shares more.*Holm-corrected p = 0.20"):
         guard.reuses(study(reuse_p=0.2), "grokked")
     with pytest.raises(SentenceContradicted, match="shares no more"):
         guard.does_not_reuse(study(), "grokked")

@@ -21,7 +21,7 @@ def build(speedup=(9.8, 4.1, 23.5, 0.012), kept=None):
 
 def test_faster_with_task_tokens_needs_an_interval_above_one_and_p_below_alpha():
     task_guards.task_faster(build(), "grokked")
-    with pytest.raises(SentenceContradicted, match=r"random / grokked = 2\.10× \(CI 0\.90–4\.80\), p = 0\.07 before correction"):
+    with pytest.raises(SentenceContradicted, match=r"random / grokked = 2\.10× \(CI 0\.90–4\.80\), p = 0\.070 before correction"):
         task_guards.task_faster(build(speedup=(2.1, 0.9, 4.8, 0.07)), "grokked")
     with pytest.raises(SentenceContradicted):
         task_guards.task_faster(build(speedup=(None, None, None, None)), "grokked")
@@ -50,7 +50,7 @@ def test_faster_with_task_tokens_uses_the_family_correction_once_chapter_16_is_i
                               estimate=9.8, ci_low=4.1, ci_high=23.5, p=0.012, p_holm=0.09)
     R.similarity = dataclasses.replace(blank(contract.Similarity), task_family={row.test: row})
     R.has = lambda kind: True
-    with pytest.raises(SentenceContradicted, match="p = 0.09 Holm-corrected within chapters 13-16"):
+    with pytest.raises(SentenceContradicted, match="p = 0.090 Holm-corrected within chapters 13-16"):
         task_guards.task_faster(R, "grokked")
     R.similarity.task_family[row.test] = dataclasses.replace(row, p_holm=0.03)
     task_guards.task_faster(R, "grokked")

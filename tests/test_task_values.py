@@ -48,7 +48,7 @@ def test_a_ratio_of_the_family_says_its_bound_interval_and_corrected_p():
 def test_a_difference_of_shares_is_said_in_points():
     R = results(**{tt.replay_gain_test("grokked"): (0.123, 0.02, 0.226, 0.04, None)})
     assert tv.difference(R, tt.replay_gain_test("grokked")) == \
-        "+12.3 points (95 % CI 2.0–22.6; Holm-corrected p = 0.04, 5 seeds)"
+        "+12.3 points (95 % CI 2.0–22.6; Holm-corrected p = 0.040, 5 seeds)"
 
 
 def test_addition_at_its_own_token_and_what_the_source_knew():
@@ -117,8 +117,8 @@ def test_a_chapters_own_tests_say_they_are_before_correction():
     R.multitask = dataclasses.replace(blank(contract.Multitask), confidence=0.95, hypothesis=h,
                                       together=speed_up(1.05, 0.91, 1.21, 0.4))
     assert tv.hypothesis_before_correction(R, "multitask") == \
-        "+0.62 (95 % CI +0.40 to +0.85; p = 0.003 before correction, 5 seeds)"
-    assert tv.together_ratio(R) == "1.05× (95 % CI 0.91–1.21; p = 0.4 before correction, 5 seeds)"
+        "+0.62 (95 % CI +0.40 to +0.85; p = 0.0030 before correction, 5 seeds)"
+    assert tv.together_ratio(R) == "1.05× (95 % CI 0.91–1.21; p = 0.40 before correction, 5 seeds)"
     R.multitask = dataclasses.replace(R.multitask, hypothesis=dataclasses.replace(h, estimate=None, reason="no seed"))
     assert tv.hypothesis_before_correction(R, "multitask") == "undefined (no seed)"
     with pytest.raises(ValueError, match="chapter must be"):
@@ -145,12 +145,12 @@ def test_the_sentences_read_the_family_correction_once_chapter_16_is_in_and_the_
     R.task_tokens = dataclasses.replace(R.task_tokens, speedups={"grokked": speed_up(9.82, 4.1, 23.5, 0.004, "lower")})
     R.multitask = dataclasses.replace(blank(contract.Multitask), confidence=0.95, hypothesis=dataclasses.replace(
         blank(contract.HypothesisVerdict), estimate=0.617, ci_low=0.402, ci_high=0.85, p=0.004, n=5, verdict="supported"))
-    assert tv.speedup_over_random(R, "grokked").endswith("Holm-corrected p = 0.03, 5 seeds)")
-    assert tv.hypothesis_effect(R, "multitask") == "+0.62 (95 % CI +0.40 to +0.85; Holm-corrected p = 0.02, 5 seeds)"
+    assert tv.speedup_over_random(R, "grokked").endswith("Holm-corrected p = 0.030, 5 seeds)")
+    assert tv.hypothesis_effect(R, "multitask") == "+0.62 (95 % CI +0.40 to +0.85; Holm-corrected p = 0.020, 5 seeds)"
     assert tv.hypothesis_verdict(R, "multitask") == "supported"
     R.has = lambda kind: kind is not contract.Similarity    # chapter 16 not in the build
-    assert tv.speedup_over_random(R, "grokked").endswith("p = 0.004 before correction, 5 seeds)")
-    assert tv.hypothesis_effect(R, "multitask").endswith("p = 0.004 before correction, 5 seeds)")
+    assert tv.speedup_over_random(R, "grokked").endswith("p = 0.0040 before correction, 5 seeds)")
+    assert tv.hypothesis_effect(R, "multitask").endswith("p = 0.0040 before correction, 5 seeds)")
     assert tv.hypothesis_verdict(R, "multitask") == "supported before correction"
     with pytest.raises(ValueError, match="chapter must be one of"):
         tv.hypothesis_verdict(R, "sequential")
@@ -159,8 +159,8 @@ def test_the_sentences_read_the_family_correction_once_chapter_16_is_in_and_the_
 def test_replays_effects_are_in_points_before_and_after_the_correction():
     R = results(**{tt.REPLAY_HYPOTHESIS_TEST: (0.166, 0.02, 0.31, 0.04, None),
                    tt.replay_gain_test("grokked"): (0.50, 0.40, 0.60, 0.001, None)})
-    assert tv.hypothesis_effect(R, "replay") == "+16.6 points (95 % CI +2.0 to +31.0; Holm-corrected p = 0.04, 5 seeds)"
-    assert tv.replay_gain(R, "grokked") == "+50.0 points (95 % CI 40.0–60.0; Holm-corrected p = 0.001, 5 seeds)"
+    assert tv.hypothesis_effect(R, "replay") == "+16.6 points (95 % CI +2.0 to +31.0; Holm-corrected p = 0.040, 5 seeds)"
+    assert tv.replay_gain(R, "grokked") == "+50.0 points (95 % CI 40.0–60.0; Holm-corrected p = 0.0010, 5 seeds)"
     gain = dataclasses.replace(blank(contract.PairedDifference), mean=0.5, ci_low=0.4, ci_high=0.6, p=0.0004,
                                n_pairs=5, confidence=0.95)
     R.replay = dataclasses.replace(blank(contract.Replay), confidence=0.95, retention_gain={"grokked": gain},
@@ -168,17 +168,17 @@ def test_replays_effects_are_in_points_before_and_after_the_correction():
                                                                   ci_low=0.02, ci_high=0.31, p=0.01, n=5))
     R.has = lambda kind: kind is not contract.Similarity
     assert tv.replay_gain(R, "grokked") == "+50.0 points (95 % CI +40.0 to +60.0; p < 0.001 before correction, 5 seeds)"
-    assert tv.hypothesis_effect(R, "replay") == "+16.6 points (95 % CI +2.0 to +31.0; p = 0.01 before correction, 5 seeds)"
+    assert tv.hypothesis_effect(R, "replay") == "+16.6 points (95 % CI +2.0 to +31.0; p = 0.010 before correction, 5 seeds)"
 
 
 def test_replays_speed_is_the_ratio_of_epochs_without_over_with_before_and_after_the_correction():
     R = results(**{tt.replay_speed_test("grokked"): (1.234, 1.01, 1.5, 0.04, None)})
     R.replay = dataclasses.replace(blank(contract.Replay), confidence=0.95)
-    assert tv.replay_speedup(R, "grokked") == "1.23× (95 % CI 1.01–1.50; Holm-corrected p = 0.04, 5 seeds)"
+    assert tv.replay_speedup(R, "grokked") == "1.23× (95 % CI 1.01–1.50; Holm-corrected p = 0.040, 5 seeds)"
     R.replay = dataclasses.replace(blank(contract.Replay), confidence=0.95,
                                    speed={"random": speed_up(0.8, 0.5, 1.2, 0.3, "upper")})
     R.has = lambda kind: kind is not contract.Similarity
-    assert tv.replay_speedup(R, "random") == "≤ 0.80× (95 % CI 0.50–1.20; p = 0.3 before correction, 5 seeds)"
+    assert tv.replay_speedup(R, "random") == "≤ 0.80× (95 % CI 0.50–1.20; p = 0.30 before correction, 5 seeds)"
     with pytest.raises(KeyError, match="no speed comparison for 'grokked'"):
         tv.replay_speedup(R, "grokked")
     # every pair a bound (every replay run at the cap): the per-seed range, no interval, the seeds with no ratio
@@ -196,9 +196,9 @@ def test_replays_speed_is_the_ratio_of_epochs_without_over_with_before_and_after
 def test_the_similarity_trend_is_said_as_a_mean_rho_with_pages_test_and_the_random_table_as_uncorrected():
     R = results(**{tt.SIMILARITY_HYPOTHESIS_TEST: (0.6, 0.2, 1.0, 0.3, None)})
     assert tv.hypothesis_effect(R, "similarity") == \
-        "+0.60 (95 % CI +0.20 to +1.00; Page's trend test, Holm-corrected p = 0.3, 5 seeds)"
+        "+0.60 (95 % CI +0.20 to +1.00; Page's trend test, Holm-corrected p = 0.30, 5 seeds)"
     R.similarity = dataclasses.replace(R.similarity, memorising=speed_up(1.4, 1.1, 1.8, 0.02))
-    assert tv.memorising_ratio(R) == "1.40× (95 % CI 1.10–1.80; p = 0.02, uncorrected, 5 seeds)"
+    assert tv.memorising_ratio(R) == "1.40× (95 % CI 1.10–1.80; p = 0.020, uncorrected, 5 seeds)"
 
 
 def test_the_audits_verdicts_on_the_three_hypotheses_in_one_sentence():

@@ -161,12 +161,12 @@ def test_the_sections_values_and_guards_pass_on_agreeing_data_and_raise_on_contr
     from grokpaper.paper.guard import SentenceContradicted
 
     R = _Build(_numbers())
-    assert values.control_ratio(R, "permuted") == "12.0× (95 % CI 6.0–30.0; Holm-corrected p = 0.004)"
+    assert values.control_ratio(R, "permuted") == "12.0× (95 % CI 6.0–30.0; Holm-corrected p = 0.0040)"
     assert R.asked[-1] == ("first 99.9%", "random", "permuted")
     values.control_ratio(R, "permuted", against="grokked")
     assert R.asked[-1] == ("first 99.9%", "grokked", "permuted")
     assert values.control_ratio(_Build(_numbers(), bound="upper", ci=(float("nan"),) * 2, p_holm=0.6),
-                                "permuted") == "≤ 12.0× (Holm-corrected p = 0.6)"
+                                "permuted") == "≤ 12.0× (Holm-corrected p = 0.60)"
     assert values.ablation_effect(R, "grokked", "embedding") == ("loss 69.900 (random frequencies: 0.0000; 5 of 5 "
                                                                  "seeds beyond every draw)")
     assert values.phases(R, "grokked") == "same phase 0.70, flipped phase 0.10"
@@ -204,7 +204,7 @@ def test_the_sensitivity_without_nonconverged_runs_says_which_side_of_alpha_the_
     from grokpaper.paper import values
 
     for p_holm, words in [(0.054, "p = 0.054 without the run that never converged, not below 0.05"),
-                          (0.03, "p = 0.03 without the run that never converged, still below 0.05")]:
+                          (0.03, "p = 0.030 without the run that never converged, still below 0.05")]:
         R = _Build(_numbers(), p_holm=p_holm)
         R.statistics.nonconverged = ["random seed 314"]
         assert values.nonconverged_sensitivity(R, "grokked") == words

@@ -31,7 +31,7 @@ _contradicted = contradicted
 
 
 def _p(p) -> str:
-    return "n/a" if is_missing(p) else f"{p:.2g}"
+    return "n/a" if is_missing(p) else f"{p:#.2g}"
 
 
 # ----------------------------------------------------------------------------- transfer speed

@@ -55,10 +55,11 @@ def sentence(text: str) -> str:
 
 
 def p_text(p: float) -> str:
-    """'p < 0.001' or 'p = 0.0097'; 'p n/a' where there is no test."""
+    """'p < 0.001', 'p = 0.0097' or 'p = 0.20' (two significant digits, a trailing zero kept);
+    'p n/a' where there is no test."""
     if is_missing(p):
         return "p n/a"
-    return "p < 0.001" if p < 0.001 else f"p = {p:.2g}"
+    return "p < 0.001" if p < 0.001 else f"p = {p:#.2g}"
 
 
 def yaml_block(key: str, text: str) -> str:
@@ -275,7 +276,7 @@ def road_matching(R, model: str) -> str:
     if m is None:
         return "no seed matching (fewer than 2 seeds)"
     return (f"{fmt(m.own_mean, 1)} per seed with its own seed's source against {fmt(m.cross_mean, 1)} with other "
-            f"seeds' (uncorrected permutation p = {m.p:.2g}; the smallest possible at {m.n_seeds} seeds is {m.min_p:.2g})")
+            f"seeds' (uncorrected permutation p = {m.p:#.2g}; the smallest possible at {m.n_seeds} seeds is {m.min_p:.2g})")
 
 
 def road_holm(R, model: str) -> str:
@@ -367,7 +368,7 @@ def significance_flips(R) -> str:
     if not flips:
         return "no test changes significance"
     return (f"{count(len(flips), 'test')} {'changes' if len(flips) == 1 else 'change'} significance: " + "; ".join(
-        f"{t} (Holm p {full[t].p_holm:.2g} with it, {without[t].p_holm:.2g} without)" for t in flips))
+        f"{t} (Holm p {full[t].p_holm:#.2g} with it, {without[t].p_holm:#.2g} without)" for t in flips))
 
 
 def wilcoxon_floor(R) -> str:
