@@ -98,18 +98,20 @@ def test_replay_ends_above_start_needs_the_ends_interval_above_the_start():
 
 
 
-def test_replay_dips_then_recovers_needs_every_runs_lowest_under_half_its_start_and_end():
-    def runs(*start_lowest_end):
+def test_replay_dips_then_recovers_needs_every_runs_lowest_under_half_its_start_and_end_and_early():
+    def runs(*start_lowest_end_at):
         table = {"experiment": [], "condition": [], "seed": [], "add acc start": [], "add acc lowest": [],
-                 "add acc end": []}
-        for seed, (a, lo, e) in zip((42, 7), start_lowest_end):
-            for key, value in zip(table, ("replay", "grokked", seed, a, lo, e)):
+                 "add acc end": [], "add acc lowest epoch": [], "epochs trained": []}
+        for seed, (a, lo, e, at) in zip((42, 7), start_lowest_end_at):
+            for key, value in zip(table, ("replay", "grokked", seed, a, lo, e, at, 2000)):
                 table[key].append(value)
         return type("R", (), {"replay": dataclasses.replace(blank(contract.Replay), runs_table=table)})()
 
-    task_guards.replay_dips_then_recovers(runs((1.0, 0.05, 0.6), (1.0, 0.1, 0.7)), "grokked")
-    with pytest.raises(SentenceContradicted, match=r"7: 100\.0 / 60\.0 / 70\.0 %"):
-        task_guards.replay_dips_then_recovers(runs((1.0, 0.05, 0.6), (1.0, 0.6, 0.7)), "grokked")
+    task_guards.replay_dips_then_recovers(runs((1.0, 0.05, 0.6, 130), (1.0, 0.1, 0.7, 500)), "grokked")
+    with pytest.raises(SentenceContradicted, match=r"7: 100\.0 / 60\.0 \(epoch 130 of 2,000\) / 70\.0 %"):
+        task_guards.replay_dips_then_recovers(runs((1.0, 0.05, 0.6, 130), (1.0, 0.6, 0.7, 130)), "grokked")
+    with pytest.raises(SentenceContradicted, match=r"within its first 25 % of epochs"):   # fell late, not at first
+        task_guards.replay_dips_then_recovers(runs((1.0, 0.05, 0.6, 130), (1.0, 0.1, 0.7, 501)), "grokked")
     with pytest.raises(SentenceContradicted, match="none"):
         task_guards.replay_dips_then_recovers(runs(), "grokked")
 

@@ -241,7 +241,8 @@ def chapter_14_runs(lowest_grokked=(0.053, 0.108), end=0.62):
                 "memorized-fixed": (0.056, 0.012, end + 0.1 * (seed == 7), 0.6, 0.009, 0.008)}.items():
             rows.append({"experiment": "replay", "condition": condition, "seed": seed, "add acc start": start,
                          "add acc lowest": lowest, "add acc end": end_replay, "add acc at top": top,
-                         tt.SEED_COMMON: top + (0.3 if condition == "grokked" else 0.0) + 0.01 * (seed == 7)})
+                         tt.SEED_COMMON: top + (0.3 if condition == "grokked" else 0.0) + 0.01 * (seed == 7),
+                         "add acc lowest epoch": 120 + 50 * (seed == 7), "epochs trained": 1550 + 560 * (seed == 7)})
             rows.append({"experiment": "sequential", "condition": condition, "seed": seed, "add acc start": start,
                          "add acc lowest": 0.009, "add acc end": none_end, "add acc at top": none_top,
                          tt.SEED_COMMON: 0.009})
@@ -254,6 +255,10 @@ def test_replays_runs_say_the_fall_the_replayed_pairs_and_the_hypothesis_read_el
                                    runs_table=chapter_14_runs())
     R.params = lambda kind: {"p": 113, "frac_train": 0.3}
     assert tv.replay_lowest(R, "grokked") == "5.3–10.8 %"
+    assert tv.replay_lowest_when(R, "grokked") == "epochs 120–170 of the 1,550–2,110 trained"
+    one_seed = dataclasses.replace(R.replay, runs_table=pd.DataFrame(R.replay.runs_table).query("seed == 42")
+                                   .to_dict(orient="list"))
+    assert tv.replay_lowest_when(type("R", (), {"replay": one_seed})(), "grokked") == "epoch 120 of the 1,550 trained"
     assert tv.replayed_pairs(R) == "426 of the 3,830"
     said = tv.replay_hypothesis_sensitivity(R)
     assert said.startswith("-5.0 points (95 % CI") and "at each run's own end, " in said

@@ -92,18 +92,21 @@ def replay_ends_above_start(R, condition: str) -> None:
                       numbers, "the end's interval above the start")
 
 
-def replay_dips_then_recovers(R, condition: str) -> None:
+def replay_dips_then_recovers(R, condition: str, first: float = 0.25) -> None:
     """'With replay, addition fell at first and then rose again': in every chapter-14 replay run of
-    ``condition``, addition's lowest test accuracy is under half its start and under half its end."""
+    ``condition``, addition's lowest test accuracy is under half its start and under half its end,
+    and comes within the run's first ``first`` of its epochs."""
     runs = task_values.replay_runs(R, condition)
-    numbers = f"{condition} with replay, addition start / lowest / end per seed: " + (", ".join(
-        f"{s}: {_pct(a)} / {_pct(lo)} / {_pct(e)} %"
-        for s, a, lo, e in zip(runs["seed"], runs["add acc start"], runs["add acc lowest"], runs["add acc end"]))
-        or "none")
-    if not len(runs) or any(is_missing(lo) or is_missing(a) or is_missing(e) or not (lo < a / 2 and lo < e / 2)
-                            for a, lo, e in zip(runs["add acc start"], runs["add acc lowest"], runs["add acc end"])):
+    columns = ["add acc start", "add acc lowest", "add acc end", "add acc lowest epoch", "epochs trained"]
+    numbers = f"{condition} with replay, addition start / lowest (at epoch, of epochs trained) / end per seed: " + (
+        ", ".join(f"{s}: {_pct(a)} / {_pct(lo)} (epoch {fmt(at)} of {fmt(n)}) / {_pct(e)} %"
+                  for s, a, lo, e, at, n in zip(runs["seed"], *(runs[c] for c in columns))) or "none")
+    rows = list(zip(*(runs[c] for c in columns)))
+    if not rows or any(any(is_missing(v) for v in row) or not (lo < a / 2 and lo < e / 2 and at <= first * n)
+                       for row in rows for a, lo, e, at, n in [row]):
         _contradicted(f"with replay, addition fell at first and rose again in every {condition} run", numbers,
-                      "each run's lowest under half its start and under half its end")
+                      f"each run's lowest under half its start and under half its end, within its first "
+                      f"{fmt(100 * first, 0)} % of epochs")
 
 
 def addition_near_chance(R, condition: str, times: float = 1.5, experiment: str = "sequential") -> None:

@@ -49,7 +49,8 @@ def runs_table(runs, thresholds) -> pd.DataFrame:
     """One row per run: ``tables.transfer_table``'s columns (epochs to each threshold on the run's
     test set, first reached and sustained, final accuracies), its experiment and target, and per
     watched task: test accuracy at the start, at the run's first top-threshold evaluation, at the
-    end and its lowest, and epochs to the top threshold on that task alone; the epochs to the top
+    end and its lowest (with the epoch of its first evaluation at that lowest), and epochs to the top
+    threshold on that task alone; the epochs to the top
     threshold on train accuracy (memorising); the addition readout R^2 at the last probe."""
     top = max(thresholds)
     table = transfer_table(runs, thresholds)
@@ -66,6 +67,7 @@ def runs_table(runs, thresholds) -> pd.DataFrame:
                                          else math.nan)
             row[f"{task} acc end"] = float(curve[column].iloc[-1])
             row[f"{task} acc lowest"] = float(curve[column].min())
+            row[f"{task} acc lowest epoch"] = int(curve["epoch"].iloc[int(curve[column].to_numpy().argmin())])
             row[f"{task} first top"] = curves.epochs_to_threshold(curve, top, metric=column)
             for t in thresholds:
                 row[f"{task} first {contract.pct(t)}"] = curves.epochs_to_threshold(curve, t, metric=column)
@@ -203,7 +205,7 @@ def paired_difference(a: dict, b: dict, confidence: float, label: str,
 # Where else the replay hypothesis's addition can be read: runs-table columns, with what they are.
 # The test reads each pair (replay and none, one source) at its own common epoch, so the
 # memorized-fixed pairs, which stop later, are read after more epochs of replay; the last column
-# reads all four of a seed's runs after the same training (``with_seed_common_reading``).
+# reads all four of a seed's runs after the same number of epochs (``with_seed_common_reading``).
 SEED_COMMON = "add acc at seed's common epoch"
 REPLAY_READ_AT = {"add acc end": "each run's own end", "add acc at top": "each run's first top on subtraction",
                   SEED_COMMON: "one epoch common to the seed's four runs"}

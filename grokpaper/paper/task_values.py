@@ -135,6 +135,21 @@ def replay_lowest(R, condition: str) -> str:
     return f"{fmt(100 * lows[0], 1)}–{fmt(100 * lows[-1], 1)} %"
 
 
+def replay_lowest_when(R, condition: str) -> str:
+    """'epochs 120–170 of the 1,550–2,110 trained': over chapter 14's replay runs of a condition, the
+    range of the epoch at which addition's test accuracy was lowest, and of the runs' lengths."""
+    runs = replay_runs(R, condition)
+    at = sorted(v for v in runs["add acc lowest epoch"] if not is_missing(v))
+    trained = sorted(v for v in runs["epochs trained"] if not is_missing(v))
+    if not at or not trained:
+        return "n/a (no runs)"
+    return f"{'epoch' if at[0] == at[-1] else 'epochs'} {_range(at)} of the {_range(trained)} trained"
+
+
+def _range(values) -> str:
+    return fmt(values[0]) if values[0] == values[-1] else f"{fmt(values[0])}–{fmt(values[-1])}"
+
+
 def replay_hypothesis_sensitivity(R) -> str:
     """'−4.1 points (95 % CI ...) at each run's own end and −5.7 points (...) at subtraction's first top':
     the replay hypothesis's difference read elsewhere than at the pair's common epoch
