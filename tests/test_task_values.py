@@ -310,3 +310,20 @@ def test_the_distinct_part_and_the_inputs_rule_of_the_multitask_hypothesis():
     assert tv.use_difference_every_input(R).startswith("+0.57 (95 % CI") and "uncorrected, 2 seeds" in tv.use_difference_every_input(R)
     assert tv.corrected_overlaps(R, "drift") == "-0.04 to 0.06"
     assert tv.above_null(R, "sequential with replay, one model") == "2 of 2 seeds"
+
+
+def test_a_similarity_targets_runs_say_how_many_reached_the_top_and_where_the_others_ended():
+    rows = [{"experiment": "similarity", "target": "multiply", "condition": "grokked", "seed": seed,
+             "first 99.9%": None, "final test acc": end, "final train acc": 1.0} for seed, end in ((42, 0.048), (7, 0.306))]
+    rows += [{"experiment": "similarity", "target": "multiply", "condition": "random", "seed": seed,
+              "first 99.9%": first, "final test acc": end, "final train acc": train}
+             for seed, first, end, train in ((42, 6620.0, 1.0, 1.0), (7, 9100.0, 1.0, 1.0), (99, None, 0.2, 0.95))]
+    R = results()
+    R.similarity = dataclasses.replace(blank(contract.Similarity), runs_table=pd.DataFrame(rows).to_dict(orient="list"),
+                                       top_threshold=0.999, cap=30000, random_table_cap=5000)
+    assert tv.similarity_reached(R, "multiply", "grokked") == (
+        "no run reached 99.9 % by the cap of 30,000 epochs (test accuracy ended at 4.8–30.6 %, training accuracy at 100.0 %)")
+    assert tv.similarity_reached(R, "multiply", "random") == (
+        "2 of 3 runs reached 99.9 %, in epochs 6,620–9,100; the other 1 did not by the cap of 30,000 epochs "
+        "(test accuracy ended at 20.0 %, training accuracy at 95.0 %)")
+    assert tv.similarity_reached(R, "x2xyy2", "random") == "no runs"
