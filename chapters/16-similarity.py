@@ -70,6 +70,7 @@ profile = "smoke"
 import pandas as pd
 
 from grokpaper.analysis.probes import make_probes
+from grokpaper.analysis.swapped_pairs import SWAPPED_COLUMNS, swapped_pairs_table
 from grokpaper.config import resolve_in_notebook
 from grokpaper.core.study import SIMILARITY_CONDITIONS, Study
 from grokpaper.paper import audit, plots, task_plots
@@ -87,6 +88,10 @@ runs = study.task_runs(designs)
 for run in runs:  # the transfer task's pair is the sequential experiment's: one row per target
     run.experiment = "similarity"
 table = tt.runs_table(runs, P["thresholds"])
+# A commutative target's test accuracy split by whether a test pair's swap is a training pair
+# (grokpaper.analysis.swapped_pairs): what a model that memorised answers without generalising.
+table = table.merge(swapped_pairs_table(runs, P["p"], P["frac_train"], task_token=1),
+                    on=["condition", "target", "seed"], how="left")
 cap_of = {t: P["random_table_max_epochs"] if t == "random" else P["task_max_epochs"] for t in targets}
 speedups = {t: tt.speedup(tt.select(table, "similarity", t), top, cap_of[t], "grokked", "random", level)
             for t in targets}
@@ -175,6 +180,12 @@ md_table(measures.drop(columns=["experiment", "seed"]).groupby(["target", "condi
 #| tbl-cap: "Multiplication in two bases: the neuron method on the final model at multiplication's token, in the additive Fourier basis over the tokens and in the discrete-log (multiplicative character) basis over the nonzero tokens, logarithms to the smallest primitive root of p; per run the mean share of a neuron's variance its best frequency explains (on the inputs the basis covers, and over all inputs), the number of key frequencies, and the share of variance on the inputs with a = 0 or b = 0, which the discrete-log basis sets aside (against the share those inputs would hold by chance)."
 (md_table(bases[["condition", "seed", "basis", "mean_frac_explained", "mean_frac_explained_all_inputs", "n_key_freqs",
                  "excluded_share", "zero_line_share", "zero_line_chance"]], digits=3) if len(bases) else None)
+
+# %%
+#| label: tbl-similarity-swapped
+#| tbl-cap: "Test accuracy on a commutative target at the end, split by the swapped pair: a test pair (a, b) whose swap (b, a) is a training pair has that pair's label, so a model that memorised its training pairs and reads its two operands alike answers it without having generalised; only the other test pairs show generalisation. Per run, from the grokked source and from random init: the test accuracy, the share of the test pairs whose swap is a training pair, and the accuracy on those and on the others (chance, 1/p, is about 0.009). A run stops once the target's test accuracy held {top} for {hold}, or at its cap ({task_cap})."
+md_table(table.dropna(subset=[SWAPPED_COLUMNS[0]])[["target", "condition", "seed", "final test acc", *SWAPPED_COLUMNS]],
+         digits=3)
 
 # %%
 #| label: tbl-similarity-early-retention

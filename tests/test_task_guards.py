@@ -3,6 +3,7 @@ sentence says, raising with the numbers when they do not, and bound to a build b
 
 import dataclasses
 
+import pandas as pd
 import pytest
 
 from grokpaper.paper import contract, task_guards
@@ -117,8 +118,6 @@ def test_replay_dips_then_recovers_needs_every_runs_lowest_under_half_its_start_
 
 
 def test_the_guards_of_the_reviewed_sentences_raise_on_data_that_contradict_them():
-    import pandas as pd
-
     def runs(ends, lows, common_grokked, fixed_first):
         rows = []
         for seed, (end, low, c) in enumerate(zip(ends, lows, common_grokked)):
@@ -171,8 +170,6 @@ def test_the_floor_above_the_replay_model_in_most_seeds():
 
 
 def test_the_multitask_tasks_not_shown_apart_at_the_top_and_the_drift_near_chance():
-    import pandas as pd
-
     def build_(sub, drift):
         multi = pd.DataFrame([{"experiment": "multitask", "condition": "scratch", "seed": s, "add first 99.9%": 1000.0,
                                "subtract first 99.9%": b} for s, b in enumerate(sub)])
@@ -190,11 +187,41 @@ def test_the_multitask_tasks_not_shown_apart_at_the_top_and_the_drift_near_chanc
 
 
 def test_both_tasks_at_the_top_in_every_multitask_run():
-    import pandas as pd
-
     multi = pd.DataFrame([{"experiment": "multitask", "condition": "scratch", "seed": s, "add first 99.9%": 1000.0,
                            "subtract first 99.9%": b} for s, b in enumerate((1200.0, 900.0, None))])
     R = type("R", (), {"multitask": dataclasses.replace(blank(contract.Multitask), runs_table=multi.to_dict(orient="list"),
                                                         top_threshold=0.999, cap=30000, confidence=0.95)})()
     with pytest.raises(SentenceContradicted):    # seed 2's subtraction never got there: a bound, not a ratio
         task_guards.together_at_top_not_shown(R)
+
+
+def test_the_unreached_runs_swapped_pairs_are_said_and_guarded():
+    from grokpaper.paper import task_values as tv
+
+    def build_(swapped_x2=(0.148, 1.0), other=0.007):
+        rows = []
+        for seed, sw in zip((42, 7), swapped_x2):
+            share = 0.3
+            rows.append({"experiment": "similarity", "target": "x2xyy2", "condition": "grokked", "seed": seed,
+                         "first 99.9%": None, "final test acc": share * sw + (1 - share) * other,
+                         "test pairs with swap in train": share, "test acc, swap in train": sw,
+                         "test acc, other pairs": other})
+        rows.append({"experiment": "similarity", "target": "multiply", "condition": "grokked", "seed": 99,   # reached
+                     "first 99.9%": 5620.0, "final test acc": 1.0, "test pairs with swap in train": 0.297,
+                     "test acc, swap in train": 1.0, "test acc, other pairs": 1.0})
+        rows.append({"experiment": "similarity", "target": "subtract", "condition": "grokked", "seed": 42,   # not commutative
+                     "first 99.9%": None, "final test acc": 0.5, "test pairs with swap in train": None,
+                     "test acc, swap in train": None, "test acc, other pairs": None})
+        numbers = dataclasses.replace(blank(contract.Similarity), top_threshold=0.999,
+                                      runs_table=pd.DataFrame(rows).to_dict(orient="list"))
+        return type("R", (), {"similarity": numbers})()
+
+    R = build_()
+    assert tv.swapped_split(R, "grokked") == ("14.8–100.0 % of the test pairs whose swap (b, a) is a training pair "
+                                              "(30.0 % of the test pairs), against 0.7 % of the others")
+    task_guards.swapped_pairs_carry_unreached(R, "grokked")
+    with pytest.raises(SentenceContradicted, match=r"x2xyy2 seed 42: 3\.8 % / 7\.9 %"):   # its swapped pairs no better
+        task_guards.swapped_pairs_carry_unreached(build_(swapped_x2=(0.01, 1.0), other=0.05), "grokked")
+    assert tv.swapped_split(R, "random") == "n/a (every run reached the threshold)"
+    with pytest.raises(SentenceContradicted, match="none"):
+        task_guards.swapped_pairs_carry_unreached(R, "random")

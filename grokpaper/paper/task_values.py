@@ -12,6 +12,7 @@ from __future__ import annotations
 import pandas as pd
 
 from grokpaper.analysis.stats import is_missing
+from grokpaper.analysis.swapped_pairs import SWAPPED_COLUMNS
 from grokpaper.core.data import split_indices
 from grokpaper.core.tasks import replay_count
 from grokpaper.paper import contract
@@ -274,6 +275,30 @@ def similarity_reached(R, target: str, condition: str) -> str:
                     f"{_range([fmt(tests[0], 1), fmt(tests[-1], 1)], formatted=True)} %, training accuracy at "
                     f"{_range([fmt(trains[0], 1), fmt(trains[-1], 1)], formatted=True)} %)")
     return "; ".join(said)
+
+
+def unreached_swapped(R, condition: str) -> pd.DataFrame:
+    """Chapter 16's runs of ``condition`` to a commutative target (those with the swapped-pair split,
+    ``analysis.swapped_pairs``) that did not reach the top threshold by the cap."""
+    rows = tt.select(pd.DataFrame(R.similarity.runs_table), "similarity", conditions=[condition])
+    rows = rows[rows[SWAPPED_COLUMNS[0]].notna()]
+    return rows[rows[f"first {contract.pct(R.similarity.top_threshold)}"].isna()]
+
+
+def swapped_split(R, condition: str) -> str:
+    """'14.8–100.0 % of the test pairs whose swap (b, a) is a training pair (29.7–30.6 % of the test
+    pairs), against 0.7–2.3 % of the others': over chapter 16's runs of ``condition`` to a commutative
+    target that did not reach the top threshold, their test accuracy split by the swapped pair."""
+    rows = unreached_swapped(R, condition)
+    if not len(rows):
+        return "n/a (every run reached the threshold)"
+
+    def pct(column: str) -> str:
+        low, high = fmt(100 * rows[column].min(), 1), fmt(100 * rows[column].max(), 1)
+        return low if low == high else f"{low}–{high}"
+    share, swapped, other = SWAPPED_COLUMNS
+    return (f"{pct(swapped)} % of the test pairs whose swap (b, a) is a training pair ({pct(share)} % of the test "
+            f"pairs), against {pct(other)} % of the others")
 
 
 def flips_over_both(R) -> str:

@@ -15,11 +15,21 @@ section = '''
 The document's first future experiment transfers the grokked addition source to targets of decreasing
 similarity to addition, each on its own token: subtraction (the runs above), multiplication a·b,
 a² + ab + b², and a fixed random table, which cannot generalise (capped at
-`{python} fmt(R.similarity.random_table_cap)` epochs). Random initialisation needed
-`{python} tv.similarity_speedup(R, "multiply")` as many epochs as the grokked source for multiplication and
+`{python} fmt(R.similarity.random_table_cap)` epochs). On multiplication, from the grokked source
+`{python} tv.similarity_reached(R, "multiply", "grokked")`, and from random initialisation
+`{python} tv.similarity_reached(R, "multiply", "random")`. On a² + ab + b², from the grokked source
+`{python} tv.similarity_reached(R, "x2xyy2", "grokked")`, and from random initialisation
+`{python} tv.similarity_reached(R, "x2xyy2", "random")`. The speed-up of the grokked source (random
+initialisation's epochs to `{python} top` over the grokked source's, paired by seed) is
+`{python} tv.similarity_speedup(R, "multiply")` for multiplication and
 `{python} tv.similarity_speedup(R, "x2xyy2")` for a² + ab + b² (@fig-similarity-speedups,
-@tbl-similarity-speedups); to memorise the random table (its training accuracy at the threshold), random
-initialisation needed `{python} tv.memorising_ratio(R)` as many epochs as the grokked source. The document's hypothesis,
+@tbl-similarity-speedups). Both targets are commutative, so a test pair whose swap (b, a) is a training
+pair has that pair's label, and a model that memorised its training pairs and reads its two operands
+alike answers it without having generalised. The grokked runs that did not reach `{python} top` answered
+mostly such pairs: `{python} tv.swapped_split(R, "grokked")`
+(@tbl-similarity-swapped)`{python} guard.swapped_pairs_carry_unreached("grokked")`. To memorise the random
+table (its training accuracy at the threshold), random initialisation needed
+`{python} tv.memorising_ratio(R)` as many epochs as the grokked source. The document's hypothesis,
 "`{python} R.similarity.hypothesis.hypothesis`", is read, as its experiment asks it, of the transfers
 without replay. Retention is measured early: addition's mean test accuracy at its own token over the
 first `{python} fmt(R.params(contract.Similarity)["probe_dense_until"])` epochs of the transfer (@tbl-similarity-early-retention), not
@@ -35,6 +45,8 @@ them aside and the table gives their share of each neuron's variance against cha
 {{< embed chapters/16-similarity.ipynb#fig-similarity-speedups >}}
 
 {{< embed chapters/16-similarity.ipynb#tbl-similarity-speedups >}}
+
+{{< embed chapters/16-similarity.ipynb#tbl-similarity-swapped >}}
 
 {{< embed chapters/16-similarity.ipynb#tbl-similarity-early-retention >}}
 
