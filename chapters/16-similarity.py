@@ -89,9 +89,8 @@ for run in runs:  # the transfer task's pair is the sequential experiment's: one
     run.experiment = "similarity"
 table = tt.runs_table(runs, P["thresholds"])
 # A commutative target's test accuracy split by whether a test pair's swap is a training pair
-# (grokpaper.analysis.swapped_pairs): what a model that memorised answers without generalising.
-table = table.merge(swapped_pairs_table(runs, P["p"], P["frac_train"], task_token=1),
-                    on=["condition", "target", "seed"], how="left")
+# (grokpaper.analysis.swapped_pairs): the pairs its training pairs answer by symmetry alone.
+table = table.merge(swapped_pairs_table(runs), on=["condition", "target", "seed"], how="left", validate="one_to_one")
 cap_of = {t: P["random_table_max_epochs"] if t == "random" else P["task_max_epochs"] for t in targets}
 speedups = {t: tt.speedup(tt.select(table, "similarity", t), top, cap_of[t], "grokked", "random", level)
             for t in targets}
@@ -183,7 +182,7 @@ md_table(measures.drop(columns=["experiment", "seed"]).groupby(["target", "condi
 
 # %%
 #| label: tbl-similarity-swapped
-#| tbl-cap: "Test accuracy on a commutative target at the end, split by the swapped pair: a test pair (a, b) whose swap (b, a) is a training pair has that pair's label, so a model that memorised its training pairs and reads its two operands alike answers it without having generalised; only the other test pairs show generalisation. Per run, from the grokked source and from random init: the test accuracy, the share of the test pairs whose swap is a training pair, and the accuracy on those and on the others (chance, 1/p, is about 0.009). A run stops once the target's test accuracy held {top} for {hold}, or at its cap ({task_cap})."
+#| tbl-cap: "Test accuracy on a commutative target at the end, split by the swapped pair: a test pair (a, b) whose swap (b, a) is a training pair has that pair's label, so it can be answered from the training pairs by the task's symmetry alone; only the other test pairs show whether a model computes the task beyond its training pairs and their swaps. The split says where the correct answers lie, not how a model produces them. Per run, from the grokked source and from random init: the test accuracy, the share of the test pairs whose swap is a training pair, and the accuracy on those and on the others (chance, 1/p, is about 0.009). A run stops once the target's test accuracy held {top} for {hold}, or at its cap ({task_cap})."
 md_table(table.dropna(subset=[SWAPPED_COLUMNS[0]])[["target", "condition", "seed", "final test acc", *SWAPPED_COLUMNS]],
          digits=3)
 

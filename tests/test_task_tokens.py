@@ -273,3 +273,24 @@ def test_the_multitask_verdict_says_what_the_overlaps_say_of_distinct_circuits()
     note = tt.distinct_part_note(replay, floor, 0.05)
     assert "above its relabelling null (p < 0.05) in 2 of 3 seeds" in note
     assert "higher chance-corrected overlap in 1 of 2" in note
+
+
+def test_the_runs_table_gives_the_epoch_of_a_watched_tasks_first_evaluation_at_its_lowest():
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    curve = pd.DataFrame({"epoch": [0, 10, 20, 30, 40], "train_acc": [0.1, 0.5, 1.0, 1.0, 1.0],
+                          "test_acc": [0.0, 0.2, 0.5, 0.9, 1.0], "test_loss": [5.0, 6.0, 3.0, 1.0, 0.1],
+                          "train_loss": [5.0, 2.0, 0.1, 0.01, 0.01],
+                          "test_acc_add": [1.0, 0.05, 0.3, 0.05, 0.6], "test_loss_add": [0.1] * 5})
+
+    def run(seed, add):
+        stored = SimpleNamespace(config={"max_epochs": 100}, probes=pd.DataFrame({tt.READOUT: [0.5]}))
+        return SimpleNamespace(seed=seed, condition="grokked", experiment="replay", target="subtract",
+                               curve=curve.assign(test_acc_add=add), result={"epochs_trained": 40,
+                                                                             "stop_reason": "cap"}, stored=stored)
+
+    table = tt.runs_table([run(42, curve["test_acc_add"]), run(7, [0.0, 0.3, 0.2, 0.4, 0.5])], [0.9, 0.999])
+    assert table["add acc lowest"].tolist() == [0.05, 0.0]
+    assert table["add acc lowest epoch"].tolist() == [10, 0]   # a tie: the first; a minimum at the start: epoch 0

@@ -313,17 +313,26 @@ def test_the_distinct_part_and_the_inputs_rule_of_the_multitask_hypothesis():
 
 
 def test_a_similarity_targets_runs_say_how_many_reached_the_top_and_where_the_others_ended():
-    rows = [{"experiment": "similarity", "target": "multiply", "condition": "grokked", "seed": seed,
-             "first 99.9%": None, "final test acc": end, "final train acc": 1.0} for seed, end in ((42, 0.048), (7, 0.306))]
-    rows += [{"experiment": "similarity", "target": "multiply", "condition": "random", "seed": seed,
-              "first 99.9%": first, "final test acc": end, "final train acc": train}
-             for seed, first, end, train in ((42, 6620.0, 1.0, 1.0), (7, 9100.0, 1.0, 1.0), (99, None, 0.2, 0.95))]
+    def row(target, condition, seed, first_top, first_90, end, train=1.0):
+        return {"experiment": "similarity", "target": target, "condition": condition, "seed": seed,
+                "first 99.9%": first_top, "first 90%": first_90, "final test acc": end, "final train acc": train}
+
+    rows = [row("multiply", "grokked", 42, None, 21400.0, 0.991), row("multiply", "grokked", 7, None, None, 0.048),
+            row("multiply", "grokked", 99, None, None, 0.312),
+            row("multiply", "random", 42, 5620.0, 5000.0, 1.0), row("multiply", "random", 7, 9460.0, 8000.0, 1.0),
+            row("multiply", "random", 99, None, None, 0.2, 0.95),
+            row("random", "grokked", 42, None, None, 0.009)]
     R = results()
     R.similarity = dataclasses.replace(blank(contract.Similarity), runs_table=pd.DataFrame(rows).to_dict(orient="list"),
                                        top_threshold=0.999, cap=30000, random_table_cap=5000)
+    R.params = lambda kind: {"thresholds": [0.9, 0.95, 0.99, 0.999]}
     assert tv.similarity_reached(R, "multiply", "grokked") == (
-        "no run reached 99.9 % by the cap of 30,000 epochs (test accuracy ended at 4.8–30.6 %, training accuracy at 100.0 %)")
+        "no run reached 99.9% by the cap of 30,000 epochs: 1 run passed 90% (first at epoch 21,400) and ended at "
+        "99.1 %; 2 runs stayed below 90%, ending at 4.8–31.2 % of the test pairs with training accuracy at 100.0 %")
     assert tv.similarity_reached(R, "multiply", "random") == (
-        "2 of 3 runs reached 99.9 %, in epochs 6,620–9,100; the other 1 did not by the cap of 30,000 epochs "
-        "(test accuracy ended at 20.0 %, training accuracy at 95.0 %)")
+        "2 of 3 runs reached 99.9%, in 5,620–9,460 epochs; the other 1 run did not by the cap of 30,000 epochs: "
+        "1 run stayed below 90%, ending at 20.0 % of the test pairs with training accuracy at 95.0 %")
+    assert tv.similarity_reached(R, "random", "grokked") == (   # the random table's own cap
+        "no run reached 99.9% by the cap of 5,000 epochs: 1 run stayed below 90%, ending at 0.9 % of the test pairs "
+        "with training accuracy at 100.0 %")
     assert tv.similarity_reached(R, "x2xyy2", "random") == "no runs"

@@ -67,7 +67,7 @@ def runs_table(runs, thresholds) -> pd.DataFrame:
                                          else math.nan)
             row[f"{task} acc end"] = float(curve[column].iloc[-1])
             row[f"{task} acc lowest"] = float(curve[column].min())
-            row[f"{task} acc lowest epoch"] = int(curve["epoch"].iloc[int(curve[column].to_numpy().argmin())])
+            row[f"{task} acc lowest epoch"] = int(curve.loc[curve[column].idxmin(), "epoch"])   # the first at the lowest
             row[f"{task} first top"] = curves.epochs_to_threshold(curve, top, metric=column)
             for t in thresholds:
                 row[f"{task} first {contract.pct(t)}"] = curves.epochs_to_threshold(curve, t, metric=column)
