@@ -336,3 +336,17 @@ def test_a_similarity_targets_runs_say_how_many_reached_the_top_and_where_the_ot
         "no run reached 99.9% by the cap of 5,000 epochs: 1 run stayed below 90%, ending at 0.9 % of the test pairs "
         "with training accuracy at 100.0 %")
     assert tv.similarity_reached(R, "x2xyy2", "random") == "no runs"
+
+
+def test_a_targets_frequency_reuse_gives_the_grokked_runs_corrected_p_and_the_random_init_null_beside_it():
+    R = results(**{tt.reuse_test("x2xyy2"): (14, None, None, 0.0004, None)})
+
+    def sharing(total, expected, p):
+        return dataclasses.replace(blank(contract.FrequencySharing), total_shared=total, expected_by_chance=expected,
+                                   p_null=p, n_seeds=5)
+    R.similarity = dataclasses.replace(R.similarity, reuse={"x2xyy2": sharing(14, 2.08, 1e-5)},
+                                       reuse_random={"x2xyy2": sharing(3, 2.0, 0.32)})
+    assert tv.similarity_reuse(R, "x2xyy2") == (
+        "14 shared over 5 seeds against 2.1 by chance (Holm-corrected p < 0.001); from random initialisation, which "
+        "never saw the source, 3 against 2.0 (p = 0.32 uncorrected)")
+    assert tv.similarity_reuse(R, "multiply") == "n/a (no runs to multiply)"

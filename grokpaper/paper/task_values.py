@@ -311,6 +311,21 @@ def swapped_split(R, condition: str) -> str:
             f"({_pct_range(rows[share])} % of the test pairs), against {_pct_range(rows[other])} % of the others")
 
 
+def similarity_reuse(R, target: str) -> str:
+    """'14 of the source's key frequencies over 5 seeds against 2.1 by chance (Holm-corrected p < 0.001);
+    from random initialisation, which never saw the source, 3 against 2.0 (p = 0.32, the null)':
+    chapter 16's frequency reuse of one target, the grokked runs' p corrected within chapters 13-16's
+    family, the random-init runs' (outside the family) beside it."""
+    grokked, random = R.similarity.reuse.get(target), R.similarity.reuse_random.get(target)
+    if grokked is None or random is None:
+        return f"n/a (no runs to {target})"
+    t = family_test(R, tt.reuse_test(target))
+    return (f"{fmt(grokked.total_shared)} shared over {count(grokked.n_seeds, 'seed')} against "
+            f"{fmt(grokked.expected_by_chance, 1)} by chance (Holm-corrected {p_text(t.p_holm)}); from random "
+            f"initialisation, which never saw the source, {fmt(random.total_shared)} against "
+            f"{fmt(random.expected_by_chance, 1)} ({p_text(random.p_null)} uncorrected)")
+
+
 def flips_over_both(R) -> str:
     """'no test changes significance' or 'the test "..." would not be significant (Holm p 0.03 ->
     0.31)': the sensitivity of chapters 13-16's verdicts to correcting them together with chapter
