@@ -218,3 +218,33 @@ def test_the_swapped_pairs_of_the_runs_far_below_the_threshold_are_said_and_guar
     assert tv.swapped_split(R, "random") == "n/a (no run of a commutative target stayed below the lowest threshold)"
     with pytest.raises(SentenceContradicted, match="none"):
         task_guards.swapped_pairs_carry_far_below(R, "random")
+
+
+def test_the_random_table_control_must_share_as_many_frequencies_as_a_target_that_can_use_them():
+    def build_(random_total):
+        def sharing(total):
+            return dataclasses.replace(blank(contract.FrequencySharing), total_shared=total)
+        reuse = {"subtract": sharing(24), "multiply": sharing(22),
+                 **({"random": sharing(random_total)} if random_total is not None else {})}
+        return type("R", (), {"similarity": dataclasses.replace(blank(contract.Similarity), reuse=reuse)})()
+
+    task_guards.random_table_shares_as_many(build_(22))
+    with pytest.raises(SentenceContradicted, match="subtract 24, multiply 22, random table 21"):
+        task_guards.random_table_shares_as_many(build_(21))
+    with pytest.raises(SentenceContradicted, match="the random table's total at least the smallest"):
+        task_guards.random_table_shares_as_many(build_(None))
+
+
+def test_multiplication_sparser_in_the_discrete_log_basis_needs_every_run():
+    def build_(dlog_7):
+        bases = [{"condition": "random", "seed": seed, "basis": b, "mean_frac_explained": v}
+                 for seed, additive, dlog in ((42, 0.043, 0.787), (7, 0.039, dlog_7))
+                 for b, v in (("additive", additive), ("discrete-log", dlog))]
+        numbers = dataclasses.replace(blank(contract.Similarity), bases=pd.DataFrame(bases).to_dict(orient="list"))
+        return type("R", (), {"similarity": numbers})()
+
+    task_guards.discrete_log_sparser(build_(0.8), "random")
+    with pytest.raises(SentenceContradicted, match="7: 0.04 / 0.03"):
+        task_guards.discrete_log_sparser(build_(0.03), "random")
+    with pytest.raises(SentenceContradicted, match="none"):
+        task_guards.discrete_log_sparser(build_(0.8), "grokked")

@@ -338,15 +338,46 @@ def test_a_similarity_targets_runs_say_how_many_reached_the_top_and_where_the_ot
     assert tv.similarity_reached(R, "x2xyy2", "random") == "no runs"
 
 
-def test_a_targets_frequency_reuse_gives_the_grokked_runs_corrected_p_and_the_random_init_null_beside_it():
-    R = results(**{tt.reuse_test("x2xyy2"): (14, None, None, 0.0004, None)})
+def sharing(total, expected, p=1e-5):
+    return dataclasses.replace(blank(contract.FrequencySharing), total_shared=total, expected_by_chance=expected,
+                               p_null=p, n_seeds=5)
 
-    def sharing(total, expected, p):
-        return dataclasses.replace(blank(contract.FrequencySharing), total_shared=total, expected_by_chance=expected,
-                                   p_null=p, n_seeds=5)
-    R.similarity = dataclasses.replace(R.similarity, reuse={"x2xyy2": sharing(14, 2.08, 1e-5)},
-                                       reuse_random={"x2xyy2": sharing(3, 2.0, 0.32)})
-    assert tv.similarity_reuse(R, "x2xyy2") == (
-        "14 shared over 5 seeds against 2.1 by chance (Holm-corrected p < 0.001); from random initialisation, which "
-        "never saw the source, 3 against 2.0 (p = 0.32 uncorrected)")
-    assert tv.similarity_reuse(R, "multiply") == "n/a (no runs to multiply)"
+
+def test_the_targets_frequency_reuse_is_said_with_its_corrected_p_and_the_random_table_last():
+    R = results(**{tt.reuse_test("subtract"): (24, None, None, 8e-28, None),
+                   tt.reuse_test("multiply"): (22, None, None, 2.3e-18, None)})
+    R.similarity = dataclasses.replace(R.similarity, targets=["subtract", "multiply", "random"],
+                                       reuse={"subtract": sharing(24, 2.571), "multiply": sharing(22, 3.929),
+                                              "random": sharing(24, 2.589)})
+    assert tv.similarity_reuse(R) == (
+        "subtraction 24 and multiplication 22 of the source's key frequencies over 5 seeds, against 2.6–3.9 by chance "
+        "(Holm-corrected p < 0.001 for each); the random table, which no frequency can help, 24")
+    R.similarity.task_family[tt.reuse_test("multiply")] = dataclasses.replace(
+        R.similarity.task_family[tt.reuse_test("multiply")], p_holm=0.031)
+    assert "(Holm-corrected p ≤ 0.031 for each)" in tv.similarity_reuse(R)
+
+
+def test_the_bases_of_multiplication_are_said_per_condition_and_for_the_runs_far_below_the_threshold():
+    bases = [{"condition": c, "seed": seed, "basis": b, "mean_frac_explained": v}
+             for c, seed, additive, dlog in (("grokked", 42, 0.067, 0.643), ("grokked", 7, 0.207, 0.113),
+                                             ("random", 42, 0.043, 0.787), ("random", 7, 0.039, 0.800))
+             for b, v in (("additive", additive), ("discrete-log", dlog))]
+    runs = [{"experiment": "similarity", "target": "multiply", "condition": "grokked", "seed": seed, "first 90%": first,
+             "test pairs with swap in train": 0.3} for seed, first in ((42, 21400.0), (7, None))]
+    R = results()
+    R.similarity = dataclasses.replace(R.similarity, bases=pd.DataFrame(bases).to_dict(orient="list"),
+                                       runs_table=pd.DataFrame(runs).to_dict(orient="list"))
+    R.params = lambda kind: {"thresholds": [0.9, 0.999]}
+    assert tv.basis_explained(R, "random", "discrete-log") == "0.79–0.80"
+    assert tv.basis_explained(R, "grokked", "discrete-log") == "0.11–0.64"
+    assert tv.basis_explained(R, "grokked", "discrete-log", far_below=True) == "0.11"   # seed 42 passed 90%
+    assert tv.basis_explained(R, "memorized", "additive") == "n/a (no runs)"
+
+
+def test_a_similarity_speed_up_whose_every_ratio_is_a_bound_gives_the_per_seed_bounds_to_two_digits():
+    s = dataclasses.replace(blank(contract.SpeedUp), n_pairs=3, geometric_mean=0.276, bound="upper",
+                            per_seed={42: 0.187, 7: 0.272, 99: 0.318}, per_seed_bound={42: "<=", 7: "<=", 99: "<="})
+    R = results()
+    R.similarity = dataclasses.replace(R.similarity, speedups={"multiply": s})
+    assert tv.similarity_speedup(R, "multiply") == ("≤ 0.19–0.32× per seed, every ratio a bound (one run of each pair "
+                                                    "never got there by the cap; no interval)")

@@ -223,8 +223,39 @@ def swapped_pairs_carry_far_below(R, condition: str) -> None:
                       "test answers")
 
 
+def random_table_shares_as_many(R) -> None:
+    """'... the random table, which no frequency can help, as many: sharing here is what persisted at
+    the copied token, not reuse': chapter 16's grokked runs to the random table share at least as many
+    of the source's key frequencies (summed over seeds) as those to some target that can use them."""
+    reuse = R.similarity.reuse
+    others = {t: f.total_shared for t, f in reuse.items() if t != "random"}
+    numbers = "shared with the source's key frequencies, summed over seeds: " + (
+        ", ".join(f"{t} {n}" for t, n in {**others, **({"random table": reuse["random"].total_shared}
+                                                         if "random" in reuse else {})}.items()) or "none")
+    if "random" not in reuse or not others or reuse["random"].total_shared < min(others.values()):
+        _contradicted("the random table shares as many of the source's key frequencies as the targets that can use "
+                      "them", numbers, "the random table's total at least the smallest other target's")
+
+
+def discrete_log_sparser(R, condition: str) -> None:
+    """'Multiplication's circuit from ``condition`` is sparse in the discrete-log basis': in every
+    chapter-16 multiplication run of ``condition``, a neuron's best frequency explains more of its
+    variance in the discrete-log basis than in the additive one (``Similarity.bases``)."""
+    bases = pd.DataFrame(R.similarity.bases)
+    rows = bases[bases["condition"] == condition] if len(bases) else bases
+    by_seed = {seed: dict(zip(g["basis"], g["mean_frac_explained"])) for seed, g in rows.groupby("seed")} if len(rows) \
+        else {}
+    numbers = f"{condition}, multiplication, mean share explained additive / discrete-log per seed: " + (
+        ", ".join(f"{seed}: {fmt(b.get('additive'), 2)} / {fmt(b.get('discrete-log'), 2)}" for seed, b in by_seed.items())
+        or "none")
+    if not by_seed or any(not b.get("discrete-log", 0) > b.get("additive", 1) for b in by_seed.values()):
+        _contradicted(f"from {condition}, multiplication is sparser in the discrete-log basis", numbers,
+                      "in every run, the discrete-log basis explaining more than the additive one")
+
+
 CHECKS = {f.__name__: f for f in (task_faster, addition_lost, addition_near_chance, subtraction_later_in_every_seed,
                                    together_at_top_not_shown, same_key_frequencies_at_both_tokens,
                                    floor_mostly_higher, replay_ends_above_start, replay_dips_then_recovers,
                                    replay_lowest_above_chance, replay_verdict_depends_on_reading, drift_near_chance,
-                                   swapped_pairs_carry_far_below)}
+                                   swapped_pairs_carry_far_below, random_table_shares_as_many,
+                                   discrete_log_sparser)}

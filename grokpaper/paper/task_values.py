@@ -247,7 +247,7 @@ def similarity_speedup(R, target: str) -> str:
     per-seed bounds when every pair is one); the family has none for subtraction (chapter 13's runs)
     or the random table (it cannot generalise)."""
     return _family_or_own(R, tt.similarity_speedup_test(target), R.similarity.speedups.get(target),
-                          R.similarity.confidence, 1)
+                          R.similarity.confidence, 2)
 
 
 def similarity_reached(R, target: str, condition: str) -> str:
@@ -311,19 +311,47 @@ def swapped_split(R, condition: str) -> str:
             f"({_pct_range(rows[share])} % of the test pairs), against {_pct_range(rows[other])} % of the others")
 
 
-def similarity_reuse(R, target: str) -> str:
-    """'14 of the source's key frequencies over 5 seeds against 2.1 by chance (Holm-corrected p < 0.001);
-    from random initialisation, which never saw the source, 3 against 2.0 (p = 0.32, the null)':
-    chapter 16's frequency reuse of one target, the grokked runs' p corrected within chapters 13-16's
-    family, the random-init runs' (outside the family) beside it."""
-    grokked, random = R.similarity.reuse.get(target), R.similarity.reuse_random.get(target)
-    if grokked is None or random is None:
-        return f"n/a (no runs to {target})"
-    t = family_test(R, tt.reuse_test(target))
-    return (f"{fmt(grokked.total_shared)} shared over {count(grokked.n_seeds, 'seed')} against "
-            f"{fmt(grokked.expected_by_chance, 1)} by chance (Holm-corrected {p_text(t.p_holm)}); from random "
-            f"initialisation, which never saw the source, {fmt(random.total_shared)} against "
-            f"{fmt(random.expected_by_chance, 1)} ({p_text(random.p_null)} uncorrected)")
+TARGET_TEXT = {"subtract": "subtraction", "multiply": "multiplication", "x2xyy2": "a² + ab + b²",
+               "random": "the random table"}
+
+
+def similarity_reuse(R) -> str:
+    """'subtraction 24, multiplication 22 and a² + ab + b² 20 of the source's key frequencies over 5 seeds,
+    against 2.6–3.9 by chance (Holm-corrected p < 0.001 for each); the random table, which no frequency
+    can help, 24': chapter 16's frequency reuse from the grokked source per target (the grokked runs'
+    final key frequencies at the target's token against the source's, summed over seeds), each p
+    corrected within chapters 13-16's family, with the random table, the control, last."""
+    reuse = R.similarity.reuse
+    targets = [t for t in R.similarity.targets if t in reuse and t != "random"]
+    if not targets:
+        return "n/a (no runs)"
+    chance = sorted(reuse[t].expected_by_chance for t in targets)
+    ps = [family_test(R, tt.reuse_test(t)).p_holm for t in targets]
+    if len(ps) == 1 or any(is_missing(x) for x in ps):
+        p_said = "; ".join(p_text(x) for x in ps)
+    else:
+        p_said = "p < 0.001 for each" if max(ps) < 0.001 else f"p ≤ {max(ps):#.2g} for each"
+    said = (and_([f"{TARGET_TEXT[t]} {fmt(reuse[t].total_shared)}" for t in targets])
+            + f" of the source's key frequencies over {count(reuse[targets[0]].n_seeds, 'seed')}, against "
+            + f"{_range([fmt(chance[0], 1), fmt(chance[-1], 1)], formatted=True)} by chance (Holm-corrected {p_said})")
+    if "random" in reuse:
+        said += f"; the random table, which no frequency can help, {fmt(reuse['random'].total_shared)}"
+    return said
+
+
+def basis_explained(R, condition: str, basis: str, far_below: bool = False) -> str:
+    """'0.76–0.80': over chapter 16's multiplication runs of ``condition``, the range of the mean share
+    of a neuron's variance its best frequency explains in ``basis`` ('additive' or 'discrete-log'; on
+    the inputs the basis covers); ``far_below``: only the runs that stayed below the lowest threshold
+    (``far_below_swapped``)."""
+    bases = pd.DataFrame(R.similarity.bases)
+    rows = bases[(bases["condition"] == condition) & (bases["basis"] == basis)]
+    if far_below:
+        seeds = set(far_below_swapped(R, condition).query("target == 'multiply'")["seed"])
+        rows = rows[rows["seed"].isin(seeds)]
+    if not len(rows):
+        return "n/a (no runs)"
+    return _range([fmt(min(rows["mean_frac_explained"]), 2), fmt(max(rows["mean_frac_explained"]), 2)], formatted=True)
 
 
 def flips_over_both(R) -> str:
