@@ -11,6 +11,8 @@ audit's future-work verdicts and the appendix tables, once chapter 16 is execute
 # sentence says so); the similarity trend was -0.70 (reverse order; Holm p 0.13 over the family). Once
 # a^2 + ab + b^2's random-init runs are in, re-read each sentence against them (they were near 11 % test
 # accuracy at 10,000 epochs, so they may end at the cap: then its speed-up is undefined or a bound too).
+# If they stay below 90%, their swapped-pair split (tv.swapped_split(R, "random")) is the control for the
+# grokked runs' split: say both, and whether the grokked source's runs answer more swapped pairs.
 from pathlib import Path
 
 p = Path("paper.qmd")
