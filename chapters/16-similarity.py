@@ -121,7 +121,8 @@ hypothesis = tt.trend_verdict("Multi-task retention scales with task similarity"
 # %%
 #| label: fig-similarity-curves
 #| fig-cap: "The task-similarity gradient: test accuracy on the target at its own token (top) and on addition at its own token (bottom) against epoch (log scale), from the grokked source, one colour per target: median over seeds, min-max band, thin lines per seed. A run stops once the target's test accuracy held {top} for {hold}, or at its cap ({task_cap}; {table_cap} for the random table); runs that stopped early are held at their last value."
-plots.learning_curves({t: [r.curve for r in runs if r.target == t and r.condition == "grokked"] for t in targets},
+plots.learning_curves({task_plots.target_name(t): [r.curve for r in runs if r.target == t and r.condition == "grokked"]
+                       for t in targets},
                       metric=["test_acc", f"test_acc_{source}"], log_x=True, hold_last=True)
 
 # %%
@@ -133,7 +134,7 @@ plots.epoch_grid(**tt.progress_panels(runs, targets, source))
 #| label: fig-similarity-speedups
 #| fig-cap: "Speed-up of the grokked source over random init per target: random init's epochs to {top} on the target (first reached) over the grokked source's, one dot per seed (a triangle: a bound, one run never got there by its cap), and the geometric mean with its paired t-interval at the study's {level} (no interval where every ratio is a bound); a seed whose two runs both never got there has no ratio and no dot (the table counts them). Dashed: as fast as random init. A run stops once the target's test accuracy held {top} for {hold}, or at its cap ({task_cap}; {table_cap} for the random table)."
 found = {t: s for t, s in speedups.items() if s is not None and s.n_pairs}
-(plots.speedup_points(*tt.speedup_points(found), reference="random init",
+(task_plots.speedup_by_target(*tt.speedup_points(found), reference="random init",
                       ylabel=f"speed-up: random init's epochs to {100 * top:g} %\nover the grokked source's")
  if found else task_plots.no_data(f"No target has a seed where the grokked or the random-init run reached {100 * top:g} %."))
 

@@ -58,7 +58,7 @@ def test_overlap_points_give_the_share_found_again_and_chances_exact_expectation
     from grokpaper.paper import task_plots
     fig = task_plots.frequency_overlap(points, ["subtract", "multiply"], ["grokked", "random"])
     ax = fig.axes[0]
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["subtract", "multiply"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["subtraction", "multiplication"]
     assert len(ax.patches) == 1  # one bar: the only (target, initial weights) with points
     with pytest.raises(ValueError, match="points must be a non-empty DataFrame"):
         task_plots.frequency_overlap(points.iloc[:0], ["subtract"], ["grokked"])
@@ -294,3 +294,16 @@ def test_the_runs_table_gives_the_epoch_of_a_watched_tasks_first_evaluation_at_i
     table = tt.runs_table([run(42, curve["test_acc_add"]), run(7, [0.0, 0.3, 0.2, 0.4, 0.5])], [0.9, 0.999])
     assert table["add acc lowest"].tolist() == [0.05, 0.0]
     assert table["add acc lowest epoch"].tolist() == [10, 0]   # a tie: the first; a minimum at the start: epoch 0
+
+
+def test_the_speed_up_figure_of_the_targets_names_each_target_on_a_target_task_axis():
+    import pandas as pd
+
+    from grokpaper.paper import task_plots
+    points = pd.DataFrame({"condition": ["multiply", "multiply", "random"], "seed": [42, 7, 42],
+                           "ratio": [0.19, 0.27, 2.0], "bound": ["<=", "<=", None]})
+    summary = pd.DataFrame({"condition": ["multiply", "random"], "estimate": [0.23, 2.0], "ci_low": [float("nan"), 1.5],
+                            "ci_high": [float("nan"), 2.5]})
+    ax = task_plots.speedup_by_target(points, summary, reference="random init", ylabel="speed-up").axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["multiplication", "random table"]
+    assert ax.get_xlabel() == "target task"

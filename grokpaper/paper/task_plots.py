@@ -8,7 +8,25 @@ import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 
-from grokpaper.paper.plots import _condition_axis, _done, _family_color, _need, _new, style
+from grokpaper.paper.plots import _condition_axis, _done, _family_color, _need, _new, speedup_points, style
+
+# A target task as an axis names it ('random' alone would read as random initialisation).
+TARGET_NAMES = {"subtract": "subtraction", "multiply": "multiplication", "x2xyy2": "a² + ab + b²",
+                "random": "random table"}
+
+
+def target_name(target: str) -> str:
+    return TARGET_NAMES.get(target, target)
+
+
+def speedup_by_target(points: pd.DataFrame, summary: pd.DataFrame, *, reference: str, ylabel: str):
+    """``plots.speedup_points`` with one target task per x position (``points`` and ``summary`` by
+    target in their ``condition`` column), named by ``TARGET_NAMES``, on an axis called 'target task'."""
+    def named(table: pd.DataFrame) -> pd.DataFrame:
+        return table.assign(condition=table["condition"].map(target_name))
+    fig = speedup_points(named(points), named(summary), reference=reference, ylabel=ylabel)
+    fig.axes[0].set_xlabel("target task")
+    return fig
 
 
 def frequency_overlap(points: pd.DataFrame, targets, conditions, *, labels: dict | None = None):
@@ -36,7 +54,7 @@ def frequency_overlap(points: pd.DataFrame, targets, conditions, *, labels: dict
                 ax.hlines(rows["chance"].mean(), x - 0.4 * width, x + 0.4 * width, color="0.1", lw=1.6, zorder=4)
         ax.set_ylim(0, 1.05)
         ax.set_ylabel("share of the source's key\nfrequencies found again")
-        _condition_axis(ax, targets, xlabel="target task")
+        _condition_axis(ax, [target_name(t) for t in targets], xlabel="target task")
         handles = [Line2D([], [], marker="o", ls="", color=_family_color(c), label=labels.get(c, c)) for c in conditions]
         handles.append(Line2D([], [], color="0.1", lw=1.6, label="chance (same number of frequencies at random)"))
         fig.legend(handles=handles, loc="outside upper center", ncols=2)
