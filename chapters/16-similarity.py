@@ -132,7 +132,7 @@ plots.epoch_grid(**tt.progress_panels(runs, targets, source))
 
 # %%
 #| label: fig-similarity-speedups
-#| fig-cap: "Speed-up of the grokked source over random init per target: random init's epochs to {top} on the target (first reached) over the grokked source's, one dot per seed (a triangle: a bound, one run never got there by its cap), and the geometric mean with its paired t-interval at the study's {level} (no interval where every ratio is a bound); a seed whose two runs both never got there has no ratio and no dot (the table counts them). Dashed: as fast as random init. A run stops once the target's test accuracy held {top} for {hold}, or at its cap ({task_cap}; {table_cap} for the random table)."
+#| fig-cap: "Speed-up of the grokked source over random init per target: random init's epochs to {top} on the target (first reached) over the grokked source's, one dot per seed (a triangle: a bound, one run never got there by its cap), and the geometric mean with its paired t-interval at the study's {level} (where every ratio is a bound, the mean is a bound too and has no interval); a seed whose two runs both never got there has no ratio and no dot (the table counts them). Dashed: as fast as random init. A run stops once the target's test accuracy held {top} for {hold}, or at its cap ({task_cap}; {table_cap} for the random table)."
 found = {t: s for t, s in speedups.items() if s is not None and s.n_pairs}
 (task_plots.speedup_by_target(*tt.speedup_points(found), reference="random init",
                       ylabel=f"speed-up: random init's epochs to {100 * top:g} %\nover the grokked source's")
