@@ -121,7 +121,7 @@ hypothesis = tt.trend_verdict("Multi-task retention scales with task similarity"
 # %%
 #| label: fig-similarity-curves
 #| fig-cap: "The task-similarity gradient: test accuracy on the target at its own token (top) and on addition at its own token (bottom) against epoch (log scale), from the grokked source, one colour per target: median over seeds, min-max band, thin lines per seed. A run stops once the target's test accuracy held {top} for {hold}, or at its cap ({task_cap}; {table_cap} for the random table); runs that stopped early are held at their last value."
-plots.learning_curves({task_plots.target_name(t): [r.curve for r in runs if r.target == t and r.condition == "grokked"]
+plots.learning_curves({tt.target_name(t): [r.curve for r in runs if r.target == t and r.condition == "grokked"]
                        for t in targets},
                       metric=["test_acc", f"test_acc_{source}"], log_x=True, hold_last=True)
 

@@ -9,19 +9,12 @@ import pandas as pd
 from matplotlib.lines import Line2D
 
 from grokpaper.paper.plots import _condition_axis, _done, _family_color, _need, _new, speedup_points, style
-
-# A target task as an axis names it ('random' alone would read as random initialisation).
-TARGET_NAMES = {"subtract": "subtraction", "multiply": "multiplication", "x2xyy2": "a² + ab + b²",
-                "random": "random table"}
-
-
-def target_name(target: str) -> str:
-    return TARGET_NAMES.get(target, target)
+from grokpaper.paper.task_tokens import target_name
 
 
 def speedup_by_target(points: pd.DataFrame, summary: pd.DataFrame, *, reference: str, ylabel: str):
     """``plots.speedup_points`` with one target task per x position (``points`` and ``summary`` by
-    target in their ``condition`` column), named by ``TARGET_NAMES``, on an axis called 'target task'."""
+    target in their ``condition`` column), named by ``task_tokens.TARGET_NAMES``, on an axis called 'target task'."""
     def named(table: pd.DataFrame) -> pd.DataFrame:
         return table.assign(condition=table["condition"].map(target_name))
     fig = speedup_points(named(points), named(summary), reference=reference, ylabel=ylabel)

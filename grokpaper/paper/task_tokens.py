@@ -45,6 +45,15 @@ def watched(curve: pd.DataFrame) -> list[str]:
     return [c.removeprefix("test_acc_") for c in curve.columns if c.startswith("test_acc_")]
 
 
+# A target task as the figures and the text name it ('random' alone would read as random initialisation).
+TARGET_NAMES = {"subtract": "subtraction", "multiply": "multiplication", "x2xyy2": "a² + ab + b²",
+                "random": "random table"}
+
+
+def target_name(target: str) -> str:
+    return TARGET_NAMES.get(target, target)
+
+
 def runs_table(runs, thresholds) -> pd.DataFrame:
     """One row per run: ``tables.transfer_table``'s columns (epochs to each threshold on the run's
     test set, first reached and sustained, final accuracies), its experiment and target, and per

@@ -311,10 +311,6 @@ def swapped_split(R, condition: str) -> str:
             f"({_pct_range(rows[share])} % of the test pairs), against {_pct_range(rows[other])} % of the others")
 
 
-TARGET_TEXT = {"subtract": "subtraction", "multiply": "multiplication", "x2xyy2": "a² + ab + b²",
-               "random": "the random table"}
-
-
 def similarity_reuse(R) -> str:
     """'subtraction 24, multiplication 22 and a² + ab + b² 20 of the source's key frequencies over 5 seeds,
     against 2.6–3.9 by chance (Holm-corrected p < 0.001 for each); the random table, which no frequency
@@ -331,7 +327,7 @@ def similarity_reuse(R) -> str:
         p_said = "; ".join(p_text(x) for x in ps)
     else:
         p_said = "p < 0.001 for each" if max(ps) < 0.001 else f"p ≤ {max(ps):#.2g} for each"
-    said = (and_([f"{TARGET_TEXT[t]} {fmt(reuse[t].total_shared)}" for t in targets])
+    said = (and_([f"{tt.target_name(t)} {fmt(reuse[t].total_shared)}" for t in targets])
             + f" of the source's key frequencies over {count(reuse[targets[0]].n_seeds, 'seed')}, against "
             + f"{_range([fmt(chance[0], 1), fmt(chance[-1], 1)], formatted=True)} by chance (Holm-corrected {p_said})")
     if "random" in reuse:
