@@ -102,9 +102,11 @@ def replay_dips_then_recovers(R, condition: str, first: float = 0.25) -> None:
     numbers = f"{condition} with replay, addition start / lowest (at epoch, of epochs trained) / end per seed: " + (
         ", ".join(f"{s}: {_pct(a)} / {_pct(lo)} (epoch {fmt(at)} of {fmt(n)}) / {_pct(e)} %"
                   for s, a, lo, e, at, n in zip(runs["seed"], *(runs[c] for c in columns))) or "none")
+    def dips_early(a, lo, e, at, n) -> bool:
+        return (not any(is_missing(v) for v in (a, lo, e, at, n))
+                and lo < a / 2 and lo < e / 2 and at <= first * n)
     rows = list(zip(*(runs[c] for c in columns)))
-    if not rows or any(any(is_missing(v) for v in row) or not (lo < a / 2 and lo < e / 2 and at <= first * n)
-                       for row in rows for a, lo, e, at, n in [row]):
+    if not rows or not all(dips_early(*row) for row in rows):
         _contradicted(f"with replay, addition fell at first and rose again in every {condition} run", numbers,
                       f"each run's lowest under half its start and under half its end, within its first "
                       f"{fmt(100 * first, 0)} % of epochs")
