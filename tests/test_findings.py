@@ -64,7 +64,7 @@ def test_the_tests_that_change_significance_without_the_nonconverged_runs_are_na
     assert values.nonconverged(study(), why=False) == "random seed 314"
 
 
-@pytest.mark.parametrize("n, wilcoxon, mann_whitney", [(3, "0.25", "0.1"), (5, "0.062", "0.0079")])
+@pytest.mark.parametrize("n, wilcoxon, mann_whitney", [(3, "0.25", "0.10"), (5, "0.062", "0.0079")])
 def test_the_rank_test_floors_follow_the_number_of_seeds(n, wilcoxon, mann_whitney):
     R = study(n_seeds=n)
     assert (values.wilcoxon_floor(R), values.mann_whitney_floor(R)) == (wilcoxon, mann_whitney)
@@ -145,7 +145,7 @@ def test_statistics_guards_raise_on_contradicting_data():
         guard.pooled_significant_within_not(study(within_p=0.01))
     with pytest.raises(SentenceContradicted, match="with 7 seeds the signed-rank test reaches p = 0.016"):
         guard.paired_rank_test_cannot_reach(study(n_seeds=7))
-    with pytest.raises(SentenceContradicted, match="smallest p 0.1, after Holm over 30 tests 1"):
+    with pytest.raises(SentenceContradicted, match="smallest p 0.10, after Holm over 30 tests 1.0"):
         guard.unpaired_rank_test_only_before_correction(study(n_seeds=3))   # 0.1: not even before the correction
     R = study()
     test = "first 99.9%: random vs grokked"

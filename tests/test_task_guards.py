@@ -218,6 +218,33 @@ def test_the_swapped_pairs_of_the_runs_far_below_the_threshold_are_said_and_guar
     assert tv.swapped_split(R, "random") == "n/a (no run of a commutative target stayed below the lowest threshold)"
     with pytest.raises(SentenceContradicted, match="none"):
         task_guards.swapped_pairs_carry_far_below(R, "random")
+    assert tv.swapped_against_random(R, "x2xyy2") == "n/a (no seed in which both starts stayed below the lowest threshold)"
+
+
+def test_the_grokked_runs_swapped_pairs_are_said_against_random_init_paired_by_seed():
+    from grokpaper.paper import task_values as tv
+
+    def build_(random_swapped):
+        def row(condition, seed, sw):
+            return {"experiment": "similarity", "target": "x2xyy2", "condition": condition, "seed": seed,
+                    "first 90%": None, "final test acc": 0.3 * sw + 0.7 * 0.008,
+                    "test pairs with swap in train": 0.3, "test acc, swap in train": sw, "test acc, other pairs": 0.008}
+        rows = [row("grokked", 42, 0.54), row("grokked", 7, 0.40), row("grokked", 99, 0.5)]   # 99: no random run
+        rows += [row("random", seed, sw) for seed, sw in zip((42, 7), random_swapped)]
+        numbers = dataclasses.replace(blank(contract.Similarity), runs_table=pd.DataFrame(rows).to_dict(orient="list"))
+        return type("R", (), {"similarity": numbers, "params": lambda self, kind: {"thresholds": [0.9, 0.999]}})()
+
+    R = build_((0.27, 0.30))
+    assert tv.swapped_split(R, "random", "x2xyy2") == ("27.0–30.0 % of the test pairs whose swap (b, a) is a training "
+                                                      "pair (30.0 % of the test pairs), against 0.8 % of the others")
+    assert tv.swapped_against_random(R, "x2xyy2") == ("in 2 of 2 seeds the grokked source's run answered more of them "
+                                                      "than random initialisation's (by 10.0–27.0 percentage points)")
+    assert tv.swapped_against_random(build_((0.27, 0.45)), "x2xyy2") == (
+        "in 1 of 2 seeds the grokked source's run answered more of them than random initialisation's "
+        "(from 5.0 percentage points fewer to 27.0 more)")
+    assert tv.swapped_against_random(build_((0.6, 0.45)), "x2xyy2") == (
+        "in 0 of 2 seeds the grokked source's run answered more of them than random initialisation's "
+        "(it answered 5.0–6.0 percentage points fewer)")
 
 
 def test_the_random_table_control_must_share_as_many_frequencies_as_a_target_that_can_use_them():

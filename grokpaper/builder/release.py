@@ -220,7 +220,7 @@ def _speedup(s: dict | None) -> str:
         return "undefined"
     head = ("≥ " if s.get("bound") == "lower" else "") + f"{s['estimate']:.1f}×"
     interval = "" if s.get("ci_low") is None else f" (95 % CI {s['ci_low']:.1f}–{s['ci_high']:.1f})"
-    return head + interval + ("" if s.get("p_holm") is None else f", Holm p = {s['p_holm']:.2g}")
+    return head + interval + ("" if s.get("p_holm") is None else f", Holm p = {s['p_holm']:#.2g}")
 
 
 def changes(old: dict, new: dict) -> list[str]:

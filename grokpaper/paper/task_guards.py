@@ -134,7 +134,7 @@ def replay_verdict_depends_on_reading(R) -> None:
     run at the top by then; the test's interval holding 0, the seed's common epoch's above 0, and the
     other readings' not above 0."""
     table = pd.DataFrame(R.replay.runs_table)
-    readings = {column: tt.replay_hypothesis_at(table, column, R.replay.confidence) for column in tt.REPLAY_READ_AT}
+    readings = task_values.replay_readings(R)
     test, at = R.replay.hypothesis, readings[tt.SEED_COMMON]
     numbers = (f"at each pair's common epoch {_pct(test.estimate)} points (CI {_pct(test.ci_low)} to {_pct(test.ci_high)}); "
                + "; ".join(f"at {tt.REPLAY_READ_AT[c]} {_pct(d.mean)} (CI {_pct(d.ci_low)} to {_pct(d.ci_high)})"

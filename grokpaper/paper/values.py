@@ -373,20 +373,20 @@ def significance_flips(R) -> str:
 
 def wilcoxon_floor(R) -> str:
     """The smallest two-sided p of the exact Wilcoxon signed-rank test at this number of seeds."""
-    return f"{2 / 2 ** R.statistics.n_seeds:.2g}"
+    return f"{2 / 2 ** R.statistics.n_seeds:#.2g}"
 
 
 def mann_whitney_floor(R) -> str:
     """The smallest two-sided p of the exact Mann-Whitney test with this number of seeds per group."""
     n = R.statistics.n_seeds
-    return f"{min_rank_p(n, n):.2g}"
+    return f"{min_rank_p(n, n):#.2g}"
 
 
 def mann_whitney_floor_after_holm(R) -> str:
     """That smallest p after Holm's correction over the family (its smallest p is multiplied by
     the family's size): '0.24'."""
     n = R.statistics.n_seeds
-    return f"{min(1.0, min_rank_p(n, n) * R.statistics.family_size):.2g}"
+    return f"{min(1.0, min_rank_p(n, n) * R.statistics.family_size):#.2g}"
 
 
 # ----------------------------------------------------------------------------- dynamics
