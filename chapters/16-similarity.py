@@ -107,7 +107,7 @@ for t in targets:
         pairs = {r.seed: (tt.key_frequencies(sources[r.seed].params(), P["p"], source, 0, min_neurons),
                           tt.key_frequencies(r.params(), P["p"], t, 1, min_neurons))
                  for r in runs if r.target == t and r.condition == condition}
-        found[t] = tt.frequency_sharing(pairs, P["p"] // 2, f"{t}, {condition}: source vs final")
+        found[t] = tt.frequency_sharing(pairs, P["p"] // 2, f"{tt.target_name(t)}, {condition}: source vs final")
 measures = tt.weight_measures(runs, P["p"], source)
 bases = tt.basis_table([r for r in runs if r.target == "multiply"], P["p"], min_neurons) if "multiply" in targets \
     else pd.DataFrame()
@@ -142,23 +142,24 @@ found = {t: s for t, s in speedups.items() if s is not None and s.n_pairs}
 #| label: tbl-similarity-speedups
 #| tbl-cap: "Speed-up of the grokked source over random init per target, paired by seed: n pairs, geometric mean with its t-interval at the study's {level}, paired t and Wilcoxon p (before the correction of the family table below, outside the family of chapter 06), per-seed ratios ('≥'/'≤': a bound, one run never got there by its cap; a geometric mean marked so is a bound too, and a row whose every ratio is a bound has no interval or p), and the seeds whose two runs both never got there (no ratio: left out). Runs stop once {top} held for {hold}, or at the cap ({task_cap}; {table_cap} for the random table). The random table cannot generalise: its row on test accuracy has no pairs; the last row is its memorising (epochs to {top} on training accuracy)."
 md_table(tt.with_neither_reached(
-    tt.speedup_display({**{t: s for t, s in speedups.items() if s is not None},
+    tt.speedup_display({**{tt.target_name(t): s for t, s in speedups.items() if s is not None},
                         **({"random table, memorising": memorising} if memorising else {})}),
-    {**{t: tt.neither_reached(tt.select(table, "similarity", t), top, "grokked", "random") for t in targets},
+    {**{tt.target_name(t): tt.neither_reached(tt.select(table, "similarity", t), top, "grokked", "random")
+        for t in targets},
      "random table, memorising": tt.neither_reached(tt.select(table, "similarity", "random"), top, "grokked", "random",
-                                                     column="train first top")}),
+                                                     column="train first top")}).rename(columns={"condition": "target"}),
          digits={"speed-up": "sig3", "CI low": "sig3", "CI high": "sig3", "p (paired t)": "p", "p (Wilcoxon)": "p"})
 
 # %%
 #| label: tbl-similarity-retention
 #| tbl-cap: "Addition at its own token after transfer from the grokked source, per target: runs, mean test accuracy on addition at the start, at the first {top} evaluation on the target and at the end, with the t-interval of the end's mean at the study's {level}, the lowest end value and the lowest at any evaluation; the mean R² of the addition readout at the last probe (runs stop once the target held {top} for {hold}, or at the cap: {task_cap}; {table_cap} for the random table). Then what the source knew: per seed, the test pairs of addition its source answered correctly, and the mean share of those the run still answered at its end (test accuracy alone cannot say it: a source that never generalised had little on the test pairs to keep)."
-md_table(tt.retention_display(retention), digits="sig3")
+md_table(tt.retention_display({tt.target_name(t): r for t, r in retention.items()}), digits="sig3")
 
 # %%
 #| label: tbl-similarity-reuse
 #| tbl-cap: "Frequency reuse per target: the grokked source's key frequencies (addition) against the final model's at the target's token (the neuron method, at least {min_neurons} neurons), per seed, from the grokked source and (a control) from random init: shared of the sets' sizes, total against chance with the exact tail p, mean Jaccard index. The target's token starts as a copy of addition's '=', so frequencies shared with the source may have persisted at the token rather than been reused for the target: the random table, which can use no frequency, shows how much persists."
-md_table(tt.sharing_display({**{f"grokked: {t}": s for t, s in reuse.items()},
-                             **{f"random init: {t}": s for t, s in reuse_random.items()}}),
+md_table(tt.sharing_display({**{f"grokked: {tt.target_name(t)}": s for t, s in reuse.items()},
+                             **{f"random init: {tt.target_name(t)}": s for t, s in reuse_random.items()}}),
          digits={"expected by chance": 3, "p (chance)": "p", "mean Jaccard": 3})
 
 # %%
@@ -173,7 +174,7 @@ task_plots.frequency_overlap(tt.overlap_points({**{(t, "grokked"): s for t, s in
 #| label: tbl-similarity-measures
 #| tbl-cap: "Measures of the final weights per target and initial weights (medians over seeds): our reading of Furuta et al.'s Fourier frequency sparsity (share of frequencies with an embedding amplitude at least 0.1 of the largest) and coefficient ratio (mean min/max of the cos and sin amplitudes), the Gini of W_E's Fourier norms (Nanda et al.), and addition's restricted and excluded loss at the source's key frequencies, read at addition's token (last probe)."
 md_table(measures.drop(columns=["experiment", "seed"]).groupby(["target", "condition"], sort=False).median()
-         .reset_index(), digits="sig3")
+         .reset_index().assign(target=lambda d: d["target"].map(tt.target_name)), digits="sig3")
 
 # %%
 #| label: tbl-similarity-bases
@@ -184,13 +185,13 @@ md_table(measures.drop(columns=["experiment", "seed"]).groupby(["target", "condi
 # %%
 #| label: tbl-similarity-swapped
 #| tbl-cap: "Test accuracy on a commutative target at the end, split by the swapped pair: a test pair (a, b) whose swap (b, a) is a training pair has that pair's label, so it can be answered from the training pairs by the task's symmetry alone; only the other test pairs show whether a model computes the task beyond its training pairs and their swaps. The split says where the correct answers lie, not how a model produces them. Per run, from the grokked source and from random init: the test accuracy, the share of the test pairs whose swap is a training pair, and the accuracy on those and on the others (chance, 1/p, is about 0.009). A run stops once the target's test accuracy held {top} for {hold}, or at its cap ({task_cap})."
-md_table(table.dropna(subset=[SWAPPED_COLUMNS[0]])[["target", "condition", "seed", "final test acc", *SWAPPED_COLUMNS]],
-         digits=3)
+md_table(table.dropna(subset=[SWAPPED_COLUMNS[0]])[["target", "condition", "seed", "final test acc", *SWAPPED_COLUMNS]]
+         .assign(target=lambda d: d["target"].map(tt.target_name)), digits=3)
 
 # %%
 #| label: tbl-similarity-early-retention
 #| tbl-cap: "Addition's early retention per target in the grokked runs: its mean test accuracy (%) at its own token over the evaluations of the transfer's first epochs, up to the window given ({dense_until}, or the seed's earliest stop if sooner), one row per seed, the targets from most to least similar; the values the trend test ranks. Chance, 1/p, is about 0.9 %."
-md_table(tt.early_retention_display(early, window, targets), digits=3)
+md_table(tt.early_retention_display(early, window, targets).rename(columns=tt.target_name), digits=3)
 
 # %%
 #| label: tbl-similarity-hypothesis

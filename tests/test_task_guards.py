@@ -262,16 +262,52 @@ def test_the_random_table_control_must_share_as_many_frequencies_as_a_target_tha
         task_guards.random_table_shares_as_many(build_(None))
 
 
-def test_multiplication_sparser_in_the_discrete_log_basis_needs_every_run():
-    def build_(dlog_7):
-        bases = [{"condition": "random", "seed": seed, "basis": b, "mean_frac_explained": v}
-                 for seed, additive, dlog in ((42, 0.043, 0.787), (7, 0.039, dlog_7))
+def test_multiplication_sparser_in_a_basis_needs_every_run():
+    def build_(dlog_7, grokked=()):
+        bases = [{"condition": condition, "seed": seed, "basis": b, "mean_frac_explained": v}
+                 for condition, seed, additive, dlog in (("random", 42, 0.043, 0.787), ("random", 7, 0.039, dlog_7),
+                                                         *grokked)
                  for b, v in (("additive", additive), ("discrete-log", dlog))]
-        numbers = dataclasses.replace(blank(contract.Similarity), bases=pd.DataFrame(bases).to_dict(orient="list"))
-        return type("R", (), {"similarity": numbers})()
+        runs = [{"experiment": "similarity", "target": "multiply", "condition": "grokked", "seed": seed,
+                 "first 90%": first, "test pairs with swap in train": 0.3} for seed, first in ((42, 21000.0), (7, None))]
+        numbers = dataclasses.replace(blank(contract.Similarity), bases=pd.DataFrame(bases).to_dict(orient="list"),
+                                      runs_table=pd.DataFrame(runs).to_dict(orient="list"))
+        return type("R", (), {"similarity": numbers, "params": lambda self, kind: {"thresholds": [0.9, 0.999]}})()
 
-    task_guards.discrete_log_sparser(build_(0.8), "random")
-    with pytest.raises(SentenceContradicted, match="7: 0.04 / 0.03"):
-        task_guards.discrete_log_sparser(build_(0.03), "random")
+    task_guards.sparser_in_basis(build_(0.8), "random")
+    with pytest.raises(SentenceContradicted, match="7: 0.03 / 0.04"):
+        task_guards.sparser_in_basis(build_(0.03), "random")
     with pytest.raises(SentenceContradicted, match="none"):
-        task_guards.discrete_log_sparser(build_(0.8), "grokked")
+        task_guards.sparser_in_basis(build_(0.8), "grokked")
+    # seed 42 passed 90 % and went discrete-log; seed 7, far below, stayed additive: only 7 is read
+    grokked = (("grokked", 42, 0.07, 0.64), ("grokked", 7, 0.21, 0.11))
+    task_guards.sparser_in_basis(build_(0.8, grokked), "grokked", "additive", far_below=True)
+    with pytest.raises(SentenceContradicted, match="42: 0.07 / 0.64"):
+        task_guards.sparser_in_basis(build_(0.8, grokked), "grokked", "additive")
+
+
+def test_the_grokked_source_slower_to_memorise_needs_the_interval_below_1():
+    def build_(low, high, bound=None):
+        m = dataclasses.replace(blank(contract.SpeedUp), geometric_mean=(low + high) / 2, ci_low=low, ci_high=high,
+                                bound=bound)
+        return type("R", (), {"similarity": dataclasses.replace(blank(contract.Similarity), memorising=m)})()
+
+    task_guards.grokked_slower_to_memorise(build_(0.16, 0.29))
+    with pytest.raises(SentenceContradicted, match=r"0\.16–1\.20"):
+        task_guards.grokked_slower_to_memorise(build_(0.16, 1.2))
+    with pytest.raises(SentenceContradicted, match="no run at its cap"):
+        task_guards.grokked_slower_to_memorise(build_(0.16, 0.29, bound="<="))
+
+
+def test_the_grokked_source_slower_to_a_target_needs_every_seed_below_1():
+    def build_(per_seed, bounds):
+        s = dataclasses.replace(blank(contract.SpeedUp), per_seed=per_seed, per_seed_bound=bounds)
+        return type("R", (), {"similarity": dataclasses.replace(blank(contract.Similarity), speedups={"multiply": s})})()
+
+    task_guards.grokked_slower_to_target(build_({42: 0.19, 7: 0.27}, {42: "<=", 7: None}), "multiply")
+    with pytest.raises(SentenceContradicted, match="42: >=0.19"):    # a lower bound below 1 says nothing
+        task_guards.grokked_slower_to_target(build_({42: 0.19, 7: 0.27}, {42: ">=", 7: None}), "multiply")
+    with pytest.raises(SentenceContradicted, match="7: 1.30"):
+        task_guards.grokked_slower_to_target(build_({42: 0.19, 7: 1.3}, {42: "<=", 7: None}), "multiply")
+    with pytest.raises(SentenceContradicted, match="none"):
+        task_guards.grokked_slower_to_target(build_({}, {}), "x2xyy2")

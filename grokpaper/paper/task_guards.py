@@ -239,20 +239,52 @@ def random_table_shares_as_many(R) -> None:
                       "them", numbers, "the random table's total at least the smallest other target's")
 
 
-def discrete_log_sparser(R, condition: str) -> None:
-    """'Multiplication's circuit from ``condition`` is sparse in the discrete-log basis': in every
-    chapter-16 multiplication run of ``condition``, a neuron's best frequency explains more of its
-    variance in the discrete-log basis than in the additive one (``Similarity.bases``)."""
+def sparser_in_basis(R, condition: str, sparser: str = "discrete-log", far_below: bool = False) -> None:
+    """'From ``condition``, multiplication's neurons are sparser in the ``sparser`` basis ('additive'
+    or 'discrete-log') than in the other': in every chapter-16 multiplication run of ``condition``
+    (``far_below``: each that stayed below the lowest threshold, ``task_values.far_below_swapped``), a
+    neuron's best frequency explains more of its variance, on average, in that basis
+    (``Similarity.bases``)."""
+    other = {"additive": "discrete-log", "discrete-log": "additive"}[sparser]
     bases = pd.DataFrame(R.similarity.bases)
     rows = bases[bases["condition"] == condition] if len(bases) else bases
+    if far_below and len(rows):
+        rows = rows[rows["seed"].isin(set(task_values.far_below_swapped(R, condition, "multiply")["seed"]))]
     by_seed = {seed: dict(zip(g["basis"], g["mean_frac_explained"])) for seed, g in rows.groupby("seed")} if len(rows) \
         else {}
-    numbers = f"{condition}, multiplication, mean share explained additive / discrete-log per seed: " + (
-        ", ".join(f"{seed}: {fmt(b.get('additive'), 2)} / {fmt(b.get('discrete-log'), 2)}" for seed, b in by_seed.items())
+    which = f"{condition}{', runs below the lowest threshold' if far_below else ''}"
+    numbers = f"{which}, multiplication, mean share explained {sparser} / {other} per seed: " + (
+        ", ".join(f"{seed}: {fmt(b.get(sparser), 2)} / {fmt(b.get(other), 2)}" for seed, b in by_seed.items())
         or "none")
-    if not by_seed or any(not b.get("discrete-log", 0) > b.get("additive", 1) for b in by_seed.values()):
-        _contradicted(f"from {condition}, multiplication is sparser in the discrete-log basis", numbers,
-                      "in every run, the discrete-log basis explaining more than the additive one")
+    if not by_seed or any(not b.get(sparser, 0) > b.get(other, 1) for b in by_seed.values()):
+        _contradicted(f"from {which}, multiplication is sparser in the {sparser} basis", numbers,
+                      f"in every run, the {sparser} basis explaining more than the {other} one")
+
+
+def grokked_slower_to_target(R, target: str) -> None:
+    """'The grokked source did not speed up ``target``; it was the slower': in every seed of chapter
+    16's speed-up to ``target`` (random init's epochs over the grokked source's), the ratio, or its
+    bound where a run never got there, below 1 ('<=' where the grokked run is the censored one)."""
+    s = R.similarity.speedups.get(target)
+    per_seed = {} if s is None else {seed: (v, s.per_seed_bound.get(seed)) for seed, v in s.per_seed.items()
+                                     if not is_missing(v)}
+    numbers = f"{target}, random / grokked per seed: " + (
+        ", ".join(f"{seed}: {b or ''}{fmt(v, 2)}" for seed, (v, b) in per_seed.items()) or "none")
+    if not per_seed or any(not v < 1 or b not in (None, "<=") for v, b in per_seed.values()):
+        _contradicted(f"the grokked source was the slower to {target} in every seed", numbers,
+                      "every seed's ratio, or its upper bound, below 1")
+
+
+def grokked_slower_to_memorise(R) -> None:
+    """'..., so the grokked source was the slower to memorise the random table': chapter 16's
+    memorising ratio (random init's epochs to the top threshold on training accuracy over the grokked
+    source's) with its interval wholly below 1 (descriptive, outside the family: no p is needed)."""
+    m = R.similarity.memorising
+    numbers = ("no memorising ratio" if m is None else
+               f"random / grokked = {fmt(m.geometric_mean, 2)}× (CI {fmt(m.ci_low, 2)}–{fmt(m.ci_high, 2)})")
+    if m is None or is_missing(m.ci_high) or m.bound or not m.ci_high < 1:
+        _contradicted("the grokked source was the slower to memorise the random table", numbers,
+                      "the ratio's interval wholly below 1, no run at its cap")
 
 
 CHECKS = {f.__name__: f for f in (task_faster, addition_lost, addition_near_chance, subtraction_later_in_every_seed,
@@ -260,4 +292,5 @@ CHECKS = {f.__name__: f for f in (task_faster, addition_lost, addition_near_chan
                                    floor_mostly_higher, replay_ends_above_start, replay_dips_then_recovers,
                                    replay_lowest_above_chance, replay_verdict_depends_on_reading, drift_near_chance,
                                    swapped_pairs_carry_far_below, random_table_shares_as_many,
-                                   discrete_log_sparser)}
+                                   sparser_in_basis, grokked_slower_to_target,
+                                   grokked_slower_to_memorise)}

@@ -17,6 +17,7 @@ from grokpaper.core.data import split_indices
 from grokpaper.core.tasks import replay_count
 from grokpaper.paper import contract
 from grokpaper.paper import task_tokens as tt
+from grokpaper.paper.audit.claims import load_claims
 from grokpaper.paper.intervals import ci
 from grokpaper.paper.report import bound_sign, count, fmt
 from grokpaper.paper.values import and_, p_text
@@ -213,6 +214,28 @@ def hypothesis_effect(R, chapter: str, digits: int = 2) -> str:
                        f"Page's trend test, Holm-corrected {p_text(t.p_holm)}", t.n, chapter, digits)
     return _effect(t.estimate, t.ci_low, t.ci_high, R.similarity.confidence, f"Holm-corrected {p_text(t.p_holm)}",
                    t.n, chapter, digits)
+
+
+def similarity_trend_reading(R) -> str:
+    """'its interval lies below 0, the reverse of the predicted order (more early retention for a less
+    similar target), but Page's trend test is not significant after the correction': what chapter 16's
+    hypothesis's two statistics, the interval of the mean Spearman rho and Page's test (Holm within
+    chapters 13-16's tests), say of the targets' order, together."""
+    t = family_test(R, tt.SIMILARITY_HYPOTHESIS_TEST)
+    if any(is_missing(v) for v in (t.estimate, t.ci_low, t.ci_high, t.p_holm)):
+        return "undefined (no test)"
+    side = "above" if t.ci_low > 0 else "below" if t.ci_high < 0 else None
+    order = {"above": "the predicted order (more early retention for a more similar target)",
+             "below": "the reverse of the predicted order (more early retention for a less similar target)"}
+    significant = t.p_holm < ALPHA
+    if side and not significant:
+        return f"its interval lies {side} 0, {order[side]}, but Page's trend test is not significant after the correction"
+    if not side and not significant:
+        return "neither its interval nor Page's trend test shows an order"
+    test_side = "above" if t.estimate > 0 else "below"
+    if side == test_side:
+        return f"its interval and Page's trend test agree on {order[side]}"
+    return "Page's trend test is significant after the correction, but the interval holds 0"
 
 
 def replay_gain(R, condition: str) -> str:
@@ -478,14 +501,28 @@ def memorising_ratio(R, digits: int = 2) -> str:
 
 
 def future_verdicts(R) -> str:
-    """'"Replay helps grokked models more than memorized" is not established, "..." supported and
-    "..." not established': the claims audit's verdicts on the document's future-work hypotheses
-    (chapter 16), each with the hypothesis as the audit quotes it (its 'Hypothesis: ' dropped)."""
+    """'"Replay helps grokked models more than memorized" is not established, "..." supported (in its
+    comparative part only: ...; Holm p = 0.015 within chapters 13-16's tests, 0.070 corrected over both
+    families at once: not significant) and "..." not established': the claims audit's verdicts on the document's
+    future-work hypotheses (chapter 16), each with the hypothesis as the audit quotes it (its
+    'Hypothesis: ' dropped), the part its test covers where that is not all of it (claims.yaml's
+    ``tested_part``), and, for a verdict that a significant test gives, whether the test stays
+    significant when corrected over both families (the sensitivity check)."""
     rows = [R.similarity.future_audit[claim] for _, claim in HYPOTHESIS.values() if claim in R.similarity.future_audit]
     if not rows:
         return "not judged (no runs)"
-    said = [f'"{row.claim.removeprefix("Hypothesis: ").rstrip(".")}"{" is" if i == 0 else ""} {row.verdict}'
-            for i, row in enumerate(rows)]
+    tested_part = {c.id: c.tested_part for c in load_claims()}
+    tests = {claim: test for test, claim in HYPOTHESIS.values()}
+    said = []
+    for i, row in enumerate(rows):
+        text = f'"{row.claim.removeprefix("Hypothesis: ").rstrip(".")}"{" is" if i == 0 else ""} {row.verdict}'
+        qualified = [f"in {tested_part[row.id]}"] if tested_part.get(row.id) else []
+        t = family_test(R, tests[row.id])
+        if not is_missing(t.p_holm) and t.p_holm < ALPHA and not is_missing(t.p_holm_over_both):
+            stays = "still significant" if t.p_holm_over_both < ALPHA else "not significant"
+            qualified.append(f"Holm p = {t.p_holm:#.2g} within chapters 13-16's tests, {t.p_holm_over_both:#.2g} "
+                             f"corrected over both families at once: {stays}")
+        said.append(text + (f" ({'; '.join(qualified)})" if qualified else ""))
     return and_(said)
 
 

@@ -27,7 +27,7 @@ PAPER_SECTIONS = ("methods", "sources", "transfer", "retention", "agreement", "c
 FUTURE_WORK = "future-work"
 CLAIMS_FILE = Path(__file__).parent.parent / "claims.yaml"
 CLAIM_FIELDS = ("id", "quote", "section", "paper_section", "also_in", "replaces", "provenance", "inconsistent",
-                "untestable", "checks")
+                "untestable", "tested_part", "checks")
 CHECK_FIELDS = ("printed", "value", "kind", "of", "op", "direction", "threshold", "also", "explains", "seeds")
 
 
@@ -69,6 +69,8 @@ class Claim:
     provenance: str = ""
     inconsistent: dict | None = None
     untestable: str = ""
+    # where the checks test only part of the quote: 'its ... part only: ...', said beside the verdict where it is quoted
+    tested_part: str = ""
 
 
 def _check(c, where: str, wordings: list[str]) -> Check:
@@ -146,7 +148,8 @@ def load_claims(path: str | Path = CLAIMS_FILE) -> list[Claim]:
         claims.append(Claim(entry["id"], entry["quote"], entry["section"], entry["paper_section"], checks,
                             tuple((a["section"], a["text"]) for a in entry.get("also_in", [])),
                             tuple(entry.get("replaces", ())), " ".join(str(entry.get("provenance", "")).split()),
-                            entry.get("inconsistent"), " ".join(str(entry.get("untestable", "")).split())))
+                            entry.get("inconsistent"), " ".join(str(entry.get("untestable", "")).split()),
+                            " ".join(str(entry.get("tested_part", "")).split())))
     return claims
 
 
