@@ -109,10 +109,17 @@ for t in targets:
                  for r in runs if r.target == t and r.condition == condition}
         found[t] = tt.frequency_sharing(pairs, P["p"] // 2, f"{tt.target_name(t)}, {condition}: source vs final")
 measures = tt.weight_measures(runs, P["p"], source)
-bases = tt.basis_table([r for r in runs if r.target == "multiply"], P["p"], min_neurons) if "multiply" in targets \
+# Multiplication in both bases; the random table, which has nothing to compute, is the control: what
+# a basis explains there is what persists from the start, not a way of computing the target.
+bases = pd.concat([tt.basis_table([r for r in runs if r.target == t], P["p"], min_neurons).assign(target=t)
+                   for t in ("multiply", "random") if t in targets], ignore_index=True) if "multiply" in targets \
     else pd.DataFrame()
 early, window = tt.early_retention_table({t: {r.seed: r.curve for r in runs if r.target == t and r.condition == "grokked"}
                                           for t in targets}, f"test_acc_{source}", P["probe_dense_until"])
+# each grokked run's early retention joins the runs table: the values the hypothesis's test ranks
+table = table.merge(early.rename_axis("seed").reset_index().melt(id_vars="seed", var_name="target",
+                                                                 value_name=f"early retention {source}")
+                    .assign(condition="grokked"), on=["condition", "target", "seed"], how="left", validate="one_to_one")
 hypothesis = tt.trend_verdict("Multi-task retention scales with task similarity",
                               f"addition's mean test accuracy at its own token over the first {P['probe_dense_until']:,} "
                               "epochs (grokked runs), over the targets from least to most similar: mean Spearman rho "
@@ -178,8 +185,8 @@ md_table(measures.drop(columns=["experiment", "seed"]).groupby(["target", "condi
 
 # %%
 #| label: tbl-similarity-bases
-#| tbl-cap: "Multiplication in two bases: the neuron method on the final model at multiplication's token, in the additive Fourier basis over the tokens and in the discrete-log (multiplicative character) basis over the nonzero tokens, logarithms to the smallest primitive root of p; per run the mean share of a neuron's variance its best frequency explains (on the inputs the basis covers, and over all inputs), the number of key frequencies, and the share of variance on the inputs with a = 0 or b = 0, which the discrete-log basis sets aside (against the share those inputs would hold by chance)."
-(md_table(bases[["condition", "seed", "basis", "mean_frac_explained", "mean_frac_explained_all_inputs", "n_key_freqs",
+#| tbl-cap: "Multiplication in two bases, with the random table as the control: the neuron method on the final model at the target's token, in the additive Fourier basis over the tokens and in the discrete-log (multiplicative character) basis over the nonzero tokens, logarithms to the smallest primitive root of p; per run the mean share of a neuron's variance its best frequency explains (on the inputs the basis covers, and over all inputs), the number of key frequencies, and the share of variance on the inputs with a = 0 or b = 0, which the discrete-log basis sets aside (against the share those inputs would hold by chance). The random table has nothing to compute: what a basis explains in its runs is what persists from the start."
+(md_table(bases.assign(target=lambda d: d["target"].map(tt.target_name))[["target", "condition", "seed", "basis", "mean_frac_explained", "mean_frac_explained_all_inputs", "n_key_freqs",
                  "excluded_share", "zero_line_share", "zero_line_chance"]], digits=3) if len(bases) else None)
 
 # %%

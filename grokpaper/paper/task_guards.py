@@ -246,7 +246,7 @@ def sparser_in_basis(R, condition: str, sparser: str = "discrete-log", far_below
     neuron's best frequency explains more of its variance, on average, in that basis
     (``Similarity.bases``)."""
     other = {"additive": "discrete-log", "discrete-log": "additive"}[sparser]
-    bases = pd.DataFrame(R.similarity.bases)
+    bases = task_values.bases_of(R, "multiply")
     rows = bases[bases["condition"] == condition] if len(bases) else bases
     if far_below and len(rows):
         rows = rows[rows["seed"].isin(set(task_values.far_below_swapped(R, condition, "multiply")["seed"]))]
@@ -259,6 +259,46 @@ def sparser_in_basis(R, condition: str, sparser: str = "discrete-log", far_below
     if not by_seed or any(not b.get(sparser, 0) > b.get(other, 1) for b in by_seed.values()):
         _contradicted(f"from {which}, multiplication is sparser in the {sparser} basis", numbers,
                       f"in every run, the {sparser} basis explaining more than the {other} one")
+
+
+def additive_share_persists(R) -> None:
+    """'The grokked runs on the random table, which has nothing to compute, explain as much in the
+    additive basis': the largest additive share of chapter 16's grokked multiplication runs that stayed
+    below the lowest threshold is at most the largest of the grokked runs to the random table (the
+    control: what persists from the source)."""
+    def additive(target: str, runs: str) -> list:
+        bases = task_values.bases_of(R, target)
+        if not len(bases):
+            return []
+        rows = bases[(bases["condition"] == "grokked") & (bases["basis"] == "additive")]
+        if runs == "far below":
+            rows = rows[rows["seed"].isin(set(task_values.far_below_swapped(R, "grokked", target)["seed"]))]
+        return list(rows["mean_frac_explained"])
+    multiply, table = additive("multiply", "far below"), additive("random", "all")
+    numbers = (f"additive share, grokked multiplication runs below the lowest threshold: "
+               f"{', '.join(fmt(v, 2) for v in multiply) or 'none'}; grokked random-table runs: "
+               f"{', '.join(fmt(v, 2) for v in table) or 'none'}")
+    if not multiply or not table or max(multiply) > max(table):
+        _contradicted("the random table's grokked runs explain as much in the additive basis", numbers,
+                      "the multiplication runs' largest additive share at most the random table's largest")
+
+
+def grokked_slower_to_fit(R) -> None:
+    """'The grokked source was the slower to fit every target's training pairs': in every seed and
+    target of chapter 16, the grokked run reached the top threshold on training accuracy later than
+    the random-init run (a run that never got there counts as later)."""
+    table = tt.select(pd.DataFrame(R.similarity.runs_table), "similarity")
+    pairs = table.pivot_table(index=["target", "seed"], columns="condition", values="train first top", aggfunc="first",
+                              dropna=False)
+    numbers = "epochs to the top on training accuracy, grokked / random: " + (", ".join(
+        f"{t} {seed}: {fmt(row.get('grokked'))} / {fmt(row.get('random'))}" for (t, seed), row in pairs.iterrows())
+        or "none")
+    def later(g, r):
+        return not is_missing(r) and (is_missing(g) or g > r)
+    if not len(pairs) or "grokked" not in pairs or "random" not in pairs or any(
+            not later(row["grokked"], row["random"]) for _, row in pairs.iterrows()):
+        _contradicted("the grokked source was the slower to fit every target's training pairs", numbers,
+                      "in every seed and target, the grokked run at the top on training accuracy later than random init's")
 
 
 def grokked_slower_to_target(R, target: str) -> None:
@@ -293,4 +333,5 @@ CHECKS = {f.__name__: f for f in (task_faster, addition_lost, addition_near_chan
                                    replay_lowest_above_chance, replay_verdict_depends_on_reading, drift_near_chance,
                                    swapped_pairs_carry_far_below, random_table_shares_as_many,
                                    sparser_in_basis, grokked_slower_to_target,
+                                   additive_share_persists, grokked_slower_to_fit,
                                    grokked_slower_to_memorise)}

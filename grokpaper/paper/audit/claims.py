@@ -69,7 +69,7 @@ class Claim:
     provenance: str = ""
     inconsistent: dict | None = None
     untestable: str = ""
-    # where the checks test only part of the quote: 'its ... part only: ...', said beside the verdict where it is quoted
+    # where the checks test only part of the quote: 'its ... part only (...)', said beside the verdict where quoted
     tested_part: str = ""
 
 
