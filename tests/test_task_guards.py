@@ -210,8 +210,8 @@ def test_the_swapped_pairs_of_the_runs_far_below_the_threshold_are_said_and_guar
         return type("R", (), {"similarity": numbers, "params": lambda self, kind: {"thresholds": [0.9, 0.999]}})()
 
     R = build_()
-    assert tv.swapped_split(R, "grokked") == ("14.8–100.0 % of the test pairs whose swap (b, a) is a training pair "
-                                              "(30.0 % of the test pairs), against 0.7 % of the others")
+    assert tv.swapped_split(R, "grokked") == ("14.8–100.0 % of the swapped pairs (30.0 % of the test pairs), "
+                                              "against 0.7 % of the others")
     task_guards.swapped_pairs_carry_far_below(R, "grokked")
     with pytest.raises(SentenceContradicted, match=r"x2xyy2 seed 42: 3\.8 % / 7\.9 %"):   # its swapped pairs no better
         task_guards.swapped_pairs_carry_far_below(build_(swapped_x2=(0.01, 1.0), other=0.05), "grokked")
@@ -235,8 +235,8 @@ def test_the_grokked_runs_swapped_pairs_are_said_against_random_init_paired_by_s
         return type("R", (), {"similarity": numbers, "params": lambda self, kind: {"thresholds": [0.9, 0.999]}})()
 
     R = build_((0.27, 0.30))
-    assert tv.swapped_split(R, "random", "x2xyy2") == ("27.0–30.0 % of the test pairs whose swap (b, a) is a training "
-                                                      "pair (30.0 % of the test pairs), against 0.8 % of the others")
+    assert tv.swapped_split(R, "random", "x2xyy2") == ("27.0–30.0 % of the swapped pairs (30.0 % of the test pairs), "
+                                                      "against 0.8 % of the others")
     assert tv.swapped_against_random(R, "x2xyy2") == ("in 2 of 2 seeds the grokked source's run answered more of them "
                                                       "than random initialisation's (by 10.0–27.0 percentage points)")
     assert tv.swapped_against_random(build_((0.27, 0.45)), "x2xyy2") == (

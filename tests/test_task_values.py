@@ -95,7 +95,14 @@ def test_the_sensitivity_to_correcting_both_families_at_once_names_the_tests_tha
     R.similarity = dataclasses.replace(R.similarity, task_family={
         k: dataclasses.replace(t, p_holm_over_both=over_both[k]) for k, t in R.similarity.task_family.items()})
     said = tv.flips_over_both(R)
-    assert said.startswith("1 test would change significance at 0.05") and "p = 0.012 -> p = 0.09" in said
+    assert said.startswith("1 test would change significance at 0.05") and "p = 0.012 → p = 0.090" in said
+    assert "among them" not in said   # no future-work hypothesis flips
+    claim = dataclasses.replace(blank(contract.AuditRow), claim="Hypothesis: Shared circuits.")
+    R = results(**{tt.MULTITASK_HYPOTHESIS_TEST: (0.44, 0.27, 0.6, 0.015, None)})
+    R.similarity.task_family[tt.MULTITASK_HYPOTHESIS_TEST] = dataclasses.replace(
+        R.similarity.task_family[tt.MULTITASK_HYPOTHESIS_TEST], p_holm_over_both=0.07)
+    R.similarity = dataclasses.replace(R.similarity, future_audit={"future-multitask": claim})
+    assert tv.flips_over_both(R).endswith('; among them the test of "Shared circuits"')
     R.similarity = dataclasses.replace(R.similarity, task_family={
         k: dataclasses.replace(t, p_holm_over_both=t.p_holm) for k, t in R.similarity.task_family.items()})
     assert tv.flips_over_both(R) == "no test changes significance at 0.05"
@@ -217,11 +224,11 @@ def test_the_audits_verdicts_on_the_three_hypotheses_in_one_sentence():
     # the multi-task claim's test covers only its comparative part (claims.yaml's tested_part), and its
     # significance does not survive the correction over both families: both said beside the verdict
     assert tv.future_verdicts(R) == (
-        '"Replay helps" is not established, "Shared circuits" supported in its comparative part only (one model\'s two '
-        "tasks share more of the neurons they use after multi-task training than after sequential training with "
-        "replay; that sequential training forces distinct circuits is not tested), within chapters 13-16's tests "
-        "(Holm p = 0.015), though not when corrected over both families at once (p = 0.070) and \"Retention scales\" "
-        "contradicted by the data, within chapters 13-16's tests (Holm p = 0.020) and when corrected over both "
+        '"Replay helps" is not established; "Shared circuits" is supported in its comparative part only (one model\'s '
+        "two tasks share more of the neurons they use after multi-task training than after sequential training with "
+        "replay; that sequential training forces distinct circuits is not tested), within the family of chapters "
+        "13-16's tests (Holm p = 0.015) but not over both families at once (p = 0.070); \"Retention scales\" is "
+        "contradicted by the data, within the family of chapters 13-16's tests (Holm p = 0.020) and over both "
         "families at once (p = 0.030)")
     R.similarity = dataclasses.replace(R.similarity, future_audit={})
     assert tv.future_verdicts(R) == "not judged (no runs)"
@@ -394,7 +401,7 @@ def test_the_bases_of_multiplication_are_said_per_condition_and_for_the_runs_far
     task_guards.additive_share_persists(R)   # 0.207 far below, at most the random table's 0.28
     R.similarity = dataclasses.replace(R.similarity, bases=pd.DataFrame(
         [{**row, "mean_frac_explained": 0.1} if row["target"] == "random" else row for row in bases]).to_dict(orient="list"))
-    with pytest.raises(SentenceContradicted, match="random-table runs: 0.10, 0.10"):
+    with pytest.raises(SentenceContradicted, match="7: 0.21 / 0.10"):
         task_guards.additive_share_persists(R)
     # a build from before the random table joined the basis table: multiplication's rows only
     R.similarity = dataclasses.replace(R.similarity, bases=pd.DataFrame(bases[:8]).drop(columns="target").to_dict(orient="list"))
@@ -456,7 +463,7 @@ def test_a_similarity_speed_up_whose_every_ratio_is_a_bound_gives_the_per_seed_b
 
 
 @pytest.mark.parametrize("row, said", [
-    ((-0.52, -0.97, -0.07, 0.15), "its interval lies below 0, the reverse of the predicted order (more early retention "
+    ((-0.52, -0.97, -0.07, 0.15), "its t-interval over seeds lies below 0, the reverse of the predicted order (more early retention "
                                   "for a less similar target), but Page's trend test is not significant before the "
                                   "correction (p = 0.15) or after it"),
     ((0.3, -0.1, 0.7, 0.4), "neither its interval nor Page's trend test shows an order"),

@@ -231,7 +231,7 @@ def similarity_trend_reading(R) -> str:
     if side and not significant:
         when = ("after the correction" if t.p < ALPHA else
                 f"before the correction ({p_text(t.p)}) or after it")
-        return f"its interval lies {side} 0, {order[side]}, but Page's trend test is not significant {when}"
+        return f"its t-interval over seeds lies {side} 0, {order[side]}, but Page's trend test is not significant {when}"
     if not side and not significant:
         return "neither its interval nor Page's trend test shows an order"
     test_side = "above" if t.estimate > 0 else "below"
@@ -331,16 +331,16 @@ def far_below_swapped(R, condition: str, target: str | None = None) -> pd.DataFr
 
 
 def swapped_split(R, condition: str, target: str | None = None) -> str:
-    """'14.8–100.0 % of the test pairs whose swap (b, a) is a training pair (29.7–30.6 % of the test
-    pairs), against 0.7–2.3 % of the others': over chapter 16's runs of ``condition`` (to ``target``
+    """'14.8–100.0 % of the swapped pairs (those whose swap (b, a) is a training pair; 29.7–30.6 % of
+    the test pairs), against 0.7–2.3 % of the others': over chapter 16's runs of ``condition`` (to ``target``
     when given) to a commutative target that stayed below the lowest threshold
     (``far_below_swapped``), their test accuracy split by the swapped pair."""
     rows = far_below_swapped(R, condition, target)
     if not len(rows):
         return "n/a (no run of a commutative target stayed below the lowest threshold)"
     share, swapped, other = SWAPPED_COLUMNS
-    return (f"{_pct_range(rows[swapped])} % of the test pairs whose swap (b, a) is a training pair "
-            f"({_pct_range(rows[share])} % of the test pairs), against {_pct_range(rows[other])} % of the others")
+    return (f"{_pct_range(rows[swapped])} % of the swapped pairs ({_pct_range(rows[share])} % of the test pairs), "
+            f"against {_pct_range(rows[other])} % of the others")
 
 
 def swapped_against_random(R, target: str, pairs: str = "swapped") -> str:
@@ -540,8 +540,14 @@ def flips_over_both(R) -> str:
              and not is_missing(t.p_holm_over_both) and (t.p_holm < ALPHA) != (t.p_holm_over_both < ALPHA)]
     if not flips:
         return f"no test changes significance at {ALPHA:g}"
-    said = "; ".join(f'"{t.test}" (Holm {p_text(t.p_holm)} -> {p_text(t.p_holm_over_both)})' for t in flips)
-    return f"{count(len(flips), 'test')} would change significance at {ALPHA:g}: {said}"
+    said = "; ".join(f'"{t.test}" (Holm {p_text(t.p_holm)} → {p_text(t.p_holm_over_both)})' for t in flips)
+    hypotheses = [t.test for t in flips if t.test in {test for test, _ in HYPOTHESIS.values()}]
+    among = "" if not hypotheses else (
+        f"; among them {'the test' if len(hypotheses) == 1 else 'the tests'} of "
+        + and_([f'"{R.similarity.future_audit[claim].claim.removeprefix("Hypothesis: ").rstrip(".")}"'
+                for test, claim in HYPOTHESIS.values() if test in hypotheses and claim in R.similarity.future_audit])
+        if R.similarity.future_audit else "")
+    return f"{count(len(flips), 'test')} would change significance at {ALPHA:g}: {said}{among}"
 
 
 # ----------------------------------------------------------------------------- each chapter's own test
@@ -631,9 +637,9 @@ def memorising_ratio(R, digits: int = 2) -> str:
 
 
 def future_verdicts(R) -> str:
-    """'"Replay helps grokked models more than memorized" is not established, "..." supported in its
-    comparative part only (...), within chapters 13-16's tests (Holm p = 0.015), though not when corrected
-    over both families at once (p = 0.070) and "..." not established': the claims audit's verdicts on the document's
+    """'"Replay helps grokked models more than memorized" is not established; "..." is supported in its
+    comparative part only (...), within the family of chapters 13-16's tests (Holm p = 0.015) but not over
+    both families at once (p = 0.070); "..." is not established': the claims audit's verdicts on the document's
     future-work hypotheses (chapter 16), each with the hypothesis as the audit quotes it (its
     'Hypothesis: ' dropped), the part its test covers where that is not all of it (claims.yaml's
     ``tested_part``), and, for a verdict that a significant test gives, whether the test stays
@@ -644,17 +650,17 @@ def future_verdicts(R) -> str:
     tested_part = {c.id: c.tested_part for c in load_claims()}
     tests = {claim: test for test, claim in HYPOTHESIS.values()}
     said = []
-    for i, row in enumerate(rows):
-        text = f'"{row.claim.removeprefix("Hypothesis: ").rstrip(".")}"{" is" if i == 0 else ""} {row.verdict}'
+    for row in rows:
+        text = f'"{row.claim.removeprefix("Hypothesis: ").rstrip(".")}" is {row.verdict}'
         if tested_part.get(row.id):
             text += f" in {tested_part[row.id]}"
         t = family_test(R, tests[row.id])
         if not is_missing(t.p_holm) and t.p_holm < ALPHA and not is_missing(t.p_holm_over_both):
-            text += (f", within chapters 13-16's tests (Holm p = {t.p_holm:#.2g})"
-                     + (" and" if t.p_holm_over_both < ALPHA else ", though not") + " when corrected over both "
-                     f"families at once (p = {t.p_holm_over_both:#.2g})")
+            text += (f", within the family of chapters 13-16's tests (Holm p = {t.p_holm:#.2g})"
+                     + (" and" if t.p_holm_over_both < ALPHA else " but not") + " over both families at once "
+                     f"(p = {t.p_holm_over_both:#.2g})")
         said.append(text)
-    return and_(said)
+    return "; ".join(said)
 
 
 def multitask_gap(R) -> str:
