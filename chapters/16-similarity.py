@@ -185,9 +185,13 @@ md_table(measures.drop(columns=["experiment", "seed"]).groupby(["target", "condi
 
 # %%
 #| label: tbl-similarity-bases
-#| tbl-cap: "Multiplication in two bases, with the random table as the control: the neuron method on the final model at the target's token, in the additive Fourier basis over the tokens and in the discrete-log (multiplicative character) basis over the nonzero tokens, logarithms to the smallest primitive root of p; per run the mean share of a neuron's variance its best frequency explains (on the inputs the basis covers, and over all inputs), the number of key frequencies, and the share of variance on the inputs with a = 0 or b = 0, which the discrete-log basis sets aside (against the share those inputs would hold by chance). The random table has nothing to compute: what a basis explains in its runs is what persists from the start."
-(md_table(bases.assign(target=lambda d: d["target"].map(tt.target_name))[["target", "condition", "seed", "basis", "mean_frac_explained", "mean_frac_explained_all_inputs", "n_key_freqs",
-                 "excluded_share", "zero_line_share", "zero_line_chance"]], digits=3) if len(bases) else None)
+#| tbl-cap: "Multiplication in two bases, with the random table as the control: the neuron method on the final model at the target's token, in the additive Fourier basis over the tokens and in the discrete-log (multiplicative character) basis over the nonzero tokens, logarithms to the smallest primitive root of p; per run the mean share of a neuron's variance its best frequency explains (on the inputs the basis covers, and over all inputs), the number of key frequencies, the share of variance the basis sets aside, and the share on the inputs with a = 0 or b = 0, which the discrete-log basis sets aside (against the share those inputs would hold by chance). The random table has nothing to compute: what a basis explains in its runs is what persists from the start."
+BASIS_COLUMNS = {"target": "target", "condition": "initial weights", "seed": "seed", "basis": "basis",
+                 "mean_frac_explained": "explained", "mean_frac_explained_all_inputs": "explained, all inputs",
+                 "n_key_freqs": "key freqs", "excluded_share": "set aside", "zero_line_share": "a or b = 0",
+                 "zero_line_chance": "a or b = 0, chance"}
+(md_table(bases.assign(target=lambda d: d["target"].map(tt.target_name))[list(BASIS_COLUMNS)].rename(columns=BASIS_COLUMNS),
+          digits=3) if len(bases) else None)
 
 # %%
 #| label: tbl-similarity-swapped
