@@ -437,6 +437,15 @@ def test_the_similarity_runs_slowdown_fitting_early_retention_and_sets_are_said_
     assert tv.trend_without(R, "subtract") == f"{tv_mean_rho(early, ['random', 'x2xyy2', 'multiply']):+.2f}"
     assert tv.same_final_sets_as_random_table(R) == "subtraction in 2 of 3 seeds and multiplication in 2 of 3 seeds"
     assert tv.source_key_total(R) == "9"
+    R.params = lambda kind: {"thresholds": [0.9, 0.999]}
+    R.similarity.reuse["multiply"] = dataclasses.replace(R.similarity.reuse["multiply"], n_candidates=56)
+    table = pd.DataFrame(rows).assign(**{"first 90%": None})
+    R.similarity = dataclasses.replace(R.similarity, runs_table=table.to_dict(orient="list"))
+    assert tv.passed_run_sharing(R, "multiply") == "n/a (no such run)"   # no run passed 90 %
+    table.loc[(table["target"] == "multiply") & (table["condition"] == "grokked") & (table["seed"] == 42), "first 90%"] = 21730.0
+    R.similarity = dataclasses.replace(R.similarity, runs_table=table.to_dict(orient="list"))
+    assert tv.passed_run_sharing(R, "multiply") == ("seed 42 shares 2 of its source's 3 key frequencies, in a final "
+                                                    "set of 2 (0.1 by chance)")
     assert tv.similarity_slowdown(R, "multiply") == "at least 3.1× as many epochs as random initialisation in every seed"
     R.similarity.speedups["multiply"] = dataclasses.replace(slow, per_seed={42: 0.187, 7: 1.2})
     assert tv.similarity_slowdown(R, "multiply") == "n/a (not below 1 in every seed)"

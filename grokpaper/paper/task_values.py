@@ -460,6 +460,27 @@ def same_final_sets_as_random_table(R) -> str:
     return and_(said)
 
 
+def passed_run_sharing(R, target: str) -> str:
+    """'seed 42 shares 3 of its source's 5 key frequencies, in a final set of 20 (1.8 by chance)': per
+    grokked run to ``target`` that passed the lowest threshold, the source's key frequencies found again
+    at the target's token, against the hypergeometric expectation for sets of those sizes
+    (``Similarity.reuse``; descriptive, no test)."""
+    reuse = R.similarity.reuse.get(target)
+    rows = tt.select(pd.DataFrame(R.similarity.runs_table), "similarity", target, ["grokked"])
+    passed = sorted(int(x) for x in rows[rows[contract.epochs_column(
+        contract.FIRST, min(R.params(contract.Similarity)["thresholds"]))].notna()]["seed"])
+    if reuse is None or not passed:
+        return "n/a (no such run)"
+    said = []
+    for seed in passed:
+        source, final = reuse.sets.get(seed, reuse.sets.get(str(seed), ([], [])))
+        shared = len(set(source) & set(final))
+        chance = len(source) * len(final) / reuse.n_candidates
+        said.append(f"seed {seed} shares {shared} of its source's {len(source)} key frequencies, in a final set of "
+                    f"{len(final)} ({fmt(chance, 1)} by chance)")
+    return and_(said)
+
+
 def source_key_total(R) -> str:
     """'30': the grokked sources' key frequencies summed over seeds (the denominator of the reuse)."""
     reuse = R.similarity.reuse
