@@ -6,6 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from grokpaper.builder import render, runner
@@ -79,7 +80,12 @@ def test_the_task_token_chapters_trained_their_runs_on_smoke(project, first_run)
     verdicts = [R.replay.hypothesis, R.multitask.hypothesis, R.similarity.hypothesis]
     assert all(v.verdict in ("supported", "contradicted", "not established", "not testable") for v in verdicts)
     assert R.similarity.targets == R.params(contract.Similarity)["similarity_targets"]
-    assert set(R.similarity.retention) == set(R.similarity.targets) and len(R.similarity.bases["basis"]) == 4 * len(seeds)
+    assert set(R.similarity.retention) == set(R.similarity.targets)
+    # both bases, both starts, every seed, for multiplication and for the random table (the control)
+    bases = pd.DataFrame(R.similarity.bases)
+    assert bases.groupby(["target", "condition", "basis"]).size().to_dict() == {
+        (t, c, b): len(seeds) for t in ("multiply", "random") for c in ("grokked", "random")
+        for b in ("additive", "discrete-log")}
     # the task family's sensitivity column: corrected over chapter 06's tests as well, never below its own Holm p
     tested = [t for t in R.similarity.task_family.values() if t.p_holm is not None]
     assert tested and all(t.p_holm_over_both >= t.p_holm for t in tested)
