@@ -217,8 +217,9 @@ def hypothesis_effect(R, chapter: str, digits: int = 2) -> str:
 
 
 def similarity_trend_reading(R) -> str:
-    """'its interval lies below 0, the reverse of the predicted order (more early retention for a less
-    similar target), but Page's trend test is not significant after the correction': what chapter 16's
+    """"its t-interval over seeds lies below 0, the reverse of the predicted order (more early retention for
+    a less similar target), but Page's trend test is not significant before the correction (p = 0.051) or
+    after it": what chapter 16's
     hypothesis's two statistics, the interval of the mean Spearman rho and Page's test (Holm within
     chapters 13-16's tests), say of the targets' order, together."""
     t = family_test(R, tt.SIMILARITY_HYPOTHESIS_TEST)
@@ -451,13 +452,19 @@ def same_final_sets_as_random_table(R) -> str:
     reuse = R.similarity.reuse
     if "random" not in reuse:
         return "n/a (no random table)"
-    table_sets = {int(seed): sorted(sets[1]) for seed, sets in reuse["random"].sets.items()}
+    table_sets = _sets(reuse["random"])
     said = []
     for t in [t for t in R.similarity.targets if t in reuse and t != "random"]:
-        seeds = {int(seed): sorted(sets[1]) for seed, sets in reuse[t].sets.items()}
-        same = sum(1 for seed, final in seeds.items() if table_sets.get(seed) == final)
+        seeds = _sets(reuse[t])
+        same = sum(1 for seed, (_, final) in seeds.items()
+                   if seed in table_sets and sorted(table_sets[seed][1]) == sorted(final))
         said.append(f"{tt.target_name(t)} in {same} of {count(len(seeds), 'seed')}")
     return and_(said)
+
+
+def _sets(sharing: contract.FrequencySharing) -> dict[int, tuple]:
+    """A sharing's two frequency sets per seed, by integer seed (saved results key them by string)."""
+    return {int(seed): tuple(sets) for seed, sets in sharing.sets.items()}
 
 
 def passed_run_sharing(R, target: str) -> str:
@@ -466,14 +473,12 @@ def passed_run_sharing(R, target: str) -> str:
     at the target's token, against the hypergeometric expectation for sets of those sizes
     (``Similarity.reuse``; descriptive, no test)."""
     reuse = R.similarity.reuse.get(target)
-    rows = tt.select(pd.DataFrame(R.similarity.runs_table), "similarity", target, ["grokked"])
-    passed = sorted(int(x) for x in rows[rows[contract.epochs_column(
-        contract.FIRST, min(R.params(contract.Similarity)["thresholds"]))].notna()]["seed"])
+    passed = _passed(R, "grokked", target)
     if reuse is None or not passed:
         return "n/a (no such run)"
     said = []
     for seed in passed:
-        source, final = reuse.sets.get(seed, reuse.sets.get(str(seed), ([], [])))
+        source, final = _sets(reuse).get(seed, ([], []))
         shared = len(set(source) & set(final))
         chance = len(source) * len(final) / reuse.n_candidates
         said.append(f"seed {seed} shares {shared} of its source's {len(source)} key frequencies, in a final set of "
@@ -486,8 +491,7 @@ def source_key_total(R) -> str:
     reuse = R.similarity.reuse
     if not reuse:
         return "n/a"
-    first = next(iter(reuse.values()))
-    return fmt(sum(len(sets[0]) for sets in first.sets.values()))
+    return fmt(sum(len(source) for source, _ in _sets(next(iter(reuse.values()))).values()))
 
 
 def task_family_size(R) -> int:
@@ -545,11 +549,16 @@ def basis_explained(R, condition: str, basis: str, runs: str = "all", target: st
     return _range([fmt(min(rows["mean_frac_explained"]), 2), fmt(max(rows["mean_frac_explained"]), 2)], formatted=True)
 
 
+def _passed(R, condition: str, target: str) -> list[int]:
+    """The seeds of chapter 16's runs of ``condition`` to ``target`` that passed the lowest threshold."""
+    rows = tt.select(pd.DataFrame(R.similarity.runs_table), "similarity", target, [condition])
+    lowest = contract.epochs_column(contract.FIRST, min(R.params(contract.Similarity)["thresholds"]))
+    return sorted(int(s) for s in rows[rows[lowest].notna()]["seed"])
+
+
 def seeds_passed(R, condition: str, target: str) -> str:
     """'seed 42': chapter 16's runs of ``condition`` to ``target`` that passed the lowest threshold."""
-    rows = tt.select(pd.DataFrame(R.similarity.runs_table), "similarity", target, [condition])
-    seeds = sorted(int(s) for s in rows[rows[contract.epochs_column(
-        contract.FIRST, min(R.params(contract.Similarity)["thresholds"]))].notna()]["seed"])
+    seeds = _passed(R, condition, target)
     return "none" if not seeds else ("seed " if len(seeds) == 1 else "seeds ") + and_([str(x) for x in seeds])
 
 
@@ -565,7 +574,7 @@ def flips_over_both(R) -> str:
     hypotheses = [t.test for t in flips if t.test in {test for test, _ in HYPOTHESIS.values()}]
     among = "" if not hypotheses else (
         f"; among them {'the test' if len(hypotheses) == 1 else 'the tests'} of "
-        + and_([f'"{R.similarity.future_audit[claim].claim.removeprefix("Hypothesis: ").rstrip(".")}"'
+        + and_([f'"{_hypothesis_words(R.similarity.future_audit[claim])}"'
                 for test, claim in HYPOTHESIS.values() if test in hypotheses and claim in R.similarity.future_audit])
         if R.similarity.future_audit else "")
     return f"{count(len(flips), 'test')} would change significance at {ALPHA:g}: {said}{among}"
@@ -657,6 +666,11 @@ def memorising_ratio(R, digits: int = 2) -> str:
                                                                                           ", uncorrected")
 
 
+def _hypothesis_words(row: contract.AuditRow) -> str:
+    """A future-work hypothesis as the audit quotes it, its 'Hypothesis: ' and full stop dropped."""
+    return row.claim.removeprefix("Hypothesis: ").rstrip(".")
+
+
 def future_verdicts(R) -> str:
     """'"Replay helps grokked models more than memorized" is not established; "..." is supported in its
     comparative part only (...), within the family of chapters 13-16's tests (Holm p = 0.015) but not over
@@ -672,7 +686,7 @@ def future_verdicts(R) -> str:
     tests = {claim: test for test, claim in HYPOTHESIS.values()}
     said = []
     for row in rows:
-        text = f'"{row.claim.removeprefix("Hypothesis: ").rstrip(".")}" is {row.verdict}'
+        text = f'"{_hypothesis_words(row)}" is {row.verdict}'
         if tested_part.get(row.id):
             text += f" in {tested_part[row.id]}"
         t = family_test(R, tests[row.id])
