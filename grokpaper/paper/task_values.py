@@ -322,13 +322,18 @@ def _pct_range(shares) -> str:
     return _range([fmt(100 * min(shares), 1), fmt(100 * max(shares), 1)], formatted=True)
 
 
+def _first_lowest(R) -> str:
+    """Chapter 16's runs table's column of the first epoch at the lowest of the study's thresholds."""
+    return contract.epochs_column(contract.FIRST, min(R.params(contract.Similarity)["thresholds"]))
+
+
 def far_below_swapped(R, condition: str, target: str | None = None) -> pd.DataFrame:
     """Chapter 16's runs of ``condition`` to a commutative target (those with the swapped-pair split,
     ``analysis.swapped_pairs``; only ``target``'s when given) that never reached the lowest of the
     study's thresholds."""
     rows = tt.select(pd.DataFrame(R.similarity.runs_table), "similarity", target, [condition])
     rows = rows[rows[SWAPPED_COLUMNS[0]].notna()]
-    return rows[rows[contract.epochs_column(contract.FIRST, min(R.params(contract.Similarity)["thresholds"]))].isna()]
+    return rows[rows[_first_lowest(R)].isna()]
 
 
 def swapped_split(R, condition: str, target: str | None = None) -> str:
@@ -541,9 +546,10 @@ def basis_explained(R, condition: str, basis: str, runs: str = "all", target: st
     'passed' (those that passed it)."""
     bases = bases_of(R, target)
     rows = bases[(bases["condition"] == condition) & (bases["basis"] == basis)] if len(bases) else bases
-    if runs != "all" and len(rows):
-        below = set(far_below_swapped(R, condition, target)["seed"])
-        rows = rows[rows["seed"].isin(below) == (runs == "far below")]
+    if runs == "far below":
+        rows = rows[rows["seed"].isin(set(far_below_swapped(R, condition, target)["seed"]))] if len(rows) else rows
+    elif runs == "passed":
+        rows = rows[rows["seed"].isin(_passed(R, condition, target))] if len(rows) else rows
     if not len(rows):
         return "n/a (no runs)"
     return _range([fmt(min(rows["mean_frac_explained"]), 2), fmt(max(rows["mean_frac_explained"]), 2)], formatted=True)
@@ -552,8 +558,7 @@ def basis_explained(R, condition: str, basis: str, runs: str = "all", target: st
 def _passed(R, condition: str, target: str) -> list[int]:
     """The seeds of chapter 16's runs of ``condition`` to ``target`` that passed the lowest threshold."""
     rows = tt.select(pd.DataFrame(R.similarity.runs_table), "similarity", target, [condition])
-    lowest = contract.epochs_column(contract.FIRST, min(R.params(contract.Similarity)["thresholds"]))
-    return sorted(int(s) for s in rows[rows[lowest].notna()]["seed"])
+    return sorted(int(s) for s in rows[rows[_first_lowest(R)].notna()]["seed"])
 
 
 def seeds_passed(R, condition: str, target: str) -> str:
